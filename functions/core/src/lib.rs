@@ -1,0 +1,1 @@
+//! konnekted-core (placeholder: being written)

@@ -1,0 +1,1 @@
+//! daraja-sim (placeholder: being written)

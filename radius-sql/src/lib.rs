@@ -1,0 +1,1 @@
+//! konnekted-radius (placeholder: being written)

@@ -1,0 +1,1 @@
+//! routeros-client (placeholder: being written)

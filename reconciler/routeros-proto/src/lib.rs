@@ -1,0 +1,1 @@
+//! routeros-proto (placeholder: being written)

@@ -1,0 +1,1 @@
+//! routeros-sim (placeholder: being written)

@@ -1,0 +1,1 @@
+//! konnekted-e2e (placeholder: being written)
