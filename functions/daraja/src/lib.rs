@@ -1,0 +1,1 @@
+//! daraja (placeholder: being written)
