@@ -1,0 +1,513 @@
+//! The menus the simulator knows, with their properties and rules.
+
+/// How a menu behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuKind {
+    /// A list of items with `.id` (`add`, `set`, `remove`, ...).
+    Table,
+    /// Exactly one item and no `.id` (`/system/identity`).
+    Single,
+}
+
+/// Which items may not coexist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// No rule.
+    None,
+    /// `name` is unique.
+    Name,
+    /// `list` + `address` is unique (address lists).
+    ListAddress,
+}
+
+/// One menu's description.
+#[derive(Debug)]
+pub struct MenuSpec {
+    /// `/ppp/secret`.
+    pub path: &'static str,
+    /// Table or single item.
+    pub kind: MenuKind,
+    /// Writable properties, in print order.
+    pub fields: &'static [&'static str],
+    /// Read-only properties (printed, not writable), in print order after `fields`.
+    pub read_only: &'static [&'static str],
+    /// Values an item gets when `add` does not give them.
+    pub defaults: &'static [(&'static str, &'static str)],
+    /// Properties `add` requires.
+    pub required: &'static [&'static str],
+    /// Uniqueness rule.
+    pub unique: Unique,
+    /// `add` exists in the API for this menu.
+    pub can_add: bool,
+    /// `set` exists.
+    pub can_set: bool,
+    /// `enable`/`disable` exist.
+    pub can_toggle: bool,
+    /// `remove` exists.
+    pub can_remove: bool,
+}
+
+/// Properties whose values are booleans (normalised to `true`/`false`).
+pub const BOOL_FIELDS: &[&str] = &[
+    "disabled",
+    "dynamic",
+    "invalid",
+    "passthrough",
+    "accept",
+    "accounting-backup",
+    "require-message-auth",
+    "log",
+    "radius",
+];
+
+const FIREWALL_COMMON: &[&str] = &[
+    "chain",
+    "action",
+    "src-address",
+    "dst-address",
+    "src-address-list",
+    "dst-address-list",
+    "protocol",
+    "src-port",
+    "dst-port",
+    "in-interface",
+    "out-interface",
+    "in-interface-list",
+    "out-interface-list",
+    "connection-mark",
+    "packet-mark",
+    "connection-state",
+    "src-address-type",
+    "dst-address-type",
+    "jump-target",
+    "log",
+    "log-prefix",
+    "comment",
+    "disabled",
+    // filter
+    "reject-with",
+    // nat
+    "to-addresses",
+    "to-ports",
+    // mangle
+    "new-connection-mark",
+    "new-packet-mark",
+    "new-routing-mark",
+    "passthrough",
+];
+
+const FIREWALL_RO: &[&str] = &["dynamic", "invalid", "bytes", "packets"];
+const FIREWALL_DEFAULTS: &[(&str, &str)] =
+    &[("action", "accept"), ("log", "false"), ("log-prefix", ""), ("disabled", "false")];
+
+const fn table(
+    path: &'static str,
+    fields: &'static [&'static str],
+    read_only: &'static [&'static str],
+    defaults: &'static [(&'static str, &'static str)],
+    required: &'static [&'static str],
+    unique: Unique,
+) -> MenuSpec {
+    MenuSpec {
+        path,
+        kind: MenuKind::Table,
+        fields,
+        read_only,
+        defaults,
+        required,
+        unique,
+        can_add: true,
+        can_set: true,
+        can_toggle: true,
+        can_remove: true,
+    }
+}
+
+/// Every menu the simulator serves.
+pub static MENUS: &[MenuSpec] = &[
+    table(
+        "/ppp/secret",
+        &[
+            "name",
+            "password",
+            "service",
+            "profile",
+            "local-address",
+            "remote-address",
+            "caller-id",
+            "routes",
+            "limit-bytes-in",
+            "limit-bytes-out",
+            "remote-ipv6-prefix",
+            "ipv6-routes",
+            "comment",
+            "disabled",
+        ],
+        &["last-logged-out", "last-caller-id", "last-disconnect-reason"],
+        &[
+            ("service", "any"),
+            ("profile", "default"),
+            ("routes", ""),
+            ("limit-bytes-in", "0"),
+            ("limit-bytes-out", "0"),
+            ("disabled", "false"),
+        ],
+        &["name"],
+        Unique::Name,
+    ),
+    MenuSpec {
+        can_toggle: false,
+        ..table(
+            "/ppp/profile",
+            &[
+                "name",
+                "local-address",
+                "remote-address",
+                "rate-limit",
+                "only-one",
+                "address-list",
+                "dns-server",
+                "wins-server",
+                "session-timeout",
+                "idle-timeout",
+                "parent-queue",
+                "queue-type",
+                "insert-queue-before",
+                "incoming-filter",
+                "outgoing-filter",
+                "on-up",
+                "on-down",
+                "change-tcp-mss",
+                "use-encryption",
+                "use-compression",
+                "use-ipv6",
+                "use-mpls",
+                "use-upnp",
+                "bridge",
+                "interface-list",
+                "comment",
+            ],
+            &["default"],
+            &[
+                ("only-one", "default"),
+                ("change-tcp-mss", "default"),
+                ("use-encryption", "default"),
+                ("use-compression", "default"),
+                ("use-ipv6", "default"),
+                ("use-mpls", "default"),
+                ("use-upnp", "default"),
+            ],
+            &["name"],
+            Unique::Name,
+        )
+    },
+    MenuSpec {
+        can_add: false,
+        can_set: false,
+        can_toggle: false,
+        ..table(
+            "/ppp/active",
+            &[
+                "name",
+                "service",
+                "caller-id",
+                "encoding",
+                "address",
+                "uptime",
+                "session-id",
+                "limit-bytes-in",
+                "limit-bytes-out",
+                "radius",
+                "comment",
+            ],
+            &[],
+            &[("service", "pppoe"), ("encoding", ""), ("radius", "false")],
+            &["name"],
+            Unique::None,
+        )
+    },
+    table(
+        "/queue/simple",
+        &[
+            "name",
+            "target",
+            "dst",
+            "parent",
+            "packet-marks",
+            "priority",
+            "queue",
+            "limit-at",
+            "max-limit",
+            "burst-limit",
+            "burst-threshold",
+            "burst-time",
+            "bucket-size",
+            "time",
+            "total-queue",
+            "total-priority",
+            "total-limit-at",
+            "total-max-limit",
+            "total-burst-limit",
+            "total-burst-threshold",
+            "total-burst-time",
+            "comment",
+            "disabled",
+        ],
+        &["dynamic", "invalid"],
+        &[
+            ("parent", "none"),
+            ("packet-marks", ""),
+            ("priority", "8/8"),
+            ("queue", "default-small/default-small"),
+            ("limit-at", "0/0"),
+            ("max-limit", "0/0"),
+            ("burst-limit", "0/0"),
+            ("burst-threshold", "0/0"),
+            ("burst-time", "0s/0s"),
+            ("bucket-size", "0.1/0.1"),
+            ("disabled", "false"),
+            ("dynamic", "false"),
+            ("invalid", "false"),
+        ],
+        &["name"],
+        Unique::Name,
+    ),
+    table(
+        "/queue/tree",
+        &[
+            "name",
+            "parent",
+            "packet-mark",
+            "limit-at",
+            "queue",
+            "priority",
+            "max-limit",
+            "burst-limit",
+            "burst-threshold",
+            "burst-time",
+            "bucket-size",
+            "comment",
+            "disabled",
+        ],
+        &["invalid"],
+        &[
+            ("packet-mark", ""),
+            ("limit-at", "0"),
+            ("queue", "default-small"),
+            ("priority", "8"),
+            ("max-limit", "0"),
+            ("burst-limit", "0"),
+            ("burst-threshold", "0"),
+            ("burst-time", "0s"),
+            ("bucket-size", "0.1"),
+            ("disabled", "false"),
+            ("invalid", "false"),
+        ],
+        &["name", "parent"],
+        Unique::Name,
+    ),
+    table("/ip/firewall/filter", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
+    table("/ip/firewall/nat", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
+    table("/ip/firewall/mangle", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
+    table(
+        "/ip/firewall/address-list",
+        &["list", "address", "timeout", "comment", "disabled"],
+        &["creation-time", "dynamic"],
+        &[("disabled", "false")],
+        &["list", "address"],
+        Unique::ListAddress,
+    ),
+    table(
+        "/ip/hotspot/user",
+        &[
+            "server",
+            "name",
+            "password",
+            "profile",
+            "address",
+            "mac-address",
+            "email",
+            "routes",
+            "limit-uptime",
+            "limit-bytes-in",
+            "limit-bytes-out",
+            "limit-bytes-total",
+            "comment",
+            "disabled",
+        ],
+        &["uptime", "bytes-in", "bytes-out", "packets-in", "packets-out", "dynamic"],
+        &[
+            ("server", "all"),
+            ("profile", "default"),
+            ("uptime", "0s"),
+            ("bytes-in", "0"),
+            ("bytes-out", "0"),
+            ("packets-in", "0"),
+            ("packets-out", "0"),
+            ("dynamic", "false"),
+            ("disabled", "false"),
+        ],
+        &["name"],
+        Unique::Name,
+    ),
+    MenuSpec {
+        can_add: false,
+        can_set: false,
+        can_toggle: false,
+        ..table(
+            "/ip/hotspot/active",
+            &[
+                "server",
+                "user",
+                "domain",
+                "address",
+                "mac-address",
+                "login-by",
+                "uptime",
+                "session-time-left",
+                "idle-time",
+                "idle-timeout",
+                "keepalive-timeout",
+                "bytes-in",
+                "bytes-out",
+                "packets-in",
+                "packets-out",
+                "radius",
+                "comment",
+            ],
+            &[],
+            &[
+                ("server", "hotspot1"),
+                ("login-by", "http-chap"),
+                ("uptime", "0s"),
+                ("idle-time", "0s"),
+                ("bytes-in", "0"),
+                ("bytes-out", "0"),
+                ("packets-in", "0"),
+                ("packets-out", "0"),
+                ("radius", "false"),
+            ],
+            &["user"],
+            Unique::None,
+        )
+    },
+    table(
+        "/radius",
+        &[
+            "service",
+            "called-id",
+            "domain",
+            "address",
+            "protocol",
+            "secret",
+            "authentication-port",
+            "accounting-port",
+            "timeout",
+            "accounting-backup",
+            "realm",
+            "src-address",
+            "certificate",
+            "radsec-timeout",
+            "require-message-auth",
+            "comment",
+            "disabled",
+        ],
+        &[],
+        &[
+            ("service", ""),
+            ("called-id", ""),
+            ("domain", ""),
+            ("protocol", "udp"),
+            ("secret", ""),
+            ("authentication-port", "1812"),
+            ("accounting-port", "1813"),
+            ("timeout", "300ms"),
+            ("accounting-backup", "false"),
+            ("realm", ""),
+            ("disabled", "false"),
+        ],
+        &["address"],
+        Unique::None,
+    ),
+    MenuSpec {
+        path: "/radius/incoming",
+        kind: MenuKind::Single,
+        fields: &["accept", "port", "vrf"],
+        read_only: &[],
+        defaults: &[("accept", "false"), ("port", "3799"), ("vrf", "main")],
+        required: &[],
+        unique: Unique::None,
+        can_add: false,
+        can_set: true,
+        can_toggle: false,
+        can_remove: false,
+    },
+    MenuSpec {
+        path: "/system/identity",
+        kind: MenuKind::Single,
+        fields: &["name"],
+        read_only: &[],
+        defaults: &[("name", "MikroTik")],
+        required: &[],
+        unique: Unique::None,
+        can_add: false,
+        can_set: true,
+        can_toggle: false,
+        can_remove: false,
+    },
+    MenuSpec {
+        path: "/system/resource",
+        kind: MenuKind::Single,
+        fields: &[],
+        read_only: &[
+            "uptime",
+            "version",
+            "build-time",
+            "factory-software",
+            "free-memory",
+            "total-memory",
+            "cpu",
+            "cpu-count",
+            "cpu-frequency",
+            "cpu-load",
+            "free-hdd-space",
+            "total-hdd-space",
+            "architecture-name",
+            "board-name",
+            "platform",
+        ],
+        defaults: &[],
+        required: &[],
+        unique: Unique::None,
+        can_add: false,
+        can_set: false,
+        can_toggle: false,
+        can_remove: false,
+    },
+];
+
+/// The spec of `path`, if the simulator serves it.
+pub fn menu(path: &str) -> Option<&'static MenuSpec> {
+    MENUS.iter().find(|m| m.path == path)
+}
+
+impl MenuSpec {
+    /// Position of a property in print order (unknown properties go last).
+    pub fn order(&self, name: &str) -> usize {
+        self.fields
+            .iter()
+            .chain(self.read_only.iter())
+            .position(|f| *f == name)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Whether a property may be written through the API.
+    pub fn writable(&self, name: &str) -> bool {
+        self.fields.contains(&name)
+    }
+
+    /// Whether items can be found by `name` instead of `.id`.
+    pub fn has_name(&self) -> bool {
+        self.fields.contains(&"name")
+    }
+}
