@@ -1,1 +1,34 @@
-//! konnekted-core (placeholder: being written)
+//! Konnekted's platform-neutral billing core.
+//!
+//! Holds the domain (plans, subscribers, ledger, payments), the use cases
+//! (M-Pesa STK and Paybill collection with exactly-once crediting, renewals,
+//! expiry, the change feed), the HTTP API on `http` types, and the storage
+//! port ([`db::Db`]). It does no I/O of its own: no sockets, no clock, no RNG.
+//! Time and randomness arrive in [`Ctx`]; databases and outbound HTTP arrive
+//! through [`platform::Platform`]. It builds for the host, `wasm32-unknown-unknown`
+//! (Workers) and `wasm32-wasip2` (Spin).
+
+pub mod api;
+pub mod db;
+pub mod domain;
+pub mod ids;
+pub mod migrations;
+pub mod mpesa;
+pub mod platform;
+pub mod scheduled;
+pub mod secret;
+pub mod store;
+pub mod usecases;
+
+pub use api::handle;
+pub use scheduled::run_scheduled;
+
+use chrono::{DateTime, Utc};
+
+/// What the outside world lends one request: the time and some randomness.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: DateTime<Utc>,
+    /// 32 bytes from the platform's CSPRNG, fresh per request.
+    pub entropy: [u8; 32],
+}

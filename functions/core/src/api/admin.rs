@@ -1,0 +1,188 @@
+//! The operator's JSON API: `/api/tenants` (platform) and `/api/t/{realm}/...` (tenant admin).
+
+use bytes::Bytes;
+use http::{Method, Request};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult, Params, Query, R, bearer, body_json, created, is_platform, ok, tenant_of};
+use crate::Ctx;
+use crate::ids::IdGen;
+use crate::platform::Platform;
+use crate::secret::constant_time_eq;
+use crate::store::tenants::{self, DarajaSettings, Tenant, TenantSettings};
+use crate::store::{callbacks, feed, ledger, payments, plans, subscribers};
+use crate::usecases::{expiry, manage, sweep};
+
+fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
+    is_platform(p, req)
+        || bearer(req)
+            .is_some_and(|tok| constant_time_eq(manage::token_hash(tok).as_bytes(), t.admin_token_hash.as_bytes()))
+}
+
+#[derive(serde::Serialize)]
+struct TenantView<'a> {
+    realm: &'a str,
+    name: &'a str,
+    status: &'a str,
+    created_at: String,
+    daraja_configured: bool,
+}
+
+pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+    let mut ids = IdGen::new(ctx);
+    let m = req.method().clone();
+    if route == R::Tenants {
+        if !is_platform(p, &req) {
+            return Err(ApiError::Unauthorized);
+        }
+        return match m {
+            Method::GET => {
+                let list = tenants::list(p.control()).await?;
+                let views: Vec<_> = list
+                    .iter()
+                    .map(|t| TenantView {
+                        realm: t.realm.as_str(),
+                        name: &t.name,
+                        status: &t.status,
+                        created_at: crate::domain::time::fmt_ts(t.created_at),
+                        daraja_configured: t.daraja.is_configured(),
+                    })
+                    .collect();
+                ok(&views)
+            }
+            Method::POST => created(&manage::create_tenant(p, body_json(&req)?, &mut ids, ctx.now).await?),
+            _ => Err(ApiError::MethodNotAllowed),
+        };
+    }
+
+    let (tenant, db) = tenant_of(p, params).await?;
+    if !is_tenant_admin(p, &tenant, &req) {
+        return Err(ApiError::Unauthorized);
+    }
+    let q = Query::parse(req.uri().query());
+    let id = params.id.as_deref().unwrap_or("");
+    match (route, m) {
+        (R::Plans, Method::GET) => ok(&plans::list(&db).await?),
+        (R::Plans, Method::POST) => created(&manage::create_plan(&db, body_json(&req)?, &mut ids, ctx.now).await?),
+        (R::Plan, Method::GET) => ok(&plans::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?),
+        (R::Plan, Method::PATCH) => ok(&manage::update_plan(&db, id, body_json(&req)?, ctx.now).await?),
+
+        (R::Subscribers, Method::GET) => {
+            let limit = q.int("limit", 100, 1000)?;
+            let offset = q.int("offset", 0, i64::MAX)?;
+            ok(&subscribers::list(&db, q.get("status"), limit, offset).await?)
+        }
+        (R::Subscribers, Method::POST) => {
+            created(&manage::create_subscriber(&db, body_json(&req)?, &mut ids, ctx.now).await?)
+        }
+        (R::Subscriber, Method::GET) => {
+            let s = subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            ok(&s)
+        }
+        (R::Subscriber, Method::PATCH) => ok(&manage::update_subscriber(&db, id, body_json(&req)?, ctx.now).await?),
+        (R::Ledger, Method::GET) => {
+            subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            ok(&ledger::for_subscriber(&db, id).await?)
+        }
+        (R::Adjust, Method::POST) => {
+            #[derive(Deserialize)]
+            struct Adj {
+                amount_cents: i64,
+                memo: String,
+            }
+            let a: Adj = body_json(&req)?;
+            ok(&manage::adjust(&db, &tenant.settings, id, a.amount_cents, &a.memo, &mut ids, ctx.now).await?)
+        }
+        (R::StkPush, Method::POST) => {
+            #[derive(Deserialize)]
+            struct Push {
+                #[serde(default)]
+                phone: Option<String>,
+                #[serde(default)]
+                amount_kes: Option<u64>,
+            }
+            let body: Push = body_json(&req)?;
+            let s = subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            let input = crate::usecases::topup::TopupInput {
+                account: s.subscriber.account_no,
+                phone: body.phone,
+                amount_kes: body.amount_kes,
+            };
+            Ok(super::json(
+                http::StatusCode::ACCEPTED,
+                &crate::usecases::topup::start(p, &db, &tenant, input, ctx.now).await?,
+            ))
+        }
+        (R::Payments, Method::GET) => {
+            let limit = q.int("limit", 100, 1000)?;
+            ok(&payments::list(&db, q.get("status"), q.get("subscriber"), limit).await?)
+        }
+        (R::Unmatched, Method::GET) => {
+            let limit = q.int("limit", 100, 1000)?;
+            ok(&payments::list(&db, Some("unmatched"), None, limit).await?)
+        }
+        (R::Assign, Method::POST) => {
+            ok(&manage::assign_unmatched(&db, &tenant.settings, id, body_json(&req)?, &mut ids, ctx.now).await?)
+        }
+        (R::Callbacks, Method::GET) => {
+            let limit = q.int("limit", 50, 500)?;
+            ok(&callbacks::list(&db, q.get("outcome"), limit).await?)
+        }
+        (R::Settings, Method::GET) => ok(&serde_json::json!({
+            "settings": tenant.settings,
+            "daraja": {
+                "environment": tenant.daraja.environment,
+                "shortcode": tenant.daraja.shortcode,
+                "till": tenant.daraja.till,
+                "c2b_api_version": tenant.daraja.c2b_api_version,
+                "configured": tenant.daraja.is_configured(),
+            },
+            "callback_urls": {
+                "stk": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stk"),
+                "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/validate"),
+                "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/confirm"),
+            }
+        })),
+        (R::Settings, Method::PUT) => {
+            #[derive(Deserialize)]
+            struct Put {
+                #[serde(default)]
+                settings: Option<TenantSettings>,
+                #[serde(default)]
+                daraja: Option<DarajaSettings>,
+            }
+            let body: Put = body_json(&req)?;
+            let settings = body.settings.unwrap_or(tenant.settings.clone());
+            if settings.grace_seconds < 0 || settings.stk_sweep_after_seconds < 10 || settings.stk_give_up_seconds < 60
+            {
+                return Err(ApiError::BadRequest(
+                    "grace_seconds >= 0, stk_sweep_after_seconds >= 10, stk_give_up_seconds >= 60".into(),
+                ));
+            }
+            let daraja = body.daraja.unwrap_or(tenant.daraja.clone());
+            tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
+            ok(&serde_json::json!({"updated": true}))
+        }
+        (R::RegisterC2b, Method::POST) => {
+            let ack = crate::mpesa::register_c2b(p, &db, &tenant, ctx.now)
+                .await
+                .map_err(|e| ApiError::Provider(e.to_string()))?;
+            ok(&serde_json::json!({"registered": true, "description": ack.response_description}))
+        }
+        (R::Sweep, Method::POST) => {
+            let s = if tenant.daraja.is_configured() {
+                Some(sweep::run(p, &db, &tenant, &mut ids, ctx.now).await?)
+            } else {
+                None
+            };
+            let e = expiry::run(&db, &tenant.settings, &mut ids, ctx.now).await?;
+            ok(&serde_json::json!({"sweep": s, "expiry": e}))
+        }
+        (R::Feed, Method::GET) => {
+            let after = q.int("after", 0, i64::MAX)?;
+            let limit = q.int("limit", 500, 5000)?;
+            ok(&feed::after(&db, after, limit).await?)
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}

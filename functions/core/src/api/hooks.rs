@@ -1,0 +1,37 @@
+//! Payment provider callbacks: `/hooks/{realm}/{token}/...`.
+//!
+//! A wrong or unknown token is a 404 and nothing is written to any tenant's database.
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+
+use super::{ApiError, ApiResult, Params, R, json, method_is, tenant_of};
+use crate::Ctx;
+use crate::ids::IdGen;
+use crate::platform::{Level, Platform};
+use crate::secret::constant_time_eq;
+use crate::usecases::callbacks;
+
+pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+    if !method_is(&req, &Method::POST) {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let (tenant, db) = tenant_of(p, params).await?;
+    let token = params.token.as_deref().unwrap_or("");
+    if !constant_time_eq(token.as_bytes(), tenant.callback_token.expose().as_bytes()) {
+        p.log(Level::Warn, &format!("{}: callback with a wrong token refused", tenant.realm));
+        return Err(ApiError::NotFound("route".into()));
+    }
+    let mut ids = IdGen::new(ctx);
+    let body = req.body();
+    let reply = match route {
+        R::HookStk => callbacks::stk_callback(&db, &tenant, body, &mut ids, ctx.now).await?,
+        R::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,
+        _ => callbacks::c2b_confirmation(&db, &tenant, body, &mut ids, ctx.now).await?,
+    };
+    if reply.outcome == "malformed" {
+        p.log(Level::Warn, &format!("{}: malformed {route:?} callback kept in the callback log", tenant.realm));
+    }
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    Ok(json(status, &reply.body))
+}

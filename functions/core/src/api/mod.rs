@@ -1,0 +1,315 @@
+//! The HTTP API, on `http` types, for every platform: `handle(request) -> response`.
+
+mod admin;
+mod hooks;
+mod portal;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use std::sync::OnceLock;
+
+use crate::Ctx;
+use crate::db::StoreError;
+use crate::domain::Realm;
+use crate::platform::{Level, Platform};
+use crate::secret::constant_time_eq;
+use crate::store::tenants::{self, Tenant};
+use crate::usecases::UseCaseError;
+
+/// Every way a request can fail, mapped to a status in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or wrong credentials")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("body too large")]
+    TooLarge,
+    #[error("{0}")]
+    Provider(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        let status = self.status();
+        json(status, &serde_json::json!({"error": self.to_string()}))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("record".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unavailable(m) => ApiError::Unavailable(format!("storage unavailable: {m}")),
+            StoreError::Corrupt(m) => ApiError::Unavailable(format!("storage returned an unexpected row: {m}")),
+        }
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid(m) => ApiError::BadRequest(m),
+            UseCaseError::NotFound(what) => ApiError::NotFound(what.into()),
+            UseCaseError::Conflict(m) => ApiError::Conflict(m),
+            UseCaseError::Provider(m) => ApiError::Provider(m),
+            UseCaseError::Store(s) => s.into(),
+        }
+    }
+}
+
+pub type ApiResult = Result<Response<Bytes>, ApiError>;
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{\"error\":\"serialisation failed\"}".to_vec());
+    let mut r = Response::new(Bytes::from(bytes));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    r
+}
+
+pub fn ok<T: Serialize>(body: &T) -> ApiResult {
+    Ok(json(StatusCode::OK, body))
+}
+
+pub fn created<T: Serialize>(body: &T) -> ApiResult {
+    Ok(json(StatusCode::CREATED, body))
+}
+
+/// Parses a JSON request body with a clear error.
+pub fn body_json<T: serde::de::DeserializeOwned>(req: &Request<Bytes>) -> Result<T, ApiError> {
+    if req.body().len() > 256 * 1024 {
+        return Err(ApiError::TooLarge);
+    }
+    serde_json::from_slice(req.body()).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Decoded query-string parameters.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        Query(
+            q.unwrap_or("")
+                .split('&')
+                .filter(|s| !s.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect(),
+        )
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    pub fn int(&self, key: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(|n| n.min(max))
+                .ok_or_else(|| ApiError::BadRequest(format!("{key} must be a non-negative integer"))),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Route names; the router maps a path to one of these plus its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum R {
+    Health,
+    Tenants,
+    Plans,
+    Plan,
+    Subscribers,
+    Subscriber,
+    Ledger,
+    Adjust,
+    StkPush,
+    Payments,
+    Unmatched,
+    Assign,
+    Callbacks,
+    Settings,
+    RegisterC2b,
+    Sweep,
+    Feed,
+    Topup,
+    TopupStatus,
+    HookStk,
+    HookValidate,
+    HookConfirm,
+}
+
+fn router() -> &'static matchit::Router<R> {
+    static ROUTER: OnceLock<matchit::Router<R>> = OnceLock::new();
+    ROUTER.get_or_init(|| {
+        let mut r = matchit::Router::new();
+        let routes = [
+            ("/health", R::Health),
+            ("/api/tenants", R::Tenants),
+            ("/api/t/{realm}/plans", R::Plans),
+            ("/api/t/{realm}/plans/{id}", R::Plan),
+            ("/api/t/{realm}/subscribers", R::Subscribers),
+            ("/api/t/{realm}/subscribers/{id}", R::Subscriber),
+            ("/api/t/{realm}/subscribers/{id}/ledger", R::Ledger),
+            ("/api/t/{realm}/subscribers/{id}/adjust", R::Adjust),
+            ("/api/t/{realm}/subscribers/{id}/stk-push", R::StkPush),
+            ("/api/t/{realm}/payments", R::Payments),
+            ("/api/t/{realm}/unmatched", R::Unmatched),
+            ("/api/t/{realm}/unmatched/{id}/assign", R::Assign),
+            ("/api/t/{realm}/callbacks", R::Callbacks),
+            ("/api/t/{realm}/settings", R::Settings),
+            ("/api/t/{realm}/daraja/register-c2b", R::RegisterC2b),
+            ("/api/t/{realm}/sweep", R::Sweep),
+            ("/api/t/{realm}/feed", R::Feed),
+            ("/api/p/{realm}/topup", R::Topup),
+            ("/api/p/{realm}/topup/{id}", R::TopupStatus),
+            ("/hooks/{realm}/{token}/stk", R::HookStk),
+            ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
+            ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
+        ];
+        for (path, name) in routes {
+            // The table above is static; a bad entry is a programming error caught by tests.
+            let _ = r.insert(path, name);
+        }
+        r
+    })
+}
+
+/// Path parameters of the matched route.
+pub(crate) struct Params {
+    pub realm: Option<String>,
+    pub id: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Handles one request. Never panics on input; every failure is a JSON error response.
+pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Response<Bytes> {
+    let (route, params) = {
+        let Ok(m) = router().at(req.uri().path()) else {
+            return ApiError::NotFound(format!("route {}", req.uri().path())).into_response();
+        };
+        let get = |k: &str| m.params.get(k).map(str::to_owned);
+        (*m.value, Params { realm: get("realm"), id: get("id"), token: get("token") })
+    };
+    let result = match route {
+        R::Health => ok(&serde_json::json!({"status": "ok"})),
+        R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
+        R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
+        _ => admin::handle(p, route, &params, req, ctx).await,
+    };
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status().is_server_error() {
+                p.log(Level::Error, &format!("{route:?}: {e}"));
+            }
+            e.into_response()
+        }
+    }
+}
+
+/// Resolves the tenant named in the path. Unknown or disabled tenants are "not found".
+pub(crate) async fn tenant_of<P: Platform>(p: &P, params: &Params) -> Result<(Tenant, P::Db), ApiError> {
+    let realm = params
+        .realm
+        .as_deref()
+        .and_then(|r| Realm::parse(r).ok())
+        .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
+    let t = tenants::get(p.control(), &realm)
+        .await?
+        .filter(|t| t.status == "active")
+        .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
+    let db = p.tenant_db(&t.db_key).await?;
+    Ok((t, db))
+}
+
+pub(crate) fn bearer(req: &Request<Bytes>) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+pub(crate) fn is_platform<P: Platform>(p: &P, req: &Request<Bytes>) -> bool {
+    let want = p.settings().platform_token.expose();
+    !want.is_empty() && bearer(req).is_some_and(|t| constant_time_eq(t.as_bytes(), want.as_bytes()))
+}
+
+pub(crate) fn method_is(req: &Request<Bytes>, m: &Method) -> bool {
+    req.method() == m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_every_route_is_registered() {
+        assert_eq!(router().at("/api/t/acme/subscribers/x/ledger").map(|m| *m.value).ok(), Some(R::Ledger));
+        assert_eq!(router().at("/hooks/acme/tok/c2b/confirm").map(|m| *m.value).ok(), Some(R::HookConfirm));
+        assert_eq!(router().at("/health").map(|m| *m.value).ok(), Some(R::Health));
+        assert!(router().at("/nope").is_err());
+    }
+
+    #[test]
+    fn query_decodes_percent_and_plus() {
+        let q = Query::parse(Some("a=1&b=x%20y+z&c&d=%zz"));
+        assert_eq!(q.get("a"), Some("1"));
+        assert_eq!(q.get("b"), Some("x y z"));
+        assert_eq!(q.get("c"), Some(""));
+        assert_eq!(q.get("d"), Some("%zz"));
+    }
+}

@@ -1,0 +1,13 @@
+//! Plain data and pure functions: no storage, no HTTP.
+
+pub mod billing;
+pub mod money;
+pub mod msisdn;
+pub mod names;
+pub mod plan;
+pub mod subscriber;
+pub mod time;
+
+pub use money::Money;
+pub use msisdn::Msisdn;
+pub use names::{AccountNo, Realm, Username};

@@ -1,0 +1,77 @@
+//! Schema migrations, applied through the storage port on every platform.
+
+use crate::db::{Db, Statement, StoreError};
+use crate::stmt;
+
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const CONTROL: &[Migration] =
+    &[Migration { name: "0001_tenants", sql: include_str!("../migrations/control/0001_tenants.sql") }];
+
+pub const TENANT: &[Migration] =
+    &[Migration { name: "0001_billing", sql: include_str!("../migrations/tenant/0001_billing.sql") }];
+
+/// Splits a migration file into statements (on `;` at line ends; our SQL has no
+/// semicolons inside literals or triggers).
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or("");
+        if code.trim().is_empty() {
+            continue;
+        }
+        cur.push_str(code);
+        cur.push('\n');
+        if code.trim_end().ends_with(';') {
+            out.push(cur.trim().trim_end_matches(';').to_owned());
+            cur.clear();
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_owned());
+    }
+    out
+}
+
+/// Applies the migrations not yet recorded in `schema_migrations`. Idempotent.
+pub async fn migrate(db: &impl Db, set: &[Migration]) -> Result<usize, StoreError> {
+    db.batch(&[Statement::new(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )])
+    .await?;
+    let done = db.query(&Statement::new("SELECT name FROM schema_migrations")).await?;
+    let done: Vec<String> = done.iter().filter_map(|r| r.text("name").ok()).collect();
+    let mut applied = 0;
+    for m in set.iter().filter(|m| !done.iter().any(|d| d == m.name)) {
+        let mut stmts: Vec<Statement> = statements(m.sql).into_iter().map(Statement::new).collect();
+        stmts.push(stmt!("INSERT INTO schema_migrations (name) VALUES (?1)", m.name));
+        db.batch(&stmts).await?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_semicolons_and_drop_comments() {
+        let s = statements("-- hi\nCREATE TABLE a (x INT); -- c\n\nCREATE INDEX i ON a (x);\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]);
+    }
+
+    #[test]
+    fn statements_tenant_schema_has_every_table() {
+        let all = statements(TENANT[0].sql).join("\n");
+        for t in
+            ["plans", "subscribers", "ledger", "payments", "stk_requests", "callback_log", "change_feed", "occ_guard"]
+        {
+            assert!(all.contains(&format!("CREATE TABLE IF NOT EXISTS {t} ")), "{t}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The periodic work of every tenant: missed-callback sweep and expiry.
+//! Runs from `serve`'s timer natively, from the cron trigger on Workers.
+
+use serde::Serialize;
+
+use crate::Ctx;
+use crate::ids::IdGen;
+use crate::platform::{Level, Platform};
+use crate::store::tenants;
+use crate::usecases::{expiry, sweep};
+
+#[derive(Debug, Default, Serialize)]
+pub struct TenantRun {
+    pub realm: String,
+    pub sweep: Option<sweep::SweepReport>,
+    pub expiry: Option<expiry::ExpiryReport>,
+    pub error: Option<String>,
+}
+
+/// One pass over every active tenant. A failing tenant is reported and skipped.
+pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
+    let mut out = Vec::new();
+    let list = match tenants::list(p.control()).await {
+        Ok(l) => l,
+        Err(e) => {
+            p.log(Level::Error, &format!("scheduled: cannot list tenants: {e}"));
+            return out;
+        }
+    };
+    let mut ids = IdGen::new(ctx);
+    for t in list.into_iter().filter(|t| t.status == "active") {
+        let mut run = TenantRun { realm: t.realm.to_string(), ..Default::default() };
+        match p.tenant_db(&t.db_key).await {
+            Err(e) => run.error = Some(e.to_string()),
+            Ok(db) => {
+                if t.daraja.is_configured() {
+                    match sweep::run(p, &db, &t, &mut ids, ctx.now).await {
+                        Ok(r) => run.sweep = Some(r),
+                        Err(e) => run.error = Some(format!("sweep: {e}")),
+                    }
+                }
+                match expiry::run(&db, &t.settings, &mut ids, ctx.now).await {
+                    Ok(r) => run.expiry = Some(r),
+                    Err(e) => run.error = Some(format!("expiry: {e}")),
+                }
+            }
+        }
+        if let Some(e) = &run.error {
+            p.log(Level::Error, &format!("scheduled: {}: {e}", run.realm));
+        }
+        out.push(run);
+    }
+    out
+}

@@ -1,0 +1,23 @@
+//! SQL for each capability, over the storage port. One dialect (SQLite), every platform.
+
+pub mod callbacks;
+pub mod feed;
+pub mod ledger;
+pub mod payments;
+pub mod plans;
+pub mod stk;
+pub mod subscribers;
+pub mod tenants;
+
+use crate::db::Statement;
+use crate::stmt;
+
+/// The optimistic-concurrency pair: bump `version` only if it is still `expected`,
+/// and make the batch fail if it was not. Put these first in a batch.
+pub fn occ_bump(subscriber_id: &str, expected: i64) -> [Statement; 3] {
+    [
+        stmt!("UPDATE subscribers SET version = version + 1 WHERE id = ?1 AND version = ?2", subscriber_id, expected),
+        Statement::new("INSERT INTO occ_guard (changed) VALUES (changes())"),
+        Statement::new("DELETE FROM occ_guard"),
+    ]
+}

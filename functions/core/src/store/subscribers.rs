@@ -1,0 +1,203 @@
+//! Subscribers.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{Db, Row, Statement, StoreError};
+use crate::domain::Money;
+use crate::domain::names::loose_account;
+use crate::domain::subscriber::Status;
+use crate::domain::time::{fmt_ts, parse_ts};
+use crate::stmt;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subscriber {
+    pub id: String,
+    pub account_no: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub username: String,
+    #[serde(skip)]
+    pub password: String,
+    pub site: Option<String>,
+    pub static_ip: Option<String>,
+    pub plan_id: String,
+    pub status: Status,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub auto_renew: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A subscriber with the derived balance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WithBalance {
+    #[serde(flatten)]
+    pub subscriber: Subscriber,
+    pub balance_cents: i64,
+}
+
+impl WithBalance {
+    pub fn balance(&self) -> Money {
+        Money(self.balance_cents)
+    }
+}
+
+const COLS: &str = "s.id, s.account_no, s.name, s.phone, s.username, s.password, s.site, s.static_ip, s.plan_id, \
+                    s.status, s.expires_at, s.auto_renew, s.version, s.created_at, \
+                    (SELECT COALESCE(SUM(amount_cents), 0) FROM ledger l WHERE l.subscriber_id = s.id) AS balance_cents";
+
+fn from_row(r: &Row<'_>) -> Result<WithBalance, StoreError> {
+    Ok(WithBalance {
+        subscriber: Subscriber {
+            id: r.text("id")?,
+            account_no: r.text("account_no")?,
+            name: r.text("name")?,
+            phone: r.opt_text("phone")?,
+            username: r.text("username")?,
+            password: r.text("password")?,
+            site: r.opt_text("site")?,
+            static_ip: r.opt_text("static_ip")?,
+            plan_id: r.text("plan_id")?,
+            status: Status::parse(&r.text("status")?).ok_or_else(|| StoreError::Corrupt("status".into()))?,
+            expires_at: r.opt_text("expires_at")?.and_then(|s| parse_ts(&s)),
+            auto_renew: r.bool("auto_renew")?,
+            version: r.int("version")?,
+            created_at: parse_ts(&r.text("created_at")?).unwrap_or_default(),
+        },
+        balance_cents: r.int("balance_cents")?,
+    })
+}
+
+async fn one(db: &impl Db, s: Statement) -> Result<Option<WithBalance>, StoreError> {
+    let rows = db.query(&s).await?;
+    rows.first().map(|r| from_row(&r)).transpose()
+}
+
+async fn many(db: &impl Db, s: Statement) -> Result<Vec<WithBalance>, StoreError> {
+    let rows = db.query(&s).await?;
+    rows.iter().map(|r| from_row(&r)).collect()
+}
+
+pub async fn get(db: &impl Db, id: &str) -> Result<Option<WithBalance>, StoreError> {
+    one(db, stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.id = ?1"), id)).await
+}
+
+pub async fn by_account(db: &impl Db, canonical: &str) -> Result<Option<WithBalance>, StoreError> {
+    one(db, stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.account_no = ?1"), canonical)).await
+}
+
+/// Second matching pass: several matches means no match (ambiguity goes to a human).
+pub async fn by_account_loose(db: &impl Db, raw: &str) -> Result<Option<WithBalance>, StoreError> {
+    let found = many(
+        db,
+        stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.account_loose = ?1 LIMIT 2"), loose_account(raw)),
+    )
+    .await?;
+    Ok(if found.len() == 1 { found.into_iter().next() } else { None })
+}
+
+/// Also matches the username, which many customers type instead.
+pub async fn by_username(db: &impl Db, username: &str) -> Result<Option<WithBalance>, StoreError> {
+    one(db, stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.username = ?1"), username.to_ascii_lowercase()))
+        .await
+}
+
+pub async fn by_phone_unique(db: &impl Db, phone: &str) -> Result<Option<WithBalance>, StoreError> {
+    let found = many(db, stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.phone = ?1 LIMIT 2"), phone)).await?;
+    Ok(if found.len() == 1 { found.into_iter().next() } else { None })
+}
+
+pub async fn list(db: &impl Db, status: Option<&str>, limit: i64, offset: i64) -> Result<Vec<WithBalance>, StoreError> {
+    match status {
+        Some(st) => {
+            many(
+                db,
+                stmt!(
+                    format!(
+                        "SELECT {COLS} FROM subscribers s WHERE s.status = ?1 ORDER BY s.account_no LIMIT ?2 OFFSET ?3"
+                    ),
+                    st,
+                    limit,
+                    offset
+                ),
+            )
+            .await
+        }
+        None => {
+            many(
+                db,
+                stmt!(
+                    format!("SELECT {COLS} FROM subscribers s ORDER BY s.account_no LIMIT ?1 OFFSET ?2"),
+                    limit,
+                    offset
+                ),
+            )
+            .await
+        }
+    }
+}
+
+/// Active subscribers whose period ended before `now`: the expiry pass's work list.
+pub async fn due_for_tick(db: &impl Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<WithBalance>, StoreError> {
+    many(
+        db,
+        stmt!(
+            format!(
+                "SELECT {COLS} FROM subscribers s WHERE s.status = 'active' AND s.expires_at <= ?1 \
+                 ORDER BY s.expires_at LIMIT ?2"
+            ),
+            fmt_ts(now),
+            limit
+        ),
+    )
+    .await
+}
+
+pub fn insert(s: &Subscriber) -> Statement {
+    stmt!(
+        "INSERT INTO subscribers (id, account_no, account_loose, name, phone, username, password, site, static_ip, \
+         plan_id, status, expires_at, auto_renew, version, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14)",
+        &s.id,
+        &s.account_no,
+        loose_account(&s.account_no),
+        &s.name,
+        s.phone.clone(),
+        &s.username,
+        &s.password,
+        s.site.clone(),
+        s.static_ip.clone(),
+        &s.plan_id,
+        s.status.as_str(),
+        s.expires_at.map(fmt_ts),
+        s.auto_renew,
+        fmt_ts(s.created_at),
+    )
+}
+
+/// Writes the billing state (status, expiry). Goes after `occ_bump` in a batch.
+pub fn set_state(id: &str, status: Status, expires_at: Option<DateTime<Utc>>) -> Statement {
+    stmt!(
+        "UPDATE subscribers SET status = ?2, expires_at = ?3 WHERE id = ?1",
+        id,
+        status.as_str(),
+        expires_at.map(fmt_ts)
+    )
+}
+
+/// Writes the profile fields an operator edits.
+pub fn set_profile(s: &Subscriber) -> Statement {
+    stmt!(
+        "UPDATE subscribers SET name = ?2, phone = ?3, password = ?4, site = ?5, static_ip = ?6, auto_renew = ?7, \
+         plan_id = ?8 WHERE id = ?1",
+        &s.id,
+        &s.name,
+        s.phone.clone(),
+        &s.password,
+        s.site.clone(),
+        s.static_ip.clone(),
+        s.auto_renew,
+        &s.plan_id,
+    )
+}

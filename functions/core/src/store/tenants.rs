@@ -1,0 +1,173 @@
+//! The tenant registry in the control database.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Db, Row, StoreError};
+use crate::domain::Realm;
+use crate::domain::time::{fmt_ts, parse_ts};
+use crate::secret::Secret;
+use crate::stmt;
+
+/// What an unmatched-account Paybill payment meets at C2B validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum C2bValidation {
+    /// Take every payment; unknown accounts go to the unmatched inbox.
+    #[default]
+    AcceptAll,
+    /// Refuse payments whose account number matches nobody (customer gets an SMS).
+    RejectUnknownAccount,
+}
+
+/// Per-tenant billing settings; every field falls back to the platform default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// How long after expiry a subscriber stays online before being cut off.
+    pub grace_seconds: i64,
+    pub c2b_validation: C2bValidation,
+    /// An STK push with no callback after this long is queried by the sweep.
+    pub stk_sweep_after_seconds: i64,
+    /// After this long with no final answer an STK push is marked failed.
+    pub stk_give_up_seconds: i64,
+    /// Display name customers see in the STK prompt's TransactionDesc.
+    pub stk_description: String,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            grace_seconds: 86_400,
+            c2b_validation: C2bValidation::AcceptAll,
+            stk_sweep_after_seconds: 90,
+            stk_give_up_seconds: 3_600,
+            stk_description: "Internet".into(),
+        }
+    }
+}
+
+/// Daraja credentials and shortcode of one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DarajaSettings {
+    /// `sandbox`, `production`, or a base URL (the simulator).
+    pub environment: String,
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    pub passkey: Secret,
+    /// BusinessShortCode (Paybill number, or the till's head-office number).
+    pub shortcode: String,
+    /// PartyB for Buy Goods; empty for Paybill.
+    pub till: String,
+    /// `v2` (documented) or `v1` for C2B register URL.
+    pub c2b_api_version: String,
+}
+
+impl Default for DarajaSettings {
+    fn default() -> Self {
+        DarajaSettings {
+            environment: "sandbox".into(),
+            consumer_key: String::new(),
+            consumer_secret: Secret::default(),
+            passkey: Secret::default(),
+            shortcode: String::new(),
+            till: String::new(),
+            c2b_api_version: "v2".into(),
+        }
+    }
+}
+
+impl DarajaSettings {
+    pub fn is_configured(&self) -> bool {
+        !self.consumer_key.is_empty()
+            && !self.consumer_secret.is_empty()
+            && !self.passkey.is_empty()
+            && !self.shortcode.is_empty()
+    }
+    pub fn base_url(&self) -> String {
+        match self.environment.as_str() {
+            "sandbox" => "https://sandbox.safaricom.co.ke".into(),
+            "production" => "https://api.safaricom.co.ke".into(),
+            custom => custom.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub realm: Realm,
+    pub name: String,
+    pub status: String,
+    pub db_key: String,
+    pub admin_token_hash: String,
+    pub callback_token: Secret,
+    pub sync_key: Secret,
+    pub settings: TenantSettings,
+    pub daraja: DarajaSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+fn from_row(r: &Row<'_>) -> Result<Tenant, StoreError> {
+    let realm = Realm::parse(&r.text("realm")?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Tenant {
+        realm,
+        name: r.text("name")?,
+        status: r.text("status")?,
+        db_key: r.text("db_key")?,
+        admin_token_hash: r.text("admin_token_hash")?,
+        callback_token: Secret::new(r.text("callback_token")?),
+        sync_key: Secret::new(r.text("sync_key")?),
+        settings: serde_json::from_str(&r.text("settings")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        daraja: serde_json::from_str(&r.text("daraja")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: parse_ts(&r.text("created_at")?).unwrap_or_default(),
+    })
+}
+
+const COLS: &str =
+    "realm, name, status, db_key, admin_token_hash, callback_token, sync_key, settings, daraja, created_at";
+
+pub async fn get(db: &impl Db, realm: &Realm) -> Result<Option<Tenant>, StoreError> {
+    let rows = db.query(&stmt!(format!("SELECT {COLS} FROM tenants WHERE realm = ?1"), realm.as_str())).await?;
+    rows.first().map(|r| from_row(&r)).transpose()
+}
+
+pub async fn list(db: &impl Db) -> Result<Vec<Tenant>, StoreError> {
+    let rows = db.query(&stmt!(format!("SELECT {COLS} FROM tenants ORDER BY realm"))).await?;
+    rows.iter().map(|r| from_row(&r)).collect()
+}
+
+pub async fn insert(db: &impl Db, t: &Tenant) -> Result<(), StoreError> {
+    db.batch(&[stmt!(
+        format!("INSERT INTO tenants ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        t.realm.as_str(),
+        &t.name,
+        &t.status,
+        &t.db_key,
+        &t.admin_token_hash,
+        t.callback_token.expose(),
+        t.sync_key.expose(),
+        serde_json::to_string(&t.settings).unwrap_or_default(),
+        serde_json::to_string(&t.daraja).unwrap_or_default(),
+        fmt_ts(t.created_at),
+    )])
+    .await?;
+    Ok(())
+}
+
+pub async fn update_settings(
+    db: &impl Db,
+    realm: &Realm,
+    settings: &TenantSettings,
+    daraja: &DarajaSettings,
+) -> Result<(), StoreError> {
+    let n = db
+        .batch(&[stmt!(
+            "UPDATE tenants SET settings = ?2, daraja = ?3 WHERE realm = ?1",
+            realm.as_str(),
+            serde_json::to_string(settings).unwrap_or_default(),
+            serde_json::to_string(daraja).unwrap_or_default(),
+        )])
+        .await?;
+    if n.first().copied().unwrap_or(0) == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}

@@ -1,0 +1,137 @@
+//! Applying money to a subscriber: the one path every payment takes.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::db::{Db, Statement, StoreError};
+use crate::domain::Money;
+use crate::domain::billing::{self, AccountState, Outcome};
+use crate::domain::time::fmt_ts;
+use crate::ids::IdGen;
+use crate::store::subscribers::WithBalance;
+use crate::store::tenants::TenantSettings;
+use crate::store::{feed, ledger, occ_bump, plans, subscribers};
+
+/// What a credit did, for replies and tests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Applied {
+    pub subscriber_id: String,
+    pub periods: usize,
+    pub status: String,
+    pub expires_at: Option<String>,
+    pub balance_cents: i64,
+}
+
+pub fn account_state(s: &WithBalance, price: Money, period_seconds: i64, settings: &TenantSettings) -> AccountState {
+    AccountState {
+        status: s.subscriber.status,
+        expires_at: s.subscriber.expires_at,
+        balance: s.balance(),
+        auto_renew: s.subscriber.auto_renew,
+        price,
+        period: Duration::seconds(period_seconds),
+        grace: Duration::seconds(settings.grace_seconds),
+    }
+}
+
+/// The subscriber's snapshot the reconciler needs, carried in change-feed rows.
+pub fn feed_payload(
+    s: &WithBalance,
+    plan_code: &str,
+    status: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> serde_json::Value {
+    json!({
+        "subscriber_id": s.subscriber.id,
+        "username": s.subscriber.username,
+        "account_no": s.subscriber.account_no,
+        "plan": plan_code,
+        "status": status,
+        "expires_at": expires_at.map(fmt_ts),
+        "site": s.subscriber.site,
+        "static_ip": s.subscriber.static_ip,
+    })
+}
+
+/// Turns a billing outcome into statements: subscriptions, renewal debits, state, feed.
+pub fn outcome_statements(
+    s: &WithBalance,
+    plan: &crate::domain::plan::Plan,
+    outcome: &Outcome,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Vec<Statement> {
+    let at = fmt_ts(now);
+    let mut out = Vec::new();
+    for p in &outcome.periods {
+        let sub_id = ids.uuid();
+        out.push(crate::stmt!(
+            "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &sub_id,
+            &s.subscriber.id,
+            &plan.id,
+            fmt_ts(p.starts_at),
+            fmt_ts(p.ends_at),
+            plan.price.cents(),
+            &at,
+        ));
+        out.push(ledger::insert(
+            &s.subscriber.id,
+            "renewal",
+            -plan.price.cents(),
+            None,
+            Some(&sub_id),
+            &format!("{} until {}", plan.name, crate::domain::time::fmt_eat(p.ends_at)),
+            &at,
+        ));
+    }
+    let changed_state = outcome.status != s.subscriber.status || outcome.expires_at != s.subscriber.expires_at;
+    if changed_state {
+        out.push(subscribers::set_state(&s.subscriber.id, outcome.status, outcome.expires_at));
+    }
+    let payload = feed_payload(s, &plan.code, outcome.status.as_str(), outcome.expires_at);
+    if outcome.activated {
+        out.push(feed::append(Some(&s.subscriber.id), feed::kind::ACTIVATED, &payload, &at));
+    } else if !outcome.periods.is_empty() {
+        out.push(feed::append(Some(&s.subscriber.id), feed::kind::RENEWED, &payload, &at));
+    }
+    if outcome.expired {
+        out.push(feed::append(Some(&s.subscriber.id), feed::kind::EXPIRED, &payload, &at));
+    }
+    out
+}
+
+/// One attempt at crediting `amount` to a subscriber, atomically with `prelude`
+/// (the payment row, the STK resolution, the callback log...).
+/// `Err(Conflict)` means someone else won a race: re-read and decide again.
+#[allow(clippy::too_many_arguments)]
+pub async fn credit_once(
+    db: &impl Db,
+    settings: &TenantSettings,
+    subscriber_id: &str,
+    amount: Money,
+    payment_id: &str,
+    memo: &str,
+    prelude: Vec<Statement>,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let s = subscribers::get(db, subscriber_id).await?.ok_or(StoreError::NotFound)?;
+    let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
+    let state = account_state(&s, plan.price, plan.period_seconds, settings);
+    let outcome = billing::apply_credit(&state, amount, now);
+
+    let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+    batch.extend(prelude);
+    batch.push(ledger::insert(subscriber_id, "payment", amount.cents(), Some(payment_id), None, memo, &fmt_ts(now)));
+    batch.extend(outcome_statements(&s, &plan, &outcome, ids, now));
+    db.batch(&batch).await?;
+    Ok(Applied {
+        subscriber_id: subscriber_id.to_owned(),
+        periods: outcome.periods.len(),
+        status: outcome.status.as_str().to_owned(),
+        expires_at: outcome.expires_at.map(fmt_ts),
+        balance_cents: outcome.balance.cents(),
+    })
+}
