@@ -1,1 +1,18 @@
-//! konnekted-radius (placeholder: being written)
+//! konnekted-radius: everything Konnekted needs around FreeRADIUS, one database per tenant.
+//!
+//! - [`db`]: per-tenant RADIUS schema (PostgreSQL, MariaDB/MySQL, SQLite; FreeRADIUS 3.2's own
+//!   tables plus radacct indexes), create-if-missing and migrate.
+//! - [`config`]: renders a complete FreeRADIUS raddb directory for many tenants (realm -> tenant
+//!   sql instance, per-tenant pool, statement timeout and circuit breaker, NAS binding, voucher REST).
+//! - [`sync`]: diff-based sync of plans and subscribers into radcheck/radreply/radusergroup/radgroupreply.
+//! - [`packet`] and [`coa`]: a small pure RADIUS codec and a CoA/Disconnect (RFC 5176) client.
+//! - [`accounting`]: radacct reads, daily usage per subscriber, who is online.
+//!
+//! It is not the reconciler daemon: no scheduling, no edge API; the daemon calls into this crate.
+
+pub mod accounting;
+pub mod coa;
+pub mod config;
+pub mod db;
+pub mod packet;
+pub mod sync;
