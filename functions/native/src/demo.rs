@@ -1,0 +1,117 @@
+//! `konnekted serve --demo`: a demo ISP wired to an in-process Daraja simulator.
+
+use daraja_sim::{DarajaSim, SimConfig, SimHandle};
+use konnekted_core::db::Db;
+use konnekted_core::ids::IdGen;
+use konnekted_core::platform::Platform;
+use konnekted_core::store::tenants::{self, DarajaSettings};
+use konnekted_core::usecases::manage::{self, PlanInput, SubscriberInput, TenantInput};
+use konnekted_core::{domain::Realm, secret::Secret};
+
+use crate::platform::NativePlatform;
+use crate::server::ctx;
+
+pub const REALM: &str = "demo";
+pub const ADMIN_TOKEN: &str = "demo-admin-token";
+pub const CALLBACK_TOKEN: &str = "democallbacktoken";
+
+/// Starts the simulator and makes sure the demo tenant exists and points at it.
+pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
+    let sim = DarajaSim::spawn(SimConfig::default()).await?;
+    let daraja = DarajaSettings {
+        environment: sim.base_url(),
+        consumer_key: daraja_sim::DEFAULT_CONSUMER_KEY.into(),
+        consumer_secret: Secret::new(daraja_sim::DEFAULT_CONSUMER_SECRET),
+        passkey: Secret::new(daraja_sim::SANDBOX_PASSKEY),
+        shortcode: daraja_sim::SANDBOX_SHORTCODE.into(),
+        ..DarajaSettings::default()
+    };
+    let realm = Realm::parse(REALM)?;
+    let c = ctx();
+    let mut ids = IdGen::new(&c);
+    match tenants::get(p.control(), &realm).await? {
+        Some(t) => {
+            // The simulator listens on a new port each run.
+            tenants::update_settings(p.control(), &realm, &t.settings, &daraja).await?;
+        }
+        None => {
+            let input = TenantInput {
+                realm: REALM.into(),
+                name: "Demo WISP".into(),
+                settings: None,
+                daraja: Some(daraja),
+                admin_token: Some(ADMIN_TOKEN.into()),
+                callback_token: Some(CALLBACK_TOKEN.into()),
+                sync_key: Some("demo-sync-key-0123456789abcdef".into()),
+            };
+            manage::create_tenant(p, input, &mut ids, c.now).await?;
+            let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
+            let db = p.tenant_db(&t.db_key).await?;
+            seed(&db, &mut ids).await?;
+        }
+    }
+    // Register the Paybill URLs with the simulator, as an operator would with Daraja.
+    let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
+    let db = p.tenant_db(&t.db_key).await?;
+    konnekted_core::mpesa::register_c2b(p, &db, &t, c.now).await?;
+    Ok(sim)
+}
+
+async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let plan = |code: &str, name: &str, kes: i64, days: i64, down: i64, up: i64| PlanInput {
+        code: code.into(),
+        name: name.into(),
+        kind: konnekted_core::domain::plan::PlanKind::Pppoe,
+        price_cents: kes * 100,
+        period_seconds: days * 86_400,
+        down_kbps: down,
+        up_kbps: up,
+        data_cap_bytes: None,
+    };
+    manage::create_plan(db, plan("home-5m", "Home 5 Mbps", 1500, 30, 5_000, 2_000), ids, now).await?;
+    manage::create_plan(db, plan("home-10m", "Home 10 Mbps", 2500, 30, 10_000, 4_000), ids, now).await?;
+    manage::create_plan(db, plan("biz-20m", "Business 20 Mbps", 6000, 30, 20_000, 10_000), ids, now).await?;
+    let sub = |name: &str, plan: &str, account: &str, phone: &str| SubscriberInput {
+        name: name.into(),
+        plan: plan.into(),
+        phone: Some(phone.into()),
+        account_no: Some(account.into()),
+        username: None,
+        password: None,
+        site: Some("tower-1".into()),
+        static_ip: None,
+        auto_renew: Some(true),
+    };
+    manage::create_subscriber(db, sub("Wanjiku Kamau", "home-5m", "ACC1001", "0708374149"), ids, now).await?;
+    manage::create_subscriber(db, sub("Otieno Odhiambo", "home-10m", "ACC1002", "0711000002"), ids, now).await?;
+    manage::create_subscriber(db, sub("Achieng Njoroge", "biz-20m", "ACC1003", "0722000003"), ids, now).await?;
+    Ok(())
+}
+
+pub fn print_tryout(base: &str, sim: &str) {
+    println!(
+        r#"
+Konnekted is running at {base} with a demo ISP (realm "{REALM}") and a Daraja simulator at {sim}.
+
+Try it (admin token: {ADMIN_TOKEN}):
+
+  # subscribers and their balances
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' {base}/api/t/{REALM}/subscribers
+
+  # Wanjiku pays by M-Pesa STK push (the simulator "enters the PIN" and calls back)
+  curl -s -X POST {base}/api/p/{REALM}/topup -H 'Content-Type: application/json' \
+       -d '{{"account":"ACC1001"}}'
+  # a moment later her subscription is active, with an expiry 30 days out:
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/subscribers?status=active'
+
+  # a customer pays KES 1000 by Paybill with a mistyped account: it lands in the unmatched inbox
+  curl -s -X POST {sim}/__sim/c2b/pay -H 'Content-Type: application/json' \
+       -d '{{"shortcode":"174379","amount":"1000","bill_ref":"ACC-9999","msisdn":"254700000009","first_name":"JOHN"}}'
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' {base}/api/t/{REALM}/unmatched
+
+  # the change feed the reconciler reads
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/feed?after=0'
+"#
+    );
+}

@@ -1,0 +1,127 @@
+//! HTTP/1.1 server around the core's `handle`, and the scheduled-pass timer.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use konnekted_core::Ctx;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::platform::NativePlatform;
+
+/// Request bodies above this are refused before they reach the core.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub fn ctx() -> Ctx {
+    Ctx { now: chrono::Utc::now(), entropy: rand::random() }
+}
+
+async fn serve_one(p: NativePlatform, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body too large or unreadable\"}")));
+            *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(r);
+        }
+    };
+    let req = http::Request::from_parts(parts, bytes);
+    let resp = konnekted_core::handle(&p, req, &ctx()).await;
+    Ok(resp.map(Full::new))
+}
+
+/// Serves until `shutdown` flips to true. Returns the bound address through `bound`.
+pub async fn serve(
+    p: NativePlatform,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => { tracing::warn!("accept failed: {e}"); continue; }
+                };
+                let _ = stream.set_nodelay(true);
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| serve_one(p.clone(), req));
+                    let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    if let Err(e) = conn.serve_connection(TokioIo::new(stream), svc).await {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
+            }
+            _ = shutdown.changed() => return Ok(()),
+        }
+    }
+}
+
+/// Runs the scheduled pass (sweep + expiry over every tenant) every `every`.
+pub async fn ticker(p: NativePlatform, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                for run in konnekted_core::run_scheduled(&p, &ctx()).await {
+                    let paid = run.sweep.as_ref().map_or(0, |s| s.paid);
+                    let expired = run.expiry.as_ref().map_or(0, |e| e.expired);
+                    let renewed = run.expiry.as_ref().map_or(0, |e| e.renewed);
+                    if paid + expired + renewed > 0 {
+                        tracing::info!(realm = %run.realm, paid, expired, renewed, "scheduled pass");
+                    }
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// A running host (for tests and benchmarks): drop or call `stop` to end it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub platform: NativePlatform,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Binds `config.listen` (port 0 = any), opens the data folder with the public base URL
+/// defaulting to the bound address, and serves (plus the ticker when `tick` is set) in the background.
+pub async fn launch(config: &crate::Config, tick: Option<Duration>) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let settings = konnekted_core::platform::Settings {
+        public_base_url: config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        platform_token: config.platform_token.clone(),
+    };
+    let p = NativePlatform::open(&config.data_dir, settings).await?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(serve(p.clone(), listener, rx.clone()));
+    if let Some(every) = tick {
+        tokio::spawn(ticker(p.clone(), every, rx));
+    }
+    Ok(Running { addr, platform: p, stop: tx })
+}
