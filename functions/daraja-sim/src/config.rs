@@ -126,10 +126,11 @@ impl Outcome {
 /// The script an STK push follows: its outcome, when it becomes final, and how many times the
 /// callback is delivered (0 = never, 2+ = duplicates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Script {
     pub outcome: Outcome,
     /// From the push's acknowledgement to the final state (and the first callback).
-    #[serde(with = "millis")]
+    #[serde(rename = "delay_ms", with = "millis")]
     pub delay: Duration,
     /// Callback deliveries. Ignored (0) for [`Outcome::NoCallback`].
     pub deliveries: u32,
@@ -195,13 +196,13 @@ pub struct SimConfig {
     pub c2b_register_once: bool,
     pub c2b_msisdn_style: MsisdnStyle,
     /// How long M-Pesa waits for the validation answer (Daraja: about 8 s).
-    #[serde(with = "millis")]
+    #[serde(rename = "c2b_validation_timeout_ms", with = "millis")]
     pub c2b_validation_timeout: Duration,
     /// How long an outbound callback may take.
-    #[serde(with = "millis")]
+    #[serde(rename = "callback_timeout_ms", with = "millis")]
     pub callback_timeout: Duration,
     /// Pause between duplicate deliveries of one callback.
-    #[serde(with = "millis")]
+    #[serde(rename = "duplicate_gap_ms", with = "millis")]
     pub duplicate_gap: Duration,
 }
 
@@ -257,5 +258,42 @@ mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_config_partial_json_fills_defaults() {
+        let c: SimConfig = serde_json::from_str(
+            r#"{"expires_in_as_string":true,"default_script":{"outcome":"cancelled"},"duplicate_gap_ms":5}"#,
+        )
+        .unwrap();
+        assert!(c.expires_in_as_string);
+        assert_eq!(c.default_script.outcome, Outcome::Cancelled);
+        assert_eq!(c.default_script.deliveries, 1);
+        assert_eq!(c.duplicate_gap, Duration::from_millis(5));
+        assert_eq!(c.shortcodes[0].shortcode, SANDBOX_SHORTCODE);
+    }
+
+    #[test]
+    fn sim_config_default_roundtrips_through_json() {
+        let c = SimConfig::default();
+        let back: SimConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn outcome_parse_names_and_codes_normalise() {
+        assert_eq!(Outcome::parse("Cancelled"), Some(Outcome::Cancelled));
+        assert_eq!(Outcome::parse("1032"), Some(Outcome::Cancelled));
+        assert_eq!(Outcome::parse("0"), Some(Outcome::Success));
+        assert_eq!(Outcome::parse("2001"), Some(Outcome::Code(2001)));
+        assert_eq!(Outcome::parse("no_callback"), Some(Outcome::NoCallback));
+        assert_eq!(Outcome::parse("maybe"), None);
+        assert_eq!(Outcome::Code(2001).result_desc(), "The initiator information is invalid.");
+        assert_eq!(Outcome::Code(17).result_desc(), "Same amount to the same customer within 2 minutes");
     }
 }

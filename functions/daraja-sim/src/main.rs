@@ -1,7 +1,9 @@
 //! `daraja-sim --listen 127.0.0.1:7070 [--config sim.json]`: runs the simulator until Ctrl-C.
 //!
 //! The config file is a JSON `SimConfig` (every field optional); without it the simulator knows the
-//! public sandbox shortcode and one app (`sim-consumer-key` / `sim-consumer-secret`).
+//! public sandbox shortcode and one app (`sim-consumer-key` / `sim-consumer-secret`);
+//! `--print-config` shows the full default to start from. Durations are in milliseconds.
+//! The base URL is printed alone on stdout; logs go to stderr (`RUST_LOG` filters them).
 
 use std::net::SocketAddr;
 
