@@ -43,10 +43,7 @@ pub fn parse_decimal_cents(text: &str) -> Result<u64, AmountError> {
     }
     let mut cents: u64 = 0;
     for b in whole.bytes() {
-        cents = cents
-            .checked_mul(10)
-            .and_then(|c| c.checked_add(u64::from(b - b'0')))
-            .ok_or(AmountError::TooLarge)?;
+        cents = cents.checked_mul(10).and_then(|c| c.checked_add(u64::from(b - b'0'))).ok_or(AmountError::TooLarge)?;
     }
     cents = cents.checked_mul(100).ok_or(AmountError::TooLarge)?;
     if let Some(frac) = frac {
@@ -59,9 +56,7 @@ pub fn parse_decimal_cents(text: &str) -> Result<u64, AmountError> {
         }
         let tens = u64::from(bytes[0] - b'0') * 10;
         let ones = bytes.get(1).map_or(0, |b| u64::from(b - b'0'));
-        cents = cents
-            .checked_add(tens + ones)
-            .ok_or(AmountError::TooLarge)?;
+        cents = cents.checked_add(tens + ones).ok_or(AmountError::TooLarge)?;
     }
     Ok(cents)
 }
@@ -99,10 +94,7 @@ mod tests {
         assert_eq!(parse_decimal_cents("+1"), Err(AmountError::NotDecimal));
         assert_eq!(parse_decimal_cents(" 1"), Err(AmountError::NotDecimal));
         assert_eq!(parse_decimal_cents("1,000"), Err(AmountError::NotDecimal));
-        assert_eq!(
-            parse_decimal_cents("99999999999999999999"),
-            Err(AmountError::TooLarge)
-        );
+        assert_eq!(parse_decimal_cents("99999999999999999999"), Err(AmountError::TooLarge));
     }
 
     proptest! {

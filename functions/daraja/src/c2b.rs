@@ -26,11 +26,7 @@ pub enum C2bTransactionType {
 
 impl C2bTransactionType {
     pub fn parse(text: &str) -> Self {
-        let squashed: String = text
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
         match squashed.as_str() {
             "paybill" | "customerpaybillonline" => Self::PayBill,
             "buygoods" | "customerbuygoodsonline" => Self::BuyGoods,
@@ -97,11 +93,7 @@ pub struct C2bPayment {
 impl C2bPayment {
     /// `BillRefNumber` trimmed, inner whitespace removed, upper-cased: `" ab 12 "` -> `"AB12"`.
     pub fn normalized_bill_ref(&self) -> String {
-        self.bill_ref_number
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase()
+        self.bill_ref_number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()
     }
 
     /// The non-empty name parts joined by single spaces.
@@ -120,24 +112,16 @@ impl C2bPayment {
 pub fn parse_c2b_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
     let obj = RawObject::from_raw(body_value(body, MAX_CALLBACK_BODY)?, String::new())?;
     let opt = |f: &str| -> Result<String, CallbackError> {
-        Ok(obj
-            .opt_scalar_text(f)?
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default())
+        Ok(obj.opt_scalar_text(f)?.map(|s| s.trim().to_owned()).unwrap_or_default())
     };
 
     let trans_id = obj.scalar_text("TransID")?.trim().to_owned();
     if trans_id.is_empty() || !trans_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(CallbackError::invalid(
-            "TransID",
-            &trans_id,
-            "not an M-Pesa receipt number",
-        ));
+        return Err(CallbackError::invalid("TransID", &trans_id, "not an M-Pesa receipt number"));
     }
     let trans_time_text = obj.scalar_text("TransTime")?;
-    let trans_time = parse_timestamp_eat(trans_time_text.trim()).ok_or_else(|| {
-        CallbackError::invalid("TransTime", &trans_time_text, "not YYYYMMDDHHmmss")
-    })?;
+    let trans_time = parse_timestamp_eat(trans_time_text.trim())
+        .ok_or_else(|| CallbackError::invalid("TransTime", &trans_time_text, "not YYYYMMDDHHmmss"))?;
     let amount_text = obj.scalar_text("TransAmount")?;
     let amount_cents = match parse_decimal_cents(amount_text.trim()) {
         Ok(0) => Err(AmountError::Zero),
@@ -150,11 +134,7 @@ pub fn parse_c2b_payment(body: &[u8]) -> Result<C2bPayment, CallbackError> {
     })?;
     let business_short_code = obj.scalar_text("BusinessShortCode")?.trim().to_owned();
     if business_short_code.is_empty() || !business_short_code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CallbackError::invalid(
-            "BusinessShortCode",
-            &business_short_code,
-            "not a shortcode",
-        ));
+        return Err(CallbackError::invalid("BusinessShortCode", &business_short_code, "not a shortcode"));
     }
     let balance = opt("OrgAccountBalance")?;
 
@@ -223,18 +203,14 @@ impl C2bRejectCode {
 pub enum C2bValidationResponse {
     /// `{"ResultCode":"0","ResultDesc":"Accepted"}` (+ optional `ThirdPartyTransID`, echoed back in
     /// the confirmation).
-    Accept {
-        third_party_trans_id: Option<String>,
-    },
+    Accept { third_party_trans_id: Option<String> },
     /// `{"ResultCode":"C2B0001x","ResultDesc":"Rejected"}`.
     Reject(C2bRejectCode),
 }
 
 impl C2bValidationResponse {
     pub fn accept() -> Self {
-        Self::Accept {
-            third_party_trans_id: None,
-        }
+        Self::Accept { third_party_trans_id: None }
     }
 
     pub fn reject(code: C2bRejectCode) -> Self {
@@ -243,9 +219,7 @@ impl C2bValidationResponse {
 
     pub fn to_wire(&self) -> C2bValidationReply {
         match self {
-            Self::Accept {
-                third_party_trans_id,
-            } => C2bValidationReply {
+            Self::Accept { third_party_trans_id } => C2bValidationReply {
                 result_code: "0".into(),
                 result_desc: "Accepted".into(),
                 third_party_trans_id: third_party_trans_id.clone(),
@@ -273,24 +247,17 @@ impl C2bValidationResponse {
         let obj = RawObject::from_raw(body_value(body, MAX_CALLBACK_BODY)?, String::new())?;
         let code = obj.scalar_text("ResultCode")?;
         if code.trim() == "0" {
-            return Ok(Self::Accept {
-                third_party_trans_id: obj.opt_string("ThirdPartyTransID")?,
-            });
+            return Ok(Self::Accept { third_party_trans_id: obj.opt_string("ThirdPartyTransID")? });
         }
         C2bRejectCode::parse(&code)
             .map(Self::Reject)
-            .ok_or_else(|| {
-                CallbackError::invalid("ResultCode", &code, "neither 0 nor a C2B0001x code")
-            })
+            .ok_or_else(|| CallbackError::invalid("ResultCode", &code, "neither 0 nor a C2B0001x code"))
     }
 }
 
 /// The `200 OK` to answer a C2B confirmation with: `{"ResultCode":0,"ResultDesc":"Success"}`.
 pub fn c2b_confirmation_ack() -> http::Response<Bytes> {
-    json_response(&Ack {
-        result_code: 0,
-        result_desc: "Success".into(),
-    })
+    json_response(&Ack { result_code: 0, result_desc: "Success".into() })
 }
 
 pub(crate) fn to_json_bytes<T: Serialize>(value: &T) -> Bytes {
@@ -300,10 +267,7 @@ pub(crate) fn to_json_bytes<T: Serialize>(value: &T) -> Bytes {
 
 pub(crate) fn json_response<T: Serialize>(value: &T) -> http::Response<Bytes> {
     let mut resp = http::Response::new(to_json_bytes(value));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -325,16 +289,7 @@ pub enum UrlRuleViolation {
 }
 
 /// Words Daraja refuses anywhere in a C2B URL, in any case (longest first so the report is exact).
-const FORBIDDEN_WORDS: [&str; 8] = [
-    "safaricom",
-    "m-pesa",
-    "mpesa",
-    "query",
-    "exec",
-    "exe",
-    "cmd",
-    "sql",
-];
+const FORBIDDEN_WORDS: [&str; 8] = ["safaricom", "m-pesa", "mpesa", "query", "exec", "exe", "cmd", "sql"];
 const FORBIDDEN_SERVICES: [&str; 3] = ["ngrok", "mockbin", "requestbin"];
 
 /// Checks a C2B confirmation/validation URL against Daraja's rules for `env`: absolute http(s), no
@@ -342,14 +297,8 @@ const FORBIDDEN_SERVICES: [&str; 3] = ["ngrok", "mockbin", "requestbin"];
 /// Production needs https. [`Environment::Custom`] (a simulator) allows http and private hosts.
 pub fn check_c2b_url(url: &str, env: &Environment) -> Result<(), UrlRuleViolation> {
     let uri: http::Uri = url.trim().parse().map_err(|_| UrlRuleViolation::NotAUrl)?;
-    let scheme = uri
-        .scheme_str()
-        .ok_or(UrlRuleViolation::NotAUrl)?
-        .to_ascii_lowercase();
-    let host = uri
-        .host()
-        .ok_or(UrlRuleViolation::NotAUrl)?
-        .to_ascii_lowercase();
+    let scheme = uri.scheme_str().ok_or(UrlRuleViolation::NotAUrl)?.to_ascii_lowercase();
+    let host = uri.host().ok_or(UrlRuleViolation::NotAUrl)?.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
         return Err(UrlRuleViolation::Scheme(scheme));
     }

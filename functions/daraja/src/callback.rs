@@ -25,11 +25,7 @@ pub enum CallbackError {
     #[error("body is not JSON: {0}")]
     NotJson(String),
     #[error("`{field}` has the wrong type: expected {expected}, found {found}")]
-    WrongType {
-        field: String,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { field: String, expected: &'static str, found: &'static str },
     #[error("`{field}` is missing")]
     MissingField { field: String },
     #[error("`{field}` appears more than once")]
@@ -41,17 +37,9 @@ pub enum CallbackError {
     #[error("CallbackMetadata has more than one `{name}` item")]
     DuplicateItem { name: String },
     #[error("`{field}` is not a valid amount ({text:?}): {reason}")]
-    InvalidAmount {
-        field: String,
-        text: String,
-        reason: AmountError,
-    },
+    InvalidAmount { field: String, text: String, reason: AmountError },
     #[error("`{field}` has an invalid value ({value:?}): {reason}")]
-    InvalidValue {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidValue { field: String, value: String, reason: &'static str },
 }
 
 impl CallbackError {
@@ -65,11 +53,7 @@ impl CallbackError {
             value.truncate(cut);
             value.push('…');
         }
-        CallbackError::InvalidValue {
-            field: field.into(),
-            value,
-            reason,
-        }
+        CallbackError::InvalidValue { field: field.into(), value, reason }
     }
 }
 
@@ -121,20 +105,14 @@ pub fn parse_stk_callback(body: &[u8]) -> Result<StkCallback, CallbackError> {
     let merchant_request_id = cb.string("MerchantRequestID")?;
     let checkout_request_id = cb.string("CheckoutRequestID")?;
     if checkout_request_id.trim().is_empty() {
-        return Err(CallbackError::invalid(
-            cb.field_path("CheckoutRequestID"),
-            &checkout_request_id,
-            "empty",
-        ));
+        return Err(CallbackError::invalid(cb.field_path("CheckoutRequestID"), &checkout_request_id, "empty"));
     }
     let result_code = result_code(cb.require("ResultCode")?, &cb.field_path("ResultCode"))?;
     let result_desc = cb.opt_string("ResultDesc")?.unwrap_or_default();
 
     let outcome = if result_code.is_success() {
         let meta = match cb.get("CallbackMetadata")? {
-            Some(raw) if kind(raw) != "null" => {
-                RawObject::from_raw(raw, cb.field_path("CallbackMetadata"))?
-            }
+            Some(raw) if kind(raw) != "null" => RawObject::from_raw(raw, cb.field_path("CallbackMetadata"))?,
             _ => return Err(CallbackError::MissingCallbackMetadata),
         };
         StkOutcome::Paid(payment(&meta)?)
@@ -142,12 +120,7 @@ pub fn parse_stk_callback(body: &[u8]) -> Result<StkCallback, CallbackError> {
         StkOutcome::Failed(result_code)
     };
 
-    Ok(StkCallback {
-        merchant_request_id,
-        checkout_request_id,
-        result_desc,
-        outcome,
-    })
+    Ok(StkCallback { merchant_request_id, checkout_request_id, result_desc, outcome })
 }
 
 fn result_code(raw: &RawValue, path: &str) -> Result<ResultCode, CallbackError> {
@@ -165,11 +138,7 @@ fn result_code(raw: &RawValue, path: &str) -> Result<ResultCode, CallbackError> 
             }
             Ok(ResultCode::parse(&text))
         }
-        found => Err(CallbackError::WrongType {
-            field: path.to_owned(),
-            expected: "number",
-            found,
-        }),
+        found => Err(CallbackError::WrongType { field: path.to_owned(), expected: "number", found }),
     }
 }
 
@@ -177,11 +146,7 @@ fn payment(meta: &RawObject<'_>) -> Result<StkPayment, CallbackError> {
     let items_path = meta.field_path("Item");
     let items_raw = meta.require("Item")?;
     if kind(items_raw) != "array" {
-        return Err(CallbackError::WrongType {
-            field: items_path,
-            expected: "array",
-            found: kind(items_raw),
-        });
+        return Err(CallbackError::WrongType { field: items_path, expected: "array", found: kind(items_raw) });
     }
     let items: Vec<&RawValue> =
         serde_json::from_str(items_raw.get()).map_err(|e| CallbackError::NotJson(e.to_string()))?;
@@ -214,19 +179,10 @@ fn payment(meta: &RawObject<'_>) -> Result<StkPayment, CallbackError> {
     })?;
 
     let receipt_path = item_path("MpesaReceiptNumber");
-    let receipt_raw = find("MpesaReceiptNumber").ok_or(CallbackError::MissingItem {
-        name: "MpesaReceiptNumber",
-    })?;
+    let receipt_raw = find("MpesaReceiptNumber").ok_or(CallbackError::MissingItem { name: "MpesaReceiptNumber" })?;
     let receipt = as_string(receipt_raw, &receipt_path)?;
-    if receipt.is_empty()
-        || receipt.len() > 32
-        || !receipt.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
-        return Err(CallbackError::invalid(
-            receipt_path,
-            &receipt,
-            "not an M-Pesa receipt number",
-        ));
+    if receipt.is_empty() || receipt.len() > 32 || !receipt.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(CallbackError::invalid(receipt_path, &receipt, "not an M-Pesa receipt number"));
     }
 
     let transaction_date = match find("TransactionDate") {
@@ -234,10 +190,7 @@ fn payment(meta: &RawObject<'_>) -> Result<StkPayment, CallbackError> {
         Some(raw) => {
             let path = item_path("TransactionDate");
             let text = scalar_text(raw, &path)?;
-            Some(
-                parse_timestamp_eat(&text)
-                    .ok_or_else(|| CallbackError::invalid(path, &text, "not YYYYMMDDHHmmss"))?,
-            )
+            Some(parse_timestamp_eat(&text).ok_or_else(|| CallbackError::invalid(path, &text, "not YYYYMMDDHHmmss"))?)
         }
     };
 
@@ -253,20 +206,12 @@ fn payment(meta: &RawObject<'_>) -> Result<StkPayment, CallbackError> {
         }
     };
 
-    Ok(StkPayment {
-        amount_cents,
-        receipt,
-        transaction_date,
-        phone_number,
-    })
+    Ok(StkPayment { amount_cents, receipt, transaction_date, phone_number })
 }
 
 /// The `200 OK` to answer an STK callback with: `{"ResultCode":0,"ResultDesc":"Accepted"}`.
 pub fn stk_callback_ack() -> http::Response<Bytes> {
-    crate::c2b::json_response(&Ack {
-        result_code: 0,
-        result_desc: "Accepted".into(),
-    })
+    crate::c2b::json_response(&Ack { result_code: 0, result_desc: "Accepted".into() })
 }
 
 #[cfg(test)]

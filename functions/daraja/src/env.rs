@@ -49,10 +49,7 @@ mod tests {
     #[test]
     fn environment_custom_trailing_slash_is_trimmed() {
         let env = Environment::Custom("http://127.0.0.1:7070/".into());
-        assert_eq!(
-            env.url(paths::STK_PUSH),
-            "http://127.0.0.1:7070/mpesa/stkpush/v1/processrequest"
-        );
+        assert_eq!(env.url(paths::STK_PUSH), "http://127.0.0.1:7070/mpesa/stkpush/v1/processrequest");
     }
 
     #[test]

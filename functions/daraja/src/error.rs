@@ -82,18 +82,10 @@ impl fmt::Display for ErrorCode {
 pub enum ApiError {
     /// Daraja's own error body (`requestId`, `errorCode`, `errorMessage`).
     #[error("Daraja error {code} (HTTP {status}): {message}")]
-    Daraja {
-        status: u16,
-        code: ErrorCode,
-        message: String,
-        request_id: Option<String>,
-    },
+    Daraja { status: u16, code: ErrorCode, message: String, request_id: Option<String> },
     /// A well-formed response whose `ResponseCode` is not `"0"`.
     #[error("Daraja rejected the request: ResponseCode {response_code}: {description}")]
-    Rejected {
-        response_code: String,
-        description: String,
-    },
+    Rejected { response_code: String, description: String },
     /// A status that is neither success nor carries an error body.
     #[error("unexpected HTTP {status} from Daraja: {body}")]
     UnexpectedStatus { status: u16, body: String },
@@ -105,22 +97,14 @@ pub enum ApiError {
 impl ApiError {
     /// The access token was refused: fetch a new one and retry once.
     pub fn is_invalid_token(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Daraja {
-                code: ErrorCode::InvalidAccessToken,
-                ..
-            }
-        )
+        matches!(self, ApiError::Daraja { code: ErrorCode::InvalidAccessToken, .. })
     }
 
     /// Worth retrying later with the same input (busy, quota, 5xx without a body, subscriber locked).
     pub fn is_transient(&self) -> bool {
         match self {
             ApiError::Daraja { code, message, .. } => match code {
-                ErrorCode::SystemBusy | ErrorCode::QuotaViolation | ErrorCode::InternalError => {
-                    true
-                }
+                ErrorCode::SystemBusy | ErrorCode::QuotaViolation | ErrorCode::InternalError => true,
                 ErrorCode::ServiceError => {
                     let m = message.to_ascii_lowercase();
                     m.contains("unable to lock subscriber") || m.contains("being processed")

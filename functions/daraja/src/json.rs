@@ -52,11 +52,7 @@ impl<'de> Deserialize<'de> for Members<'de> {
 }
 
 fn join(path: &str, field: &str) -> String {
-    if path.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{path}.{field}")
-    }
+    if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") }
 }
 
 impl<'a> RawObject<'a> {
@@ -64,17 +60,12 @@ impl<'a> RawObject<'a> {
     pub(crate) fn from_raw(raw: &'a RawValue, path: String) -> Result<Self, CallbackError> {
         if kind(raw) != "object" {
             return Err(CallbackError::WrongType {
-                field: if path.is_empty() {
-                    "(body)".into()
-                } else {
-                    path
-                },
+                field: if path.is_empty() { "(body)".into() } else { path },
                 expected: "object",
                 found: kind(raw),
             });
         }
-        let Members(members) =
-            serde_json::from_str(raw.get()).map_err(|e| CallbackError::NotJson(e.to_string()))?;
+        let Members(members) = serde_json::from_str(raw.get()).map_err(|e| CallbackError::NotJson(e.to_string()))?;
         Ok(RawObject { path, members })
     }
 
@@ -88,9 +79,7 @@ impl<'a> RawObject<'a> {
         for (k, v) in &self.members {
             if k == field {
                 if found.is_some() {
-                    return Err(CallbackError::DuplicateField {
-                        field: self.field_path(field),
-                    });
+                    return Err(CallbackError::DuplicateField { field: self.field_path(field) });
                 }
                 found = Some(*v);
             }
@@ -99,9 +88,7 @@ impl<'a> RawObject<'a> {
     }
 
     pub(crate) fn require(&self, field: &str) -> Result<&'a RawValue, CallbackError> {
-        self.get(field)?.ok_or_else(|| CallbackError::MissingField {
-            field: self.field_path(field),
-        })
+        self.get(field)?.ok_or_else(|| CallbackError::MissingField { field: self.field_path(field) })
     }
 
     /// A required string member.
@@ -143,11 +130,7 @@ impl<'a> RawObject<'a> {
 
 pub(crate) fn as_string(raw: &RawValue, path: &str) -> Result<String, CallbackError> {
     if kind(raw) != "string" {
-        return Err(CallbackError::WrongType {
-            field: path.to_owned(),
-            expected: "string",
-            found: kind(raw),
-        });
+        return Err(CallbackError::WrongType { field: path.to_owned(), expected: "string", found: kind(raw) });
     }
     serde_json::from_str(raw.get()).map_err(|e| CallbackError::NotJson(e.to_string()))
 }
@@ -156,11 +139,7 @@ pub(crate) fn scalar_text(raw: &RawValue, path: &str) -> Result<String, Callback
     match kind(raw) {
         "number" => Ok(raw.get().to_owned()),
         "string" => as_string(raw, path),
-        other => Err(CallbackError::WrongType {
-            field: path.to_owned(),
-            expected: "string or number",
-            found: other,
-        }),
+        other => Err(CallbackError::WrongType { field: path.to_owned(), expected: "string or number", found: other }),
     }
 }
 
@@ -168,19 +147,11 @@ pub(crate) fn scalar_text(raw: &RawValue, path: &str) -> Result<String, Callback
 /// every callback parser.
 pub(crate) fn body_value(body: &[u8], max: usize) -> Result<&RawValue, CallbackError> {
     if body.len() > max {
-        return Err(CallbackError::TooLarge {
-            len: body.len(),
-            max,
-        });
+        return Err(CallbackError::TooLarge { len: body.len(), max });
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(CallbackError::Empty);
     }
-    serde_json::from_slice::<&RawValue>(body).map_err(|e| {
-        if e.is_eof() {
-            CallbackError::Truncated
-        } else {
-            CallbackError::NotJson(e.to_string())
-        }
-    })
+    serde_json::from_slice::<&RawValue>(body)
+        .map_err(|e| if e.is_eof() { CallbackError::Truncated } else { CallbackError::NotJson(e.to_string()) })
 }

@@ -32,26 +32,22 @@ pub mod wire;
 
 pub use amount::{AmountError, cents_to_decimal, parse_decimal_cents};
 pub use c2b::{
-    C2bMsisdn, C2bPayment, C2bRejectCode, C2bTransactionType, C2bValidationResponse,
-    UrlRuleViolation, c2b_confirmation_ack, check_c2b_url, is_url_allowed_for_c2b,
-    parse_c2b_payment,
+    C2bMsisdn, C2bPayment, C2bRejectCode, C2bTransactionType, C2bValidationResponse, UrlRuleViolation,
+    c2b_confirmation_ack, check_c2b_url, is_url_allowed_for_c2b, parse_c2b_payment,
 };
 pub use callback::{
-    CallbackError, MAX_CALLBACK_BODY, StkCallback, StkOutcome, StkPayment, parse_stk_callback,
-    stk_callback_ack,
+    CallbackError, MAX_CALLBACK_BODY, StkCallback, StkOutcome, StkPayment, parse_stk_callback, stk_callback_ack,
 };
 pub use env::{Environment, paths};
 pub use error::{ApiError, ErrorCode};
 pub use msisdn::{is_valid_msisdn, normalize_msisdn};
 pub use password::{parse_timestamp_eat, stk_password, timestamp_eat};
 pub use request::{
-    BuildError, C2bRegister, C2bRegisterVersion, C2bResponseType, C2bSimulate, StkPush,
-    StkTransactionType, c2b_register_request, c2b_simulate_request, oauth_request,
-    stk_push_request, stk_query_request,
+    BuildError, C2bRegister, C2bRegisterVersion, C2bResponseType, C2bSimulate, StkPush, StkTransactionType,
+    c2b_register_request, c2b_simulate_request, oauth_request, stk_push_request, stk_query_request,
 };
 pub use response::{
-    AccessToken, C2bRegisterAck, StkPushAck, StkQueryOutcome, StkQueryResult,
-    parse_c2b_register_response, parse_oauth_response, parse_stk_push_response,
-    parse_stk_query_response,
+    AccessToken, C2bRegisterAck, StkPushAck, StkQueryOutcome, StkQueryResult, parse_c2b_register_response,
+    parse_oauth_response, parse_stk_push_response, parse_stk_query_response,
 };
 pub use result_code::ResultCode;

@@ -23,9 +23,7 @@ pub fn stk_password(shortcode: &str, passkey: &str, timestamp: &str) -> String {
 
 /// `now` as Daraja's `YYYYMMDDHHmmss` in Africa/Nairobi time (UTC+3, no daylight saving).
 pub fn timestamp_eat(now: DateTime<Utc>) -> String {
-    now.with_timezone(&eat())
-        .format(TIMESTAMP_FORMAT)
-        .to_string()
+    now.with_timezone(&eat()).format(TIMESTAMP_FORMAT).to_string()
 }
 
 /// Reads a Daraja `YYYYMMDDHHmmss` (Nairobi time: `TransTime`, `TransactionDate`) back to UTC.
@@ -35,10 +33,7 @@ pub fn parse_timestamp_eat(text: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     let naive = NaiveDateTime::parse_from_str(text, TIMESTAMP_FORMAT).ok()?;
-    eat()
-        .from_local_datetime(&naive)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    eat().from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

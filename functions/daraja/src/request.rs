@@ -18,10 +18,7 @@ use crate::wire::{C2bRegisterRequest, C2bSimulateRequest, StkPushRequest, StkQue
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
     #[error("`{field}` is invalid: {reason}")]
-    InvalidField {
-        field: &'static str,
-        reason: &'static str,
-    },
+    InvalidField { field: &'static str, reason: &'static str },
     #[error("URL is not usable for C2B: {0}")]
     UrlRule(#[from] UrlRuleViolation),
     #[error("cannot build the request: {0}")]
@@ -120,20 +117,13 @@ impl StkPush {
             return Err(invalid("PartyA", "not a 2547XXXXXXXX/2541XXXXXXXX number"));
         }
         if !is_valid_msisdn(&self.phone_number) {
-            return Err(invalid(
-                "PhoneNumber",
-                "not a 2547XXXXXXXX/2541XXXXXXXX number",
-            ));
+            return Err(invalid("PhoneNumber", "not a 2547XXXXXXXX/2541XXXXXXXX number"));
         }
         let n = self.account_reference.chars().count();
         if n == 0 || n > 12 {
             return Err(invalid("AccountReference", "must be 1 to 12 characters"));
         }
-        if self
-            .transaction_desc
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > 13)
-        {
+        if self.transaction_desc.as_ref().is_some_and(|d| d.chars().count() > 13) {
             return Err(invalid("TransactionDesc", "must be at most 13 characters"));
         }
         check_absolute_url("CallBackURL", &self.callback_url)?;
@@ -154,11 +144,7 @@ impl StkPush {
             phone_number: self.phone_number.as_str().into(),
             callback_url: self.callback_url.clone(),
             account_reference: self.account_reference.clone(),
-            transaction_desc: Some(
-                self.transaction_desc
-                    .clone()
-                    .unwrap_or_else(|| "Payment".to_owned()),
-            ),
+            transaction_desc: Some(self.transaction_desc.clone().unwrap_or_else(|| "Payment".to_owned())),
         }
     }
 }
@@ -204,12 +190,7 @@ fn bearer(access_token: &str) -> Result<HeaderValue, BuildError> {
         .map_err(|_| invalid("access_token", "not a valid header value"))
 }
 
-fn post_json(
-    env: &Environment,
-    path: &str,
-    access_token: &str,
-    body: Bytes,
-) -> Result<Request<Bytes>, BuildError> {
+fn post_json(env: &Environment, path: &str, access_token: &str, body: Bytes) -> Result<Request<Bytes>, BuildError> {
     Request::builder()
         .method(Method::POST)
         .uri(env.url(path))
@@ -236,10 +217,7 @@ pub fn oauth_request(
     auth.set_sensitive(true);
     Request::builder()
         .method(Method::GET)
-        .uri(format!(
-            "{}?grant_type=client_credentials",
-            env.url(paths::OAUTH)
-        ))
+        .uri(format!("{}?grant_type=client_credentials", env.url(paths::OAUTH)))
         .header(header::AUTHORIZATION, auth)
         .header(header::ACCEPT, "application/json")
         .body(Bytes::new())
@@ -254,12 +232,7 @@ pub fn stk_push_request(
     now: DateTime<Utc>,
 ) -> Result<Request<Bytes>, BuildError> {
     push.validate()?;
-    post_json(
-        env,
-        paths::STK_PUSH,
-        access_token,
-        to_json_bytes(&push.to_wire(now)),
-    )
+    post_json(env, paths::STK_PUSH, access_token, to_json_bytes(&push.to_wire(now)))
 }
 
 /// `POST /mpesa/stkpushquery/v1/query` for a `CheckoutRequestID`.
@@ -380,10 +353,7 @@ pub fn c2b_simulate_request(
     simulate: &C2bSimulate,
 ) -> Result<Request<Bytes>, BuildError> {
     if env.is_production() {
-        return Err(invalid(
-            "Environment",
-            "C2B simulate is not available in production",
-        ));
+        return Err(invalid("Environment", "C2B simulate is not available in production"));
     }
     check_shortcode("ShortCode", &simulate.shortcode)?;
     if simulate.amount_kes < 1 {

@@ -9,9 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::result_code::ResultCode;
-use crate::wire::{
-    C2bRegisterResponse, ErrorBody, OAuthResponse, StkPushResponse, StkQueryResponse,
-};
+use crate::wire::{C2bRegisterResponse, ErrorBody, OAuthResponse, StkPushResponse, StkQueryResponse};
 
 const SNIPPET: usize = 256;
 
@@ -25,9 +23,7 @@ fn snippet(body: &[u8]) -> String {
 }
 
 fn error_body(body: &[u8]) -> Option<ErrorBody> {
-    serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .filter(|e| !e.error_code.is_empty())
+    serde_json::from_slice::<ErrorBody>(body).ok().filter(|e| !e.error_code.is_empty())
 }
 
 fn daraja_error(status: u16, e: ErrorBody) -> ApiError {
@@ -47,25 +43,16 @@ fn success_body<T: DeserializeOwned>(resp: &Response<Bytes>) -> Result<T, ApiErr
         return Err(daraja_error(status, e));
     }
     if !resp.status().is_success() {
-        return Err(ApiError::UnexpectedStatus {
-            status,
-            body: snippet(body),
-        });
+        return Err(ApiError::UnexpectedStatus { status, body: snippet(body) });
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
-        status,
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(body).map_err(|e| ApiError::Malformed { status, reason: e.to_string() })
 }
 
 fn accepted(code: &str, description: &str) -> Result<(), ApiError> {
     if code.trim() == "0" {
         Ok(())
     } else {
-        Err(ApiError::Rejected {
-            response_code: code.to_owned(),
-            description: description.to_owned(),
-        })
+        Err(ApiError::Rejected { response_code: code.to_owned(), description: description.to_owned() })
     }
 }
 
@@ -104,25 +91,13 @@ pub fn parse_oauth_response(resp: &Response<Bytes>) -> Result<AccessToken, ApiEr
     let status = resp.status().as_u16();
     let wire: OAuthResponse = success_body(resp)?;
     if wire.access_token.is_empty() {
-        return Err(ApiError::Malformed {
-            status,
-            reason: "empty access_token".into(),
-        });
+        return Err(ApiError::Malformed { status, reason: "empty access_token".into() });
     }
-    let expires_in_secs = wire
-        .expires_in
-        .as_u64()
-        .ok_or_else(|| ApiError::Malformed {
-            status,
-            reason: format!(
-                "expires_in is not a whole number: {}",
-                wire.expires_in.to_text()
-            ),
-        })?;
-    Ok(AccessToken {
-        token: wire.access_token,
-        expires_in_secs,
-    })
+    let expires_in_secs = wire.expires_in.as_u64().ok_or_else(|| ApiError::Malformed {
+        status,
+        reason: format!("expires_in is not a whole number: {}", wire.expires_in.to_text()),
+    })?;
+    Ok(AccessToken { token: wire.access_token, expires_in_secs })
 }
 
 /// The STK push acknowledgement: accepted for processing (not paid).
@@ -140,10 +115,7 @@ pub fn parse_stk_push_response(resp: &Response<Bytes>) -> Result<StkPushAck, Api
     let wire: StkPushResponse = success_body(resp)?;
     accepted(&wire.response_code, &wire.response_description)?;
     if wire.checkout_request_id.is_empty() {
-        return Err(ApiError::Malformed {
-            status,
-            reason: "empty CheckoutRequestID".into(),
-        });
+        return Err(ApiError::Malformed { status, reason: "empty CheckoutRequestID".into() });
     }
     Ok(StkPushAck {
         merchant_request_id: wire.merchant_request_id,
@@ -174,13 +146,9 @@ pub struct StkQueryResult {
 pub fn parse_stk_query_response(resp: &Response<Bytes>) -> Result<StkQueryOutcome, ApiError> {
     if let Some(e) = error_body(resp.body()) {
         let pending = ErrorCode::parse(&e.error_code) == ErrorCode::ServiceError
-            && e.error_message
-                .to_ascii_lowercase()
-                .contains("being processed");
+            && e.error_message.to_ascii_lowercase().contains("being processed");
         if pending {
-            return Ok(StkQueryOutcome::Pending {
-                message: e.error_message,
-            });
+            return Ok(StkQueryOutcome::Pending { message: e.error_message });
         }
         return Err(daraja_error(resp.status().as_u16(), e));
     }
@@ -189,10 +157,7 @@ pub fn parse_stk_query_response(resp: &Response<Bytes>) -> Result<StkQueryOutcom
     accepted(&wire.response_code, &wire.response_description)?;
     let code_text = wire.result_code.to_text();
     if code_text.trim().is_empty() {
-        return Err(ApiError::Malformed {
-            status,
-            reason: "empty ResultCode".into(),
-        });
+        return Err(ApiError::Malformed { status, reason: "empty ResultCode".into() });
     }
     Ok(StkQueryOutcome::Final(StkQueryResult {
         merchant_request_id: wire.merchant_request_id,

@@ -161,9 +161,7 @@ mod tests {
 
     #[test]
     fn result_code_doc_table_roundtrips() {
-        for n in [
-            0, 1, 2, 3, 4, 8, 17, 1019, 1025, 1032, 1037, 2001, 2028, 8006,
-        ] {
+        for n in [0, 1, 2, 3, 4, 8, 17, 1019, 1025, 1032, 1037, 2001, 2028, 8006] {
             let code = ResultCode::from_number(n);
             assert!(!matches!(code, ResultCode::Other(_)), "{n} should be known");
             assert_eq!(code.number(), Some(n));
@@ -173,15 +171,9 @@ mod tests {
 
     #[test]
     fn result_code_unknown_is_kept_verbatim() {
-        assert_eq!(
-            ResultCode::from_number(9999),
-            ResultCode::Other("9999".into())
-        );
+        assert_eq!(ResultCode::from_number(9999), ResultCode::Other("9999".into()));
         assert_eq!(ResultCode::parse("9999").code(), "9999");
-        assert_eq!(
-            ResultCode::parse("SFC_IC0003"),
-            ResultCode::OperatorDoesNotExist
-        );
+        assert_eq!(ResultCode::parse("SFC_IC0003"), ResultCode::OperatorDoesNotExist);
         assert_eq!(ResultCode::parse("XYZ").code(), "XYZ");
     }
 }

@@ -28,9 +28,7 @@ impl NumOrString {
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             NumOrString::Number(n) => n.as_u64(),
-            NumOrString::Text(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                s.parse().ok()
-            }
+            NumOrString::Text(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
             NumOrString::Text(_) => None,
         }
     }
@@ -95,11 +93,7 @@ pub struct StkPushRequest {
     pub callback_url: String,
     #[serde(rename = "AccountReference")]
     pub account_reference: String,
-    #[serde(
-        rename = "TransactionDesc",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TransactionDesc", default, skip_serializing_if = "Option::is_none")]
     pub transaction_desc: Option<String>,
 }
 
@@ -173,11 +167,7 @@ pub struct StkCallbackWire {
     pub result_code: i64,
     #[serde(rename = "ResultDesc")]
     pub result_desc: String,
-    #[serde(
-        rename = "CallbackMetadata",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CallbackMetadata", default, skip_serializing_if = "Option::is_none")]
     pub callback_metadata: Option<CallbackMetadataWire>,
 }
 
@@ -203,10 +193,7 @@ impl CallbackItemWire {
     /// If `json` is not valid JSON (a programming error in the caller).
     pub fn raw(name: &str, json: String) -> Self {
         let value = RawValue::from_string(json).expect("CallbackItemWire::raw needs valid JSON");
-        CallbackItemWire {
-            name: name.to_owned(),
-            value: Some(value),
-        }
+        CallbackItemWire { name: name.to_owned(), value: Some(value) }
     }
 }
 
@@ -233,10 +220,7 @@ impl StkCallbackEnvelope {
         let items = vec![
             CallbackItemWire::raw("Amount", crate::cents_to_decimal(amount_cents)),
             CallbackItemWire::raw("MpesaReceiptNumber", string_json(receipt)),
-            CallbackItemWire {
-                name: "Balance".into(),
-                value: None,
-            },
+            CallbackItemWire { name: "Balance".into(), value: None },
             CallbackItemWire::raw("TransactionDate", number_or_string(transaction_date)),
             CallbackItemWire::raw("PhoneNumber", number_or_string(phone_number)),
         ];
@@ -254,12 +238,7 @@ impl StkCallbackEnvelope {
     }
 
     /// A failure callback (no `CallbackMetadata`).
-    pub fn failure(
-        merchant_request_id: &str,
-        checkout_request_id: &str,
-        result_code: i64,
-        result_desc: &str,
-    ) -> Self {
+    pub fn failure(merchant_request_id: &str, checkout_request_id: &str, result_code: i64, result_desc: &str) -> Self {
         StkCallbackEnvelope {
             body: StkCallbackBody {
                 stk_callback: StkCallbackWire {
@@ -284,22 +263,14 @@ pub struct C2bRegisterRequest {
     pub response_type: String,
     #[serde(rename = "ConfirmationURL")]
     pub confirmation_url: String,
-    #[serde(
-        rename = "ValidationURL",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ValidationURL", default, skip_serializing_if = "Option::is_none")]
     pub validation_url: Option<String>,
 }
 
 /// C2B register (and simulate) acknowledgement. Safaricom spells it `OriginatorCoversationID`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct C2bRegisterResponse {
-    #[serde(
-        rename = "OriginatorCoversationID",
-        alias = "OriginatorConversationID",
-        default
-    )]
+    #[serde(rename = "OriginatorCoversationID", alias = "OriginatorConversationID", default)]
     pub originator_conversation_id: String,
     #[serde(rename = "ResponseCode")]
     pub response_code: String,
@@ -363,11 +334,7 @@ pub struct C2bValidationReply {
     pub result_code: String,
     #[serde(rename = "ResultDesc")]
     pub result_desc: String,
-    #[serde(
-        rename = "ThirdPartyTransID",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ThirdPartyTransID", default, skip_serializing_if = "Option::is_none")]
     pub third_party_trans_id: Option<String>,
 }
 

@@ -16,10 +16,7 @@ fn c2b_payment_doc_sample_parses() {
     let p = parse_c2b_payment(DOC_PAYMENT.as_bytes()).unwrap();
     assert_eq!(p.transaction_type, C2bTransactionType::PayBill);
     assert_eq!(p.trans_id, "RKL51ZDR4F");
-    assert_eq!(
-        p.trans_time,
-        Utc.with_ymd_and_hms(2023, 11, 21, 9, 13, 25).unwrap()
-    );
+    assert_eq!(p.trans_time, Utc.with_ymd_and_hms(2023, 11, 21, 9, 13, 25).unwrap());
     assert_eq!(p.amount_cents, 500);
     assert_eq!(p.business_short_code, "600966");
     assert_eq!(p.bill_ref_number, "Sample Transaction");
@@ -41,12 +38,7 @@ fn c2b_payment_hashed_msisdn_is_classified() {
     assert_eq!(hash.len(), 64);
     let p = parse_c2b_payment(DOC_PAYMENT.replace("2547 ***** 126", hash).as_bytes()).unwrap();
     assert_eq!(p.msisdn, C2bMsisdn::Hashed(hash.into()));
-    let p = parse_c2b_payment(
-        DOC_PAYMENT
-            .replace("2547 ***** 126", "254708374149")
-            .as_bytes(),
-    )
-    .unwrap();
+    let p = parse_c2b_payment(DOC_PAYMENT.replace("2547 ***** 126", "254708374149").as_bytes()).unwrap();
     assert_eq!(p.msisdn, C2bMsisdn::Plain("254708374149".into()));
     let p = parse_c2b_payment(DOC_PAYMENT.replace("2547 ***** 126", "").as_bytes()).unwrap();
     assert_eq!(p.msisdn, C2bMsisdn::Absent);
@@ -69,9 +61,7 @@ fn c2b_payment_bad_amount_is_rejected() {
         (r#""""#, AmountError::Empty),
     ] {
         match err(&DOC_PAYMENT.replace(r#""5.00""#, text)) {
-            CallbackError::InvalidAmount {
-                field, reason: r, ..
-            } => {
+            CallbackError::InvalidAmount { field, reason: r, .. } => {
                 assert_eq!((field.as_str(), r), ("TransAmount", reason), "{text}")
             }
             other => panic!("{text}: {other:?}"),
@@ -82,17 +72,11 @@ fn c2b_payment_bad_amount_is_rejected() {
 #[test]
 fn c2b_payment_missing_required_fields_are_named() {
     for field in ["TransID", "TransTime", "TransAmount", "BusinessShortCode"] {
-        let obj: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(DOC_PAYMENT).unwrap();
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(DOC_PAYMENT).unwrap();
         let mut obj = obj;
         obj.remove(field);
         let body = serde_json::to_string(&obj).unwrap();
-        assert_eq!(
-            err(&body),
-            CallbackError::MissingField {
-                field: field.into()
-            }
-        );
+        assert_eq!(err(&body), CallbackError::MissingField { field: field.into() });
     }
 }
 
@@ -111,36 +95,16 @@ fn c2b_payment_optional_fields_may_be_absent_or_null() {
 fn c2b_payment_bad_values_are_rejected() {
     assert!(matches!(
         err(&DOC_PAYMENT.replace("20231121121325", "2023-11-21")),
-        CallbackError::InvalidValue {
-            reason: "not YYYYMMDDHHmmss",
-            ..
-        }
+        CallbackError::InvalidValue { reason: "not YYYYMMDDHHmmss", .. }
     ));
-    assert!(matches!(
-        err(&DOC_PAYMENT.replace(r#""600966""#, r#""60 966""#)),
-        CallbackError::InvalidValue { .. }
-    ));
-    assert!(matches!(
-        err(&DOC_PAYMENT.replace(r#""RKL51ZDR4F""#, r#""""#)),
-        CallbackError::InvalidValue { .. }
-    ));
+    assert!(matches!(err(&DOC_PAYMENT.replace(r#""600966""#, r#""60 966""#)), CallbackError::InvalidValue { .. }));
+    assert!(matches!(err(&DOC_PAYMENT.replace(r#""RKL51ZDR4F""#, r#""""#)), CallbackError::InvalidValue { .. }));
     assert_eq!(
         err(&DOC_PAYMENT.replace(r#""NICHOLAS""#, r#"{"a":1}"#)),
-        CallbackError::WrongType {
-            field: "FirstName".into(),
-            expected: "string or number",
-            found: "object"
-        }
+        CallbackError::WrongType { field: "FirstName".into(), expected: "string or number", found: "object" }
     );
     assert_eq!(err(&DOC_PAYMENT[..40]), CallbackError::Truncated);
-    assert_eq!(
-        err(r#""x""#),
-        CallbackError::WrongType {
-            field: "(body)".into(),
-            expected: "object",
-            found: "string"
-        }
-    );
+    assert_eq!(err(r#""x""#), CallbackError::WrongType { field: "(body)".into(), expected: "object", found: "string" });
 }
 
 #[test]
@@ -151,26 +115,15 @@ fn c2b_payment_buy_goods_type_is_recognised() {
 
 #[test]
 fn c2b_validation_response_wire_forms_match_docs() {
-    assert_eq!(
-        &C2bValidationResponse::accept().body()[..],
-        br#"{"ResultCode":"0","ResultDesc":"Accepted"}"#
-    );
+    assert_eq!(&C2bValidationResponse::accept().body()[..], br#"{"ResultCode":"0","ResultDesc":"Accepted"}"#);
     assert_eq!(
         &C2bValidationResponse::reject(C2bRejectCode::InvalidAccountNumber).body()[..],
         br#"{"ResultCode":"C2B00012","ResultDesc":"Rejected"}"#
     );
-    let accept = C2bValidationResponse::Accept {
-        third_party_trans_id: Some("T1".into()),
-    };
-    assert_eq!(
-        &accept.body()[..],
-        br#"{"ResultCode":"0","ResultDesc":"Accepted","ThirdPartyTransID":"T1"}"#
-    );
+    let accept = C2bValidationResponse::Accept { third_party_trans_id: Some("T1".into()) };
+    assert_eq!(&accept.body()[..], br#"{"ResultCode":"0","ResultDesc":"Accepted","ThirdPartyTransID":"T1"}"#);
     let resp = accept.into_http();
-    assert_eq!(
-        resp.headers()[http::header::CONTENT_TYPE],
-        "application/json"
-    );
+    assert_eq!(resp.headers()[http::header::CONTENT_TYPE], "application/json");
 }
 
 #[test]
@@ -195,106 +148,46 @@ fn c2b_validation_response_parse_roundtrips() {
 
 #[test]
 fn c2b_confirmation_ack_is_numeric_zero() {
-    assert_eq!(
-        &c2b_confirmation_ack().body()[..],
-        br#"{"ResultCode":0,"ResultDesc":"Success"}"#
-    );
+    assert_eq!(&c2b_confirmation_ack().body()[..], br#"{"ResultCode":0,"ResultDesc":"Success"}"#);
 }
 
 #[test]
 fn c2b_url_production_rules_are_applied() {
-    assert!(is_url_allowed_for_c2b(
-        "https://pay.konnekted.co.ke/c2b/confirm/abc123"
-    ));
+    assert!(is_url_allowed_for_c2b("https://pay.konnekted.co.ke/c2b/confirm/abc123"));
     let cases = [
-        (
-            "http://pay.konnekted.co.ke/c2b/confirm",
-            UrlRuleViolation::HttpsRequired,
-        ),
-        (
-            "https://pay.konnekted.co.ke/mpesa/confirm",
-            UrlRuleViolation::ForbiddenWord("mpesa"),
-        ),
-        (
-            "https://pay.konnekted.co.ke/M-PESA/confirm",
-            UrlRuleViolation::ForbiddenWord("m-pesa"),
-        ),
-        (
-            "https://safaricom.example.com/x",
-            UrlRuleViolation::ForbiddenWord("safaricom"),
-        ),
-        (
-            "https://pay.example.com/confirm?x=1&query=2",
-            UrlRuleViolation::ForbiddenWord("query"),
-        ),
-        (
-            "https://pay.example.com/Exec",
-            UrlRuleViolation::ForbiddenWord("exec"),
-        ),
-        (
-            "https://pay.example.com/run.exe",
-            UrlRuleViolation::ForbiddenWord("exe"),
-        ),
-        (
-            "https://pay.example.com/CMD",
-            UrlRuleViolation::ForbiddenWord("cmd"),
-        ),
-        (
-            "https://pay.example.com/mySQL",
-            UrlRuleViolation::ForbiddenWord("sql"),
-        ),
-        (
-            "https://abcd.ngrok.io/confirm",
-            UrlRuleViolation::ForbiddenService("ngrok"),
-        ),
-        (
-            "https://mockbin.org/bin/1",
-            UrlRuleViolation::ForbiddenService("mockbin"),
-        ),
-        (
-            "https://127.0.0.1/confirm",
-            UrlRuleViolation::NotPublic("127.0.0.1".into()),
-        ),
-        (
-            "https://192.168.88.1/confirm",
-            UrlRuleViolation::NotPublic("192.168.88.1".into()),
-        ),
-        (
-            "https://localhost/confirm",
-            UrlRuleViolation::NotPublic("localhost".into()),
-        ),
-        (
-            "ftp://pay.example.com/x",
-            UrlRuleViolation::Scheme("ftp".into()),
-        ),
+        ("http://pay.konnekted.co.ke/c2b/confirm", UrlRuleViolation::HttpsRequired),
+        ("https://pay.konnekted.co.ke/mpesa/confirm", UrlRuleViolation::ForbiddenWord("mpesa")),
+        ("https://pay.konnekted.co.ke/M-PESA/confirm", UrlRuleViolation::ForbiddenWord("m-pesa")),
+        ("https://safaricom.example.com/x", UrlRuleViolation::ForbiddenWord("safaricom")),
+        ("https://pay.example.com/confirm?x=1&query=2", UrlRuleViolation::ForbiddenWord("query")),
+        ("https://pay.example.com/Exec", UrlRuleViolation::ForbiddenWord("exec")),
+        ("https://pay.example.com/run.exe", UrlRuleViolation::ForbiddenWord("exe")),
+        ("https://pay.example.com/CMD", UrlRuleViolation::ForbiddenWord("cmd")),
+        ("https://pay.example.com/mySQL", UrlRuleViolation::ForbiddenWord("sql")),
+        ("https://abcd.ngrok.io/confirm", UrlRuleViolation::ForbiddenService("ngrok")),
+        ("https://mockbin.org/bin/1", UrlRuleViolation::ForbiddenService("mockbin")),
+        ("https://127.0.0.1/confirm", UrlRuleViolation::NotPublic("127.0.0.1".into())),
+        ("https://192.168.88.1/confirm", UrlRuleViolation::NotPublic("192.168.88.1".into())),
+        ("https://localhost/confirm", UrlRuleViolation::NotPublic("localhost".into())),
+        ("ftp://pay.example.com/x", UrlRuleViolation::Scheme("ftp".into())),
         ("/c2b/confirm", UrlRuleViolation::NotAUrl),
         ("not a url", UrlRuleViolation::NotAUrl),
     ];
     for (url, want) in cases {
-        assert_eq!(
-            check_c2b_url(url, &Environment::Production),
-            Err(want),
-            "{url}"
-        );
+        assert_eq!(check_c2b_url(url, &Environment::Production), Err(want), "{url}");
     }
 }
 
 #[test]
 fn c2b_url_sandbox_allows_http_but_not_private() {
-    assert_eq!(
-        check_c2b_url("http://pay.example.com/c2b/confirm", &Environment::Sandbox),
-        Ok(())
-    );
+    assert_eq!(check_c2b_url("http://pay.example.com/c2b/confirm", &Environment::Sandbox), Ok(()));
     assert!(check_c2b_url("http://10.0.0.1/c2b/confirm", &Environment::Sandbox).is_err());
 }
 
 #[test]
 fn c2b_url_custom_allows_loopback_but_keeps_word_rules() {
     let sim = Environment::Custom("http://127.0.0.1:7070".into());
-    assert_eq!(
-        check_c2b_url("http://127.0.0.1:9000/c2b/confirm", &sim),
-        Ok(())
-    );
+    assert_eq!(check_c2b_url("http://127.0.0.1:9000/c2b/confirm", &sim), Ok(()));
     assert!(check_c2b_url("http://127.0.0.1:9000/mpesa/confirm", &sim).is_err());
 }
 
@@ -307,5 +200,37 @@ proptest! {
     #[test]
     fn c2b_url_arbitrary_text_never_panics(url in "\\PC{0,80}") {
         let _ = check_c2b_url(&url, &Environment::Production);
+    }
+}
+
+proptest! {
+    #[test]
+    fn c2b_payment_notification_roundtrips(
+        cents in 1u64..10_000_000_000,
+        trans_id in "[A-Z0-9]{10}",
+        bill_ref in "[ -~]{0,20}",
+        secs in 0i64..4_102_444_800,
+    ) {
+        let when = DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+        let n = crate::wire::C2bNotification {
+            transaction_type: "Pay Bill".into(),
+            trans_id: trans_id.clone(),
+            trans_time: crate::timestamp_eat(when),
+            trans_amount: crate::cents_to_decimal(cents),
+            business_short_code: "600966".into(),
+            bill_ref_number: bill_ref.clone(),
+            invoice_number: String::new(),
+            org_account_balance: String::new(),
+            third_party_trans_id: String::new(),
+            msisdn: "2547 ***** 126".into(),
+            first_name: "A".into(),
+            middle_name: String::new(),
+            last_name: String::new(),
+        };
+        let p = parse_c2b_payment(&serde_json::to_vec(&n).unwrap()).unwrap();
+        prop_assert_eq!(p.amount_cents, cents);
+        prop_assert_eq!(p.trans_id, trans_id);
+        prop_assert_eq!(p.trans_time, when);
+        prop_assert_eq!(p.bill_ref_number, bill_ref);
     }
 }

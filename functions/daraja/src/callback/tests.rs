@@ -34,17 +34,12 @@ fn stk_callback_doc_success_parses_to_paid() {
     assert_eq!(cb.merchant_request_id, "29115-34620561-1");
     assert_eq!(cb.checkout_request_id, "ws_CO_191220191020363925");
     assert_eq!(cb.result_code(), ResultCode::Success);
-    let StkOutcome::Paid(p) = cb.outcome else {
-        panic!("not paid")
-    };
+    let StkOutcome::Paid(p) = cb.outcome else { panic!("not paid") };
     assert_eq!(p.amount_cents, 100);
     assert_eq!(p.receipt, "NLJ7RT61SV");
     assert_eq!(p.phone_number.as_deref(), Some("254708374149"));
     // 10:21:15 in Nairobi is 07:21:15 UTC.
-    assert_eq!(
-        p.transaction_date,
-        Some(Utc.with_ymd_and_hms(2019, 12, 19, 7, 21, 15).unwrap())
-    );
+    assert_eq!(p.transaction_date, Some(Utc.with_ymd_and_hms(2019, 12, 19, 7, 21, 15).unwrap()));
 }
 
 #[test]
@@ -60,28 +55,18 @@ fn stk_callback_items_in_any_order_are_found_by_name() {
         r#"{"Name":"PhoneNumber","Value":254708374149},{"Name":"Balance"},{"Name":"MpesaReceiptNumber","Value":"ABC123"},{"Name":"Amount","Value":250}"#,
     );
     let cb = parse_stk_callback(body.as_bytes()).unwrap();
-    let StkOutcome::Paid(p) = cb.outcome else {
-        panic!()
-    };
+    let StkOutcome::Paid(p) = cb.outcome else { panic!() };
     assert_eq!((p.amount_cents, p.receipt.as_str()), (25_000, "ABC123"));
     assert_eq!(p.transaction_date, None);
 }
 
 #[test]
 fn stk_callback_amount_decimal_is_exact_cents() {
-    for (text, cents) in [
-        ("1", 100),
-        ("1.5", 150),
-        ("10.25", 1025),
-        ("99999.99", 9_999_999),
-        ("\"7.00\"", 700),
-    ] {
+    for (text, cents) in [("1", 100), ("1.5", 150), ("10.25", 1025), ("99999.99", 9_999_999), ("\"7.00\"", 700)] {
         let body = success_with_items(&format!(
             r#"{{"Name":"Amount","Value":{text}}},{{"Name":"MpesaReceiptNumber","Value":"R1"}}"#
         ));
-        let StkOutcome::Paid(p) = parse_stk_callback(body.as_bytes()).unwrap().outcome else {
-            panic!()
-        };
+        let StkOutcome::Paid(p) = parse_stk_callback(body.as_bytes()).unwrap().outcome else { panic!() };
         assert_eq!(p.amount_cents, cents, "{text}");
     }
 }
@@ -96,19 +81,14 @@ fn stk_callback_result_code_as_string_is_accepted() {
 #[test]
 fn stk_callback_unknown_code_is_other() {
     let body = DOC_FAILURE.replace("1032", "4242");
-    assert_eq!(
-        parse_stk_callback(body.as_bytes()).unwrap().result_code(),
-        ResultCode::Other("4242".into())
-    );
+    assert_eq!(parse_stk_callback(body.as_bytes()).unwrap().result_code(), ResultCode::Other("4242".into()));
 }
 
 #[test]
 fn stk_callback_success_without_metadata_is_rejected() {
     let body = DOC_FAILURE.replace("1032", "0");
     assert_eq!(err(&body), CallbackError::MissingCallbackMetadata);
-    let body = DOC_FAILURE
-        .replace("1032", "0")
-        .replace(r#""ResultDesc""#, r#""CallbackMetadata":null,"ResultDesc""#);
+    let body = DOC_FAILURE.replace("1032", "0").replace(r#""ResultDesc""#, r#""CallbackMetadata":null,"ResultDesc""#);
     assert_eq!(err(&body), CallbackError::MissingCallbackMetadata);
 }
 
@@ -116,20 +96,14 @@ fn stk_callback_success_without_metadata_is_rejected() {
 fn stk_callback_success_without_amount_is_rejected() {
     let body = success_with_items(r#"{"Name":"MpesaReceiptNumber","Value":"R1"}"#);
     assert_eq!(err(&body), CallbackError::MissingItem { name: "Amount" });
-    let body =
-        success_with_items(r#"{"Name":"Amount"},{"Name":"MpesaReceiptNumber","Value":"R1"}"#);
+    let body = success_with_items(r#"{"Name":"Amount"},{"Name":"MpesaReceiptNumber","Value":"R1"}"#);
     assert_eq!(err(&body), CallbackError::MissingItem { name: "Amount" });
 }
 
 #[test]
 fn stk_callback_success_without_receipt_is_rejected() {
     let body = success_with_items(r#"{"Name":"Amount","Value":1}"#);
-    assert_eq!(
-        err(&body),
-        CallbackError::MissingItem {
-            name: "MpesaReceiptNumber"
-        }
-    );
+    assert_eq!(err(&body), CallbackError::MissingItem { name: "MpesaReceiptNumber" });
 }
 
 #[test]
@@ -147,9 +121,7 @@ fn stk_callback_bad_amounts_are_rejected_with_reason() {
             r#"{{"Name":"Amount","Value":{text}}},{{"Name":"MpesaReceiptNumber","Value":"R1"}}"#
         ));
         match err(&body) {
-            CallbackError::InvalidAmount {
-                reason: r, field, ..
-            } => {
+            CallbackError::InvalidAmount { reason: r, field, .. } => {
                 assert_eq!(r, reason, "{text}");
                 assert!(field.contains("Amount"), "{field}");
             }
@@ -160,17 +132,8 @@ fn stk_callback_bad_amounts_are_rejected_with_reason() {
 
 #[test]
 fn stk_callback_amount_of_wrong_type_is_rejected() {
-    let body = success_with_items(
-        r#"{"Name":"Amount","Value":[1]},{"Name":"MpesaReceiptNumber","Value":"R1"}"#,
-    );
-    assert!(matches!(
-        err(&body),
-        CallbackError::WrongType {
-            expected: "string or number",
-            found: "array",
-            ..
-        }
-    ));
+    let body = success_with_items(r#"{"Name":"Amount","Value":[1]},{"Name":"MpesaReceiptNumber","Value":"R1"}"#);
+    assert!(matches!(err(&body), CallbackError::WrongType { expected: "string or number", found: "array", .. }));
 }
 
 #[test]
@@ -178,44 +141,20 @@ fn stk_callback_duplicate_item_is_rejected() {
     let body = success_with_items(
         r#"{"Name":"Amount","Value":1},{"Name":"Amount","Value":1000},{"Name":"MpesaReceiptNumber","Value":"R1"}"#,
     );
-    assert_eq!(
-        err(&body),
-        CallbackError::DuplicateItem {
-            name: "Amount".into()
-        }
-    );
+    assert_eq!(err(&body), CallbackError::DuplicateItem { name: "Amount".into() });
 }
 
 #[test]
 fn stk_callback_duplicate_key_is_rejected() {
-    let body = DOC_FAILURE.replace(
-        r#""ResultCode":1032"#,
-        r#""ResultCode":1032,"ResultCode":0"#,
-    );
-    assert_eq!(
-        err(&body),
-        CallbackError::DuplicateField {
-            field: "Body.stkCallback.ResultCode".into()
-        }
-    );
+    let body = DOC_FAILURE.replace(r#""ResultCode":1032"#, r#""ResultCode":1032,"ResultCode":0"#);
+    assert_eq!(err(&body), CallbackError::DuplicateField { field: "Body.stkCallback.ResultCode".into() });
 }
 
 #[test]
 fn stk_callback_receipt_of_wrong_shape_is_rejected() {
-    let body = success_with_items(
-        r#"{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":12345}"#,
-    );
-    assert!(matches!(
-        err(&body),
-        CallbackError::WrongType {
-            expected: "string",
-            found: "number",
-            ..
-        }
-    ));
-    let body = success_with_items(
-        r#"{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":"AB 12"}"#,
-    );
+    let body = success_with_items(r#"{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":12345}"#);
+    assert!(matches!(err(&body), CallbackError::WrongType { expected: "string", found: "number", .. }));
+    let body = success_with_items(r#"{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":"AB 12"}"#);
     assert!(matches!(err(&body), CallbackError::InvalidValue { .. }));
 }
 
@@ -224,138 +163,60 @@ fn stk_callback_bad_transaction_date_is_rejected() {
     let body = success_with_items(
         r#"{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":"R1"},{"Name":"TransactionDate","Value":2019121910}"#,
     );
-    assert!(matches!(
-        err(&body),
-        CallbackError::InvalidValue {
-            reason: "not YYYYMMDDHHmmss",
-            ..
-        }
-    ));
+    assert!(matches!(err(&body), CallbackError::InvalidValue { reason: "not YYYYMMDDHHmmss", .. }));
 }
 
 #[test]
 fn stk_callback_missing_fields_are_named() {
-    assert_eq!(
-        err("{}"),
-        CallbackError::MissingField {
-            field: "Body".into()
-        }
-    );
-    assert_eq!(
-        err(r#"{"Body":{}}"#),
-        CallbackError::MissingField {
-            field: "Body.stkCallback".into()
-        }
-    );
-    let body = DOC_FAILURE.replace(
-        r#""CheckoutRequestID":"ws_CO_21072024125243250722943992","#,
-        "",
-    );
-    assert_eq!(
-        err(&body),
-        CallbackError::MissingField {
-            field: "Body.stkCallback.CheckoutRequestID".into()
-        }
-    );
+    assert_eq!(err("{}"), CallbackError::MissingField { field: "Body".into() });
+    assert_eq!(err(r#"{"Body":{}}"#), CallbackError::MissingField { field: "Body.stkCallback".into() });
+    let body = DOC_FAILURE.replace(r#""CheckoutRequestID":"ws_CO_21072024125243250722943992","#, "");
+    assert_eq!(err(&body), CallbackError::MissingField { field: "Body.stkCallback.CheckoutRequestID".into() });
     let body = DOC_FAILURE.replace(r#""ResultCode":1032,"#, "");
-    assert_eq!(
-        err(&body),
-        CallbackError::MissingField {
-            field: "Body.stkCallback.ResultCode".into()
-        }
-    );
+    assert_eq!(err(&body), CallbackError::MissingField { field: "Body.stkCallback.ResultCode".into() });
     let body = success_with_items(r#"{"Value":1}"#);
     assert_eq!(
         err(&body),
-        CallbackError::MissingField {
-            field: "Body.stkCallback.CallbackMetadata.Item[0].Name".into()
-        }
+        CallbackError::MissingField { field: "Body.stkCallback.CallbackMetadata.Item[0].Name".into() }
     );
 }
 
 #[test]
 fn stk_callback_wrong_types_are_named() {
-    assert_eq!(
-        err("[]"),
-        CallbackError::WrongType {
-            field: "(body)".into(),
-            expected: "object",
-            found: "array"
-        }
-    );
+    assert_eq!(err("[]"), CallbackError::WrongType { field: "(body)".into(), expected: "object", found: "array" });
     assert_eq!(
         err(r#"{"Body":"x"}"#),
-        CallbackError::WrongType {
-            field: "Body".into(),
-            expected: "object",
-            found: "string"
-        }
+        CallbackError::WrongType { field: "Body".into(), expected: "object", found: "string" }
     );
     let body = DOC_FAILURE.replace("1032", "true");
     assert_eq!(
         err(&body),
-        CallbackError::WrongType {
-            field: "Body.stkCallback.ResultCode".into(),
-            expected: "number",
-            found: "boolean"
-        }
+        CallbackError::WrongType { field: "Body.stkCallback.ResultCode".into(), expected: "number", found: "boolean" }
     );
     let body = DOC_FAILURE.replace("1032", "10.5");
-    assert!(matches!(
-        err(&body),
-        CallbackError::InvalidValue {
-            reason: "not an integer",
-            ..
-        }
-    ));
-    let body = DOC_SUCCESS
-        .replace(r#""Item":["#, r#""Item":{"x":["#)
-        .replace("]}}}}", "]}}}}}");
+    assert!(matches!(err(&body), CallbackError::InvalidValue { reason: "not an integer", .. }));
+    let body = DOC_SUCCESS.replace(r#""Item":["#, r#""Item":{"x":["#).replace("]}}}}", "]}}}}}");
     assert!(
-        matches!(
-            err(&body),
-            CallbackError::WrongType {
-                expected: "array",
-                found: "object",
-                ..
-            }
-        ),
+        matches!(err(&body), CallbackError::WrongType { expected: "array", found: "object", .. }),
         "{:?}",
         err(&body)
     );
     let body = DOC_FAILURE.replace(r#""f1e2-4b95-a71d-b30d3cdbb7a7942864""#, "12");
-    assert!(matches!(
-        err(&body),
-        CallbackError::WrongType {
-            expected: "string",
-            found: "number",
-            ..
-        }
-    ));
+    assert!(matches!(err(&body), CallbackError::WrongType { expected: "string", found: "number", .. }));
 }
 
 #[test]
 fn stk_callback_truncated_body_is_truncated() {
     for cut in [1, 10, DOC_SUCCESS.len() / 2, DOC_SUCCESS.len() - 1] {
-        assert_eq!(
-            err(&DOC_SUCCESS[..cut]),
-            CallbackError::Truncated,
-            "cut at {cut}"
-        );
+        assert_eq!(err(&DOC_SUCCESS[..cut]), CallbackError::Truncated, "cut at {cut}");
     }
 }
 
 #[test]
 fn stk_callback_garbage_is_not_json() {
     assert!(matches!(err("hello"), CallbackError::NotJson(_)));
-    assert!(matches!(
-        err(&format!("{DOC_FAILURE} trailing")),
-        CallbackError::NotJson(_)
-    ));
-    assert!(matches!(
-        parse_stk_callback(&[0xff, 0xfe]),
-        Err(CallbackError::NotJson(_))
-    ));
+    assert!(matches!(err(&format!("{DOC_FAILURE} trailing")), CallbackError::NotJson(_)));
+    assert!(matches!(parse_stk_callback(&[0xff, 0xfe]), Err(CallbackError::NotJson(_))));
     assert_eq!(err(""), CallbackError::Empty);
     assert_eq!(err("  \n"), CallbackError::Empty);
 }
@@ -365,29 +226,17 @@ fn stk_callback_oversized_body_is_rejected_unread() {
     let body = vec![b' '; MAX_CALLBACK_BODY + 1];
     assert_eq!(
         parse_stk_callback(&body),
-        Err(CallbackError::TooLarge {
-            len: MAX_CALLBACK_BODY + 1,
-            max: MAX_CALLBACK_BODY
-        })
+        Err(CallbackError::TooLarge { len: MAX_CALLBACK_BODY + 1, max: MAX_CALLBACK_BODY })
     );
 }
 
 #[test]
 fn stk_callback_built_envelope_roundtrips() {
-    let env = StkCallbackEnvelope::success(
-        "m-1",
-        "ws_CO_9",
-        12_345,
-        "SIMABC1234",
-        "20240101120000",
-        "254708374149",
-    );
+    let env = StkCallbackEnvelope::success("m-1", "ws_CO_9", 12_345, "SIMABC1234", "20240101120000", "254708374149");
     let json = serde_json::to_string(&env).unwrap();
     assert!(json.contains(r#""Value":123.45"#), "{json}");
     let cb = parse_stk_callback(json.as_bytes()).unwrap();
-    let StkOutcome::Paid(p) = cb.outcome else {
-        panic!()
-    };
+    let StkOutcome::Paid(p) = cb.outcome else { panic!() };
     assert_eq!((p.amount_cents, p.receipt.as_str()), (12_345, "SIMABC1234"));
     let env = StkCallbackEnvelope::failure("m-1", "ws_CO_9", 1, "insufficient");
     let cb = parse_stk_callback(serde_json::to_string(&env).unwrap().as_bytes()).unwrap();
@@ -398,10 +247,7 @@ fn stk_callback_built_envelope_roundtrips() {
 fn stk_callback_ack_is_result_code_zero() {
     let resp = stk_callback_ack();
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        &resp.body()[..],
-        br#"{"ResultCode":0,"ResultDesc":"Accepted"}"#
-    );
+    assert_eq!(&resp.body()[..], br#"{"ResultCode":0,"ResultDesc":"Accepted"}"#);
 }
 
 proptest! {

@@ -9,14 +9,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn push() -> StkPush {
-    StkPush::paybill(
-        "174379",
-        PASSKEY,
-        10,
-        "254708374149",
-        "https://pay.example.com/stk/cb",
-        "ACC123",
-    )
+    StkPush::paybill("174379", PASSKEY, 10, "254708374149", "https://pay.example.com/stk/cb", "ACC123")
 }
 
 fn json(req: &Request<Bytes>) -> serde_json::Value {
@@ -27,14 +20,8 @@ fn json(req: &Request<Bytes>) -> serde_json::Value {
 fn oauth_request_has_basic_auth_and_grant_type() {
     let req = oauth_request(&Environment::Sandbox, "key", "secret").unwrap();
     assert_eq!(req.method(), Method::GET);
-    assert_eq!(
-        req.uri(),
-        "https://sandbox.safaricom.co.ke/oauth/v1/generate?grant_type=client_credentials"
-    );
-    assert_eq!(
-        req.headers()[header::AUTHORIZATION],
-        "Basic a2V5OnNlY3JldA=="
-    );
+    assert_eq!(req.uri(), "https://sandbox.safaricom.co.ke/oauth/v1/generate?grant_type=client_credentials");
+    assert_eq!(req.headers()[header::AUTHORIZATION], "Basic a2V5OnNlY3JldA==");
     assert!(req.body().is_empty());
 }
 
@@ -47,10 +34,7 @@ fn oauth_request_key_with_colon_is_rejected() {
 fn stk_push_request_matches_doc_shape() {
     let req = stk_push_request(&Environment::Production, "tok", &push(), now()).unwrap();
     assert_eq!(req.method(), Method::POST);
-    assert_eq!(
-        req.uri(),
-        "https://api.safaricom.co.ke/mpesa/stkpush/v1/processrequest"
-    );
+    assert_eq!(req.uri(), "https://api.safaricom.co.ke/mpesa/stkpush/v1/processrequest");
     assert_eq!(req.headers()[header::AUTHORIZATION], "Bearer tok");
     assert_eq!(req.headers()[header::CONTENT_TYPE], "application/json");
     let body = json(&req);
@@ -75,13 +59,9 @@ fn stk_push_request_field_rules_are_enforced() {
     type Mutation = fn(&mut StkPush);
     let cases: [(&str, Mutation); 8] = [
         ("Amount", |p| p.amount_kes = 0),
-        ("AccountReference", |p| {
-            p.account_reference = "ABCDEFGHIJKLM".into()
-        }),
+        ("AccountReference", |p| p.account_reference = "ABCDEFGHIJKLM".into()),
         ("AccountReference", |p| p.account_reference.clear()),
-        ("TransactionDesc", |p| {
-            p.transaction_desc = Some("fourteen chars".into())
-        }),
+        ("TransactionDesc", |p| p.transaction_desc = Some("fourteen chars".into())),
         ("PartyA", |p| p.party_a = "0708374149".into()),
         ("PhoneNumber", |p| p.phone_number = "25470837414".into()),
         ("BusinessShortCode", |p| p.shortcode = "1743".into()),
@@ -106,16 +86,10 @@ fn stk_push_debug_redacts_passkey() {
 fn stk_query_request_has_password_and_checkout_id() {
     let env = Environment::Custom("http://127.0.0.1:7070/".into());
     let req = stk_query_request(&env, "tok", "174379", PASSKEY, "ws_CO_1", now()).unwrap();
-    assert_eq!(
-        req.uri(),
-        "http://127.0.0.1:7070/mpesa/stkpushquery/v1/query"
-    );
+    assert_eq!(req.uri(), "http://127.0.0.1:7070/mpesa/stkpushquery/v1/query");
     let body = json(&req);
     assert_eq!(body["CheckoutRequestID"], "ws_CO_1");
-    assert_eq!(
-        body["Password"],
-        stk_password("174379", PASSKEY, "20210628092408")
-    );
+    assert_eq!(body["Password"], stk_password("174379", PASSKEY, "20210628092408"));
     assert!(stk_query_request(&env, "tok", "174379", PASSKEY, " ", now()).is_err());
 }
 
@@ -127,19 +101,14 @@ fn c2b_register_request_uses_chosen_version() {
         confirmation_url: "https://pay.example.com/c2b/confirm".into(),
         validation_url: Some("https://pay.example.com/c2b/validate".into()),
     };
-    let v1 =
-        c2b_register_request(&Environment::Sandbox, "t", C2bRegisterVersion::V1, &reg).unwrap();
+    let v1 = c2b_register_request(&Environment::Sandbox, "t", C2bRegisterVersion::V1, &reg).unwrap();
     assert_eq!(v1.uri().path(), "/mpesa/c2b/v1/registerurl");
-    let v2 =
-        c2b_register_request(&Environment::Sandbox, "t", C2bRegisterVersion::V2, &reg).unwrap();
+    let v2 = c2b_register_request(&Environment::Sandbox, "t", C2bRegisterVersion::V2, &reg).unwrap();
     assert_eq!(v2.uri().path(), "/mpesa/c2b/v2/registerurl");
     let body = json(&v2);
     assert_eq!(body["ShortCode"], "600984");
     assert_eq!(body["ResponseType"], "Completed");
-    assert_eq!(
-        body["ValidationURL"],
-        "https://pay.example.com/c2b/validate"
-    );
+    assert_eq!(body["ValidationURL"], "https://pay.example.com/c2b/validate");
 }
 
 #[test]
@@ -151,8 +120,7 @@ fn c2b_register_request_forbidden_url_is_rejected() {
         validation_url: None,
     };
     assert_eq!(
-        c2b_register_request(&Environment::Production, "t", C2bRegisterVersion::V2, &reg)
-            .unwrap_err(),
+        c2b_register_request(&Environment::Production, "t", C2bRegisterVersion::V2, &reg).unwrap_err(),
         BuildError::UrlRule(UrlRuleViolation::ForbiddenWord("mpesa"))
     );
 }

@@ -28,22 +28,13 @@ fn oauth_response_bad_expires_in_is_malformed() {
         r#"{"access_token":"","expires_in":1}"#,
         r#"{"access_token":"x"}"#,
     ] {
-        assert!(
-            matches!(
-                parse_oauth_response(&resp(200, body)),
-                Err(ApiError::Malformed { .. })
-            ),
-            "{body}"
-        );
+        assert!(matches!(parse_oauth_response(&resp(200, body)), Err(ApiError::Malformed { .. })), "{body}");
     }
 }
 
 #[test]
 fn oauth_response_error_body_is_typed() {
-    let r = resp(
-        400,
-        r#"{"requestId":"","errorCode":"400.008.02","errorMessage":"Invalid grant type passed"}"#,
-    );
+    let r = resp(400, r#"{"requestId":"","errorCode":"400.008.02","errorMessage":"Invalid grant type passed"}"#);
     assert_eq!(
         parse_oauth_response(&r),
         Err(ApiError::Daraja {
@@ -55,10 +46,7 @@ fn oauth_response_error_body_is_typed() {
     );
     assert_eq!(
         parse_oauth_response(&resp(400, "")),
-        Err(ApiError::UnexpectedStatus {
-            status: 400,
-            body: String::new()
-        })
+        Err(ApiError::UnexpectedStatus { status: 400, body: String::new() })
     );
 }
 
@@ -75,10 +63,7 @@ fn stk_push_response_doc_sample_is_ack() {
 
 #[test]
 fn stk_push_response_invalid_token_is_detected() {
-    let r = resp(
-        404,
-        r#"{"requestId":"abc","errorCode":"404.001.03","errorMessage":"Invalid Access Token"}"#,
-    );
+    let r = resp(404, r#"{"requestId":"abc","errorCode":"404.001.03","errorMessage":"Invalid Access Token"}"#);
     let e = parse_stk_push_response(&r).unwrap_err();
     assert!(e.is_invalid_token());
     assert!(!e.is_transient());
@@ -101,10 +86,7 @@ fn stk_push_response_non_zero_code_is_rejected() {
     );
     assert_eq!(
         parse_stk_push_response(&r),
-        Err(ApiError::Rejected {
-            response_code: "1".into(),
-            description: "nope".into()
-        })
+        Err(ApiError::Rejected { response_code: "1".into(), description: "nope".into() })
     );
 }
 
@@ -116,25 +98,14 @@ fn stk_query_being_processed_is_pending() {
     );
     assert_eq!(
         parse_stk_query_response(&r),
-        Ok(StkQueryOutcome::Pending {
-            message: "The transaction is being processed".into()
-        })
+        Ok(StkQueryOutcome::Pending { message: "The transaction is being processed".into() })
     );
 }
 
 #[test]
 fn stk_query_other_service_error_is_error() {
-    let r = resp(
-        500,
-        r#"{"requestId":"x","errorCode":"500.001.1001","errorMessage":"Wrong credentials"}"#,
-    );
-    assert!(matches!(
-        parse_stk_query_response(&r),
-        Err(ApiError::Daraja {
-            code: ErrorCode::ServiceError,
-            ..
-        })
-    ));
+    let r = resp(500, r#"{"requestId":"x","errorCode":"500.001.1001","errorMessage":"Wrong credentials"}"#);
+    assert!(matches!(parse_stk_query_response(&r), Err(ApiError::Daraja { code: ErrorCode::ServiceError, .. })));
 }
 
 #[test]
@@ -143,9 +114,7 @@ fn stk_query_doc_sample_is_final_success() {
         200,
         r#"{"ResponseCode":"0","ResponseDescription":"The service request has been accepted successsfully","MerchantRequestID":"22205-34066-1","CheckoutRequestID":"ws_CO_13012021093521236557","ResultCode":"0","ResultDesc":"The service request is processed successfully."}"#,
     );
-    let StkQueryOutcome::Final(res) = parse_stk_query_response(&r).unwrap() else {
-        panic!()
-    };
+    let StkQueryOutcome::Final(res) = parse_stk_query_response(&r).unwrap() else { panic!() };
     assert_eq!(res.result_code, ResultCode::Success);
     assert_eq!(res.checkout_request_id, "ws_CO_13012021093521236557");
 }
@@ -159,9 +128,7 @@ fn stk_query_failure_code_string_or_number_is_mapped() {
                 r#"{{"ResponseCode":"0","ResponseDescription":"ok","MerchantRequestID":"m","CheckoutRequestID":"c","ResultCode":{code},"ResultDesc":"Request cancelled by user"}}"#
             ),
         );
-        let StkQueryOutcome::Final(res) = parse_stk_query_response(&r).unwrap() else {
-            panic!()
-        };
+        let StkQueryOutcome::Final(res) = parse_stk_query_response(&r).unwrap() else { panic!() };
         assert_eq!(res.result_code, ResultCode::CancelledByUser);
     }
 }
@@ -181,34 +148,19 @@ fn c2b_register_response_misspelt_field_is_read() {
         r#"{"OriginatorCoversationID":"6e86-45dd-91ac-fd5d4178ab523408729","ResponseCode":"0","ResponseDescription":"Success"}"#,
     );
     let ack = parse_c2b_register_response(&r).unwrap();
-    assert_eq!(
-        ack.originator_conversation_id,
-        "6e86-45dd-91ac-fd5d4178ab523408729"
-    );
+    assert_eq!(ack.originator_conversation_id, "6e86-45dd-91ac-fd5d4178ab523408729");
 }
 
 #[test]
 fn c2b_register_response_already_registered_is_service_error() {
-    let r = resp(
-        500,
-        r#"{"requestId":"x","errorCode":"500.001.1001","errorMessage":"Urls are already registered"}"#,
-    );
-    assert!(matches!(
-        parse_c2b_register_response(&r),
-        Err(ApiError::Daraja {
-            code: ErrorCode::ServiceError,
-            ..
-        })
-    ));
+    let r = resp(500, r#"{"requestId":"x","errorCode":"500.001.1001","errorMessage":"Urls are already registered"}"#);
+    assert!(matches!(parse_c2b_register_response(&r), Err(ApiError::Daraja { code: ErrorCode::ServiceError, .. })));
 }
 
 #[test]
 fn access_token_refresh_is_before_expiry() {
     use chrono::TimeZone;
-    let t = AccessToken {
-        token: "x".into(),
-        expires_in_secs: 3599,
-    };
+    let t = AccessToken { token: "x".into(), expires_in_secs: 3599 };
     let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(t.expires_at(at), at + Duration::seconds(3599));
     assert_eq!(t.refresh_at(at, 60), at + Duration::seconds(3539));
