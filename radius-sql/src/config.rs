@@ -76,8 +76,8 @@ pub struct ServerConfig {
     pub log_dir: PathBuf,
     /// Run directory (pid file).
     pub run_dir: PathBuf,
-    /// Drop privileges to this user/group after binding (None: stay as started; a non-system
-    /// instance started by an unprivileged user needs None).
+    /// Drop privileges to this user/group after binding (e.g. Debian's `freerad`). None (default):
+    /// keep the identity it was started with, which a non-system instance needs.
     pub user: Option<String>,
     pub group: Option<String>,
     /// Worker threads (`thread pool max_servers`); every tenant pool's `max` equals it.
@@ -101,8 +101,8 @@ impl Default for ServerConfig {
             acct_port: 1813,
             log_dir: PathBuf::from("/var/log/freeradius"),
             run_dir: PathBuf::from("/var/run/freeradius"),
-            user: Some("freerad".into()),
-            group: Some("freerad".into()),
+            user: None,
+            group: None,
             max_threads: 32,
             statement_timeout_ms: 1000,
             breaker_ttl_secs: 10,

@@ -290,11 +290,8 @@ impl RadiusDb {
     pub async fn connect(settings: &DbSettings) -> Result<RadiusDb, DbError> {
         install_drivers();
         let backend = settings.backend();
-        let mut url = settings.connection_url();
-        if backend == Backend::Sqlite {
-            // Wait for FreeRADIUS's writers instead of failing with SQLITE_BUSY.
-            url.push_str("&busy_timeout=5000");
-        }
+        // (sqlx's SQLite driver already waits 5 s on a busy database, like FreeRADIUS's busy_timeout.)
+        let url = settings.connection_url();
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 1 } else { 4 })
             .min_connections(0)

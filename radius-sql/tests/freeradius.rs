@@ -1,0 +1,363 @@
+//! End-to-end: a real FreeRADIUS 3.2 with the generated config, three tenants on three backends
+//! (acme: PostgreSQL, beta: MariaDB, gamma: SQLite), on high loopback ports.
+//!
+//! Skips (with a message) only if `freeradius` is missing and KONNEKTED_REQUIRE_FREERADIUS is unset.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use konnekted_radius::accounting::{online_sessions, read_sessions, summarise_daily};
+use konnekted_radius::config::{NasClient, TenantConfig};
+use konnekted_radius::db::{DbSettings, RadiusDb, Secret, migrate};
+use konnekted_radius::sync::{
+    DesiredState, InactivePolicy, PlanSpec, SubscriberSpec, SubscriberStatus, TenantPolicy, sync_tenant,
+};
+use sqlx::Connection;
+use support::*;
+
+fn plan(name: &str, rate: &str) -> PlanSpec {
+    PlanSpec { name: name.into(), rate_limit: rate.into(), session_timeout: None, address_list: None }
+}
+
+fn sub(u: &str, pw: &str, plan: &str, status: SubscriberStatus) -> SubscriberSpec {
+    SubscriberSpec { username: u.into(), password: Secret::new(pw), plan: plan.into(), status, static_ip: None }
+}
+
+fn acme_state() -> DesiredState {
+    let mut alice = sub("alice", "alicepw", "home10", SubscriberStatus::Active);
+    alice.static_ip = Some(Ipv4Addr::new(10, 20, 0, 15));
+    DesiredState {
+        plans: vec![plan("home10", "10M/10M")],
+        subscribers: vec![
+            alice,
+            sub("expired", "exppw", "home10", SubscriberStatus::Expired),
+            sub("suspended", "suspw", "home10", SubscriberStatus::Suspended),
+        ],
+        policy: TenantPolicy::default(), // reject both
+    }
+}
+
+fn beta_state(bob_rate: &str) -> DesiredState {
+    DesiredState {
+        plans: vec![plan("basic", "1M/1M"), plan("pro", bob_rate)],
+        subscribers: vec![
+            sub("alice", "beta-alice-pw", "basic", SubscriberStatus::Active),
+            sub("bob", "bobpw", "pro", SubscriberStatus::Active),
+            sub("walled", "walledpw", "pro", SubscriberStatus::Suspended),
+        ],
+        policy: TenantPolicy { suspended: InactivePolicy::WalledGarden, ..TenantPolicy::default() },
+    }
+}
+
+fn gamma_state() -> DesiredState {
+    DesiredState {
+        plans: vec![plan("lite", "5M/5M")],
+        subscribers: vec![sub("carol", "carolpw", "lite", SubscriberStatus::Active)],
+        policy: TenantPolicy::default(),
+    }
+}
+
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn check(&mut self, name: &str, ok: bool, detail: impl std::fmt::Debug) {
+        if ok {
+            println!("PASS {name}");
+        } else {
+            println!("FAIL {name}: {detail:?}");
+            self.0.push(format!("{name}: {detail:?}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeradius_three_tenants_three_backends_end_to_end() {
+    if !freeradius_or_skip("freeradius_three_tenants_three_backends_end_to_end") {
+        return;
+    }
+    let sfx = unique_suffix();
+    let dir = scratch_dir("e2e");
+    let acme_db = pg(&format!("krt_{sfx}_acme"));
+    let beta_db = mysql(&format!("krt_{sfx}_beta"));
+    let gamma_db = DbSettings::Sqlite { path: dir.join("gamma.db") };
+    let _cleanup = Cleanup { dbs: vec![acme_db.clone(), beta_db.clone(), gamma_db.clone()], dir: Some(dir.clone()) };
+
+    // 1. databases: create + migrate (twice: idempotent) + sync
+    let acme = migrate(&acme_db).await.expect("migrate acme");
+    let beta = migrate(&beta_db).await.expect("migrate beta");
+    let gamma = migrate(&gamma_db).await.expect("migrate gamma");
+    migrate(&acme_db).await.expect("migrate acme again").close().await;
+    let r = sync_tenant(&acme, &acme_state()).await.unwrap();
+    assert!(r.added > 0, "{r:?}");
+    sync_tenant(&beta, &beta_state("20M/20M")).await.unwrap();
+    sync_tenant(&gamma, &gamma_state()).await.unwrap();
+    assert!(sync_tenant(&acme, &acme_state()).await.unwrap().is_noop(), "second sync must write nothing");
+
+    // 2. config + server. The voucher endpoint points at a closed port: "not found" users of acme
+    //    must still get a clean reject.
+    let server = server_config(&dir, Some("http://127.0.0.1:9/api".into()));
+    let tenants = vec![
+        TenantConfig {
+            realm: "acme".into(),
+            db: acme_db.clone(),
+            nas: vec![NasClient {
+                ip: "127.0.0.2".into(),
+                secret: Secret::new("acmesecret"),
+                shortname: "pop1".into(),
+            }],
+            vouchers: true,
+            statement_timeout_ms: None,
+        },
+        TenantConfig {
+            realm: "beta".into(),
+            db: beta_db.clone(),
+            nas: vec![NasClient {
+                ip: "127.0.0.3".into(),
+                secret: Secret::new("betasecret"),
+                shortname: "pop1".into(),
+            }],
+            vouchers: false,
+            statement_timeout_ms: None,
+        },
+        TenantConfig {
+            realm: "gamma".into(),
+            db: gamma_db.clone(),
+            nas: vec![NasClient {
+                ip: "127.0.0.4".into(),
+                secret: Secret::new("gammasecret"),
+                shortname: "ap1".into(),
+            }],
+            vouchers: false,
+            statement_timeout_ms: None,
+        },
+    ];
+    let rad = start_radiusd(&server, &tenants, &dir).await;
+    let shared = Client::new(Ipv4Addr::LOCALHOST, SHARED_SECRET, rad.auth_addr(), Duration::from_secs(3), 1);
+    let acme_nas = Client::new(Ipv4Addr::new(127, 0, 0, 2), "acmesecret", rad.auth_addr(), Duration::from_secs(3), 1);
+    let beta_nas = Client::new(Ipv4Addr::new(127, 0, 0, 3), "betasecret", rad.auth_addr(), Duration::from_secs(3), 1);
+    let gamma_nas = Client::new(Ipv4Addr::new(127, 0, 0, 4), "gammasecret", rad.auth_addr(), Duration::from_secs(3), 1);
+
+    let mut f = Failures(Vec::new());
+
+    // 3. accept matrix: PAP, CHAP, MS-CHAPv2 (own client), MS-CHAPv1 (radtest), right rate limit
+    for (client, user, pw, rate) in [
+        (&acme_nas, "alice@acme", "alicepw", "10M/10M"),
+        (&beta_nas, "bob@beta", "bobpw", "20M/20M"),
+        (&gamma_nas, "carol@gamma", "carolpw", "5M/5M"),
+    ] {
+        let r = client.pap(user, pw).await;
+        f.check(
+            &format!("pap {user} accepted with {rate}"),
+            matches!(&r, Ok(r) if r.accepted() && r.rate_limit().as_deref() == Some(rate)),
+            &r,
+        );
+        let r = client.chap(user, pw).await;
+        f.check(
+            &format!("chap {user} accepted with {rate}"),
+            matches!(&r, Ok(r) if r.accepted() && r.rate_limit().as_deref() == Some(rate)),
+            &r,
+        );
+        let r = client.mschapv2(user, pw).await;
+        f.check(
+            &format!("mschapv2 {user} accepted with {rate}, authenticator response valid"),
+            matches!(&r, Ok((r, true)) if r.accepted() && r.rate_limit().as_deref() == Some(rate)),
+            &r,
+        );
+        let (ok, out) = radtest_mschap(user, pw, rad.auth_addr());
+        f.check(
+            &format!("mschap v1 (radtest) {user} accepted with {rate}"),
+            ok && out.contains(&format!("Mikrotik-Rate-Limit = \"{rate}\"")),
+            &out,
+        );
+    }
+    let r = acme_nas.pap("alice@acme", "alicepw").await;
+    f.check("static ip in accept", matches!(&r, Ok(r) if r.framed_ip() == Some(Ipv4Addr::new(10, 20, 0, 15))), &r);
+    let r = shared.pap("alice@ACME", "alicepw").await;
+    f.check("realm is case-insensitive", matches!(&r, Ok(r) if r.accepted()), &r);
+
+    // 4. rejects
+    let rejected = |r: &Result<Reply, ClientError>| matches!(r, Ok(r) if r.code == 3);
+    let r = shared.pap("alice@beta", "alicepw").await;
+    f.check("alice@beta with acme's password rejected", rejected(&r), &r);
+    let r = shared.pap("alice@beta", "beta-alice-pw").await;
+    f.check(
+        "alice@beta with beta's password accepted 1M/1M",
+        matches!(&r, Ok(r) if r.accepted() && r.rate_limit().as_deref() == Some("1M/1M")),
+        &r,
+    );
+    let r = shared.pap("alice@nowhere", "alicepw").await;
+    f.check(
+        "unknown realm rejected with reason",
+        matches!(&r, Ok(r) if r.code == 3 && r.reply_message().as_deref() == Some("Unknown realm")),
+        &r,
+    );
+    let r = shared.pap("alice", "alicepw").await;
+    f.check(
+        "bare username rejected with reason",
+        matches!(&r, Ok(r) if r.code == 3 && r.reply_message().as_deref() == Some("Missing realm: use user@realm")),
+        &r,
+    );
+    let r = shared.pap("alice@acme", "WRONG").await;
+    f.check("wrong password rejected", rejected(&r), &r);
+    let r = shared.chap("alice@acme", "WRONG").await;
+    f.check("wrong password (chap) rejected", rejected(&r), &r);
+    let r = shared.pap("expired@acme", "exppw").await;
+    f.check("expired rejected", rejected(&r), &r);
+    let r = shared.pap("suspended@acme", "suspw").await;
+    f.check("suspended rejected", rejected(&r), &r);
+    let r = beta_nas.pap("walled@beta", "walledpw").await;
+    f.check(
+        "suspended with walled-garden policy accepted into konnekted-suspended",
+        matches!(&r, Ok(r) if r.accepted() && r.address_list().as_deref() == Some("konnekted-suspended") && r.rate_limit().as_deref() == Some("256k/256k")),
+        &r,
+    );
+    let r = acme_nas.pap("bob@beta", "bobpw").await;
+    f.check(
+        "request from another tenant's NAS rejected",
+        matches!(&r, Ok(r) if r.code == 3 && r.reply_message().as_deref() == Some("NAS not allowed for this realm")),
+        &r,
+    );
+    let r = gamma_nas.pap("alice@acme", "alicepw").await;
+    f.check("gamma NAS asking for acme rejected", rejected(&r), &r);
+    let r = shared.pap("nobody@acme", "x").await;
+    f.check("unknown user of a voucher tenant rejected (edge down)", rejected(&r), &r);
+    let r = shared.pap("nobody@gamma", "x").await;
+    f.check(
+        "unknown user rejected",
+        matches!(&r, Ok(r) if r.code == 3 && r.reply_message().as_deref() == Some("Unknown user")),
+        &r,
+    );
+    let r = shared.pap("alice@beta@acme", "alicepw").await;
+    f.check("double realm rejected", rejected(&r), &r);
+
+    // 5. a sync change shows up in the next Access-Accept
+    let rep = sync_tenant(&beta, &beta_state("30M/30M")).await.unwrap();
+    f.check("plan change is one row", rep.changed == 1 && rep.added == 0 && rep.removed == 0, &rep);
+    let r = beta_nas.pap("bob@beta", "bobpw").await;
+    f.check(
+        "plan change visible in next accept",
+        matches!(&r, Ok(r) if r.accepted() && r.rate_limit().as_deref() == Some("30M/30M")),
+        &r,
+    );
+
+    // 6. accounting Start / Interim / Stop with radclient lands in the right tenant only
+    let t0: i64 = 1_795_737_600 + 3600; // 2026-11-27 01:00 UTC
+    for (user, sid, ip) in [
+        ("alice@acme", "sess-a", "100.64.0.1"),
+        ("bob@beta", "sess-b", "100.64.0.2"),
+        ("carol@gamma", "sess-c", "100.64.0.3"),
+    ] {
+        let base = format!(
+            "User-Name = \"{user}\"\nAcct-Session-Id = \"{sid}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\nFramed-IP-Address = {ip}\nCalling-Station-Id = \"AA:BB:CC:DD:EE:FF\"\n"
+        );
+        let start = format!("{base}Acct-Status-Type = Start\nEvent-Timestamp = {t0}\n");
+        let interim = format!(
+            "{base}Acct-Status-Type = Interim-Update\nAcct-Session-Time = 60\nAcct-Input-Octets = 1000\nAcct-Output-Octets = 2000\nEvent-Timestamp = {}\n",
+            t0 + 60
+        );
+        let stop = format!(
+            "{base}Acct-Status-Type = Stop\nAcct-Session-Time = 120\nAcct-Input-Octets = 5000\nAcct-Output-Octets = 9000\nAcct-Terminate-Cause = User-Request\nEvent-Timestamp = {}\n",
+            t0 + 120
+        );
+        f.check(&format!("acct start {user}"), radclient_acct(rad.acct_addr(), &start), ());
+        let on = match user {
+            "alice@acme" => online_sessions(&acme).await,
+            "bob@beta" => online_sessions(&beta).await,
+            _ => online_sessions(&gamma).await,
+        };
+        f.check(
+            &format!("{user} online after start"),
+            matches!(&on, Ok(v) if v.len() == 1 && v[0].session_id == sid),
+            &on,
+        );
+        f.check(&format!("acct interim {user}"), radclient_acct(rad.acct_addr(), &interim), ());
+        f.check(&format!("acct stop {user}"), radclient_acct(rad.acct_addr(), &stop), ());
+    }
+    // unknown realm accounting is ACKed (flat file only)
+    f.check(
+        "acct for unknown realm acked",
+        radclient_acct(rad.acct_addr(), "User-Name = \"ghost@nowhere\"\nAcct-Session-Id = \"g\"\nAcct-Status-Type = Start\nNAS-IP-Address = 127.0.0.1\n"),
+        (),
+    );
+    for (name, db, user) in [("acme", &acme, "alice"), ("beta", &beta, "bob"), ("gamma", &gamma, "carol")] {
+        let sessions = read_sessions(db, t0 - 86_400, t0 + 86_400).await;
+        f.check(
+            &format!("{name} radacct holds only its own session"),
+            matches!(&sessions, Ok(v) if v.len() == 1 && v[0].username == user && v[0].stop.is_some()),
+            &sessions,
+        );
+        if let Ok(s) = &sessions {
+            let days = summarise_daily(s, 3 * 3600, None);
+            f.check(
+                &format!("{name} usage summary"),
+                days.len() == 1
+                    && days[0].username == user
+                    && days[0].day == "2026-11-27"
+                    && days[0].input_octets == 5000
+                    && days[0].output_octets == 9000
+                    && days[0].online_seconds == 120,
+                &days,
+            );
+        }
+        let on = online_sessions(db).await;
+        f.check(&format!("{name} nobody online after stop"), matches!(&on, Ok(v) if v.is_empty()), &on);
+    }
+    // radpostauth never stores passwords
+    let leaked: Option<i64> =
+        sqlx::query_scalar("SELECT COUNT(*) FROM radpostauth WHERE pass <> ''").fetch_one(acme.pool()).await.ok();
+    let rows: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM radpostauth").fetch_one(acme.pool()).await.ok();
+    f.check("radpostauth rows written without passwords", leaked == Some(0) && rows.unwrap_or(0) > 0, (leaked, rows));
+
+    // 7. one tenant's DB hangs (ACCESS EXCLUSIVE lock held in an open transaction): the others
+    //    keep authenticating, none lost.
+    let DbSettings::Postgresql { .. } = &acme_db else { unreachable!() };
+    let mut locker = sqlx::PgConnection::connect(&acme_db.connection_url()).await.expect("locker");
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE radcheck IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let hung = Client::new(Ipv4Addr::new(127, 0, 0, 2), "acmesecret", rad.auth_addr(), Duration::from_secs(2), 0);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let h = hung.clone();
+        tasks.push(tokio::spawn(async move { ("acme", h.pap("alice@acme", "alicepw").await) }));
+        if i % 2 == 0 {
+            let b = Client { retries: 2, ..beta_nas.clone() };
+            tasks.push(tokio::spawn(async move { ("beta", b.pap("bob@beta", "bobpw").await) }));
+        } else {
+            let g = Client { retries: 2, ..gamma_nas.clone() };
+            tasks.push(tokio::spawn(async move { ("gamma", g.pap("carol@gamma", "carolpw").await) }));
+        }
+    }
+    let mut others_ok = 0;
+    let mut others_total = 0;
+    let mut acme_answered_reject = 0;
+    for t in tasks {
+        let (who, r) = t.await.unwrap();
+        if who == "acme" {
+            if matches!(&r, Ok(r) if r.code == 3) {
+                acme_answered_reject += 1;
+            }
+        } else {
+            others_total += 1;
+            if matches!(&r, Ok(r) if r.accepted()) {
+                others_ok += 1;
+            }
+        }
+    }
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    locker.close().await.ok();
+    f.check("other tenants all accepted while acme's DB hangs", others_ok == others_total, (others_ok, others_total));
+    f.check("hung tenant is never rejected because of its DB", acme_answered_reject == 0, acme_answered_reject);
+    println!("noisy neighbour: others {others_ok}/{others_total} accepted; acme rejects {acme_answered_reject}");
+
+    if !f.0.is_empty() {
+        let log = rad.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        println!("--- radius.log tail ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
+    for db in [&acme, &beta, &gamma] {
+        RadiusDb::close(db).await;
+    }
+    assert!(f.0.is_empty(), "{} failures:\n{}", f.0.len(), f.0.join("\n"));
+}
