@@ -88,10 +88,7 @@ impl Client {
             Err(_) => {
                 // Free the slot on the router and in the window; the reply, if any, is dropped.
                 let _ = self.inner.cancels.send(tag);
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("{} timed out after {timeout:?}", cmd.path()),
-                ))
+                Err(Error::new(ErrorKind::Timeout, format!("{} timed out after {timeout:?}", cmd.path())))
             }
         }
     }
@@ -127,9 +124,7 @@ impl Client {
     pub async fn add(&self, path: &str, attrs: &[(&str, &str)]) -> Result<String, Error> {
         let cmd = Command::on(path, "add").attrs(attrs.iter().copied());
         let resp = self.call(cmd).await?;
-        resp.ret()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::new(ErrorKind::Protocol, "add without =ret="))
+        resp.ret().map(str::to_owned).ok_or_else(|| Error::new(ErrorKind::Protocol, "add without =ret="))
     }
 
     /// `<path>/set =.id=<id>` with attributes. `id` may be a comma list; for

@@ -52,10 +52,7 @@ pub struct Connection<S> {
 
 impl<S> std::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("in_flight", &self.pending.len())
-            .field("window", &self.window)
-            .finish()
+        f.debug_struct("Connection").field("in_flight", &self.pending.len()).field("window", &self.window).finish()
     }
 }
 
@@ -103,13 +100,13 @@ where
     fn accept(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         while let Poll::Ready(Some(tag)) = self.cancels.poll_recv(cx) {
-            if let Some(p) = self.pending.get_mut(&tag) {
-                if !p.cancelled {
-                    p.cancelled = true;
-                    let cmd = Command::new("/cancel").attr("tag", tag.to_string());
-                    if let Err(e) = cmd.encode(&mut self.wbuf) {
-                        tracing::warn!("routeros: cannot encode /cancel: {e}");
-                    }
+            if let Some(p) = self.pending.get_mut(&tag)
+                && !p.cancelled
+            {
+                p.cancelled = true;
+                let cmd = Command::new("/cancel").attr("tag", tag.to_string());
+                if let Err(e) = cmd.encode(&mut self.wbuf) {
+                    tracing::warn!("routeros: cannot encode /cancel: {e}");
                 }
             }
             progress = true;
@@ -203,10 +200,9 @@ where
             match reply.kind {
                 ReplyKind::Re if !reply.attributes.is_empty() => p.rows.push(reply.attributes),
                 ReplyKind::Re | ReplyKind::Empty | ReplyKind::Fatal => {}
-                ReplyKind::Trap => p.traps.push(Trap {
-                    category: reply.category(),
-                    message: reply.message().unwrap_or_default().to_owned(),
-                }),
+                ReplyKind::Trap => p
+                    .traps
+                    .push(Trap { category: reply.category(), message: reply.message().unwrap_or_default().to_owned() }),
                 ReplyKind::Done => {
                     if let Some(p) = self.pending.remove(&tag) {
                         if p.cancelled {

@@ -101,10 +101,7 @@ async fn tcp(addr: impl ToSocketAddrs, config: &Config) -> Result<TcpStream, Err
 }
 
 /// Connects to the plaintext `api` service (TCP 8728) and logs in.
-pub async fn connect_tcp(
-    addr: impl ToSocketAddrs,
-    config: &Config,
-) -> Result<(Client, Connection<TcpStream>), Error> {
+pub async fn connect_tcp(addr: impl ToSocketAddrs, config: &Config) -> Result<(Client, Connection<TcpStream>), Error> {
     let stream = tcp(addr, config).await?;
     connect(stream, config).await
 }

@@ -8,7 +8,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::{Config, Error, ErrorKind, LoginMethod, Trap};
 
 /// Sends `cmd` and reads replies up to its `!done`; returns the `!done` and any traps.
-async fn exchange<S>(stream: &mut S, rbuf: &mut BytesMut, cmd: Command, max_word: u64) -> Result<(Reply, Vec<Trap>), Error>
+async fn exchange<S>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    cmd: Command,
+    max_word: u64,
+) -> Result<(Reply, Vec<Trap>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -22,10 +27,8 @@ where
             let reply = Reply::from_sentence(s).map_err(Error::protocol)?;
             match reply.kind {
                 ReplyKind::Done => return Ok((reply, traps)),
-                ReplyKind::Trap => traps.push(Trap {
-                    category: reply.category(),
-                    message: reply.message().unwrap_or_default().to_owned(),
-                }),
+                ReplyKind::Trap => traps
+                    .push(Trap { category: reply.category(), message: reply.message().unwrap_or_default().to_owned() }),
                 ReplyKind::Fatal => {
                     return Err(Error::fatal(reply.fatal_reason.as_deref().unwrap_or("")));
                 }
@@ -43,12 +46,7 @@ fn refused(traps: Vec<Trap>) -> Error {
     Error::login("login refused", traps)
 }
 
-async fn answer_challenge<S>(
-    stream: &mut S,
-    rbuf: &mut BytesMut,
-    cfg: &Config,
-    challenge: &str,
-) -> Result<(), Error>
+async fn answer_challenge<S>(stream: &mut S, rbuf: &mut BytesMut, cfg: &Config, challenge: &str) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

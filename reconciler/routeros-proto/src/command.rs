@@ -32,13 +32,7 @@ pub struct Command {
 impl Command {
     /// A command with this command word, e.g. `/ppp/secret/add`.
     pub fn new(path: impl Into<String>) -> Command {
-        Command {
-            path: path.into(),
-            attributes: Vec::new(),
-            proplist: None,
-            queries: Vec::new(),
-            tag: None,
-        }
+        Command { path: path.into(), attributes: Vec::new(), proplist: None, queries: Vec::new(), tag: None }
     }
 
     /// `path` joined with `verb`: `Command::on("/ppp/secret", "print")`.

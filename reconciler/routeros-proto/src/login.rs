@@ -73,11 +73,7 @@ mod tests {
             ("856780b7411eefd3abadee2058c149a3", "", "005062f7a5ef124d34675bf3e81f56c556"),
         ];
         for (challenge, password, want) in cases {
-            assert_eq!(
-                challenge_response(password.as_bytes(), challenge).as_deref(),
-                Ok(want),
-                "{challenge}"
-            );
+            assert_eq!(challenge_response(password.as_bytes(), challenge).as_deref(), Ok(want), "{challenge}");
         }
     }
 
@@ -89,10 +85,7 @@ mod tests {
 
     #[test]
     fn login_plain_sentence_is_exact() {
-        assert_eq!(
-            plain("admin", "secret").to_sentence().words,
-            ["/login", "=name=admin", "=password=secret"]
-        );
+        assert_eq!(plain("admin", "secret").to_sentence().words, ["/login", "=name=admin", "=password=secret"]);
         let legacy = legacy("admin", "", "93b438ec9b80057c06dd9fe67d56aa9a").expect("legacy");
         assert_eq!(
             legacy.to_sentence().words,

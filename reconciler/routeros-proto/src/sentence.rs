@@ -41,10 +41,7 @@ impl Sentence {
     /// Like [`Sentence::parse`], but rejects any word longer than `max_word`
     /// bytes with [`ProtoError::WordTooLong`] before buffering it, so a peer
     /// cannot make the reader buffer gigabytes.
-    pub fn parse_with_limit(
-        buf: &mut BytesMut,
-        max_word: u64,
-    ) -> Result<Option<Sentence>, ProtoError> {
+    pub fn parse_with_limit(buf: &mut BytesMut, max_word: u64) -> Result<Option<Sentence>, ProtoError> {
         loop {
             // First pass: find the end of the sentence without consuming anything.
             let mut pos = 0usize;
@@ -321,12 +318,7 @@ impl Request {
         if !first.starts_with('/') {
             return Err(ProtoError::NotACommand(first.clone()));
         }
-        let mut req = Request {
-            command: first.clone(),
-            attributes: Row::new(),
-            tag: None,
-            queries: Vec::new(),
-        };
+        let mut req = Request { command: first.clone(), attributes: Row::new(), tag: None, queries: Vec::new() };
         for w in words {
             match Word::classify(w) {
                 Word::Attribute { name, value } => req.attributes.insert(name, value),
@@ -342,9 +334,7 @@ impl Request {
 
     /// The `.proplist` attribute split on commas, if given.
     pub fn proplist(&self) -> Option<Vec<&str>> {
-        self.attributes
-            .get(".proplist")
-            .map(|p| p.split(',').filter(|s| !s.is_empty()).collect())
+        self.attributes.get(".proplist").map(|p| p.split(',').filter(|s| !s.is_empty()).collect())
     }
 }
 
@@ -374,12 +364,7 @@ mod tests {
 
     #[test]
     fn sentence_tagged_query_example_encodes_exactly() {
-        let s = Sentence::new([
-            "/ppp/secret/print",
-            "=.proplist=.id,name,profile",
-            "?name=alice",
-            ".tag=7",
-        ]);
+        let s = Sentence::new(["/ppp/secret/print", "=.proplist=.id,name,profile", "?name=alice", ".tag=7"]);
         let want = hex_bytes(
             "11 2f707070 2f736563726574 2f7072696e74
              1b 3d2e70726f706c6973743d2e69642c6e616d652c70726f66696c65
@@ -400,9 +385,7 @@ mod tests {
 
     #[test]
     fn sentence_partial_buffer_consumes_nothing() {
-        let bytes = Sentence::new(["/ppp/secret/print", "=.proplist=name", ".tag=1"])
-            .to_bytes()
-            .expect("encode");
+        let bytes = Sentence::new(["/ppp/secret/print", "=.proplist=name", ".tag=1"]).to_bytes().expect("encode");
         for cut in 0..bytes.len() {
             let mut buf = BytesMut::from(&bytes[..cut]);
             assert_eq!(Sentence::parse(&mut buf), Ok(None), "cut {cut}");
@@ -438,10 +421,7 @@ mod tests {
     #[test]
     fn sentence_word_over_limit_is_error_before_buffering() {
         let mut buf = BytesMut::from(&[0xE0u8, 0x20, 0, 0][..]);
-        assert_eq!(
-            Sentence::parse_with_limit(&mut buf, 1024),
-            Err(ProtoError::WordTooLong(0x20_0000))
-        );
+        assert_eq!(Sentence::parse_with_limit(&mut buf, 1024), Err(ProtoError::WordTooLong(0x20_0000)));
     }
 
     #[test]
@@ -455,10 +435,7 @@ mod tests {
 
     #[test]
     fn attribute_value_with_equals_splits_on_first_two() {
-        assert_eq!(
-            Word::classify("=name=iu=c3Eeg"),
-            Word::Attribute { name: "name", value: "iu=c3Eeg" }
-        );
+        assert_eq!(Word::classify("=name=iu=c3Eeg"), Word::Attribute { name: "name", value: "iu=c3Eeg" });
         assert_eq!(Word::classify("=follow="), Word::Attribute { name: "follow", value: "" });
         assert_eq!(Word::classify(".tag=x=y"), Word::ApiAttribute { name: "tag", value: "x=y" });
         assert_eq!(Word::classify("?#|"), Word::Query("#|"));
@@ -486,8 +463,7 @@ mod tests {
 
     #[test]
     fn reply_fatal_keeps_bare_reason() {
-        let r = Reply::from_sentence(Sentence::new(["!fatal", "session terminated on request"]))
-            .expect("reply");
+        let r = Reply::from_sentence(Sentence::new(["!fatal", "session terminated on request"])).expect("reply");
         assert_eq!(r.kind, ReplyKind::Fatal);
         assert_eq!(r.fatal_reason.as_deref(), Some("session terminated on request"));
         assert_eq!(r.to_sentence().words, ["!fatal", "session terminated on request"]);
@@ -495,10 +471,7 @@ mod tests {
 
     #[test]
     fn reply_unknown_word_is_error() {
-        assert_eq!(
-            Reply::from_sentence(Sentence::new(["!bogus"])),
-            Err(ProtoError::UnknownReply("!bogus".into()))
-        );
+        assert_eq!(Reply::from_sentence(Sentence::new(["!bogus"])), Err(ProtoError::UnknownReply("!bogus".into())));
     }
 
     #[test]
@@ -508,11 +481,7 @@ mod tests {
     }
 
     fn word_strategy() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[ -~]{1,40}",
-            "\\PC{1,20}",
-            (0usize..300).prop_map(|n| "é".repeat(n + 1)),
-        ]
+        prop_oneof!["[ -~]{1,40}", "\\PC{1,20}", (0usize..300).prop_map(|n| "é".repeat(n + 1)),]
     }
 
     proptest! {

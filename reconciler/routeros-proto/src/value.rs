@@ -90,10 +90,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, ProtoError> {
     if !tail.is_empty() || m >= 60 || s_int >= 60 {
         return Err(bad());
     }
-    total
-        .checked_add(Duration::from_secs(h * 3600 + m * 60))
-        .and_then(|t| t.checked_add(secs))
-        .ok_or_else(bad)
+    total.checked_add(Duration::from_secs(h * 3600 + m * 60)).and_then(|t| t.checked_add(secs)).ok_or_else(bad)
 }
 
 fn parse_seconds_fraction(whole: u64, after: &str) -> Option<(Duration, &str)> {
@@ -122,9 +119,9 @@ pub fn format_duration(d: Duration) -> String {
     }
     let nanos = d.subsec_nanos();
     if nanos > 0 {
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             out.push_str(&format!("{}ms", nanos / 1_000_000));
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             out.push_str(&format!("{}us", nanos / 1_000));
         } else {
             out.push_str(&format!("{nanos}ns"));
@@ -184,11 +181,11 @@ pub fn parse_rate(s: &str) -> Result<u64, ProtoError> {
 pub fn format_rate(bps: u64) -> String {
     if bps == 0 {
         "0".to_owned()
-    } else if bps % 1_000_000_000 == 0 {
+    } else if bps.is_multiple_of(1_000_000_000) {
         format!("{}G", bps / 1_000_000_000)
-    } else if bps % 1_000_000 == 0 {
+    } else if bps.is_multiple_of(1_000_000) {
         format!("{}M", bps / 1_000_000)
-    } else if bps % 1_000 == 0 {
+    } else if bps.is_multiple_of(1_000) {
         format!("{}k", bps / 1_000)
     } else {
         bps.to_string()
@@ -305,10 +302,7 @@ impl FromStr for RateLimit {
             rate: pair(0)?.ok_or_else(bad)?,
             burst_rate: pair(1)?,
             burst_threshold: pair(2)?,
-            burst_time: parts
-                .get(3)
-                .map(|p| RatePair::parse_with(p, parse_burst_secs))
-                .transpose()?,
+            burst_time: parts.get(3).map(|p| RatePair::parse_with(p, parse_burst_secs)).transpose()?,
             priority,
             min_rate: pair(5)?,
         })
@@ -376,10 +370,7 @@ mod tests {
     fn duration_both_styles_parse() {
         let d = |s| parse_duration(s).expect(s);
         assert_eq!(d("01:22:53"), Duration::from_secs(3600 + 22 * 60 + 53));
-        assert_eq!(
-            d("1w2d03:04:05"),
-            Duration::from_secs(7 * 86_400 + 2 * 86_400 + 3 * 3600 + 4 * 60 + 5)
-        );
+        assert_eq!(d("1w2d03:04:05"), Duration::from_secs(7 * 86_400 + 2 * 86_400 + 3 * 3600 + 4 * 60 + 5));
         assert_eq!(d("2d20h12m20s"), Duration::from_secs(2 * 86_400 + 20 * 3600 + 12 * 60 + 20));
         assert_eq!(d("300ms"), Duration::from_millis(300));
         assert_eq!(d("1d"), Duration::from_secs(86_400));
@@ -403,10 +394,7 @@ mod tests {
         assert_eq!(format_duration(d), "2d20h12m20s");
         assert_eq!(format_duration(Duration::ZERO), "0s");
         assert_eq!(format_duration(Duration::from_millis(300)), "300ms");
-        assert_eq!(
-            format_duration_v6(Duration::from_secs(9 * 86_400 + 3 * 3600 + 4 * 60 + 5)),
-            "1w2d03:04:05"
-        );
+        assert_eq!(format_duration_v6(Duration::from_secs(9 * 86_400 + 3 * 3600 + 4 * 60 + 5)), "1w2d03:04:05");
         assert_eq!(format_duration_v6(Duration::from_secs(5)), "00:00:05");
     }
 

@@ -147,19 +147,13 @@ mod tests {
     #[test]
     fn length_reserved_control_byte_is_error() {
         for b in 0xF1..=0xFFu8 {
-            assert_eq!(
-                decode_length(&[b, 0, 0, 0, 0]),
-                Err(ProtoError::ReservedControlByte(b))
-            );
+            assert_eq!(decode_length(&[b, 0, 0, 0, 0]), Err(ProtoError::ReservedControlByte(b)));
         }
     }
 
     #[test]
     fn length_above_u32_is_error() {
-        assert_eq!(
-            encode_length(0x1_0000_0000, &mut Vec::new()),
-            Err(ProtoError::WordTooLong(0x1_0000_0000))
-        );
+        assert_eq!(encode_length(0x1_0000_0000, &mut Vec::new()), Err(ProtoError::WordTooLong(0x1_0000_0000)));
     }
 
     #[test]

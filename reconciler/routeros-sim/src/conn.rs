@@ -78,12 +78,7 @@ where
         let _ = wr.shutdown().await;
     });
 
-    let mut session = Session {
-        logged_in: false,
-        challenge: None,
-        running: HashSet::new(),
-        last_due: Instant::now(),
-    };
+    let mut session = Session { logged_in: false, challenge: None, running: HashSet::new(), last_due: Instant::now() };
     let mut buf = BytesMut::with_capacity(8192);
     'conn: loop {
         // Drain every complete sentence already buffered.
@@ -181,10 +176,7 @@ fn handle(shared: &Shared, session: &mut Session, sentence: &Sentence) -> (Vec<R
         };
         for v in victims {
             session.running.remove(&v);
-            out.extend(tagged(
-                vec![Reply::trap(Some(2), "interrupted"), Reply::new(ReplyKind::Done)],
-                v.as_deref(),
-            ));
+            out.extend(tagged(vec![Reply::trap(Some(2), "interrupted"), Reply::new(ReplyKind::Done)], v.as_deref()));
         }
         out.extend(tagged(vec![Reply::new(ReplyKind::Done)], tag));
         return (out, false);
@@ -212,11 +204,8 @@ fn handle(shared: &Shared, session: &mut Session, sentence: &Sentence) -> (Vec<R
     let result = shared.with_state(|st| st.execute(&req, lying));
     let replies = match result {
         Ok(out) => {
-            let mut v: Vec<Reply> = out
-                .rows
-                .into_iter()
-                .map(|row| Reply { attributes: row, ..Reply::new(ReplyKind::Re) })
-                .collect();
+            let mut v: Vec<Reply> =
+                out.rows.into_iter().map(|row| Reply { attributes: row, ..Reply::new(ReplyKind::Re) }).collect();
             if out.empty_print && shared.config.flavour == Flavour::V7 {
                 v.push(Reply::new(ReplyKind::Empty));
             }

@@ -200,12 +200,7 @@ impl Fault {
 
     /// `!fatal` on matching commands.
     pub fn fatal(command: &str, reason: &str) -> Fault {
-        Fault {
-            command: command.to_owned(),
-            when: None,
-            action: FaultAction::Fatal(reason.to_owned()),
-            times: None,
-        }
+        Fault { command: command.to_owned(), when: None, action: FaultAction::Fatal(reason.to_owned()), times: None }
     }
 
     /// Sets the trap category (for [`Fault::trap`]).

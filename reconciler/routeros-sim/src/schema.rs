@@ -494,11 +494,7 @@ pub fn menu(path: &str) -> Option<&'static MenuSpec> {
 impl MenuSpec {
     /// Position of a property in print order (unknown properties go last).
     pub fn order(&self, name: &str) -> usize {
-        self.fields
-            .iter()
-            .chain(self.read_only.iter())
-            .position(|f| *f == name)
-            .unwrap_or(usize::MAX)
+        self.fields.iter().chain(self.read_only.iter()).position(|f| *f == name).unwrap_or(usize::MAX)
     }
 
     /// Whether a property may be written through the API.

@@ -85,17 +85,8 @@ fn parse_id(s: &str) -> Option<u32> {
     u32::from_str_radix(s.strip_prefix('*')?, 16).ok()
 }
 
-const PRINT_FLAGS: &[&str] = &[
-    ".proplist",
-    "count-only",
-    "detail",
-    "terse",
-    "without-paging",
-    "follow",
-    "follow-only",
-    "interval",
-    "stats",
-];
+const PRINT_FLAGS: &[&str] =
+    &[".proplist", "count-only", "detail", "terse", "without-paging", "follow", "follow-only", "interval", "stats"];
 
 impl State {
     pub(crate) fn new(flavour: Flavour) -> State {
@@ -160,8 +151,7 @@ impl State {
                 if let Some((k, _)) = attrs.iter().next() {
                     return Err(unknown_parameter(k));
                 }
-                let flag: Row =
-                    [("disabled", if verb == "disable" { "true" } else { "false" })].into_iter().collect();
+                let flag: Row = [("disabled", if verb == "disable" { "true" } else { "false" })].into_iter().collect();
                 self.set(path, Some(&ids), &flag, Origin::Operator, lying)?;
                 Ok(Outcome::default())
             }
@@ -315,9 +305,7 @@ impl State {
         }
         let position = match place_before {
             Some(pb) => Some(
-                parse_id(&pb)
-                    .and_then(|id| table.items.iter().position(|it| it.id == id))
-                    .ok_or_else(no_such_item)?,
+                parse_id(&pb).and_then(|id| table.items.iter().position(|it| it.id == id)).ok_or_else(no_such_item)?,
             ),
             None => None,
         };
