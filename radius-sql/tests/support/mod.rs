@@ -137,7 +137,10 @@ impl Radiusd {
         std::fs::read_to_string(self.server.log_dir.join("radius.log")).unwrap_or_default()
     }
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).stderr(Stdio::null()).status();
         for _ in 0..50 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
