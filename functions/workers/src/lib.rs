@@ -1,0 +1,103 @@
+//! Cloudflare Workers adapter for `konnekted-core`: the `fetch` and `scheduled` entry points,
+//! the D1 store, outbound `fetch`, settings from vars/secrets, the clock and the CSPRNG.
+//!
+//! No business logic lives here and nothing panics (a panic kills the isolate): every failure
+//! becomes a JSON error response or a log line.
+//!
+//! Bindings (wrangler.toml): `CONTROL` (the tenant registry) and one `T_<DB_KEY>` D1 database per
+//! tenant; vars/secrets `PUBLIC_BASE_URL`, `PLATFORM_TOKEN`; optional `EDGE_SELFTEST=1`.
+
+mod d1;
+mod platform;
+mod selftest;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use konnekted_core::Ctx;
+use konnekted_core::platform::Platform;
+use worker::{
+    Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent, console_error, console_log, event,
+};
+
+pub use platform::{WorkerPlatform, tenant_binding};
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(worker::Date::now().as_millis() as i64).unwrap_or_default()
+}
+
+fn ctx() -> Result<Ctx, String> {
+    let mut entropy = [0u8; 32];
+    getrandom::getrandom(&mut entropy).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(Ctx { now: now(), entropy })
+}
+
+fn json_error(status: u16, message: &str) -> worker::Result<Response> {
+    Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
+}
+
+async fn to_http(mut req: Request) -> Result<http::Request<Bytes>, String> {
+    let url = req.url().map_err(|e| e.to_string())?;
+    let mut b = http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
+    for (name, value) in req.headers().entries() {
+        b = b.header(name, value);
+    }
+    let body = req.bytes().await.map_err(|e| e.to_string())?;
+    b.body(Bytes::from(body)).map_err(|e| e.to_string())
+}
+
+fn from_http(resp: http::Response<Bytes>) -> worker::Result<Response> {
+    let (parts, body) = resp.into_parts();
+    let headers = Headers::new();
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v)?;
+        }
+    }
+    Ok(Response::from_bytes(body.to_vec())?.with_status(parts.status.as_u16()).with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let selftest = env.var("EDGE_SELFTEST").map(|v| v.to_string() == "1").unwrap_or(false);
+    let platform = match WorkerPlatform::new(env) {
+        Ok(p) => p,
+        Err(e) => return json_error(503, &e.to_string()),
+    };
+    if let Err(e) = platform.ensure_control().await {
+        console_error!("control migrations: {e}");
+        return json_error(503, &format!("control database: {e}"));
+    }
+    if selftest && req.path() == "/__selftest/batch" {
+        return match selftest::batch_semantics(platform.control()).await {
+            Ok(report) => Response::from_json(&report),
+            Err(e) => json_error(500, &e.to_string()),
+        };
+    }
+    let ctx = match ctx() {
+        Ok(c) => c,
+        Err(e) => return json_error(503, &e),
+    };
+    let req = match to_http(req).await {
+        Ok(r) => r,
+        Err(e) => return json_error(400, &format!("unreadable request: {e}")),
+    };
+    from_http(konnekted_core::handle(&platform, req, &ctx).await)
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let platform = match WorkerPlatform::new(env) {
+        Ok(p) => p,
+        Err(e) => return console_error!("scheduled: {e}"),
+    };
+    if let Err(e) = platform.ensure_control().await {
+        return console_error!("scheduled: control migrations: {e}");
+    }
+    let ctx = match ctx() {
+        Ok(c) => c,
+        Err(e) => return console_error!("scheduled: {e}"),
+    };
+    let runs = konnekted_core::run_scheduled(&platform, &ctx).await;
+    let summary = serde_json::to_string(&runs).unwrap_or_else(|e| e.to_string());
+    console_log!("scheduled {}: {} tenant(s): {summary}", event.cron(), runs.len());
+}

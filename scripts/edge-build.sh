@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds both edge artifacts and prints their sizes (raw and gzip -9):
+#   * the Worker:          functions/workers/build/index.js + index_bg.wasm   (worker-build --release)
+#   * the Spin component:  functions/spin/target/wasm32-wasip2/release/konnekted_spin.wasm
+#                          (spin-sdk 7, imports spin:sqlite + spin:variables: runs under `spin up`)
+#   * its local variant:   functions/spin/target/local/wasm32-wasip2/release/konnekted_spin.wasm
+#                          (feature `local`: no spin:* imports, runs under `wasmtime serve`)
+#   scripts/edge-build.sh [workers|spin]...     (default: both)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/edge-tools.sh
+source "$repo/scripts/edge-tools.sh"
+
+size() {
+    printf '  %-72s raw %9d B   gzip %8d B\n' "${1#"$repo"/}" "$(stat -c %s "$1")" "$(gzip -9c "$1" | wc -c)"
+}
+
+what=("$@")
+[ ${#what[@]} -eq 0 ] && what=(workers spin)
+for w in "${what[@]}"; do
+    case "$w" in
+    workers)
+        t=$SECONDS
+        (cd "$repo/functions/workers" && worker-build --release)
+        echo "edge-build: worker built in $((SECONDS - t)) s"
+        size "$repo/functions/workers/build/index_bg.wasm"
+        size "$repo/functions/workers/build/index.js"
+        ;;
+    spin)
+        t=$SECONDS
+        (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2)
+        (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2 \
+            --no-default-features --features local --target-dir target/local)
+        echo "edge-build: spin components built in $((SECONDS - t)) s"
+        size "$repo/functions/spin/target/wasm32-wasip2/release/konnekted_spin.wasm"
+        size "$repo/functions/spin/target/local/wasm32-wasip2/release/konnekted_spin.wasm"
+        ;;
+    *)
+        echo "usage: $0 [workers|spin]..." >&2
+        exit 2
+        ;;
+    esac
+done
