@@ -1,1 +1,228 @@
-//! konnekted-e2e (placeholder: being written)
+//! Harness for the HTTP end-to-end suites.
+//!
+//! Every test talks HTTP to a Konnekted deployment. By default each test starts its own
+//! native host (in-process, SQLite in a temp folder). With `KONNEKTED_BASE_URL` and
+//! `KONNEKTED_PLATFORM_TOKEN` set, the same tests run against that deployment instead
+//! (a Worker under `wrangler dev`): each test then uses its own pre-provisioned realm.
+//! A Daraja simulator runs in the test process either way.
+
+use std::time::Duration;
+
+use daraja_sim::{DarajaSim, SimConfig, SimHandle};
+use serde_json::{Value, json};
+
+pub use daraja_sim;
+
+pub struct Env {
+    pub base: String,
+    pub realm: String,
+    pub admin_token: String,
+    pub callback_token: String,
+    pub platform_token: String,
+    pub sim: SimHandle,
+    pub http: reqwest::Client,
+    _host: Option<(konnekted::server::Running, TempDir)>,
+}
+
+/// A folder removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("konnekted-{tag}-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn random_token(n: usize) -> String {
+    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
+}
+
+/// A fresh tenant on a fresh (or the configured) deployment, wired to a fresh simulator.
+/// `realm` is used as is against a shared deployment; natively any realm works.
+pub async fn env(realm: &str) -> Env {
+    env_with(realm, SimConfig::default()).await
+}
+
+pub async fn env_with(realm: &str, sim_config: SimConfig) -> Env {
+    let sim = DarajaSim::spawn(sim_config).await.expect("simulator");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let (base, platform_token, host) = match std::env::var("KONNEKTED_BASE_URL") {
+        Ok(base) => {
+            let token =
+                std::env::var("KONNEKTED_PLATFORM_TOKEN").expect("KONNEKTED_PLATFORM_TOKEN with KONNEKTED_BASE_URL");
+            (base.trim_end_matches('/').to_owned(), token, None)
+        }
+        Err(_) => {
+            let dir = TempDir::new(realm);
+            let token = random_token(32);
+            let config = konnekted::Config {
+                listen: ([127, 0, 0, 1], 0).into(),
+                data_dir: dir.0.clone(),
+                public_base_url: None,
+                platform_token: konnekted_core::secret::Secret::new(&token),
+                tick_seconds: 3600,
+            };
+            let running = konnekted::server::launch(&config, None).await.expect("host");
+            (running.base_url(), token, Some((running, dir)))
+        }
+    };
+    let admin_token = random_token(40);
+    let callback_token = random_token(32);
+    let body = json!({
+        "realm": realm,
+        "name": format!("ISP {realm}"),
+        "admin_token": admin_token,
+        "callback_token": callback_token,
+        "settings": {"grace_seconds": 0, "stk_sweep_after_seconds": 0, "stk_requery_seconds": 0},
+        "daraja": {
+            "environment": sim.base_url(),
+            "consumer_key": daraja_sim::DEFAULT_CONSUMER_KEY,
+            "consumer_secret": daraja_sim::DEFAULT_CONSUMER_SECRET,
+            "passkey": daraja_sim::SANDBOX_PASSKEY,
+            "shortcode": daraja_sim::SANDBOX_SHORTCODE,
+        }
+    });
+    let r = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(&platform_token)
+        .json(&body)
+        .send()
+        .await
+        .expect("create tenant");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    assert_eq!(status.as_u16(), 201, "create tenant {realm}: {text}");
+    Env { base, realm: realm.to_owned(), admin_token, callback_token, platform_token, sim, http, _host: host }
+}
+
+impl Env {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}/api/t/{}{}", self.base, self.realm, path)
+    }
+    pub fn hook(&self, leaf: &str) -> String {
+        format!("{}/hooks/{}/{}/{}", self.base, self.realm, self.callback_token, leaf)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self.http.get(self.admin(path)).bearer_auth(&self.admin_token).send().await.expect("GET");
+        let status = r.status();
+        let v: Value = r.json().await.expect("json");
+        assert!(status.is_success(), "GET {path}: {status} {v}");
+        v
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(self.admin(path)).bearer_auth(&self.admin_token).json(&body).send().await.expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let r =
+            self.http.patch(self.admin(path)).bearer_auth(&self.admin_token).json(&body).send().await.expect("PATCH");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a raw body to one of this tenant's callback URLs.
+    pub async fn callback(&self, leaf: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.hook(leaf))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("callback");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A plan priced `kes` for 30 days, 10/2 Mbps.
+    pub async fn plan(&self, code: &str, kes: i64) -> Value {
+        let (s, v) = self
+            .post(
+                "/plans",
+                json!({"code": code, "name": code, "price_cents": kes * 100, "period_seconds": 30 * 86400,
+                       "down_kbps": 10000, "up_kbps": 2000}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
+    pub async fn subscriber(&self, plan: &str, account: &str, phone: &str) -> Value {
+        let (s, v) = self
+            .post(
+                "/subscribers",
+                json!({"name": format!("Customer {account}"), "plan": plan, "account_no": account, "phone": phone}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
+    pub async fn subscriber_state(&self, id: &str) -> Value {
+        self.get(&format!("/subscribers/{id}")).await
+    }
+
+    /// Starts an STK top-up through the public portal endpoint.
+    pub async fn topup(&self, account: &str, amount_kes: Option<u64>) -> (u16, Value) {
+        let mut body = json!({"account": account});
+        if let Some(a) = amount_kes {
+            body["amount_kes"] = json!(a);
+        }
+        let r = self
+            .http
+            .post(format!("{}/api/p/{}/topup", self.base, self.realm))
+            .json(&body)
+            .send()
+            .await
+            .expect("topup");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
+    pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = f().await {
+                return Some(v);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An STK success callback body as Daraja sends it.
+pub fn stk_success_body(checkout_request_id: &str, amount: &str, receipt: &str, phone: &str) -> String {
+    format!(
+        r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"29115-34620561-1","CheckoutRequestID":"{checkout_request_id}","ResultCode":0,"ResultDesc":"The service request is processed successfully.","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":{amount}}},{{"Name":"MpesaReceiptNumber","Value":"{receipt}"}},{{"Name":"TransactionDate","Value":20261127102115}},{{"Name":"PhoneNumber","Value":{phone}}}]}}}}}}}}"#
+    )
+}
+
+/// A C2B confirmation body as Daraja sends it.
+pub fn c2b_body(trans_id: &str, amount: &str, bill_ref: &str, msisdn: &str) -> String {
+    format!(
+        r#"{{"TransactionType":"Pay Bill","TransID":"{trans_id}","TransTime":"20261127121325","TransAmount":"{amount}","BusinessShortCode":"174379","BillRefNumber":"{bill_ref}","InvoiceNumber":"","OrgAccountBalance":"25.00","ThirdPartyTransID":"","MSISDN":"{msisdn}","FirstName":"JANE","MiddleName":"","LastName":"DOE"}}"#
+    )
+}

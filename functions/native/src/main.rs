@@ -10,7 +10,6 @@ use konnekted_core::platform::Settings;
 
 mod bench;
 
-
 const USAGE: &str = "\
 konnekted: subscriber billing for wireless ISPs (native host)
 
@@ -62,15 +61,19 @@ fn config(args: &mut Args) -> anyhow::Result<Config> {
 }
 
 async fn open(c: &Config) -> anyhow::Result<NativePlatform> {
-    NativePlatform::open(&c.data_dir, Settings { public_base_url: c.base_url(), platform_token: c.platform_token.clone() })
-        .await
+    NativePlatform::open(
+        &c.data_dir,
+        Settings { public_base_url: c.base_url(), platform_token: c.platform_token.clone() },
+    )
+    .await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,hyper=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -122,7 +125,9 @@ async fn main() -> anyhow::Result<()> {
                     eprintln!("Keep these: they are shown once. Admin API: {}/api/t/{}/...", c.base_url(), t.realm);
                 }
                 "list" => {
-                    for t in konnekted_core::store::tenants::list(konnekted_core::platform::Platform::control(&p)).await? {
+                    for t in
+                        konnekted_core::store::tenants::list(konnekted_core::platform::Platform::control(&p)).await?
+                    {
                         println!("{}\t{}\t{}", t.realm, t.status, t.name);
                     }
                 }

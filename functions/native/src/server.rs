@@ -22,12 +22,16 @@ pub fn ctx() -> Ctx {
     Ctx { now: chrono::Utc::now(), entropy: rand::random() }
 }
 
-async fn serve_one(p: NativePlatform, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn serve_one(
+    p: NativePlatform,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body too large or unreadable\"}")));
+            let mut r =
+                hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body too large or unreadable\"}")));
             *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
             return Ok(r);
         }

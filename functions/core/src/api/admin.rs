@@ -153,10 +153,9 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             }
             let body: Put = body_json(&req)?;
             let settings = body.settings.unwrap_or(tenant.settings.clone());
-            if settings.grace_seconds < 0 || settings.stk_sweep_after_seconds < 10 || settings.stk_give_up_seconds < 60
-            {
+            if settings.grace_seconds < 0 || settings.stk_sweep_after_seconds < 0 || settings.stk_give_up_seconds < 60 {
                 return Err(ApiError::BadRequest(
-                    "grace_seconds >= 0, stk_sweep_after_seconds >= 10, stk_give_up_seconds >= 60".into(),
+                    "grace_seconds >= 0, stk_sweep_after_seconds >= 0, stk_give_up_seconds >= 60".into(),
                 ));
             }
             let daraja = body.daraja.unwrap_or(tenant.daraja.clone());

@@ -29,6 +29,8 @@ pub struct TenantSettings {
     pub c2b_validation: C2bValidation,
     /// An STK push with no callback after this long is queried by the sweep.
     pub stk_sweep_after_seconds: i64,
+    /// The sweep asks about the same push at most this often.
+    pub stk_requery_seconds: i64,
     /// After this long with no final answer an STK push is marked failed.
     pub stk_give_up_seconds: i64,
     /// Display name customers see in the STK prompt's TransactionDesc.
@@ -41,6 +43,7 @@ impl Default for TenantSettings {
             grace_seconds: 86_400,
             c2b_validation: C2bValidation::AcceptAll,
             stk_sweep_after_seconds: 90,
+            stk_requery_seconds: 30,
             stk_give_up_seconds: 3_600,
             stk_description: "Internet".into(),
         }

@@ -25,9 +25,6 @@ pub struct SweepReport {
     pub errors: usize,
 }
 
-/// Don't ask about the same push more often than this.
-const REQUERY_SECS: i64 = 30;
-
 pub async fn run<P: Platform>(
     p: &P,
     db: &P::Db,
@@ -40,8 +37,11 @@ pub async fn run<P: Platform>(
     let mut report = SweepReport::default();
     for req in stk::pending_before(db, &before, 100).await? {
         report.examined += 1;
-        let recently =
-            req.last_query_at.as_deref().and_then(parse_ts).is_some_and(|t| now - t < Duration::seconds(REQUERY_SECS));
+        let recently = req
+            .last_query_at
+            .as_deref()
+            .and_then(parse_ts)
+            .is_some_and(|t| now - t < Duration::seconds(settings.stk_requery_seconds));
         if recently {
             report.still_pending += 1;
             continue;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this). Installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "platform-neutral core builds for the edge targets"
+rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
+cargo check -p konnekted-core -p daraja --target wasm32-unknown-unknown
+cargo check -p konnekted-core -p daraja --target wasm32-wasip2
+
+if [ -x radius-sql/tests/setup.sh ]; then
+  step "FreeRADIUS for the RADIUS suites"
+  radius-sql/tests/setup.sh
+  export KONNEKTED_REQUIRE_FREERADIUS=1
+fi
+
+step "unit, integration and end-to-end tests (native host)"
+cargo test --workspace --no-fail-fast
+
+if [ -x scripts/edge-e2e.sh ]; then
+  step "the same end-to-end suite against the Worker (wrangler dev, workerd, local D1)"
+  scripts/edge-e2e.sh
+fi
