@@ -287,6 +287,26 @@ async fn run_stk(sim: Sim, checkout_request_id: String) {
     sim.notify();
 
     let n = script.effective_deliveries();
+    if script.concurrent && n > 1 {
+        let calls: Vec<_> = (0..n)
+            .map(|_| {
+                let (client, url, body) = (sim.client().clone(), url.clone(), body.clone());
+                tokio::spawn(async move { client.post_json(&url, body, timeout).await })
+            })
+            .collect();
+        let mut records = Vec::with_capacity(calls.len());
+        for call in calls {
+            if let Ok(record) = call.await {
+                records.push(record);
+            }
+        }
+        if let Some(rec) = sim.state().stk_mut(&checkout_request_id) {
+            rec.deliveries.extend(records);
+            rec.done = true;
+        }
+        sim.notify();
+        return;
+    }
     for i in 0..n {
         if i > 0 {
             tokio::time::sleep(gap).await;

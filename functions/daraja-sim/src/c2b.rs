@@ -106,7 +106,7 @@ fn to_body(n: &C2bNotification) -> Bytes {
 
 /// Runs one payment to the end and records it.
 pub(crate) async fn pay(sim: &Sim, pay: C2bPay) -> C2bPayResult {
-    let (trans_id, registration, mut payload, validation_enabled, v_timeout, c_timeout) = {
+    let (trans_id, registration, mut payload, validation_enabled, v_timeout, c_timeout, copies) = {
         let st = sim.state();
         let trans_id = fresh_receipt(&st);
         let payload = C2bNotification {
@@ -131,6 +131,7 @@ pub(crate) async fn pay(sim: &Sim, pay: C2bPay) -> C2bPayResult {
             st.config.c2b_external_validation,
             st.config.c2b_validation_timeout,
             st.config.callback_timeout,
+            (st.config.c2b_confirmation_deliveries, st.config.duplicate_gap),
         )
     };
     let mut result = C2bPayResult {
@@ -140,6 +141,7 @@ pub(crate) async fn pay(sim: &Sim, pay: C2bPay) -> C2bPayResult {
         status: C2bPayStatus::Completed,
         validation: None,
         confirmation: None,
+        duplicate_confirmations: Vec::new(),
     };
 
     let known = sim.state().passkey(&pay.shortcode).is_some();
@@ -191,8 +193,18 @@ pub(crate) async fn pay(sim: &Sim, pay: C2bPay) -> C2bPayResult {
         };
         payload.org_account_balance = daraja::cents_to_decimal(balance);
         if let Some(reg) = &registration {
-            let call = sim.client().post_json(&reg.confirmation_url, to_body(&payload), c_timeout).await;
-            result.confirmation = Some(call);
+            let (n, gap) = copies;
+            for i in 0..n {
+                if i > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                let call = sim.client().post_json(&reg.confirmation_url, to_body(&payload), c_timeout).await;
+                if result.confirmation.is_none() {
+                    result.confirmation = Some(call);
+                } else {
+                    result.duplicate_confirmations.push(call);
+                }
+            }
         }
     }
     record(sim, result)

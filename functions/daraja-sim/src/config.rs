@@ -134,11 +134,14 @@ pub struct Script {
     pub delay: Duration,
     /// Callback deliveries. Ignored (0) for [`Outcome::NoCallback`].
     pub deliveries: u32,
+    /// Send the duplicate deliveries all at once instead of one after another (races the receiver's
+    /// exactly-once logic against itself).
+    pub concurrent: bool,
 }
 
 impl Script {
     pub fn new(outcome: Outcome) -> Self {
-        Script { outcome, delay: Duration::from_millis(100), deliveries: 1 }
+        Script { outcome, delay: Duration::from_millis(100), deliveries: 1, concurrent: false }
     }
 
     pub fn delay(mut self, delay: Duration) -> Self {
@@ -148,6 +151,11 @@ impl Script {
 
     pub fn deliveries(mut self, n: u32) -> Self {
         self.deliveries = n;
+        self
+    }
+
+    pub fn concurrent(mut self, concurrent: bool) -> Self {
+        self.concurrent = concurrent;
         self
     }
 
@@ -195,6 +203,8 @@ pub struct SimConfig {
     /// Refuse a second registration for a shortcode ("Urls are already registered"), as production does.
     pub c2b_register_once: bool,
     pub c2b_msisdn_style: MsisdnStyle,
+    /// How many times the confirmation is delivered (2+ = duplicates, one after another).
+    pub c2b_confirmation_deliveries: u32,
     /// How long M-Pesa waits for the validation answer (Daraja: about 8 s).
     #[serde(rename = "c2b_validation_timeout_ms", with = "millis")]
     pub c2b_validation_timeout: Duration,
@@ -218,6 +228,7 @@ impl Default for SimConfig {
             c2b_external_validation: true,
             c2b_register_once: false,
             c2b_msisdn_style: MsisdnStyle::default(),
+            c2b_confirmation_deliveries: 1,
             c2b_validation_timeout: Duration::from_secs(8),
             callback_timeout: Duration::from_secs(10),
             duplicate_gap: Duration::from_millis(20),

@@ -116,6 +116,12 @@ fn set_outcome(sim: &Sim, body: &[u8]) -> Response<Bytes> {
             None => return problem(400, "deliveries must be a non-negative integer"),
         }
     }
+    if let Some(c) = v.get("concurrent").filter(|c| !c.is_null()) {
+        match c.as_bool() {
+            Some(b) => script.concurrent = b,
+            None => return problem(400, "concurrent must be a boolean"),
+        }
+    }
     match &phone {
         Some(p) => {
             st.overrides.insert(p.clone(), script);

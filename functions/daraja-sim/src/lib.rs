@@ -15,7 +15,7 @@
 //!
 //! | request | does |
 //! |---|---|
-//! | `POST /__sim/outcome {"phone":"254700000001","outcome":"cancelled","delay_ms":200,"deliveries":1}` | per-phone script (no `phone`: the default). Outcomes: `success`, `cancelled`, `timeout`, `insufficient_funds`, `no_callback`, or a ResultCode number |
+//! | `POST /__sim/outcome {"phone":"254700000001","outcome":"cancelled","delay_ms":200,"deliveries":1}` | per-phone script (no `phone`: the default). Outcomes: `success`, `cancelled`, `timeout`, `insufficient_funds`, `no_callback`, or a ResultCode number; `"concurrent":true` fires duplicate deliveries at once |
 //! | `DELETE /__sim/outcome/{phone}` | drop a per-phone script |
 //! | `GET /__sim/outcome` | default and per-phone scripts |
 //! | `GET /__sim/stk`, `GET /__sim/stk/{CheckoutRequestID}` | STK requests with state and callback deliveries |

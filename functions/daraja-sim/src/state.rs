@@ -111,7 +111,10 @@ pub struct C2bPayResult {
     #[serde(flatten)]
     pub status: C2bPayStatus,
     pub validation: Option<CallRecord>,
+    /// The (first) confirmation delivery.
     pub confirmation: Option<CallRecord>,
+    /// Further deliveries of the same confirmation (`c2b_confirmation_deliveries` > 1).
+    pub duplicate_confirmations: Vec<CallRecord>,
 }
 
 pub(crate) struct AppState {

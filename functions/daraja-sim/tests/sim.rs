@@ -569,3 +569,51 @@ async fn unknown_path_is_resource_not_found() {
     let resp = sim.handle(http::Request::get("/mpesa/stkpush/v1/processrequest").body(Bytes::new()).unwrap()).await;
     assert_eq!(resp.status(), 405);
 }
+
+#[tokio::test]
+async fn stk_concurrent_duplicates_arrive_together() {
+    let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
+    let sink = CallbackSink::spawn().await.unwrap();
+    sink.reply_after("/cb", 200, r#"{"ResultCode":0,"ResultDesc":"Accepted"}"#, Duration::from_millis(300));
+    sim.set_default_script(
+        Script::new(Outcome::Success).delay(Duration::from_millis(10)).deliveries(4).concurrent(true),
+    );
+    let t = token(&sim).await;
+    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    let rec = sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
+    assert_eq!(rec.deliveries.len(), 4);
+    // Each receiver answer takes 300 ms; sequential delivery would need 1.2 s in all.
+    let got = sink.received_on("/cb");
+    let spread = got.iter().map(|r| r.at).max().unwrap() - got.iter().map(|r| r.at).min().unwrap();
+    assert!(spread < chrono::Duration::milliseconds(250), "{spread:?}");
+}
+
+#[tokio::test]
+async fn c2b_confirmation_deliveries_knob_repeats_confirmation() {
+    let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
+    sim.configure(|c| c.c2b_confirmation_deliveries = 2);
+    let sink = CallbackSink::spawn().await.unwrap();
+    token(&sim).await;
+    let req = register(&sim, SANDBOX_SHORTCODE, &sink.url("/c2b/confirm"), None, C2bResponseType::Completed);
+    daraja::parse_c2b_register_response(&send(req).await).unwrap();
+    let result = sim.c2b_pay(C2bPay::paybill(SANDBOX_SHORTCODE, 10, "x", PHONE)).await;
+    assert!(result.confirmation.as_ref().unwrap().ok());
+    assert_eq!(result.duplicate_confirmations.len(), 1);
+    let got = sink.received_on("/c2b/confirm");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body, got[1].body);
+}
+
+#[tokio::test]
+async fn control_api_concurrent_flag_is_stored() {
+    let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
+    let req = http::Request::post("/__sim/outcome")
+        .header("Content-Type", "application/json")
+        .body(Bytes::from(r#"{"outcome":"success","deliveries":3,"concurrent":true}"#))
+        .unwrap();
+    let resp = sim.handle(req).await;
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(v["script"]["concurrent"], true);
+    assert_eq!(v["script"]["deliveries"], 3);
+}
