@@ -273,3 +273,65 @@ proptest! {
         }));
     }
 }
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+    ]
+}
+
+/// Every leaf (and object) of the doc sample, as JSON pointers.
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, c) in m {
+                let p = format!("{at}/{k}");
+                out.push(p.clone());
+                pointers(c, p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(c, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #[test]
+    fn stk_callback_mutated_doc_sample_is_ok_or_explained(which in any::<prop::sample::Index>(), replacement in arb_json(), remove in any::<bool>()) {
+        let mut doc: serde_json::Value = serde_json::from_str(DOC_SUCCESS).unwrap();
+        let mut all = Vec::new();
+        pointers(&doc, String::new(), &mut all);
+        let target = which.get(&all).clone();
+        if remove {
+            let (parent, key) = target.rsplit_once('/').unwrap();
+            match doc.pointer_mut(parent).unwrap() {
+                serde_json::Value::Object(m) => { m.remove(key); }
+                serde_json::Value::Array(a) => { a.remove(key.parse::<usize>().unwrap()); }
+                _ => unreachable!(),
+            }
+        } else {
+            *doc.pointer_mut(&target).unwrap() = replacement;
+        }
+        match parse_stk_callback(doc.to_string().as_bytes()) {
+            Ok(cb) => {
+                if let StkOutcome::Paid(p) = cb.outcome {
+                    prop_assert!(p.amount_cents > 0);
+                    prop_assert!(!p.receipt.is_empty());
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}
