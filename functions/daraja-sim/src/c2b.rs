@@ -76,11 +76,13 @@ impl C2bPayBody {
             .ok()
             .filter(|c| *c > 0)
             .ok_or_else(|| format!("invalid amount {:?}", self.amount.to_text()))?;
+        let msisdn =
+            daraja::normalize_msisdn(&self.msisdn).ok_or_else(|| format!("invalid msisdn {:?}", self.msisdn))?;
         Ok(C2bPay {
             shortcode: self.shortcode.to_text(),
             amount_cents,
             bill_ref: self.bill_ref,
-            msisdn: self.msisdn,
+            msisdn,
             first_name: self.first_name,
             middle_name: self.middle_name,
             last_name: self.last_name,
@@ -92,7 +94,7 @@ impl C2bPayBody {
 fn show_msisdn(style: MsisdnStyle, msisdn: &str) -> String {
     match style {
         MsisdnStyle::Plain => msisdn.to_owned(),
-        MsisdnStyle::Masked if msisdn.len() >= 7 => {
+        MsisdnStyle::Masked if msisdn.is_ascii() && msisdn.len() >= 7 => {
             format!("{} ***** {}", &msisdn[..4], &msisdn[msisdn.len() - 3..])
         }
         MsisdnStyle::Masked => "***".into(),
@@ -227,5 +229,6 @@ mod tests {
         let h = show_msisdn(MsisdnStyle::Hashed, "254708374149");
         assert_eq!(h.len(), 64);
         assert_eq!(daraja::C2bMsisdn::classify(&h), daraja::C2bMsisdn::Hashed(h.clone()));
+        assert_eq!(show_msisdn(MsisdnStyle::Masked, "2547€€€€"), "***");
     }
 }
