@@ -18,6 +18,7 @@ pub struct Env {
     pub realm: String,
     pub admin_token: String,
     pub callback_token: String,
+    pub sync_key: String,
     pub platform_token: String,
     pub sim: SimHandle,
     pub http: reqwest::Client,
@@ -76,7 +77,9 @@ pub async fn env_with(realm: &str, sim_config: SimConfig) -> Env {
     };
     let admin_token = random_token(40);
     let callback_token = random_token(32);
+    let sync_key = random_token(64);
     let body = json!({
+        "sync_key": sync_key,
         "realm": realm,
         "name": format!("ISP {realm}"),
         "admin_token": admin_token,
@@ -100,7 +103,7 @@ pub async fn env_with(realm: &str, sim_config: SimConfig) -> Env {
     let status = r.status();
     let text = r.text().await.unwrap_or_default();
     assert_eq!(status.as_u16(), 201, "create tenant {realm}: {text}");
-    Env { base, realm: realm.to_owned(), admin_token, callback_token, platform_token, sim, http, _host: host }
+    Env { base, realm: realm.to_owned(), admin_token, callback_token, sync_key, platform_token, sim, http, _host: host }
 }
 
 impl Env {

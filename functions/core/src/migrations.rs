@@ -11,8 +11,10 @@ pub struct Migration {
 pub const CONTROL: &[Migration] =
     &[Migration { name: "0001_tenants", sql: include_str!("../migrations/control/0001_tenants.sql") }];
 
-pub const TENANT: &[Migration] =
-    &[Migration { name: "0001_billing", sql: include_str!("../migrations/tenant/0001_billing.sql") }];
+pub const TENANT: &[Migration] = &[
+    Migration { name: "0001_billing", sql: include_str!("../migrations/tenant/0001_billing.sql") },
+    Migration { name: "0002_sync_reports", sql: include_str!("../migrations/tenant/0002_sync_reports.sql") },
+];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no
 /// semicolons inside literals or triggers).

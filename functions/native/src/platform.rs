@@ -77,6 +77,8 @@ impl Platform for NativePlatform {
             return Err(StoreError::NotFound);
         }
         let db = SqliteDb::open(&path).await?;
+        // Bring databases made by an older release up to date on first open.
+        migrations::migrate(&db, migrations::TENANT).await?;
         cache.insert(db_key.to_owned(), db.clone());
         Ok(db)
     }

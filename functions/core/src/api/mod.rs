@@ -3,6 +3,7 @@
 mod admin;
 mod hooks;
 mod portal;
+pub mod sync;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -189,6 +190,9 @@ pub(crate) enum R {
     HookStk,
     HookValidate,
     HookConfirm,
+    SyncDesired,
+    SyncFeed,
+    SyncReports,
 }
 
 fn router() -> &'static matchit::Router<R> {
@@ -218,6 +222,9 @@ fn router() -> &'static matchit::Router<R> {
             ("/hooks/{realm}/{token}/stk", R::HookStk),
             ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
             ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
+            ("/sync/{realm}/desired", R::SyncDesired),
+            ("/sync/{realm}/feed", R::SyncFeed),
+            ("/sync/{realm}/reports", R::SyncReports),
         ];
         for (path, name) in routes {
             // The table above is static; a bad entry is a programming error caught by tests.
@@ -247,6 +254,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         R::Health => ok(&serde_json::json!({"status": "ok"})),
         R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
         R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
+        R::SyncDesired | R::SyncFeed | R::SyncReports => sync::handle(p, route, &params, req, ctx).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };
     match result {

@@ -1,0 +1,76 @@
+//! The reconciler's signed sync API.
+
+use konnekted_core::api::sync::{HEADER_SIGNATURE, HEADER_TIMESTAMP, sign};
+use konnekted_e2e::{Env, c2b_body, env};
+use serde_json::Value;
+
+async fn signed(e: &Env, key: &str, method: &str, pq: &str, body: &[u8], ts: i64) -> (u16, Value) {
+    let sig = sign(key.as_bytes(), method, pq, ts, body);
+    let r = e
+        .http
+        .request(method.parse().unwrap(), e.url(pq))
+        .header(HEADER_TIMESTAMP, ts.to_string())
+        .header(HEADER_SIGNATURE, sig)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[tokio::test]
+async fn sync_desired_signed_request_returns_network_state() {
+    let e = env("e2e-t16").await;
+    let key = e.sync_key.clone();
+    e.plan("home", 500).await;
+    let s = e.subscriber("home", "ACC16", "0711000016").await;
+    e.callback("c2b/confirm", c2b_body("RKL0000161", "500", "ACC16", "254711000016")).await;
+    let pq = format!("/sync/{}/desired", e.realm);
+    let (code, v) = signed(&e, &key, "GET", &pq, b"", now()).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["plans"][0]["rate_limit"], "2M/10M");
+    let sub = &v["subscribers"][0];
+    assert_eq!(sub["id"], s["id"]);
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["plan"], "home");
+    assert!(sub["password"].as_str().is_some_and(|p| !p.is_empty()));
+    assert!(v["cursor"].as_i64().unwrap() >= 2);
+
+    let pq = format!("/sync/{}/feed?after=0&limit=1", e.realm);
+    let (code, v) = signed(&e, &key, "GET", &pq, b"", now()).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["cursor"], v["changes"][0]["seq"]);
+
+    let body = br#"{"router":"tower-1","outcome":"ok","drift_found":2,"drift_fixed":2}"#;
+    let (code, _) = signed(&e, &key, "POST", &format!("/sync/{}/reports", e.realm), body, now()).await;
+    assert_eq!(code, 202);
+}
+
+#[tokio::test]
+async fn sync_wrong_stale_or_foreign_signature_is_401() {
+    let e = env("e2e-t17").await;
+    let key = e.sync_key.clone();
+    let pq = format!("/sync/{}/desired", e.realm);
+    assert_eq!(signed(&e, "not-the-key", "GET", &pq, b"", now()).await.0, 401);
+    assert_eq!(signed(&e, &key, "GET", &pq, b"", now() - 301).await.0, 401);
+    assert_eq!(signed(&e, &key, "GET", &pq, b"", now() + 301).await.0, 401);
+    // A signature for another path (or tenant) does not transfer.
+    let sig = sign(key.as_bytes(), "GET", "/sync/other/desired", now(), b"");
+    let r = e
+        .http
+        .get(e.url(&pq))
+        .header(HEADER_TIMESTAMP, now().to_string())
+        .header(HEADER_SIGNATURE, sig)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(e.http.get(e.url(&pq)).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(signed(&e, &key, "GET", &pq, b"", now()).await.0, 200);
+}
