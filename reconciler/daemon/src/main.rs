@@ -1,1 +1,46 @@
-fn main() {}
+//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]`
+//!
+//! The config file may also be named by `KONNEKTED_RECONCILER_CONFIG`; secrets may come
+//! from the environment (see the `config` module).
+
+use konnekted_reconciler::{Config, bench, daemon};
+
+const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick]";
+
+fn config_path(args: &[String]) -> anyhow::Result<String> {
+    if let Some(i) = args.iter().position(|a| a == "--config") {
+        return args.get(i + 1).cloned().ok_or_else(|| anyhow::anyhow!("--config needs a value\n{USAGE}"));
+    }
+    std::env::var("KONNEKTED_RECONCILER_CONFIG").map_err(|_| anyhow::anyhow!("no --config FILE\n{USAGE}"))
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("run");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cmd {
+        "bench" => rt.block_on(bench::run(args.iter().any(|a| a == "--quick"))),
+        bench::SIM_FARM => rt.block_on(bench::sim_farm(&args[1..])),
+        "check-config" => {
+            let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;
+            println!("ok: {} tenants, {} routers", c.tenants.len(), c.routers.len());
+            Ok(())
+        }
+        "run" | "--config" => {
+            let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;
+            rt.block_on(daemon::run(c))
+        }
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => anyhow::bail!("unknown command {other}\n{USAGE}"),
+    }
+}

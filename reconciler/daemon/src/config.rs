@@ -1,0 +1,443 @@
+//! The daemon's one typed [`Config`]: a TOML file, then environment overrides.
+//!
+//! Secrets ([`Secret`]) redact themselves in `Debug`. Environment variables:
+//!
+//! * `KONNEKTED_RECONCILER_LISTEN`: overrides `listen`.
+//! * `KONNEKTED_SYNC_KEY_<REALM>`: a tenant's sync key (realm upper-cased, `-` and `.` as `_`).
+//! * `KONNEKTED_RADIUS_SECRET_<REALM>`: a tenant's RADIUS shared secret.
+//! * `KONNEKTED_ROUTER_PASSWORD_<ROUTER>`: a router's API password (name upper-cased likewise).
+//!
+//! A value given in the environment wins over the file, so the file can be kept free of secrets.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A string that never shows in `Debug` or logs.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML did not parse into a `Config`.
+    #[error("parsing config: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// The values do not make sense together.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9108))
+}
+fn default_full_pass() -> u64 {
+    300
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+fn default_feed_poll_ms() -> u64 {
+    1000
+}
+fn default_pass_timeout() -> u64 {
+    120
+}
+fn default_edge_timeout() -> u64 {
+    10
+}
+fn default_port() -> u16 {
+    8728
+}
+fn default_window() -> usize {
+    64
+}
+fn default_share() -> f64 {
+    0.2
+}
+fn default_min_count() -> usize {
+    5
+}
+
+/// The whole daemon configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where `/metrics` and `/health` are served.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Seconds between full passes of one router.
+    #[serde(default = "default_full_pass")]
+    pub full_pass_seconds: u64,
+    /// Jitter of the full-pass interval, as a share of it (0.1 = ±10 %).
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// Milliseconds between change-feed polls of one tenant.
+    #[serde(default = "default_feed_poll_ms")]
+    pub feed_poll_ms: u64,
+    /// Most seconds one pass of one router may take.
+    #[serde(default = "default_pass_timeout")]
+    pub pass_timeout_seconds: u64,
+    /// Most seconds one edge request may take.
+    #[serde(default = "default_edge_timeout")]
+    pub edge_timeout_seconds: u64,
+    /// The mass-disable guard.
+    #[serde(default)]
+    pub guard: GuardConfig,
+    /// ISPs.
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<TenantConfig>,
+    /// Routers, each belonging to one tenant.
+    #[serde(default, rename = "router")]
+    pub routers: Vec<RouterConfig>,
+}
+
+/// Refuses plans that would disable an unusual share of a router's subscribers.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Largest share (0..1) of a router's managed subscribers one pass may disable.
+    #[serde(default = "default_share")]
+    pub max_disable_share: f64,
+    /// Disabling this many or fewer is always allowed (small routers).
+    #[serde(default = "default_min_count")]
+    pub min_count: usize,
+}
+
+impl Default for GuardConfig {
+    fn default() -> GuardConfig {
+        GuardConfig { max_disable_share: default_share(), min_count: default_min_count() }
+    }
+}
+
+/// What happens to the PPPoE secret of a subscriber who should be offline.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendPolicy {
+    /// Keep the secret, `disabled=yes`.
+    #[default]
+    Disable,
+    /// Remove the secret.
+    Remove,
+}
+
+/// How PPPoE secret names are formed.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretNaming {
+    /// `<username>@<realm>`: the same name the subscriber uses with RADIUS (default).
+    #[default]
+    Qualified,
+    /// `<username>` alone.
+    Bare,
+}
+
+/// One ISP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant's realm (`acme`).
+    pub realm: String,
+    /// Base URL of the edge (`https://edge.example`), without `/sync`.
+    pub edge_url: String,
+    /// Key of the signed sync API (or `KONNEKTED_SYNC_KEY_<REALM>`).
+    #[serde(default)]
+    pub sync_key: Secret,
+    /// Secret handling for suspended/expired subscribers.
+    #[serde(default)]
+    pub suspend_policy: SuspendPolicy,
+    /// Secret names.
+    #[serde(default)]
+    pub secret_naming: SecretNaming,
+    /// The `/radius` entry to enforce (none: leave `/radius` alone).
+    #[serde(default)]
+    pub radius: Option<RadiusConfig>,
+    /// The walled garden for suspended subscribers (none: no garden rules).
+    #[serde(default)]
+    pub walled_garden: Option<GardenConfig>,
+}
+
+/// The `/radius` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusConfig {
+    /// RADIUS server address.
+    pub address: String,
+    /// Shared secret (or `KONNEKTED_RADIUS_SECRET_<REALM>`).
+    #[serde(default)]
+    pub secret: Secret,
+    /// Services (`ppp,hotspot`).
+    #[serde(default = "default_services")]
+    pub service: String,
+}
+
+fn default_services() -> String {
+    "ppp,hotspot".to_owned()
+}
+
+/// Where suspended subscribers may still go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GardenConfig {
+    /// Host name of the payment portal (allowed through).
+    pub portal_host: String,
+    /// IP address HTTP from suspended subscribers is redirected to.
+    pub portal_address: String,
+    /// Port of that redirect.
+    #[serde(default = "default_portal_port")]
+    pub portal_port: u16,
+}
+
+fn default_portal_port() -> u16 {
+    80
+}
+
+/// How queue types for the per-plan PCQ are found.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueTypes {
+    /// The reconciler manages `/queue/type` entries `konnekted-<plan>-down/up` (kind pcq, pcq-rate = plan rate).
+    #[default]
+    Managed,
+    /// Use the router's built-in `pcq-download-default` / `pcq-upload-default` (no per-user rate;
+    /// for routers or simulators without a writable `/queue/type`).
+    Builtin,
+}
+
+/// Verification of the router's `api-ssl` certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOptions {
+    /// Name checked against the certificate (and sent as SNI).
+    pub server_name: String,
+    /// SHA-256 of the router's certificate (hex, `:` allowed); the only supported mode.
+    pub fingerprint_sha256: String,
+}
+
+/// One MikroTik router.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Unique name (used in metrics and reports).
+    pub name: String,
+    /// Realm of the tenant it belongs to.
+    pub tenant: String,
+    /// Host or IP of the API.
+    pub address: String,
+    /// API port (8728; 8729 with TLS).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `api-ssl` with certificate pinning.
+    #[serde(default)]
+    pub tls: Option<TlsOptions>,
+    /// API user.
+    pub username: String,
+    /// API password (or `KONNEKTED_ROUTER_PASSWORD_<NAME>`).
+    #[serde(default)]
+    pub password: Secret,
+    /// Only subscribers of these sites (empty: every subscriber of the tenant).
+    #[serde(default)]
+    pub sites: BTreeSet<String>,
+    /// PCQ queue types.
+    #[serde(default)]
+    pub queue_types: QueueTypes,
+    /// Parent of the per-plan queue-tree leaves.
+    #[serde(default = "default_parent")]
+    pub queue_parent: String,
+    /// Most commands in flight on the API connection.
+    #[serde(default = "default_window")]
+    pub window: usize,
+}
+
+fn default_parent() -> String {
+    "global".to_owned()
+}
+
+/// Environment variable suffix for a realm or router name.
+pub fn env_suffix(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+impl Config {
+    /// Parses TOML text (no environment).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let c: Config = toml::from_str(text)?;
+        Ok(c)
+    }
+
+    /// Reads the file, applies the environment (`lookup`) and validates.
+    pub fn load(path: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut c = Config::from_toml(&text)?;
+        c.apply_env(lookup)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Overlays environment values.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(l) = lookup("KONNEKTED_RECONCILER_LISTEN") {
+            self.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("KONNEKTED_RECONCILER_LISTEN: {e}")))?;
+        }
+        for t in &mut self.tenants {
+            let sfx = env_suffix(&t.realm);
+            if let Some(k) = lookup(&format!("KONNEKTED_SYNC_KEY_{sfx}")) {
+                t.sync_key = Secret::new(k);
+            }
+            if let (Some(r), Some(s)) = (&mut t.radius, lookup(&format!("KONNEKTED_RADIUS_SECRET_{sfx}"))) {
+                r.secret = Secret::new(s);
+            }
+        }
+        for r in &mut self.routers {
+            if let Some(p) = lookup(&format!("KONNEKTED_ROUTER_PASSWORD_{}", env_suffix(&r.name))) {
+                r.password = Secret::new(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the values fit together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(0.0..=1.0).contains(&self.guard.max_disable_share) {
+            return bad("guard.max_disable_share must be within 0..1".into());
+        }
+        if !(0.0..1.0).contains(&self.jitter) {
+            return bad("jitter must be within 0..1".into());
+        }
+        if self.full_pass_seconds == 0 || self.feed_poll_ms == 0 {
+            return bad("full_pass_seconds and feed_poll_ms must be positive".into());
+        }
+        let mut realms = BTreeSet::new();
+        for t in &self.tenants {
+            if t.realm.is_empty() || !realms.insert(t.realm.as_str()) {
+                return bad(format!("tenant realm {:?} is empty or repeated", t.realm));
+            }
+            if t.sync_key.expose().is_empty() {
+                return bad(format!(
+                    "tenant {}: no sync_key (file or KONNEKTED_SYNC_KEY_{})",
+                    t.realm,
+                    env_suffix(&t.realm)
+                ));
+            }
+            if !(t.edge_url.starts_with("http://") || t.edge_url.starts_with("https://")) {
+                return bad(format!("tenant {}: edge_url must be http(s)", t.realm));
+            }
+        }
+        let mut names = BTreeSet::new();
+        for r in &self.routers {
+            if r.name.is_empty() || !names.insert(r.name.as_str()) {
+                return bad(format!("router name {:?} is empty or repeated", r.name));
+            }
+            if !realms.contains(r.tenant.as_str()) {
+                return bad(format!("router {}: unknown tenant {:?}", r.name, r.tenant));
+            }
+        }
+        Ok(())
+    }
+
+    /// The full-pass interval.
+    pub fn full_pass(&self) -> Duration {
+        Duration::from_secs(self.full_pass_seconds)
+    }
+
+    /// The feed poll interval.
+    pub fn feed_poll(&self) -> Duration {
+        Duration::from_millis(self.feed_poll_ms)
+    }
+
+    /// The tenant of a realm.
+    pub fn tenant(&self, realm: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.realm == realm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+listen = "127.0.0.1:9108"
+full_pass_seconds = 300
+feed_poll_ms = 1000
+
+[guard]
+max_disable_share = 0.2
+
+[[tenant]]
+realm = "acme"
+edge_url = "https://edge.example"
+suspend_policy = "disable"
+[tenant.radius]
+address = "10.0.0.2"
+[tenant.walled_garden]
+portal_host = "pay.acme.example"
+portal_address = "192.0.2.10"
+
+[[router]]
+name = "tower-1"
+tenant = "acme"
+address = "10.10.0.1"
+username = "konnekted"
+sites = ["tower-1"]
+[router.tls]
+server_name = "tower-1"
+fingerprint_sha256 = "00"
+"#;
+
+    #[test]
+    fn config_env_overrides_secrets_and_validates() {
+        let mut c = Config::from_toml(SAMPLE).expect("parse");
+        assert!(c.validate().is_err(), "no sync key yet");
+        c.apply_env(|k| match k {
+            "KONNEKTED_SYNC_KEY_ACME" => Some("k1".into()),
+            "KONNEKTED_RADIUS_SECRET_ACME" => Some("rs".into()),
+            "KONNEKTED_ROUTER_PASSWORD_TOWER_1" => Some("pw".into()),
+            _ => None,
+        })
+        .expect("env");
+        c.validate().expect("valid");
+        assert_eq!(c.tenants[0].sync_key.expose(), "k1");
+        assert_eq!(c.routers[0].password.expose(), "pw");
+        assert_eq!(c.routers[0].port, 8728);
+        assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    #[test]
+    fn config_router_with_unknown_tenant_is_rejected() {
+        let mut c = Config::from_toml(SAMPLE).expect("parse");
+        c.tenants[0].sync_key = Secret::new("k");
+        c.routers[0].tenant = "other".into();
+        assert!(c.validate().is_err());
+    }
+}

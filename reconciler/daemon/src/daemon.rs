@@ -1,0 +1,36 @@
+//! Wiring: one feed task per tenant, one task per router, the metrics server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::reconcile::{Ctx, RouterWorker, Settings, Tenant};
+
+/// Starts everything and runs until the process ends.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let ctx = Arc::new(Ctx { settings: Settings::from_config(&config), metrics: metrics.clone() });
+    let addr = crate::http::serve(config.listen, metrics.clone()).await?;
+    tracing::info!("metrics and health on http://{addr}");
+    let mut tenants = BTreeMap::new();
+    for t in &config.tenants {
+        let tenant = Tenant::new(t.clone(), Duration::from_secs(config.edge_timeout_seconds))?;
+        tokio::spawn(tenant.clone().run_feed(config.feed_poll(), metrics.clone()));
+        tenants.insert(t.realm.clone(), tenant);
+    }
+    let mut tasks = Vec::new();
+    for r in &config.routers {
+        let Some(tenant) = tenants.get(&r.tenant) else { continue };
+        let worker = RouterWorker::new(r.clone(), tenant.clone(), ctx.clone());
+        tasks.push(tokio::spawn(worker.run()));
+    }
+    tracing::info!("reconciling {} routers of {} tenants", tasks.len(), tenants.len());
+    for t in tasks {
+        if let Err(e) = t.await {
+            tracing::error!("router task ended: {e}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,713 @@
+//! The pure planner: `plan_changes(&desired, &observed) -> Vec<Change>`, the
+//! mass-disable guard, the order changes are applied in, and a model of how a router
+//! applies them (for property tests and the verify step's reasoning).
+//!
+//! Only observed items whose `comment` starts with [`MARKER`](crate::model::MARKER)
+//! take part; everything else is invisible to the planner, so no change can touch it.
+//! The one exception is `/ppp/active`: sessions carry no comment, and the planner
+//! removes only those whose name is the secret name of a managed subscriber who should
+//! be offline.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use routeros_client::proto::value::{parse_bool, parse_rate};
+
+use crate::model::{Attrs, DesiredRouter, Menu, SUSPENDED_LIST, is_managed};
+
+/// One item read from a managed menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedItem {
+    /// Menu.
+    pub menu: Menu,
+    /// `.id`.
+    pub id: String,
+    /// Every printed property except `.id` (including `comment`).
+    pub attrs: Attrs,
+}
+
+impl ObservedItem {
+    /// The item's comment.
+    pub fn comment(&self) -> Option<&str> {
+        self.attrs.get("comment").map(String::as_str)
+    }
+
+    /// Whether the reconciler may touch it.
+    pub fn is_managed(&self) -> bool {
+        is_managed(self.comment()) && self.attrs.get("dynamic").is_none_or(|d| !is_true(d))
+    }
+}
+
+/// One `/ppp/active` session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `.id`.
+    pub id: String,
+    /// Login name.
+    pub name: String,
+}
+
+/// What was read from a router.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Items of managed menus (managed or not; the planner filters).
+    pub items: Vec<ObservedItem>,
+    /// Live PPP sessions.
+    pub sessions: Vec<Session>,
+}
+
+impl Observed {
+    /// Managed `/ppp/secret` items.
+    pub fn managed_secrets(&self) -> usize {
+        self.items.iter().filter(|i| i.menu == Menu::PppSecret && i.is_managed()).count()
+    }
+}
+
+/// One write to a router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `add` a managed object (`attrs` include the `comment`).
+    Add {
+        /// Menu.
+        menu: Menu,
+        /// Its comment (identity).
+        comment: String,
+        /// Properties to write.
+        attrs: Attrs,
+    },
+    /// `set` properties of a managed object.
+    Set {
+        /// Menu.
+        menu: Menu,
+        /// `.id`.
+        id: String,
+        /// Its comment.
+        comment: String,
+        /// Only the properties that differ.
+        attrs: Attrs,
+    },
+    /// `remove` a managed object (no longer desired, or a duplicate).
+    Remove {
+        /// Menu.
+        menu: Menu,
+        /// `.id`.
+        id: String,
+        /// Its comment.
+        comment: String,
+    },
+    /// `/ppp/active/remove` a session of a subscriber who should be offline.
+    Kick {
+        /// `.id` of the session.
+        id: String,
+        /// Its login name.
+        name: String,
+    },
+}
+
+impl Change {
+    /// The menu path written.
+    pub fn path(&self) -> &'static str {
+        match self {
+            Change::Add { menu, .. } | Change::Set { menu, .. } | Change::Remove { menu, .. } => menu.path(),
+            Change::Kick { .. } => "/ppp/active",
+        }
+    }
+
+    /// Whether this change takes a subscriber offline (what the guard counts and what
+    /// fail-static withholds): disabling or removing a secret, kicking a session, or
+    /// adding an address to the suspended list.
+    pub fn is_disabling(&self) -> bool {
+        match self {
+            Change::Set { menu: Menu::PppSecret, attrs, .. } => attrs.get("disabled").is_some_and(|d| is_true(d)),
+            Change::Remove { menu: Menu::PppSecret, .. } | Change::Kick { .. } => true,
+            Change::Add { menu: Menu::AddressList, attrs, .. } => {
+                attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
+            }
+            Change::Set { menu: Menu::AddressList, attrs, .. } => {
+                attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether it counts one subscriber going offline (secret disabled or removed).
+    pub fn disables_secret(&self) -> bool {
+        matches!(self, Change::Remove { menu: Menu::PppSecret, .. })
+            || matches!(self, Change::Set { menu: Menu::PppSecret, attrs, .. } if attrs.get("disabled").is_some_and(|d| is_true(d)))
+    }
+
+    /// Order of application: foundations are written before what refers to them and
+    /// removed after; accept rules before the reject rule; kicks after the disables.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Change::Add { menu, .. } | Change::Set { menu, .. } if menu.is_foundation() => 0,
+            Change::Add { menu: Menu::AddressList, comment, .. }
+            | Change::Set { menu: Menu::AddressList, comment, .. }
+                if comment.contains(":garden:") =>
+            {
+                0
+            }
+            Change::Add { menu: Menu::Filter, comment, .. } | Change::Set { menu: Menu::Filter, comment, .. }
+                if comment.ends_with("block") =>
+            {
+                2
+            }
+            Change::Add { .. } | Change::Set { .. } => 1,
+            Change::Kick { .. } => 3,
+            Change::Remove { menu, .. } if !menu.is_foundation() => 4,
+            Change::Remove { .. } => 5,
+        }
+    }
+}
+
+fn is_true(v: &str) -> bool {
+    parse_bool(v).unwrap_or(false)
+}
+
+const BOOL_PROPS: &[&str] = &["disabled", "passthrough", "only-one", "accounting-backup"];
+const RATE_PROPS: &[&str] = &["max-limit", "limit-at", "pcq-rate", "burst-limit", "burst-threshold"];
+
+/// Whether an observed value (absent = empty) equals the desired one, with RouterOS's
+/// spellings normalised (`yes`/`true`, `10M`/`10000000`).
+pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
+    let have = observed.unwrap_or("");
+    if have == desired {
+        return true;
+    }
+    if BOOL_PROPS.contains(&prop) {
+        if let (Ok(a), Ok(b)) = (parse_bool(have), parse_bool(desired)) {
+            return a == b;
+        }
+    }
+    if RATE_PROPS.contains(&prop) {
+        if let (Ok(a), Ok(b)) = (parse_rate(have), parse_rate(desired)) {
+            return a == b;
+        }
+    }
+    false
+}
+
+/// The changes that make `observed` carry `desired`. Pure and deterministic.
+///
+/// Managed observed items with a comment nobody desires are removed; of several with
+/// the same comment the first is kept and the rest removed; missing objects are added;
+/// differing properties are set; sessions of offline subscribers are kicked.
+pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut seen: BTreeMap<(Menu, &str), &ObservedItem> = BTreeMap::new();
+    for item in observed.items.iter().filter(|i| i.is_managed() && desired.menus.contains(&i.menu)) {
+        let comment = item.comment().unwrap_or_default();
+        let wanted = desired.objects.contains_key(&(item.menu, comment.to_owned()));
+        if wanted && !seen.contains_key(&(item.menu, comment)) {
+            seen.insert((item.menu, comment), item);
+        } else {
+            changes.push(Change::Remove { menu: item.menu, id: item.id.clone(), comment: comment.to_owned() });
+        }
+    }
+    for ((menu, comment), want) in &desired.objects {
+        match seen.get(&(*menu, comment.as_str())) {
+            None => {
+                let mut attrs = want.clone();
+                attrs.insert("comment".into(), comment.clone());
+                changes.push(Change::Add { menu: *menu, comment: comment.clone(), attrs });
+            }
+            Some(item) => {
+                let diff: Attrs = want
+                    .iter()
+                    .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if !diff.is_empty() {
+                    changes.push(Change::Set {
+                        menu: *menu,
+                        id: item.id.clone(),
+                        comment: comment.clone(),
+                        attrs: diff,
+                    });
+                }
+            }
+        }
+    }
+    for s in &observed.sessions {
+        if desired.offline_names.contains(&s.name) {
+            changes.push(Change::Kick { id: s.id.clone(), name: s.name.clone() });
+        }
+    }
+    changes.sort_by_key(Change::phase);
+    changes
+}
+
+/// The guard's decision on a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// Changes to apply.
+    pub apply: Vec<Change>,
+    /// Disabling changes held back.
+    pub withheld: Vec<Change>,
+    /// Why they were held back (`None`: nothing held back).
+    pub refusal: Option<Refusal>,
+}
+
+/// Why disabling changes were held back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The plan would disable more than the allowed share.
+    MassDisable {
+        /// Subscribers the plan would take offline.
+        would_disable: usize,
+        /// Managed subscribers on the router.
+        of: usize,
+    },
+    /// The desired state is stale (the edge could not be reached): fail static.
+    StaleDesired,
+}
+
+/// Applies the mass-disable guard (and fail static when `stale`): when refused, every
+/// disabling change is withheld and the rest still goes ahead (payments keep working).
+pub fn guard(changes: Vec<Change>, managed: usize, max_share: f64, min_count: usize, stale: bool) -> Guarded {
+    let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
+    let limit = ((managed as f64) * max_share).floor() as usize;
+    let refusal = if stale && changes.iter().any(Change::is_disabling) {
+        Some(Refusal::StaleDesired)
+    } else if would_disable > min_count && would_disable > limit {
+        Some(Refusal::MassDisable { would_disable, of: managed })
+    } else {
+        None
+    };
+    if refusal.is_none() {
+        return Guarded { apply: changes, withheld: Vec::new(), refusal };
+    }
+    let (withheld, apply) = changes.into_iter().partition(Change::is_disabling);
+    Guarded { apply, withheld, refusal }
+}
+
+/// What a router does with the changes (each `add` gets a fresh `.id`). Used by the
+/// property tests; the real router is read back instead.
+pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
+    let mut out = observed.clone();
+    let mut next = out.items.len() + 0x1000;
+    for c in changes {
+        match c {
+            Change::Add { menu, attrs, .. } => {
+                next += 1;
+                out.items.push(ObservedItem { menu: *menu, id: format!("*{next:X}"), attrs: attrs.clone() });
+            }
+            Change::Set { menu, id, attrs, .. } => {
+                if let Some(item) = out.items.iter_mut().find(|i| i.menu == *menu && &i.id == id) {
+                    for (k, v) in attrs {
+                        item.attrs.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Change::Remove { menu, id, .. } => out.items.retain(|i| !(i.menu == *menu && &i.id == id)),
+            Change::Kick { id, .. } => out.sessions.retain(|s| &s.id != id),
+        }
+    }
+    out
+}
+
+/// Subscriber ids touched by a set of changes (from `konnekted:sub:<id>` and
+/// `konnekted:suspended:<id>` comments).
+pub fn subscribers_touched(changes: &[Change]) -> BTreeSet<String> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
+                let rest = comment.strip_prefix(crate::model::MARKER)?;
+                rest.strip_prefix("sub:").or_else(|| rest.strip_prefix("suspended:")).map(str::to_owned)
+            }
+            Change::Kick { .. } => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{bench_router, bench_tenant, synthetic_state};
+    use crate::config::{GardenConfig, QueueTypes, RadiusConfig, Secret, SuspendPolicy};
+    use crate::edge::{DesiredState, Plan, Status, Subscriber};
+    use crate::model::{MARKER, build_desired, secret_comment};
+    use proptest::prelude::*;
+
+    fn router() -> crate::config::RouterConfig {
+        bench_router("r1", "acme", ([127, 0, 0, 1], 8728).into(), 64)
+    }
+
+    fn full_tenant() -> crate::config::TenantConfig {
+        let mut t = bench_tenant("acme");
+        t.radius = Some(RadiusConfig { address: "10.0.0.2".into(), secret: Secret::new("rs"), service: "ppp".into() });
+        t.walled_garden = Some(GardenConfig {
+            portal_host: "pay.example".into(),
+            portal_address: "192.0.2.10".into(),
+            portal_port: 80,
+        });
+        t
+    }
+
+    fn unmanaged(menu: Menu, id: &str, comment: Option<&str>) -> ObservedItem {
+        let mut attrs: Attrs =
+            [("chain".to_owned(), "forward".to_owned()), ("action".to_owned(), "drop".to_owned())].into();
+        if menu == Menu::PppSecret {
+            attrs = [("name".to_owned(), format!("op-{id}")), ("disabled".to_owned(), "false".to_owned())].into();
+        }
+        if let Some(c) = comment {
+            attrs.insert("comment".into(), c.into());
+        }
+        ObservedItem { menu, id: id.into(), attrs }
+    }
+
+    #[test]
+    fn plan_cold_router_adds_everything_once() {
+        let state = synthetic_state("acme", 40);
+        let d = build_desired(&state, &full_tenant(), &router());
+        let changes = plan_changes(&d, &Observed::default());
+        assert_eq!(changes.len(), d.objects.len());
+        assert!(changes.iter().all(|c| matches!(c, Change::Add { .. })));
+        // Foundations first, then the rest, the reject rule last among adds.
+        let phases: Vec<u8> = changes.iter().map(Change::phase).collect();
+        assert!(phases.windows(2).all(|w| w[0] <= w[1]));
+        let block =
+            changes.iter().position(|c| matches!(c, Change::Add { comment, .. } if comment.ends_with("9-block")));
+        let accept =
+            changes.iter().position(|c| matches!(c, Change::Add { comment, .. } if comment.ends_with("1-dns-udp")));
+        assert!(accept < block);
+    }
+
+    #[test]
+    fn plan_after_apply_is_empty() {
+        let state = synthetic_state("acme", 50);
+        let d = build_desired(&state, &full_tenant(), &router());
+        let first = plan_changes(&d, &Observed::default());
+        let after = apply_to_observed(&Observed::default(), &first);
+        assert_eq!(plan_changes(&d, &after), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn plan_unmanaged_lookalikes_are_never_touched() {
+        let state = synthetic_state("acme", 5);
+        let d = build_desired(&state, &full_tenant(), &router());
+        let observed = Observed {
+            items: vec![
+                unmanaged(Menu::Filter, "*A1", None),
+                unmanaged(Menu::Filter, "*A2", Some("Konnekted:sub:s000001")),
+                unmanaged(Menu::Filter, "*A3", Some(" konnekted:garden:9-block")),
+                unmanaged(Menu::PppSecret, "*A4", Some("operator's own")),
+            ],
+            sessions: vec![Session { id: "*S1".into(), name: "op-*A4".into() }],
+        };
+        let changes = plan_changes(&d, &observed);
+        for c in &changes {
+            if let Change::Set { id, .. } | Change::Remove { id, .. } | Change::Kick { id, .. } = c {
+                panic!("touched {id}: {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn plan_operator_disabled_secret_is_reenabled() {
+        let state = synthetic_state("acme", 3);
+        let d = build_desired(&state, &bench_tenant("acme"), &router());
+        let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
+        let c0 = secret_comment("s000000");
+        let item = obs.items.iter_mut().find(|i| i.comment() == Some(c0.as_str())).expect("secret");
+        item.attrs.insert("disabled".into(), "yes".into());
+        let id = item.id.clone();
+        let changes = plan_changes(&d, &obs);
+        assert_eq!(
+            changes,
+            vec![Change::Set {
+                menu: Menu::PppSecret,
+                id,
+                comment: c0,
+                attrs: [("disabled".to_owned(), "false".to_owned())].into()
+            }]
+        );
+    }
+
+    #[test]
+    fn plan_values_in_router_spelling_are_equal() {
+        assert!(values_equal("disabled", Some("yes"), "true"));
+        assert!(values_equal("pcq-rate", Some("10M"), "10000000"));
+        assert!(values_equal("remote-address", None, ""));
+        assert!(!values_equal("password", Some("a"), "b"));
+    }
+
+    #[test]
+    fn plan_suspended_subscriber_is_disabled_listed_and_kicked() {
+        let mut state = synthetic_state("acme", 3);
+        let d0 = build_desired(&state, &full_tenant(), &router());
+        let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
+        obs.sessions.push(Session { id: "*S1".into(), name: "user1@acme".into() });
+        state.subscribers[1].status = Status::Expired;
+        state.subscribers[1].static_ip = Some("10.9.9.9".into());
+        let d1 = build_desired(&state, &full_tenant(), &router());
+        let changes = plan_changes(&d1, &obs);
+        assert!(changes.iter().any(|c| c.disables_secret()));
+        assert!(changes.iter().any(|c| matches!(c, Change::Kick { name, .. } if name == "user1@acme")));
+        assert!(changes.iter().any(|c| matches!(c, Change::Add { menu: Menu::AddressList, attrs, .. } if attrs.get("address").map(String::as_str) == Some("10.9.9.9"))));
+        // Kick comes after the disable.
+        let kick = changes.iter().position(|c| matches!(c, Change::Kick { .. }));
+        let dis = changes.iter().position(Change::disables_secret);
+        assert!(dis < kick);
+    }
+
+    #[test]
+    fn plan_remove_policy_removes_secret_of_suspended() {
+        let mut state = synthetic_state("acme", 3);
+        let mut t = bench_tenant("acme");
+        t.suspend_policy = SuspendPolicy::Remove;
+        let d0 = build_desired(&state, &t, &router());
+        let obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
+        state.subscribers[0].status = Status::Suspended;
+        let d1 = build_desired(&state, &t, &router());
+        let changes = plan_changes(&d1, &obs);
+        assert!(matches!(changes.as_slice(), [Change::Remove { menu: Menu::PppSecret, .. }]));
+    }
+
+    #[test]
+    fn guard_mass_disable_is_refused_but_enables_go_ahead() {
+        let changes: Vec<Change> = (0..30)
+            .map(|i| Change::Set {
+                menu: Menu::PppSecret,
+                id: format!("*{i}"),
+                comment: secret_comment(&i.to_string()),
+                attrs: [("disabled".to_owned(), "true".to_owned())].into(),
+            })
+            .chain([Change::Set {
+                menu: Menu::PppSecret,
+                id: "*99".into(),
+                comment: secret_comment("99"),
+                attrs: [("disabled".to_owned(), "false".to_owned())].into(),
+            }])
+            .collect();
+        let g = guard(changes.clone(), 100, 0.2, 5, false);
+        assert!(matches!(g.refusal, Some(Refusal::MassDisable { would_disable: 30, of: 100 })));
+        assert_eq!(g.apply.len(), 1);
+        assert_eq!(g.withheld.len(), 30);
+        let ok = guard(changes[..20].to_vec(), 100, 0.2, 5, false);
+        assert_eq!(ok.refusal, None);
+        let small = guard(changes[..4].to_vec(), 10, 0.2, 5, false);
+        assert_eq!(small.refusal, None, "at most min_count is always allowed");
+    }
+
+    #[test]
+    fn guard_stale_desired_withholds_every_disable() {
+        let c = Change::Kick { id: "*1".into(), name: "a@acme".into() };
+        let g = guard(vec![c], 100, 0.2, 5, true);
+        assert_eq!(g.refusal, Some(Refusal::StaleDesired));
+        assert!(g.apply.is_empty());
+    }
+
+    #[test]
+    fn desired_site_filter_keeps_only_that_site() {
+        let mut state = synthetic_state("acme", 4);
+        state.subscribers[0].site = Some("tower-1".into());
+        state.subscribers[1].site = Some("tower-2".into());
+        let mut r = router();
+        r.sites.insert("tower-1".into());
+        let d = build_desired(&state, &bench_tenant("acme"), &r);
+        assert_eq!(d.names.keys().collect::<Vec<_>>(), ["s000000"]);
+    }
+
+    // ---- property tests ----
+
+    fn arb_state() -> impl Strategy<Value = DesiredState> {
+        let plans = prop::collection::btree_set("[a-c]", 1..3);
+        let subs = prop::collection::vec(
+            (0u8..4, prop::option::of(0u8..250), "[a-c]", prop::option::of("tower-[12]"), "[a-z]{1,3}"),
+            0..25,
+        );
+        (plans, subs).prop_map(|(plans, subs)| DesiredState {
+            realm: "acme".into(),
+            generated_at: String::new(),
+            cursor: 0,
+            plans: plans
+                .into_iter()
+                .map(|c| Plan {
+                    code: c,
+                    name: String::new(),
+                    kind: "pppoe".into(),
+                    down_kbps: 4000,
+                    up_kbps: 1000,
+                    rate_limit: String::new(),
+                })
+                .collect(),
+            subscribers: subs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (st, ip, plan, site, pw))| Subscriber {
+                    id: format!("s{i}"),
+                    username: format!("u{i}"),
+                    password: pw,
+                    plan,
+                    status: [Status::Active, Status::Suspended, Status::Expired, Status::Pending][st as usize],
+                    static_ip: ip.map(|o| format!("10.0.0.{o}")),
+                    site,
+                    expires_at: None,
+                })
+                .collect(),
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Drop(usize),
+        Edit(usize, String, String),
+        Duplicate(usize),
+        Unmanaged(u8, Option<String>),
+        Session(String),
+    }
+
+    fn arb_mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            any::<usize>().prop_map(Mutation::Drop),
+            (
+                any::<usize>(),
+                prop::sample::select(vec!["disabled", "password", "profile", "address", "name", "comment"]),
+                "[a-z0-9]{0,4}"
+            )
+                .prop_map(|(i, k, v)| Mutation::Edit(i, k.to_owned(), v)),
+            any::<usize>().prop_map(Mutation::Duplicate),
+            (
+                0u8..9,
+                prop::option::of(prop::sample::select(vec![
+                    "konnekted".to_owned(),
+                    "Konnekted:sub:s1".to_owned(),
+                    "operator".to_owned(),
+                    "x konnekted:sub:s0".to_owned()
+                ]))
+            )
+                .prop_map(|(m, c)| Mutation::Unmanaged(m, c)),
+            "u[0-9]@acme".prop_map(Mutation::Session),
+        ]
+    }
+
+    fn mutate(mut obs: Observed, muts: &[Mutation]) -> Observed {
+        let mut n = 0;
+        for m in muts {
+            n += 1;
+            let len = obs.items.len();
+            match m {
+                Mutation::Drop(i) if len > 0 => {
+                    obs.items.remove(i % len);
+                }
+                Mutation::Edit(i, k, v) if len > 0 => {
+                    let item = &mut obs.items[i % len];
+                    if k == "comment" {
+                        // An operator rewriting our comment makes the object unmanaged.
+                        item.attrs.insert(k.clone(), format!("edited {v}"));
+                    } else {
+                        item.attrs.insert(k.clone(), v.clone());
+                    }
+                }
+                Mutation::Duplicate(i) if len > 0 => {
+                    let mut item = obs.items[i % len].clone();
+                    item.id = format!("*D{n}");
+                    obs.items.push(item);
+                }
+                Mutation::Unmanaged(menu, comment) => {
+                    let menu = Menu::ALL[*menu as usize % Menu::ALL.len()];
+                    let mut item = unmanaged(menu, &format!("*U{n}"), comment.as_deref());
+                    item.attrs.insert("name".into(), format!("u{n}@acme"));
+                    obs.items.push(item);
+                }
+                Mutation::Session(name) => obs.sessions.push(Session { id: format!("*S{n}"), name: name.clone() }),
+                _ => {}
+            }
+        }
+        obs
+    }
+
+    fn arb_router() -> impl Strategy<Value = crate::config::RouterConfig> {
+        (any::<bool>(), any::<bool>()).prop_map(|(managed_types, site)| {
+            let mut r = router();
+            r.queue_types = if managed_types { QueueTypes::Managed } else { QueueTypes::Builtin };
+            if site {
+                r.sites.insert("tower-1".into());
+            }
+            r
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn plan_applied_to_observed_yields_desired(
+            before in arb_state(), after in arb_state(), muts in prop::collection::vec(arb_mutation(), 0..12),
+            r in arb_router(), garden in any::<bool>(),
+        ) {
+            let t = if garden { full_tenant() } else { bench_tenant("acme") };
+            let d0 = build_desired(&before, &t, &r);
+            let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default())), &muts);
+            let d1 = build_desired(&after, &t, &r);
+            let plan = plan_changes(&d1, &start);
+            let result = apply_to_observed(&start, &plan);
+
+            // Every desired object exists exactly once with the desired values.
+            for ((menu, comment), want) in &d1.objects {
+                let found: Vec<&ObservedItem> = result.items.iter()
+                    .filter(|i| i.menu == *menu && i.comment() == Some(comment.as_str())).collect();
+                prop_assert_eq!(found.len(), 1, "{:?} {}", menu, comment);
+                for (k, v) in want {
+                    prop_assert!(values_equal(k, found[0].attrs.get(k).map(String::as_str), v));
+                }
+            }
+            // No managed object is left that is not desired.
+            for i in result.items.iter().filter(|i| i.is_managed()) {
+                prop_assert!(d1.objects.contains_key(&(i.menu, i.comment().unwrap_or_default().to_owned())));
+            }
+            // No session of an offline subscriber survives.
+            prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name)));
+            // Idempotent: a second plan is empty.
+            prop_assert_eq!(plan_changes(&d1, &result), Vec::<Change>::new());
+        }
+
+        #[test]
+        fn plan_never_touches_unmanaged_objects(
+            state in arb_state(), muts in prop::collection::vec(arb_mutation(), 0..12), r in arb_router(),
+        ) {
+            let t = full_tenant();
+            let d = build_desired(&state, &t, &r);
+            let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default())), &muts);
+            let unmanaged: Vec<&ObservedItem> = start.items.iter().filter(|i| !i.is_managed()).collect();
+            let plan = plan_changes(&d, &start);
+            for c in &plan {
+                match c {
+                    Change::Set { id, menu, .. } | Change::Remove { id, menu, .. } => {
+                        prop_assert!(!unmanaged.iter().any(|u| &u.id == id && u.menu == *menu), "touched unmanaged {:?}", c);
+                    }
+                    Change::Add { attrs, .. } => {
+                        prop_assert!(attrs.get("comment").is_some_and(|c| c.starts_with(MARKER)));
+                    }
+                    Change::Kick { name, .. } => prop_assert!(d.offline_names.contains(name)),
+                }
+            }
+            let result = apply_to_observed(&start, &plan);
+            let after: Vec<&ObservedItem> = result.items.iter().filter(|i| !i.is_managed()).collect();
+            prop_assert_eq!(unmanaged, after);
+        }
+
+        #[test]
+        fn plan_restricted_to_subscribers_only_touches_them(
+            before in arb_state(), after in arb_state(), pick in prop::collection::btree_set(0usize..25, 0..5),
+        ) {
+            let t = full_tenant();
+            let r = router();
+            let d0 = build_desired(&before, &t, &r);
+            let obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
+            let ids: std::collections::BTreeSet<String> = pick.iter().map(|i| format!("s{i}")).collect();
+            let d1 = build_desired(&after, &t, &r).restrict(&ids);
+            // The fast path reads only these subscribers' items.
+            let scoped = Observed {
+                items: obs.items.iter().filter(|i| {
+                    ids.iter().any(|id| i.comment() == Some(secret_comment(id).as_str())
+                        || i.comment() == Some(crate::model::suspended_comment(id).as_str()))
+                }).cloned().collect(),
+                sessions: Vec::new(),
+            };
+            let plan = plan_changes(&d1, &scoped);
+            prop_assert!(subscribers_touched(&plan).is_subset(&ids));
+        }
+    }
+}

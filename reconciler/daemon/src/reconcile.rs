@@ -1,0 +1,665 @@
+//! The controller: per router, `reconcile` = load desired, read observed, plan (pure),
+//! guard, apply (pipelined), verify (read back and re-plan), record status, report.
+//! [`RouterWorker::try_step`] runs one pass and is what tests drive; [`error_policy`]
+//! says when to retry after a failure; [`Action`] says when to run again.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use routeros_client::{Client, Config as ClientConfig, ErrorKind};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
+use crate::edge::{DesiredState, EdgeClient, EdgeError, Report};
+use crate::metrics::Metrics;
+use crate::model::{DesiredRouter, build_desired};
+use crate::plan::{Change, Refusal, guard, plan_changes};
+use crate::router::{self, Scope};
+
+/// When to run the next pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action {
+    /// Run again after this long (the safety net: a full pass always follows).
+    pub requeue_after: Duration,
+}
+
+impl Action {
+    /// Run again after `d`.
+    pub fn requeue(d: Duration) -> Action {
+        Action { requeue_after: d }
+    }
+}
+
+/// Why a pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// No desired state has ever been loaded (the edge is unreachable); nothing was done.
+    #[error("no desired state yet: {0}")]
+    NoDesiredState(EdgeError),
+    /// Could not connect or log in.
+    #[error("connecting to the router: {0}")]
+    Connect(routeros_client::Error),
+    /// Reading the managed menus failed.
+    #[error("reading the router: {0}")]
+    Read(routeros_client::Error),
+    /// The connection failed while applying; the next pass converges.
+    #[error("connection lost while applying ({unsent} changes unsent): {source}")]
+    ConnectionLost {
+        /// Changes not known to be applied.
+        unsent: usize,
+        /// The failure.
+        source: routeros_client::Error,
+    },
+    /// The router refused some changes.
+    #[error("router refused {count} changes, first: {first}")]
+    Traps {
+        /// How many.
+        count: usize,
+        /// The first message.
+        first: String,
+    },
+    /// The router acknowledged writes that reading back shows were not applied.
+    #[error("{count} acknowledged changes were not applied (read back differs)")]
+    Verify {
+        /// How many.
+        count: usize,
+    },
+    /// The pass took longer than allowed.
+    #[error("pass timed out")]
+    Timeout,
+}
+
+impl ReconcileError {
+    /// The `label` of `konnekted_reconciler_errors_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ReconcileError::NoDesiredState(_) => "edge_unavailable",
+            ReconcileError::Connect(e) => match e.kind() {
+                ErrorKind::Login => "router_login",
+                ErrorKind::Tls => "router_tls",
+                _ => "router_connect",
+            },
+            ReconcileError::Read(_) => "router_read",
+            ReconcileError::ConnectionLost { .. } => "connection_lost",
+            ReconcileError::Traps { .. } => "router_trap",
+            ReconcileError::Verify { .. } => "verify_mismatch",
+            ReconcileError::Timeout => "timeout",
+        }
+    }
+}
+
+/// Settings shared by every router task.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Full-pass interval.
+    pub full_pass: Duration,
+    /// Jitter share of it.
+    pub jitter: f64,
+    /// Feed poll interval.
+    pub feed_poll: Duration,
+    /// Most time one pass may take.
+    pub pass_timeout: Duration,
+    /// A desired state fetched less than this long ago is reused by a full pass.
+    pub desired_max_age: Duration,
+    /// Mass-disable guard.
+    pub guard: GuardConfig,
+}
+
+impl Settings {
+    /// From the config.
+    pub fn from_config(c: &Config) -> Settings {
+        Settings {
+            full_pass: c.full_pass(),
+            jitter: c.jitter,
+            feed_poll: c.feed_poll(),
+            pass_timeout: Duration::from_secs(c.pass_timeout_seconds),
+            desired_max_age: Duration::from_secs(2),
+            guard: c.guard,
+        }
+    }
+
+    /// The full-pass interval with jitter.
+    pub fn jittered_full_pass(&self) -> Duration {
+        let j = if self.jitter > 0.0 { rand::random::<f64>() * 2.0 * self.jitter - self.jitter } else { 0.0 };
+        self.full_pass.mul_f64((1.0 + j).max(0.01))
+    }
+}
+
+/// Shared state of the daemon: settings and metrics.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Settings.
+    pub settings: Settings,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A nudge from the change feed to a tenant's routers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nudge {
+    /// These subscribers changed.
+    Subscribers(BTreeSet<String>),
+    /// Something wider changed (a plan): run a full pass.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    state: Arc<DesiredState>,
+    fetched_at: Instant,
+    stale: bool,
+}
+
+/// One tenant: its edge client and the last known desired state (fail static).
+#[derive(Debug)]
+pub struct Tenant {
+    /// Its config.
+    pub cfg: TenantConfig,
+    edge: EdgeClient,
+    cache: Mutex<Option<Cached>>,
+    cursor: Mutex<Option<i64>>,
+    fetch: tokio::sync::Mutex<()>,
+    nudges: broadcast::Sender<Nudge>,
+}
+
+impl Tenant {
+    /// A tenant with nothing loaded yet.
+    pub fn new(cfg: TenantConfig, edge_timeout: Duration) -> Result<Arc<Tenant>, EdgeError> {
+        let edge = EdgeClient::new(&cfg.edge_url, &cfg.realm, cfg.sync_key.clone(), edge_timeout)?;
+        let (nudges, _) = broadcast::channel(1024);
+        Ok(Arc::new(Tenant {
+            cfg,
+            edge,
+            cache: Mutex::new(None),
+            cursor: Mutex::new(None),
+            fetch: tokio::sync::Mutex::new(()),
+            nudges,
+        }))
+    }
+
+    /// The edge client.
+    pub fn edge(&self) -> &EdgeClient {
+        &self.edge
+    }
+
+    /// Subscribes to change-feed nudges.
+    pub fn subscribe(&self) -> broadcast::Receiver<Nudge> {
+        self.nudges.subscribe()
+    }
+
+    fn cached(&self) -> Option<Cached> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The desired state for a pass: fetched (or reused when younger than `max_age`);
+    /// when the edge fails, the last known one marked stale; with none, an error.
+    pub async fn desired(&self, max_age: Duration, metrics: &Metrics) -> Result<(Arc<DesiredState>, bool), EdgeError> {
+        let _one_fetch = self.fetch.lock().await;
+        if let Some(c) = self.cached().filter(|c| !c.stale && c.fetched_at.elapsed() < max_age) {
+            return Ok((c.state, false));
+        }
+        match self.edge.desired().await {
+            Ok(state) => {
+                let state = Arc::new(state);
+                *self.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.cursor);
+                *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Cached { state: state.clone(), fetched_at: Instant::now(), stale: false });
+                Ok((state, false))
+            }
+            Err(e) => {
+                metrics.inc(
+                    "konnekted_reconciler_edge_errors_total",
+                    &[("tenant", &self.cfg.realm), ("label", edge_label(&e))],
+                    1.0,
+                );
+                tracing::warn!(tenant = %self.cfg.realm, "desired state: {e}");
+                let mut g = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                match g.as_mut() {
+                    Some(c) => {
+                        c.stale = true;
+                        Ok((c.state.clone(), true))
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The last known desired state without asking the edge (fast path).
+    pub fn last_known(&self) -> Option<(Arc<DesiredState>, bool)> {
+        self.cached().map(|c| (c.state, c.stale))
+    }
+
+    /// One poll of the change feed: folds subscriber changes into the cached state and
+    /// nudges the routers. Returns the number of changes seen.
+    pub async fn poll_feed(&self, metrics: &Metrics) -> Result<usize, EdgeError> {
+        let cursor = *self.cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(after) = cursor else {
+            // Nothing loaded yet: load the whole state first (this sets the cursor).
+            self.desired(Duration::ZERO, metrics).await?;
+            return Ok(0);
+        };
+        let page = match self.edge.feed(after, 500).await {
+            Ok(p) => p,
+            Err(e) => {
+                metrics.inc(
+                    "konnekted_reconciler_edge_errors_total",
+                    &[("tenant", &self.cfg.realm), ("label", edge_label(&e))],
+                    1.0,
+                );
+                return Err(e);
+            }
+        };
+        if page.changes.is_empty() {
+            return Ok(0);
+        }
+        metrics.inc(
+            "konnekted_reconciler_feed_changes_total",
+            &[("tenant", &self.cfg.realm)],
+            page.changes.len() as f64,
+        );
+        let mut ids = BTreeSet::new();
+        let mut full = false;
+        {
+            let mut g = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = g.as_mut() {
+                let state = Arc::make_mut(&mut c.state);
+                for ch in &page.changes {
+                    match ch.subscriber() {
+                        Some(s) => {
+                            ids.insert(s.id.clone());
+                            match state.subscribers.iter_mut().find(|x| x.id == s.id) {
+                                Some(x) => *x = s,
+                                None => state.subscribers.push(s),
+                            }
+                        }
+                        None => full = true,
+                    }
+                }
+                state.cursor = state.cursor.max(page.cursor);
+            } else {
+                full = true;
+            }
+        }
+        *self.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(page.cursor.max(after));
+        if full {
+            // A plan changed (or the payload was not a subscriber): reload everything.
+            if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                c.fetched_at = Instant::now() - Duration::from_secs(3600);
+            }
+            let _ = self.nudges.send(Nudge::Full);
+        } else if !ids.is_empty() {
+            let _ = self.nudges.send(Nudge::Subscribers(ids));
+        }
+        Ok(page.changes.len())
+    }
+
+    /// Polls the feed forever (every `every`).
+    pub async fn run_feed(self: Arc<Tenant>, every: Duration, metrics: Arc<Metrics>) {
+        loop {
+            if let Err(e) = self.poll_feed(&metrics).await {
+                tracing::debug!(tenant = %self.cfg.realm, "feed: {e}");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+fn edge_label(e: &EdgeError) -> &'static str {
+    match e {
+        EdgeError::Unreachable(_) => "unreachable",
+        EdgeError::Unauthorized => "unauthorized",
+        EdgeError::Status(_) => "status",
+        EdgeError::Body(_) => "body",
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of unix seconds (civil-from-days, no chrono needed).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The result of one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    /// `ok`, `refused` or `error`.
+    pub outcome: &'static str,
+    /// Changes the plan contained.
+    pub drift_found: usize,
+    /// Changes applied and verified.
+    pub drift_fixed: usize,
+    /// Disabling changes held back by the guard or fail static.
+    pub withheld: usize,
+    /// Why they were held back.
+    pub refusal: Option<String>,
+    /// Whether the desired state was stale (edge unreachable).
+    pub stale: bool,
+    /// Errors (texts).
+    pub errors: Vec<String>,
+    /// The error's metric label, if the pass failed.
+    pub error_label: Option<&'static str>,
+}
+
+/// One router and its connection.
+pub struct RouterWorker {
+    /// Its config.
+    pub cfg: RouterConfig,
+    tenant: Arc<Tenant>,
+    ctx: Arc<Ctx>,
+    client: Option<Client>,
+    /// Managed secrets seen by the last full pass (the guard's denominator on fast passes).
+    last_managed: usize,
+}
+
+impl std::fmt::Debug for RouterWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterWorker").field("router", &self.cfg.name).finish()
+    }
+}
+
+struct Outcome {
+    found: usize,
+    fixed: usize,
+    withheld: usize,
+    refusal: Option<String>,
+    stale: bool,
+    errors: Vec<String>,
+}
+
+impl RouterWorker {
+    /// A worker (not connected yet).
+    pub fn new(cfg: RouterConfig, tenant: Arc<Tenant>, ctx: Arc<Ctx>) -> RouterWorker {
+        RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0 }
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        ClientConfig::new(&self.cfg.username, self.cfg.password.expose())
+            .window(self.cfg.window)
+            .connect_timeout(Duration::from_secs(10))
+            .command_timeout(Duration::from_secs(30))
+    }
+
+    async fn client(&mut self) -> Result<Client, ReconcileError> {
+        if let Some(c) = self.client.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        self.client = None;
+        let c = router::connect(&self.cfg, &self.client_config()).await.map_err(ReconcileError::Connect)?;
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The desired objects of this router for a pass.
+    async fn desired(&self, scope: &Scope) -> Result<(DesiredRouter, bool), ReconcileError> {
+        let (state, stale) = match scope {
+            Scope::Full => self
+                .tenant
+                .desired(self.ctx.settings.desired_max_age, &self.ctx.metrics)
+                .await
+                .map_err(ReconcileError::NoDesiredState)?,
+            Scope::Subscribers(_) => match self.tenant.last_known() {
+                Some(v) => v,
+                None => self
+                    .tenant
+                    .desired(Duration::ZERO, &self.ctx.metrics)
+                    .await
+                    .map_err(ReconcileError::NoDesiredState)?,
+            },
+        };
+        let d = build_desired(&state, &self.tenant.cfg, &self.cfg);
+        Ok(match scope {
+            Scope::Full => (d, stale),
+            Scope::Subscribers(ids) => (d.restrict(ids), stale),
+        })
+    }
+
+    async fn pass(&mut self, scope: &Scope) -> Result<Outcome, (ReconcileError, Outcome)> {
+        let empty = |found| Outcome { found, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() };
+        let (desired, stale) = self.desired(scope).await.map_err(|e| (e, empty(0)))?;
+        let client = self.client().await.map_err(|e| (e, empty(0)))?;
+        let observed = match router::read_observed(&client, &desired, scope).await {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_connection_usable() {
+                    self.client = None;
+                }
+                return Err((ReconcileError::Read(e), empty(0)));
+            }
+        };
+        if *scope == Scope::Full {
+            self.last_managed = observed.managed_secrets();
+        }
+        let managed = self.last_managed.max(observed.managed_secrets());
+        let changes = plan_changes(&desired, &observed);
+        let found = changes.len();
+        let g = self.ctx.settings.guard;
+        let guarded = guard(changes, managed, g.max_disable_share, g.min_count, stale);
+        let refusal = guarded.refusal.as_ref().map(|r| match r {
+            Refusal::MassDisable { would_disable, of } => {
+                format!(
+                    "plan would disable {would_disable} of {of} subscribers (limit {:.0}%)",
+                    g.max_disable_share * 100.0
+                )
+            }
+            Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
+        });
+        let mut out = Outcome { found, fixed: 0, withheld: guarded.withheld.len(), refusal, stale, errors: Vec::new() };
+        if guarded.apply.is_empty() {
+            return Ok(out);
+        }
+        let applied = router::apply(&client, guarded.apply, self.cfg.window).await;
+        out.errors.extend(applied.trapped.iter().map(|(c, m)| format!("{} {}: {m}", c.path(), describe(c))));
+        if let Some(e) = applied.lost {
+            self.client = None;
+            out.fixed = applied.acked.len();
+            return Err((ReconcileError::ConnectionLost { unsent: applied.unsent, source: e }, out));
+        }
+        // Verify: read back the same scope and plan again; whatever was acknowledged
+        // and still shows up was not applied.
+        let after = match router::read_observed(&client, &desired, scope).await {
+            Ok(o) => o,
+            Err(e) => {
+                if !e.is_connection_usable() {
+                    self.client = None;
+                }
+                return Err((ReconcileError::Read(e), out));
+            }
+        };
+        let remaining = plan_changes(&desired, &after);
+        let acked_keys: BTreeSet<(&str, String)> = applied.acked.iter().map(key).collect();
+        let unverified: Vec<&Change> = remaining
+            .iter()
+            .filter(|c| !c.is_disabling() || out.withheld == 0)
+            .filter(|c| acked_keys.contains(&key(c)))
+            .collect();
+        out.fixed = applied.acked.len() - unverified.len().min(applied.acked.len());
+        out.errors
+            .extend(unverified.iter().map(|c| format!("{} {}: acknowledged but not applied", c.path(), describe(c))));
+        if !unverified.is_empty() {
+            return Err((ReconcileError::Verify { count: unverified.len() }, out));
+        }
+        if let Some((_, first)) = applied.trapped.first() {
+            let count = applied.trapped.len();
+            let first = first.clone();
+            return Err((ReconcileError::Traps { count, first }, out));
+        }
+        Ok(out)
+    }
+
+    /// One pass over `scope`, with the timeout, metrics and the report to the edge.
+    pub async fn try_step(&mut self, scope: Scope) -> PassReport {
+        let started = now_rfc3339();
+        let t0 = Instant::now();
+        let kind = if scope == Scope::Full { "full" } else { "fast" };
+        let result = match tokio::time::timeout(self.ctx.settings.pass_timeout, self.pass(&scope)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.client = None;
+                Err((
+                    ReconcileError::Timeout,
+                    Outcome { found: 0, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() },
+                ))
+            }
+        };
+        let name = self.cfg.name.clone();
+        let m = &self.ctx.metrics;
+        let (out, error) = match result {
+            Ok(o) => (o, None),
+            Err((e, o)) => (o, Some(e)),
+        };
+        let outcome = match (&error, &out.refusal) {
+            (Some(_), _) => "error",
+            (None, Some(_)) => "refused",
+            (None, None) => "ok",
+        };
+        let mut errors = out.errors.clone();
+        if let Some(e) = &error {
+            errors.insert(0, e.to_string());
+            m.inc("konnekted_reconciler_errors_total", &[("router", &name), ("label", e.metric_label())], 1.0);
+            tracing::warn!(router = %name, label = e.metric_label(), "pass failed: {e}");
+        }
+        m.inc("konnekted_reconciler_passes_total", &[("router", &name), ("kind", kind), ("outcome", outcome)], 1.0);
+        m.inc("konnekted_reconciler_changes_applied_total", &[("router", &name)], out.fixed as f64);
+        m.inc("konnekted_reconciler_drift_found_total", &[("router", &name)], out.found as f64);
+        m.set("konnekted_reconciler_drift", &[("router", &name)], out.found as f64);
+        m.set("konnekted_reconciler_pass_duration_seconds", &[("router", &name)], t0.elapsed().as_secs_f64());
+        if error.is_none() {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            m.set("konnekted_reconciler_last_success_timestamp_seconds", &[("router", &name)], now);
+        }
+        let report = PassReport {
+            outcome,
+            drift_found: out.found,
+            drift_fixed: out.fixed,
+            withheld: out.withheld,
+            refusal: out.refusal.clone(),
+            stale: out.stale,
+            errors,
+            error_label: error.as_ref().map(ReconcileError::metric_label),
+        };
+        // Fast passes that found nothing are not worth a report.
+        if scope == Scope::Full || report.drift_found > 0 || error.is_some() {
+            self.send_report(&report, kind, started).await;
+        }
+        report
+    }
+
+    async fn send_report(&self, r: &PassReport, kind: &str, started_at: String) {
+        if matches!(r.error_label, Some("edge_unavailable")) {
+            return;
+        }
+        let report = Report {
+            router: self.cfg.name.clone(),
+            started_at,
+            finished_at: now_rfc3339(),
+            outcome: r.outcome.to_owned(),
+            drift_found: r.drift_found as u64,
+            drift_fixed: r.drift_fixed as u64,
+            errors: r.errors.clone(),
+            details: json!({
+                "kind": kind,
+                "withheld": r.withheld,
+                "refusal": r.refusal,
+                "stale_desired": r.stale,
+                "error_label": r.error_label,
+            }),
+        };
+        if let Err(e) = self.tenant.edge().report(&report).await {
+            self.ctx.metrics.inc(
+                "konnekted_reconciler_edge_errors_total",
+                &[("tenant", &self.tenant.cfg.realm), ("label", edge_label(&e))],
+                1.0,
+            );
+            tracing::debug!(router = %self.cfg.name, "report not delivered: {e}");
+        }
+    }
+
+    /// Runs forever: a full pass on start and every (jittered) full-pass interval; a
+    /// fast pass whenever the change feed nudges; retries per [`error_policy`].
+    pub async fn run(mut self) {
+        let mut nudges = self.tenant.subscribe();
+        let mut next_full = tokio::time::Instant::now();
+        loop {
+            let scope = tokio::select! {
+                _ = tokio::time::sleep_until(next_full) => Scope::Full,
+                n = nudges.recv() => match n {
+                    Ok(Nudge::Subscribers(mut ids)) => {
+                        // Coalesce whatever else is queued.
+                        let mut full = false;
+                        while let Ok(more) = nudges.try_recv() {
+                            match more {
+                                Nudge::Subscribers(m) => ids.extend(m),
+                                Nudge::Full => full = true,
+                            }
+                        }
+                        if full { Scope::Full } else { Scope::Subscribers(ids) }
+                    }
+                    Ok(Nudge::Full) | Err(broadcast::error::RecvError::Lagged(_)) => Scope::Full,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        nudges = self.tenant.subscribe();
+                        continue;
+                    }
+                },
+            };
+            let full = scope == Scope::Full;
+            let report = self.try_step(scope).await;
+            let action = match report.error_label {
+                None => Action::requeue(self.ctx.settings.jittered_full_pass()),
+                Some(label) => error_policy(label, &self.ctx.settings),
+            };
+            if full || report.error_label.is_some() {
+                next_full = tokio::time::Instant::now() + action.requeue_after;
+            }
+        }
+    }
+}
+
+/// When to retry after a failed pass (by its metric label).
+pub fn error_policy(label: &str, settings: &Settings) -> Action {
+    let d = match label {
+        // Partial results: converge soon.
+        "connection_lost" | "verify_mismatch" | "router_trap" => Duration::from_secs(15),
+        // The router is away or refusing us: back off more.
+        "router_connect" | "router_login" | "router_tls" | "timeout" | "router_read" => Duration::from_secs(30),
+        _ => Duration::from_secs(10),
+    };
+    Action::requeue(d.min(settings.full_pass))
+}
+
+fn key(c: &Change) -> (&'static str, String) {
+    match c {
+        Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
+            (c.path(), comment.clone())
+        }
+        Change::Kick { name, .. } => (c.path(), name.clone()),
+    }
+}
+
+fn describe(c: &Change) -> String {
+    match c {
+        Change::Add { comment, .. } => format!("add {comment}"),
+        Change::Set { comment, attrs, .. } => {
+            format!("set {comment} ({})", attrs.keys().map(String::as_str).collect::<Vec<_>>().join(","))
+        }
+        Change::Remove { comment, .. } => format!("remove {comment}"),
+        Change::Kick { name, .. } => format!("kick {name}"),
+    }
+}

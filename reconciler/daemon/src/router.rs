@@ -1,0 +1,181 @@
+//! Router I/O: connect, read the managed menus, apply changes pipelined.
+//!
+//! Reads are one `print` per menu, all in flight at once; writes run phase by phase
+//! ([`Change::phase`]), every change of a phase in flight at once (bounded by the
+//! connection window), so N changes cost about N / window round trips.
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+use routeros_client::{Client, Command, Config as ClientConfig, Error, ErrorKind, Row, TlsConfig};
+
+use crate::config::RouterConfig;
+use crate::model::{DesiredRouter, Menu, secret_comment, suspended_comment};
+use crate::plan::{Change, Observed, ObservedItem, Session};
+
+/// Which part of a router a pass looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every managed menu.
+    Full,
+    /// Only the objects of these subscribers (the change-feed fast path).
+    Subscribers(BTreeSet<String>),
+}
+
+/// Opens an API connection (TCP or pinned TLS), spawning its driver.
+pub async fn connect(cfg: &RouterConfig, client_cfg: &ClientConfig) -> Result<Client, Error> {
+    let addr = (cfg.address.as_str(), cfg.port);
+    match &cfg.tls {
+        None => {
+            let (client, conn) = routeros_client::connect_tcp(addr, client_cfg).await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("router connection ended: {e}");
+                }
+            });
+            Ok(client)
+        }
+        Some(t) => {
+            let tls = TlsConfig::pinned_sha256_hex(&t.server_name, &t.fingerprint_sha256)?;
+            let (client, conn) = routeros_client::connect_tls(addr, &tls, client_cfg).await?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("router connection ended: {e}");
+                }
+            });
+            Ok(client)
+        }
+    }
+}
+
+fn item(menu: Menu, row: Row) -> Option<ObservedItem> {
+    let mut id = None;
+    let mut attrs = std::collections::BTreeMap::new();
+    for (k, v) in row {
+        if k == ".id" {
+            id = Some(v);
+        } else {
+            attrs.insert(k, v);
+        }
+    }
+    Some(ObservedItem { menu, id: id?, attrs })
+}
+
+fn session(row: &Row) -> Option<Session> {
+    Some(Session { id: row.id()?.to_owned(), name: row.get("name")?.to_owned() })
+}
+
+/// Reads what `scope` covers, every print in flight at once.
+pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Scope) -> Result<Observed, Error> {
+    let mut prints: Vec<(Option<Menu>, Command)> = Vec::new();
+    match scope {
+        Scope::Full => {
+            for menu in &desired.menus {
+                prints.push((Some(*menu), Command::on(menu.path(), "print")));
+            }
+            prints.push((None, Command::on("/ppp/active", "print").proplist([".id", "name"])));
+        }
+        Scope::Subscribers(ids) => {
+            for id in ids {
+                prints.push((
+                    Some(Menu::PppSecret),
+                    Command::on("/ppp/secret", "print").query_eq("comment", &secret_comment(id)),
+                ));
+                prints.push((
+                    Some(Menu::AddressList),
+                    Command::on("/ip/firewall/address-list", "print").query_eq("comment", &suspended_comment(id)),
+                ));
+                if let Some(name) = desired.names.get(id) {
+                    prints.push((
+                        None,
+                        Command::on("/ppp/active", "print").proplist([".id", "name"]).query_eq("name", name),
+                    ));
+                }
+            }
+        }
+    }
+    let results = futures::future::join_all(prints.into_iter().map(|(menu, cmd)| {
+        let client = client.clone();
+        async move { (menu, client.call(cmd).await) }
+    }))
+    .await;
+    let mut observed = Observed::default();
+    for (menu, result) in results {
+        let rows = result?.rows;
+        match menu {
+            Some(menu) => observed.items.extend(rows.into_iter().filter_map(|r| item(menu, r))),
+            None => observed.sessions.extend(rows.iter().filter_map(session)),
+        }
+    }
+    Ok(observed)
+}
+
+/// What applying a plan did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Changes the router acknowledged.
+    pub acked: Vec<Change>,
+    /// Changes the router refused (`!trap`), with the message.
+    pub trapped: Vec<(Change, String)>,
+    /// Changes not sent or not answered because the connection failed.
+    pub unsent: usize,
+    /// The connection failure, if any.
+    pub lost: Option<Error>,
+}
+
+async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
+    fn pairs(a: &crate::model::Attrs) -> Vec<(&str, &str)> {
+        a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+    match change {
+        Change::Add { menu, attrs, .. } => client.add(menu.path(), &pairs(attrs)).await.map(drop),
+        Change::Set { menu, id, attrs, .. } => client.set(menu.path(), id, &pairs(attrs)).await,
+        Change::Remove { menu, id, .. } => client.remove(menu.path(), id).await,
+        Change::Kick { id, .. } => {
+            match client.remove("/ppp/active", id).await {
+                // The session ended on its own meanwhile: that is what we wanted.
+                Err(e) if e.kind() == ErrorKind::Device => {
+                    if e.trap().is_some_and(|t| t.message.contains("no such item")) { Ok(()) } else { Err(e) }
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+/// Applies `changes` phase by phase, each phase pipelined (`window` in flight).
+/// Stops at the first phase in which the connection failed.
+pub async fn apply(client: &Client, changes: Vec<Change>, window: usize) -> Applied {
+    let mut out = Applied::default();
+    let mut phases: std::collections::BTreeMap<u8, Vec<Change>> = std::collections::BTreeMap::new();
+    for c in changes {
+        phases.entry(c.phase()).or_default().push(c);
+    }
+    for (_, batch) in phases {
+        if out.lost.is_some() {
+            out.unsent += batch.len();
+            continue;
+        }
+        let results: Vec<(Change, Result<(), Error>)> = futures::stream::iter(batch)
+            .map(|c| async move {
+                let r = execute(client, &c).await;
+                (c, r)
+            })
+            .buffer_unordered(window.max(1))
+            .collect()
+            .await;
+        for (c, r) in results {
+            match r {
+                Ok(()) => out.acked.push(c),
+                Err(e) if e.kind() == ErrorKind::Device => out.trapped.push((c, e.to_string())),
+                Err(e) => {
+                    out.unsent += 1;
+                    if out.lost.is_none() {
+                        out.lost = Some(e);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
