@@ -44,7 +44,7 @@ where
     let mut writer = tokio::spawn(async move {
         let mut buf = Vec::new();
         while let Some(first) = rx.recv().await {
-            tokio::time::sleep_until(first.due.into()).await;
+            wait_until(first.due).await;
             // Send everything already due in one write.
             let mut close = first.close_after;
             buf.clear();
@@ -60,7 +60,7 @@ where
                             return;
                         }
                         buf.clear();
-                        tokio::time::sleep_until(next.due.into()).await;
+                        wait_until(next.due).await;
                         buf.extend_from_slice(&next.bytes);
                         close = next.close_after;
                     }
@@ -133,6 +133,14 @@ where
         }
     }
     shared.stats.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sleeps until `due`, without touching the timer when it has already passed
+/// (the timer's 1 ms granularity would otherwise cost a millisecond per batch).
+async fn wait_until(due: Instant) {
+    if due > Instant::now() {
+        tokio::time::sleep_until(due.into()).await;
+    }
 }
 
 fn tagged(mut replies: Vec<Reply>, tag: Option<&str>) -> Vec<Reply> {

@@ -67,7 +67,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use query::{BadQuery, matches as query_matches};
+pub use query::{BadQuery, Props, matches as query_matches};
 pub use schema::{MENUS, MenuKind, MenuSpec, Unique};
 pub use state::SimTrap;
 use state::{Origin, State};

@@ -11,26 +11,38 @@ use routeros_proto::Row;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadQuery(pub String);
 
+/// Property lookup for query evaluation (implemented by [`Row`]).
+pub trait Props {
+    /// The value of property `name`.
+    fn prop(&self, name: &str) -> Option<&str>;
+}
+
+impl Props for Row {
+    fn prop(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+}
+
 /// Whether `item` matches the query words (each without its leading `?`).
-pub fn matches(item: &Row, queries: &[String]) -> Result<bool, BadQuery> {
+pub fn matches<P: Props + ?Sized>(item: &P, queries: &[String]) -> Result<bool, BadQuery> {
     let mut stack: Vec<bool> = Vec::new();
     for q in queries {
         if let Some(ops) = q.strip_prefix('#') {
             apply_ops(&mut stack, ops).map_err(|()| BadQuery(q.clone()))?;
         } else if let Some(rest) = q.strip_prefix('-') {
-            stack.push(!item.contains(rest));
+            stack.push(!item.prop(rest).is_some());
         } else if let Some(rest) = q.strip_prefix('<') {
             let (k, v) = rest.split_once('=').ok_or_else(|| BadQuery(q.clone()))?;
-            stack.push(item.get(k).is_some_and(|have| compare(have, v) == Ordering::Less));
+            stack.push(item.prop(k).is_some_and(|have| compare(have, v) == Ordering::Less));
         } else if let Some(rest) = q.strip_prefix('>') {
             let (k, v) = rest.split_once('=').ok_or_else(|| BadQuery(q.clone()))?;
-            stack.push(item.get(k).is_some_and(|have| compare(have, v) == Ordering::Greater));
+            stack.push(item.prop(k).is_some_and(|have| compare(have, v) == Ordering::Greater));
         } else {
             let rest = q.strip_prefix('=').unwrap_or(q);
             match rest.split_once('=') {
-                Some((k, v)) => stack.push(item.get(k) == Some(v)),
+                Some((k, v)) => stack.push(item.prop(k) == Some(v)),
                 None if rest.is_empty() => return Err(BadQuery(q.clone())),
-                None => stack.push(item.contains(rest)),
+                None => stack.push(item.prop(rest).is_some()),
             }
         }
     }

@@ -165,13 +165,24 @@ impl State {
                 return Err(unknown_parameter(k));
             }
         }
-        let rows = self.rows(spec.path)?;
+        let bad = |BadQuery(q)| SimTrap::new(Some(1), format!("invalid query: ?{q}"));
         let mut matched = Vec::new();
-        for row in rows {
-            let ok = query::matches(&row, &req.queries)
-                .map_err(|BadQuery(q)| SimTrap::new(Some(1), format!("invalid query: ?{q}")))?;
-            if ok {
-                matched.push(row);
+        if matches!(spec.path, "/ppp/active" | "/ip/hotspot/active" | "/system/resource") {
+            // Computed properties (uptime): evaluate on the printed rows.
+            for row in self.rows(spec.path)? {
+                if query::matches(&row, &req.queries).map_err(bad)? {
+                    matched.push(row);
+                }
+            }
+        } else {
+            // Evaluate on the stored item; build a printed row only for matches.
+            let table = self.tables.get(spec.path).ok_or_else(no_such_command)?;
+            for item in &table.items {
+                let view =
+                    ItemView { id: format_id(item.id), attrs: &item.attrs, single: spec.kind == MenuKind::Single };
+                if query::matches(&view, &req.queries).map_err(bad)? {
+                    matched.push(Self::printed(spec, item));
+                }
             }
         }
         if req.attributes.contains("count-only") {
@@ -194,15 +205,7 @@ impl State {
         let now = Instant::now();
         let mut out = Vec::with_capacity(table.items.len());
         for item in &table.items {
-            let mut pairs: Vec<(&str, &str)> = item.attrs.iter().collect();
-            pairs.sort_by_key(|(k, _)| spec.order(k));
-            let mut row = Row::new();
-            if spec.kind == MenuKind::Table {
-                row.insert(".id", &format_id(item.id));
-            }
-            for (k, v) in pairs {
-                row.insert(k, v);
-            }
+            let mut row = Self::printed(spec, item);
             if matches!(spec.path, "/ppp/active" | "/ip/hotspot/active") {
                 row.insert("uptime", &self.format_dur(now.saturating_duration_since(item.since)));
             }
@@ -212,6 +215,20 @@ impl State {
             out.push(row);
         }
         Ok(out)
+    }
+
+    /// An item as `print` shows it: `.id` first (tables), then properties in menu order.
+    fn printed(spec: &MenuSpec, item: &Item) -> Row {
+        let mut pairs: Vec<(&str, &str)> = item.attrs.iter().collect();
+        pairs.sort_by_key(|(k, _)| spec.order(k));
+        let mut row = Row::new();
+        if spec.kind == MenuKind::Table {
+            row.insert(".id", &format_id(item.id));
+        }
+        for (k, v) in pairs {
+            row.insert(k, v);
+        }
+        row
     }
 
     fn format_dur(&self, d: Duration) -> String {
@@ -393,6 +410,19 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+/// A stored item seen through the query evaluator, without building its printed row.
+struct ItemView<'a> {
+    id: String,
+    attrs: &'a Row,
+    single: bool,
+}
+
+impl query::Props for ItemView<'_> {
+    fn prop(&self, name: &str) -> Option<&str> {
+        if name == ".id" && !self.single { Some(&self.id) } else { self.attrs.get(name) }
     }
 }
 
