@@ -1,1 +1,222 @@
-fn main() {}
+//! Throughput and isolation figures for the generated multi-tenant FreeRADIUS config.
+//!
+//! `cargo bench -p konnekted-radius --bench radius_throughput` (needs tests/setup.sh, PostgreSQL on
+//! 127.0.0.1:5432 and the freeradius binary). One server holds 50 PostgreSQL and 50 SQLite tenants;
+//! PAP load with `radclient -p 32`:
+//!   1 tenant vs 50 tenants (round-robin), PostgreSQL vs SQLite;
+//!   other tenants' p50/p99 with and without one tenant's DB hung (ACCESS EXCLUSIVE lock).
+//! Environment: KONNEKTED_BENCH_REQUESTS (default 2000), KONNEKTED_BENCH_TENANTS (default 50).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use konnekted_radius::config::TenantConfig;
+use konnekted_radius::db::{DbSettings, Secret, migrate};
+use konnekted_radius::sync::{DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, TenantPolicy, sync_tenant};
+use sqlx::Connection;
+use support::*;
+
+fn state(i: usize) -> DesiredState {
+    DesiredState {
+        plans: vec![PlanSpec { name: "p".into(), rate_limit: format!("{i}M/{i}M"), session_timeout: None, address_list: None }],
+        subscribers: vec![SubscriberSpec {
+            username: "u1".into(),
+            password: Secret::new("pw1"),
+            plan: "p".into(),
+            status: SubscriberStatus::Active,
+            static_ip: None,
+        }],
+        policy: TenantPolicy::default(),
+    }
+}
+
+struct RunResult {
+    accepted: u64,
+    lost: u64,
+    secs: f64,
+}
+
+fn radclient_run(server: std::net::SocketAddr, realms: &[String], n: usize) -> RunResult {
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-{}", unique_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("requests");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..n {
+        writeln!(f, "User-Name = \"u1@{}\"\nUser-Password = \"pw1\"\n", realms[i % realms.len()]).unwrap();
+    }
+    drop(f);
+    let t = Instant::now();
+    let out = Command::new("radclient")
+        .args(["-q", "-s", "-p", "32", "-t", "5", "-r", "1", "-f"])
+        .arg(&file)
+        .args([&server.to_string(), "auth", SHARED_SECRET])
+        .stderr(Stdio::null())
+        .output()
+        .expect("radclient");
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    RunResult { accepted: field("Accepted"), lost: field("Lost"), secs }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// Healthy-tenant latencies with 32 in flight; `hung` tenant hammered by 8 more senders meanwhile.
+async fn latency_run(rad: &Radiusd, healthy: &[String], hung: Option<&str>, n: usize) -> (Vec<Duration>, usize) {
+    let addr = rad.auth_addr();
+    let mut hammer = Vec::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(h) = hung {
+        for _ in 0..8 {
+            let user = format!("u1@{h}");
+            let stop = stop.clone();
+            hammer.push(tokio::spawn(async move {
+                let c = Client::new(Ipv4Addr::LOCALHOST, SHARED_SECRET, addr, Duration::from_secs(2), 0);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = c.pap(&user, "pw1").await;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let per_worker = n / 32;
+    let mut workers = Vec::new();
+    for w in 0..32 {
+        let realms = healthy.to_vec();
+        workers.push(tokio::spawn(async move {
+            let c = Client::new(Ipv4Addr::LOCALHOST, SHARED_SECRET, addr, Duration::from_secs(3), 2);
+            let mut lat = Vec::new();
+            let mut failed = 0;
+            for i in 0..per_worker {
+                let user = format!("u1@{}", realms[(w * per_worker + i) % realms.len()]);
+                let t = Instant::now();
+                match c.pap(&user, "pw1").await {
+                    Ok(r) if r.accepted() => lat.push(t.elapsed()),
+                    _ => failed += 1,
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for w in workers {
+        let (l, f) = w.await.unwrap();
+        all.extend(l);
+        failed += f;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hammer {
+        let _ = h.await;
+    }
+    all.sort();
+    (all, failed)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probing
+    }
+    if !freeradius_or_skip("radius_throughput") {
+        return;
+    }
+    let requests: usize = std::env::var("KONNEKTED_BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n_tenants: usize = std::env::var("KONNEKTED_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let sfx = unique_suffix();
+    let dir = scratch_dir("bench");
+    let mut tenants = Vec::new();
+    let mut cleanup = Cleanup { dbs: vec![], dir: Some(dir.clone()) };
+    let t_setup = Instant::now();
+    for i in 0..n_tenants {
+        for (kind, db) in [
+            ("pg", pg(&format!("krb_{sfx}_pg{i:02}"))),
+            ("lite", DbSettings::Sqlite { path: dir.join(format!("lite{i:02}.db")) }),
+        ] {
+            let realm = format!("{kind}{i:02}");
+            let h = migrate(&db).await.unwrap_or_else(|e| panic!("migrate {realm}: {e}"));
+            sync_tenant(&h, &state(i + 1)).await.unwrap();
+            h.close().await;
+            cleanup.dbs.push(db.clone());
+            tenants.push(TenantConfig { realm, db, nas: vec![], vouchers: false, statement_timeout_ms: None });
+        }
+    }
+    let server = server_config(&dir, None);
+    let t_start = Instant::now();
+    let rad = start_radiusd(&server, &tenants, &dir).await;
+    println!(
+        "setup: {} tenants ({} PostgreSQL + {} SQLite) created in {:.1} s; freeradius -C + start to first answer {:.2} s",
+        tenants.len(),
+        n_tenants,
+        n_tenants,
+        t_start.duration_since(t_setup).as_secs_f64(),
+        t_start.elapsed().as_secs_f64()
+    );
+    let pg_all: Vec<String> = (0..n_tenants).map(|i| format!("pg{i:02}")).collect();
+    let lite_all: Vec<String> = (0..n_tenants).map(|i| format!("lite{i:02}")).collect();
+
+    // warm up pools
+    let _ = radclient_run(rad.auth_addr(), &pg_all, 200);
+    let _ = radclient_run(rad.auth_addr(), &lite_all, 200);
+
+    println!("\nPAP Access-Requests, radclient -p 32, {requests} per run (each auth = SELECTs + radpostauth INSERT)");
+    println!("{:<34} {:>10} {:>9} {:>6}", "mix", "auth/s", "accepted", "lost");
+    let mut rates = std::collections::BTreeMap::new();
+    for (label, realms) in [
+        ("PostgreSQL, 1 tenant", vec![pg_all[0].clone()]),
+        ("PostgreSQL, 50 tenants round-robin", pg_all.clone()),
+        ("SQLite, 1 tenant", vec![lite_all[0].clone()]),
+        ("SQLite, 50 tenants round-robin", lite_all.clone()),
+    ] {
+        let r = radclient_run(rad.auth_addr(), &realms, requests);
+        let rate = r.accepted as f64 / r.secs;
+        println!("{:<34} {:>10.0} {:>9} {:>6}", label.replace("50", &n_tenants.to_string()), rate, r.accepted, r.lost);
+        rates.insert(label, rate);
+    }
+    let ratio = |a: &str, b: &str| rates[a] / rates[b].max(1e-9);
+    println!(
+        "ratios: PG 50/1 tenants {:.2}; SQLite 50/1 tenants {:.2}; SQLite/PG (1 tenant) {:.2}; SQLite/PG (50 tenants) {:.2}",
+        ratio("PostgreSQL, 50 tenants round-robin", "PostgreSQL, 1 tenant"),
+        ratio("SQLite, 50 tenants round-robin", "SQLite, 1 tenant"),
+        ratio("SQLite, 1 tenant", "PostgreSQL, 1 tenant"),
+        ratio("SQLite, 50 tenants round-robin", "PostgreSQL, 50 tenants round-robin"),
+    );
+
+    // noisy neighbour: pg00's DB hangs; latency of the other tenants
+    let healthy: Vec<String> = pg_all[1..].iter().take(9).cloned().chain(lite_all.iter().take(5).cloned()).collect();
+    let lat_n = (requests / 2).max(320);
+    let (base, base_failed) = latency_run(&rad, &healthy, None, lat_n).await;
+    let hung_db = pg(&format!("krb_{sfx}_pg00"));
+    let mut locker = sqlx::PgConnection::connect(&hung_db.connection_url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE radcheck IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let (during, during_failed) = latency_run(&rad, &healthy, Some("pg00"), lat_n).await;
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    locker.close().await.ok();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("\nother tenants while pg00's DB is hung (32 in flight on 14 healthy tenants, 8 senders hammering pg00)");
+    println!("{:<22} {:>9} {:>7} {:>9} {:>9}", "", "accepted", "failed", "p50 ms", "p99 ms");
+    println!("{:<22} {:>9} {:>7} {:>9.1} {:>9.1}", "baseline", base.len(), base_failed, ms(pct(&base, 0.5)), ms(pct(&base, 0.99)));
+    println!("{:<22} {:>9} {:>7} {:>9.1} {:>9.1}", "pg00 DB hung", during.len(), during_failed, ms(pct(&during, 0.5)), ms(pct(&during, 0.99)));
+    println!("p99 ratio hung/baseline: {:.2}", ms(pct(&during, 0.99)) / ms(pct(&base, 0.99)).max(1e-9));
+    drop(rad);
+    drop(cleanup);
+}
