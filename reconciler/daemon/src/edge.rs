@@ -123,12 +123,49 @@ pub struct FeedChange {
 }
 
 impl FeedChange {
-    /// The subscriber this change carries, when its payload is a whole subscriber.
-    pub fn subscriber(&self) -> Option<Subscriber> {
+    /// The subscriber after this change: the payload's fields over `current` (the
+    /// cached subscriber, if any). The payload names the subscriber `id` or
+    /// `subscriber_id` and may omit fields (the password, typically); `None` when the
+    /// change is not about one subscriber or a new subscriber arrives incomplete (then
+    /// the caller reloads the whole state).
+    pub fn merge_subscriber(&self, current: Option<&Subscriber>) -> Option<Subscriber> {
         if self.kind == "plan_updated" {
             return None;
         }
-        serde_json::from_value(self.payload.clone()).ok()
+        let p = self.payload.as_object()?;
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let id = text("id").or_else(|| text("subscriber_id")).or_else(|| self.subscriber_id.clone())?;
+        let mut s = match current {
+            Some(c) if c.id == id => c.clone(),
+            _ => Subscriber {
+                id: id.clone(),
+                username: text("username")?,
+                password: text("password")?,
+                plan: text("plan")?,
+                status: Status::Pending,
+                static_ip: None,
+                site: None,
+                expires_at: None,
+            },
+        };
+        if let Some(v) = text("username") {
+            s.username = v;
+        }
+        if let Some(v) = text("password") {
+            s.password = v;
+        }
+        if let Some(v) = text("plan") {
+            s.plan = v;
+        }
+        if let Some(v) = p.get("status") {
+            s.status = serde_json::from_value(v.clone()).unwrap_or(Status::Unknown);
+        }
+        for (k, field) in [("static_ip", &mut s.static_ip), ("site", &mut s.site), ("expires_at", &mut s.expires_at)] {
+            if let Some(v) = p.get(k) {
+                *field = v.as_str().map(str::to_owned);
+            }
+        }
+        Some(s)
     }
 }
 
@@ -289,6 +326,28 @@ mod tests {
         // Same vector as the edge's own test (computed independently with openssl).
         let s = sign(b"k", "GET", "/sync/acme/desired", 1_700_000_000, b"");
         assert_eq!(s, "3b8c31e77f95ef1a35a3861c6b5098d303cb005598fe31ee08441e468f5ffc5b");
+    }
+
+    #[test]
+    fn feed_payload_with_subscriber_id_merges_over_cached() {
+        let cached = Subscriber {
+            id: "s1".into(),
+            username: "u".into(),
+            password: "secret".into(),
+            plan: "p".into(),
+            status: Status::Pending,
+            static_ip: Some("10.0.0.1".into()),
+            site: None,
+            expires_at: None,
+        };
+        let c: FeedChange = serde_json::from_str(
+            r#"{"seq":4,"subscriber_id":"s1","kind":"subscription_activated","payload":{"subscriber_id":"s1","username":"u","plan":"q","status":"active","static_ip":null,"site":"t1","expires_at":"2026-12-01T00:00:00Z"}}"#,
+        )
+        .expect("parse");
+        let s = c.merge_subscriber(Some(&cached)).expect("merged");
+        assert_eq!((s.status, s.plan.as_str(), s.password.as_str()), (Status::Active, "q", "secret"));
+        assert_eq!((s.static_ip, s.site.as_deref()), (None, Some("t1")));
+        assert!(c.merge_subscriber(None).is_none(), "new subscriber without password: reload");
     }
 
     #[test]

@@ -267,11 +267,19 @@ impl Tenant {
             if let Some(c) = g.as_mut() {
                 let state = Arc::make_mut(&mut c.state);
                 for ch in &page.changes {
-                    match ch.subscriber() {
+                    let key = ch
+                        .payload
+                        .get("id")
+                        .or_else(|| ch.payload.get("subscriber_id"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                        .or_else(|| ch.subscriber_id.clone());
+                    let pos = key.as_ref().and_then(|k| state.subscribers.iter().position(|x| &x.id == k));
+                    match ch.merge_subscriber(pos.map(|i| &state.subscribers[i])) {
                         Some(s) => {
                             ids.insert(s.id.clone());
-                            match state.subscribers.iter_mut().find(|x| x.id == s.id) {
-                                Some(x) => *x = s,
+                            match pos {
+                                Some(i) => state.subscribers[i] = s,
                                 None => state.subscribers.push(s),
                             }
                         }

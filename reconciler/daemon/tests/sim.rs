@@ -1,0 +1,317 @@
+//! The reconciler against the real native host (edge) and the RouterOS simulator.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::World;
+use konnekted_reconciler::Scope;
+use konnekted_reconciler::config::GuardConfig;
+use routeros_sim::Fault;
+
+#[tokio::test]
+async fn reconcile_cold_start_creates_secrets_queues_garden_and_radius() {
+    let w = World::new("cold").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.plan("biz", 20_000, 5_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "biz", Some("10.20.0.5")).await;
+    let carol = w.active_subscriber("carol", "home", Some("10.20.0.6")).await;
+    w.suspend(&carol).await;
+    w.subscriber("dave", "home", None).await; // never paid
+
+    let mut worker = w.worker();
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert!(r.drift_found > 0 && r.drift_fixed == r.drift_found, "{r:?}");
+
+    let h = w.h();
+    assert_eq!(w.secret_disabled("alice"), Some(false));
+    assert_eq!(w.secret_disabled("bob"), Some(false));
+    assert_eq!(w.secret_disabled("carol"), Some(true));
+    assert_eq!(w.secret_disabled("dave"), Some(true));
+    let bob = &h.find("/ppp/secret", "name", "bob@cold")[0];
+    assert_eq!(bob.get("profile"), Some("konnekted-biz"));
+    assert_eq!(bob.get("remote-address"), Some("10.20.0.5"));
+    assert_eq!(bob.get("password"), Some("secret-bob"));
+    // Per plan: one profile, four mangle rules, two PCQ queue-tree leaves; not a queue per user.
+    assert_eq!(h.find("/ppp/profile", "address-list", "konnekted-plan-home").len(), 1);
+    assert_eq!(h.rows("/ip/firewall/mangle").len(), 8);
+    let queues = h.rows("/queue/tree");
+    assert_eq!(queues.len(), 4);
+    assert!(
+        queues
+            .iter()
+            .any(|q| q.get("name") == Some("konnekted-home-down") && q.get("queue") == Some("pcq-download-default"))
+    );
+    assert!(h.rows("/queue/simple").is_empty());
+    // Walled garden: carol's static address is listed; DNS and the portal are allowed; HTTP redirected.
+    let suspended = h.find("/ip/firewall/address-list", "list", "konnekted-suspended");
+    assert_eq!(suspended.len(), 1);
+    assert_eq!(suspended[0].get("address"), Some("10.20.0.6"));
+    let filter = h.rows("/ip/firewall/filter");
+    assert!(filter.iter().any(|f| f.get("dst-port") == Some("53") && f.get("action") == Some("accept")));
+    assert_eq!(filter.last().and_then(|f| f.get("action")), Some("reject"), "reject rule after the accepts");
+    assert!(h.rows("/ip/firewall/nat").iter().any(|n| n.get("to-addresses") == Some("192.0.2.10")));
+    let radius = h.rows("/radius");
+    assert_eq!(radius.len(), 1);
+    assert_eq!(radius[0].get("realm"), Some("cold"));
+
+    let again = worker.try_step(Scope::Full).await;
+    assert_eq!((again.outcome, again.drift_found), ("ok", 0), "{again:?}");
+}
+
+#[tokio::test]
+async fn reconcile_operator_edits_are_reverted_and_unmanaged_objects_survive() {
+    let w = World::new("drift").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+
+    let h = w.h();
+    let alice = h.find("/ppp/secret", "name", "alice@drift")[0].id().expect("id").to_owned();
+    h.set("/ppp/secret", &alice, &[("disabled", "true")]).expect("operator disables");
+    let q = h.find("/queue/tree", "name", "konnekted-home-up")[0].id().expect("id").to_owned();
+    h.remove("/queue/tree", &q).expect("operator deletes queue");
+    let rule = h
+        .add(
+            "/ip/firewall/filter",
+            &[
+                ("chain", "forward"),
+                ("action", "drop"),
+                ("src-address", "10.9.9.9"),
+                ("comment", "operator: block abuser"),
+            ],
+        )
+        .expect("unmanaged rule");
+    h.add("/ppp/secret", &[("name", "guest"), ("password", "x")]).expect("unmanaged secret");
+    h.ppp_login("guest", "10.30.0.1");
+
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(r.drift_found, 2, "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(false));
+    assert_eq!(h.find("/queue/tree", "name", "konnekted-home-up").len(), 1);
+    let kept =
+        h.rows("/ip/firewall/filter").into_iter().find(|f| f.id() == Some(rule.as_str())).expect("rule survives");
+    assert_eq!(kept.get("comment"), Some("operator: block abuser"));
+    assert_eq!(h.find("/ppp/secret", "name", "guest").len(), 1);
+    assert_eq!(h.find("/ppp/active", "name", "guest").len(), 1, "unmanaged session not kicked");
+    assert_eq!(worker.try_step(Scope::Full).await.drift_found, 0);
+}
+
+#[tokio::test]
+async fn reconcile_suspension_disables_lists_and_kicks_session() {
+    let w = World::new("susp").await;
+    w.plan("home", 10_000, 2_000).await;
+    let alice = w.active_subscriber("alice", "home", Some("10.20.0.9")).await;
+    w.active_subscriber("bob", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    h.ppp_login("alice@susp", "10.20.0.9");
+    h.ppp_login("bob@susp", "10.20.0.10");
+
+    w.suspend(&alice).await;
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(true));
+    assert!(h.find("/ppp/active", "name", "alice@susp").is_empty(), "session kicked");
+    assert_eq!(h.find("/ppp/active", "name", "bob@susp").len(), 1);
+    assert_eq!(h.find("/ip/firewall/address-list", "address", "10.20.0.9").len(), 1);
+}
+
+#[tokio::test]
+async fn reconcile_lying_router_is_caught_by_verify_and_reported() {
+    let w = World::new("lying").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let h = w.h();
+    h.set_lying("/ppp/secret", true);
+    let mut worker = w.worker();
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "error", "{r:?}");
+    assert_eq!(r.error_label, Some("verify_mismatch"));
+    assert!(r.errors.iter().any(|e| e.contains("acknowledged but not applied")), "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), None);
+    let m = w.metrics.get("konnekted_reconciler_errors_total", &[("router", "tower-1"), ("label", "verify_mismatch")]);
+    assert_eq!(m, Some(1.0));
+    // Queues and the rest were applied and verified.
+    assert_eq!(h.rows("/queue/tree").len(), 2);
+
+    h.set_lying("/ppp/secret", false);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(false));
+}
+
+#[tokio::test]
+async fn reconcile_connection_dropped_mid_apply_converges_next_pass() {
+    let w = World::new("drop").await;
+    w.plan("home", 10_000, 2_000).await;
+    for i in 0..20 {
+        w.active_subscriber(&format!("u{i}"), "home", None).await;
+    }
+    let h = w.h();
+    // Reads are 9 prints; the connection drops in the middle of the writes.
+    h.drop_after_sentences(20);
+    let mut worker = w.worker();
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "error", "{r:?}");
+    assert_eq!(r.error_label, Some("connection_lost"));
+    let partial = h.rows("/ppp/secret").len();
+    assert!(partial < 20, "only part applied: {partial}");
+
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(h.rows("/ppp/secret").len(), 20);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.drift_found, 0, "{r:?}");
+}
+
+#[tokio::test]
+async fn reconcile_traps_on_subset_apply_the_rest_and_report() {
+    let w = World::new("traps").await;
+    w.plan("home", 10_000, 2_000).await;
+    for u in ["a1", "a2", "a3", "a4"] {
+        w.active_subscriber(u, "home", None).await;
+    }
+    let h = w.h();
+    h.inject(Fault::trap("/ppp/secret/add", "failure: out of memory").when("name", "a2@traps"));
+    h.inject(Fault::trap("/ppp/secret/add", "failure: out of memory").when("name", "a3@traps"));
+    let mut worker = w.worker();
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "error", "{r:?}");
+    assert_eq!(r.error_label, Some("router_trap"));
+    assert!(r.errors.iter().filter(|e| e.contains("out of memory")).count() >= 2, "{r:?}");
+    assert_eq!(w.secret_disabled("a1"), Some(false));
+    assert_eq!(w.secret_disabled("a2"), None);
+    assert_eq!(w.secret_disabled("a4"), Some(false));
+
+    h.clear_faults();
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.drift_found), ("ok", 2), "{r:?}");
+}
+
+#[tokio::test]
+async fn reconcile_edge_down_disables_nobody() {
+    let mut w = World::new("down").await;
+    w.plan("home", 10_000, 2_000).await;
+    let alice = w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let carol = w.active_subscriber("carol", "home", None).await;
+    w.suspend(&carol).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    assert_eq!(w.secret_disabled("carol"), Some(true));
+
+    // alice stops paying and carol pays at the counter; the operator re-enables carol by hand;
+    // then the edge becomes unreachable.
+    w.suspend(&alice).await;
+    let h = w.h();
+    let carol_id = h.find("/ppp/secret", "name", "carol@down")[0].id().expect("id").to_owned();
+    h.set("/ppp/secret", &carol_id, &[("disabled", "false")]).expect("operator");
+    let bob_id = h.find("/ppp/secret", "name", "bob@down")[0].id().expect("id").to_owned();
+    h.set("/ppp/secret", &bob_id, &[("disabled", "true")]).expect("operator mistake");
+    w.stop_edge();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let r = worker.try_step(Scope::Full).await;
+    assert!(r.stale, "{r:?}");
+    assert_eq!(r.outcome, "refused", "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(false), "never disable on a stale state");
+    assert_eq!(w.secret_disabled("carol"), Some(false), "never disable on a stale state");
+    assert_eq!(w.secret_disabled("bob"), Some(false), "re-enabling still happens");
+
+    // A fresh daemon that never reached the edge touches nothing at all.
+    let tenant = konnekted_reconciler::Tenant::new(w.tenant_cfg(), Duration::from_secs(2)).expect("tenant");
+    let mut fresh = konnekted_reconciler::RouterWorker::new(w.router_cfg(), tenant, w.ctx.clone());
+    h.clear_command_log();
+    let r = fresh.try_step(Scope::Full).await;
+    assert_eq!(r.error_label, Some("edge_unavailable"), "{r:?}");
+    assert!(h.command_log().is_empty(), "router not even read");
+    assert_eq!(h.rows("/ppp/secret").len(), 3);
+}
+
+#[tokio::test]
+async fn reconcile_mass_disable_is_refused_and_reported() {
+    let w = World::with_guard("mass", GuardConfig { max_disable_share: 0.2, min_count: 5 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    let late = w.subscriber("late", "home", None).await;
+    w.pay(&late).await;
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "refused", "{r:?}");
+    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("10 of 30")), "{r:?}");
+    assert_eq!(r.withheld, 10);
+    for i in 0..30 {
+        assert_eq!(w.secret_disabled(&format!("m{i}")), Some(false));
+    }
+    assert_eq!(w.secret_disabled("late"), Some(false), "new payers still get online");
+    let refused = w
+        .metrics
+        .get("konnekted_reconciler_passes_total", &[("router", "tower-1"), ("kind", "full"), ("outcome", "refused")]);
+    assert_eq!(refused, Some(1.0));
+
+    // Within the limit it goes ahead.
+    for id in &ids[10..] {
+        w.pay(id).await; // (no effect on the guard)
+    }
+    let w2_ok = {
+        let guard = GuardConfig { max_disable_share: 0.5, min_count: 5 };
+        let mut s = w.ctx.settings.clone();
+        s.guard = guard;
+        std::sync::Arc::new(konnekted_reconciler::Ctx { settings: s, metrics: w.metrics.clone() })
+    };
+    let mut lenient = konnekted_reconciler::RouterWorker::new(w.router_cfg(), w.tenant.clone(), w2_ok);
+    let r = lenient.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(w.secret_disabled("m0"), Some(true));
+}
+
+#[tokio::test]
+async fn fast_path_payment_enables_secret_within_seconds() {
+    let w = World::new("fast").await;
+    w.plan("home", 10_000, 2_000).await;
+    let alice = w.subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let metrics_addr =
+        konnekted_reconciler::http::serve(([127, 0, 0, 1], 0).into(), w.metrics.clone()).await.expect("metrics");
+    let feed = tokio::spawn(w.tenant.clone().run_feed(w.ctx.settings.feed_poll, w.metrics.clone()));
+    let task = tokio::spawn(w.worker().run());
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while w.secret_disabled("alice") != Some(true) {
+        assert!(Instant::now() < deadline, "first full pass did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let paid = Instant::now();
+    w.pay(&alice).await;
+    while w.secret_disabled("alice") != Some(false) {
+        assert!(Instant::now() < deadline, "payment did not reach the router");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("payment reached the router in {:?}", paid.elapsed());
+    let fast = w
+        .metrics
+        .get("konnekted_reconciler_passes_total", &[("router", "tower-1"), ("kind", "fast"), ("outcome", "ok")]);
+    assert!(fast.is_some_and(|n| n >= 1.0), "went through the fast path");
+
+    let text =
+        w.http.get(format!("http://{metrics_addr}/metrics")).send().await.expect("metrics").text().await.expect("body");
+    assert!(text.contains("konnekted_reconciler_last_success_timestamp_seconds{router=\"tower-1\"}"), "{text}");
+    let health = w.http.get(format!("http://{metrics_addr}/health")).send().await.expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+    feed.abort();
+    task.abort();
+}
