@@ -30,7 +30,7 @@ pub fn matches<P: Props + ?Sized>(item: &P, queries: &[String]) -> Result<bool, 
         if let Some(ops) = q.strip_prefix('#') {
             apply_ops(&mut stack, ops).map_err(|()| BadQuery(q.clone()))?;
         } else if let Some(rest) = q.strip_prefix('-') {
-            stack.push(!item.prop(rest).is_some());
+            stack.push(item.prop(rest).is_none());
         } else if let Some(rest) = q.strip_prefix('<') {
             let (k, v) = rest.split_once('=').ok_or_else(|| BadQuery(q.clone()))?;
             stack.push(item.prop(k).is_some_and(|have| compare(have, v) == Ordering::Less));
