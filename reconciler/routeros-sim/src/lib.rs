@@ -29,6 +29,13 @@
 //! * [`SimHandle::ppp_login`], [`SimHandle::hotspot_login`]: simulated logged-in users.
 //! * [`SimHandle::stats`], [`SimHandle::command_log`]: what clients did.
 //!
+//! # Binary
+//!
+//! ```text
+//! routeros-sim --listen 127.0.0.1:8728 --user admin --password x [--flavour v6|v7] [--rtt-ms N] [--legacy-login]
+//! ```
+//! serves one simulated router until Ctrl-C (knobs are only reachable from Rust).
+//!
 //! # Example
 //!
 //! ```no_run

@@ -271,3 +271,50 @@ async fn operator_edit_is_visible_to_api() {
     sim.remove("/ip/firewall/filter", &id).expect("remove");
     assert!(sim.rows("/ip/firewall/filter").is_empty());
 }
+
+#[tokio::test]
+async fn enable_disable_and_getall_over_the_wire() {
+    let sim = v7();
+    let a = sim.add("/ip/hotspot/user", &[("name", "v1"), ("limit-uptime", "1h")]).expect("a");
+    let b = sim.add("/ip/hotspot/user", &[("name", "v2")]).expect("b");
+    let mut p = Peer::login(&sim).await;
+    p.send(&["/ip/hotspot/user/disable", &format!("=.id={a},{b}")]).await;
+    p.expect(&["!done"]).await;
+    p.send(&["/ip/hotspot/user/getall", "=.proplist=name,disabled", "?disabled=true"]).await;
+    p.expect(&["!re", "=name=v1", "=disabled=true"]).await;
+    p.expect(&["!re", "=name=v2", "=disabled=true"]).await;
+    p.expect(&["!done"]).await;
+    p.send(&["/ip/hotspot/user/enable", "=.id=v1"]).await;
+    p.expect(&["!done"]).await;
+    assert_eq!(sim.find("/ip/hotspot/user", "name", "v1")[0].get("disabled"), Some("false"));
+}
+
+#[tokio::test]
+async fn radius_and_incoming_are_configurable() {
+    let sim = v7();
+    let mut p = Peer::login(&sim).await;
+    p.send(&["/radius/add", "=address=192.0.2.10", "=secret=s", "=service=ppp,hotspot", "=realm=isp1"]).await;
+    p.expect(&["!done", "=ret=*1"]).await;
+    p.send(&["/radius/incoming/set", "=accept=yes"]).await;
+    p.expect(&["!done"]).await;
+    p.send(&["/radius/incoming/print"]).await;
+    p.expect(&["!re", "=accept=true", "=port=3799", "=vrf=main"]).await;
+    p.expect(&["!done"]).await;
+    let r = &sim.rows("/radius")[0];
+    assert_eq!((r.get("realm"), r.get("authentication-port")), (Some("isp1"), Some("1812")));
+}
+
+#[tokio::test]
+async fn hotspot_active_from_handle_is_listed_and_kickable() {
+    let sim = v6();
+    let id = sim.hotspot_login("code123@isp1", "10.5.0.9", "AA:BB:CC:DD:EE:FF");
+    let mut p = Peer::login(&sim).await;
+    p.send(&["/ip/hotspot/active/print", "=.proplist=.id,user", "?user=code123@isp1"]).await;
+    p.expect(&["!re", &format!("=.id={id}"), "=user=code123@isp1"]).await;
+    p.expect(&["!done"]).await;
+    p.send(&["/ip/hotspot/active/remove", &format!("=.id={id}")]).await;
+    p.expect(&["!done"]).await;
+    p.send(&["/ip/hotspot/active/add", "=user=x"]).await;
+    p.expect(&["!trap", "=category=0", "=message=no such command prefix"]).await;
+    p.expect(&["!done"]).await;
+}
