@@ -4,13 +4,16 @@
 //!   no-op pass, fixing 1 % drift; pipelined (window 64) against one command at a time
 //!   (the sequential baseline is run on fewer subscribers and extrapolated per change).
 //! * Peak RSS (`VmHWM`) of this process reconciling 100 routers x 1,000 subscribers at
-//!   once; the 100 simulated routers run in a child process so they are not counted.
+//!   once.
+//!
+//! Simulated routers run in a child process (`__sim-farm`), so the memory and CPU time
+//! printed are the reconciler's own; wall times include the simulator's work.
 
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use routeros_client::{Client, Config as ClientConfig};
-use routeros_sim::{SimConfig, SimHandle, Simulator};
+use routeros_sim::{SimConfig, Simulator};
 
 use crate::config::{QueueTypes, RouterConfig, Secret, SecretNaming, SuspendPolicy, TenantConfig};
 use crate::edge::{DesiredState, Plan, Status, Subscriber};
@@ -108,32 +111,26 @@ pub async fn sync_pass(client: &Client, desired: &DesiredRouter, window: usize) 
     Ok((n, t0.elapsed()))
 }
 
-fn drift(h: &SimHandle, n: usize) -> usize {
-    // 1 %: disable some secrets, change passwords of others, remove a queue.
-    let rows = h.rows("/ppp/secret");
+/// 1 % drift made over the API as an operator would: disable some secrets, change the
+/// password of others, remove one queue. Returns the number of edits.
+async fn drift(c: &Client, n: usize) -> anyhow::Result<usize> {
+    let rows = c.print("/ppp/secret", &[".id", "disabled"], &["?disabled=false"]).await?;
     let mut done = 0;
-    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.get("disabled") == Some("false")).step_by(100).take(n / 100)
-    {
-        let Some(id) = r.id() else { continue };
-        let res = if i % 2 == 0 {
-            h.set("/ppp/secret", id, &[("disabled", "true")])
-        } else {
-            h.set("/ppp/secret", id, &[("password", "changed")])
-        };
-        if res.is_ok() {
-            done += 1;
-        }
+    let edits = rows.iter().step_by(100).take(n / 100).enumerate().filter_map(|(i, r)| Some((i, r.id()?.to_owned())));
+    for (i, id) in edits {
+        let attrs: &[(&str, &str)] = if i % 2 == 0 { &[("disabled", "true")] } else { &[("password", "changed")] };
+        c.set("/ppp/secret", &id, attrs).await?;
+        done += 1;
     }
-    if let Some(id) = h.rows("/queue/tree").first().and_then(|r| r.id().map(str::to_owned)) {
-        if h.remove("/queue/tree", &id).is_ok() {
-            done += 1;
-        }
+    if let Some(id) = c.print("/queue/tree", &[".id"], &[]).await?.first().and_then(|r| r.id().map(str::to_owned)) {
+        c.remove("/queue/tree", &id).await?;
+        done += 1;
     }
-    done
+    Ok(done)
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    format!("{:.2} s", d.as_secs_f64())
 }
 
 /// `VmHWM` of this process, in KiB.
@@ -143,76 +140,115 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time (user + system) of this process so far.
+pub fn cpu_time() -> Duration {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second on Linux).
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return Duration::ZERO };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = after.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+/// Simulators in a child process (so their memory and CPU are not ours).
+struct Farm {
+    child: std::process::Child,
+    addrs: Vec<std::net::SocketAddr>,
+}
+
+impl Farm {
+    fn start(n: usize, rtt_ms: u64) -> anyhow::Result<Farm> {
+        let exe = std::env::current_exe()?;
+        let mut child = std::process::Command::new(exe)
+            .args([SIM_FARM, &n.to_string(), &rtt_ms.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
+        let mut addrs = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().take(n) {
+            addrs.push(line?.trim().parse::<std::net::SocketAddr>()?);
+        }
+        Ok(Farm { child, addrs })
+    }
+}
+
+impl Drop for Farm {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A timed pass: (changes, wall time, our CPU time).
+async fn timed(c: &Client, d: &DesiredRouter, window: usize) -> anyhow::Result<(usize, Duration, Duration)> {
+    let cpu0 = cpu_time();
+    let (n, wall) = sync_pass(c, d, window).await?;
+    Ok((n, wall, cpu_time().saturating_sub(cpu0)))
+}
+
 /// Runs the figures. `quick`: smaller sizes (a smoke run).
 pub async fn run(quick: bool) -> anyhow::Result<()> {
+    // Memory first, in a fresh process state, so nothing else has raised the peak.
+    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }).await?;
     let n = if quick { 1_000 } else { 10_000 };
     let seq_n = if quick { 50 } else { 200 };
     let window = 64;
     let tenant = bench_tenant("bench");
     let state = synthetic_state("bench", n);
     let seq_state = synthetic_state("bench", seq_n);
-    println!("# konnekted-reconciler bench: {n} subscribers, window {window}");
+    println!();
+    println!("one router, {n} subscribers, window {window}; wall time (reconciler CPU); simulators in a child process");
+    println!();
     println!(
-        "| RTT | objects | cold sync | no-op pass | 1% drift (changes) | sequential cold sync, {seq_n} subs | per change: pipelined / sequential | ratio |"
+        "| RTT | cold sync | no-op pass | 1% drift | sequential cold sync, {seq_n} subs | per change: pipelined / sequential | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for rtt_ms in [0u64, 20, 80] {
-        let sim =
-            Simulator::start("127.0.0.1:0", SimConfig::new("admin", "x").rtt(Duration::from_millis(rtt_ms))).await?;
-        let rcfg = bench_router("r", "bench", sim.local_addr(), window);
-        let desired = build_desired(&state, &tenant, &rcfg);
-        let c = client(sim.local_addr(), window).await?;
-        let (cold_changes, cold) = sync_pass(&c, &desired, window).await?;
-        let (noop_changes, noop) = sync_pass(&c, &desired, window).await?;
-        anyhow::ensure!(noop_changes == 0, "no-op pass planned {noop_changes} changes");
-        let drifted = drift(&sim.handle(), n);
-        let (drift_changes, drift_t) = sync_pass(&c, &desired, window).await?;
-        anyhow::ensure!(drift_changes >= drifted, "drift pass fixed {drift_changes} of {drifted}");
-        // Sequential baseline on a fresh router, window 1, fewer subscribers.
-        let seq_sim =
-            Simulator::start("127.0.0.1:0", SimConfig::new("admin", "x").rtt(Duration::from_millis(rtt_ms))).await?;
-        let seq_desired = build_desired(&seq_state, &tenant, &bench_router("s", "bench", seq_sim.local_addr(), 1));
-        let sc = client(seq_sim.local_addr(), 1).await?;
-        let (seq_changes, seq) = sync_pass(&sc, &seq_desired, 1).await?;
-        let per_pipe = cold.as_secs_f64() / cold_changes.max(1) as f64;
-        let per_seq = seq.as_secs_f64() / seq_changes.max(1) as f64;
+        let farm = Farm::start(2, rtt_ms)?;
+        let (addr, seq_addr) = (farm.addrs[0], farm.addrs[1]);
+        let desired = build_desired(&state, &tenant, &bench_router("r", "bench", addr, window));
+        let c = client(addr, window).await?;
+        let (cold_n, cold, cold_cpu) = timed(&c, &desired, window).await?;
+        let (noop_n, noop, noop_cpu) = timed(&c, &desired, window).await?;
+        anyhow::ensure!(noop_n == 0, "no-op pass planned {noop_n} changes");
+        let drifted = drift(&c, n).await?;
+        let (drift_n, drift_t, drift_cpu) = timed(&c, &desired, window).await?;
+        anyhow::ensure!(drift_n == drifted, "drift pass planned {drift_n} changes for {drifted} edits");
+        let seq_desired = build_desired(&seq_state, &tenant, &bench_router("s", "bench", seq_addr, 1));
+        let sc = client(seq_addr, 1).await?;
+        let (seq_n_changes, seq, _) = timed(&sc, &seq_desired, 1).await?;
+        let per_pipe = cold.as_secs_f64() / cold_n.max(1) as f64;
+        let per_seq = seq.as_secs_f64() / seq_n_changes.max(1) as f64;
         println!(
-            "| {rtt_ms} ms | {cold_changes} | {} | {} | {} ({drift_changes}) | {} ({seq_changes} changes; extrapolated to {cold_changes}: {:.1} s) | {:.3} ms / {:.3} ms | {:.1}x |",
+            "| {rtt_ms} ms | {} ({}), {cold_n} changes | {} ({}) | {} ({}), {drift_n} changes | {} for {seq_n_changes} changes; x{cold_n} = {:.0} s | {:.3} ms / {:.3} ms | {:.1}x |",
             secs(cold),
+            secs(cold_cpu),
             secs(noop),
+            secs(noop_cpu),
             secs(drift_t),
+            secs(drift_cpu),
             secs(seq),
-            per_seq * cold_changes as f64,
+            per_seq * cold_n as f64,
             per_pipe * 1000.0,
             per_seq * 1000.0,
             per_seq / per_pipe.max(1e-9),
         );
         let _ = std::io::stdout().flush();
     }
-    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }).await
+    Ok(())
 }
 
 async fn rss(routers: usize, subs: usize) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut child = std::process::Command::new(exe)
-        .arg(SIM_FARM)
-        .arg(routers.to_string())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no child stdout"))?;
-    let mut addrs = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines().take(routers) {
-        addrs.push(line?.trim().parse::<std::net::SocketAddr>()?);
-    }
+    let farm = Farm::start(routers, 0)?;
     let before = peak_rss_kib().unwrap_or(0);
     let tenant = bench_tenant("bench");
+    // One tenant's desired state, shared by its routers as in the daemon.
+    let state = std::sync::Arc::new(synthetic_state("bench", subs));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for (i, addr) in addrs.into_iter().enumerate() {
-        let tenant = tenant.clone();
+    for (i, addr) in farm.addrs.iter().copied().enumerate() {
+        let (tenant, state) = (tenant.clone(), state.clone());
         tasks.push(tokio::spawn(async move {
-            let state = synthetic_state("bench", subs);
             let desired = build_desired(&state, &tenant, &bench_router(&format!("r{i}"), "bench", addr, 64));
             let c = client(addr, 64).await?;
             let cold = sync_pass(&c, &desired, 64).await?;
@@ -226,11 +262,9 @@ async fn rss(routers: usize, subs: usize) -> anyhow::Result<()> {
     }
     let elapsed = t0.elapsed();
     let after = peak_rss_kib().unwrap_or(0);
-    drop(child.stdin.take());
-    let _ = child.wait();
-    println!();
+    drop(farm);
     println!(
-        "peak RSS (VmHWM) reconciling {routers} routers x {subs} subscribers at once (cold sync + no-op pass, {changes} changes, {}): {:.1} MiB (before the routers: {:.1} MiB)",
+        "peak RSS (VmHWM) reconciling {routers} routers x {subs} subscribers at once (cold sync + no-op pass each, {changes} changes, {}): {:.1} MiB (at start: {:.1} MiB)",
         secs(elapsed),
         after as f64 / 1024.0,
         before as f64 / 1024.0
@@ -242,9 +276,10 @@ async fn rss(routers: usize, subs: usize) -> anyhow::Result<()> {
 /// when stdin closes.
 pub async fn sim_farm(args: &[String]) -> anyhow::Result<()> {
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);
+    let rtt = Duration::from_millis(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(0));
     let mut sims = Vec::new();
     for _ in 0..n {
-        let s = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "x")).await?;
+        let s = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "x").rtt(rtt)).await?;
         println!("{}", s.local_addr());
         sims.push(s);
     }

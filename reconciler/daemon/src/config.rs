@@ -434,6 +434,15 @@ fingerprint_sha256 = "00"
     }
 
     #[test]
+    fn config_example_file_parses() {
+        let text = include_str!("../examples/reconciler.toml");
+        let mut c = Config::from_toml(text).expect("example parses");
+        c.apply_env(|k| (k == "KONNEKTED_SYNC_KEY_ACME").then(|| "k".to_owned())).expect("env");
+        c.validate().expect("example is valid");
+        assert_eq!(c.routers[0].tls.as_ref().map(|t| t.server_name.as_str()), Some("tower-1"));
+    }
+
+    #[test]
     fn config_router_with_unknown_tenant_is_rejected() {
         let mut c = Config::from_toml(SAMPLE).expect("parse");
         c.tenants[0].sync_key = Secret::new("k");

@@ -173,15 +173,15 @@ pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
     if have == desired {
         return true;
     }
-    if BOOL_PROPS.contains(&prop) {
-        if let (Ok(a), Ok(b)) = (parse_bool(have), parse_bool(desired)) {
-            return a == b;
-        }
+    if BOOL_PROPS.contains(&prop)
+        && let (Ok(a), Ok(b)) = (parse_bool(have), parse_bool(desired))
+    {
+        return a == b;
     }
-    if RATE_PROPS.contains(&prop) {
-        if let (Ok(a), Ok(b)) = (parse_rate(have), parse_rate(desired)) {
-            return a == b;
-        }
+    if RATE_PROPS.contains(&prop)
+        && let (Ok(a), Ok(b)) = (parse_rate(have), parse_rate(desired))
+    {
+        return a == b;
     }
     false
 }

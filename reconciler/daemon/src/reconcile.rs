@@ -631,7 +631,7 @@ impl RouterWorker {
             let report = self.try_step(scope).await;
             let action = match report.error_label {
                 None => Action::requeue(self.ctx.settings.jittered_full_pass()),
-                Some(label) => error_policy(label, &self.ctx.settings),
+                Some(label) => requeue_after_error(label, &self.ctx.settings),
             };
             if full || report.error_label.is_some() {
                 next_full = tokio::time::Instant::now() + action.requeue_after;
@@ -640,8 +640,23 @@ impl RouterWorker {
     }
 }
 
-/// When to retry after a failed pass (by its metric label).
-pub fn error_policy(label: &str, settings: &Settings) -> Action {
+/// The controller's reconcile step for one router: one full pass (load desired, read,
+/// plan, guard, apply, verify). `Ok` says when to run again; metrics and the edge
+/// report are [`RouterWorker::try_step`]'s job.
+pub async fn reconcile(router: &mut RouterWorker, ctx: &Ctx) -> Result<Action, ReconcileError> {
+    match router.pass(&Scope::Full).await {
+        Ok(_) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
+        Err((e, _)) => Err(e),
+    }
+}
+
+/// When to retry after a failed pass.
+pub fn error_policy(error: &ReconcileError, ctx: &Ctx) -> Action {
+    requeue_after_error(error.metric_label(), &ctx.settings)
+}
+
+/// [`error_policy`] by metric label.
+pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
     let d = match label {
         // Partial results: converge soon.
         "connection_lost" | "verify_mismatch" | "router_trap" => Duration::from_secs(15),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use common::World;
 use konnekted_reconciler::Scope;
 use konnekted_reconciler::config::GuardConfig;
-use routeros_sim::Fault;
+use routeros_sim::{Fault, SimConfig, Simulator};
 
 #[tokio::test]
 async fn reconcile_cold_start_creates_secrets_queues_garden_and_radius() {
@@ -59,6 +59,8 @@ async fn reconcile_cold_start_creates_secrets_queues_garden_and_radius() {
 
     let again = worker.try_step(Scope::Full).await;
     assert_eq!((again.outcome, again.drift_found), ("ok", 0), "{again:?}");
+    // Both reports were accepted by the edge (a refused report counts as an edge error).
+    assert!(!w.metrics.render().contains("konnekted_reconciler_edge_errors_total{"), "{}", w.metrics.render());
 }
 
 #[tokio::test]
@@ -314,4 +316,43 @@ async fn fast_path_payment_enables_secret_within_seconds() {
     assert_eq!(health.status().as_u16(), 200);
     feed.abort();
     task.abort();
+}
+
+#[tokio::test]
+async fn daemon_hanging_router_does_not_delay_the_others() {
+    let w = World::new("slow").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    // Router A never answers its reads; router B is healthy. One task per router.
+    w.h().inject(Fault::hang("/ppp/secret/print"));
+    let b = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "pw")).await.expect("sim b");
+    let mut b_cfg = w.router_cfg();
+    b_cfg.name = "tower-2".into();
+    b_cfg.port = b.local_addr().port();
+    let a_task = tokio::spawn(w.worker().run());
+    let b_task = tokio::spawn(konnekted_reconciler::RouterWorker::new(b_cfg, w.tenant.clone(), w.ctx.clone()).run());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.handle().find("/ppp/secret", "name", "alice@slow").is_empty() {
+        assert!(Instant::now() < deadline, "healthy router not reconciled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(w.h().rows("/ppp/secret").is_empty(), "hanging router got nothing yet");
+    a_task.abort();
+    b_task.abort();
+}
+
+#[tokio::test]
+async fn reconcile_step_returns_requeue_and_error_policy_backs_off() {
+    let w = World::new("ctl").await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut worker = w.worker();
+    let action = konnekted_reconciler::reconcile::reconcile(&mut worker, &w.ctx).await.expect("reconcile");
+    assert_eq!(action.requeue_after, Duration::from_secs(300));
+    let mut dead = w.router_cfg();
+    dead.port = 1;
+    let mut dead = konnekted_reconciler::RouterWorker::new(dead, w.tenant.clone(), w.ctx.clone());
+    let err = konnekted_reconciler::reconcile::reconcile(&mut dead, &w.ctx).await.expect_err("no router");
+    assert_eq!(err.metric_label(), "router_connect");
+    let action = konnekted_reconciler::reconcile::error_policy(&err, &w.ctx);
+    assert!(action.requeue_after < Duration::from_secs(300));
 }
