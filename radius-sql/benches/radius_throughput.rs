@@ -23,7 +23,12 @@ use support::*;
 
 fn state(i: usize) -> DesiredState {
     DesiredState {
-        plans: vec![PlanSpec { name: "p".into(), rate_limit: format!("{i}M/{i}M"), session_timeout: None, address_list: None }],
+        plans: vec![PlanSpec {
+            name: "p".into(),
+            rate_limit: format!("{i}M/{i}M"),
+            session_timeout: None,
+            address_list: None,
+        }],
         subscribers: vec![SubscriberSpec {
             username: "u1".into(),
             password: Secret::new("pw1"),
@@ -141,16 +146,30 @@ async fn main() {
     }
     let requests: usize = std::env::var("KONNEKTED_BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let n_tenants: usize = std::env::var("KONNEKTED_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    // Each PostgreSQL tenant holds its own connections (pool spare=1, plus bursts), so the number of
+    // PostgreSQL tenants this server can take is bounded by max_connections; stay well inside it.
+    let pg_tenants = {
+        let admin = pg("postgres");
+        let mut c = sqlx::PgConnection::connect(&admin.connection_url()).await.expect("PostgreSQL on 127.0.0.1:5432");
+        let max: String = sqlx::query_scalar("SHOW max_connections").fetch_one(&mut c).await.unwrap();
+        let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity").fetch_one(&mut c).await.unwrap();
+        c.close().await.ok();
+        let max: i64 = max.parse().unwrap_or(100);
+        let budget = ((max - used) / 3).max(2) as usize;
+        println!("PostgreSQL max_connections={max}, in use {used}: using {} PostgreSQL tenants", budget.min(n_tenants));
+        budget.min(n_tenants)
+    };
     let sfx = unique_suffix();
     let dir = scratch_dir("bench");
     let mut tenants = Vec::new();
     let mut cleanup = Cleanup { dbs: vec![], dir: Some(dir.clone()) };
     let t_setup = Instant::now();
     for i in 0..n_tenants {
-        for (kind, db) in [
-            ("pg", pg(&format!("krb_{sfx}_pg{i:02}"))),
-            ("lite", DbSettings::Sqlite { path: dir.join(format!("lite{i:02}.db")) }),
-        ] {
+        let mut dbs = vec![("lite", DbSettings::Sqlite { path: dir.join(format!("lite{i:02}.db")) })];
+        if i < pg_tenants {
+            dbs.push(("pg", pg(&format!("krb_{sfx}_pg{i:02}"))));
+        }
+        for (kind, db) in dbs {
             let realm = format!("{kind}{i:02}");
             let h = migrate(&db).await.unwrap_or_else(|e| panic!("migrate {realm}: {e}"));
             sync_tenant(&h, &state(i + 1)).await.unwrap();
@@ -165,12 +184,12 @@ async fn main() {
     println!(
         "setup: {} tenants ({} PostgreSQL + {} SQLite) created in {:.1} s; freeradius -C + start to first answer {:.2} s",
         tenants.len(),
-        n_tenants,
+        pg_tenants,
         n_tenants,
         t_start.duration_since(t_setup).as_secs_f64(),
         t_start.elapsed().as_secs_f64()
     );
-    let pg_all: Vec<String> = (0..n_tenants).map(|i| format!("pg{i:02}")).collect();
+    let pg_all: Vec<String> = (0..pg_tenants).map(|i| format!("pg{i:02}")).collect();
     let lite_all: Vec<String> = (0..n_tenants).map(|i| format!("lite{i:02}")).collect();
 
     // warm up pools
@@ -182,26 +201,33 @@ async fn main() {
     let mut rates = std::collections::BTreeMap::new();
     for (label, realms) in [
         ("PostgreSQL, 1 tenant", vec![pg_all[0].clone()]),
-        ("PostgreSQL, 50 tenants round-robin", pg_all.clone()),
+        ("PostgreSQL, N tenants round-robin", pg_all.clone()),
         ("SQLite, 1 tenant", vec![lite_all[0].clone()]),
-        ("SQLite, 50 tenants round-robin", lite_all.clone()),
+        ("SQLite, N tenants round-robin", lite_all.clone()),
     ] {
         let r = radclient_run(rad.auth_addr(), &realms, requests);
         let rate = r.accepted as f64 / r.secs;
-        println!("{:<34} {:>10.0} {:>9} {:>6}", label.replace("50", &n_tenants.to_string()), rate, r.accepted, r.lost);
+        println!(
+            "{:<34} {:>10.0} {:>9} {:>6}",
+            label.replace('N', &realms.len().to_string()),
+            rate,
+            r.accepted,
+            r.lost
+        );
         rates.insert(label, rate);
     }
     let ratio = |a: &str, b: &str| rates[a] / rates[b].max(1e-9);
     println!(
-        "ratios: PG 50/1 tenants {:.2}; SQLite 50/1 tenants {:.2}; SQLite/PG (1 tenant) {:.2}; SQLite/PG (50 tenants) {:.2}",
-        ratio("PostgreSQL, 50 tenants round-robin", "PostgreSQL, 1 tenant"),
-        ratio("SQLite, 50 tenants round-robin", "SQLite, 1 tenant"),
+        "ratios: PG many/1 tenants {:.2}; SQLite many/1 tenants {:.2}; SQLite/PG (1 tenant) {:.2}; SQLite/PG (many tenants) {:.2}",
+        ratio("PostgreSQL, N tenants round-robin", "PostgreSQL, 1 tenant"),
+        ratio("SQLite, N tenants round-robin", "SQLite, 1 tenant"),
         ratio("SQLite, 1 tenant", "PostgreSQL, 1 tenant"),
-        ratio("SQLite, 50 tenants round-robin", "PostgreSQL, 50 tenants round-robin"),
+        ratio("SQLite, N tenants round-robin", "PostgreSQL, N tenants round-robin"),
     );
 
     // noisy neighbour: pg00's DB hangs; latency of the other tenants
     let healthy: Vec<String> = pg_all[1..].iter().take(9).cloned().chain(lite_all.iter().take(5).cloned()).collect();
+    let n_healthy = healthy.len();
     let lat_n = (requests / 2).max(320);
     let (base, base_failed) = latency_run(&rad, &healthy, None, lat_n).await;
     let hung_db = pg(&format!("krb_{sfx}_pg00"));
@@ -212,10 +238,26 @@ async fn main() {
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     locker.close().await.ok();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("\nother tenants while pg00's DB is hung (32 in flight on 14 healthy tenants, 8 senders hammering pg00)");
+    println!(
+        "\nother tenants while pg00's DB is hung (32 in flight on {n_healthy} healthy tenants, 8 senders hammering pg00)"
+    );
     println!("{:<22} {:>9} {:>7} {:>9} {:>9}", "", "accepted", "failed", "p50 ms", "p99 ms");
-    println!("{:<22} {:>9} {:>7} {:>9.1} {:>9.1}", "baseline", base.len(), base_failed, ms(pct(&base, 0.5)), ms(pct(&base, 0.99)));
-    println!("{:<22} {:>9} {:>7} {:>9.1} {:>9.1}", "pg00 DB hung", during.len(), during_failed, ms(pct(&during, 0.5)), ms(pct(&during, 0.99)));
+    println!(
+        "{:<22} {:>9} {:>7} {:>9.1} {:>9.1}",
+        "baseline",
+        base.len(),
+        base_failed,
+        ms(pct(&base, 0.5)),
+        ms(pct(&base, 0.99))
+    );
+    println!(
+        "{:<22} {:>9} {:>7} {:>9.1} {:>9.1}",
+        "pg00 DB hung",
+        during.len(),
+        during_failed,
+        ms(pct(&during, 0.5)),
+        ms(pct(&during, 0.99))
+    );
     println!("p99 ratio hung/baseline: {:.2}", ms(pct(&during, 0.99)) / ms(pct(&base, 0.99)).max(1e-9));
     drop(rad);
     drop(cleanup);

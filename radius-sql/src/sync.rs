@@ -523,7 +523,7 @@ fn int_expr(b: Backend, col: &str) -> String {
     }
 }
 
-async fn read_avp<'c>(
+async fn read_avp(
     conn: &mut sqlx::AnyConnection,
     b: Backend,
     table: Table,
