@@ -12,7 +12,8 @@
 #   export KONNEKTED_PLATFORM_TOKEN=<random, or $KONNEKTED_PLATFORM_TOKEN if set>
 # The control database is migrated by the adapter on the first request; tenant databases by
 # POST /api/tenants. The cron trigger runs with: curl "$KONNEKTED_BASE_URL/__scheduled?cron=*/5+*+*+*+*"
-# Set EDGE_SKIP_BUILD=1 to skip the explicit build (wrangler's [build] step still runs).
+# Set EDGE_SKIP_BUILD=1 to use the existing functions/workers/build (wrangler's [build] step is skipped
+# either way: EDGE_PREBUILT=1).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 port="${2:-8787}"
@@ -39,6 +40,12 @@ start() {
     if [ "${EDGE_SKIP_BUILD:-0}" != 1 ]; then
         "$repo/scripts/edge-build.sh" workers
     fi
+    if [ ! -f "$repo/functions/workers/build/index.js" ]; then
+        echo "edge-dev: no functions/workers/build/index.js; run scripts/edge-build.sh workers" >&2
+        return 1
+    fi
+    # Built above (or by the caller): wrangler's [build] step becomes a no-op.
+    export EDGE_PREBUILT=1
     mkdir -p "$run"
     local state token
     state="$(mktemp -d -t konnekted-wrangler-XXXXXX)"

@@ -39,7 +39,7 @@ _edge_main() {
         (cd "$repo" && npm ci --no-audit --no-fund --omit-lockfile-registry-resolved >>"$log" 2>&1) || return 1
     fi
 
-    if [ "$workers" = 1 ] && [ "$("$cargo_root/bin/worker-build" --version 2>/dev/null)" != "worker-build 0.8.7" ]; then
+    if [ "$workers" = 1 ] && [[ "$("$cargo_root/bin/worker-build" --version 2>/dev/null)" != *0.8.7* ]]; then
         echo "edge-tools: cargo install worker-build 0.8.7 (about 3.5 min)" >>"$log"
         cargo install worker-build --version 0.8.7 --locked --root "$cargo_root" >>"$log" 2>&1 || return 1
     fi
@@ -65,7 +65,7 @@ _edge_main() {
     export WRANGLER_SEND_METRICS=false
     export CLOUDFLARE_CF_FETCH_ENABLED=false
     if [ "$workers" = 1 ]; then
-        echo "edge-tools: ready in $((SECONDS - t0)) s (node $(node --version), $(worker-build --version), $(wasm-bindgen --version), wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
+        echo "edge-tools: ready in $((SECONDS - t0)) s (node $(node --version), worker-build $(worker-build --version), $(wasm-bindgen --version), wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
     else
         echo "edge-tools: spin tools ready in $((SECONDS - t0)) s (wasmtime $("$WASMTIME_BIN" --version | cut -d' ' -f2))" >>"$log"
     fi

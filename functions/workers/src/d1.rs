@@ -142,7 +142,12 @@ impl Db for D1Db {
         }
         let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<Result<Vec<_>, _>>()?;
         let results = self.db.batch(prepared).await.map_err(|e| match e {
-            worker::Error::D1(d1) => classify(&format!("{d1}: {}", d1.cause())),
+            // Never `Display` a D1Error: worker 0.8.7 unwraps its `cause` as a string and throws
+            // when it is an Error object (seen on constraint failures), which hangs the request.
+            worker::Error::D1(d1) => {
+                let err: &js_sys::Error = d1.as_ref();
+                classify(&format!("{}: {}", String::from(err.message()), d1.cause()))
+            }
             worker::Error::JsError(s) => classify(&s),
             other => classify(&other.to_string()),
         })?;
