@@ -1,4 +1,272 @@
-//! Placeholder replaced below.
-pub async fn callbacks(_args: &mut Vec<String>) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+//! `konnekted bench callbacks`: M-Pesa callbacks through the native host over loopback HTTP,
+//! side by side with raw SQLite transactions writing the same rows.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use daraja_sim::{DarajaSim, Outcome, Script, SimConfig};
+use konnekted_core::db::{Db, Statement};
+use konnekted_core::migrations;
+use konnekted_core::stmt;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use konnekted::sqlite::SqliteDb;
+
+struct Opts {
+    n: usize,
+    tenants: usize,
+    concurrency: usize,
+    dup_share: f64,
+    subscribers: usize,
+}
+
+fn opts(args: &mut Vec<String>) -> anyhow::Result<Opts> {
+    let mut o = Opts { n: 6000, tenants: 4, concurrency: 32, dup_share: 0.3, subscribers: 200 };
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--n" => o.n = v.parse()?,
+            "--tenants" => o.tenants = v.parse()?,
+            "--concurrency" => o.concurrency = v.parse()?,
+            "--dup" => o.dup_share = v.parse()?,
+            "--subscribers" => o.subscribers = v.parse()?,
+            other => bail!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Call {
+    url: String,
+    body: String,
+}
+
+pub async fn callbacks(args: &mut Vec<String>) -> anyhow::Result<()> {
+    let o = opts(args)?;
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let token = "bench-platform-token";
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--data", &dir.join("host").to_string_lossy(), "--listen", &format!("127.0.0.1:{port}")])
+        .env("KONNEKTED_PLATFORM_TOKEN", token)
+        .env("KONNEKTED_TICK_SECONDS", "3600")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the host")?;
+    let pid = child.id().context("host pid")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).build()?;
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut sim_config =
+        SimConfig::default().default_script(Script::new(Outcome::NoCallback).delay(Duration::from_secs(3600)));
+    sim_config.lock_subscriber = false;
+    let sim = DarajaSim::spawn(sim_config).await?;
+    let unique = ((o.n as f64) / (1.0 + o.dup_share)).round() as usize;
+    let per_tenant = unique.div_ceil(o.tenants);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let mut uniques: Vec<Call> = Vec::with_capacity(unique);
+    let mut accounts: HashMap<String, Vec<String>> = HashMap::new();
+    eprintln!(
+        "setup: {} tenants x {} subscribers, {} unique callbacks (half STK, half Paybill)",
+        o.tenants, o.subscribers, unique
+    );
+    let setup = Instant::now();
+    for t in 0..o.tenants {
+        let realm = format!("bench{t}");
+        let cb = format!("cbtoken{t:04}");
+        let admin = format!("admin{t}");
+        let body = json!({"realm": realm, "name": realm, "admin_token": admin, "callback_token": cb,
+            "daraja": {"environment": sim.base_url(), "consumer_key": daraja_sim::DEFAULT_CONSUMER_KEY,
+                       "consumer_secret": daraja_sim::DEFAULT_CONSUMER_SECRET, "passkey": daraja_sim::SANDBOX_PASSKEY,
+                       "shortcode": daraja_sim::SANDBOX_SHORTCODE}});
+        let r = http.post(format!("{base}/api/tenants")).bearer_auth(token).json(&body).send().await?;
+        if r.status() != 201 {
+            bail!("create tenant: {}", r.text().await?);
+        }
+        let admin_url = format!("{base}/api/t/{realm}");
+        http.post(format!("{admin_url}/plans"))
+            .bearer_auth(&admin)
+            .json(&json!({"code":"home","name":"Home","price_cents":100_000,"period_seconds":2_592_000,"down_kbps":10_000,"up_kbps":2_000}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let accts = accounts.entry(realm.clone()).or_default();
+        for s in 0..o.subscribers {
+            let acct = format!("A{t}{s:05}");
+            http.post(format!("{admin_url}/subscribers"))
+                .bearer_auth(&admin)
+                .json(&json!({"name": format!("Sub {s}"), "plan": "home", "account_no": acct, "phone": format!("07{:08}", t * 100_000 + s)}))
+                .send()
+                .await?
+                .error_for_status()?;
+            accts.push(acct);
+        }
+        let hooks = format!("{base}/hooks/{realm}/{cb}");
+        for i in 0..per_tenant {
+            let acct = &accts[rng.gen_range(0..accts.len())];
+            if i % 2 == 0 {
+                let v: Value = http
+                    .post(format!("{base}/api/p/{realm}/topup"))
+                    .json(&json!({"account": acct, "amount_kes": 50}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let id = v["checkout_request_id"].as_str().context("topup answer")?.to_owned();
+                let body = format!(
+                    r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m","CheckoutRequestID":"{id}","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":50.00}},{{"Name":"MpesaReceiptNumber","Value":"S{t}{i:08}"}},{{"Name":"PhoneNumber","Value":254700000000}}]}}}}}}}}"#
+                );
+                uniques.push(Call { url: format!("{hooks}/stk"), body });
+            } else {
+                let body = format!(
+                    r#"{{"TransactionType":"Pay Bill","TransID":"C{t}{i:08}","TransTime":"20261127121325","TransAmount":"50.00","BusinessShortCode":"174379","BillRefNumber":"{acct}","InvoiceNumber":"","OrgAccountBalance":"","ThirdPartyTransID":"","MSISDN":"254700000000","FirstName":"A","MiddleName":"","LastName":""}}"#
+                );
+                uniques.push(Call { url: format!("{hooks}/c2b/confirm"), body });
+            }
+        }
+    }
+    eprintln!("setup took {:.1}s", setup.elapsed().as_secs_f64());
+    let mut order: Vec<usize> = (0..uniques.len()).collect();
+    let dups = o.n.saturating_sub(uniques.len());
+    for _ in 0..dups {
+        order.push(rng.gen_range(0..uniques.len()));
+    }
+    order.shuffle(&mut rng);
+    let rss_before = vm_hwm_kib(pid).unwrap_or(0);
+
+    // Host run.
+    let uniques = std::sync::Arc::new(uniques);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..o.concurrency {
+        let (http, queue, uniques) = (http.clone(), queue.clone(), uniques.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some(i) = next else { break };
+                let c = &uniques[i];
+                let t = Instant::now();
+                match http.post(&c.url).header("content-type", "application/json").body(c.body.clone()).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    let host_rate = lat.len() as f64 / elapsed.as_secs_f64();
+    let rss_peak = vm_hwm_kib(pid).unwrap_or(0);
+
+    child.kill().await.ok();
+    // Correctness: exactly one payment per unique callback (read straight from the tenant files).
+    let mut payments = 0usize;
+    for t in 0..o.tenants {
+        let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("bench{t}.sqlite"))).await?;
+        let rows = db.query(&stmt!("SELECT COUNT(*) AS n FROM payments")).await?;
+        payments += rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0) as usize;
+    }
+
+    // Raw SQLite baseline: the same rows, one transaction per unique callback, one connection.
+    let raw_path = dir.join("raw.sqlite");
+    let raw = SqliteDb::open(&raw_path).await?;
+    migrations::migrate(&raw, migrations::TENANT).await?;
+    raw.batch(&[
+        stmt!("INSERT INTO plans (id, code, name, kind, price_cents, period_seconds, down_kbps, up_kbps, created_at) VALUES ('p','home','Home','pppoe',100000,2592000,10000,2000,'2026-01-01T00:00:00Z')"),
+        stmt!("INSERT INTO subscribers (id, account_no, account_loose, name, username, password, plan_id, status, created_at) VALUES ('s','A1','A1','x','a1','pw','p','pending','2026-01-01T00:00:00Z')"),
+    ])
+    .await?;
+    let raw_n = o.n.min(uniques.len().max(1) * 2);
+    let raw_started = Instant::now();
+    for i in 0..raw_n {
+        let body = uniques[i % uniques.len()].body.clone().into_bytes();
+        let stmts: Vec<Statement> = vec![
+            stmt!("UPDATE subscribers SET version = version + 1 WHERE id = 's'"),
+            stmt!(
+                "INSERT INTO callback_log (provider, kind, received_at, raw_body, body_size, http_status, outcome) VALUES ('mpesa','c2b','2026-01-01T00:00:00Z',?1,?2,200,'applied')",
+                body.clone(),
+                body.len() as i64
+            ),
+            stmt!(
+                "INSERT INTO payments (id, provider, method, provider_ref, amount_cents, subscriber_id, status, received_at) VALUES (?1,'mpesa','c2b',?1,5000,'s','applied','2026-01-01T00:00:00Z')",
+                format!("raw{i}")
+            ),
+            stmt!(
+                "INSERT INTO ledger (subscriber_id, kind, amount_cents, payment_id, memo, created_at) VALUES ('s','payment',5000,?1,'m','2026-01-01T00:00:00Z')",
+                format!("raw{i}")
+            ),
+        ];
+        raw.batch(&stmts).await?;
+    }
+    let raw_rate = raw_n as f64 / raw_started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "callbacks through the native host (loopback HTTP, SQLite WAL, {} tenants, {} concurrent)",
+        o.tenants, o.concurrency
+    );
+    println!("  requests        {} ({} unique, {} duplicates), errors {}", lat.len(), uniques.len(), dups, errors);
+    println!("  payments stored {} (expected {})", payments, uniques.len());
+    println!("  throughput      {:.0} callbacks/s", host_rate);
+    println!(
+        "  latency         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "  host peak RSS   {:.1} MiB (after setup {:.1} MiB)",
+        rss_peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+    println!("raw SQLite baseline (same rows, one transaction each, one connection, no HTTP)");
+    println!("  throughput      {:.0} transactions/s", raw_rate);
+    println!("ratio host/raw    {:.2}", host_rate / raw_rate);
+    if payments != uniques.len() {
+        bail!("exactly-once violated: {payments} payments for {} unique callbacks", uniques.len());
+    }
+    Ok(())
 }
