@@ -11,9 +11,14 @@ use crate::reconcile::{Ctx, RouterWorker, Settings, Tenant};
 /// Starts everything and runs until the process ends.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
-    let ctx = Arc::new(Ctx { settings: Settings::from_config(&config), metrics: metrics.clone() });
     let addr = crate::http::serve(config.listen, metrics.clone()).await?;
     tracing::info!("metrics and health on http://{addr}");
+    run_with(config, metrics).await
+}
+
+/// [`run`] without the HTTP server (which the caller serves from `metrics`).
+pub async fn run_with(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    let ctx = Arc::new(Ctx { settings: Settings::from_config(&config), metrics: metrics.clone() });
     let mut tenants = BTreeMap::new();
     for t in &config.tenants {
         let tenant = Tenant::new(t.clone(), Duration::from_secs(config.edge_timeout_seconds))?;

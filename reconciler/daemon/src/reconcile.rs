@@ -149,7 +149,10 @@ pub enum Nudge {
 struct Cached {
     state: Arc<DesiredState>,
     fetched_at: Instant,
+    /// The last fetch failed: this is the last known state (fail static).
     stale: bool,
+    /// The feed saw a change it cannot fold in: fetch again before the next full pass.
+    reload: bool,
 }
 
 /// One tenant: its edge client and the last known desired state (fail static).
@@ -197,7 +200,7 @@ impl Tenant {
     /// when the edge fails, the last known one marked stale; with none, an error.
     pub async fn desired(&self, max_age: Duration, metrics: &Metrics) -> Result<(Arc<DesiredState>, bool), EdgeError> {
         let _one_fetch = self.fetch.lock().await;
-        if let Some(c) = self.cached().filter(|c| !c.stale && c.fetched_at.elapsed() < max_age) {
+        if let Some(c) = self.cached().filter(|c| !c.stale && !c.reload && c.fetched_at.elapsed() < max_age) {
             return Ok((c.state, false));
         }
         match self.edge.desired().await {
@@ -205,7 +208,7 @@ impl Tenant {
                 let state = Arc::new(state);
                 *self.cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.cursor);
                 *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Cached { state: state.clone(), fetched_at: Instant::now(), stale: false });
+                    Some(Cached { state: state.clone(), fetched_at: Instant::now(), stale: false, reload: false });
                 Ok((state, false))
             }
             Err(e) => {
@@ -295,7 +298,7 @@ impl Tenant {
         if full {
             // A plan changed (or the payload was not a subscriber): reload everything.
             if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                c.fetched_at = Instant::now() - Duration::from_secs(3600);
+                c.reload = true;
             }
             let _ = self.nudges.send(Nudge::Full);
         } else if !ids.is_empty() {
@@ -665,6 +668,18 @@ pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
         _ => Duration::from_secs(10),
     };
     Action::requeue(d.min(settings.full_pass))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants_format() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
 }
 
 fn key(c: &Change) -> (&'static str, String) {

@@ -356,3 +356,58 @@ async fn reconcile_step_returns_requeue_and_error_policy_backs_off() {
     let action = konnekted_reconciler::reconcile::error_policy(&err, &w.ctx);
     assert!(action.requeue_after < Duration::from_secs(300));
 }
+
+#[tokio::test]
+async fn daemon_from_config_file_reconciles_and_serves_metrics() {
+    let w = World::new("cfg").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let dir = common::TempDir::new("cfg-file");
+    let path = dir.0.join("reconciler.toml");
+    let text = format!(
+        r#"
+listen = "127.0.0.1:0"
+full_pass_seconds = 300
+feed_poll_ms = 200
+
+[[tenant]]
+realm = "cfg"
+edge_url = "http://{edge}"
+
+[[router]]
+name = "tower-1"
+tenant = "cfg"
+address = "127.0.0.1"
+port = {port}
+username = "admin"
+queue_types = "builtin"
+"#,
+        edge = w.proxy.addr,
+        port = w.sim.local_addr().port()
+    );
+    std::fs::write(&path, text).expect("write config");
+    let (sync_key, password) = (w.sync_key.clone(), "pw".to_owned());
+    let config = konnekted_reconciler::Config::load(path.to_str().expect("utf-8 path"), |k| match k {
+        "KONNEKTED_SYNC_KEY_CFG" => Some(sync_key.clone()),
+        "KONNEKTED_ROUTER_PASSWORD_TOWER_1" => Some(password.clone()),
+        _ => None,
+    })
+    .expect("config");
+    let metrics = std::sync::Arc::new(konnekted_reconciler::metrics::Metrics::default());
+    let daemon = tokio::spawn(konnekted_reconciler::daemon::run_with(config, metrics.clone()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while w.secret_disabled("alice") != Some(false) {
+        assert!(Instant::now() < deadline, "daemon did not reconcile");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bob = w.subscriber("bob", "home", None).await;
+    w.pay(&bob).await;
+    while w.secret_disabled("bob") != Some(false) {
+        assert!(Instant::now() < deadline, "new paying subscriber did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        metrics.render().contains("konnekted_reconciler_passes_total{router=\"tower-1\",kind=\"full\",outcome=\"ok\"}")
+    );
+    daemon.abort();
+}
