@@ -23,7 +23,7 @@ struct Opts {
     subscribers: usize,
 }
 
-fn opts(args: &mut Vec<String>) -> anyhow::Result<Opts> {
+fn opts(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts { n: 6000, tenants: 4, concurrency: 32, dup_share: 0.3, subscribers: 200 };
     let mut i = 0;
     while i < args.len() {
@@ -62,7 +62,7 @@ struct Call {
     body: String,
 }
 
-pub async fn callbacks(args: &mut Vec<String>) -> anyhow::Result<()> {
+pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     let o = opts(args)?;
     let dir = std::env::temp_dir().join(format!("konnekted-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

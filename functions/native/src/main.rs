@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         "bench" => {
             let what = args.positional().unwrap_or_default();
             match what.as_str() {
-                "callbacks" => bench::callbacks(&mut args.0).await,
+                "callbacks" => bench::callbacks(&args.0).await,
                 _ => bail!("{USAGE}"),
             }
         }
