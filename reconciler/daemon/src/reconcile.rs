@@ -670,18 +670,6 @@ pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
     Action::requeue(d.min(settings.full_pass))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_instants_format() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
-}
-
 fn key(c: &Change) -> (&'static str, String) {
     match c {
         Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
@@ -699,5 +687,17 @@ fn describe(c: &Change) -> String {
         }
         Change::Remove { comment, .. } => format!("remove {comment}"),
         Change::Kick { name, .. } => format!("kick {name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants_format() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
