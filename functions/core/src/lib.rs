@@ -9,6 +9,7 @@
 //! (Workers) and `wasm32-wasip2` (Spin).
 
 pub mod api;
+pub mod contract;
 pub mod db;
 pub mod domain;
 pub mod ids;
