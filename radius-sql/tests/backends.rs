@@ -158,7 +158,8 @@ fn databases_or_skip(test: &str) -> bool {
     {
         panic!("{test}: PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) must be running");
     }
-    eprintln!("SKIPPED {test}: PostgreSQL/MariaDB not reachable on 127.0.0.1");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: PostgreSQL/MariaDB not reachable on 127.0.0.1");
     false
 }
 

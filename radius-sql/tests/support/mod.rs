@@ -25,7 +25,10 @@ pub fn freeradius_or_skip(test: &str) -> bool {
             "{test}: the freeradius binary is missing but KONNEKTED_REQUIRE_FREERADIUS is set (run radius-sql/tests/setup.sh)"
         );
     }
-    eprintln!(
+    // Written to stderr directly (not eprintln!) so the test harness does not capture it.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED {test}: freeradius binary not found (run radius-sql/tests/setup.sh; set KONNEKTED_REQUIRE_FREERADIUS=1 to make this a failure)"
     );
     false
