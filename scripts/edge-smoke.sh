@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the Worker under `wrangler dev --local` (fresh state, its own port):
 #   1. D1 batch semantics the core relies on (/__selftest/batch): changes() visible within a batch,
-#      CHECK failure = Conflict + whole-batch rollback.
+#      CHECK failure = Conflict + whole-batch rollback; and the core's storage contract suite
+#      (konnekted_core::contract::run_all, /__selftest/contract) on D1.
 #   2. Two tenants (e2e-t01, e2e-t02) via POST /api/tenants with the platform token; a plan and a
 #      subscriber in each; neither tenant's token nor path can see the other's data, and the rows sit
 #      in two different D1 databases (read back with `wrangler d1 execute --local`).
@@ -52,6 +53,9 @@ P="$KONNEKTED_PLATFORM_TOKEN"
 r="$(curl -s "$KONNEKTED_BASE_URL/__selftest/batch")"
 echo "     selftest: $r"
 check "d1_batch_changes_visible_and_check_failure_rolls_back" "$([ "$(jget "$r" 'j["pass"]')" = True ]; echo $?)"
+r="$(curl -s "$KONNEKTED_BASE_URL/__selftest/contract")"
+echo "     contract: $r"
+check "d1_passes_the_core_storage_contract" "$([ "$(jget "$r" 'j["pass"]')" = True ]; echo $?)"
 
 # 2. Two tenants, one plan + one subscriber each
 declare -A tok sub

@@ -9,7 +9,8 @@
 //!
 //! Adapter-only routes: `POST /internal/scheduled` (platform bearer token) runs the periodic work
 //! that Workers runs from its cron trigger, for a Spin cron trigger or an external timer;
-//! `GET /__selftest/batch` when the variable `edge_selftest` is `1`.
+//! `GET /__selftest/batch` and `GET /__selftest/contract` (the core's storage contract suite) when
+//! the variable `edge_selftest` is `1`.
 //! Nothing here panics: every failure is a JSON error response.
 
 #[cfg(not(feature = "spin"))]
@@ -89,6 +90,10 @@ async fn respond(req: Request) -> http::Response<Bytes> {
                 Ok(report) => json(200, &report),
                 Err(e) => error(500, &e.to_string()),
             }
+        }
+        (&Method::GET, "/__selftest/contract") if platform::flag("edge_selftest").await => {
+            let result = konnekted_core::contract::run_all(platform.control()).await;
+            json(200, &serde_json::json!({ "pass": result.is_ok(), "error": result.err() }))
         }
         _ => konnekted_core::handle(&platform, req, &ctx).await,
     }

@@ -5,7 +5,8 @@
 //! becomes a JSON error response or a log line.
 //!
 //! Bindings (wrangler.toml): `CONTROL` (the tenant registry) and one `T_<DB_KEY>` D1 database per
-//! tenant; vars/secrets `PUBLIC_BASE_URL`, `PLATFORM_TOKEN`; optional `EDGE_SELFTEST=1`.
+//! tenant; vars/secrets `PUBLIC_BASE_URL`, `PLATFORM_TOKEN`; optional `EDGE_SELFTEST=1`, which
+//! serves `/__selftest/batch` and `/__selftest/contract` (the core's storage contract suite on D1).
 
 mod d1;
 mod platform;
@@ -72,6 +73,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             Ok(report) => Response::from_json(&report),
             Err(e) => json_error(500, &e.to_string()),
         };
+    }
+    if selftest && req.path() == "/__selftest/contract" {
+        // The core's storage contract suite, run on the real D1 (the control database).
+        let result = konnekted_core::contract::run_all(platform.control()).await;
+        return Response::from_json(&serde_json::json!({ "pass": result.is_ok(), "error": result.err() }));
     }
     let ctx = match ctx() {
         Ok(c) => c,
