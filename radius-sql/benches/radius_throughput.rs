@@ -138,8 +138,10 @@ async fn latency_run(rad: &Radiusd, healthy: &[String], hung: Option<&str>, n: u
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --benches` probing
+    // `cargo bench` passes --bench; `cargo test --all-targets` does not: do not run minutes of load there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("radius_throughput: skipped (run with `cargo bench -p konnekted-radius --bench radius_throughput`)");
+        return;
     }
     if !freeradius_or_skip("radius_throughput") {
         return;
