@@ -35,6 +35,9 @@ impl Money {
         if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
+        if s.contains('.') && frac.is_empty() {
+            return None;
+        }
         if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
