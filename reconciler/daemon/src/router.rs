@@ -48,6 +48,18 @@ pub async fn connect(cfg: &RouterConfig, client_cfg: &ClientConfig) -> Result<Cl
     }
 }
 
+/// The properties worth reading in `menu`: those the desired objects set, plus what
+/// identifies managed items (less to transfer and keep than whole rows).
+fn proplist(desired: &DesiredRouter, menu: Menu) -> Vec<String> {
+    let mut props: BTreeSet<&str> = [".id", "comment", "dynamic"].into_iter().collect();
+    for ((m, _), attrs) in &desired.objects {
+        if *m == menu {
+            props.extend(attrs.keys().map(String::as_str));
+        }
+    }
+    props.into_iter().map(str::to_owned).collect()
+}
+
 fn item(menu: Menu, row: Row) -> Option<ObservedItem> {
     let mut id = None;
     let mut attrs = std::collections::BTreeMap::new();
@@ -71,7 +83,7 @@ pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Sco
     match scope {
         Scope::Full => {
             for menu in &desired.menus {
-                prints.push((Some(*menu), Command::on(menu.path(), "print")));
+                prints.push((Some(*menu), Command::on(menu.path(), "print").proplist(proplist(desired, *menu))));
             }
             prints.push((None, Command::on("/ppp/active", "print").proplist([".id", "name"])));
         }
