@@ -74,3 +74,34 @@ async fn sync_wrong_stale_or_foreign_signature_is_401() {
     assert_eq!(e.http.get(e.url(&pq)).send().await.unwrap().status().as_u16(), 401);
     assert_eq!(signed(&e, &key, "GET", &pq, b"", now()).await.0, 200);
 }
+
+#[tokio::test]
+async fn sync_usage_report_shows_in_admin_usage_and_online() {
+    let e = env("e2e-t18").await;
+    e.plan("home", 500).await;
+    let s = e.subscriber("home", "ACC18", "0711000018").await;
+    let username = s["username"].as_str().unwrap().to_owned();
+    let body = serde_json::json!({
+        "days": [
+            {"username": format!("{username}@{}", e.realm), "day": "2026-11-26", "input_octets": 100, "output_octets": 2000, "online_seconds": 60, "sessions": 1},
+            {"username": username, "day": "2026-11-27", "input_octets": 5, "output_octets": 50, "online_seconds": 30, "sessions": 2}
+        ],
+        "online": [{"nas_ip": "10.0.0.1", "session_id": "81000001", "username": username, "framed_ip": "10.20.0.5", "input_octets": 5, "output_octets": 50}]
+    })
+    .to_string();
+    let pq = format!("/sync/{}/usage", e.realm);
+    assert_eq!(signed(&e, &e.sync_key, "POST", &pq, body.as_bytes(), now()).await.0, 202);
+    // Re-sending the same totals replaces them; it does not double them.
+    assert_eq!(signed(&e, &e.sync_key, "POST", &pq, body.as_bytes(), now()).await.0, 202);
+    let id = s["id"].as_str().unwrap();
+    let usage = e.get(&format!("/usage?subscriber={id}")).await;
+    let usage = usage.as_array().unwrap();
+    assert_eq!(usage.len(), 2);
+    assert_eq!(usage[1]["output_octets"], 2000);
+    let online = e.get("/online").await;
+    assert_eq!(online[0]["account_no"], "ACC18");
+    assert_eq!(online[0]["framed_ip"], "10.20.0.5");
+    let empty = serde_json::json!({"online": []}).to_string();
+    assert_eq!(signed(&e, &e.sync_key, "POST", &pq, empty.as_bytes(), now()).await.0, 202);
+    assert_eq!(e.get("/online").await.as_array().unwrap().len(), 0);
+}

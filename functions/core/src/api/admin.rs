@@ -10,7 +10,7 @@ use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, DarajaSettings, Tenant, TenantSettings};
-use crate::store::{callbacks, feed, ledger, payments, plans, subscribers};
+use crate::store::{callbacks, feed, ledger, payments, plans, subscribers, usage};
 use crate::usecases::{expiry, manage, sweep};
 
 fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
@@ -177,6 +177,23 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             let e = expiry::run(&db, &tenant.settings, &mut ids, ctx.now).await?;
             ok(&serde_json::json!({"sweep": s, "expiry": e}))
         }
+        (R::Usage, Method::GET) => {
+            let limit = q.int("limit", 366, 10_000)?;
+            let from = q.get("from").unwrap_or("0000-00-00");
+            let to = q.get("to").unwrap_or("9999-99-99");
+            let who = match q.get("subscriber") {
+                Some(sid) => Some(
+                    subscribers::get(&db, sid)
+                        .await?
+                        .ok_or_else(|| ApiError::NotFound("subscriber".into()))?
+                        .subscriber
+                        .username,
+                ),
+                None => q.get("username").map(str::to_owned),
+            };
+            ok(&usage::days(&db, who.as_deref(), from, to, limit).await?)
+        }
+        (R::Online, Method::GET) => ok(&usage::online(&db).await?),
         (R::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;

@@ -193,6 +193,9 @@ pub(crate) enum R {
     SyncDesired,
     SyncFeed,
     SyncReports,
+    SyncUsage,
+    Usage,
+    Online,
 }
 
 fn router() -> &'static matchit::Router<R> {
@@ -225,6 +228,9 @@ fn router() -> &'static matchit::Router<R> {
             ("/sync/{realm}/desired", R::SyncDesired),
             ("/sync/{realm}/feed", R::SyncFeed),
             ("/sync/{realm}/reports", R::SyncReports),
+            ("/sync/{realm}/usage", R::SyncUsage),
+            ("/api/t/{realm}/usage", R::Usage),
+            ("/api/t/{realm}/online", R::Online),
         ];
         for (path, name) in routes {
             // The table above is static; a bad entry is a programming error caught by tests.
@@ -254,7 +260,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         R::Health => ok(&serde_json::json!({"status": "ok"})),
         R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
         R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
-        R::SyncDesired | R::SyncFeed | R::SyncReports => sync::handle(p, route, &params, req, ctx).await,
+        R::SyncDesired | R::SyncFeed | R::SyncReports | R::SyncUsage => sync::handle(p, route, &params, req, ctx).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };
     match result {

@@ -17,7 +17,7 @@ use crate::domain::time::fmt_ts;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::stmt;
-use crate::store::{feed, plans};
+use crate::store::{feed, plans, usage};
 
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 pub const HEADER_TIMESTAMP: &str = "x-konnekted-timestamp";
@@ -93,6 +93,35 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             )])
             .await?;
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({"accepted": true})))
+        }
+        (R::SyncUsage, Method::POST) => {
+            #[derive(Deserialize)]
+            struct Usage {
+                #[serde(default)]
+                days: Vec<usage::DailyUsage>,
+                /// When present, replaces the whole "who is online" snapshot.
+                #[serde(default)]
+                online: Option<Vec<usage::OnlineSession>>,
+            }
+            let u: Usage = body_json(&req)?;
+            if u.days.len() > 10_000 || u.online.as_ref().is_some_and(|o| o.len() > 20_000) {
+                return Err(ApiError::BadRequest("at most 10,000 day rows and 20,000 sessions per report".into()));
+            }
+            if u.days.iter().any(|d| d.day.len() != 10 || d.input_octets < 0 || d.output_octets < 0) {
+                return Err(ApiError::BadRequest("day must be YYYY-MM-DD and octets non-negative".into()));
+            }
+            let at = fmt_ts(ctx.now);
+            let mut batch: Vec<crate::db::Statement> = u.days.iter().map(|d| usage::upsert_day(d, &at)).collect();
+            if let Some(online) = &u.online {
+                batch.extend(usage::replace_online(online, &at));
+            }
+            if !batch.is_empty() {
+                db.batch(&batch).await?;
+            }
+            Ok(json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({"days": u.days.len(), "online": u.online.map(|o| o.len())}),
+            ))
         }
         _ => Err(ApiError::MethodNotAllowed),
     }

@@ -8,6 +8,7 @@ pub mod plans;
 pub mod stk;
 pub mod subscribers;
 pub mod tenants;
+pub mod usage;
 
 use crate::db::Statement;
 use crate::stmt;

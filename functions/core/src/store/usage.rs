@@ -1,0 +1,130 @@
+//! Usage and online sessions reported from RADIUS accounting.
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Db, Statement, StoreError};
+use crate::stmt;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    pub username: String,
+    pub day: String,
+    pub input_octets: i64,
+    pub output_octets: i64,
+    pub online_seconds: i64,
+    #[serde(default)]
+    pub sessions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineSession {
+    pub nas_ip: String,
+    pub session_id: String,
+    pub username: String,
+    #[serde(default)]
+    pub framed_ip: Option<String>,
+    /// Unix seconds or RFC 3339 text, as the reporter has it.
+    #[serde(default)]
+    pub started_at: Option<serde_json::Value>,
+    #[serde(default)]
+    pub input_octets: i64,
+    #[serde(default)]
+    pub output_octets: i64,
+}
+
+/// RADIUS may report `user@realm`; billing knows `user`.
+pub fn bare(username: &str) -> String {
+    username.split('@').next().unwrap_or(username).to_ascii_lowercase()
+}
+
+pub fn upsert_day(u: &DailyUsage, at: &str) -> Statement {
+    stmt!(
+        "INSERT INTO usage_daily (username, day, input_octets, output_octets, online_seconds, sessions, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (username, day) DO UPDATE SET \
+         input_octets = excluded.input_octets, output_octets = excluded.output_octets, \
+         online_seconds = excluded.online_seconds, sessions = excluded.sessions, updated_at = excluded.updated_at",
+        bare(&u.username),
+        &u.day,
+        u.input_octets,
+        u.output_octets,
+        u.online_seconds,
+        u.sessions,
+        at,
+    )
+}
+
+pub fn replace_online(sessions: &[OnlineSession], at: &str) -> Vec<Statement> {
+    let mut out = vec![Statement::new("DELETE FROM online_sessions")];
+    for s in sessions {
+        let started = s.started_at.as_ref().map(|v| match v {
+            serde_json::Value::String(t) => t.clone(),
+            other => other.to_string(),
+        });
+        out.push(stmt!(
+            "INSERT OR REPLACE INTO online_sessions (nas_ip, session_id, username, framed_ip, started_at, input_octets, \
+             output_octets, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &s.nas_ip,
+            &s.session_id,
+            bare(&s.username),
+            s.framed_ip.clone(),
+            started,
+            s.input_octets,
+            s.output_octets,
+            at,
+        ));
+    }
+    out
+}
+
+pub async fn days(
+    db: &impl Db,
+    username: Option<&str>,
+    from: &str,
+    to: &str,
+    limit: i64,
+) -> Result<Vec<DailyUsage>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT username, day, input_octets, output_octets, online_seconds, sessions FROM usage_daily \
+             WHERE (?1 IS NULL OR username = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day DESC, username LIMIT ?4",
+            username.map(bare),
+            from,
+            to,
+            limit
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DailyUsage {
+                username: r.text("username")?,
+                day: r.text("day")?,
+                input_octets: r.int("input_octets")?,
+                output_octets: r.int("output_octets")?,
+                online_seconds: r.int("online_seconds")?,
+                sessions: r.int("sessions")?,
+            })
+        })
+        .collect()
+}
+
+/// Who is online, with the subscriber's name and account when known.
+pub async fn online(db: &impl Db) -> Result<Vec<serde_json::Value>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT o.username, o.nas_ip, o.session_id, o.framed_ip, o.started_at, o.input_octets, o.output_octets, \
+             o.reported_at, s.id AS subscriber_id, s.name, s.account_no FROM online_sessions o \
+             LEFT JOIN subscribers s ON s.username = o.username ORDER BY o.username"
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "username": r.text("username")?, "nas_ip": r.text("nas_ip")?, "session_id": r.text("session_id")?,
+                "framed_ip": r.opt_text("framed_ip")?, "started_at": r.opt_text("started_at")?,
+                "input_octets": r.int("input_octets")?, "output_octets": r.int("output_octets")?,
+                "reported_at": r.text("reported_at")?, "subscriber_id": r.opt_text("subscriber_id")?,
+                "name": r.opt_text("name")?, "account_no": r.opt_text("account_no")?,
+            }))
+        })
+        .collect()
+}
