@@ -5,7 +5,8 @@
 #   scripts/edge-dev.sh start [port]   build, start in the background, wait for /health, print env
 #   scripts/edge-dev.sh stop [port]    stop it and delete its state
 #   scripts/edge-dev.sh env [port]     print the env of the running instance
-# (port defaults to 8787; instances on different ports are independent)
+# (port defaults to 8787; instances on different ports are independent, but start them one after
+# the other: two wrangler dev starting at the same moment collided on an internal socket once)
 #
 # `start` prints (and writes to .wrangler/edge-dev-<port>.env, which `source` accepts):
 #   export KONNEKTED_BASE_URL=http://127.0.0.1:<port>

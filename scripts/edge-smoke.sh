@@ -16,6 +16,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 port="${1:-8797}"
 passed=0
 failed=0
+bodyfile="$(mktemp)"
 
 check() { # name, condition-exit-code
     if [ "$2" = 0 ]; then
@@ -30,15 +31,15 @@ jget() { # json, python expression on j
     python3 -c 'import json,sys; j=json.loads(sys.argv[1]); v=eval(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1" "$2" 2>/dev/null
 }
 call() { # method, path, token, [body] -> prints "status body"
-    local args=(-s -o /tmp/edge-smoke-body.$$ -w '%{http_code}' -X "$1" -H "authorization: Bearer $3")
+    local args=(-s -o "$bodyfile" -w '%{http_code}' -X "$1" -H "authorization: Bearer $3")
     [ -n "${4:-}" ] && args+=(-H 'content-type: application/json' --data "$4")
     local code
     code="$(curl "${args[@]}" "$KONNEKTED_BASE_URL$2")"
-    printf '%s %s' "$code" "$(cat /tmp/edge-smoke-body.$$)"
+    printf '%s %s' "$code" "$(cat "$bodyfile")"
 }
 
 cleanup() {
-    rm -f /tmp/edge-smoke-body.$$
+    rm -f "$bodyfile"
     "$repo/scripts/edge-dev.sh" stop "$port" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
