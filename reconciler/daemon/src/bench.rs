@@ -37,7 +37,7 @@ pub fn bench_tenant(realm: &str) -> TenantConfig {
     }
 }
 
-/// A router config pointing at `addr`, built-in PCQ types (the simulator has no `/queue/type`).
+/// A router config pointing at `addr`, built-in PCQ types.
 pub fn bench_router(name: &str, realm: &str, addr: std::net::SocketAddr, window: usize) -> RouterConfig {
     RouterConfig {
         name: name.to_owned(),

@@ -155,6 +155,9 @@ struct Cached {
     reload: bool,
 }
 
+/// Most change-feed rows asked for at once.
+const FEED_PAGE: u32 = 500;
+
 /// One tenant: its edge client and the last known desired state (fail static).
 #[derive(Debug)]
 pub struct Tenant {
@@ -244,7 +247,7 @@ impl Tenant {
             self.desired(Duration::ZERO, metrics).await?;
             return Ok(0);
         };
-        let page = match self.edge.feed(after, 500).await {
+        let page = match self.edge.feed(after, FEED_PAGE).await {
             Ok(p) => p,
             Err(e) => {
                 metrics.inc(
@@ -310,8 +313,11 @@ impl Tenant {
     /// Polls the feed forever (every `every`).
     pub async fn run_feed(self: Arc<Tenant>, every: Duration, metrics: Arc<Metrics>) {
         loop {
-            if let Err(e) = self.poll_feed(&metrics).await {
-                tracing::debug!(tenant = %self.cfg.realm, "feed: {e}");
+            match self.poll_feed(&metrics).await {
+                // A full page: more are waiting, fetch them at once.
+                Ok(n) if n >= FEED_PAGE as usize => continue,
+                Ok(_) => {}
+                Err(e) => tracing::debug!(tenant = %self.cfg.realm, "feed: {e}"),
             }
             tokio::time::sleep(every).await;
         }

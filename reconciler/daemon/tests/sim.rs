@@ -411,3 +411,45 @@ queue_types = "builtin"
     );
     daemon.abort();
 }
+
+#[tokio::test]
+async fn fast_path_suspension_disables_and_kicks_within_seconds() {
+    let w = World::new("fastoff").await;
+    w.plan("home", 10_000, 2_000).await;
+    let alice = w.active_subscriber("alice", "home", Some("10.20.0.7")).await;
+    w.active_subscriber("bob", "home", None).await;
+    let feed = tokio::spawn(w.tenant.clone().run_feed(w.ctx.settings.feed_poll, w.metrics.clone()));
+    let task = tokio::spawn(w.worker().run());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while w.secret_disabled("alice") != Some(false) {
+        assert!(Instant::now() < deadline, "first full pass did not run");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let h = w.h();
+    h.ppp_login("alice@fastoff", "10.20.0.7");
+    w.suspend(&alice).await;
+    while w.secret_disabled("alice") != Some(true) || !h.find("/ppp/active", "name", "alice@fastoff").is_empty() {
+        assert!(Instant::now() < deadline, "suspension did not reach the router");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.find("/ip/firewall/address-list", "address", "10.20.0.7").len(), 1, "walled garden");
+    assert_eq!(w.secret_disabled("bob"), Some(false));
+    feed.abort();
+    task.abort();
+}
+
+#[tokio::test]
+async fn edge_wrong_sync_key_is_unauthorized_and_router_untouched() {
+    let w = World::new("badkey").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let mut cfg = w.tenant_cfg();
+    cfg.sync_key = konnekted_reconciler::config::Secret::new("not-the-key");
+    let tenant = konnekted_reconciler::Tenant::new(cfg, Duration::from_secs(5)).expect("tenant");
+    let mut worker = konnekted_reconciler::RouterWorker::new(w.router_cfg(), tenant, w.ctx.clone());
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.error_label, Some("edge_unavailable"), "{r:?}");
+    assert!(w.h().command_log().is_empty());
+    let m = w.metrics.get("konnekted_reconciler_edge_errors_total", &[("tenant", "badkey"), ("label", "unauthorized")]);
+    assert_eq!(m, Some(1.0));
+}
