@@ -2,7 +2,7 @@
 //!
 //! **What it is:** a TCP (or any `AsyncRead + AsyncWrite`) server speaking the real
 //! binary API wire format (built on `routeros-proto`), with the menus a WISP billing
-//! system drives: `/ppp/secret`, `/ppp/active`, `/ppp/profile`, `/queue/tree`,
+//! system drives: `/ppp/secret`, `/ppp/active`, `/ppp/profile`, `/queue/tree`, `/queue/type`,
 //! `/queue/simple`, `/ip/firewall/{filter,nat,mangle,address-list}`,
 //! `/ip/hotspot/{user,active}`, `/radius`, `/radius/incoming`, `/system/identity`,
 //! `/system/resource`. It implements `print` (with `.proplist`, `?` queries including
