@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The shared end-to-end suite (tests/) against the Worker under wrangler dev (workerd + local D1),
+# then the edge smoke tests (tenant isolation across D1 databases, cron, Spin under wasmtime).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/edge-tools.sh
+source scripts/edge-tools.sh
+scripts/edge-build.sh
+port="${EDGE_E2E_PORT:-8787}"
+eval "$(EDGE_SKIP_BUILD=1 scripts/edge-dev.sh start "$port")"
+trap 'scripts/edge-dev.sh stop "$port" >/dev/null 2>&1 || true' EXIT
+echo "e2e suite against the Worker at $KONNEKTED_BASE_URL"
+cargo test -p konnekted-e2e --no-fail-fast
+scripts/edge-dev.sh stop "$port"
+trap - EXIT
+unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN
+EDGE_SKIP_BUILD=1 scripts/edge-smoke.sh
+EDGE_SKIP_BUILD=1 scripts/edge-spin-smoke.sh
