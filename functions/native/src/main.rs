@@ -16,6 +16,7 @@ konnekted: subscriber billing for wireless ISPs (native host)
 USAGE:
   konnekted serve [--demo] [--config FILE] [--listen ADDR] [--data DIR]
   konnekted tenant add <realm> --name NAME [--data DIR]
+  konnekted tenant add <realm> --workers [--d1-id ID]   declare the tenant's D1 database for the Worker
   konnekted tenant list [--data DIR]
   konnekted sweep [--data DIR]              run the missed-callback sweep and expiry once
   konnekted bench callbacks [--n N] [--tenants T] [--concurrency C]
@@ -106,7 +107,29 @@ async fn main() -> anyhow::Result<()> {
             match sub.as_str() {
                 "add" => {
                     let name = args.value("--name")?;
+                    let workers = args.flag("--workers");
+                    let d1_id = args.value("--d1-id")?;
                     let realm = args.positional().context("tenant add <realm> --name NAME")?;
+                    if workers {
+                        // Edge deployment: declare the tenant's D1 database (and Spin label); the Worker
+                        // migrates it when the platform operator creates the tenant (POST /api/tenants).
+                        let script = std::path::Path::new("scripts/edge-tenant-add.sh");
+                        if !script.exists() {
+                            bail!("run this from the repository root (scripts/edge-tenant-add.sh not found)");
+                        }
+                        let mut cmd = std::process::Command::new("bash");
+                        cmd.arg(script).arg(&realm);
+                        if let Some(id) = &d1_id {
+                            cmd.arg(id);
+                        }
+                        if !cmd.status()?.success() {
+                            bail!("edge-tenant-add.sh failed");
+                        }
+                        eprintln!(
+                            "Restart wrangler dev (or deploy), then create the tenant on the Worker:\n  curl -X POST $BASE/api/tenants -H 'Authorization: Bearer $PLATFORM_TOKEN' -d '{{\"realm\":\"{realm}\",\"name\":\"...\"}}'"
+                        );
+                        return Ok(());
+                    }
                     let input = konnekted_core::usecases::manage::TenantInput {
                         name: name.unwrap_or_else(|| realm.clone()),
                         realm,
