@@ -1,0 +1,462 @@
+//! One tenant's agent: full passes, the feed fast path, live CoA/Disconnect and the usage push.
+//!
+//! Fail static: every step that needs the edge asks it *before* touching RADIUS, so an unreachable
+//! edge changes nothing (nobody is rejected because billing could not be reached).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use konnekted_radius::accounting::{self, AcctSession};
+use konnekted_radius::coa::{CoaClient, CoaOutcome, DynamicAuthRequest, SessionSelector};
+use konnekted_radius::db::{DbError, RadiusDb};
+use konnekted_radius::sync::{self, DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, SyncError, SyncReport};
+use serde::Serialize;
+
+use crate::config::{Intervals, TenantConfig};
+use crate::edge::{Desired, EdgeClient, EdgeError, OnlineSession, SyncReportBody, UsageDay, UsageReport};
+
+/// Nairobi (EAT, UTC+3, no DST): the offset of usage days.
+pub const NAIROBI_UTC_OFFSET: i64 = 10_800;
+/// The `router` name under which passes are reported.
+pub const REPORT_ROUTER: &str = "radius";
+const FEED_LIMIT: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    #[error("radius database: {0}")]
+    Db(#[from] DbError),
+    #[error("radius sync: {0}")]
+    Sync(#[from] SyncError),
+    #[error("desired state refused: {0}")]
+    Invalid(String),
+}
+
+impl AgentError {
+    /// The edge could not be asked: nothing was changed.
+    pub fn is_edge(&self) -> bool {
+        matches!(self, AgentError::Edge(_))
+    }
+}
+
+/// A live action sent to a NAS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoaAction {
+    pub username: String,
+    /// `disconnect` or `rate_limit`.
+    pub kind: &'static str,
+    pub nas: String,
+    pub session_id: String,
+    /// `ack`, `nak <cause>`, `error: ...` or `no nas configured`.
+    pub result: String,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone)]
+pub struct PassOutcome {
+    pub sync: SyncReport,
+    pub coa: Vec<CoaAction>,
+    pub cursor: i64,
+}
+
+/// What one usage push sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsagePushed {
+    pub days: usize,
+    pub online: usize,
+}
+
+/// What the agent last applied for a subscriber (to decide live actions on the next change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    status: SubscriberStatus,
+    rate_limit: String,
+}
+
+/// Map the edge's desired state to the sync input. `pending` counts as expired; an unknown status
+/// or an unknown plan refuses the whole state (fail static rather than guess).
+pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -> Result<DesiredState, AgentError> {
+    let plans = d
+        .plans
+        .iter()
+        .map(|p| PlanSpec {
+            name: p.code.clone(),
+            rate_limit: p.rate_limit.clone(),
+            session_timeout: None,
+            address_list: None,
+        })
+        .collect();
+    let mut subscribers = Vec::with_capacity(d.subscribers.len());
+    for s in &d.subscribers {
+        let status = match s.status.as_str() {
+            "active" => SubscriberStatus::Active,
+            "suspended" => SubscriberStatus::Suspended,
+            "expired" | "pending" => SubscriberStatus::Expired,
+            other => return Err(AgentError::Invalid(format!("subscriber {}: unknown status {other:?}", s.id))),
+        };
+        let static_ip = match s.static_ip.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(ip) => Some(
+                ip.parse::<Ipv4Addr>()
+                    .map_err(|_| AgentError::Invalid(format!("subscriber {}: bad static_ip {ip:?}", s.id)))?,
+            ),
+        };
+        subscribers.push(SubscriberSpec {
+            username: s.username.clone(),
+            password: s.password.clone(),
+            plan: s.plan.clone(),
+            status,
+            static_ip,
+        });
+    }
+    Ok(DesiredState { plans, subscribers, policy: policy.clone() })
+}
+
+fn applied_of(state: &DesiredState) -> BTreeMap<String, Applied> {
+    let rates: BTreeMap<&str, &str> = state.plans.iter().map(|p| (p.name.as_str(), p.rate_limit.as_str())).collect();
+    state
+        .subscribers
+        .iter()
+        .map(|s| {
+            let rate_limit = rates.get(s.plan.as_str()).map(|r| r.to_string()).unwrap_or_default();
+            (s.username.clone(), Applied { status: s.status, rate_limit })
+        })
+        .collect()
+}
+
+/// Live actions between two applied states: active -> inactive (or removed) is a Disconnect;
+/// active -> active with another rate limit is a CoA with the new `Mikrotik-Rate-Limit`.
+fn live_actions(
+    before: &BTreeMap<String, Applied>,
+    after: &BTreeMap<String, Applied>,
+) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for (user, prev) in before {
+        if prev.status != SubscriberStatus::Active {
+            continue;
+        }
+        match after.get(user) {
+            None => out.push((user.clone(), None)),
+            Some(now) if now.status != SubscriberStatus::Active => out.push((user.clone(), None)),
+            Some(now) if now.rate_limit != prev.rate_limit => out.push((user.clone(), Some(now.rate_limit.clone()))),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn floor_div(a: i64, b: i64) -> i64 {
+    a.div_euclid(b)
+}
+
+pub struct TenantAgent {
+    cfg: TenantConfig,
+    edge: EdgeClient,
+    db: Option<RadiusDb>,
+    /// The CoA client (tests shorten its timeout).
+    pub coa: CoaClient,
+    cursor: Option<i64>,
+    applied: Option<BTreeMap<String, Applied>>,
+}
+
+impl TenantAgent {
+    pub fn new(edge_url: &str, cfg: TenantConfig, intervals: &Intervals) -> Result<TenantAgent, AgentError> {
+        let edge = EdgeClient::new(
+            edge_url,
+            &cfg.realm,
+            cfg.sync_key.clone(),
+            Duration::from_secs(intervals.http_timeout_secs.max(1)),
+        )?;
+        let coa = CoaClient { timeout: Duration::from_secs(2), retries: 1, ..CoaClient::default() };
+        Ok(TenantAgent { cfg, edge, db: None, coa, cursor: None, applied: None })
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.cfg.realm
+    }
+
+    /// The feed cursor the fast path continues from (None before the first successful pass).
+    pub fn cursor(&self) -> Option<i64> {
+        self.cursor
+    }
+
+    async fn db(&mut self) -> Result<&RadiusDb, AgentError> {
+        if self.db.is_none() {
+            self.db = Some(RadiusDb::connect(&self.cfg.db).await?);
+        }
+        self.db.as_ref().ok_or_else(|| AgentError::Invalid("database not connected".into()))
+    }
+
+    /// A full pass: fetch desired state, sync, send live actions for what changed since the last
+    /// pass, report. An unreachable edge returns an error before anything is written.
+    pub async fn try_pass(&mut self) -> Result<PassOutcome, AgentError> {
+        let desired = self.edge.desired().await?;
+        let cursor = desired.cursor;
+        self.apply(desired, cursor).await
+    }
+
+    /// The fast path: read the feed from the cursor; if anything changed, re-fetch the desired
+    /// state and sync. Returns None when the feed was empty. Without a baseline it runs a full pass.
+    pub async fn try_fast_path(&mut self) -> Result<Option<PassOutcome>, AgentError> {
+        let Some(cursor) = self.cursor else { return self.try_pass().await.map(Some) };
+        let feed = self.edge.feed(cursor, FEED_LIMIT).await?;
+        if feed.changes.is_empty() {
+            self.cursor = Some(cursor.max(feed.cursor));
+            return Ok(None);
+        }
+        tracing::info!(realm = %self.cfg.realm, changes = feed.changes.len(), "feed changes; syncing");
+        let desired = self.edge.desired().await?;
+        let new_cursor = feed.cursor.max(desired.cursor);
+        self.apply(desired, new_cursor).await.map(Some)
+    }
+
+    async fn apply(&mut self, desired: Desired, cursor: i64) -> Result<PassOutcome, AgentError> {
+        let state = match map_desired(&desired, &self.cfg.policy.tenant_policy()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.report_error(&e).await;
+                return Err(e);
+            }
+        };
+        let synced = match self.db().await {
+            Ok(db) => sync::sync_tenant(db, &state).await.map_err(AgentError::from),
+            Err(e) => Err(e),
+        };
+        let report = match synced {
+            Ok(r) => r,
+            Err(e) => {
+                self.report_error(&e).await;
+                return Err(e);
+            }
+        };
+        let after = applied_of(&state);
+        let actions = match &self.applied {
+            Some(before) => live_actions(before, &after),
+            None => Vec::new(),
+        };
+        let coa = if actions.is_empty() { Vec::new() } else { self.send_live(&actions).await };
+        self.applied = Some(after);
+        self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));
+        let drift = (report.added + report.changed + report.removed) as i64;
+        let body = SyncReportBody {
+            router: REPORT_ROUTER.into(),
+            outcome: "ok".into(),
+            drift_found: drift,
+            drift_fixed: drift,
+            errors: coa.iter().filter(|a| a.result.starts_with("error")).map(|a| a.result.clone()).collect(),
+            details: serde_json::json!({
+                "added": report.added, "changed": report.changed, "removed": report.removed,
+                "per_table": report.per_table.iter().map(|(t, c)| (t.name(), serde_json::json!({
+                    "added": c.added, "changed": c.changed, "removed": c.removed}))).collect::<BTreeMap<_, _>>(),
+                "coa": coa, "cursor": cursor,
+            }),
+        };
+        if drift > 0 || !coa.is_empty() {
+            tracing::info!(realm = %self.cfg.realm, drift, coa = coa.len(), "radius synced");
+        }
+        if let Err(e) = self.edge.report(&body).await {
+            tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered");
+        }
+        Ok(PassOutcome { sync: report, coa, cursor: self.cursor.unwrap_or(cursor) })
+    }
+
+    async fn report_error(&self, e: &AgentError) {
+        tracing::warn!(realm = %self.cfg.realm, error = %e, "radius pass failed");
+        let body = SyncReportBody {
+            router: REPORT_ROUTER.into(),
+            outcome: "error".into(),
+            drift_found: 0,
+            drift_fixed: 0,
+            errors: vec![e.to_string()],
+            details: serde_json::json!({}),
+        };
+        if let Err(e) = self.edge.report(&body).await {
+            tracing::warn!(realm = %self.cfg.realm, error = %e, "error report not delivered");
+        }
+    }
+
+    /// Send the live actions to the NAS each user is online at (per open radacct session).
+    async fn send_live(&mut self, actions: &[(String, Option<String>)]) -> Vec<CoaAction> {
+        let realm = self.cfg.realm.clone();
+        let sessions = match self.db().await {
+            Ok(db) => match accounting::online_sessions(db).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(realm = %realm, error = %e, "cannot read online sessions; no CoA sent");
+                    return Vec::new();
+                }
+            },
+            Err(e) => {
+                tracing::warn!(realm = %realm, error = %e, "no database; no CoA sent");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (user, rate) in actions {
+            for s in sessions.iter().filter(|s| session_user(s) == user.as_str()) {
+                out.push(self.send_one(user, rate.as_deref(), s).await);
+            }
+        }
+        out
+    }
+
+    async fn send_one(&self, user: &str, rate: Option<&str>, s: &AcctSession) -> CoaAction {
+        let kind = if rate.is_some() { "rate_limit" } else { "disconnect" };
+        let mut action = CoaAction {
+            username: user.to_owned(),
+            kind,
+            nas: s.nas_ip.clone(),
+            session_id: s.session_id.clone(),
+            result: String::new(),
+        };
+        let nas_ip: Option<Ipv4Addr> = s.nas_ip.trim().split('/').next().and_then(|ip| ip.parse().ok());
+        let Some(nas) = nas_ip.and_then(|ip| self.cfg.nas.iter().find(|n| n.ip == ip)) else {
+            action.result = "no nas configured".into();
+            tracing::warn!(realm = %self.cfg.realm, nas = %s.nas_ip, user, "session on a NAS not in the config; no CoA");
+            return action;
+        };
+        let session = SessionSelector {
+            user_name: Some(format!("{user}@{}", self.cfg.realm)),
+            acct_session_id: (!s.session_id.is_empty()).then(|| s.session_id.clone()),
+            framed_ip: s.framed_ip.as_deref().and_then(|ip| ip.trim().split('/').next()?.parse().ok()),
+            nas_ip: Some(nas.ip),
+        };
+        let req = match rate {
+            Some(r) => DynamicAuthRequest::Change { session, rate_limit: Some(r.to_owned()), session_timeout: None },
+            None => DynamicAuthRequest::Disconnect(session),
+        };
+        let addr = SocketAddr::from((nas.ip, nas.coa_port));
+        action.result = match self.coa.send(addr, nas.secret.expose().as_bytes(), &req).await {
+            Ok(CoaOutcome::Ack) => "ack".into(),
+            Ok(CoaOutcome::Nak { error_cause, .. }) => match error_cause {
+                Some(c) => format!("nak {c}"),
+                None => "nak".into(),
+            },
+            Err(e) => format!("error: {e}"),
+        };
+        tracing::info!(realm = %self.cfg.realm, user, kind, nas = %addr, result = %action.result, "live action");
+        action
+    }
+
+    /// Usage push: sessions of the last two (Nairobi) days summarised per day, plus who is online.
+    pub async fn try_usage_push(&mut self) -> Result<UsagePushed, AgentError> {
+        let now = now_unix();
+        let today = floor_div(now + NAIROBI_UTC_OFFSET, 86_400);
+        let first = today - 1;
+        let from = first * 86_400 - NAIROBI_UTC_OFFSET;
+        let to = (today + 1) * 86_400 - NAIROBI_UTC_OFFSET;
+        let db = self.db().await?;
+        let sessions = accounting::read_sessions(db, from, to).await?;
+        let online = accounting::online_sessions(db).await?;
+        let days: Vec<UsageDay> = accounting::summarise_daily(&sessions, NAIROBI_UTC_OFFSET, Some((first, today)))
+            .into_iter()
+            .map(|d| UsageDay {
+                username: d.username,
+                day: d.day,
+                input_octets: d.input_octets,
+                output_octets: d.output_octets,
+                online_seconds: d.online_seconds,
+                sessions: d.sessions,
+            })
+            .collect();
+        let online: Vec<OnlineSession> = online
+            .into_iter()
+            .map(|s| OnlineSession {
+                nas_ip: s.nas_ip,
+                session_id: s.session_id,
+                username: s.username,
+                framed_ip: s.framed_ip.filter(|f| !f.is_empty()),
+                started_at: s.start,
+                input_octets: s.input_octets,
+                output_octets: s.output_octets,
+            })
+            .collect();
+        let pushed = UsagePushed { days: days.len(), online: online.len() };
+        self.edge.push_usage(&UsageReport { days, online }).await?;
+        Ok(pushed)
+    }
+}
+
+/// radacct usernames are stored without the realm; tolerate `user@realm` too.
+fn session_user(s: &AcctSession) -> &str {
+    s.username.split('@').next().unwrap_or(&s.username)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edge::{DesiredPlan, DesiredSubscriber};
+    use konnekted_radius::db::Secret;
+    use konnekted_radius::sync::TenantPolicy;
+
+    fn sub(user: &str, plan: &str, status: &str) -> DesiredSubscriber {
+        DesiredSubscriber {
+            id: format!("id-{user}"),
+            username: user.into(),
+            password: Secret::new("pw"),
+            plan: plan.into(),
+            status: status.into(),
+            static_ip: None,
+            site: None,
+            expires_at: None,
+        }
+    }
+
+    fn desired(subs: Vec<DesiredSubscriber>) -> Desired {
+        Desired {
+            realm: "acme".into(),
+            generated_at: None,
+            cursor: 7,
+            plans: ["basic", "fast"]
+                .iter()
+                .map(|c| DesiredPlan {
+                    code: (*c).into(),
+                    name: None,
+                    kind: None,
+                    down_kbps: None,
+                    up_kbps: None,
+                    rate_limit: if *c == "fast" { "5M/20M".into() } else { "2M/10M".into() },
+                })
+                .collect(),
+            subscribers: subs,
+        }
+    }
+
+    #[test]
+    fn map_desired_pending_becomes_expired() {
+        let s = map_desired(&desired(vec![sub("a", "basic", "pending")]), &TenantPolicy::default()).unwrap();
+        assert_eq!(s.subscribers[0].status, SubscriberStatus::Expired);
+    }
+
+    #[test]
+    fn map_desired_unknown_status_is_refused() {
+        let r = map_desired(&desired(vec![sub("a", "basic", "frozen")]), &TenantPolicy::default());
+        assert!(matches!(r, Err(AgentError::Invalid(_))));
+    }
+
+    #[test]
+    fn live_actions_suspension_and_plan_change_are_detected() {
+        let p = TenantPolicy::default();
+        let before = applied_of(
+            &map_desired(
+                &desired(vec![sub("a", "basic", "active"), sub("b", "basic", "active"), sub("c", "basic", "active")]),
+                &p,
+            )
+            .unwrap(),
+        );
+        let after = applied_of(
+            &map_desired(&desired(vec![sub("a", "basic", "suspended"), sub("b", "fast", "active")]), &p).unwrap(),
+        );
+        assert_eq!(
+            live_actions(&before, &after),
+            vec![("a".into(), None), ("b".into(), Some("5M/20M".into())), ("c".into(), None)]
+        );
+        assert!(live_actions(&after, &after).is_empty());
+    }
+}

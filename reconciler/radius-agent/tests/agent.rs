@@ -1,0 +1,342 @@
+//! The agent against the real native host (in-process) and a SQLite RADIUS database.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use konnekted_radius::coa::CoaClient;
+use konnekted_radius::db::{DbSettings, RadiusDb, Secret, migrate};
+use konnekted_radius::packet::{self, Packet, attr, code};
+use konnekted_radius_agent::config::{Intervals, NasConfig, PolicyConfig, TenantConfig};
+use konnekted_radius_agent::{AgentError, TenantAgent};
+use serde_json::{Value, json};
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("konnekted-radius-agent-{tag}-{}-{}", std::process::id(), rand_hex(8)));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_hex(n: usize) -> String {
+    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
+}
+
+struct Edge {
+    base: String,
+    realm: String,
+    admin_token: String,
+    sync_key: String,
+    http: reqwest::Client,
+    _running: konnekted::server::Running,
+    dir: TempDir,
+}
+
+impl Edge {
+    async fn start(realm: &str) -> Edge {
+        let dir = TempDir::new(realm);
+        let platform = rand_hex(32);
+        let config = konnekted::Config {
+            listen: ([127, 0, 0, 1], 0).into(),
+            data_dir: dir.0.join("edge"),
+            public_base_url: None,
+            platform_token: konnekted_core::secret::Secret::new(&platform),
+            tick_seconds: 3600,
+        };
+        std::fs::create_dir_all(&config.data_dir).expect("edge dir");
+        let running = konnekted::server::launch(&config, None).await.expect("host");
+        let base = running.base_url();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let (admin_token, sync_key) = (rand_hex(40), rand_hex(64));
+        let r = http
+            .post(format!("{base}/api/tenants"))
+            .bearer_auth(&platform)
+            .json(&json!({"realm": realm, "name": format!("ISP {realm}"), "admin_token": admin_token,
+                          "callback_token": rand_hex(32), "sync_key": sync_key}))
+            .send()
+            .await
+            .expect("create tenant");
+        let status = r.status().as_u16();
+        assert_eq!(status, 201, "create tenant: {}", r.text().await.unwrap_or_default());
+        Edge { base, realm: realm.into(), admin_token, sync_key, http, _running: running, dir }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/api/t/{}{path}", self.base, self.realm))
+            .bearer_auth(&self.admin_token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Plans basic (10/2 Mbps) and fast (20/5 Mbps); one subscriber on basic with credit (active).
+    async fn seed(&self) -> (String, String) {
+        for (code, down, up) in [("basic", 10000, 2000), ("fast", 20000, 5000)] {
+            let (s, v) = self
+                .call(
+                    reqwest::Method::POST,
+                    "/plans",
+                    Some(json!({"code": code, "name": code, "price_cents": 100000, "period_seconds": 2592000,
+                                "down_kbps": down, "up_kbps": up})),
+                )
+                .await;
+            assert_eq!(s, 201, "{v}");
+        }
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/subscribers",
+                Some(json!({"name": "Alice", "plan": "basic", "account_no": "A100", "phone": "254700000001",
+                            "password": "s3cret-pw"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().expect("id").to_owned();
+        let username = v["username"].as_str().expect("username").to_owned();
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/subscribers/{id}/adjust"),
+                Some(json!({"amount_cents": 100000, "memo": "test credit"})),
+            )
+            .await;
+        assert!(s < 300, "adjust: {s} {v}");
+        (id, username)
+    }
+
+    fn tenant(&self, db: &DbSettings, nas: Vec<NasConfig>) -> TenantConfig {
+        TenantConfig {
+            realm: self.realm.clone(),
+            sync_key: Secret::new(&self.sync_key),
+            db: db.clone(),
+            policy: PolicyConfig::default(),
+            nas,
+        }
+    }
+
+    fn agent(&self, db: &DbSettings, nas: Vec<NasConfig>) -> TenantAgent {
+        self.agent_at(&self.base, db, nas)
+    }
+
+    fn agent_at(&self, base: &str, db: &DbSettings, nas: Vec<NasConfig>) -> TenantAgent {
+        let mut a = TenantAgent::new(base, self.tenant(db, nas), &Intervals::default()).expect("agent");
+        a.coa = CoaClient { timeout: Duration::from_millis(500), retries: 1, ..CoaClient::default() };
+        a
+    }
+}
+
+async fn radius(dir: &TempDir) -> (DbSettings, RadiusDb) {
+    let s = DbSettings::Sqlite { path: dir.0.join("radius.db") };
+    let db = migrate(&s).await.expect("migrate");
+    (s, db)
+}
+
+async fn rows(db: &RadiusDb, sql: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_all(db.pool())
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).expect("text"))
+        .collect()
+}
+
+async fn dump(db: &RadiusDb) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in ["radcheck", "radreply", "radgroupreply"] {
+        let q = format!(
+            "SELECT '{t}|' || {n} || '|' || attribute || '|' || op || '|' || value FROM {t} ORDER BY id",
+            n = if t == "radgroupreply" { "groupname" } else { "username" }
+        );
+        out.extend(rows(db, &q).await);
+    }
+    out.extend(rows(db, "SELECT 'radusergroup|' || username || '|' || groupname FROM radusergroup ORDER BY id").await);
+    out
+}
+
+/// An open (or closed) accounting session as FreeRADIUS writes it to SQLite (times in unix seconds).
+async fn acct(db: &RadiusDb, uid: &str, user: &str, nas: &str, times: (i64, i64, Option<i64>), io: (i64, i64)) {
+    let (start, update, stop) = times;
+    let stop_sql = stop.map(|s| s.to_string()).unwrap_or_else(|| "NULL".into());
+    let sql = format!(
+        "INSERT INTO radacct (acctsessionid, acctuniqueid, username, realm, nasipaddress, acctstarttime, acctupdatetime, \
+         acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets, calledstationid, callingstationid, \
+         acctterminatecause, framedipaddress) \
+         VALUES ('{uid}', '{uid}', '{user}', 'acme', '{nas}', {start}, {update}, {stop_sql}, {}, {}, {}, '', '', '', '10.20.0.15')",
+        update - start,
+        io.0,
+        io.1
+    );
+    sqlx::query(&sql).execute(db.pool()).await.expect("insert radacct");
+}
+
+/// A NAS stand-in on 127.0.0.1 answering every request with an ACK; returns what it received.
+async fn fake_nas(secret: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle<Vec<Packet>>) {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let addr = sock.local_addr().expect("addr");
+    let h = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(Ok((n, from))) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await {
+            assert!(packet::verify_signed_request(&buf[..n], secret), "request authenticator must verify");
+            let req = Packet::decode(&buf[..n]).expect("decode");
+            let ack = if req.code == code::DISCONNECT_REQUEST { code::DISCONNECT_ACK } else { code::COA_ACK };
+            let bytes = packet::encode_response(&Packet::new(ack, req.identifier), &req.authenticator, secret, true)
+                .expect("enc");
+            sock.send_to(&bytes, from).await.expect("send");
+            seen.push(req);
+        }
+        seen
+    });
+    (addr, h)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn pass_with_active_subscriber_writes_radcheck_and_group() {
+    let edge = Edge::start("acme").await;
+    let (_, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let mut agent = edge.agent(&settings, vec![]);
+    let out = agent.try_pass().await.expect("pass");
+    assert!(out.sync.added > 0);
+    let check = rows(&db, &format!("SELECT attribute || '=' || value FROM radcheck WHERE username = '{user}'")).await;
+    assert_eq!(check, vec!["Cleartext-Password=s3cret-pw".to_owned()]);
+    let groups = rows(&db, &format!("SELECT groupname FROM radusergroup WHERE username = '{user}'")).await;
+    assert_eq!(groups, vec!["kn_plan_basic".to_owned()]);
+    let rate = rows(
+        &db,
+        "SELECT value FROM radgroupreply WHERE groupname = 'kn_plan_basic' AND attribute = 'Mikrotik-Rate-Limit'",
+    )
+    .await;
+    assert_eq!(rate, vec!["2M/10M".to_owned()]);
+    // a second pass writes nothing
+    assert!(agent.try_pass().await.expect("pass").sync.is_noop());
+}
+
+#[tokio::test]
+async fn suspension_via_fast_path_rejects_and_disconnects_online_user() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let (nas_addr, nas) = fake_nas(b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg]);
+    agent.try_pass().await.expect("pass");
+    assert_eq!(agent.try_fast_path().await.expect("idle feed").map(|o| o.sync.is_noop()), None);
+    let t = now();
+    acct(&db, "sess-1", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+
+    let (s, v) =
+        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
+    assert!(s < 300, "suspend: {s} {v}");
+    let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    assert!(!out.sync.is_noop());
+    let check = rows(
+        &db,
+        &format!("SELECT attribute || '=' || value FROM radcheck WHERE username = '{user}' ORDER BY attribute"),
+    )
+    .await;
+    assert!(check.contains(&"Auth-Type=Reject".to_owned()), "{check:?}");
+    assert_eq!(out.coa.len(), 1, "{:?}", out.coa);
+    assert_eq!((out.coa[0].kind, out.coa[0].result.as_str()), ("disconnect", "ack"));
+
+    let seen = nas.await.expect("nas");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].code, code::DISCONNECT_REQUEST);
+    assert_eq!(seen[0].get_string(attr::USER_NAME), Some(format!("{user}@acme")));
+    assert_eq!(seen[0].get_string(attr::ACCT_SESSION_ID).as_deref(), Some("sess-1"));
+}
+
+#[tokio::test]
+async fn plan_change_via_fast_path_sends_coa_with_new_rate() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let (nas_addr, nas) = fake_nas(b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg]);
+    agent.try_pass().await.expect("pass");
+    let t = now();
+    acct(&db, "sess-2", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+
+    let (s, v) = edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"plan": "fast"}))).await;
+    assert!(s < 300, "plan change: {s} {v}");
+    let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    let groups = rows(&db, &format!("SELECT groupname FROM radusergroup WHERE username = '{user}'")).await;
+    assert_eq!(groups, vec!["kn_plan_fast".to_owned()]);
+    assert_eq!(out.coa.len(), 1, "{:?}", out.coa);
+    assert_eq!((out.coa[0].kind, out.coa[0].result.as_str()), ("rate_limit", "ack"));
+    let seen = nas.await.expect("nas");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].code, code::COA_REQUEST);
+    assert_eq!(seen[0].get_vendor_string(14988, 8).as_deref(), Some("5M/20M"));
+}
+
+#[tokio::test]
+async fn pass_with_edge_down_leaves_radius_unchanged() {
+    let edge = Edge::start("acme").await;
+    let (id, _) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    edge.agent(&settings, vec![]).try_pass().await.expect("pass");
+    let before = dump(&db).await;
+    assert!(!before.is_empty());
+
+    // billing changes, then the edge goes away before the agent can see it
+    let (s, _) =
+        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
+    assert!(s < 300);
+    // an address nobody listens on: the edge as unreachable as it gets
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut agent = edge.agent_at(&format!("http://127.0.0.1:{port}"), &settings, vec![]);
+    let full = agent.try_pass().await;
+    assert!(matches!(full, Err(AgentError::Edge(_))), "{:?}", full.map(|o| o.sync));
+    let fast = agent.try_fast_path().await;
+    assert!(matches!(fast, Err(AgentError::Edge(_))), "{:?}", fast.map(|o| o.map(|o| o.sync)));
+    assert_eq!(dump(&db).await, before);
+}
+
+#[tokio::test]
+async fn usage_push_with_radacct_rows_shows_in_admin_usage() {
+    let edge = Edge::start("acme").await;
+    let (_, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let mut agent = edge.agent(&settings, vec![]);
+    let t = now();
+    acct(&db, "u-closed", &user, "10.0.0.1", (t - 7200, t - 3600, Some(t - 3600)), (5000, 9000)).await;
+    acct(&db, "u-open", &user, "10.0.0.1", (t - 600, t - 60, None), (100, 200)).await;
+    let pushed = agent.try_usage_push().await.expect("push");
+    assert!(pushed.days >= 1);
+    assert_eq!(pushed.online, 1);
+
+    let (s, v) = edge.call(reqwest::Method::GET, "/usage", None).await;
+    assert_eq!(s, 200, "{v}");
+    let list = v.as_array().cloned().or_else(|| v["days"].as_array().cloned()).unwrap_or_default();
+    let mine: Vec<&Value> = list.iter().filter(|d| d["username"] == user.as_str()).collect();
+    assert!(!mine.is_empty(), "{v}");
+    let input: i64 = mine.iter().filter_map(|d| d["input_octets"].as_i64()).sum();
+    let output: i64 = mine.iter().filter_map(|d| d["output_octets"].as_i64()).sum();
+    assert_eq!((input, output), (5100, 9200), "{v}");
+
+    let (s, v) = edge.call(reqwest::Method::GET, "/online", None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v.to_string().contains("u-open"), "{v}");
+}
