@@ -14,7 +14,14 @@ fn config_path(args: &[String]) -> anyhow::Result<String> {
     std::env::var("KONNEKTED_RECONCILER_CONFIG").map_err(|_| anyhow::anyhow!("no --config FILE\n{USAGE}"))
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("konnekted-reconciler: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
