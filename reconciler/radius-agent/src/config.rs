@@ -11,7 +11,7 @@
 //! [[tenants]]
 //! realm = "acme"
 //! sync_key = "…"          # or KONNEKTED_SYNC_KEY_ACME in the environment
-//! db = { kind = "sqlite", path = "/var/lib/konnekted/radius/acme.db" }
+//! db = { kind = "sqlite", path = "radius/acme.db" }
 //! policy = { suspended = "reject", expired = "walled_garden" }
 //! nas = [ { ip = "10.1.0.1", secret = "…" } ]   # coa_port defaults to 3799
 //! ```

@@ -340,3 +340,32 @@ async fn usage_push_with_radacct_rows_shows_in_admin_usage() {
     assert_eq!(s, 200, "{v}");
     assert!(v.to_string().contains("u-open"), "{v}");
 }
+
+#[tokio::test]
+async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown() {
+    let edge = Edge::start("acme").await;
+    let (_, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let mut ghost = edge.tenant(&DbSettings::Sqlite { path: edge.dir.0.join("ghost.db") }, vec![]);
+    ghost.realm = "ghost".into(); // unknown to the edge: every call fails
+    let config = konnekted_radius_agent::Config {
+        edge_url: edge.base.clone(),
+        intervals: Intervals::default(),
+        tenants: vec![ghost, edge.tenant(&settings, vec![])],
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(konnekted_radius_agent::run(config, rx));
+    let q = format!("SELECT groupname FROM radusergroup WHERE username = '{user}'");
+    let mut synced = false;
+    for _ in 0..50 {
+        if !rows(&db, &q).await.is_empty() {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(synced, "acme was not synced while ghost fails");
+    tx.send(true).expect("shutdown");
+    let r = tokio::time::timeout(Duration::from_secs(10), task).await.expect("run stops").expect("join");
+    assert!(r.is_ok());
+}
