@@ -364,7 +364,7 @@ async fn reconcile_step_returns_requeue_and_error_policy_backs_off() {
 }
 
 #[tokio::test]
-async fn daemon_from_config_file_reconciles_and_serves_metrics() {
+async fn daemon_from_config_file_reconciles_and_counts_passes() {
     let w = World::new("cfg").await;
     w.plan("home", 10_000, 2_000).await;
     w.active_subscriber("alice", "home", None).await;
