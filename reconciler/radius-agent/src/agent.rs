@@ -297,16 +297,32 @@ impl TenantAgent {
                 return Vec::new();
             }
         };
-        let mut out = Vec::new();
-        for (user, rate) in actions {
+        // All NASes in parallel: one silent router must not hold up the others' actions.
+        let mut jobs = tokio::task::JoinSet::new();
+        for (i, (user, rate)) in actions.iter().enumerate() {
             for s in sessions.iter().filter(|s| session_user(s) == user.as_str()) {
-                out.push(self.send_one(user, rate.as_deref(), s).await);
+                let fut = self.send_one(user, rate.as_deref(), s);
+                jobs.spawn(async move { (i, fut.await) });
             }
         }
-        out
+        let mut out = Vec::new();
+        while let Some(r) = jobs.join_next().await {
+            match r {
+                Ok(a) => out.push(a),
+                Err(e) => tracing::warn!(realm = %realm, error = %e, "CoA task failed"),
+            }
+        }
+        out.sort_by(|a, b| (a.0, &a.1.session_id).cmp(&(b.0, &b.1.session_id)));
+        out.into_iter().map(|(_, a)| a).collect()
     }
 
-    async fn send_one(&self, user: &str, rate: Option<&str>, s: &AcctSession) -> CoaAction {
+    /// Prepare one live action; the returned future owns everything it needs.
+    fn send_one(
+        &self,
+        user: &str,
+        rate: Option<&str>,
+        s: &AcctSession,
+    ) -> impl std::future::Future<Output = CoaAction> + Send + 'static {
         let kind = if rate.is_some() { "rate_limit" } else { "disconnect" };
         let mut action = CoaAction {
             username: user.to_owned(),
@@ -315,33 +331,39 @@ impl TenantAgent {
             session_id: s.session_id.clone(),
             result: String::new(),
         };
+        let realm = self.cfg.realm.clone();
+        let client = self.coa.clone();
         let nas_ip: Option<Ipv4Addr> = s.nas_ip.trim().split('/').next().and_then(|ip| ip.parse().ok());
-        let Some(nas) = nas_ip.and_then(|ip| self.cfg.nas.iter().find(|n| n.ip == ip)) else {
-            action.result = "no nas configured".into();
-            tracing::warn!(realm = %self.cfg.realm, nas = %s.nas_ip, user, "session on a NAS not in the config; no CoA");
-            return action;
-        };
-        let session = SessionSelector {
-            user_name: Some(format!("{user}@{}", self.cfg.realm)),
-            acct_session_id: (!s.session_id.is_empty()).then(|| s.session_id.clone()),
-            framed_ip: s.framed_ip.as_deref().and_then(|ip| ip.trim().split('/').next()?.parse().ok()),
-            nas_ip: Some(nas.ip),
-        };
-        let req = match rate {
-            Some(r) => DynamicAuthRequest::Change { session, rate_limit: Some(r.to_owned()), session_timeout: None },
-            None => DynamicAuthRequest::Disconnect(session),
-        };
-        let addr = SocketAddr::from((nas.ip, nas.coa_port));
-        action.result = match self.coa.send(addr, nas.secret.expose().as_bytes(), &req).await {
-            Ok(CoaOutcome::Ack) => "ack".into(),
-            Ok(CoaOutcome::Nak { error_cause, .. }) => match error_cause {
-                Some(c) => format!("nak {c}"),
-                None => "nak".into(),
-            },
-            Err(e) => format!("error: {e}"),
-        };
-        tracing::info!(realm = %self.cfg.realm, user, kind, nas = %addr, result = %action.result, "live action");
-        action
+        let target = nas_ip.and_then(|ip| self.cfg.nas.iter().find(|n| n.ip == ip)).map(|nas| {
+            let session = SessionSelector {
+                user_name: Some(format!("{user}@{realm}")),
+                acct_session_id: (!s.session_id.is_empty()).then(|| s.session_id.clone()),
+                framed_ip: s.framed_ip.as_deref().and_then(|ip| ip.trim().split('/').next()?.parse().ok()),
+                nas_ip: Some(nas.ip),
+            };
+            let req = match rate {
+                Some(r) => {
+                    DynamicAuthRequest::Change { session, rate_limit: Some(r.to_owned()), session_timeout: None }
+                }
+                None => DynamicAuthRequest::Disconnect(session),
+            };
+            (SocketAddr::from((nas.ip, nas.coa_port)), nas.secret.clone(), req)
+        });
+        async move {
+            let Some((addr, secret, req)) = target else {
+                action.result = "no nas configured".into();
+                tracing::warn!(realm = %realm, nas = %action.nas, user = %action.username, "session on a NAS not in the config; no CoA");
+                return action;
+            };
+            action.result = match client.send(addr, secret.expose().as_bytes(), &req).await {
+                Ok(CoaOutcome::Ack) => "ack".into(),
+                Ok(CoaOutcome::Nak { error_cause: Some(c), .. }) => format!("nak {c}"),
+                Ok(CoaOutcome::Nak { error_cause: None, .. }) => "nak".into(),
+                Err(e) => format!("error: {e}"),
+            };
+            tracing::info!(realm = %realm, user = %action.username, kind, nas = %addr, result = %action.result, "live action");
+            action
+        }
     }
 
     /// Usage push: sessions of the last two (Nairobi) days summarised per day, plus who is online.
