@@ -206,7 +206,10 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
     for ((menu, comment), want) in &desired.objects {
         match seen.get(&(*menu, comment.as_str())) {
             None => {
-                let mut attrs = want.clone();
+                // Empty values are left out of `add` (absent and empty compare equal);
+                // RouterOS rejects some empty values, e.g. `remote-address=`.
+                let mut attrs: Attrs =
+                    want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
                 attrs.insert("comment".into(), comment.clone());
                 changes.push(Change::Add { menu: *menu, comment: comment.clone(), attrs });
             }
