@@ -369,3 +369,22 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
     let r = tokio::time::timeout(Duration::from_secs(10), task).await.expect("run stops").expect("join");
     assert!(r.is_ok());
 }
+
+#[tokio::test]
+async fn suspension_with_walled_garden_policy_moves_user_to_garden_group() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let mut tenant = edge.tenant(&settings, vec![]);
+    tenant.policy.suspended = konnekted_radius::sync::InactivePolicy::WalledGarden;
+    let mut agent = TenantAgent::new(&edge.base, tenant, &Intervals::default()).expect("agent");
+    agent.try_pass().await.expect("pass");
+    let (s, _) =
+        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
+    assert!(s < 300);
+    agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    let groups = rows(&db, &format!("SELECT groupname FROM radusergroup WHERE username = '{user}'")).await;
+    assert_eq!(groups, vec!["kn_walled_garden".to_owned()]);
+    let check = rows(&db, &format!("SELECT attribute FROM radcheck WHERE username = '{user}'")).await;
+    assert_eq!(check, vec!["Cleartext-Password".to_owned()]);
+}
