@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 fn respond(metrics: &Metrics, path: &str) -> Response<Full<Bytes>> {
     let (status, ctype, body) = match path {
         "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", metrics.render()),
-        "/health" => (StatusCode::OK, "application/json", "{\"status\":\"ok\"}".to_owned()),
+        "/health" => (StatusCode::OK, "application/json", health(metrics)),
         _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -25,6 +25,16 @@ fn respond(metrics: &Metrics, path: &str) -> Response<Full<Bytes>> {
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
     r
+}
+
+/// Liveness (always 200 while the process serves) with each router's last successful pass.
+fn health(metrics: &Metrics) -> String {
+    let routers: serde_json::Map<String, serde_json::Value> = metrics
+        .by_router("konnekted_reconciler_last_success_timestamp_seconds")
+        .into_iter()
+        .map(|(r, ts)| (r, serde_json::json!({ "last_success": ts })))
+        .collect();
+    serde_json::json!({ "status": "ok", "routers": routers }).to_string()
 }
 
 /// Binds `addr` and serves in the background; returns the bound address.

@@ -69,6 +69,19 @@ impl Metrics {
         self.with(|m| m.get(&(name, labels(pairs))).copied())
     }
 
+    /// `(router, value)` of a gauge labelled by `router` alone (e.g. last success).
+    pub fn by_router(&self, name: &'static str) -> Vec<(String, f64)> {
+        self.with(|m| {
+            m.iter()
+                .filter(|((n, _), _)| *n == name)
+                .filter_map(|((_, l), v)| {
+                    let r = l.strip_prefix("router=\"")?.strip_suffix('"')?;
+                    Some((r.replace("\\\"", "\"").replace("\\\\", "\\"), *v))
+                })
+                .collect()
+        })
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let snapshot = self.with(|m| m.clone());

@@ -320,6 +320,8 @@ async fn fast_path_payment_enables_secret_within_seconds() {
     assert!(text.contains("konnekted_reconciler_last_success_timestamp_seconds{router=\"tower-1\"}"), "{text}");
     let health = w.http.get(format!("http://{metrics_addr}/health")).send().await.expect("health");
     assert_eq!(health.status().as_u16(), 200);
+    let body: serde_json::Value = health.json().await.expect("health json");
+    assert!(body["routers"]["tower-1"]["last_success"].as_f64().is_some(), "{body}");
     feed.abort();
     task.abort();
 }
