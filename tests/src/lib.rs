@@ -197,6 +197,20 @@ impl Env {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Fires the platform's scheduled pass (sweep + expiry for every tenant): the cron trigger
+    /// through wrangler's local scheduled endpoint on a Worker, the host's ticker natively.
+    pub async fn fire_scheduled(&self) {
+        match &self._host {
+            Some((running, _)) => {
+                konnekted_core::run_scheduled(&running.platform, &konnekted::server::ctx()).await;
+            }
+            None => {
+                let r = self.http.get(self.url("/__scheduled?cron=*/5+*+*+*+*")).send().await.expect("scheduled");
+                assert!(r.status().is_success(), "scheduled trigger: {}", r.status());
+            }
+        }
+    }
+
     /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
     pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
     where

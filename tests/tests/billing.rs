@@ -323,3 +323,23 @@ async fn suspend_and_plan_change_reach_the_change_feed() {
     let after = e.get(&format!("/feed?after={}", seqs[2])).await;
     assert_eq!(after.as_array().unwrap().len(), 2, "cursor reads only what came after");
 }
+
+#[tokio::test]
+async fn scheduled_pass_recovers_payment_whose_callback_never_came() {
+    let e = env("e2e-t19").await;
+    e.plan("home", 700).await;
+    let s = e.subscriber("home", "ACC19", "0711000019").await;
+    let id = s["id"].as_str().unwrap();
+    pending_topup(&e, "ACC19", "254711000019", 700).await;
+    let active = e
+        .wait_for(15, || async {
+            e.fire_scheduled().await;
+            let st = e.subscriber_state(id).await;
+            (st["status"] == "active").then_some(st)
+        })
+        .await;
+    assert!(active.is_some(), "the scheduled pass (cron on Workers) recovered the payment");
+    let payments = e.get(&format!("/payments?subscriber={id}")).await;
+    assert_eq!(payments.as_array().unwrap().len(), 1);
+    assert!(payments[0]["note"].as_str().unwrap_or("").contains("recovered"), "{payments}");
+}
