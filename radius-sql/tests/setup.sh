@@ -10,7 +10,7 @@ PKGS="freeradius freeradius-postgresql freeradius-mysql freeradius-rest freeradi
 
 missing=""
 for p in $PKGS; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]; then
         missing="$missing $p"
     fi
 done
@@ -35,5 +35,7 @@ fi
 
 command -v freeradius >/dev/null
 command -v radclient >/dev/null
-freeradius -v | head -n 1
+# No `| head` here: under pipefail, freeradius dying of SIGPIPE would fail the script.
+version="$(freeradius -v 2>&1 || true)"
+echo "${version%%$'\n'*}"
 echo "konnekted-radius test setup: ok"
