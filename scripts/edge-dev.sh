@@ -52,11 +52,14 @@ start() {
     state="$(mktemp -d -t konnekted-wrangler-XXXXXX)"
     echo "$state" >"$run/state-dir"
     token="${KONNEKTED_PLATFORM_TOKEN:-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')}"
+    local vouchers
+    vouchers="${KONNEKTED_VOUCHER_SECRET:-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')}"
     local t0
     t0=$(date +%s.%N)
     (cd "$repo" && exec setsid wrangler dev --local --ip 127.0.0.1 --port "$port" --test-scheduled \
         --persist-to "$state" --show-interactive-dev-session=false \
         --var "PLATFORM_TOKEN:$token" --var "PUBLIC_BASE_URL:http://127.0.0.1:$port" --var "EDGE_SELFTEST:1" \
+        --var "VOUCHER_SECRET:$vouchers" \
         </dev/null >"$state/wrangler.log" 2>&1) &
     echo $! >"$run/pid"
     local url="http://127.0.0.1:$port"

@@ -69,6 +69,7 @@ pub async fn env_with(realm: &str, sim_config: SimConfig) -> Env {
                 data_dir: dir.0.clone(),
                 public_base_url: None,
                 platform_token: konnekted_core::secret::Secret::new(&token),
+                voucher_secret: konnekted_core::secret::Secret::new(random_token(32)),
                 tick_seconds: 3600,
             };
             let running = konnekted::server::launch(&config, None).await.expect("host");

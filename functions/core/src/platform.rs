@@ -16,6 +16,9 @@ pub struct Settings {
     pub public_base_url: String,
     /// Bearer token of the platform operator (creates tenants, sees all).
     pub platform_token: Secret,
+    /// Platform secret from which each tenant's hotspot voucher key is derived
+    /// ([`crate::domain::voucher`]). Empty: vouchers are switched off.
+    pub voucher_secret: Secret,
 }
 
 /// Outbound HTTP failed before any response arrived.

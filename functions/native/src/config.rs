@@ -17,6 +17,8 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// Bearer token of the platform operator.
     pub platform_token: Secret,
+    /// Platform secret from which each tenant's hotspot voucher key is derived. Empty: no vouchers.
+    pub voucher_secret: Secret,
     /// Seconds between scheduled passes (sweep + expiry).
     pub tick_seconds: u64,
 }
@@ -28,6 +30,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             public_base_url: None,
             platform_token: Secret::default(),
+            voucher_secret: Secret::default(),
             tick_seconds: 30,
         }
     }
@@ -51,6 +54,9 @@ impl Config {
         }
         if let Ok(v) = std::env::var("KONNEKTED_PLATFORM_TOKEN") {
             c.platform_token = Secret::new(v);
+        }
+        if let Ok(v) = std::env::var("KONNEKTED_VOUCHER_SECRET") {
+            c.voucher_secret = Secret::new(v);
         }
         if let Ok(v) = std::env::var("KONNEKTED_TICK_SECONDS") {
             c.tick_seconds = v.parse()?;

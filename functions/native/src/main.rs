@@ -19,10 +19,11 @@ USAGE:
   konnekted tenant add <realm> --workers [--d1-id ID]   declare the tenant's D1 database for the Worker
   konnekted tenant list [--data DIR]
   konnekted sweep [--data DIR]              run the missed-callback sweep and expiry once
+  konnekted voucher code <realm> <batch> <serial> [--count N]   print voucher codes (needs the voucher secret)
   konnekted bench callbacks [--n N] [--tenants T] [--concurrency C]
 
 Environment: KONNEKTED_LISTEN, KONNEKTED_DATA_DIR, KONNEKTED_PUBLIC_BASE_URL,
-KONNEKTED_PLATFORM_TOKEN, KONNEKTED_TICK_SECONDS, RUST_LOG.
+KONNEKTED_PLATFORM_TOKEN, KONNEKTED_VOUCHER_SECRET, KONNEKTED_TICK_SECONDS, RUST_LOG.
 ";
 
 struct Args(Vec<String>);
@@ -64,7 +65,11 @@ fn config(args: &mut Args) -> anyhow::Result<Config> {
 async fn open(c: &Config) -> anyhow::Result<NativePlatform> {
     NativePlatform::open(
         &c.data_dir,
-        Settings { public_base_url: c.base_url(), platform_token: c.platform_token.clone() },
+        Settings {
+            public_base_url: c.base_url(),
+            platform_token: c.platform_token.clone(),
+            voucher_secret: c.voucher_secret.clone(),
+        },
     )
     .await
 }
@@ -86,6 +91,9 @@ async fn main() -> anyhow::Result<()> {
             let mut c = config(&mut args)?;
             if demo && c.platform_token.is_empty() {
                 c.platform_token = konnekted_core::secret::Secret::new("demo-platform-token");
+            }
+            if demo && c.voucher_secret.is_empty() {
+                c.voucher_secret = konnekted_core::secret::Secret::new("demo-voucher-secret");
             }
             let running = server::launch(&c, Some(Duration::from_secs(c.tick_seconds.max(1)))).await?;
             tracing::info!("listening on {}", running.base_url());
@@ -157,6 +165,28 @@ async fn main() -> anyhow::Result<()> {
                 _ => bail!("{USAGE}"),
             }
             c.platform_token = Default::default();
+            Ok(())
+        }
+        "voucher" => {
+            // Prints codes from the secret alone (no database), e.g. to reprint a sheet offline.
+            use konnekted_core::domain::Realm;
+            use konnekted_core::domain::voucher::{VoucherId, VoucherKey};
+            let sub = args.positional().unwrap_or_default();
+            let count: u32 = args.value("--count")?.map(|v| v.parse()).transpose().context("--count")?.unwrap_or(1);
+            let c = config(&mut args)?;
+            if sub != "code" {
+                bail!("{USAGE}");
+            }
+            let realm = args.positional().context("voucher code <realm> <batch> <serial>")?;
+            let realm = Realm::parse(&realm).map_err(|e| anyhow::anyhow!("realm: {e}"))?;
+            let batch: u32 = args.positional().context("batch")?.parse().context("batch")?;
+            let first: u32 = args.positional().context("serial")?.parse().context("serial")?;
+            let key = VoucherKey::derive(c.voucher_secret.expose().as_bytes(), &realm)
+                .context("no voucher secret: set KONNEKTED_VOUCHER_SECRET or voucher_secret in the config")?;
+            for serial in first..first.saturating_add(count) {
+                let id = VoucherId::new(batch, serial).context("batch 1..16383, serial 0..262143")?;
+                println!("{}", key.code(&realm, id));
+            }
             Ok(())
         }
         "sweep" => {

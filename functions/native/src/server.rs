@@ -120,6 +120,7 @@ pub async fn launch(config: &crate::Config, tick: Option<Duration>) -> anyhow::R
     let settings = konnekted_core::platform::Settings {
         public_base_url: config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         platform_token: config.platform_token.clone(),
+        voucher_secret: config.voucher_secret.clone(),
     };
     let p = NativePlatform::open(&config.data_dir, settings).await?;
     let (tx, rx) = watch::channel(false);

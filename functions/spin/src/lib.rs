@@ -5,7 +5,7 @@
 //!
 //! Features: `spin` (default) stores in Spin SQLite (`control`, `t_<db_key>`) and reads Spin
 //! variables; `local` has no `spin:*` imports and no database, so it runs under `wasmtime serve`
-//! where only the stateless routes (`GET /health`) answer.
+//! where only the stateless routes (`GET /health`, `GET /api/v/{realm}/vouchers/{code}`) answer.
 //!
 //! Adapter-only routes: `POST /internal/scheduled` (platform bearer token) runs the periodic work
 //! that Workers runs from its cron trigger, for a Spin cron trigger or an external timer;
@@ -73,6 +73,10 @@ async fn respond(req: Request) -> http::Response<Bytes> {
         Ok(c) => c,
         Err(e) => return error(503, &e),
     };
+    let path = req.uri().path();
+    if path == "/health" || path.starts_with("/api/v/") {
+        return konnekted_core::handle(&SpinPlatform::stateless().await, req, &ctx).await;
+    }
     let platform = match SpinPlatform::new().await {
         Ok(p) => p,
         Err(e) => return error(503, &format!("control database: {e}")),

@@ -41,11 +41,26 @@ pub async fn flag(name: &str) -> bool {
 }
 
 impl SpinPlatform {
-    pub async fn new() -> Result<Self, StoreError> {
-        let settings = Settings {
+    async fn settings_from_variables() -> Settings {
+        Settings {
             public_base_url: setting("public_base_url").await.unwrap_or_default().trim_end_matches('/').to_owned(),
             platform_token: Secret::new(setting("platform_token").await.unwrap_or_default()),
-        };
+            voucher_secret: Secret::new(setting("voucher_secret").await.unwrap_or_default()),
+        }
+    }
+
+    /// For the stateless routes (voucher check, health): opens no database, so the component
+    /// serving them needs none.
+    pub async fn stateless() -> Self {
+        #[cfg(feature = "spin")]
+        let control = crate::store::SqliteDb::none();
+        #[cfg(not(feature = "spin"))]
+        let control = crate::nodb::NoDb;
+        SpinPlatform { settings: Self::settings_from_variables().await, control }
+    }
+
+    pub async fn new() -> Result<Self, StoreError> {
+        let settings = Self::settings_from_variables().await;
         #[cfg(feature = "spin")]
         let control = {
             let db = crate::store::open("control").await?;

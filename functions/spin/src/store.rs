@@ -9,13 +9,25 @@ use konnekted_core::db::{Db, Rows, Statement, StoreError, Value};
 use spin_sdk::sqlite::{Connection, Error, Value as SqlValue};
 
 pub struct SqliteDb {
-    conn: Connection,
+    /// `None` for a component given no database (the stateless voucher check): every call is
+    /// `Unavailable`.
+    conn: Option<Connection>,
+}
+
+impl SqliteDb {
+    pub fn none() -> SqliteDb {
+        SqliteDb { conn: None }
+    }
+
+    fn conn(&self) -> Result<&Connection, StoreError> {
+        self.conn.as_ref().ok_or_else(|| StoreError::Unavailable("this component has no database".into()))
+    }
 }
 
 /// Opens a database by label (`control`, `t_<db_key>`); the label must be listed in the
 /// component's `sqlite_databases` and mapped in the runtime config.
 pub async fn open(label: &str) -> Result<SqliteDb, StoreError> {
-    Connection::open(label).await.map(|conn| SqliteDb { conn }).map_err(|e| match e {
+    Connection::open(label).await.map(|conn| SqliteDb { conn: Some(conn) }).map_err(|e| match e {
         Error::NoSuchDatabase | Error::AccessDenied => StoreError::Unavailable(format!(
             "SQLite database {label} is not available to this component: add it first \
              (scripts/edge-tenant-add.sh adds the label to spin.toml and the runtime config)"
@@ -55,7 +67,7 @@ fn from_sql(v: &SqlValue) -> Value {
 impl SqliteDb {
     async fn run(&self, stmt: &Statement) -> Result<Rows, StoreError> {
         let params: Vec<SqlValue> = stmt.params.iter().map(to_sql).collect();
-        let result = self.conn.execute(stmt.sql.as_str(), params).await.map_err(|e| classify(&e))?;
+        let result = self.conn()?.execute(stmt.sql.as_str(), params).await.map_err(|e| classify(&e))?;
         let columns = result.columns().to_vec();
         let rows = result.collect().await.map_err(|e| classify(&e))?;
         Ok(Rows { columns, rows: rows.iter().map(|r| r.values.iter().map(from_sql).collect()).collect() })
@@ -80,7 +92,7 @@ impl Db for SqliteDb {
                 let _ = self.exec("ROLLBACK").await;
                 return Err(e);
             }
-            changed.push(self.conn.changes().await);
+            changed.push(self.conn()?.changes().await);
         }
         if let Err(e) = self.exec("COMMIT").await {
             let _ = self.exec("ROLLBACK").await;

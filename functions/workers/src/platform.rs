@@ -49,6 +49,7 @@ impl WorkerPlatform {
                 .trim_end_matches('/')
                 .to_owned(),
             platform_token: Secret::new(string_binding(&env, "PLATFORM_TOKEN").unwrap_or_default()),
+            voucher_secret: Secret::new(string_binding(&env, "VOUCHER_SECRET").unwrap_or_default()),
         };
         Ok(WorkerPlatform { env, settings, control: D1Db::new(control) })
     }

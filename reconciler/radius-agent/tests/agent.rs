@@ -51,6 +51,7 @@ impl Edge {
             public_base_url: None,
             platform_token: konnekted_core::secret::Secret::new(&platform),
             tick_seconds: 3600,
+            ..Default::default()
         };
         std::fs::create_dir_all(&config.data_dir).expect("edge dir");
         let running = konnekted::server::launch(&config, None).await.expect("host");

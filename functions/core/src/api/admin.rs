@@ -194,6 +194,9 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             ok(&usage::days(&db, who.as_deref(), from, to, limit).await?)
         }
         (R::Online, Method::GET) => ok(&usage::online(&db).await?),
+        (R::VoucherBatches, Method::GET) => super::vouchers::list(&db).await,
+        (R::VoucherBatches, Method::POST) => super::vouchers::create(p, &tenant, &db, &req, &mut ids, ctx).await,
+        (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, &tenant, &db, params, &q).await,
         (R::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;

@@ -4,6 +4,7 @@ mod admin;
 mod hooks;
 mod portal;
 pub mod sync;
+mod vouchers;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -77,6 +78,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::NotFound(what) => ApiError::NotFound(what.into()),
             UseCaseError::Conflict(m) => ApiError::Conflict(m),
             UseCaseError::Provider(m) => ApiError::Provider(m),
+            UseCaseError::Unavailable(m) => ApiError::Unavailable(m),
             UseCaseError::Store(s) => s.into(),
         }
     }
@@ -141,7 +143,7 @@ impl Query {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     fn hex(c: u8) -> Option<u8> {
         (c as char).to_digit(16).map(|d| d as u8)
     }
@@ -196,6 +198,9 @@ pub(crate) enum R {
     SyncUsage,
     Usage,
     Online,
+    VoucherBatches,
+    VoucherCodes,
+    VoucherCheck,
 }
 
 fn router() -> &'static matchit::Router<R> {
@@ -231,6 +236,9 @@ fn router() -> &'static matchit::Router<R> {
             ("/sync/{realm}/usage", R::SyncUsage),
             ("/api/t/{realm}/usage", R::Usage),
             ("/api/t/{realm}/online", R::Online),
+            ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
+            ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
+            ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
         ];
         for (path, name) in routes {
             // The table above is static; a bad entry is a programming error caught by tests.
@@ -258,6 +266,8 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
     };
     let result = match route {
         R::Health => ok(&serde_json::json!({"status": "ok"})),
+        R::VoucherCheck if method_is(&req, &Method::GET) => vouchers::check(p, &params),
+        R::VoucherCheck => Err(ApiError::MethodNotAllowed),
         R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
         R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
         R::SyncDesired | R::SyncFeed | R::SyncReports | R::SyncUsage => sync::handle(p, route, &params, req, ctx).await,

@@ -7,6 +7,7 @@ pub mod names;
 pub mod plan;
 pub mod subscriber;
 pub mod time;
+pub mod voucher;
 
 pub use money::Money;
 pub use msisdn::Msisdn;

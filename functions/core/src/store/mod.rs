@@ -9,6 +9,7 @@ pub mod stk;
 pub mod subscribers;
 pub mod tenants;
 pub mod usage;
+pub mod vouchers;
 
 use crate::db::Statement;
 use crate::stmt;

@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod manage;
 pub mod sweep;
 pub mod topup;
+pub mod vouchers;
 
 use crate::db::StoreError;
 
@@ -24,6 +25,9 @@ pub enum UseCaseError {
     /// A provider (Daraja) refused or failed.
     #[error("payment provider: {0}")]
     Provider(String),
+    /// The deployment lacks something this needs (a secret, a binding).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -109,6 +109,7 @@ impl World {
             public_base_url: None,
             platform_token: konnekted_core::secret::Secret::new(&platform_token),
             tick_seconds: 3600,
+            ..Default::default()
         };
         let host = konnekted::server::launch(&config, None).await.expect("native host");
         let base = host.base_url();

@@ -1,0 +1,76 @@
+//! Voucher batches (codes themselves are derived, not stored).
+
+use serde::Serialize;
+
+use crate::db::{Db, Row, Statement, StoreError};
+use crate::stmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Batch {
+    pub id: u32,
+    pub plan_id: String,
+    pub count: u32,
+    pub note: String,
+    pub valid_until: Option<String>,
+    pub created_at: String,
+}
+
+const COLS: &str = "id, plan_id, count, note, valid_until, created_at";
+
+fn from_row(r: &Row<'_>) -> Result<Batch, StoreError> {
+    let small = |name: &str| -> Result<u32, StoreError> {
+        u32::try_from(r.int(name)?).map_err(|_| StoreError::Corrupt(format!("voucher batch {name}")))
+    };
+    Ok(Batch {
+        id: small("id")?,
+        plan_id: r.text("plan_id")?,
+        count: small("count")?,
+        note: r.text("note")?,
+        valid_until: r.opt_text("valid_until")?,
+        created_at: r.text("created_at")?,
+    })
+}
+
+/// Inserts a batch under the next free batch number; `request_id` finds it again.
+pub fn insert(
+    request_id: &str,
+    plan_id: &str,
+    count: u32,
+    note: &str,
+    valid_until: Option<&str>,
+    created_at: &str,
+) -> Statement {
+    stmt!(
+        "INSERT INTO voucher_batches (id, request_id, plan_id, count, note, valid_until, created_at) \
+         SELECT COALESCE(MAX(id), 0) + 1, ?1, ?2, ?3, ?4, ?5, ?6 FROM voucher_batches",
+        request_id,
+        plan_id,
+        i64::from(count),
+        note,
+        valid_until,
+        created_at,
+    )
+}
+
+pub async fn by_request(db: &impl Db, request_id: &str) -> Result<Option<Batch>, StoreError> {
+    let rows =
+        db.query(&stmt!(format!("SELECT {COLS} FROM voucher_batches WHERE request_id = ?1"), request_id)).await?;
+    rows.first().map(|r| from_row(&r)).transpose()
+}
+
+pub async fn get(db: &impl Db, id: u32) -> Result<Option<Batch>, StoreError> {
+    let rows = db.query(&stmt!(format!("SELECT {COLS} FROM voucher_batches WHERE id = ?1"), i64::from(id))).await?;
+    rows.first().map(|r| from_row(&r)).transpose()
+}
+
+/// Newest first.
+pub async fn list(db: &impl Db, limit: i64) -> Result<Vec<Batch>, StoreError> {
+    let rows = db.query(&stmt!(format!("SELECT {COLS} FROM voucher_batches ORDER BY id DESC LIMIT ?1"), limit)).await?;
+    rows.iter().map(|r| from_row(&r)).collect()
+}
+
+pub async fn last_id(db: &impl Db) -> Result<u32, StoreError> {
+    let rows = db.query(&stmt!("SELECT COALESCE(MAX(id), 0) AS n FROM voucher_batches")).await?;
+    let n = rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
+    u32::try_from(n).map_err(|_| StoreError::Corrupt("voucher batch id".into()))
+}
