@@ -1,156 +1,218 @@
-//! The storage port over SQLite files (sqlx): one writer connection and a small read
-//! pool per database, WAL mode.
+//! The storage port over SQLite files (rusqlite): one writer connection and a small pool of
+//! read-only connections per database, WAL mode.
+//!
+//! Every call runs on tokio's blocking pool as one unit: a whole batch is one hop to a thread,
+//! not one hop per statement (what an async driver with a connection thread costs), and it runs
+//! to completion even if the caller's future is dropped, so a transaction is never left
+//! half-open on the connection. Statements are prepared once per connection and cached.
 
-use std::path::Path;
-use std::str::FromStr;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use konnekted_core::db::{Db, Rows, Statement, StoreError, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Column, Row, TypeInfo, ValueRef};
-use sqlx::{Connection, Executor, SqliteConnection};
-use tokio::sync::Mutex;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+/// Idle read connections kept per database.
+const READERS: usize = 4;
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 128;
 
 /// One SQLite database. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteDb {
-    reader: SqlitePool,
-    writer: Arc<Mutex<SqliteConnection>>,
+    inner: Arc<Inner>,
 }
 
-fn options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true)
+struct Inner {
+    /// `None`: in memory, reads go through the writer.
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => unavailable(e),
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; SQLite's own state is
+/// consistent (an open transaction is rolled back before the next `BEGIN`, see `run_batch`).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if writer {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+    }
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
+    Ok(())
 }
 
 impl SqliteDb {
     pub async fn open(path: &Path) -> Result<SqliteDb, StoreError> {
-        let writer = SqliteConnection::connect_with(&options(path)).await.map_err(unavailable)?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .connect_with(options(path).read_only(true))
-            .await
-            .map_err(unavailable)?;
-        Ok(SqliteDb { reader, writer: Arc::new(Mutex::new(writer)) })
+        let path = path.to_owned();
+        blocking(move || {
+            let writer = Connection::open(&path).map_err(map_err)?;
+            configure(&writer, true)?;
+            Ok(SqliteDb {
+                inner: Arc::new(Inner {
+                    path: Some(path),
+                    writer: Mutex::new(writer),
+                    readers: Mutex::new(Vec::new()),
+                }),
+            })
+        })
+        .await
     }
 
     /// An in-memory database (tests). Reads go through the writer connection.
     pub async fn memory() -> Result<SqliteDb, StoreError> {
-        let opts = SqliteConnectOptions::from_str("sqlite::memory:").map_err(unavailable)?.foreign_keys(true);
-        let writer = SqliteConnection::connect_with(&opts).await.map_err(unavailable)?;
-        // A pool that is never used for memory DBs: reads use the writer (see `query`).
-        let reader = SqlitePoolOptions::new().max_connections(1).connect_lazy_with(opts);
-        Ok(SqliteDb { reader, writer: Arc::new(Mutex::new(writer)) })
-    }
-
-    fn is_memory(&self) -> bool {
-        self.reader.connect_options().get_filename() == Path::new(":memory:")
+        let writer = Connection::open_in_memory().map_err(map_err)?;
+        configure(&writer, false)?;
+        Ok(SqliteDb {
+            inner: Arc::new(Inner { path: None, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+        })
     }
 }
 
-fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
 }
 
-fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        let msg = d.message().to_owned();
-        if msg.contains("constraint failed") {
-            return StoreError::Conflict(msg);
-        }
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
     }
-    unavailable(e)
 }
 
-fn bind<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    params: &'q [Value],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for p in params {
-        q = match p {
-            Value::Null => q.bind(None::<i64>),
-            Value::Integer(i) => q.bind(*i),
-            Value::Real(r) => q.bind(*r),
-            Value::Text(s) => q.bind(s.as_str()),
-            Value::Blob(b) => q.bind(b.as_slice()),
-        };
-    }
-    q
+fn params(s: &Statement) -> Vec<Param<'_>> {
+    s.params.iter().map(Param).collect()
 }
 
-fn decode(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Rows, StoreError> {
-    let Some(first) = rows.first() else { return Ok(Rows::default()) };
-    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_owned()).collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut values = Vec::with_capacity(columns.len());
-        for i in 0..columns.len() {
-            let raw = row.try_get_raw(i).map_err(map_err)?;
-            let v = if raw.is_null() {
-                Value::Null
-            } else {
-                match raw.type_info().name() {
-                    "INTEGER" | "BOOLEAN" => Value::Integer(row.try_get(i).map_err(map_err)?),
-                    "REAL" => Value::Real(row.try_get(i).map_err(map_err)?),
-                    "BLOB" => Value::Blob(row.try_get(i).map_err(map_err)?),
-                    _ => Value::Text(row.try_get(i).map_err(map_err)?),
-                }
-            };
-            values.push(v);
+fn value(v: ValueRef<'_>) -> Result<Value, StoreError> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(
+            String::from_utf8(t.to_vec()).map_err(|_| StoreError::Corrupt("text column is not UTF-8".into()))?,
+        ),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    })
+}
+
+fn run_query(conn: &Connection, s: &Statement) -> Result<Rows, StoreError> {
+    let mut stmt = conn.prepare_cached(&s.sql).map_err(map_err)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let n = columns.len();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params(s))).map_err(map_err)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(map_err)? {
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(value(row.get_ref(i).map_err(map_err)?)?);
         }
         out.push(values);
     }
     Ok(Rows { columns, rows: out })
 }
 
-async fn run_batch(conn: &mut SqliteConnection, stmts: &[Statement]) -> Result<Vec<u64>, StoreError> {
-    conn.execute("BEGIN IMMEDIATE").await.map_err(map_err)?;
+fn run_batch(conn: &Connection, stmts: &[Statement]) -> Result<Vec<u64>, StoreError> {
+    if !conn.is_autocommit() {
+        // Only after a panic mid-batch: finish that transaction off before starting ours.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
     let mut changed = Vec::with_capacity(stmts.len());
     for s in stmts {
-        match bind(sqlx::query(&s.sql), &s.params).execute(&mut *conn).await {
-            Ok(r) => changed.push(r.rows_affected()),
+        let r = conn.prepare_cached(&s.sql).and_then(|mut st| {
+            if st.column_count() == 0 {
+                return st.execute(rusqlite::params_from_iter(params(s))).map(|_| conn.changes());
+            }
+            // A statement with results (a SELECT, `... RETURNING`): step it to the end.
+            let readonly = st.readonly();
+            let mut rows = st.query(rusqlite::params_from_iter(params(s)))?;
+            while rows.next()?.is_some() {}
+            Ok(if readonly { 0 } else { conn.changes() })
+        });
+        match r {
+            Ok(n) => changed.push(n),
             Err(e) => {
-                let _ = conn.execute("ROLLBACK").await;
+                let _ = conn.execute_batch("ROLLBACK");
                 return Err(map_err(e));
             }
         }
     }
-    if let Err(e) = conn.execute("COMMIT").await {
-        let _ = conn.execute("ROLLBACK").await;
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
         return Err(map_err(e));
     }
     Ok(changed)
 }
 
+impl Inner {
+    fn reader(&self, path: &Path) -> Result<Connection, StoreError> {
+        if let Some(c) = lock(&self.readers).pop() {
+            return Ok(c);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+        configure(&conn, false)?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = lock(&self.readers);
+        if idle.len() < READERS {
+            idle.push(conn);
+        }
+    }
+}
+
 impl Db for SqliteDb {
     async fn query(&self, stmt: &Statement) -> Result<Rows, StoreError> {
-        if self.is_memory() {
-            let mut w = self.writer.lock().await;
-            let rows = bind(sqlx::query(&stmt.sql), &stmt.params).fetch_all(&mut *w).await.map_err(map_err)?;
-            return decode(rows);
-        }
-        let rows = bind(sqlx::query(&stmt.sql), &stmt.params).fetch_all(&self.reader).await.map_err(map_err)?;
-        decode(rows)
+        let inner = self.inner.clone();
+        let stmt = stmt.clone();
+        blocking(move || match &inner.path {
+            None => run_query(&lock(&inner.writer), &stmt),
+            Some(path) => {
+                let conn = inner.reader(path)?;
+                let r = run_query(&conn, &stmt);
+                inner.give_back(conn);
+                r
+            }
+        })
+        .await
     }
 
     async fn batch(&self, stmts: &[Statement]) -> Result<Vec<u64>, StoreError> {
-        // Run to completion on the runtime even if the caller's future is dropped
-        // (client hung up): a transaction is never left half-open on the connection.
-        let writer = self.writer.clone();
+        let inner = self.inner.clone();
         let stmts = stmts.to_vec();
-        tokio::spawn(async move {
-            let mut conn = writer.lock().await;
-            run_batch(&mut conn, &stmts).await
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("batch task failed: {e}")))?
+        blocking(move || run_batch(&lock(&inner.writer), &stmts)).await
     }
 }
 
@@ -181,12 +243,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn batch_reports_rows_changed_per_statement() {
+        let db = SqliteDb::memory().await.unwrap();
+        let n = db
+            .batch(&[
+                Statement::new("CREATE TABLE t (x INTEGER)"),
+                Statement::new("INSERT INTO t (x) VALUES (1), (2), (3)"),
+                Statement::new("UPDATE t SET x = x + 1 WHERE x >= 2"),
+                Statement::new("SELECT 1"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(n[1..], [3, 2, 0]);
+    }
+
+    #[tokio::test]
     async fn query_decodes_every_storage_class() {
         let db = SqliteDb::memory().await.unwrap();
         let rows = db
             .query(&stmt!("SELECT 1 AS i, 1.5 AS r, 'x' AS t, x'00ff' AS b, NULL AS n, ?1 AS p", "bound"))
             .await
             .unwrap();
+        assert_eq!(rows.columns, ["i", "r", "t", "b", "n", "p"]);
         assert_eq!(
             rows.rows[0],
             vec![
@@ -198,5 +276,27 @@ mod tests {
                 Value::Text("bound".into())
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn readers_see_committed_writes_on_a_file() {
+        let dir = std::env::temp_dir().join(format!("konnekted-sqlite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("readers.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let db = SqliteDb::open(&path).await.unwrap();
+        db.batch(&[Statement::new("CREATE TABLE t (x INTEGER UNIQUE)"), stmt!("INSERT INTO t VALUES (?1)", 7)])
+            .await
+            .unwrap();
+        let select = Statement::new("SELECT x FROM t");
+        let reads = futures::future::join_all((0..16).map(|_| db.query(&select))).await;
+        for r in reads {
+            assert_eq!(r.unwrap().first().unwrap().int("x").unwrap(), 7);
+        }
+        let dup = db.batch(&[stmt!("INSERT INTO t VALUES (?1)", 7)]).await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        let r = db.query(&Statement::new("INSERT INTO t VALUES (8)")).await;
+        assert!(r.is_err(), "read connections are read-only");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
