@@ -18,7 +18,7 @@ use crate::store::stk;
 use crate::store::subscribers::{self, WithBalance};
 use crate::store::tenants::{C2bValidation, Tenant};
 use crate::usecases::MAX_ATTEMPTS;
-use crate::usecases::credit::{Applied, credit_once};
+use crate::usecases::credit::{Applied, credit_once, credit_snapshot};
 
 /// What to answer the provider, and what happened (for logs and tests).
 #[derive(Debug, Clone, PartialEq)]
@@ -348,10 +348,10 @@ pub async fn c2b_confirmation(
                 payment.note = Some(format!("matched by {how}"));
                 let prelude = vec![payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
                 let memo = format!("M-Pesa Paybill {}", p.trans_id);
-                credit_once(
+                credit_snapshot(
                     db,
                     &tenant.settings,
-                    &s.subscriber.id,
+                    &s,
                     Money(payment.amount_cents),
                     &payment.id,
                     &memo,

@@ -118,14 +118,32 @@ pub async fn credit_once(
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     let s = subscribers::get(db, subscriber_id).await?.ok_or(StoreError::NotFound)?;
+    credit_snapshot(db, settings, &s, amount, payment_id, memo, prelude, ids, now).await
+}
+
+/// [`credit_once`] on a subscriber snapshot the caller has just read (saves a read on the hot
+/// Paybill path). A stale snapshot is safe: the version bump in the batch fails with `Conflict`.
+#[allow(clippy::too_many_arguments)]
+pub async fn credit_snapshot(
+    db: &impl Db,
+    settings: &TenantSettings,
+    s: &WithBalance,
+    amount: Money,
+    payment_id: &str,
+    memo: &str,
+    prelude: Vec<Statement>,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let subscriber_id = s.subscriber.id.as_str();
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
-    let state = account_state(&s, plan.price, plan.period_seconds, settings);
+    let state = account_state(s, plan.price, plan.period_seconds, settings);
     let outcome = billing::apply_credit(&state, amount, now);
 
     let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
     batch.extend(prelude);
     batch.push(ledger::insert(subscriber_id, "payment", amount.cents(), Some(payment_id), None, memo, &fmt_ts(now)));
-    batch.extend(outcome_statements(&s, &plan, &outcome, ids, now));
+    batch.extend(outcome_statements(s, &plan, &outcome, ids, now));
     db.batch(&batch).await?;
     Ok(Applied {
         subscriber_id: subscriber_id.to_owned(),
