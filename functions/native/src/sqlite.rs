@@ -5,9 +5,13 @@
 //! not one hop per statement (what an async driver with a connection thread costs), and it runs
 //! to completion even if the caller's future is dropped, so a transaction is never left
 //! half-open on the connection. Statements are prepared once per connection and cached.
+//!
+//! WAL checkpoints run on one background thread for all databases, on their own connections,
+//! so no request's COMMIT pays for copying the log back and syncing the file. The writer only
+//! checkpoints itself if the log outgrows `WRITER_CHECKPOINT_PAGES` (the background fell behind).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use konnekted_core::db::{Db, Rows, Statement, StoreError, Value};
@@ -18,6 +22,10 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 const READERS: usize = 4;
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE: usize = 128;
+/// How often the background thread checkpoints every open database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// WAL pages (4 KiB) after which a committing writer checkpoints by itself (SQLite's default is 1000).
+const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
 
 /// One SQLite database. Cheap to clone.
 #[derive(Clone)]
@@ -30,6 +38,30 @@ struct Inner {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// The background checkpointer's own connection, opened on first use.
+    checkpointer: Mutex<Option<Connection>>,
+}
+
+/// Databases the background checkpointer visits; dropped databases fall out.
+fn checkpoint_registry() -> &'static Mutex<Vec<Weak<Inner>>> {
+    static REGISTRY: OnceLock<Mutex<Vec<Weak<Inner>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        // If the thread cannot start, writers still checkpoint at WRITER_CHECKPOINT_PAGES.
+        let _ = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(|| {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let live: Vec<Arc<Inner>> = {
+                    let mut all = lock(checkpoint_registry());
+                    all.retain(|w| w.strong_count() > 0);
+                    all.iter().filter_map(Weak::upgrade).collect()
+                };
+                for db in live {
+                    db.checkpoint();
+                }
+            }
+        });
+        Mutex::new(Vec::new())
+    })
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -57,6 +89,7 @@ fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
     if writer {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES).map_err(map_err)?;
     }
     conn.pragma_update(None, "foreign_keys", "ON").map_err(map_err)?;
     Ok(())
@@ -68,13 +101,14 @@ impl SqliteDb {
         blocking(move || {
             let writer = Connection::open(&path).map_err(map_err)?;
             configure(&writer, true)?;
-            Ok(SqliteDb {
-                inner: Arc::new(Inner {
-                    path: Some(path),
-                    writer: Mutex::new(writer),
-                    readers: Mutex::new(Vec::new()),
-                }),
-            })
+            let inner = Arc::new(Inner {
+                path: Some(path),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                checkpointer: Mutex::new(None),
+            });
+            lock(checkpoint_registry()).push(Arc::downgrade(&inner));
+            Ok(SqliteDb { inner })
         })
         .await
     }
@@ -83,9 +117,13 @@ impl SqliteDb {
     pub async fn memory() -> Result<SqliteDb, StoreError> {
         let writer = Connection::open_in_memory().map_err(map_err)?;
         configure(&writer, false)?;
-        Ok(SqliteDb {
-            inner: Arc::new(Inner { path: None, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
-        })
+        let inner = Inner {
+            path: None,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new(None),
+        };
+        Ok(SqliteDb { inner: Arc::new(inner) })
     }
 }
 
@@ -183,6 +221,22 @@ impl Inner {
         let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
         configure(&conn, false)?;
         Ok(conn)
+    }
+
+    /// A PASSIVE checkpoint: copies what it can without waiting for readers or the writer.
+    fn checkpoint(&self) {
+        let Some(path) = &self.path else { return };
+        let mut slot = lock(&self.checkpointer);
+        if slot.is_none() {
+            match Connection::open(path) {
+                Ok(c) if c.busy_timeout(Duration::from_secs(1)).is_ok() => *slot = Some(c),
+                _ => return,
+            }
+        }
+        if let Some(conn) = slot.as_ref() {
+            // Failure (busy, or the file went away) is retried on the next round.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
     }
 
     fn give_back(&self, conn: Connection) {
@@ -297,6 +351,33 @@ mod tests {
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
         let r = db.query(&Statement::new("INSERT INTO t VALUES (8)")).await;
         assert!(r.is_err(), "read connections are read-only");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_background_thread_checkpoints_the_log_into_the_file() {
+        let dir = std::env::temp_dir().join(format!("konnekted-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ckpt.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let db = SqliteDb::open(&path).await.unwrap();
+        db.batch(&[Statement::new("CREATE TABLE t (b BLOB)")]).await.unwrap();
+        for _ in 0..50 {
+            let rows: Vec<Statement> = (0..10).map(|_| stmt!("INSERT INTO t VALUES (?1)", vec![7u8; 1000])).collect();
+            db.batch(&rows).await.unwrap();
+        }
+        // 500 KB sit in the WAL, far below the writer's own threshold; only the background
+        // thread can have moved them into the database file.
+        let mut size = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            size = std::fs::metadata(&path).unwrap().len();
+            if size > 400_000 {
+                break;
+            }
+        }
+        assert!(size > 400_000, "database file is {size} bytes: the log was not checkpointed");
+        drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
