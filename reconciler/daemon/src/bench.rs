@@ -15,10 +15,14 @@ use std::time::{Duration, Instant};
 use routeros_client::{Client, Config as ClientConfig};
 use routeros_sim::{SimConfig, Simulator};
 
-use crate::config::{QueueTypes, RouterConfig, Secret, SecretNaming, SuspendPolicy, TenantConfig};
+use crate::config::{
+    DEFAULT_HEAVY_APPLY_CHANGES, DEFAULT_MAX_CONCURRENT_APPLIES, QueueTypes, RouterConfig, Secret, SecretNaming,
+    SuspendPolicy, TenantConfig,
+};
 use crate::edge::{DesiredState, Plan, Status, Subscriber};
 use crate::model::{DesiredRouter, build_desired};
 use crate::plan::plan_changes;
+use crate::reconcile::ApplyLimiter;
 use crate::router::{self, Scope};
 
 /// Hidden subcommand that runs simulators for the RSS figure.
@@ -91,11 +95,29 @@ async fn client(addr: std::net::SocketAddr, window: usize) -> anyhow::Result<Cli
     Ok(c)
 }
 
-/// One pass without the edge: read, plan, apply, read back. Returns (changes, elapsed).
-pub async fn sync_pass(client: &Client, desired: &DesiredRouter, window: usize) -> anyhow::Result<(usize, Duration)> {
+/// One pass without the edge: read, plan, apply, read back, with the daemon's apply
+/// permits (a heavy plan with no permit free is dropped, and read and planned again once
+/// a permit is held). Returns (changes, elapsed).
+pub async fn sync_pass(
+    client: &Client,
+    desired: &DesiredRouter,
+    window: usize,
+    limiter: &ApplyLimiter,
+) -> anyhow::Result<(usize, Duration)> {
     let t0 = Instant::now();
-    let observed = router::read_observed(client, desired, &Scope::Full).await?;
-    let changes = plan_changes(desired, &observed);
+    let mut permit = None;
+    let changes = loop {
+        let changes = plan_changes(desired, &router::read_observed(client, desired, &Scope::Full).await?);
+        if permit.is_some() || !limiter.is_heavy(changes.len()) {
+            break changes;
+        }
+        permit = limiter.try_permit();
+        if permit.is_some() {
+            break changes;
+        }
+        drop(changes);
+        permit = Some(limiter.permit().await);
+    };
     let n = changes.len();
     if n > 0 {
         let applied = router::apply(client, changes, window).await;
@@ -182,20 +204,31 @@ impl Drop for Farm {
 /// A timed pass: (changes, wall time, our CPU time).
 async fn timed(c: &Client, d: &DesiredRouter, window: usize) -> anyhow::Result<(usize, Duration, Duration)> {
     let cpu0 = cpu_time();
-    let (n, wall) = sync_pass(c, d, window).await?;
+    let (n, wall) = sync_pass(c, d, window, &default_limiter()).await?;
     Ok((n, wall, cpu_time().saturating_sub(cpu0)))
+}
+
+/// The daemon's default apply permits.
+fn default_limiter() -> ApplyLimiter {
+    ApplyLimiter::new(DEFAULT_MAX_CONCURRENT_APPLIES, DEFAULT_HEAVY_APPLY_CHANGES)
+}
+
+/// Only the memory figure (`bench memory`), with `max_applies` apply permits (the
+/// daemon's default: [`DEFAULT_MAX_CONCURRENT_APPLIES`]). `quick`: smaller sizes.
+pub async fn memory(quick: bool, max_applies: usize) -> anyhow::Result<()> {
+    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }, max_applies).await
 }
 
 /// Runs the figures. `quick`: smaller sizes (a smoke run).
 pub async fn run(quick: bool) -> anyhow::Result<()> {
     // Memory first, in a fresh process state, so nothing else has raised the peak.
-    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }).await?;
+    memory(quick, DEFAULT_MAX_CONCURRENT_APPLIES).await?;
     let n = if quick { 1_000 } else { 10_000 };
     let seq_n = if quick { 50 } else { 200 };
     let window = 64;
     let tenant = bench_tenant("bench");
-    let state = synthetic_state("bench", n);
-    let seq_state = synthetic_state("bench", seq_n);
+    let state = std::sync::Arc::new(synthetic_state("bench", n));
+    let seq_state = std::sync::Arc::new(synthetic_state("bench", seq_n));
     println!();
     println!("one router, {n} subscribers, window {window}; wall time (reconciler CPU); simulators in a child process");
     println!();
@@ -206,7 +239,7 @@ pub async fn run(quick: bool) -> anyhow::Result<()> {
     for rtt_ms in [0u64, 20, 80] {
         let farm = Farm::start(3, rtt_ms)?;
         let (addr, small_addr, seq_addr) = (farm.addrs[0], farm.addrs[1], farm.addrs[2]);
-        let desired = build_desired(&state, &tenant, &bench_router("r", "bench", addr, window));
+        let desired = build_desired(state.clone(), &tenant, &bench_router("r", "bench", addr, window));
         let c = client(addr, window).await?;
         let (cold_n, cold, cold_cpu) = timed(&c, &desired, window).await?;
         let (noop_n, noop, noop_cpu) = timed(&c, &desired, window).await?;
@@ -215,7 +248,7 @@ pub async fn run(quick: bool) -> anyhow::Result<()> {
         let (drift_n, drift_t, drift_cpu) = timed(&c, &desired, window).await?;
         anyhow::ensure!(drift_n == drifted, "drift pass planned {drift_n} changes for {drifted} edits");
         // Same small router, pipelined and one command at a time.
-        let small = build_desired(&seq_state, &tenant, &bench_router("p", "bench", small_addr, window));
+        let small = build_desired(seq_state.clone(), &tenant, &bench_router("p", "bench", small_addr, window));
         let (small_n, small_t, _) = timed(&client(small_addr, window).await?, &small, window).await?;
         let (seq_changes, seq, _) = timed(&client(seq_addr, 1).await?, &small, 1).await?;
         anyhow::ensure!(small_n == seq_changes, "same plan both ways");
@@ -238,37 +271,62 @@ pub async fn run(quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rss(routers: usize, subs: usize) -> anyhow::Result<()> {
+async fn rss(routers: usize, subs: usize, max_applies: usize) -> anyhow::Result<()> {
     let farm = Farm::start(routers, 0)?;
     let before = peak_rss_kib().unwrap_or(0);
     let tenant = bench_tenant("bench");
     // One tenant's desired state, shared by its routers as in the daemon.
     let state = std::sync::Arc::new(synthetic_state("bench", subs));
+    // The daemon's apply permits, shared by the routers as in the daemon.
+    let limiter = ApplyLimiter::new(max_applies, DEFAULT_HEAVY_APPLY_CHANGES);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for (i, addr) in farm.addrs.iter().copied().enumerate() {
-        let (tenant, state) = (tenant.clone(), state.clone());
+        let (tenant, state, limiter) = (tenant.clone(), state.clone(), limiter.clone());
         tasks.push(tokio::spawn(async move {
-            let desired = build_desired(&state, &tenant, &bench_router(&format!("r{i}"), "bench", addr, 64));
+            let desired = build_desired(state, &tenant, &bench_router(&format!("r{i}"), "bench", addr, 64));
             let c = client(addr, 64).await?;
-            let cold = sync_pass(&c, &desired, 64).await?;
-            let noop = sync_pass(&c, &desired, 64).await?;
-            anyhow::Ok((cold.0, noop.0))
+            let cold = sync_pass(&c, &desired, 64, &limiter).await?;
+            let noop = sync_pass(&c, &desired, 64, &limiter).await?;
+            anyhow::ensure!(noop.0 == 0, "no-op pass planned {} changes", noop.0);
+            anyhow::Ok((cold.0, c, desired))
         }));
     }
     let mut changes = 0;
+    let mut synced = Vec::new();
     for t in tasks {
-        changes += t.await??.0;
+        let (n, c, desired) = t.await??;
+        changes += n;
+        synced.push((c, desired));
     }
     let elapsed = t0.elapsed();
     let after = peak_rss_kib().unwrap_or(0);
-    drop(farm);
     println!(
-        "peak RSS (VmHWM) reconciling {routers} routers x {subs} subscribers at once (cold sync + no-op pass each, {changes} changes, {}): {:.1} MiB (at start: {:.1} MiB)",
+        "peak RSS (VmHWM) reconciling {routers} routers x {subs} subscribers at once (cold sync + no-op pass each, {changes} changes, {}, at most {max_applies} heavy applies at once): {:.1} MiB (at start: {:.1} MiB)",
         secs(elapsed),
         after as f64 / 1024.0,
         before as f64 / 1024.0
     );
+    // A restart of a synced fleet: every router reads everything at once (reads never
+    // wait for a permit). `5` in clear_refs resets VmHWM to the current RSS.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let base = peak_rss_kib().unwrap_or(0);
+    let t0 = Instant::now();
+    let passes = synced.iter().map(|(c, d)| sync_pass(c, d, 64, &limiter));
+    for r in futures::future::join_all(passes).await {
+        anyhow::ensure!(r?.0 == 0, "no-op pass planned changes");
+    }
+    let peak = peak_rss_kib().unwrap_or(0);
+    drop(synced);
+    drop(farm);
+    if reset {
+        println!(
+            "then a no-op pass of all {routers} routers at once ({}): peak RSS {:.1} MiB (RSS before it: {:.1} MiB)",
+            secs(t0.elapsed()),
+            peak as f64 / 1024.0,
+            base as f64 / 1024.0
+        );
+    }
     Ok(())
 }
 

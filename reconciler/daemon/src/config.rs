@@ -81,6 +81,16 @@ fn default_port() -> u16 {
 fn default_window() -> usize {
     64
 }
+/// Default of [`Config::max_concurrent_applies`].
+pub const DEFAULT_MAX_CONCURRENT_APPLIES: usize = 16;
+/// Default of [`Config::heavy_apply_changes`].
+pub const DEFAULT_HEAVY_APPLY_CHANGES: usize = 256;
+fn default_max_applies() -> usize {
+    DEFAULT_MAX_CONCURRENT_APPLIES
+}
+fn default_heavy_apply() -> usize {
+    DEFAULT_HEAVY_APPLY_CHANGES
+}
 fn default_share() -> f64 {
     0.2
 }
@@ -110,6 +120,13 @@ pub struct Config {
     /// Most seconds one edge request may take.
     #[serde(default = "default_edge_timeout")]
     pub edge_timeout_seconds: u64,
+    /// Most routers applying a heavy plan at once (memory bound: a cold sync holds its
+    /// plan and read-back). Reads, small plans and fast passes never wait.
+    #[serde(default = "default_max_applies")]
+    pub max_concurrent_applies: usize,
+    /// A full pass's plan with more changes than this is heavy (needs an apply permit).
+    #[serde(default = "default_heavy_apply")]
+    pub heavy_apply_changes: usize,
     /// The mass-disable guard.
     #[serde(default)]
     pub guard: GuardConfig,
@@ -338,6 +355,9 @@ impl Config {
         if self.full_pass_seconds == 0 || self.feed_poll_ms == 0 {
             return bad("full_pass_seconds and feed_poll_ms must be positive".into());
         }
+        if self.max_concurrent_applies == 0 {
+            return bad("max_concurrent_applies must be at least 1".into());
+        }
         let mut realms = BTreeSet::new();
         for t in &self.tenants {
             if t.realm.is_empty() || !realms.insert(t.realm.as_str()) {
@@ -440,6 +460,18 @@ fingerprint_sha256 = "00"
         c.apply_env(|k| (k == "KONNEKTED_SYNC_KEY_ACME").then(|| "k".to_owned())).expect("env");
         c.validate().expect("example is valid");
         assert_eq!(c.routers[0].tls.as_ref().map(|t| t.server_name.as_str()), Some("tower-1"));
+    }
+
+    #[test]
+    fn config_apply_limits_default_parse_and_validate() {
+        let mut c = Config::from_toml(SAMPLE).expect("parse");
+        c.tenants[0].sync_key = Secret::new("k");
+        assert_eq!((c.max_concurrent_applies, c.heavy_apply_changes), (16, 256));
+        let c2 = Config::from_toml(&format!("max_concurrent_applies = 4\nheavy_apply_changes = 10\n{SAMPLE}"))
+            .expect("parse limits");
+        assert_eq!((c2.max_concurrent_applies, c2.heavy_apply_changes), (4, 10));
+        c.max_concurrent_applies = 0;
+        assert!(c.validate().is_err(), "zero permits would block every cold sync");
     }
 
     #[test]

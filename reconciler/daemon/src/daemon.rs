@@ -18,7 +18,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// [`run`] without the HTTP server (which the caller serves from `metrics`).
 pub async fn run_with(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let ctx = Arc::new(Ctx { settings: Settings::from_config(&config), metrics: metrics.clone() });
+    let ctx = Arc::new(Ctx::new(Settings::from_config(&config), metrics.clone()));
     let mut tenants = BTreeMap::new();
     for t in &config.tenants {
         let tenant = Tenant::new(t.clone(), Duration::from_secs(config.edge_timeout_seconds))?;

@@ -4,10 +4,11 @@
 //! **What it is:** a controller in the shape of kube-rs controllers. Per router
 //! ([`reconcile::RouterWorker`], one tokio task each, every pass under a timeout): load
 //! the tenant's desired state from the edge's signed sync API ([`edge`]), build the
-//! router's desired objects ([`model::build_desired`], pure), read the managed menus
+//! router's desired objects ([`model::build_desired`], pure, sharing the state), read the managed menus
 //! ([`router::read_observed`], pipelined), plan ([`plan::plan_changes`], pure), guard
 //! ([`plan::guard`]: mass-disable refusal, fail static), apply pipelined
-//! ([`router::apply`]), read back and verify, record metrics and report to the edge. A
+//! ([`router::apply`]; a heavy plan first takes one of a few permits,
+//! [`reconcile::ApplyLimiter`]), read back and verify, record metrics and report to the edge. A
 //! full pass runs every few minutes (jittered); the change feed ([`reconcile::Tenant::poll_feed`])
 //! nudges fast passes that look only at the subscribers that changed.
 //!

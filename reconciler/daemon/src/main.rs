@@ -1,11 +1,11 @@
-//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]`
+//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]` | `bench memory [--max-applies N] [--quick]`
 //!
 //! The config file may also be named by `KONNEKTED_RECONCILER_CONFIG`; secrets may come
 //! from the environment (see the `config` module).
 
 use konnekted_reconciler::{Config, bench, daemon};
 
-const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick]";
+const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick]";
 
 fn config_path(args: &[String]) -> anyhow::Result<String> {
     if let Some(i) = args.iter().position(|a| a == "--config") {
@@ -33,7 +33,21 @@ fn real_main() -> anyhow::Result<()> {
     let cmd = args.first().map(String::as_str).unwrap_or("run");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cmd {
-        "bench" => rt.block_on(bench::run(args.iter().any(|a| a == "--quick"))),
+        "bench" => {
+            let quick = args.iter().any(|a| a == "--quick");
+            if args.iter().any(|a| a == "memory") {
+                let max_applies = match args.iter().position(|a| a == "--max-applies") {
+                    Some(i) => args
+                        .get(i + 1)
+                        .and_then(|v| v.parse().ok())
+                        .ok_or_else(|| anyhow::anyhow!("--max-applies needs a number\n{USAGE}"))?,
+                    None => konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES,
+                };
+                rt.block_on(bench::memory(quick, max_applies))
+            } else {
+                rt.block_on(bench::run(quick))
+            }
+        }
         bench::SIM_FARM => rt.block_on(bench::sim_farm(&args[1..])),
         "check-config" => {
             let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;

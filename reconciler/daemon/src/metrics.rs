@@ -26,6 +26,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Unix time of the last successful pass of a router.",
     ),
     ("konnekted_reconciler_pass_duration_seconds", "gauge", "Duration of the last pass of a router."),
+    (
+        "konnekted_reconciler_apply_waits_total",
+        "counter",
+        "Full passes of a router whose heavy plan waited for an apply permit.",
+    ),
     ("konnekted_reconciler_edge_errors_total", "counter", "Failed sync API requests, by tenant and label."),
     ("konnekted_reconciler_feed_changes_total", "counter", "Change-feed rows received, by tenant."),
 ];

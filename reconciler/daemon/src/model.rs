@@ -26,6 +26,7 @@
 //! * **`/radius`:** one entry with the tenant's realm, address and secret.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::config::{GardenConfig, QueueTypes, RadiusConfig, RouterConfig, SecretNaming, SuspendPolicy, TenantConfig};
 use crate::edge::{DesiredState, Plan, Subscriber};
@@ -104,15 +105,46 @@ impl Menu {
 /// Properties of one object (`name -> value`), without `comment` and `.id`.
 pub type Attrs = BTreeMap<String, String>;
 
+/// The per-plan, garden and RADIUS objects of a router, by `(menu, comment)`.
+type Fixed = BTreeMap<(Menu, String), Attrs>;
+
+/// One desired object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Its menu.
+    pub menu: Menu,
+    /// Its comment (identity).
+    pub comment: String,
+    /// Its properties.
+    pub attrs: Attrs,
+}
+
+/// Properties of a subscriber's `/ppp/secret`.
+const SECRET_PROPS: [&str; 6] = ["name", "password", "service", "profile", "remote-address", "disabled"];
+/// Properties of a suspended subscriber's `/ip/firewall/address-list` entry.
+const SUSPENDED_PROPS: [&str; 2] = ["list", "address"];
+
 /// Everything one router should carry that the reconciler manages.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Compact by design: the per-subscriber objects (nearly all of them) are not stored but
+/// derived when asked for ([`visit`](Self::visit), [`objects`](Self::objects),
+/// [`contains`](Self::contains)) from
+/// the tenant's desired state, which the tenant's routers share (`Arc`). What a router
+/// keeps of its own is 4 bytes per subscriber it serves, its per-plan, garden and RADIUS
+/// objects, and the names of its offline subscribers.
+#[derive(Debug, Clone)]
 pub struct DesiredRouter {
-    /// Managed objects by `(menu, comment)`.
-    pub objects: BTreeMap<(Menu, String), Attrs>,
+    state: Arc<DesiredState>,
+    realm: String,
+    naming: SecretNaming,
+    policy: SuspendPolicy,
+    fixed: Fixed,
+    /// Indices into `state.subscribers` of the subscribers served, sorted by id, one per id.
+    served: Vec<u32>,
+    /// Only the served subscribers' secrets and suspended entries (the fast path's scope).
+    restricted: bool,
     /// Secret names whose live sessions must be removed (subscribers who should be offline).
     pub offline_names: BTreeSet<String>,
-    /// Subscriber id -> secret name, for every subscriber of this router.
-    pub names: BTreeMap<String, String>,
     /// Menus this router manages (menus outside are never read or written).
     pub menus: BTreeSet<Menu>,
 }
@@ -120,27 +152,215 @@ pub struct DesiredRouter {
 impl DesiredRouter {
     /// Only the objects of these subscribers (the fast path's scope).
     pub fn restrict(&self, ids: &BTreeSet<String>) -> DesiredRouter {
-        let keys: BTreeSet<String> = ids.iter().flat_map(|id| [secret_comment(id), suspended_comment(id)]).collect();
-        let names: BTreeMap<String, String> =
-            self.names.iter().filter(|(id, _)| ids.contains(*id)).map(|(a, b)| (a.clone(), b.clone())).collect();
-        let wanted: BTreeSet<&String> = names.values().collect();
+        let served: Vec<u32> = self.served.iter().copied().filter(|&i| ids.contains(&self.sub(i).id)).collect();
+        let names: BTreeSet<String> = served.iter().map(|&i| self.name_of(self.sub(i))).collect();
         DesiredRouter {
-            objects: self
-                .objects
-                .iter()
-                .filter(|((_, c), _)| keys.contains(c))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            offline_names: self.offline_names.iter().filter(|n| wanted.contains(n)).cloned().collect(),
-            names,
+            state: self.state.clone(),
+            realm: self.realm.clone(),
+            naming: self.naming,
+            policy: self.policy,
+            fixed: Fixed::new(),
+            served,
+            restricted: true,
+            offline_names: self.offline_names.intersection(&names).cloned().collect(),
             menus: self.menus.clone(),
         }
     }
 
     /// Number of subscribers with a secret (enabled or not) in this router's desired state.
     pub fn subscriber_count(&self) -> usize {
-        self.names.len()
+        self.served.len()
     }
+
+    /// Ids of the subscribers this router serves, in order.
+    pub fn subscriber_ids(&self) -> impl Iterator<Item = &str> {
+        self.served.iter().map(|&i| self.sub(i).id.as_str())
+    }
+
+    /// The secret name of a served subscriber.
+    pub fn secret_name_of(&self, id: &str) -> Option<String> {
+        self.subscriber(id).map(|s| self.name_of(s))
+    }
+
+    /// Every desired object: the per-plan, garden and RADIUS ones by `(menu, comment)`,
+    /// then each served subscriber's (by id). Built on the fly.
+    pub fn objects(&self) -> impl Iterator<Item = Object> + '_ {
+        let fixed = self.fixed.iter().map(|((menu, comment), attrs)| Object {
+            menu: *menu,
+            comment: comment.clone(),
+            attrs: attrs.clone(),
+        });
+        fixed.chain(self.served.iter().flat_map(|&i| self.subscriber_objects(self.sub(i))))
+    }
+
+    /// Calls `f` with every desired object (menu, comment, properties), in the order of
+    /// [`objects`](Self::objects), lending it rather than building a copy: what the
+    /// planner walks, so a pass that finds nothing to do allocates next to nothing.
+    pub fn visit(&self, mut f: impl FnMut(Menu, &str, &[(&str, &str)])) {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for ((menu, comment), attrs) in &self.fixed {
+            pairs.clear();
+            pairs.extend(attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            f(*menu, comment, &pairs);
+        }
+        let mut scratch = Scratch::default();
+        for &i in &self.served {
+            self.visit_subscriber(self.sub(i), &mut scratch, &mut f);
+        }
+    }
+
+    /// Whether an object with this menu and comment is desired.
+    pub fn contains(&self, menu: Menu, comment: &str) -> bool {
+        let Some(rest) = comment.strip_prefix(MARKER) else { return false };
+        if let Some(id) = rest.strip_prefix("sub:") {
+            return menu == Menu::PppSecret && self.subscriber(id).is_some_and(|s| self.has_secret(s));
+        }
+        if let Some(id) = rest.strip_prefix("suspended:") {
+            return menu == Menu::AddressList && self.subscriber(id).is_some_and(|s| self.suspended_ip(s).is_some());
+        }
+        self.get(menu, comment).is_some()
+    }
+
+    /// The desired object with this menu and comment.
+    pub fn get(&self, menu: Menu, comment: &str) -> Option<Object> {
+        let rest = comment.strip_prefix(MARKER)?;
+        let of_subscriber = |id: &str| {
+            let s = self.subscriber(id)?;
+            self.subscriber_objects(s).into_iter().find(|o| o.menu == menu && o.comment == comment)
+        };
+        if let Some(id) = rest.strip_prefix("sub:").or_else(|| rest.strip_prefix("suspended:")) {
+            return of_subscriber(id);
+        }
+        if let Some(rest) = rest.strip_prefix("sub-override:") {
+            // `<id>:...`; an id may itself contain `:`.
+            return rest.match_indices(':').find_map(|(i, _)| of_subscriber(&rest[..i]));
+        }
+        let attrs = self.fixed.get(&(menu, comment.to_owned()))?;
+        Some(Object { menu, comment: comment.to_owned(), attrs: attrs.clone() })
+    }
+
+    /// The properties desired objects of `menu` set (what is worth reading back).
+    pub fn props(&self, menu: Menu) -> BTreeSet<String> {
+        let mut props: BTreeSet<String> = BTreeSet::new();
+        for ((m, _), attrs) in &self.fixed {
+            if *m == menu {
+                props.extend(attrs.keys().cloned());
+            }
+        }
+        let per_subscriber: &[&str] = match menu {
+            Menu::PppSecret => &SECRET_PROPS,
+            Menu::AddressList => &SUSPENDED_PROPS,
+            _ => &[],
+        };
+        props.extend(per_subscriber.iter().map(|p| (*p).to_owned()));
+        for &i in &self.served {
+            let s = self.sub(i);
+            for (m, _, attrs) in subscriber_overrides(s, self.plan_of(s)) {
+                if m == menu {
+                    props.extend(attrs.into_keys());
+                }
+            }
+        }
+        props
+    }
+
+    fn sub(&self, i: u32) -> &Subscriber {
+        &self.state.subscribers[i as usize]
+    }
+
+    fn subscriber(&self, id: &str) -> Option<&Subscriber> {
+        let at = self.served.binary_search_by(|&i| self.sub(i).id.as_str().cmp(id)).ok()?;
+        Some(self.sub(self.served[at]))
+    }
+
+    fn name_of(&self, s: &Subscriber) -> String {
+        let mut name = String::new();
+        self.write_name(s, &mut name);
+        name
+    }
+
+    fn plan_of(&self, s: &Subscriber) -> Option<&Plan> {
+        self.state.plans.iter().rev().find(|p| p.code == s.plan)
+    }
+
+    /// Whether a subscriber has a secret (online, or kept disabled).
+    fn has_secret(&self, s: &Subscriber) -> bool {
+        s.status.is_online() || self.policy == SuspendPolicy::Disable
+    }
+
+    /// The address a subscriber who should be offline has on the suspended list.
+    fn suspended_ip<'s>(&self, s: &'s Subscriber) -> Option<&'s str> {
+        s.static_ip.as_deref().filter(|_| !s.status.is_online())
+    }
+
+    /// A subscriber's objects: its secret, its suspended-list entry, its overrides.
+    fn visit_subscriber(&self, s: &Subscriber, b: &mut Scratch, f: &mut impl FnMut(Menu, &str, &[(&str, &str)])) {
+        use std::fmt::Write as _;
+        let online = s.status.is_online();
+        let plan = self.plan_of(s);
+        if self.has_secret(s) {
+            b.comment.clear();
+            let _ = write!(b.comment, "{MARKER}sub:{}", s.id);
+            b.name.clear();
+            self.write_name(s, &mut b.name);
+            b.profile.clear();
+            match plan {
+                Some(_) => {
+                    let _ = write!(b.profile, "konnekted-{}", s.plan);
+                }
+                None => b.profile.push_str("default"),
+            }
+            let values = [
+                b.name.as_str(),
+                s.password.as_str(),
+                "pppoe",
+                b.profile.as_str(),
+                s.static_ip.as_deref().unwrap_or(""),
+                if online { "false" } else { "true" },
+            ];
+            let attrs: [(&str, &str); 6] = std::array::from_fn(|i| (SECRET_PROPS[i], values[i]));
+            f(Menu::PppSecret, &b.comment, &attrs);
+        }
+        if let Some(ip) = self.suspended_ip(s) {
+            b.comment.clear();
+            let _ = write!(b.comment, "{MARKER}suspended:{}", s.id);
+            let values = [SUSPENDED_LIST, ip];
+            let attrs: [(&str, &str); 2] = std::array::from_fn(|i| (SUSPENDED_PROPS[i], values[i]));
+            f(Menu::AddressList, &b.comment, &attrs);
+        }
+        if !self.restricted {
+            for (menu, comment, attrs) in subscriber_overrides(s, plan) {
+                let pairs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                f(menu, &comment, &pairs);
+            }
+        }
+    }
+
+    /// A subscriber's objects, owned.
+    fn subscriber_objects(&self, s: &Subscriber) -> Vec<Object> {
+        let mut out = Vec::new();
+        self.visit_subscriber(s, &mut Scratch::default(), &mut |menu, comment, attrs| {
+            let attrs = attrs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            out.push(Object { menu, comment: comment.to_owned(), attrs });
+        });
+        out
+    }
+
+    fn write_name(&self, s: &Subscriber, out: &mut String) {
+        out.push_str(&s.username);
+        if self.naming == SecretNaming::Qualified {
+            out.push('@');
+            out.push_str(&self.realm);
+        }
+    }
+}
+
+/// Buffers reused from one subscriber to the next by [`DesiredRouter::visit`].
+#[derive(Default)]
+struct Scratch {
+    comment: String,
+    name: String,
+    profile: String,
 }
 
 /// `konnekted:sub:<id>`.
@@ -174,56 +394,56 @@ pub fn serves(router: &RouterConfig, s: &Subscriber) -> bool {
     router.sites.is_empty() || s.site.as_ref().is_some_and(|site| router.sites.contains(site))
 }
 
-/// Builds the desired objects of one router. Pure: same inputs, same output.
-pub fn build_desired(state: &DesiredState, tenant: &TenantConfig, router: &RouterConfig) -> DesiredRouter {
-    let mut d = DesiredRouter::default();
-    d.menus.extend(Menu::ALL.iter().copied().filter(|m| match m {
-        Menu::QueueType => router.queue_types == QueueTypes::Managed,
-        Menu::Radius => tenant.radius.is_some(),
-        _ => true,
-    }));
+/// Builds the desired objects of one router. Pure: same inputs, same output. Cheap: the
+/// state is shared, not copied (see [`DesiredRouter`]).
+pub fn build_desired(
+    state: impl Into<Arc<DesiredState>>,
+    tenant: &TenantConfig,
+    router: &RouterConfig,
+) -> DesiredRouter {
+    let state: Arc<DesiredState> = state.into();
+    let menus = Menu::ALL
+        .iter()
+        .copied()
+        .filter(|m| match m {
+            Menu::QueueType => router.queue_types == QueueTypes::Managed,
+            Menu::Radius => tenant.radius.is_some(),
+            _ => true,
+        })
+        .collect();
+    let mut fixed = Fixed::new();
     for plan in state.plans.iter().filter(|p| p.kind != "hotspot") {
-        plan_objects(&mut d, plan, router);
-    }
-    let plans: BTreeMap<&str, &Plan> = state.plans.iter().map(|p| (p.code.as_str(), p)).collect();
-    for s in state.subscribers.iter().filter(|s| serves(router, s)) {
-        let name = secret_name(s, &tenant.realm, tenant.secret_naming);
-        d.names.insert(s.id.clone(), name.clone());
-        let online = s.status.is_online();
-        if !online {
-            d.offline_names.insert(name.clone());
-        }
-        let profile =
-            if plans.contains_key(s.plan.as_str()) { format!("konnekted-{}", s.plan) } else { "default".into() };
-        if online || tenant.suspend_policy == SuspendPolicy::Disable {
-            let ip = s.static_ip.clone().unwrap_or_default();
-            let secret = attrs([
-                ("name", name.as_str()),
-                ("password", s.password.as_str()),
-                ("service", "pppoe"),
-                ("profile", profile.as_str()),
-                ("remote-address", ip.as_str()),
-                ("disabled", if online { "false" } else { "true" }),
-            ]);
-            d.objects.insert((Menu::PppSecret, secret_comment(&s.id)), secret);
-        }
-        if let (false, Some(ip)) = (online, &s.static_ip) {
-            d.objects.insert(
-                (Menu::AddressList, suspended_comment(&s.id)),
-                attrs([("list", SUSPENDED_LIST), ("address", ip.as_str())]),
-            );
-        }
-        for (menu, key, a) in subscriber_overrides(s, plans.get(s.plan.as_str()).copied()) {
-            d.objects.insert((menu, key), a);
-        }
+        plan_objects(&mut fixed, plan, router);
     }
     if let Some(g) = &tenant.walled_garden {
-        garden_objects(&mut d, g);
+        garden_objects(&mut fixed, g);
     }
     if let Some(r) = &tenant.radius {
-        radius_object(&mut d, r, &tenant.realm);
+        radius_object(&mut fixed, r, &tenant.realm);
     }
-    d
+    // Sorted by id; of several with one id the last one counts.
+    let subs = &state.subscribers;
+    let mut served: Vec<u32> =
+        (0..subs.len()).filter(|&i| serves(router, &subs[i])).filter_map(|i| u32::try_from(i).ok()).collect();
+    served.sort_by(|&a, &b| subs[a as usize].id.cmp(&subs[b as usize].id).then(b.cmp(&a)));
+    served.dedup_by(|a, b| subs[*a as usize].id == subs[*b as usize].id);
+    let offline_names = served
+        .iter()
+        .map(|&i| &subs[i as usize])
+        .filter(|s| !s.status.is_online())
+        .map(|s| secret_name(s, &tenant.realm, tenant.secret_naming))
+        .collect();
+    DesiredRouter {
+        state: state.clone(),
+        realm: tenant.realm.clone(),
+        naming: tenant.secret_naming,
+        policy: tenant.suspend_policy,
+        fixed,
+        served,
+        restricted: false,
+        offline_names,
+        menus,
+    }
 }
 
 /// Extension point: extra objects for one subscriber (e.g. a per-user queue or a
@@ -232,7 +452,7 @@ pub fn subscriber_overrides(_s: &Subscriber, _plan: Option<&Plan>) -> Vec<(Menu,
     Vec::new()
 }
 
-fn plan_objects(d: &mut DesiredRouter, p: &Plan, router: &RouterConfig) {
+fn plan_objects(d: &mut Fixed, p: &Plan, router: &RouterConfig) {
     let c = &p.code;
     let key = |suffix: &str| format!("{MARKER}plan:{c}:{suffix}");
     let list = format!("konnekted-plan-{c}");
@@ -248,15 +468,15 @@ fn plan_objects(d: &mut DesiredRouter, p: &Plan, router: &RouterConfig) {
                 ("pcq-rate", bps(rate).as_str()),
                 ("pcq-classifier", classifier),
             ]);
-            d.objects.insert((Menu::QueueType, key(&format!("type-{label}"))), a);
+            d.insert((Menu::QueueType, key(&format!("type-{label}"))), a);
         }
     }
-    d.objects.insert(
+    d.insert(
         (Menu::PppProfile, key("profile")),
         attrs([("name", conn.as_str()), ("address-list", list.as_str()), ("only-one", "yes")]),
     );
     for (suffix, dir) in [("1-conn-up", "src-address-list"), ("2-conn-down", "dst-address-list")] {
-        d.objects.insert(
+        d.insert(
             (Menu::Mangle, key(suffix)),
             attrs([
                 ("chain", "forward"),
@@ -269,7 +489,7 @@ fn plan_objects(d: &mut DesiredRouter, p: &Plan, router: &RouterConfig) {
         );
     }
     for (suffix, dir, mark) in [("3-pkt-up", "src-address-list", &up), ("4-pkt-down", "dst-address-list", &down)] {
-        d.objects.insert(
+        d.insert(
             (Menu::Mangle, key(suffix)),
             attrs([
                 ("chain", "forward"),
@@ -286,7 +506,7 @@ fn plan_objects(d: &mut DesiredRouter, p: &Plan, router: &RouterConfig) {
             QueueTypes::Managed => name.as_str(),
             QueueTypes::Builtin => builtin,
         };
-        d.objects.insert(
+        d.insert(
             (Menu::QueueTree, key(&format!("queue-{label}"))),
             attrs([
                 ("name", name.as_str()),
@@ -298,13 +518,12 @@ fn plan_objects(d: &mut DesiredRouter, p: &Plan, router: &RouterConfig) {
     }
 }
 
-fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
+fn garden_objects(d: &mut Fixed, g: &GardenConfig) {
     let key = |suffix: &str| format!("{MARKER}garden:{suffix}");
-    d.objects
-        .insert((Menu::AddressList, key("portal-host")), attrs([("list", PORTAL_LIST), ("address", &g.portal_host)]));
+    d.insert((Menu::AddressList, key("portal-host")), attrs([("list", PORTAL_LIST), ("address", &g.portal_host)]));
     let port = g.portal_port.to_string();
     for (suffix, proto) in [("1-dns-udp", "udp"), ("2-dns-tcp", "tcp")] {
-        d.objects.insert(
+        d.insert(
             (Menu::Filter, key(suffix)),
             attrs([
                 ("chain", "forward"),
@@ -315,7 +534,7 @@ fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
             ]),
         );
     }
-    d.objects.insert(
+    d.insert(
         (Menu::Filter, key("3-portal")),
         attrs([
             ("chain", "forward"),
@@ -324,7 +543,7 @@ fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
             ("action", "accept"),
         ]),
     );
-    d.objects.insert(
+    d.insert(
         (Menu::Filter, key("4-portal-ip")),
         attrs([
             ("chain", "forward"),
@@ -333,7 +552,7 @@ fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
             ("action", "accept"),
         ]),
     );
-    d.objects.insert(
+    d.insert(
         (Menu::Filter, key("9-block")),
         attrs([
             ("chain", "forward"),
@@ -342,7 +561,7 @@ fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
             ("reject-with", "icmp-network-prohibited"),
         ]),
     );
-    d.objects.insert(
+    d.insert(
         (Menu::Nat, key("redirect")),
         attrs([
             ("chain", "dstnat"),
@@ -357,8 +576,8 @@ fn garden_objects(d: &mut DesiredRouter, g: &GardenConfig) {
     );
 }
 
-fn radius_object(d: &mut DesiredRouter, r: &RadiusConfig, realm: &str) {
-    d.objects.insert(
+fn radius_object(d: &mut Fixed, r: &RadiusConfig, realm: &str) {
+    d.insert(
         (Menu::Radius, format!("{MARKER}radius:{realm}")),
         attrs([("address", &r.address), ("secret", r.secret.expose()), ("service", &r.service), ("realm", realm)]),
     );

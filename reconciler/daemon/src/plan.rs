@@ -94,6 +94,17 @@ pub enum Change {
         /// Its comment.
         comment: String,
     },
+    /// `move` a managed rule just before another of its group (rule order matters).
+    Move {
+        /// Menu.
+        menu: Menu,
+        /// `.id`.
+        id: String,
+        /// Its comment.
+        comment: String,
+        /// `.id` of the rule it goes before.
+        destination: String,
+    },
     /// `/ppp/active/remove` a session of a subscriber who should be offline.
     Kick {
         /// `.id` of the session.
@@ -103,11 +114,29 @@ pub enum Change {
     },
 }
 
+/// What identifies a change across passes: the menu path and the comment (the login
+/// name for a kick).
+pub type ChangeKey = (&'static str, String);
+
 impl Change {
+    /// Its [`ChangeKey`].
+    pub fn key(&self) -> ChangeKey {
+        match self {
+            Change::Add { comment, .. }
+            | Change::Set { comment, .. }
+            | Change::Remove { comment, .. }
+            | Change::Move { comment, .. } => (self.path(), comment.clone()),
+            Change::Kick { name, .. } => (self.path(), name.clone()),
+        }
+    }
+
     /// The menu path written.
     pub fn path(&self) -> &'static str {
         match self {
-            Change::Add { menu, .. } | Change::Set { menu, .. } | Change::Remove { menu, .. } => menu.path(),
+            Change::Add { menu, .. }
+            | Change::Set { menu, .. }
+            | Change::Remove { menu, .. }
+            | Change::Move { menu, .. } => menu.path(),
             Change::Kick { .. } => "/ppp/active",
         }
     }
@@ -137,6 +166,7 @@ impl Change {
 
     /// Order of application: foundations are written before what refers to them and
     /// removed after; accept rules before the reject rule; kicks after the disables.
+    /// Within a phase changes go in plan order (rule moves and placed adds depend on it).
     pub fn phase(&self) -> u8 {
         match self {
             Change::Add { menu, .. } | Change::Set { menu, .. } if menu.is_foundation() => 0,
@@ -151,7 +181,7 @@ impl Change {
             {
                 2
             }
-            Change::Add { .. } | Change::Set { .. } => 1,
+            Change::Add { .. } | Change::Set { .. } | Change::Move { .. } => 1,
             Change::Kick { .. } => 3,
             Change::Remove { menu, .. } if !menu.is_foundation() => 4,
             Change::Remove { .. } => 5,
@@ -196,40 +226,33 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
     let mut seen: BTreeMap<(Menu, &str), &ObservedItem> = BTreeMap::new();
     for item in observed.items.iter().filter(|i| i.is_managed() && desired.menus.contains(&i.menu)) {
         let comment = item.comment().unwrap_or_default();
-        let wanted = desired.objects.contains_key(&(item.menu, comment.to_owned()));
-        if wanted && !seen.contains_key(&(item.menu, comment)) {
+        if !seen.contains_key(&(item.menu, comment)) && desired.contains(item.menu, comment) {
             seen.insert((item.menu, comment), item);
         } else {
             changes.push(Change::Remove { menu: item.menu, id: item.id.clone(), comment: comment.to_owned() });
         }
     }
-    for ((menu, comment), want) in &desired.objects {
-        match seen.get(&(*menu, comment.as_str())) {
-            None => {
-                // Empty values are left out of `add` (absent and empty compare equal);
-                // RouterOS rejects some empty values, e.g. `remote-address=`.
-                let mut attrs: Attrs =
-                    want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
-                attrs.insert("comment".into(), comment.clone());
-                changes.push(Change::Add { menu: *menu, comment: comment.clone(), attrs });
-            }
-            Some(item) => {
-                let diff: Attrs = want
-                    .iter()
-                    .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if !diff.is_empty() {
-                    changes.push(Change::Set {
-                        menu: *menu,
-                        id: item.id.clone(),
-                        comment: comment.clone(),
-                        attrs: diff,
-                    });
-                }
+    desired.visit(|menu, comment, want| match seen.get(&(menu, comment)) {
+        None => {
+            // Empty values are left out of `add` (absent and empty compare equal);
+            // RouterOS rejects some empty values, e.g. `remote-address=`.
+            let mut attrs: Attrs =
+                want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            attrs.insert("comment".into(), comment.to_owned());
+            changes.push(Change::Add { menu, comment: comment.to_owned(), attrs });
+        }
+        Some(item) => {
+            let diff: Attrs = want
+                .iter()
+                .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            if !diff.is_empty() {
+                changes.push(Change::Set { menu, id: item.id.clone(), comment: comment.to_owned(), attrs: diff });
             }
         }
-    }
+    });
+    order_rules(observed, &seen, &mut changes);
     for s in &observed.sessions {
         if desired.offline_names.contains(&s.name) {
             changes.push(Change::Kick { id: s.id.clone(), name: s.name.clone() });
@@ -237,6 +260,98 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
     }
     changes.sort_by_key(Change::phase);
     changes
+}
+
+/// Menus whose items are read top to bottom, so their order matters.
+const ORDERED: [Menu; 3] = [Menu::Mangle, Menu::Filter, Menu::Nat];
+
+/// A managed rule's group and rank: its comment up to the last `:`, and the rest
+/// (`konnekted:garden` and `1-dns-udp`). The rules of one group must appear in rank
+/// order (the garden's accepts before its reject; a plan's mark-connection rules before
+/// its mark-packet rules); groups are independent of each other and of unmanaged rules.
+fn group_rank(comment: &str) -> (&str, &str) {
+    comment.rsplit_once(':').unwrap_or(("", comment))
+}
+
+/// Keeps managed rules in rank order within their groups (an operator may have dragged
+/// them around, or an `add` would append a missing accept rule after the reject).
+///
+/// Per group, the kept rule of highest rank and the longest run of kept rules before it
+/// already in rank order stay where they are (anchors); every other kept rule is moved,
+/// and every missing rule ranked below the highest kept one is added, just before the
+/// anchor that follows it in rank (`move =destination=`, `add =place-before=`). Those
+/// writes go in rank order, so several landing before one anchor line up; missing rules
+/// ranked above every kept one are appended as before. Removals never touch anchors.
+fn order_rules(observed: &Observed, seen: &BTreeMap<(Menu, &str), &ObservedItem>, changes: &mut Vec<Change>) {
+    for menu in ORDERED {
+        // Kept (desired, first of their comment) rules in router order, by group.
+        let mut kept: BTreeMap<&str, Vec<(&str, &ObservedItem)>> = BTreeMap::new();
+        for item in observed.items.iter().filter(|i| i.menu == menu) {
+            let Some(comment) = item.comment() else { continue };
+            if seen.get(&(menu, comment)).is_some_and(|k| std::ptr::eq(*k, item)) {
+                let (group, rank) = group_rank(comment);
+                kept.entry(group).or_default().push((rank, item));
+            }
+        }
+        for (group, rules) in kept {
+            let Some(top) = (0..rules.len()).max_by_key(|&i| rules[i].0) else { continue };
+            let mut anchors = increasing_run(&rules[..top]);
+            anchors.push(top);
+            let anchor_ranks: Vec<(&str, &str)> =
+                anchors.iter().map(|&i| (rules[i].0, rules[i].1.id.as_str())).collect();
+            let before = |rank: &str| anchor_ranks.iter().find(|(r, _)| *r > rank).map(|(_, id)| (*id).to_owned());
+            // This group's placed writes, in rank order: moves and the adds ranked below the top.
+            let mut placed: Vec<(String, Change)> = Vec::new();
+            for (i, (rank, item)) in rules.iter().enumerate() {
+                if let (false, Some(destination)) = (anchors.contains(&i), before(rank)) {
+                    let comment = item.comment().unwrap_or_default().to_owned();
+                    placed.push(((*rank).to_owned(), Change::Move { menu, id: item.id.clone(), comment, destination }));
+                }
+            }
+            let mut rest = Vec::with_capacity(changes.len());
+            for c in changes.drain(..) {
+                match c {
+                    Change::Add { menu: m, comment, mut attrs } if m == menu && group_rank(&comment).0 == group => {
+                        let rank = group_rank(&comment).1.to_owned();
+                        match before(&rank) {
+                            Some(anchor) => {
+                                attrs.insert("place-before".into(), anchor);
+                                placed.push((rank, Change::Add { menu: m, comment, attrs }));
+                            }
+                            None => rest.push(Change::Add { menu: m, comment, attrs }),
+                        }
+                    }
+                    other => rest.push(other),
+                }
+            }
+            placed.sort_by(|a, b| a.0.cmp(&b.0));
+            rest.extend(placed.into_iter().map(|(_, c)| c));
+            *changes = rest;
+        }
+    }
+}
+
+/// Indices of a longest subsequence of `rules` whose ranks increase (ties: the earliest).
+fn increasing_run(rules: &[(&str, &ObservedItem)]) -> Vec<usize> {
+    // len[i]: length of the longest such run ending at i; prev[i]: the element before i in it.
+    let mut len = vec![1usize; rules.len()];
+    let mut prev: Vec<Option<usize>> = vec![None; rules.len()];
+    for i in 0..rules.len() {
+        for j in 0..i {
+            if rules[j].0 < rules[i].0 && len[j] + 1 > len[i] {
+                len[i] = len[j] + 1;
+                prev[i] = Some(j);
+            }
+        }
+    }
+    let mut at = (0..rules.len()).max_by(|&a, &b| len[a].cmp(&len[b]).then(b.cmp(&a)));
+    let mut out = Vec::new();
+    while let Some(i) = at {
+        out.push(i);
+        at = prev[i];
+    }
+    out.reverse();
+    out
 }
 
 /// The guard's decision on a plan.
@@ -287,12 +402,24 @@ pub fn guard(changes: Vec<Change>, managed: usize, max_share: f64, min_count: us
 /// property tests; the real router is read back instead.
 pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
     let mut out = observed.clone();
-    let mut next = out.items.len() + 0x1000;
+    // Fresh ids above every id in use (an id counted from the number of items could
+    // collide with a surviving one after removals).
+    let in_use = out.items.iter().filter_map(|i| usize::from_str_radix(i.id.strip_prefix('*')?, 16).ok()).max();
+    let mut next = in_use.unwrap_or(0).max(0x1000);
     for c in changes {
         match c {
             Change::Add { menu, attrs, .. } => {
                 next += 1;
-                out.items.push(ObservedItem { menu: *menu, id: format!("*{next:X}"), attrs: attrs.clone() });
+                let mut attrs = attrs.clone();
+                let before = attrs.remove("place-before");
+                let item = ObservedItem { menu: *menu, id: format!("*{next:X}"), attrs };
+                insert_before(&mut out.items, item, before.as_deref());
+            }
+            Change::Move { menu, id, destination, .. } => {
+                if let Some(p) = out.items.iter().position(|i| i.menu == *menu && &i.id == id) {
+                    let item = out.items.remove(p);
+                    insert_before(&mut out.items, item, Some(destination));
+                }
             }
             Change::Set { menu, id, attrs, .. } => {
                 if let Some(item) = out.items.iter_mut().find(|i| i.menu == *menu && &i.id == id) {
@@ -308,13 +435,22 @@ pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
     out
 }
 
+/// Puts `item` just before the item `.id` = `before` of its menu (at the end without one).
+fn insert_before(items: &mut Vec<ObservedItem>, item: ObservedItem, before: Option<&str>) {
+    let at = before.and_then(|b| items.iter().position(|i| i.menu == item.menu && i.id == b));
+    items.insert(at.unwrap_or(items.len()), item);
+}
+
 /// Subscriber ids touched by a set of changes (from `konnekted:sub:<id>` and
 /// `konnekted:suspended:<id>` comments).
 pub fn subscribers_touched(changes: &[Change]) -> BTreeSet<String> {
     changes
         .iter()
         .filter_map(|c| match c {
-            Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
+            Change::Add { comment, .. }
+            | Change::Set { comment, .. }
+            | Change::Remove { comment, .. }
+            | Change::Move { comment, .. } => {
                 let rest = comment.strip_prefix(crate::model::MARKER)?;
                 rest.strip_prefix("sub:").or_else(|| rest.strip_prefix("suspended:")).map(str::to_owned)
             }
@@ -329,7 +465,7 @@ mod tests {
     use crate::bench::{bench_router, bench_tenant, synthetic_state};
     use crate::config::{GardenConfig, QueueTypes, RadiusConfig, Secret, SuspendPolicy};
     use crate::edge::{DesiredState, Plan, Status, Subscriber};
-    use crate::model::{MARKER, build_desired, secret_comment};
+    use crate::model::{MARKER, Object, build_desired, secret_comment};
     use proptest::prelude::*;
 
     fn router() -> crate::config::RouterConfig {
@@ -362,9 +498,9 @@ mod tests {
     #[test]
     fn plan_cold_router_adds_everything_once() {
         let state = synthetic_state("acme", 40);
-        let d = build_desired(&state, &full_tenant(), &router());
+        let d = build_desired(state.clone(), &full_tenant(), &router());
         let changes = plan_changes(&d, &Observed::default());
-        assert_eq!(changes.len(), d.objects.len());
+        assert_eq!(changes.len(), d.objects().count());
         assert!(changes.iter().all(|c| matches!(c, Change::Add { .. })));
         // Foundations first, then the rest, the reject rule last among adds.
         let phases: Vec<u8> = changes.iter().map(Change::phase).collect();
@@ -379,7 +515,7 @@ mod tests {
     #[test]
     fn plan_after_apply_is_empty() {
         let state = synthetic_state("acme", 50);
-        let d = build_desired(&state, &full_tenant(), &router());
+        let d = build_desired(state.clone(), &full_tenant(), &router());
         let first = plan_changes(&d, &Observed::default());
         let after = apply_to_observed(&Observed::default(), &first);
         assert_eq!(plan_changes(&d, &after), Vec::<Change>::new());
@@ -388,7 +524,7 @@ mod tests {
     #[test]
     fn plan_unmanaged_lookalikes_are_never_touched() {
         let state = synthetic_state("acme", 5);
-        let d = build_desired(&state, &full_tenant(), &router());
+        let d = build_desired(state.clone(), &full_tenant(), &router());
         let observed = Observed {
             items: vec![
                 unmanaged(Menu::Filter, "*A1", None),
@@ -400,7 +536,11 @@ mod tests {
         };
         let changes = plan_changes(&d, &observed);
         for c in &changes {
-            if let Change::Set { id, .. } | Change::Remove { id, .. } | Change::Kick { id, .. } = c {
+            if let Change::Set { id, .. }
+            | Change::Remove { id, .. }
+            | Change::Move { id, .. }
+            | Change::Kick { id, .. } = c
+            {
                 panic!("touched {id}: {c:?}");
             }
         }
@@ -409,7 +549,7 @@ mod tests {
     #[test]
     fn plan_operator_disabled_secret_is_reenabled() {
         let state = synthetic_state("acme", 3);
-        let d = build_desired(&state, &bench_tenant("acme"), &router());
+        let d = build_desired(state.clone(), &bench_tenant("acme"), &router());
         let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
         let c0 = secret_comment("s000000");
         let item = obs.items.iter_mut().find(|i| i.comment() == Some(c0.as_str())).expect("secret");
@@ -438,12 +578,12 @@ mod tests {
     #[test]
     fn plan_suspended_subscriber_is_disabled_listed_and_kicked() {
         let mut state = synthetic_state("acme", 3);
-        let d0 = build_desired(&state, &full_tenant(), &router());
+        let d0 = build_desired(state.clone(), &full_tenant(), &router());
         let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
         obs.sessions.push(Session { id: "*S1".into(), name: "user1@acme".into() });
         state.subscribers[1].status = Status::Expired;
         state.subscribers[1].static_ip = Some("10.9.9.9".into());
-        let d1 = build_desired(&state, &full_tenant(), &router());
+        let d1 = build_desired(state.clone(), &full_tenant(), &router());
         let changes = plan_changes(&d1, &obs);
         assert!(changes.iter().any(|c| c.disables_secret()));
         assert!(changes.iter().any(|c| matches!(c, Change::Kick { name, .. } if name == "user1@acme")));
@@ -459,10 +599,10 @@ mod tests {
         let mut state = synthetic_state("acme", 3);
         let mut t = bench_tenant("acme");
         t.suspend_policy = SuspendPolicy::Remove;
-        let d0 = build_desired(&state, &t, &router());
+        let d0 = build_desired(state.clone(), &t, &router());
         let obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
         state.subscribers[0].status = Status::Suspended;
-        let d1 = build_desired(&state, &t, &router());
+        let d1 = build_desired(state.clone(), &t, &router());
         let changes = plan_changes(&d1, &obs);
         assert!(matches!(changes.as_slice(), [Change::Remove { menu: Menu::PppSecret, .. }]));
     }
@@ -502,14 +642,27 @@ mod tests {
     }
 
     #[test]
+    fn desired_repeated_subscriber_id_last_one_counts() {
+        let mut state = synthetic_state("acme", 3);
+        let mut again = state.subscribers[1].clone();
+        again.password = "newer".into();
+        state.subscribers.push(again);
+        let d = build_desired(state, &bench_tenant("acme"), &router());
+        assert_eq!(d.subscriber_count(), 3);
+        let secret = d.get(Menu::PppSecret, &secret_comment("s000001")).expect("secret");
+        assert_eq!(secret.attrs.get("password").map(String::as_str), Some("newer"));
+        assert_eq!(d.objects().filter(|o| o.comment == secret_comment("s000001")).count(), 1);
+    }
+
+    #[test]
     fn desired_site_filter_keeps_only_that_site() {
         let mut state = synthetic_state("acme", 4);
         state.subscribers[0].site = Some("tower-1".into());
         state.subscribers[1].site = Some("tower-2".into());
         let mut r = router();
         r.sites.insert("tower-1".into());
-        let d = build_desired(&state, &bench_tenant("acme"), &r);
-        assert_eq!(d.names.keys().collect::<Vec<_>>(), ["s000000"]);
+        let d = build_desired(state.clone(), &bench_tenant("acme"), &r);
+        assert_eq!(d.subscriber_ids().collect::<Vec<_>>(), ["s000000"]);
     }
 
     // ---- property tests ----
@@ -555,6 +708,8 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Mutation {
         Drop(usize),
+        /// An operator drags item `.0` just before item `.1` of the same menu.
+        Move(usize, usize),
         Edit(usize, String, String),
         Duplicate(usize),
         Unmanaged(u8, Option<String>),
@@ -564,6 +719,7 @@ mod tests {
     fn arb_mutation() -> impl Strategy<Value = Mutation> {
         prop_oneof![
             any::<usize>().prop_map(Mutation::Drop),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Move(a, b)),
             (
                 any::<usize>(),
                 prop::sample::select(vec!["disabled", "password", "profile", "address", "name", "comment"]),
@@ -594,6 +750,13 @@ mod tests {
                 Mutation::Drop(i) if len > 0 => {
                     obs.items.remove(i % len);
                 }
+                Mutation::Move(a, b) if len > 0 => {
+                    let item = obs.items.remove(a % len);
+                    let same: Vec<String> =
+                        obs.items.iter().filter(|i| i.menu == item.menu).map(|i| i.id.clone()).collect();
+                    let before = (!same.is_empty()).then(|| same[b % same.len()].clone());
+                    insert_before(&mut obs.items, item, before.as_deref());
+                }
                 Mutation::Edit(i, k, v) if len > 0 => {
                     let item = &mut obs.items[i % len];
                     if k == "comment" {
@@ -621,6 +784,64 @@ mod tests {
         obs
     }
 
+    /// Whether the managed rules of every ordered menu appear in rank order per group.
+    fn rules_in_order(obs: &Observed) -> bool {
+        ORDERED.iter().all(|menu| {
+            let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+            obs.items.iter().filter(|i| i.menu == *menu && i.is_managed()).all(|i| {
+                let (group, rank) = group_rank(i.comment().unwrap_or_default());
+                last.insert(group, rank).is_none_or(|prev| prev < rank)
+            })
+        })
+    }
+
+    fn filter_comments(obs: &Observed) -> Vec<&str> {
+        obs.items.iter().filter(|i| i.menu == Menu::Filter).filter_map(ObservedItem::comment).collect()
+    }
+
+    #[test]
+    fn plan_garden_reject_dragged_above_accepts_is_moved_back() {
+        let d = build_desired(synthetic_state("acme", 3), &full_tenant(), &router());
+        let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
+        obs.items.insert(0, unmanaged(Menu::Filter, "*A1", Some("operator: first")));
+        let block = obs.items.iter().position(|i| i.comment().is_some_and(|c| c.ends_with("9-block"))).expect("block");
+        let item = obs.items.remove(block);
+        insert_before(&mut obs.items, item, Some("*A1"));
+        let plan = plan_changes(&d, &obs);
+        // The reject ranks highest, so it stays put; the four accepts move before it.
+        assert!(plan.iter().all(|c| matches!(c, Change::Move { menu: Menu::Filter, .. })), "{plan:?}");
+        let after = apply_to_observed(&obs, &plan);
+        assert_eq!(
+            filter_comments(&after),
+            [
+                "konnekted:garden:1-dns-udp",
+                "konnekted:garden:2-dns-tcp",
+                "konnekted:garden:3-portal",
+                "konnekted:garden:4-portal-ip",
+                "konnekted:garden:9-block",
+                "operator: first",
+            ]
+        );
+        assert_eq!(plan_changes(&d, &after), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn plan_garden_missing_accept_is_added_before_the_next_rule() {
+        let d = build_desired(synthetic_state("acme", 3), &full_tenant(), &router());
+        let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
+        obs.items.retain(|i| i.comment() != Some("konnekted:garden:3-portal"));
+        let next =
+            obs.items.iter().find(|i| i.comment() == Some("konnekted:garden:4-portal-ip")).expect("4").id.clone();
+        let plan = plan_changes(&d, &obs);
+        // Appended, it would land after the reject and never match.
+        assert!(
+            matches!(plan.as_slice(), [Change::Add { attrs, .. }] if attrs.get("place-before") == Some(&next)),
+            "{plan:?}"
+        );
+        let after = apply_to_observed(&obs, &plan);
+        assert!(rules_in_order(&after), "{:?}", filter_comments(&after));
+    }
+
     fn arb_router() -> impl Strategy<Value = crate::config::RouterConfig> {
         (any::<bool>(), any::<bool>()).prop_map(|(managed_types, site)| {
             let mut r = router();
@@ -641,29 +862,74 @@ mod tests {
             r in arb_router(), garden in any::<bool>(),
         ) {
             let t = if garden { full_tenant() } else { bench_tenant("acme") };
-            let d0 = build_desired(&before, &t, &r);
+            let d0 = build_desired(before.clone(), &t, &r);
             let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default())), &muts);
-            let d1 = build_desired(&after, &t, &r);
+            let d1 = build_desired(after.clone(), &t, &r);
             let plan = plan_changes(&d1, &start);
             let result = apply_to_observed(&start, &plan);
 
             // Every desired object exists exactly once with the desired values.
-            for ((menu, comment), want) in &d1.objects {
+            for Object { menu, comment, attrs: want } in d1.objects() {
                 let found: Vec<&ObservedItem> = result.items.iter()
-                    .filter(|i| i.menu == *menu && i.comment() == Some(comment.as_str())).collect();
+                    .filter(|i| i.menu == menu && i.comment() == Some(comment.as_str())).collect();
                 prop_assert_eq!(found.len(), 1, "{:?} {}", menu, comment);
-                for (k, v) in want {
+                for (k, v) in &want {
                     prop_assert!(values_equal(k, found[0].attrs.get(k).map(String::as_str), v));
                 }
             }
             // No managed object is left that is not desired.
             for i in result.items.iter().filter(|i| i.is_managed()) {
-                prop_assert!(d1.objects.contains_key(&(i.menu, i.comment().unwrap_or_default().to_owned())));
+                prop_assert!(d1.contains(i.menu, i.comment().unwrap_or_default()));
             }
             // No session of an offline subscriber survives.
             prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name)));
+            // Managed rules are in rank order within their groups.
+            prop_assert!(rules_in_order(&result), "{:?}", result.items);
             // Idempotent: a second plan is empty.
             prop_assert_eq!(plan_changes(&d1, &result), Vec::<Change>::new());
+        }
+
+        #[test]
+        fn desired_lookups_agree_with_objects_and_proplists_cover_them(
+            state in arb_state(), r in arb_router(), garden in any::<bool>(), pick in prop::collection::btree_set(0usize..25, 0..5),
+        ) {
+            let t = if garden { full_tenant() } else { bench_tenant("acme") };
+            let d = build_desired(state.clone(), &t, &r);
+            let mut comments = std::collections::BTreeSet::new();
+            for o in d.objects() {
+                prop_assert!(comments.insert((o.menu, o.comment.clone())), "one object per comment: {:?}", o);
+                let found = d.get(o.menu, &o.comment);
+                prop_assert_eq!(found.as_ref(), Some(&o));
+                let props = d.props(o.menu);
+                prop_assert!(o.attrs.keys().all(|k| props.contains(k)), "{:?} not all in {:?}", o, props);
+            }
+            let mut visited = Vec::new();
+            d.visit(|menu, comment, attrs| visited.push(Object {
+                menu,
+                comment: comment.to_owned(),
+                attrs: attrs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            }));
+            prop_assert_eq!(visited, d.objects().collect::<Vec<_>>());
+            for s in &state.subscribers {
+                for (menu, comment) in [
+                    (Menu::PppSecret, secret_comment(&s.id)),
+                    (Menu::AddressList, crate::model::suspended_comment(&s.id)),
+                ] {
+                    prop_assert_eq!(d.contains(menu, &comment), comments.contains(&(menu, comment.clone())), "{}", comment);
+                }
+                // Wrong menu, or a subscriber this router does not serve: not desired.
+                prop_assert!(!d.contains(Menu::Filter, &secret_comment(&s.id)));
+                if !crate::model::serves(&r, s) {
+                    prop_assert!(!d.contains(Menu::PppSecret, &secret_comment(&s.id)));
+                }
+            }
+            let ids: std::collections::BTreeSet<String> = pick.iter().map(|i| format!("s{i}")).collect();
+            let fast = d.restrict(&ids);
+            for o in fast.objects() {
+                let ours = ids.iter().any(|id| o.comment == secret_comment(id) || o.comment == crate::model::suspended_comment(id));
+                prop_assert!(ours, "{:?}", o);
+                prop_assert_eq!(d.get(o.menu, &o.comment), Some(o));
+            }
         }
 
         #[test]
@@ -671,13 +937,13 @@ mod tests {
             state in arb_state(), muts in prop::collection::vec(arb_mutation(), 0..12), r in arb_router(),
         ) {
             let t = full_tenant();
-            let d = build_desired(&state, &t, &r);
+            let d = build_desired(state.clone(), &t, &r);
             let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default())), &muts);
             let unmanaged: Vec<&ObservedItem> = start.items.iter().filter(|i| !i.is_managed()).collect();
             let plan = plan_changes(&d, &start);
             for c in &plan {
                 match c {
-                    Change::Set { id, menu, .. } | Change::Remove { id, menu, .. } => {
+                    Change::Set { id, menu, .. } | Change::Remove { id, menu, .. } | Change::Move { id, menu, .. } => {
                         prop_assert!(!unmanaged.iter().any(|u| &u.id == id && u.menu == *menu), "touched unmanaged {:?}", c);
                     }
                     Change::Add { attrs, .. } => {
@@ -697,10 +963,10 @@ mod tests {
         ) {
             let t = full_tenant();
             let r = router();
-            let d0 = build_desired(&before, &t, &r);
+            let d0 = build_desired(before.clone(), &t, &r);
             let obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
             let ids: std::collections::BTreeSet<String> = pick.iter().map(|i| format!("s{i}")).collect();
-            let d1 = build_desired(&after, &t, &r).restrict(&ids);
+            let d1 = build_desired(after.clone(), &t, &r).restrict(&ids);
             // The fast path reads only these subscribers' items.
             let scoped = Observed {
                 items: obs.items.iter().filter(|i| {

@@ -15,7 +15,7 @@ use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
 use crate::edge::{DesiredState, EdgeClient, EdgeError, Report};
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
-use crate::plan::{Change, Refusal, guard, plan_changes};
+use crate::plan::{Change, ChangeKey, Refusal, guard, plan_changes};
 use crate::router::{self, Scope};
 
 /// When to run the next pass.
@@ -105,6 +105,10 @@ pub struct Settings {
     pub desired_max_age: Duration,
     /// Mass-disable guard.
     pub guard: GuardConfig,
+    /// Most routers applying a heavy plan at once.
+    pub max_concurrent_applies: usize,
+    /// A full pass's plan with more changes than this is heavy.
+    pub heavy_apply_changes: usize,
 }
 
 impl Settings {
@@ -117,6 +121,8 @@ impl Settings {
             pass_timeout: Duration::from_secs(c.pass_timeout_seconds),
             desired_max_age: Duration::from_secs(2),
             guard: c.guard,
+            max_concurrent_applies: c.max_concurrent_applies,
+            heavy_apply_changes: c.heavy_apply_changes,
         }
     }
 
@@ -127,13 +133,72 @@ impl Settings {
     }
 }
 
-/// Shared state of the daemon: settings and metrics.
+/// Shared state of the daemon: settings, metrics and the apply permits.
 #[derive(Debug)]
 pub struct Ctx {
     /// Settings.
     pub settings: Settings,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Permits to apply a heavy plan (`settings.max_concurrent_applies` of them).
+    pub limiter: ApplyLimiter,
+}
+
+impl Ctx {
+    /// The context of routers sharing `settings` and `metrics`.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Ctx {
+        let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes);
+        Ctx { settings, metrics, limiter }
+    }
+}
+
+/// Bounds how many routers apply a heavy plan at once.
+///
+/// A cold sync holds its whole plan, then its read-back, in memory (about 2 KiB per
+/// change); a fleet of routers cold-syncing at once would hold all of them. A full pass
+/// whose plan has more than `heavy` changes needs a permit to apply; smaller plans (drift,
+/// payments) and fast passes never wait, and reads always run in parallel. A pass waits
+/// for its permit without holding its plan, outside its timeout, in FIFO order; a router
+/// holding a permit is bounded by the pass timeout, so a dead router delays the others by
+/// at most one pass timeout.
+#[derive(Debug, Clone)]
+pub struct ApplyLimiter {
+    permits: Arc<tokio::sync::Semaphore>,
+    heavy: usize,
+}
+
+/// Held while applying a heavy plan; dropping it frees the permit.
+#[derive(Debug)]
+pub struct ApplyPermit {
+    _held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl ApplyLimiter {
+    /// `max_concurrent` permits (at least 1); plans above `heavy` changes need one.
+    pub fn new(max_concurrent: usize, heavy: usize) -> ApplyLimiter {
+        ApplyLimiter { permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))), heavy }
+    }
+
+    /// Whether a plan of `changes` changes needs a permit.
+    pub fn is_heavy(&self, changes: usize) -> bool {
+        changes > self.heavy
+    }
+
+    /// A permit if one is free now.
+    pub fn try_permit(&self) -> Option<ApplyPermit> {
+        self.permits.clone().try_acquire_owned().ok().map(|p| ApplyPermit { _held: Some(p) })
+    }
+
+    /// Waits for a permit (first come, first served).
+    pub async fn permit(&self) -> ApplyPermit {
+        // The semaphore is never closed, so this always holds a permit.
+        ApplyPermit { _held: self.permits.clone().acquire_owned().await.ok() }
+    }
+
+    /// Permits free now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
 }
 
 /// A nudge from the change feed to a tenant's routers.
@@ -401,6 +466,20 @@ struct Outcome {
     errors: Vec<String>,
 }
 
+impl Outcome {
+    fn empty() -> Outcome {
+        Outcome { found: 0, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() }
+    }
+}
+
+/// How a pass ended.
+enum Step {
+    /// It ran to the end.
+    Done(Outcome),
+    /// Its plan is heavy and no apply permit was free: wait for one and run again.
+    NeedsPermit,
+}
+
 impl RouterWorker {
     /// A worker (not connected yet).
     pub fn new(cfg: RouterConfig, tenant: Arc<Tenant>, ctx: Arc<Ctx>) -> RouterWorker {
@@ -441,24 +520,48 @@ impl RouterWorker {
                     .map_err(ReconcileError::NoDesiredState)?,
             },
         };
-        let d = build_desired(&state, &self.tenant.cfg, &self.cfg);
+        let d = build_desired(state, &self.tenant.cfg, &self.cfg);
         Ok(match scope {
             Scope::Full => (d, stale),
             Scope::Subscribers(ids) => (d.restrict(ids), stale),
         })
     }
 
-    async fn pass(&mut self, scope: &Scope) -> Result<Outcome, (ReconcileError, Outcome)> {
-        let empty = |found| Outcome { found, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() };
-        let (desired, stale) = self.desired(scope).await.map_err(|e| (e, empty(0)))?;
-        let client = self.client().await.map_err(|e| (e, empty(0)))?;
+    /// One pass under the pass timeout. A heavy plan with no apply permit free waits for
+    /// one (outside the timeout, holding nothing) and the pass runs again, reading afresh.
+    async fn limited_pass(&mut self, scope: &Scope) -> Result<Outcome, (ReconcileError, Outcome)> {
+        let mut permit = None;
+        loop {
+            match tokio::time::timeout(self.ctx.settings.pass_timeout, self.pass(scope, &mut permit)).await {
+                Ok(Ok(Step::Done(out))) => return Ok(out),
+                Ok(Ok(Step::NeedsPermit)) => {
+                    self.ctx.metrics.inc("konnekted_reconciler_apply_waits_total", &[("router", &self.cfg.name)], 1.0);
+                    permit = Some(self.ctx.limiter.permit().await);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.client = None;
+                    return Err((ReconcileError::Timeout, Outcome::empty()));
+                }
+            }
+        }
+    }
+
+    /// One pass. `permit`: the apply permit held, if any (a heavy plan takes one).
+    async fn pass(
+        &mut self,
+        scope: &Scope,
+        permit: &mut Option<ApplyPermit>,
+    ) -> Result<Step, (ReconcileError, Outcome)> {
+        let (desired, stale) = self.desired(scope).await.map_err(|e| (e, Outcome::empty()))?;
+        let client = self.client().await.map_err(|e| (e, Outcome::empty()))?;
         let observed = match router::read_observed(&client, &desired, scope).await {
             Ok(o) => o,
             Err(e) => {
                 if !e.is_connection_usable() {
                     self.client = None;
                 }
-                return Err((ReconcileError::Read(e), empty(0)));
+                return Err((ReconcileError::Read(e), Outcome::empty()));
             }
         };
         if *scope == Scope::Full {
@@ -466,9 +569,18 @@ impl RouterWorker {
         }
         let managed = self.last_managed.max(observed.managed_secrets());
         let changes = plan_changes(&desired, &observed);
+        drop(observed);
         let found = changes.len();
         let g = self.ctx.settings.guard;
         let guarded = guard(changes, managed, g.max_disable_share, g.min_count, stale);
+        // Fast passes are small by construction (one feed page) and must not queue
+        // behind cold syncs: a payment goes through at once.
+        if *scope == Scope::Full && permit.is_none() && self.ctx.limiter.is_heavy(guarded.apply.len()) {
+            match self.ctx.limiter.try_permit() {
+                Some(p) => *permit = Some(p),
+                None => return Ok(Step::NeedsPermit),
+            }
+        }
         let refusal = guarded.refusal.as_ref().map(|r| match r {
             Refusal::MassDisable { would_disable, of } => {
                 format!(
@@ -480,7 +592,7 @@ impl RouterWorker {
         });
         let mut out = Outcome { found, fixed: 0, withheld: guarded.withheld.len(), refusal, stale, errors: Vec::new() };
         if guarded.apply.is_empty() {
-            return Ok(out);
+            return Ok(Step::Done(out));
         }
         let applied = router::apply(&client, guarded.apply, self.cfg.window).await;
         out.errors.extend(applied.trapped.iter().map(|(c, m)| format!("{} {}: {m}", c.path(), describe(c))));
@@ -501,11 +613,11 @@ impl RouterWorker {
             }
         };
         let remaining = plan_changes(&desired, &after);
-        let acked_keys: BTreeSet<(&str, String)> = applied.acked.iter().map(key).collect();
+        let acked_keys: BTreeSet<&ChangeKey> = applied.acked.iter().collect();
         let unverified: Vec<&Change> = remaining
             .iter()
             .filter(|c| !c.is_disabling() || out.withheld == 0)
-            .filter(|c| acked_keys.contains(&key(c)))
+            .filter(|c| acked_keys.contains(&c.key()))
             .collect();
         out.fixed = applied.acked.len() - unverified.len().min(applied.acked.len());
         out.errors
@@ -518,7 +630,7 @@ impl RouterWorker {
             let first = first.clone();
             return Err((ReconcileError::Traps { count, first }, out));
         }
-        Ok(out)
+        Ok(Step::Done(out))
     }
 
     /// One pass over `scope`, with the timeout, metrics and the report to the edge.
@@ -526,16 +638,7 @@ impl RouterWorker {
         let started = now_rfc3339();
         let t0 = Instant::now();
         let kind = if scope == Scope::Full { "full" } else { "fast" };
-        let result = match tokio::time::timeout(self.ctx.settings.pass_timeout, self.pass(&scope)).await {
-            Ok(r) => r,
-            Err(_) => {
-                self.client = None;
-                Err((
-                    ReconcileError::Timeout,
-                    Outcome { found: 0, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() },
-                ))
-            }
-        };
+        let result = self.limited_pass(&scope).await;
         let name = self.cfg.name.clone();
         let m = &self.ctx.metrics;
         let (out, error) = match result {
@@ -653,7 +756,7 @@ impl RouterWorker {
 /// plan, guard, apply, verify). `Ok` says when to run again; metrics and the edge
 /// report are [`RouterWorker::try_step`]'s job.
 pub async fn reconcile(router: &mut RouterWorker, ctx: &Ctx) -> Result<Action, ReconcileError> {
-    match router.pass(&Scope::Full).await {
+    match router.limited_pass(&Scope::Full).await {
         Ok(_) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
         Err((e, _)) => Err(e),
     }
@@ -676,15 +779,6 @@ pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
     Action::requeue(d.min(settings.full_pass))
 }
 
-fn key(c: &Change) -> (&'static str, String) {
-    match c {
-        Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
-            (c.path(), comment.clone())
-        }
-        Change::Kick { name, .. } => (c.path(), name.clone()),
-    }
-}
-
 fn describe(c: &Change) -> String {
     match c {
         Change::Add { comment, .. } => format!("add {comment}"),
@@ -692,6 +786,7 @@ fn describe(c: &Change) -> String {
             format!("set {comment} ({})", attrs.keys().map(String::as_str).collect::<Vec<_>>().join(","))
         }
         Change::Remove { comment, .. } => format!("remove {comment}"),
+        Change::Move { comment, .. } => format!("move {comment}"),
         Change::Kick { name, .. } => format!("kick {name}"),
     }
 }
@@ -699,6 +794,26 @@ fn describe(c: &Change) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn limiter_one_permit_waits_then_is_freed_on_drop() {
+        let l = ApplyLimiter::new(1, 10);
+        assert!(!l.is_heavy(10) && l.is_heavy(11), "more than `heavy` changes is heavy");
+        let held = l.try_permit().expect("a free permit");
+        assert!(l.try_permit().is_none(), "only one");
+        let waiter = tokio::spawn({
+            let l = l.clone();
+            async move { l.permit().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "waits while the permit is held");
+        drop(held);
+        let second = tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("freed").expect("task");
+        assert_eq!(l.available(), 0);
+        drop(second);
+        assert_eq!(l.available(), 1);
+        assert_eq!(ApplyLimiter::new(0, 0).available(), 1, "never zero permits");
+    }
 
     #[test]
     fn rfc3339_known_instants_format() {

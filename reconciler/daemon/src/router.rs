@@ -11,7 +11,7 @@ use routeros_client::{Client, Command, Config as ClientConfig, Error, ErrorKind,
 
 use crate::config::RouterConfig;
 use crate::model::{DesiredRouter, Menu, secret_comment, suspended_comment};
-use crate::plan::{Change, Observed, ObservedItem, Session};
+use crate::plan::{Change, ChangeKey, Observed, ObservedItem, Session};
 
 /// Which part of a router a pass looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +50,10 @@ pub async fn connect(cfg: &RouterConfig, client_cfg: &ClientConfig) -> Result<Cl
 
 /// The properties worth reading in `menu`: those the desired objects set, plus what
 /// identifies managed items (less to transfer and keep than whole rows).
-fn proplist(desired: &DesiredRouter, menu: Menu) -> Vec<String> {
-    let mut props: BTreeSet<&str> = [".id", "comment", "dynamic"].into_iter().collect();
-    for ((m, _), attrs) in &desired.objects {
-        if *m == menu {
-            props.extend(attrs.keys().map(String::as_str));
-        }
-    }
-    props.into_iter().map(str::to_owned).collect()
+fn proplist(desired: &DesiredRouter, menu: Menu) -> BTreeSet<String> {
+    let mut props = desired.props(menu);
+    props.extend([".id", "comment", "dynamic"].map(str::to_owned));
+    props
 }
 
 fn item(menu: Menu, row: Row) -> Option<ObservedItem> {
@@ -97,27 +93,32 @@ pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Sco
                     Some(Menu::AddressList),
                     Command::on("/ip/firewall/address-list", "print").query_eq("comment", &suspended_comment(id)),
                 ));
-                if let Some(name) = desired.names.get(id) {
+                if let Some(name) = desired.secret_name_of(id) {
                     prints.push((
                         None,
-                        Command::on("/ppp/active", "print").proplist([".id", "name"]).query_eq("name", name),
+                        Command::on("/ppp/active", "print").proplist([".id", "name"]).query_eq("name", &name),
                     ));
                 }
             }
         }
     }
+    // Each answer is turned into items as soon as it arrives: raw rows never pile up.
     let results = futures::future::join_all(prints.into_iter().map(|(menu, cmd)| {
         let client = client.clone();
-        async move { (menu, client.call(cmd).await) }
+        async move {
+            let rows = client.call(cmd).await?.rows;
+            Ok::<_, Error>(match menu {
+                Some(menu) => (rows.into_iter().filter_map(|r| item(menu, r)).collect(), Vec::new()),
+                None => (Vec::new(), rows.iter().filter_map(session).collect()),
+            })
+        }
     }))
     .await;
     let mut observed = Observed::default();
-    for (menu, result) in results {
-        let rows = result?.rows;
-        match menu {
-            Some(menu) => observed.items.extend(rows.into_iter().filter_map(|r| item(menu, r))),
-            None => observed.sessions.extend(rows.iter().filter_map(session)),
-        }
+    for result in results {
+        let (items, sessions) = result?;
+        observed.items.extend(items);
+        observed.sessions.extend(sessions);
     }
     Ok(observed)
 }
@@ -125,8 +126,8 @@ pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Sco
 /// What applying a plan did.
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// Changes the router acknowledged.
-    pub acked: Vec<Change>,
+    /// Changes the router acknowledged (only their keys: a change is dropped once answered).
+    pub acked: Vec<ChangeKey>,
     /// Changes the router refused (`!trap`), with the message.
     pub trapped: Vec<(Change, String)>,
     /// Changes not sent or not answered because the connection failed.
@@ -143,6 +144,11 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
         Change::Add { menu, attrs, .. } => client.add(menu.path(), &pairs(attrs)).await.map(drop),
         Change::Set { menu, id, attrs, .. } => client.set(menu.path(), id, &pairs(attrs)).await,
         Change::Remove { menu, id, .. } => client.remove(menu.path(), id).await,
+        Change::Move { menu, id, destination, .. } => {
+            let cmd =
+                Command::on(menu.path(), "move").attr("numbers", id.as_str()).attr("destination", destination.as_str());
+            client.call(cmd).await.map(drop)
+        }
         Change::Kick { id, .. } => {
             match client.remove("/ppp/active", id).await {
                 // The session ended on its own meanwhile: that is what we wanted.
@@ -156,7 +162,8 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
 }
 
 /// Applies `changes` phase by phase, each phase pipelined (`window` in flight).
-/// Stops at the first phase in which the connection failed.
+/// Stops at the first phase in which the connection failed. A change is dropped as soon
+/// as it is answered, so the plan shrinks while it is applied.
 pub async fn apply(client: &Client, changes: Vec<Change>, window: usize) -> Applied {
     let mut out = Applied::default();
     let mut phases: std::collections::BTreeMap<u8, Vec<Change>> = std::collections::BTreeMap::new();
@@ -168,17 +175,15 @@ pub async fn apply(client: &Client, changes: Vec<Change>, window: usize) -> Appl
             out.unsent += batch.len();
             continue;
         }
-        let results: Vec<(Change, Result<(), Error>)> = futures::stream::iter(batch)
+        let mut results = futures::stream::iter(batch)
             .map(|c| async move {
                 let r = execute(client, &c).await;
                 (c, r)
             })
-            .buffer_unordered(window.max(1))
-            .collect()
-            .await;
-        for (c, r) in results {
+            .buffer_unordered(window.max(1));
+        while let Some((c, r)) = results.next().await {
             match r {
-                Ok(()) => out.acked.push(c),
+                Ok(()) => out.acked.push(c.key()),
                 Err(e) if e.kind() == ErrorKind::Device => out.trapped.push((c, e.to_string())),
                 Err(e) => {
                     out.unsent += 1;

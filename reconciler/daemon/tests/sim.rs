@@ -2,11 +2,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::World;
-use konnekted_reconciler::Scope;
 use konnekted_reconciler::config::GuardConfig;
+use konnekted_reconciler::{Ctx, RouterWorker, Scope};
 use routeros_sim::{Fault, SimConfig, Simulator};
 
 #[tokio::test]
@@ -101,6 +102,37 @@ async fn reconcile_operator_edits_are_reverted_and_unmanaged_objects_survive() {
     assert_eq!(kept.get("comment"), Some("operator: block abuser"));
     assert_eq!(h.find("/ppp/secret", "name", "guest").len(), 1);
     assert_eq!(h.find("/ppp/active", "name", "guest").len(), 1, "unmanaged session not kicked");
+    assert_eq!(worker.try_step(Scope::Full).await.drift_found, 0);
+}
+
+#[tokio::test]
+async fn reconcile_garden_rules_moved_by_operator_are_put_back_in_order() {
+    let w = World::new("order").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    let filter = |h: &routeros_sim::SimHandle| -> Vec<String> {
+        h.rows("/ip/firewall/filter").iter().map(|r| r.get("comment").unwrap_or_default().to_owned()).collect()
+    };
+    let ours = filter(&h);
+    // The operator adds a rule on top and drags our reject above it, and the portal accept below the reject.
+    let first = h.add("/ip/firewall/filter", &[("chain", "forward"), ("comment", "operator: top")]).expect("rule");
+    let rules = h.rows("/ip/firewall/filter");
+    let id_of =
+        |c: &str| rules.iter().find(|r| r.get("comment") == Some(c)).and_then(|r| r.id()).expect("rule").to_owned();
+    h.move_items("/ip/firewall/filter", &first, Some(&id_of("konnekted:garden:1-dns-udp"))).expect("top");
+    h.move_items("/ip/firewall/filter", &id_of("konnekted:garden:9-block"), Some(&first)).expect("reject up");
+    h.move_items("/ip/firewall/filter", &id_of("konnekted:garden:3-portal"), None).expect("portal down");
+    assert_ne!(filter(&h).into_iter().filter(|c| c.starts_with("konnekted:")).collect::<Vec<_>>(), ours);
+
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert!(r.drift_found > 0 && r.drift_fixed == r.drift_found, "{r:?}");
+    let now = filter(&h);
+    assert_eq!(now.iter().filter(|c| c.starts_with("konnekted:")).cloned().collect::<Vec<_>>(), ours);
+    assert_eq!(now.iter().filter(|c| *c == "operator: top").count(), 1, "operator rule kept");
     assert_eq!(worker.try_step(Scope::Full).await.drift_found, 0);
 }
 
@@ -273,7 +305,7 @@ async fn reconcile_mass_disable_is_refused_and_reported() {
         let guard = GuardConfig { max_disable_share: 0.5, min_count: 5 };
         let mut s = w.ctx.settings.clone();
         s.guard = guard;
-        std::sync::Arc::new(konnekted_reconciler::Ctx { settings: s, metrics: w.metrics.clone() })
+        std::sync::Arc::new(konnekted_reconciler::Ctx::new(s, w.metrics.clone()))
     };
     let mut lenient = konnekted_reconciler::RouterWorker::new(w.router_cfg(), w.tenant.clone(), w2_ok);
     let r = lenient.try_step(Scope::Full).await;
@@ -347,6 +379,81 @@ async fn daemon_hanging_router_does_not_delay_the_others() {
     assert!(w.h().rows("/ppp/secret").is_empty(), "hanging router got nothing yet");
     a_task.abort();
     b_task.abort();
+}
+
+/// A context with `permits` apply permits, every plan heavy, and this pass timeout.
+fn limited_ctx(w: &World, permits: usize, pass_timeout: Duration) -> Arc<Ctx> {
+    let mut s = w.ctx.settings.clone();
+    s.max_concurrent_applies = permits;
+    s.heavy_apply_changes = 0;
+    s.pass_timeout = pass_timeout;
+    Arc::new(Ctx::new(s, w.metrics.clone()))
+}
+
+fn second_router(w: &World, sim: &Simulator) -> konnekted_reconciler::config::RouterConfig {
+    let mut cfg = w.router_cfg();
+    cfg.name = "tower-2".into();
+    cfg.port = sim.local_addr().port();
+    cfg
+}
+
+fn waits(w: &World, router: &str) -> f64 {
+    w.metrics.get("konnekted_reconciler_apply_waits_total", &[("router", router)]).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn limiter_one_permit_two_routers_queued_both_apply() {
+    let w = World::new("permit").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let b = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "pw")).await.expect("sim b");
+    let ctx = limited_ctx(&w, 1, Duration::from_secs(30));
+    // The one permit is taken: both routers read, plan, and queue for it.
+    let held = ctx.limiter.try_permit().expect("permit");
+    let mut a = RouterWorker::new(w.router_cfg(), w.tenant.clone(), ctx.clone());
+    let mut bw = RouterWorker::new(second_router(&w, &b), w.tenant.clone(), ctx.clone());
+    let a = tokio::spawn(async move { a.try_step(Scope::Full).await });
+    let bt = tokio::spawn(async move { bw.try_step(Scope::Full).await });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while waits(&w, "tower-1") + waits(&w, "tower-2") < 2.0 {
+        assert!(Instant::now() < deadline, "routers did not queue");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(w.h().rows("/ppp/secret").is_empty() && b.handle().rows("/ppp/secret").is_empty(), "nothing applied yet");
+    drop(held);
+    for r in [a.await.expect("a"), bt.await.expect("b")] {
+        assert_eq!(r.outcome, "ok", "{r:?}");
+        assert!(r.drift_fixed > 0 && r.drift_fixed == r.drift_found, "{r:?}");
+    }
+    assert_eq!(w.h().find("/ppp/secret", "name", "alice@permit").len(), 1);
+    assert_eq!(b.handle().find("/ppp/secret", "name", "alice@permit").len(), 1);
+    assert_eq!(ctx.limiter.available(), 1);
+}
+
+#[tokio::test]
+async fn limiter_dead_router_holding_permit_times_out_and_releases_it() {
+    let w = World::new("deadpermit").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    // Router A reads and plans, takes the one permit, then never answers its writes.
+    w.h().inject(Fault::hang("/ppp/secret/add"));
+    let b = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "pw")).await.expect("sim b");
+    let ctx = limited_ctx(&w, 1, Duration::from_secs(2));
+    let mut a = RouterWorker::new(w.router_cfg(), w.tenant.clone(), ctx.clone());
+    let a = tokio::spawn(async move { a.try_step(Scope::Full).await });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ctx.limiter.available() > 0 {
+        assert!(Instant::now() < deadline, "router A never took the permit");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut bw = RouterWorker::new(second_router(&w, &b), w.tenant.clone(), ctx.clone());
+    let rb = bw.try_step(Scope::Full).await;
+    assert_eq!(rb.outcome, "ok", "{rb:?}");
+    assert_eq!(waits(&w, "tower-2"), 1.0, "B waited for A's permit");
+    assert_eq!(b.handle().find("/ppp/secret", "name", "alice@deadpermit").len(), 1);
+    let ra = a.await.expect("a");
+    assert_eq!(ra.error_label, Some("timeout"), "{ra:?}");
+    assert_eq!(ctx.limiter.available(), 1, "the dead router's permit was released");
 }
 
 #[tokio::test]

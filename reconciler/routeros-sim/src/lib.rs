@@ -7,7 +7,8 @@
 //! `/ip/hotspot/{user,active}`, `/radius`, `/radius/incoming`, `/system/identity`,
 //! `/system/resource`. It implements `print` (with `.proplist`, `?` queries including
 //! `?#` stack operations, `=count-only=`), `add` (`!done =ret=*HEX`), `set`, `remove`,
-//! `enable`, `disable` (with `=.id=` lists or names), `/login` (plain, and the legacy MD5
+//! `enable`, `disable` (with `=.id=` lists or names), `move` (firewall filter, nat and mangle:
+//! `=numbers=` before `=destination=`), `/login` (plain, and the legacy MD5
 //! challenge in the v6 flavour), `/cancel`, `/quit`, `listen` (never emits events,
 //! ends on `/cancel`), `.tag` on every reply and `!empty` for empty prints (v7 flavour).
 //! Replies are in order per connection; each is delayed by the configured RTT measured
@@ -24,8 +25,8 @@
 //! * [`SimHandle::drop_after_sentences`] / [`SimHandle::drop_connections`]: cut connections.
 //! * [`SimHandle::inject`]: traps, hangs or `!fatal` for matching commands.
 //! * [`SimHandle::set_lying`]: acknowledge writes under a menu without applying them.
-//! * [`SimHandle::add`], [`SimHandle::set`], [`SimHandle::remove`], [`SimHandle::rows`],
-//!   [`SimHandle::find`]: operator edits ("Winbox") and inspection.
+//! * [`SimHandle::add`], [`SimHandle::set`], [`SimHandle::remove`], [`SimHandle::move_items`],
+//!   [`SimHandle::rows`], [`SimHandle::find`]: operator edits ("Winbox") and inspection.
 //! * [`SimHandle::ppp_login`], [`SimHandle::hotspot_login`]: simulated logged-in users.
 //! * [`SimHandle::stats`], [`SimHandle::command_log`]: what clients did.
 //!
@@ -325,7 +326,7 @@ impl Shared {
         if k.lying.is_empty() {
             return false;
         }
-        let is_write = ["/add", "/set", "/remove", "/enable", "/disable"].iter().any(|v| command.ends_with(v));
+        let is_write = ["/add", "/set", "/remove", "/enable", "/disable", "/move"].iter().any(|v| command.ends_with(v));
         is_write && command.rsplit_once('/').is_some_and(|(path, _)| k.lying.contains(path))
     }
 
@@ -449,6 +450,12 @@ impl SimHandle {
     /// Removes items as an operator would.
     pub fn remove(&self, path: &str, id: &str) -> Result<(), SimTrap> {
         self.shared.with_state(|s| s.remove(path, id, Origin::Operator, false))
+    }
+
+    /// Moves items (`id`: `*1A` or a comma list) just before `destination`, or to the end
+    /// without one, as an operator dragging rules in Winbox would.
+    pub fn move_items(&self, path: &str, id: &str, destination: Option<&str>) -> Result<(), SimTrap> {
+        self.shared.with_state(|s| s.move_items(path, id, destination, false))
     }
 
     /// Every item of a menu as `print` shows it (with `.id` for tables).

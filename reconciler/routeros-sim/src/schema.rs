@@ -45,6 +45,8 @@ pub struct MenuSpec {
     pub can_toggle: bool,
     /// `remove` exists.
     pub can_remove: bool,
+    /// `move` exists (ordered lists such as firewall rules, where order matters).
+    pub can_move: bool,
 }
 
 /// Properties whose values are booleans (normalised to `true`/`false`).
@@ -120,7 +122,13 @@ const fn table(
         can_set: true,
         can_toggle: true,
         can_remove: true,
+        can_move: false,
     }
+}
+
+/// An ordered list: `move` reorders it.
+const fn ordered(spec: MenuSpec) -> MenuSpec {
+    MenuSpec { can_move: true, ..spec }
 }
 
 /// Every menu the simulator serves.
@@ -339,9 +347,9 @@ pub static MENUS: &[MenuSpec] = &[
         &["name", "kind"],
         Unique::Name,
     ),
-    table("/ip/firewall/filter", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
-    table("/ip/firewall/nat", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
-    table("/ip/firewall/mangle", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None),
+    ordered(table("/ip/firewall/filter", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
+    ordered(table("/ip/firewall/nat", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
+    ordered(table("/ip/firewall/mangle", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
     table(
         "/ip/firewall/address-list",
         &["list", "address", "timeout", "comment", "disabled"],
@@ -474,6 +482,7 @@ pub static MENUS: &[MenuSpec] = &[
         can_set: true,
         can_toggle: false,
         can_remove: false,
+        can_move: false,
     },
     MenuSpec {
         path: "/system/identity",
@@ -487,6 +496,7 @@ pub static MENUS: &[MenuSpec] = &[
         can_set: true,
         can_toggle: false,
         can_remove: false,
+        can_move: false,
     },
     MenuSpec {
         path: "/system/resource",
@@ -516,6 +526,7 @@ pub static MENUS: &[MenuSpec] = &[
         can_set: false,
         can_toggle: false,
         can_remove: false,
+        can_move: false,
     },
 ];
 

@@ -145,6 +145,16 @@ impl State {
                 self.remove(path, &ids, Origin::Api, lying)?;
                 Ok(Outcome::default())
             }
+            "move" if spec.can_move => {
+                let mut attrs = req.attributes.clone();
+                let ids = take_ids(&mut attrs).ok_or_else(no_such_item)?;
+                let destination = attrs.remove("destination");
+                if let Some((k, _)) = attrs.iter().next() {
+                    return Err(unknown_parameter(k));
+                }
+                self.move_items(path, &ids, destination.as_deref(), lying)?;
+                Ok(Outcome::default())
+            }
             "enable" | "disable" if spec.can_toggle => {
                 let mut attrs = req.attributes.clone();
                 let ids = take_ids(&mut attrs).ok_or_else(no_such_item)?;
@@ -413,6 +423,47 @@ impl State {
     }
 }
 
+impl State {
+    /// `move`: the items `ids` (in that order) go just before `destination`, or to the
+    /// end without one. A destination among the moved items leaves the list as it was
+    /// (unverified against a real router).
+    pub(crate) fn move_items(
+        &mut self,
+        path: &str,
+        ids: &str,
+        destination: Option<&str>,
+        lying: bool,
+    ) -> Result<(), SimTrap> {
+        let (spec, table) = self.spec_and_table(path)?;
+        if spec.kind != MenuKind::Table || !spec.can_move {
+            return Err(no_such_command());
+        }
+        let positions = Self::resolve(spec, table, ids)?;
+        let destination = match destination.filter(|d| !d.is_empty()) {
+            Some(d) => {
+                Some(Self::resolve(spec, table, d)?.first().map(|&p| table.items[p].id).ok_or_else(no_such_item)?)
+            }
+            None => None,
+        };
+        let moving: Vec<u32> = positions.iter().map(|&p| table.items[p].id).collect();
+        if lying || destination.is_some_and(|d| moving.contains(&d)) {
+            return Ok(());
+        }
+        let mut taken: Vec<Item> = Vec::with_capacity(moving.len());
+        for id in &moving {
+            if let Some(p) = table.items.iter().position(|it| it.id == *id) {
+                taken.push(table.items.remove(p));
+            }
+        }
+        let at = match destination {
+            Some(d) => table.items.iter().position(|it| it.id == d).ok_or_else(no_such_item)?,
+            None => table.items.len(),
+        };
+        table.items.splice(at..at, taken);
+        Ok(())
+    }
+}
+
 /// A stored item seen through the query evaluator, without building its printed row.
 struct ItemView<'a> {
     id: String,
@@ -440,6 +491,37 @@ mod tests {
 
     fn req(words: &[&str]) -> Request {
         Request::from_sentence(&Sentence::new(words.iter().copied())).expect("request")
+    }
+
+    fn comments(s: &State, path: &str) -> Vec<String> {
+        s.rows(path).expect("rows").iter().map(|r| r.get("comment").unwrap_or_default().to_owned()).collect()
+    }
+
+    #[test]
+    fn move_places_items_before_destination_or_at_the_end() {
+        let mut s = State::new(Flavour::V7);
+        for c in ["a", "b", "c", "d"] {
+            s.execute(&req(&["/ip/firewall/filter/add", "=chain=forward", &format!("=comment={c}")]), false)
+                .expect("add");
+        }
+        // d (*4) before b (*2).
+        s.execute(&req(&["/ip/firewall/filter/move", "=numbers=*4", "=destination=*2"]), false).expect("move");
+        assert_eq!(comments(&s, "/ip/firewall/filter"), ["a", "d", "b", "c"]);
+        // Several, in the order given, before a.
+        s.execute(&req(&["/ip/firewall/filter/move", "=numbers=*3,*2", "=destination=*1"]), false).expect("move");
+        assert_eq!(comments(&s, "/ip/firewall/filter"), ["c", "b", "a", "d"]);
+        // No destination: to the end. `.id` works like `numbers`.
+        s.execute(&req(&["/ip/firewall/filter/move", "=.id=*3"]), false).expect("move");
+        assert_eq!(comments(&s, "/ip/firewall/filter"), ["b", "a", "d", "c"]);
+        // Unknown items and destinations are refused and change nothing.
+        let err = s.execute(&req(&["/ip/firewall/filter/move", "=numbers=*9", "=destination=*1"]), false);
+        assert_eq!(err.expect_err("unknown").message, "no such item");
+        assert!(s.execute(&req(&["/ip/firewall/filter/move", "=numbers=*1", "=destination=*9"]), false).is_err());
+        assert_eq!(comments(&s, "/ip/firewall/filter"), ["b", "a", "d", "c"]);
+        // Only ordered lists can move.
+        s.execute(&req(&["/ppp/secret/add", "=name=x"]), false).expect("secret");
+        let err = s.execute(&req(&["/ppp/secret/move", "=numbers=*1"]), false).expect_err("no move");
+        assert_eq!(err.message, "no such command prefix");
     }
 
     #[test]

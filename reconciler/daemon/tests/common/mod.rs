@@ -92,6 +92,8 @@ pub fn settings(guard: GuardConfig) -> Settings {
         pass_timeout: Duration::from_secs(30),
         desired_max_age: Duration::ZERO,
         guard,
+        max_concurrent_applies: konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES,
+        heavy_apply_changes: konnekted_reconciler::config::DEFAULT_HEAVY_APPLY_CHANGES,
     }
 }
 
@@ -128,7 +130,7 @@ impl World {
         let proxy = Proxy::start(host.addr).await;
         let sim = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "pw")).await.expect("sim");
         let metrics = Arc::new(Metrics::default());
-        let ctx = Arc::new(Ctx { settings: settings(guard), metrics: metrics.clone() });
+        let ctx = Arc::new(Ctx::new(settings(guard), metrics.clone()));
         let mut w = World {
             proxy,
             http,
