@@ -1,98 +1,11 @@
-//! `konnekted-radius` command line.
-//!
-//! ```text
-//! konnekted-radius gen-config --input tenants.toml --out <raddb dir> [--check]
-//! konnekted-radius migrate --input tenants.toml [--realm <realm>]
-//! ```
-//! `gen-config` renders the FreeRADIUS directory (see `konnekted_radius::config`); with `--check`
-//! it then runs `freeradius -C -d <dir>`. Adding or removing a tenant needs a restart of FreeRADIUS
-//! afterwards (not a HUP). `migrate` creates/migrates each tenant's RADIUS database.
+//! `konnekted-radius`: the FreeRADIUS tools on their own (the same commands as
+//! `konnekted-radius` … and `konnekted-reconciler radius` …; see [`konnekted_radius::cli`]).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-use anyhow::{Context, bail};
-use konnekted_radius::config::{GenConfigInput, write_raddb};
-use konnekted_radius::db::migrate;
-
-fn usage() -> &'static str {
-    "usage:\n  konnekted-radius gen-config --input <tenants.toml> --out <raddb dir> [--check]\n  konnekted-radius migrate --input <tenants.toml> [--realm <realm>]"
-}
-
-struct Args {
-    cmd: String,
-    input: Option<PathBuf>,
-    out: Option<PathBuf>,
-    realm: Option<String>,
-    check: bool,
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut it = std::env::args().skip(1);
-    let cmd = it.next().context(usage())?;
-    let mut a = Args { cmd, input: None, out: None, realm: None, check: false };
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--input" => a.input = Some(it.next().context("--input needs a file")?.into()),
-            "--out" => a.out = Some(it.next().context("--out needs a directory")?.into()),
-            "--realm" => a.realm = Some(it.next().context("--realm needs a value")?),
-            "--check" => a.check = true,
-            "-h" | "--help" => bail!("{}", usage()),
-            other => bail!("unknown argument {other:?}\n{}", usage()),
-        }
-    }
-    Ok(a)
-}
-
-fn load(input: &Option<PathBuf>) -> anyhow::Result<GenConfigInput> {
-    let path = input.as_ref().context("--input is required")?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-async fn run() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    match args.cmd.as_str() {
-        "gen-config" => {
-            let input = load(&args.input)?;
-            let out = args.out.context("--out is required")?;
-            write_raddb(&input.server, &input.tenants, &out)?;
-            println!("wrote {} ({} tenants)", out.display(), input.tenants.len());
-            if args.check {
-                let st = std::process::Command::new("freeradius")
-                    .arg("-C")
-                    .arg("-d")
-                    .arg(&out)
-                    .status()
-                    .context("running freeradius -C")?;
-                if !st.success() {
-                    bail!("freeradius -C rejected the generated config");
-                }
-                println!("freeradius -C: ok");
-            }
-            println!("note: restart FreeRADIUS to apply tenant changes (HUP does not reload sql instances)");
-            Ok(())
-        }
-        "migrate" => {
-            let input = load(&args.input)?;
-            for t in input.tenants.iter().filter(|t| args.realm.as_ref().is_none_or(|r| r == &t.realm)) {
-                let db = migrate(&t.db).await.with_context(|| format!("migrating realm {}", t.realm))?;
-                db.close().await;
-                println!("migrated {}", t.realm);
-            }
-            Ok(())
-        }
-        "-h" | "--help" | "help" => {
-            println!("{}", usage());
-            Ok(())
-        }
-        other => bail!("unknown subcommand {other:?}\n{}", usage()),
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run().await {
+    match konnekted_radius::cli::run(std::env::args().skip(1).collect()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -1,11 +1,12 @@
 //! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]` | `bench memory [--max-applies N] [--quick]`
+//! | `radius gen-config --input tenants.toml --out DIR [--check]` | `radius migrate --input tenants.toml [--realm R]`
 //!
 //! The config file may also be named by `KONNEKTED_RECONCILER_CONFIG`; secrets may come
 //! from the environment (see the `config` module).
 
 use konnekted_reconciler::{Config, bench, daemon};
 
-const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick]";
+const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick]\n       konnekted-reconciler radius gen-config --input tenants.toml --out DIR [--check] | radius migrate --input tenants.toml [--realm R]";
 
 fn config_path(args: &[String]) -> anyhow::Result<String> {
     if let Some(i) = args.iter().position(|a| a == "--config") {
@@ -48,6 +49,8 @@ fn real_main() -> anyhow::Result<()> {
                 rt.block_on(bench::run(quick))
             }
         }
+        // The FreeRADIUS configuration generator and RADIUS schema migrations.
+        "radius" => rt.block_on(konnekted_radius::cli::run(args[1..].to_vec())),
         bench::SIM_FARM => rt.block_on(bench::sim_farm(&args[1..])),
         "check-config" => {
             let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;
