@@ -1,6 +1,6 @@
 //! Spin adapter for `konnekted-core` (spin-sdk 7, WASIp3 `wasi:http/handler`, target wasm32-wasip2).
 //!
-//! One component serves every function; spin.toml mounts it several times (portal, payments,
+//! One component serves every function; spin.toml mounts it several times (portal, vouchers, payments, sync,
 //! admin, health) with different routes and least-privilege outbound hosts and databases.
 //!
 //! Features: `spin` (default) stores in Spin SQLite (`control`, `t_<db_key>`) and reads Spin
