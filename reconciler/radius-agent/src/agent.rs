@@ -376,17 +376,7 @@ impl TenantAgent {
         let db = self.db().await?;
         let sessions = accounting::read_sessions(db, from, to).await?;
         let online = accounting::online_sessions(db).await?;
-        let days: Vec<UsageDay> = accounting::summarise_daily(&sessions, NAIROBI_UTC_OFFSET, Some((first, today)))
-            .into_iter()
-            .map(|d| UsageDay {
-                username: d.username,
-                day: d.day,
-                input_octets: d.input_octets,
-                output_octets: d.output_octets,
-                online_seconds: d.online_seconds,
-                sessions: d.sessions,
-            })
-            .collect();
+        let days: Vec<UsageDay> = accounting::summarise_daily(&sessions, NAIROBI_UTC_OFFSET, Some((first, today)));
         let online: Vec<OnlineSession> = online
             .into_iter()
             .map(|s| OnlineSession {

@@ -89,15 +89,8 @@ pub struct Feed {
     pub changes: Vec<FeedChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct UsageDay {
-    pub username: String,
-    pub day: String,
-    pub input_octets: i64,
-    pub output_octets: i64,
-    pub online_seconds: i64,
-    pub sessions: u32,
-}
+/// One subscriber's usage on one day, sent as `radius-sql` summarises it.
+pub type UsageDay = konnekted_radius::accounting::DailyUsage;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OnlineSession {
