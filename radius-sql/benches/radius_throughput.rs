@@ -2,10 +2,12 @@
 //!
 //! `cargo bench -p konnekted-radius --bench radius_throughput` (needs tests/setup.sh, PostgreSQL on
 //! 127.0.0.1:5432 and the freeradius binary). One server holds 50 PostgreSQL and 50 SQLite tenants;
-//! PAP load with `radclient -p 32`:
+//! the PostgreSQL tenants are reached through PgBouncer; PAP load with `radclient -p 32`:
 //!   1 tenant vs 50 tenants (round-robin), PostgreSQL vs SQLite;
 //!   other tenants' p50/p99 with and without one tenant's DB hung (ACCESS EXCLUSIVE lock).
-//! Environment: KONNEKTED_BENCH_REQUESTS (default 2000), KONNEKTED_BENCH_TENANTS (default 50).
+//! Environment: KONNEKTED_BENCH_REQUESTS (default 2000), KONNEKTED_BENCH_TENANTS (default 50),
+//! KONNEKTED_BENCH_PGBOUNCER=0 to connect straight to PostgreSQL (then only as many PostgreSQL
+//! tenants as max_connections allows).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -148,9 +150,11 @@ async fn main() {
     }
     let requests: usize = std::env::var("KONNEKTED_BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let n_tenants: usize = std::env::var("KONNEKTED_BENCH_TENANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    // Each PostgreSQL tenant holds its own connections (pool spare=1, plus bursts), so the number of
-    // PostgreSQL tenants this server can take is bounded by max_connections; stay well inside it.
-    let pg_tenants = {
+    let pooled = std::env::var("KONNEKTED_BENCH_PGBOUNCER").map(|v| v != "0").unwrap_or(true);
+    // Straight to PostgreSQL each tenant holds its own connections (pool spare=1, plus bursts), so
+    // the number of PostgreSQL tenants this server can take is bounded by max_connections. Through
+    // PgBouncer all tenants share a budget of server connections instead.
+    let (pg_tenants, budget) = {
         let admin = pg("postgres");
         let mut c = sqlx::PgConnection::connect(&admin.connection_url()).await.expect("PostgreSQL on 127.0.0.1:5432");
         let max: String = sqlx::query_scalar("SHOW max_connections").fetch_one(&mut c).await.unwrap();
@@ -159,9 +163,21 @@ async fn main() {
         let max: i64 = max.parse().unwrap_or(100);
         // A busy tenant's pool grows up to max_threads connections and keeps them for idle_timeout
         // (60 s), so leave generous headroom (measured: 31 tenants on max_connections=100 failed).
-        let budget = ((max - used) / 5).max(2) as usize;
-        println!("PostgreSQL max_connections={max}, in use {used}: using {} PostgreSQL tenants", budget.min(n_tenants));
-        budget.min(n_tenants)
+        if pooled {
+            let budget = ((max - used) * 6 / 10).max(1) as u32;
+            println!(
+                "PostgreSQL max_connections={max}, in use {used}: {n_tenants} PostgreSQL tenants through PgBouncer, \
+                 server connection budget {budget}"
+            );
+            (n_tenants, budget)
+        } else {
+            let fit = ((max - used) / 5).max(2) as usize;
+            println!(
+                "PostgreSQL max_connections={max}, in use {used}: {} PostgreSQL tenants, direct",
+                fit.min(n_tenants)
+            );
+            (fit.min(n_tenants), 0)
+        }
     };
     let sfx = unique_suffix();
     let dir = scratch_dir("bench");
@@ -182,9 +198,16 @@ async fn main() {
             tenants.push(TenantConfig { realm, db, nas: vec![], vouchers: false, statement_timeout_ms: None });
         }
     }
-    let server = server_config(&dir, None);
+    let mut server = server_config(&dir, None);
+    if pooled {
+        server.pgbouncer = Some(pgbouncer_config(&dir, budget));
+    }
     let t_start = Instant::now();
     let rad = start_radiusd(&server, &tenants, &dir).await;
+    let _bouncer = match &server.pgbouncer {
+        Some(b) => Some(start_pgbouncer(b).await),
+        None => None,
+    };
     println!(
         "setup: {} tenants ({} PostgreSQL + {} SQLite) created in {:.1} s; freeradius -C + start to first answer {:.2} s",
         tenants.len(),
@@ -230,7 +253,7 @@ async fn main() {
     );
 
     // noisy neighbour: pg00's DB hangs; latency of the other tenants
-    let healthy: Vec<String> = pg_all[1..].iter().take(9).cloned().chain(lite_all.iter().take(5).cloned()).collect();
+    let healthy: Vec<String> = pg_all[1..].iter().cloned().chain(lite_all.iter().take(5).cloned()).collect();
     let n_healthy = healthy.len();
     let lat_n = (requests / 2).max(320);
     let (base, base_failed) = latency_run(&rad, &healthy, None, lat_n).await;

@@ -5,8 +5,8 @@
 //! gen-config --input tenants.toml --out <raddb dir> [--check]
 //! migrate --input tenants.toml [--realm <realm>]
 //! ```
-//! `gen-config` renders the FreeRADIUS directory (see `konnekted_radius::config`); with `--check`
-//! it then runs `freeradius -C -d <dir>`. Adding or removing a tenant needs a restart of FreeRADIUS
+//! `gen-config` renders the FreeRADIUS directory (see `konnekted_radius::config`), and PgBouncer's
+//! files if `[server.pgbouncer]` is set; with `--check` it then runs `freeradius -C -d <dir>`. Adding or removing a tenant needs a restart of FreeRADIUS
 //! afterwards (not a HUP). `migrate` creates/migrates each tenant's RADIUS database.
 
 use std::path::PathBuf;
@@ -59,6 +59,12 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
             let out = args.out.context("--out is required")?;
             write_raddb(&input.server, &input.tenants, &out)?;
             println!("wrote {} ({} tenants)", out.display(), input.tenants.len());
+            if let Some(b) = &input.server.pgbouncer {
+                println!(
+                    "wrote {}/pgbouncer.ini and userlist.txt: RELOAD PgBouncer before restarting FreeRADIUS",
+                    b.config_dir.display()
+                );
+            }
             if args.check {
                 let st = std::process::Command::new("freeradius")
                     .arg("-C")

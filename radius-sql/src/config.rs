@@ -21,6 +21,9 @@
 //! - Post-auth query that records user/result/time but never a password.
 //! - Optional `rest` call to the edge voucher endpoint when the user is not found and the tenant
 //!   enables vouchers.
+//! - Optionally PostgreSQL tenants go through PgBouncer ([`PgBouncerConfig`]): one server-side
+//!   connection budget per PostgreSQL server shared by its tenants, so a hung tenant database cannot
+//!   take the server's connection slots from the others, and 50+ tenants fit in `max_connections`.
 //! - Adding/removing a tenant needs a restart (rlm_sql instances, realms and clients are not
 //!   reloaded on HUP; measured, see README).
 
@@ -90,6 +93,47 @@ pub struct ServerConfig {
     /// Trusted clients not bound to any tenant (e.g. a monitoring probe or the test harness).
     pub shared_clients: Vec<NasClient>,
     pub require_message_authenticator: bool,
+    /// Reach the PostgreSQL tenants through PgBouncer (transaction pooling) instead of directly.
+    pub pgbouncer: Option<PgBouncerConfig>,
+}
+
+/// PgBouncer between FreeRADIUS and the tenants' PostgreSQL servers.
+///
+/// rlm_sql does not queue for a free connection, so each tenant's pool may grow to `max_threads`
+/// connections, and a hung tenant database holds every one it opens until the statement timeout.
+/// Directly on PostgreSQL that spends the server's `max_connections` on one tenant (the others get
+/// "too many clients"), and 50 tenants x 32 threads cannot fit at all. Through PgBouncer those
+/// connections are cheap client connections; PgBouncer holds at most `pool_size` server connections
+/// per tenant database, sized so all tenants of one server fit in `server_connection_budget`,
+/// and queues the rest for at most `query_wait_timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PgBouncerConfig {
+    /// Where `pgbouncer.ini` and `userlist.txt` are written (Debian: /etc/pgbouncer).
+    pub config_dir: PathBuf,
+    pub listen_addr: String,
+    pub listen_port: u16,
+    /// Server connections PgBouncer may hold to one PostgreSQL server (host:port), all tenants
+    /// together. Leave room below `max_connections` for the reconciler and other clients.
+    pub server_connection_budget: u32,
+    /// Unix user PgBouncer switches to when started as root (it refuses to run as root).
+    pub user: Option<String>,
+    /// How FreeRADIUS logs in to PgBouncer: `scram-sha-256` (default), `md5`, or `trust` (a
+    /// loopback-only test setup whose PostgreSQL trusts local connections too).
+    pub auth_type: String,
+}
+
+impl Default for PgBouncerConfig {
+    fn default() -> Self {
+        PgBouncerConfig {
+            config_dir: PathBuf::from("/etc/pgbouncer"),
+            listen_addr: "127.0.0.1".into(),
+            listen_port: 6432,
+            server_connection_budget: 60,
+            user: None,
+            auth_type: "scram-sha-256".into(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -110,6 +154,7 @@ impl Default for ServerConfig {
             voucher_timeout_ms: 2000,
             shared_clients: Vec::new(),
             require_message_authenticator: false,
+            pgbouncer: None,
         }
     }
 }
@@ -247,6 +292,9 @@ pub fn validate(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<(), C
     if server.max_threads == 0 {
         return Err(ConfigError::InvalidValue { field: "max_threads", value: "0".into() });
     }
+    if let Some(b) = &server.pgbouncer {
+        validate_pgbouncer(b, tenants)?;
+    }
     dquote_plain("listen_addr", &server.listen_addr)?;
     for (field, p) in [("log_dir", &server.log_dir), ("run_dir", &server.run_dir)] {
         dquote_plain(field, &p.to_string_lossy())?;
@@ -326,14 +374,28 @@ fn sql_module(server: &ServerConfig, t: &TenantConfig) -> Result<String, ConfigE
     let _ = writeln!(s, "\tdialect = \"{}\"", b.dialect());
     let _ = writeln!(s, "\tdriver = \"rlm_sql_{}\"", b.dialect());
     match &t.db {
-        DbSettings::Postgresql { host, port, user, password, database } => {
-            let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
-            let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
-            let _ = writeln!(s, "\tradius_db = \"{database}\"");
-            let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
-            let _ = writeln!(s, "\t# bound every query: a hung tenant DB must not pin the shared worker threads");
-            let _ = writeln!(s, "\topen_query = \"SET statement_timeout = {timeout_ms}\"");
-        }
+        DbSettings::Postgresql { host, port, user, password, database } => match &server.pgbouncer {
+            None => {
+                let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
+                let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
+                let _ = writeln!(s, "\tradius_db = \"{database}\"");
+                let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
+                let _ = writeln!(s, "\t# bound every query: a hung tenant DB must not pin the shared worker threads");
+                let _ = writeln!(s, "\topen_query = \"SET statement_timeout = {timeout_ms}\"");
+            }
+            Some(b) => {
+                let _ = writeln!(s, "\t# through PgBouncer: database {name} there is {database} on {host}:{port}");
+                let _ =
+                    writeln!(s, "\tserver = \"{}\"\n\tport = {}\n\tlogin = \"{user}\"", b.listen_addr, b.listen_port);
+                let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
+                let _ = writeln!(s, "\tradius_db = \"{name}\"");
+                let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
+                let _ = writeln!(
+                    s,
+                    "\t# statement_timeout ({timeout_ms} ms) is set by PgBouncer's connect_query on every server connection"
+                );
+            }
+        },
         DbSettings::Mysql { host, port, user, password, database } => {
             let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
             let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
@@ -876,6 +938,157 @@ pub fn render_files(
     Ok(files)
 }
 
+fn validate_pgbouncer(b: &PgBouncerConfig, tenants: &[TenantConfig]) -> Result<(), ConfigError> {
+    dquote_plain("pgbouncer.listen_addr", &b.listen_addr)?;
+    dquote_plain("pgbouncer.config_dir", &b.config_dir.to_string_lossy())?;
+    if b.listen_port == 0 {
+        return Err(ConfigError::InvalidValue { field: "pgbouncer.listen_port", value: "0".into() });
+    }
+    if b.server_connection_budget == 0 {
+        return Err(ConfigError::InvalidValue { field: "pgbouncer.server_connection_budget", value: "0".into() });
+    }
+    if !["scram-sha-256", "md5", "trust"].contains(&b.auth_type.as_str()) {
+        return Err(ConfigError::InvalidValue { field: "pgbouncer.auth_type", value: b.auth_type.clone() });
+    }
+    if let Some(u) = &b.user
+        && !valid_shortname(u)
+    {
+        return Err(ConfigError::InvalidValue { field: "pgbouncer.user", value: u.clone() });
+    }
+    // userlist.txt holds one password per login: two tenants sharing a role must agree on it.
+    let mut logins: BTreeMap<&str, &str> = BTreeMap::new();
+    for t in tenants {
+        if let DbSettings::Postgresql { user, password, .. } = &t.db {
+            if b.auth_type != "trust" && password.expose().is_empty() {
+                return Err(ConfigError::InvalidValue {
+                    field: "db.password",
+                    value: format!("empty for {} (PgBouncer {} needs one)", t.realm, b.auth_type),
+                });
+            }
+            if logins.insert(user, password.expose()).is_some_and(|p| p != password.expose()) {
+                return Err(ConfigError::InvalidValue {
+                    field: "db.password",
+                    value: format!("role {user} is given two different passwords"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Server connections PgBouncer may hold per tenant database: the server's budget shared by the
+/// tenants on it (at least one each), keyed by sql instance name.
+pub fn pgbouncer_pool_sizes(b: &PgBouncerConfig, tenants: &[TenantConfig]) -> BTreeMap<String, u32> {
+    let mut per_server: BTreeMap<(&str, u16), u32> = BTreeMap::new();
+    for t in tenants {
+        if let DbSettings::Postgresql { host, port, .. } = &t.db {
+            *per_server.entry((host, *port)).or_default() += 1;
+        }
+    }
+    tenants
+        .iter()
+        .filter_map(|t| match &t.db {
+            DbSettings::Postgresql { host, port, .. } => {
+                let n = per_server[&(host.as_str(), *port)];
+                Some((sql_instance_name(&t.realm), (b.server_connection_budget / n).max(1)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `pgbouncer.ini` and `userlist.txt` for the PostgreSQL tenants (pure). Nothing if PgBouncer is
+/// not configured.
+pub fn render_pgbouncer(
+    server: &ServerConfig,
+    tenants: &[TenantConfig],
+) -> Result<Option<BTreeMap<PathBuf, String>>, ConfigError> {
+    let Some(b) = &server.pgbouncer else { return Ok(None) };
+    validate(server, tenants)?;
+    let pools = pgbouncer_pool_sizes(b, tenants);
+    let mut dbs = String::new();
+    let mut users = BTreeMap::new();
+    for t in tenants {
+        let DbSettings::Postgresql { host, port, user, password, database } = &t.db else { continue };
+        let name = sql_instance_name(&t.realm);
+        let pool = pools[&name];
+        let timeout_ms = t.statement_timeout_ms.unwrap_or(server.statement_timeout_ms).max(1);
+        // (PgBouncer cannot parse an empty quoted value: no password given means none)
+        let pw = match password.expose() {
+            "" => String::new(),
+            p => format!(" password={}", squote("db.password", p)?),
+        };
+        let _ = writeln!(
+            dbs,
+            "{name} = host={host} port={port} dbname={database} user={user}{pw} pool_size={pool} \
+             max_db_connections={pool} connect_query='SET statement_timeout = {timeout_ms}'"
+        );
+        users.insert(user.clone(), password.expose().to_owned());
+    }
+    let n_pg = pools.len() as u32;
+    // A queued query gives up soon after the statement timeout: the FreeRADIUS thread waiting
+    // for it is freed, the tenant's breaker opens, and other tenants keep their threads.
+    let wait_s = (server.statement_timeout_ms.max(1) * 2).div_ceil(1000);
+    let mut ini = format!(
+        ";; GENERATED by konnekted-radius - do not edit\n\
+         ;; FreeRADIUS reaches each tenant's PostgreSQL database through here (database name = sql\n\
+         ;; instance name). Pool sizes share server_connection_budget = {budget} per PostgreSQL server.\n\
+         ;; Adding a tenant: RELOAD (or SIGHUP) PgBouncer, then restart FreeRADIUS.\n\
+         [databases]\n\
+         {dbs}\n\
+         [pgbouncer]\n\
+         listen_addr = {addr}\n\
+         listen_port = {port}\n\
+         unix_socket_dir =\n\
+         auth_type = {auth}\n\
+         auth_file = {dir}/userlist.txt\n\
+         ;; FreeRADIUS sends one statement per transaction (autocommit), so transaction pooling\n\
+         ;; hands a server connection to whichever tenant thread needs it next.\n\
+         pool_mode = transaction\n\
+         max_client_conn = {max_client}\n\
+         default_pool_size = 1\n\
+         reserve_pool_size = 0\n\
+         query_wait_timeout = {wait_s}\n\
+         server_connect_timeout = 2\n\
+         server_login_retry = 1\n\
+         server_idle_timeout = 30\n\
+         server_lifetime = 3600\n\
+         ignore_startup_parameters = extra_float_digits\n\
+         log_connections = 0\n\
+         log_disconnections = 0\n",
+        budget = b.server_connection_budget,
+        addr = b.listen_addr,
+        port = b.listen_port,
+        auth = b.auth_type,
+        dir = b.config_dir.display(),
+        // every tenant pool of FreeRADIUS may grow to max_threads client connections
+        max_client = n_pg * server.max_threads + 64,
+    );
+    if let Some(u) = &b.user {
+        let _ = writeln!(ini, "user = {u}");
+    }
+    let userlist: String =
+        users.iter().map(|(u, p)| format!("\"{}\" \"{}\"\n", u.replace('"', "\"\""), p.replace('"', "\"\""))).collect();
+    Ok(Some(BTreeMap::from([(PathBuf::from("pgbouncer.ini"), ini), (PathBuf::from("userlist.txt"), userlist)])))
+}
+
+/// Write PgBouncer's files into `config_dir` (each swapped in whole). Returns the directory, or
+/// None if PgBouncer is not configured.
+pub fn write_pgbouncer(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<Option<PathBuf>, ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let (Some(b), Some(files)) = (&server.pgbouncer, render_pgbouncer(server, tenants)?) else { return Ok(None) };
+    std::fs::create_dir_all(&b.config_dir)?;
+    for (rel, content) in files {
+        let path = b.config_dir.join(&rel);
+        let tmp = b.config_dir.join(format!(".{}.new-{}", rel.display(), std::process::id()));
+        std::fs::write(&tmp, content)?;
+        // holds database passwords
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o640))?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(Some(b.config_dir.clone()))
+}
+
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -900,7 +1113,7 @@ const REMOVE_FROM_STOCK: &[&str] = &["sites-enabled", "mods-enabled/eap", "mods-
 
 /// Render a complete raddb directory at `target`: copy of `server.base_raddb` + our files.
 /// Written next to `target` and swapped in, so a running server never sees a half-written tree.
-/// Also creates `log_dir` and `run_dir`.
+/// Also creates `log_dir` and `run_dir`, and writes PgBouncer's files if it is configured.
 pub fn write_raddb(server: &ServerConfig, tenants: &[TenantConfig], target: &Path) -> Result<(), ConfigError> {
     let stock = read_stock_queries(&server.base_raddb)?;
     let files = render_files(server, tenants, &stock)?;
@@ -942,6 +1155,7 @@ pub fn write_raddb(server: &ServerConfig, tenants: &[TenantConfig], target: &Pat
     } else {
         std::fs::rename(&tmp, target)?;
     }
+    write_pgbouncer(server, tenants)?;
     Ok(())
 }
 
@@ -1030,6 +1244,84 @@ mod tests {
         let clients = &files[Path::new("clients.conf")];
         assert!(clients.contains("shortname = \"acme:pop1\""));
         assert!(files[Path::new("proxy.conf")].contains("realm beta.net {"));
+    }
+
+    fn pg_tenant(realm: &str, host: &str, user: &str, pw: &str) -> TenantConfig {
+        TenantConfig {
+            realm: realm.into(),
+            db: DbSettings::Postgresql {
+                host: host.into(),
+                port: 5432,
+                user: user.into(),
+                password: Secret::new(pw),
+                database: format!("radius_{realm}"),
+            },
+            nas: vec![],
+            vouchers: false,
+            statement_timeout_ms: None,
+        }
+    }
+
+    #[test]
+    fn pgbouncer_shares_each_servers_budget_and_fronts_every_postgresql_tenant() {
+        let bouncer = PgBouncerConfig {
+            config_dir: PathBuf::from("/etc/pgbouncer"),
+            listen_port: 6433,
+            server_connection_budget: 10,
+            ..Default::default()
+        };
+        let server = ServerConfig { pgbouncer: Some(bouncer.clone()), ..Default::default() };
+        let mut ts = tenants(); // acme (PostgreSQL on 127.0.0.1) + beta.net (MariaDB)
+        ts.push(pg_tenant("b1", "10.0.0.5", "r_b1", "p1"));
+        ts.push(pg_tenant("b2", "10.0.0.5", "r_b2", "p2"));
+        ts.push(pg_tenant("b3", "10.0.0.5", "r_b3", "p3"));
+        ts[4].statement_timeout_ms = Some(2500);
+        let pools = pgbouncer_pool_sizes(&bouncer, &ts);
+        // acme is alone on its server; b1..b3 split 10 three ways; MariaDB is not pooled
+        assert_eq!(pools.len(), 4);
+        assert_eq!(pools["konnekted_sql_acme"], 10);
+        assert_eq!(pools["konnekted_sql_b1"], 3);
+        let many: Vec<TenantConfig> = (0..50).map(|i| pg_tenant(&format!("t{i}"), "db", "r", "p")).collect();
+        assert!(pgbouncer_pool_sizes(&bouncer, &many).values().all(|&n| n == 1), "never below one");
+
+        let files = render_pgbouncer(&server, &ts).unwrap().unwrap();
+        let ini = &files[Path::new("pgbouncer.ini")];
+        assert!(ini.contains(
+            "konnekted_sql_b3 = host=10.0.0.5 port=5432 dbname=radius_b3 user=r_b3 password='p3' pool_size=3 max_db_connections=3 connect_query='SET statement_timeout = 2500'"
+        ));
+        assert!(ini.contains("pool_mode = transaction") && ini.contains("listen_port = 6433"));
+        assert!(ini.contains("auth_file = /etc/pgbouncer/userlist.txt") && ini.contains("auth_type = scram-sha-256"));
+        assert!(ini.contains(&format!("max_client_conn = {}", 4 * 32 + 64)));
+        assert!(!ini.contains("radius_beta") && !ini.contains("\nuser ="));
+        assert_eq!(
+            files[Path::new("userlist.txt")],
+            "\"r_b1\" \"p1\"\n\"r_b2\" \"p2\"\n\"r_b3\" \"p3\"\n\"radius_acme\" \"pw\"\n"
+        );
+
+        // FreeRADIUS talks to PgBouncer under the instance name; MariaDB tenants are untouched
+        let raddb = render_files(&server, &ts, &stock()).unwrap();
+        let acme = &raddb[Path::new("mods-enabled/konnekted_sql_acme")];
+        assert!(
+            acme.contains("server = \"127.0.0.1\"\n\tport = 6433")
+                && acme.contains("radius_db = \"konnekted_sql_acme\"")
+        );
+        assert!(!acme.contains("open_query"), "the timeout is PgBouncer's connect_query");
+        assert!(raddb[Path::new("mods-enabled/konnekted_sql_beta_net")].contains("port = 3306"));
+        assert!(render_pgbouncer(&ServerConfig::default(), &ts).unwrap().is_none());
+    }
+
+    #[test]
+    fn pgbouncer_refuses_what_it_could_not_serve() {
+        let server = |auth: &str| ServerConfig {
+            pgbouncer: Some(PgBouncerConfig { auth_type: auth.into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let two_passwords = vec![pg_tenant("a", "h", "shared", "x"), pg_tenant("b", "h", "shared", "y")];
+        assert!(render_pgbouncer(&server("md5"), &two_passwords).is_err());
+        let no_password = vec![pg_tenant("a", "h", "r", "")];
+        assert!(render_pgbouncer(&server("scram-sha-256"), &no_password).is_err());
+        assert!(render_pgbouncer(&server("trust"), &no_password).unwrap().is_some());
+        assert!(render_pgbouncer(&server("password"), &no_password).is_err());
     }
 
     #[test]

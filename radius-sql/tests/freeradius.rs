@@ -1,5 +1,6 @@
-//! End-to-end: a real FreeRADIUS 3.2 with the generated config, three tenants on three backends
-//! (acme: PostgreSQL, beta: MariaDB, gamma: SQLite), on high loopback ports.
+//! End-to-end: a real FreeRADIUS 3.2 with the generated config, four tenants on three backends
+//! (acme and delta: PostgreSQL, one cluster; beta: MariaDB; gamma: SQLite), on high loopback ports.
+//! Run twice: FreeRADIUS straight to PostgreSQL, and through PgBouncer (the recommended setup).
 //!
 //! Skips (with a message) only if `freeradius` is missing and KONNEKTED_REQUIRE_FREERADIUS is unset.
 
@@ -72,22 +73,49 @@ impl Failures {
     }
 }
 
+fn delta_state() -> DesiredState {
+    DesiredState {
+        plans: vec![plan("fibre", "8M/8M")],
+        subscribers: vec![sub("dave", "davepw", "fibre", SubscriberStatus::Active)],
+        policy: TenantPolicy::default(),
+    }
+}
+
+/// The two variants share ports' neighbourhood and the machine's two cores: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn freeradius_three_tenants_three_backends_end_to_end() {
-    if !freeradius_or_skip("freeradius_three_tenants_three_backends_end_to_end") {
+async fn freeradius_four_tenants_three_backends_end_to_end() {
+    end_to_end("freeradius_four_tenants_three_backends_end_to_end", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeradius_end_to_end_with_postgresql_through_pgbouncer() {
+    end_to_end("freeradius_end_to_end_with_postgresql_through_pgbouncer", true).await;
+}
+
+async fn end_to_end(test: &str, pooled: bool) {
+    if !freeradius_or_skip(test) {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().await;
     let sfx = unique_suffix();
     let dir = scratch_dir("e2e");
     let acme_db = pg(&format!("krt_{sfx}_acme"));
     let beta_db = mysql(&format!("krt_{sfx}_beta"));
     let gamma_db = DbSettings::Sqlite { path: dir.join("gamma.db") };
-    let _cleanup = Cleanup { dbs: vec![acme_db.clone(), beta_db.clone(), gamma_db.clone()], dir: Some(dir.clone()) };
+    let delta_db = pg(&format!("krt_{sfx}_delta"));
+    let _cleanup = Cleanup {
+        dbs: vec![acme_db.clone(), beta_db.clone(), gamma_db.clone(), delta_db.clone()],
+        dir: Some(dir.clone()),
+    };
 
     // 1. databases: create + migrate (twice: idempotent) + sync
     let acme = migrate(&acme_db).await.expect("migrate acme");
     let beta = migrate(&beta_db).await.expect("migrate beta");
     let gamma = migrate(&gamma_db).await.expect("migrate gamma");
+    let delta = migrate(&delta_db).await.expect("migrate delta");
+    sync_tenant(&delta, &delta_state()).await.unwrap();
     migrate(&acme_db).await.expect("migrate acme again").close().await;
     let r = sync_tenant(&acme, &acme_state()).await.unwrap();
     assert!(r.added > 0, "{r:?}");
@@ -97,8 +125,11 @@ async fn freeradius_three_tenants_three_backends_end_to_end() {
 
     // 2. config + server. The voucher endpoint points at a closed port: "not found" users of acme
     //    must still get a clean reject.
-    let server = server_config(&dir, Some("http://127.0.0.1:9/api".into()));
-    let tenants = vec![
+    let mut server = server_config(&dir, Some("http://127.0.0.1:9/api".into()));
+    if pooled {
+        server.pgbouncer = Some(pgbouncer_config(&dir, 20));
+    }
+    let mut tenants = vec![
         TenantConfig {
             realm: "acme".into(),
             db: acme_db.clone(),
@@ -133,11 +164,23 @@ async fn freeradius_three_tenants_three_backends_end_to_end() {
             statement_timeout_ms: None,
         },
     ];
+    tenants.push(TenantConfig {
+        realm: "delta".into(),
+        db: delta_db.clone(),
+        nas: vec![NasClient { ip: "127.0.0.5".into(), secret: Secret::new("deltasecret"), shortname: "pop1".into() }],
+        vouchers: false,
+        statement_timeout_ms: None,
+    });
     let rad = start_radiusd(&server, &tenants, &dir).await;
+    let bouncer = match &server.pgbouncer {
+        Some(b) => Some(start_pgbouncer(b).await),
+        None => None,
+    };
     let shared = Client::new(Ipv4Addr::LOCALHOST, SHARED_SECRET, rad.auth_addr(), Duration::from_secs(3), 1);
     let acme_nas = Client::new(Ipv4Addr::new(127, 0, 0, 2), "acmesecret", rad.auth_addr(), Duration::from_secs(3), 1);
     let beta_nas = Client::new(Ipv4Addr::new(127, 0, 0, 3), "betasecret", rad.auth_addr(), Duration::from_secs(3), 1);
     let gamma_nas = Client::new(Ipv4Addr::new(127, 0, 0, 4), "gammasecret", rad.auth_addr(), Duration::from_secs(3), 1);
+    let delta_nas = Client::new(Ipv4Addr::new(127, 0, 0, 5), "deltasecret", rad.auth_addr(), Duration::from_secs(3), 1);
 
     let mut f = Failures(Vec::new());
 
@@ -146,6 +189,7 @@ async fn freeradius_three_tenants_three_backends_end_to_end() {
         (&acme_nas, "alice@acme", "alicepw", "10M/10M"),
         (&beta_nas, "bob@beta", "bobpw", "20M/20M"),
         (&gamma_nas, "carol@gamma", "carolpw", "5M/5M"),
+        (&delta_nas, "dave@delta", "davepw", "8M/8M"),
     ] {
         let r = client.pap(user, pw).await;
         f.check(
@@ -318,45 +362,73 @@ async fn freeradius_three_tenants_three_backends_end_to_end() {
     sqlx::query("LOCK TABLE radcheck IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
     let hung = Client::new(Ipv4Addr::new(127, 0, 0, 2), "acmesecret", rad.auth_addr(), Duration::from_secs(2), 0);
     let mut tasks = Vec::new();
-    for i in 0..40 {
+    for i in 0..60 {
         let h = hung.clone();
         tasks.push(tokio::spawn(async move { ("acme", h.pap("alice@acme", "alicepw").await) }));
-        if i % 2 == 0 {
-            let b = Client { retries: 2, ..beta_nas.clone() };
-            tasks.push(tokio::spawn(async move { ("beta", b.pap("bob@beta", "bobpw").await) }));
-        } else {
-            let g = Client { retries: 2, ..gamma_nas.clone() };
-            tasks.push(tokio::spawn(async move { ("gamma", g.pap("carol@gamma", "carolpw").await) }));
-        }
+        let (who, client, user, pw) = match i % 3 {
+            0 => ("beta", &beta_nas, "bob@beta", "bobpw"),
+            1 => ("gamma", &gamma_nas, "carol@gamma", "carolpw"),
+            _ => ("delta", &delta_nas, "dave@delta", "davepw"),
+        };
+        let c = Client { retries: 2, ..client.clone() };
+        tasks.push(tokio::spawn(async move { (who, c.pap(user, pw).await) }));
     }
-    let mut others_ok = 0;
-    let mut others_total = 0;
+    // accepted / sent per tenant
+    let mut tally: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
     let mut acme_answered_reject = 0;
     for t in tasks {
         let (who, r) = t.await.unwrap();
-        if who == "acme" {
-            if matches!(&r, Ok(r) if r.code == 3) {
-                acme_answered_reject += 1;
-            }
-        } else {
-            others_total += 1;
-            if matches!(&r, Ok(r) if r.accepted()) {
-                others_ok += 1;
-            }
+        if who == "acme" && matches!(&r, Ok(r) if r.code == 3) {
+            acme_answered_reject += 1;
         }
+        let e = tally.entry(who).or_default();
+        e.0 += u32::from(matches!(&r, Ok(r) if r.accepted()));
+        e.1 += 1;
     }
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     locker.close().await.ok();
-    f.check("other tenants all accepted while acme's DB hangs", others_ok == others_total, (others_ok, others_total));
+    println!("noisy neighbour (accepted, sent): {tally:?}; acme rejects {acme_answered_reject}");
+    for other in ["beta", "gamma"] {
+        f.check(
+            &format!("{other} (another server) all accepted while acme's DB hangs"),
+            tally[other].0 == tally[other].1,
+            tally[other],
+        );
+    }
+    // Straight to PostgreSQL, acme's hung connections may take the cluster's connection slots
+    // from delta (see README, Figures); through PgBouncer they cannot.
+    if pooled {
+        f.check(
+            "delta (same PostgreSQL cluster) all accepted while acme's DB hangs",
+            tally["delta"].0 == tally["delta"].1,
+            tally["delta"],
+        );
+    }
     f.check("hung tenant is never rejected because of its DB", acme_answered_reject == 0, acme_answered_reject);
-    println!("noisy neighbour: others {others_ok}/{others_total} accepted; acme rejects {acme_answered_reject}");
+    // once the lock is gone and the breaker closes (breaker_ttl_secs), acme authenticates again
+    let mut back = None;
+    for _ in 0..40 {
+        if let Ok(r) = acme_nas.pap("alice@acme", "alicepw").await
+            && r.accepted()
+        {
+            back = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    f.check("acme authenticates again after its DB recovers", back.is_some(), ());
 
     if !f.0.is_empty() {
         let log = rad.log();
         let tail: Vec<&str> = log.lines().rev().take(60).collect();
         println!("--- radius.log tail ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        if let Some(b) = &bouncer {
+            let log = b.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            println!("--- pgbouncer tail ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        }
     }
-    for db in [&acme, &beta, &gamma] {
+    for db in [&acme, &beta, &gamma, &delta] {
         RadiusDb::close(db).await;
     }
     assert!(f.0.is_empty(), "{} failures:\n{}", f.0.len(), f.0.join("\n"));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use konnekted_radius::config::{NasClient, ServerConfig, TenantConfig, write_raddb};
+use konnekted_radius::config::{NasClient, PgBouncerConfig, ServerConfig, TenantConfig, write_raddb};
 use konnekted_radius::db::{DbSettings, Secret, drop_database};
 use konnekted_radius::packet::{self, Attribute, Packet, attr, code, vendor};
 
@@ -120,6 +120,74 @@ pub fn server_config(dir: &Path, voucher_url: Option<String>) -> ServerConfig {
         }],
         ..ServerConfig::default()
     }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free TCP port")
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// PgBouncer settings for the tenants on the machine's PostgreSQL (trust auth on loopback, like
+/// the server itself). Files go to `dir/pgbouncer`.
+pub fn pgbouncer_config(dir: &Path, server_connection_budget: u32) -> PgBouncerConfig {
+    PgBouncerConfig {
+        config_dir: dir.join("pgbouncer"),
+        listen_addr: "127.0.0.1".into(),
+        listen_port: free_tcp_port(),
+        server_connection_budget,
+        // PgBouncer refuses to run as root; it switches to this user after start-up.
+        user: running_as_root().then(|| "postgres".into()),
+        auth_type: "trust".into(),
+    }
+}
+
+/// A running PgBouncer on the files `write_raddb` rendered; killed on drop.
+pub struct PgBouncer {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl PgBouncer {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start PgBouncer (after `write_raddb`/`start_radiusd` wrote its files) and wait for its port.
+pub async fn start_pgbouncer(b: &PgBouncerConfig) -> PgBouncer {
+    if let Some(user) = &b.user {
+        // it reads its files again after dropping privileges
+        let st = Command::new("chown").arg("-R").arg(user).arg(&b.config_dir).status().expect("chown");
+        assert!(st.success(), "chown {} to {user}", b.config_dir.display());
+    }
+    let log = b.config_dir.join("stderr.log");
+    let child = Command::new("pgbouncer")
+        .arg(b.config_dir.join("pgbouncer.ini"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("pgbouncer log"))
+        .spawn()
+        .expect("spawn pgbouncer (run radius-sql/tests/setup.sh)");
+    let mut p = PgBouncer { child, log };
+    for _ in 0..100 {
+        if let Ok(Some(st)) = p.child.try_wait() {
+            panic!("pgbouncer exited at start-up ({st}):\n{}", p.log());
+        }
+        if tokio::net::TcpStream::connect((b.listen_addr.as_str(), b.listen_port)).await.is_ok() {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pgbouncer did not listen on {}:\n{}", b.listen_port, p.log());
 }
 
 /// A running `freeradius -f` on a generated directory; killed on drop.
