@@ -1,12 +1,16 @@
 //! The agent against the real native host (in-process) and a SQLite RADIUS database.
 
+mod common;
+
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
-use konnekted_radius::coa::CoaClient;
+use common::{Host, Tenant, now};
 use konnekted_radius::db::{DbSettings, RadiusDb, Secret, migrate};
 use konnekted_radius::packet::{self, Packet, attr, code};
-use konnekted_radius_agent::config::{Intervals, NasConfig, PolicyConfig, TenantConfig};
+use konnekted_radius::sync::InactivePolicy;
+use konnekted_radius_agent::config::{Intervals, NasConfig};
 use konnekted_radius_agent::{AgentError, TenantAgent};
 use serde_json::{Value, json};
 
@@ -14,8 +18,11 @@ struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("konnekted-radius-agent-{tag}-{}-{}", std::process::id(), rand_hex(8)));
+        let p = std::env::temp_dir().join(format!(
+            "konnekted-radius-agent-{tag}-{}-{}",
+            std::process::id(),
+            common::rand_hex(8)
+        ));
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
     }
@@ -27,116 +34,32 @@ impl Drop for TempDir {
     }
 }
 
-fn rand_hex(n: usize) -> String {
-    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
-}
-
+/// The host with one tenant on it (which the edge derefs to), and a scratch dir for its RADIUS database.
 struct Edge {
-    base: String,
-    realm: String,
-    admin_token: String,
-    sync_key: String,
-    http: reqwest::Client,
-    _running: konnekted::server::Running,
+    tenant: Tenant,
+    _host: Host,
     dir: TempDir,
 }
 
 impl Edge {
     async fn start(realm: &str) -> Edge {
         let dir = TempDir::new(realm);
-        let platform = rand_hex(32);
-        let config = konnekted::Config {
-            listen: ([127, 0, 0, 1], 0).into(),
-            data_dir: dir.0.join("edge"),
-            public_base_url: None,
-            platform_token: konnekted_core::secret::Secret::new(&platform),
-            tick_seconds: 3600,
-            ..Default::default()
-        };
-        std::fs::create_dir_all(&config.data_dir).expect("edge dir");
-        let running = konnekted::server::launch(&config, None).await.expect("host");
-        let base = running.base_url();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let (admin_token, sync_key) = (rand_hex(40), rand_hex(64));
-        let r = http
-            .post(format!("{base}/api/tenants"))
-            .bearer_auth(&platform)
-            .json(&json!({"realm": realm, "name": format!("ISP {realm}"), "admin_token": admin_token,
-                          "callback_token": rand_hex(32), "sync_key": sync_key}))
-            .send()
-            .await
-            .expect("create tenant");
-        let status = r.status().as_u16();
-        assert_eq!(status, 201, "create tenant: {}", r.text().await.unwrap_or_default());
-        Edge { base, realm: realm.into(), admin_token, sync_key, http, _running: running, dir }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/t/{}{path}", self.base, self.realm))
-            .bearer_auth(&self.admin_token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let host = Host::start(&dir.0).await;
+        let tenant = host.tenant(realm).await;
+        Edge { tenant, _host: host, dir }
     }
 
     /// Plans basic (10/2 Mbps) and fast (20/5 Mbps); one subscriber on basic with credit (active).
     async fn seed(&self) -> (String, String) {
-        for (code, down, up) in [("basic", 10000, 2000), ("fast", 20000, 5000)] {
-            let (s, v) = self
-                .call(
-                    reqwest::Method::POST,
-                    "/plans",
-                    Some(json!({"code": code, "name": code, "price_cents": 100000, "period_seconds": 2592000,
-                                "down_kbps": down, "up_kbps": up})),
-                )
-                .await;
-            assert_eq!(s, 201, "{v}");
-        }
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                "/subscribers",
-                Some(json!({"name": "Alice", "plan": "basic", "account_no": "A100", "phone": "254700000001",
-                            "password": "s3cret-pw"})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let id = v["id"].as_str().expect("id").to_owned();
-        let username = v["username"].as_str().expect("username").to_owned();
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/subscribers/{id}/adjust"),
-                Some(json!({"amount_cents": 100000, "memo": "test credit"})),
-            )
-            .await;
-        assert!(s < 300, "adjust: {s} {v}");
-        (id, username)
+        self.tenant.seed((10_000, 2_000), (20_000, 5_000), "s3cret-pw").await
     }
+}
 
-    fn tenant(&self, db: &DbSettings, nas: Vec<NasConfig>) -> TenantConfig {
-        TenantConfig {
-            realm: self.realm.clone(),
-            sync_key: Secret::new(&self.sync_key),
-            db: db.clone(),
-            policy: PolicyConfig::default(),
-            nas,
-        }
-    }
+impl Deref for Edge {
+    type Target = Tenant;
 
-    fn agent(&self, db: &DbSettings, nas: Vec<NasConfig>) -> TenantAgent {
-        self.agent_at(&self.base, db, nas)
-    }
-
-    fn agent_at(&self, base: &str, db: &DbSettings, nas: Vec<NasConfig>) -> TenantAgent {
-        let mut a = TenantAgent::new(base, self.tenant(db, nas), &Intervals::default()).expect("agent");
-        a.coa = CoaClient { timeout: Duration::from_millis(500), retries: 1, ..CoaClient::default() };
-        a
+    fn deref(&self) -> &Tenant {
+        &self.tenant
     }
 }
 
@@ -207,16 +130,12 @@ async fn fake_nas(secret: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle
     (addr, h)
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 #[tokio::test]
 async fn pass_with_active_subscriber_writes_radcheck_and_group() {
     let edge = Edge::start("acme").await;
     let (_, user) = edge.seed().await;
     let (settings, db) = radius(&edge.dir).await;
-    let mut agent = edge.agent(&settings, vec![]);
+    let mut agent = edge.agent(&settings, vec![], InactivePolicy::Reject);
     let out = agent.try_pass().await.expect("pass");
     assert!(out.sync.added > 0);
     let check = rows(&db, &format!("SELECT attribute || '=' || value FROM radcheck WHERE username = '{user}'")).await;
@@ -240,15 +159,13 @@ async fn suspension_via_fast_path_rejects_and_disconnects_online_user() {
     let (settings, db) = radius(&edge.dir).await;
     let (nas_addr, nas) = fake_nas(b"nassecret").await;
     let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
-    let mut agent = edge.agent(&settings, vec![nas_cfg]);
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject);
     agent.try_pass().await.expect("pass");
     assert_eq!(agent.try_fast_path().await.expect("idle feed").map(|o| o.sync.is_noop()), None);
     let t = now();
     acct(&db, "sess-1", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
 
-    let (s, v) =
-        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
-    assert!(s < 300, "suspend: {s} {v}");
+    edge.patch_subscriber(&id, json!({"status": "suspended"})).await;
     let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
     assert!(!out.sync.is_noop());
     let check = rows(
@@ -274,13 +191,12 @@ async fn plan_change_via_fast_path_sends_coa_with_new_rate() {
     let (settings, db) = radius(&edge.dir).await;
     let (nas_addr, nas) = fake_nas(b"nassecret").await;
     let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
-    let mut agent = edge.agent(&settings, vec![nas_cfg]);
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject);
     agent.try_pass().await.expect("pass");
     let t = now();
     acct(&db, "sess-2", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
 
-    let (s, v) = edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"plan": "fast"}))).await;
-    assert!(s < 300, "plan change: {s} {v}");
+    edge.patch_subscriber(&id, json!({"plan": "fast"})).await;
     let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
     let groups = rows(&db, &format!("SELECT groupname FROM radusergroup WHERE username = '{user}'")).await;
     assert_eq!(groups, vec!["kn_plan_fast".to_owned()]);
@@ -297,17 +213,15 @@ async fn pass_with_edge_down_leaves_radius_unchanged() {
     let edge = Edge::start("acme").await;
     let (id, _) = edge.seed().await;
     let (settings, db) = radius(&edge.dir).await;
-    edge.agent(&settings, vec![]).try_pass().await.expect("pass");
+    edge.agent(&settings, vec![], InactivePolicy::Reject).try_pass().await.expect("pass");
     let before = dump(&db).await;
     assert!(!before.is_empty());
 
     // billing changes, then the edge goes away before the agent can see it
-    let (s, _) =
-        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
-    assert!(s < 300);
+    edge.patch_subscriber(&id, json!({"status": "suspended"})).await;
     // an address nobody listens on: the edge as unreachable as it gets
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut agent = edge.agent_at(&format!("http://127.0.0.1:{port}"), &settings, vec![]);
+    let mut agent = edge.agent_at(&format!("http://127.0.0.1:{port}"), &settings, vec![], InactivePolicy::Reject);
     let full = agent.try_pass().await;
     assert!(matches!(full, Err(AgentError::Edge(_))), "{:?}", full.map(|o| o.sync));
     let fast = agent.try_fast_path().await;
@@ -320,7 +234,7 @@ async fn usage_push_with_radacct_rows_shows_in_admin_usage() {
     let edge = Edge::start("acme").await;
     let (_, user) = edge.seed().await;
     let (settings, db) = radius(&edge.dir).await;
-    let mut agent = edge.agent(&settings, vec![]);
+    let mut agent = edge.agent(&settings, vec![], InactivePolicy::Reject);
     let t = now();
     acct(&db, "u-closed", &user, "10.0.0.1", (t - 7200, t - 3600, Some(t - 3600)), (5000, 9000)).await;
     acct(&db, "u-open", &user, "10.0.0.1", (t - 600, t - 60, None), (100, 200)).await;
@@ -328,8 +242,7 @@ async fn usage_push_with_radacct_rows_shows_in_admin_usage() {
     assert!(pushed.days >= 1);
     assert_eq!(pushed.online, 1);
 
-    let (s, v) = edge.call(reqwest::Method::GET, "/usage", None).await;
-    assert_eq!(s, 200, "{v}");
+    let v = edge.get("/usage").await;
     let list = v.as_array().cloned().or_else(|| v["days"].as_array().cloned()).unwrap_or_default();
     let mine: Vec<&Value> = list.iter().filter(|d| d["username"] == user.as_str()).collect();
     assert!(!mine.is_empty(), "{v}");
@@ -337,8 +250,7 @@ async fn usage_push_with_radacct_rows_shows_in_admin_usage() {
     let output: i64 = mine.iter().filter_map(|d| d["output_octets"].as_i64()).sum();
     assert_eq!((input, output), (5100, 9200), "{v}");
 
-    let (s, v) = edge.call(reqwest::Method::GET, "/online", None).await;
-    assert_eq!(s, 200, "{v}");
+    let v = edge.get("/online").await;
     assert!(v.to_string().contains("u-open"), "{v}");
 }
 
@@ -347,12 +259,13 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
     let edge = Edge::start("acme").await;
     let (_, user) = edge.seed().await;
     let (settings, db) = radius(&edge.dir).await;
-    let mut ghost = edge.tenant(&DbSettings::Sqlite { path: edge.dir.0.join("ghost.db") }, vec![]);
+    let mut ghost =
+        edge.config(&DbSettings::Sqlite { path: edge.dir.0.join("ghost.db") }, vec![], InactivePolicy::Reject);
     ghost.realm = "ghost".into(); // unknown to the edge: every call fails
     let config = konnekted_radius_agent::Config {
         edge_url: edge.base.clone(),
         intervals: Intervals::default(),
-        tenants: vec![ghost, edge.tenant(&settings, vec![])],
+        tenants: vec![ghost, edge.config(&settings, vec![], InactivePolicy::Reject)],
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(konnekted_radius_agent::run(config, rx));
@@ -376,13 +289,10 @@ async fn suspension_with_walled_garden_policy_moves_user_to_garden_group() {
     let edge = Edge::start("acme").await;
     let (id, user) = edge.seed().await;
     let (settings, db) = radius(&edge.dir).await;
-    let mut tenant = edge.tenant(&settings, vec![]);
-    tenant.policy.suspended = konnekted_radius::sync::InactivePolicy::WalledGarden;
+    let tenant = edge.config(&settings, vec![], InactivePolicy::WalledGarden);
     let mut agent = TenantAgent::new(&edge.base, tenant, &Intervals::default()).expect("agent");
     agent.try_pass().await.expect("pass");
-    let (s, _) =
-        edge.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(json!({"status": "suspended"}))).await;
-    assert!(s < 300);
+    edge.patch_subscriber(&id, json!({"status": "suspended"})).await;
     agent.try_fast_path().await.expect("fast path").expect("changes seen");
     let groups = rows(&db, &format!("SELECT groupname FROM radusergroup WHERE username = '{user}'")).await;
     assert_eq!(groups, vec!["kn_walled_garden".to_owned()]);

@@ -19,6 +19,7 @@
 //!
 //! Skips (with a message) only if `freeradius` is missing and KONNEKTED_REQUIRE_FREERADIUS is unset.
 
+mod common;
 // The support module carries its own `#![allow(dead_code)]`: this test uses only part of it.
 #[path = "../../../radius-sql/tests/support/mod.rs"]
 mod support;
@@ -26,153 +27,18 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use common::{Host, now};
 use konnekted_radius::accounting::{self, AcctSession, day_string};
-use konnekted_radius::coa::CoaClient;
 use konnekted_radius::config::{NasClient, TenantConfig as RadiusTenant};
 use konnekted_radius::db::{DbSettings, RadiusDb, Secret, migrate};
 use konnekted_radius::packet::{self, Packet, attr, code, vendor};
 use konnekted_radius::sync::InactivePolicy;
-use konnekted_radius_agent::config::{Intervals, NasConfig, PolicyConfig, TenantConfig as AgentTenant};
-use konnekted_radius_agent::{CoaAction, TenantAgent};
-use serde_json::{Value, json};
+use konnekted_radius_agent::CoaAction;
+use konnekted_radius_agent::config::NasConfig;
+use serde_json::json;
 use support::{Cleanup, Client, Radiusd, Reply, freeradius_or_skip, scratch_dir, server_config, start_radiusd};
 
 const NAIROBI: i64 = 10_800;
-
-fn rand_hex(n: usize) -> String {
-    (0..n).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// The native host, started in-process; tenants are created through the platform API.
-struct Host {
-    base: String,
-    platform: String,
-    http: reqwest::Client,
-    _running: konnekted::server::Running,
-}
-
-impl Host {
-    async fn start(dir: &std::path::Path) -> Host {
-        let platform = rand_hex(32);
-        let config = konnekted::Config {
-            listen: ([127, 0, 0, 1], 0).into(),
-            data_dir: dir.join("edge"),
-            public_base_url: None,
-            platform_token: konnekted_core::secret::Secret::new(&platform),
-            tick_seconds: 3600,
-            ..Default::default()
-        };
-        std::fs::create_dir_all(&config.data_dir).expect("edge dir");
-        let running = konnekted::server::launch(&config, None).await.expect("host");
-        let base = running.base_url();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Host { base, platform, http, _running: running }
-    }
-
-    async fn tenant(&self, realm: &str) -> Tenant {
-        let (admin_token, sync_key) = (rand_hex(40), rand_hex(64));
-        let r = self
-            .http
-            .post(format!("{}/api/tenants", self.base))
-            .bearer_auth(&self.platform)
-            .json(&json!({"realm": realm, "name": format!("ISP {realm}"), "admin_token": admin_token,
-                          "callback_token": rand_hex(32), "sync_key": sync_key}))
-            .send()
-            .await
-            .expect("create tenant");
-        let status = r.status().as_u16();
-        assert_eq!(status, 201, "create tenant {realm}: {}", r.text().await.unwrap_or_default());
-        Tenant { base: self.base.clone(), realm: realm.into(), admin_token, sync_key, http: self.http.clone() }
-    }
-}
-
-/// One tenant of the host, seen through its admin API.
-struct Tenant {
-    base: String,
-    realm: String,
-    admin_token: String,
-    sync_key: String,
-    http: reqwest::Client,
-}
-
-impl Tenant {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/t/{}{path}", self.base, self.realm))
-            .bearer_auth(&self.admin_token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(s, 200, "GET {}{path}: {v}", self.realm);
-        v
-    }
-
-    async fn patch_subscriber(&self, id: &str, body: Value) {
-        let (s, v) = self.call(reqwest::Method::PATCH, &format!("/subscribers/{id}"), Some(body.clone())).await;
-        assert!(s < 300, "{}: PATCH subscriber {body}: {s} {v}", self.realm);
-    }
-
-    /// Plans `basic` and `fast` with the given (down, up) kbps; subscriber A100 on basic with
-    /// `password` and credit (active). Returns (id, username).
-    async fn seed(&self, basic: (i64, i64), fast: (i64, i64), password: &str) -> (String, String) {
-        for (code, (down, up)) in [("basic", basic), ("fast", fast)] {
-            let (s, v) = self
-                .call(
-                    reqwest::Method::POST,
-                    "/plans",
-                    Some(json!({"code": code, "name": code, "price_cents": 100000, "period_seconds": 2592000,
-                                "down_kbps": down, "up_kbps": up})),
-                )
-                .await;
-            assert_eq!(s, 201, "{v}");
-        }
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                "/subscribers",
-                Some(json!({"name": "Alice", "plan": "basic", "account_no": "A100", "phone": "254700000001",
-                            "password": password})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let id = v["id"].as_str().expect("id").to_owned();
-        let username = v["username"].as_str().expect("username").to_owned();
-        let (s, v) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/subscribers/{id}/adjust"),
-                Some(json!({"amount_cents": 100000, "memo": "test credit"})),
-            )
-            .await;
-        assert!(s < 300, "adjust: {s} {v}");
-        (id, username)
-    }
-
-    fn agent(&self, db: &DbSettings, nas: NasConfig, suspended: InactivePolicy) -> TenantAgent {
-        let cfg = AgentTenant {
-            realm: self.realm.clone(),
-            sync_key: Secret::new(&self.sync_key),
-            db: db.clone(),
-            policy: PolicyConfig { suspended, ..PolicyConfig::default() },
-            nas: vec![nas],
-        };
-        let mut a = TenantAgent::new(&self.base, cfg, &Intervals::default()).expect("agent");
-        a.coa = CoaClient { timeout: Duration::from_millis(500), retries: 1, ..CoaClient::default() };
-        a
-    }
-}
 
 /// A NAS stand-in answering CoA/Disconnect with an ACK on `ip`; what it received comes out of `seen`.
 struct FakeNas {
@@ -365,9 +231,12 @@ async fn billing_to_freeradius_and_accounting_back_to_billing_two_tenants() {
     let mut beta_coa = FakeNas::start(beta_ip, "betasecret").await;
     let nas_cfg = |ip: Ipv4Addr, port: u16, secret: &str| NasConfig { ip, coa_port: port, secret: Secret::new(secret) };
     let mut acme_agent =
-        acme.agent(&acme_settings, nas_cfg(acme_ip, acme_coa.addr.port(), "acmesecret"), InactivePolicy::Reject);
-    let mut beta_agent =
-        beta.agent(&beta_settings, nas_cfg(beta_ip, beta_coa.addr.port(), "betasecret"), InactivePolicy::WalledGarden);
+        acme.agent(&acme_settings, vec![nas_cfg(acme_ip, acme_coa.addr.port(), "acmesecret")], InactivePolicy::Reject);
+    let mut beta_agent = beta.agent(
+        &beta_settings,
+        vec![nas_cfg(beta_ip, beta_coa.addr.port(), "betasecret")],
+        InactivePolicy::WalledGarden,
+    );
 
     // ===== 1. billing -> full pass -> Access-Accept with the plan's rate (upload/download)
     let out = acme_agent.try_pass().await.expect("acme pass");
