@@ -1,14 +1,10 @@
-//! The edge's signed sync API: wire types and an HTTP client.
-//!
-//! Every request is signed: `X-Konnekted-Timestamp` (unix seconds) and
-//! `X-Konnekted-Signature` = lowercase hex HMAC-SHA256(sync key,
-//! `METHOD\nPATH_AND_QUERY\nTIMESTAMP\nhex(SHA-256(body))`) ([`sign`]).
+//! The edge's sync API as the reconciler reads it: wire types and typed calls over
+//! the shared signed client ([`konnekted_edge_client`]).
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+pub use konnekted_edge_client::EdgeError;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::Secret;
 
@@ -200,133 +196,40 @@ pub struct Report {
     pub details: serde_json::Value,
 }
 
-/// Why a sync request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EdgeError {
-    /// No answer (connect, timeout, TLS).
-    #[error("edge unreachable: {0}")]
-    Unreachable(String),
-    /// Signature refused (401).
-    #[error("edge refused the signature")]
-    Unauthorized,
-    /// Another non-success status.
-    #[error("edge answered {0}")]
-    Status(u16),
-    /// The body did not parse.
-    #[error("edge sent an unreadable body: {0}")]
-    Body(String),
-}
-
-/// The signature of one request (see the module docs).
-pub fn sign(key: &[u8], method: &str, path_and_query: &str, timestamp: i64, body: &[u8]) -> String {
-    let body_hash = hex::encode(Sha256::digest(body));
-    // HMAC accepts keys of any length; the error branch cannot happen.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(format!("{method}\n{path_and_query}\n{timestamp}\n{body_hash}").as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// A client of one tenant's sync API.
-#[derive(Clone)]
-pub struct EdgeClient {
-    http: reqwest::Client,
-    base: String,
-    realm: String,
-    key: Secret,
-}
-
-impl std::fmt::Debug for EdgeClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EdgeClient").field("base", &self.base).field("realm", &self.realm).finish()
-    }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// A client of one tenant's sync API, typed with this crate's wire types.
+#[derive(Debug, Clone)]
+pub struct EdgeClient(konnekted_edge_client::EdgeClient);
 
 impl EdgeClient {
     /// A client for `base` (`https://edge.example`, no trailing `/sync`).
     pub fn new(base: &str, realm: &str, key: Secret, timeout: Duration) -> Result<EdgeClient, EdgeError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| EdgeError::Unreachable(e.to_string()))?;
-        Ok(EdgeClient { http, base: base.trim_end_matches('/').to_owned(), realm: realm.to_owned(), key })
+        konnekted_edge_client::EdgeClient::new(base, realm, key.expose(), timeout).map(EdgeClient)
     }
 
     /// The tenant's realm.
     pub fn realm(&self) -> &str {
-        &self.realm
-    }
-
-    async fn send(&self, method: reqwest::Method, path_and_query: &str, body: Vec<u8>) -> Result<Vec<u8>, EdgeError> {
-        let url = format!("{}{}", self.base, path_and_query);
-        let parsed = reqwest::Url::parse(&url).map_err(|e| EdgeError::Unreachable(format!("bad URL: {e}")))?;
-        let mut signed_path = parsed.path().to_owned();
-        if let Some(q) = parsed.query() {
-            signed_path.push('?');
-            signed_path.push_str(q);
-        }
-        let ts = unix_now();
-        let sig = sign(self.key.expose().as_bytes(), method.as_str(), &signed_path, ts, &body);
-        let mut req = self
-            .http
-            .request(method, parsed)
-            .header("x-konnekted-timestamp", ts.to_string())
-            .header("x-konnekted-signature", sig);
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json").body(body);
-        }
-        let resp = req.send().await.map_err(|e| EdgeError::Unreachable(e.to_string()))?;
-        let status = resp.status().as_u16();
-        if status == 401 {
-            return Err(EdgeError::Unauthorized);
-        }
-        if !(200..300).contains(&status) {
-            return Err(EdgeError::Status(status));
-        }
-        let bytes = resp.bytes().await.map_err(|e| EdgeError::Unreachable(e.to_string()))?;
-        Ok(bytes.to_vec())
+        self.0.realm()
     }
 
     /// The tenant's whole desired state.
     pub async fn desired(&self) -> Result<DesiredState, EdgeError> {
-        let body = self.send(reqwest::Method::GET, &format!("/sync/{}/desired", self.realm), Vec::new()).await?;
-        serde_json::from_slice(&body).map_err(|e| EdgeError::Body(e.to_string()))
+        self.0.desired().await
     }
 
     /// Changes after `after`, at most `limit`.
     pub async fn feed(&self, after: i64, limit: u32) -> Result<FeedPage, EdgeError> {
-        let pq = format!("/sync/{}/feed?after={after}&limit={limit}", self.realm);
-        let body = self.send(reqwest::Method::GET, &pq, Vec::new()).await?;
-        serde_json::from_slice(&body).map_err(|e| EdgeError::Body(e.to_string()))
+        self.0.feed(after, limit).await
     }
 
     /// Posts a pass report.
     pub async fn report(&self, report: &Report) -> Result<(), EdgeError> {
-        let body = serde_json::to_vec(report).map_err(|e| EdgeError::Body(e.to_string()))?;
-        self.send(reqwest::Method::POST, &format!("/sync/{}/reports", self.realm), body).await.map(drop)
+        self.0.report(report).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sign_known_vector_matches_edge() {
-        // Same vector as the edge's own test (computed independently with openssl).
-        let s = sign(b"k", "GET", "/sync/acme/desired", 1_700_000_000, b"");
-        assert_eq!(s, "3b8c31e77f95ef1a35a3861c6b5098d303cb005598fe31ee08441e468f5ffc5b");
-    }
 
     #[test]
     fn feed_payload_with_subscriber_id_merges_over_cached() {

@@ -393,8 +393,8 @@ fn edge_label(e: &EdgeError) -> &'static str {
     match e {
         EdgeError::Unreachable(_) => "unreachable",
         EdgeError::Unauthorized => "unauthorized",
-        EdgeError::Status(_) => "status",
-        EdgeError::Body(_) => "body",
+        EdgeError::Status { .. } => "status",
+        EdgeError::Decode(_) | EdgeError::Encode(_) => "body",
     }
 }
 

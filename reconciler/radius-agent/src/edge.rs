@@ -1,20 +1,11 @@
-//! Client of the edge's signed sync API (`/sync/{realm}/...`).
+//! The edge's sync API (`/sync/{realm}/...`) as the agent reads it: wire types and typed calls
+//! over the shared signed client ([`konnekted_edge_client`]).
 
 use std::time::Duration;
 
-use konnekted_core::api::sync::{HEADER_SIGNATURE, HEADER_TIMESTAMP, sign};
+pub use konnekted_edge_client::EdgeError;
 use konnekted_radius::db::Secret;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EdgeError {
-    #[error("edge unreachable: {0}")]
-    Unreachable(#[from] reqwest::Error),
-    #[error("edge answered {status}: {body}")]
-    Status { status: u16, body: String },
-    #[error("edge sent an unreadable answer: {0}")]
-    Decode(#[from] serde_json::Error),
-}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DesiredPlan {
@@ -119,66 +110,28 @@ pub struct SyncReportBody {
     pub details: serde_json::Value,
 }
 
-/// One tenant's view of the edge: base URL, realm and its sync key.
+/// One tenant's view of the edge, typed with this crate's wire types.
 #[derive(Debug, Clone)]
-pub struct EdgeClient {
-    http: reqwest::Client,
-    base: String,
-    realm: String,
-    key: Secret,
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub struct EdgeClient(konnekted_edge_client::EdgeClient);
 
 impl EdgeClient {
     pub fn new(base: &str, realm: &str, key: Secret, timeout: Duration) -> Result<EdgeClient, EdgeError> {
-        let http = reqwest::Client::builder().timeout(timeout).build()?;
-        Ok(EdgeClient { http, base: base.trim_end_matches('/').to_owned(), realm: realm.to_owned(), key })
-    }
-
-    async fn call(&self, method: reqwest::Method, path_and_query: &str, body: Vec<u8>) -> Result<Vec<u8>, EdgeError> {
-        let ts = now_unix();
-        let sig = sign(self.key.expose().as_bytes(), method.as_str(), path_and_query, ts, &body);
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base, path_and_query))
-            .header(HEADER_TIMESTAMP, ts.to_string())
-            .header(HEADER_SIGNATURE, sig);
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json").body(body);
-        }
-        let resp = req.send().await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            let body: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
-            return Err(EdgeError::Status { status: status.as_u16(), body });
-        }
-        Ok(bytes.to_vec())
+        konnekted_edge_client::EdgeClient::new(base, realm, key.expose(), timeout).map(EdgeClient)
     }
 
     pub async fn desired(&self) -> Result<Desired, EdgeError> {
-        let b = self.call(reqwest::Method::GET, &format!("/sync/{}/desired", self.realm), Vec::new()).await?;
-        Ok(serde_json::from_slice(&b)?)
+        self.0.desired().await
     }
 
     pub async fn feed(&self, after: i64, limit: u32) -> Result<Feed, EdgeError> {
-        let path = format!("/sync/{}/feed?after={after}&limit={limit}", self.realm);
-        let b = self.call(reqwest::Method::GET, &path, Vec::new()).await?;
-        Ok(serde_json::from_slice(&b)?)
+        self.0.feed(after, limit).await
     }
 
     pub async fn push_usage(&self, report: &UsageReport) -> Result<(), EdgeError> {
-        let body = serde_json::to_vec(report)?;
-        self.call(reqwest::Method::POST, &format!("/sync/{}/usage", self.realm), body).await?;
-        Ok(())
+        self.0.push_usage(report).await
     }
 
     pub async fn report(&self, report: &SyncReportBody) -> Result<(), EdgeError> {
-        let body = serde_json::to_vec(report)?;
-        self.call(reqwest::Method::POST, &format!("/sync/{}/reports", self.realm), body).await?;
-        Ok(())
+        self.0.report(report).await
     }
 }
