@@ -362,6 +362,21 @@ pub fn rewrite_post_auth_query(stock: &str, backend: Backend) -> Result<String, 
     Ok(format!("{}{}{}", &stock[..start], section, &stock[end..]))
 }
 
+/// The connection lines of an rlm_sql instance for a database server.
+fn write_connection(
+    s: &mut String,
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &Secret,
+    database: &str,
+) -> Result<(), ConfigError> {
+    let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
+    let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
+    let _ = writeln!(s, "\tradius_db = \"{database}\"");
+    Ok(())
+}
+
 fn sql_module(server: &ServerConfig, t: &TenantConfig) -> Result<String, ConfigError> {
     let name = sql_instance_name(&t.realm);
     let b = t.db.backend();
@@ -374,32 +389,24 @@ fn sql_module(server: &ServerConfig, t: &TenantConfig) -> Result<String, ConfigE
     let _ = writeln!(s, "\tdialect = \"{}\"", b.dialect());
     let _ = writeln!(s, "\tdriver = \"rlm_sql_{}\"", b.dialect());
     match &t.db {
-        DbSettings::Postgresql { host, port, user, password, database } => match &server.pgbouncer {
-            None => {
-                let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
-                let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
-                let _ = writeln!(s, "\tradius_db = \"{database}\"");
-                let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
+        DbSettings::Postgresql { host, port, user, password, database } => {
+            // Through PgBouncer the instance talks to PgBouncer, where its database is named after it.
+            let (at_host, at_port, at_db) = match &server.pgbouncer {
+                Some(b) => (b.listen_addr.as_str(), b.listen_port, name.as_str()),
+                None => (host.as_str(), *port, database.as_str()),
+            };
+            write_connection(&mut s, at_host, at_port, user, password, at_db)?;
+            let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
+            if server.pgbouncer.is_some() {
+                let _ = writeln!(s, "\t# PgBouncer's {name} is {database} on {host}:{port}; it sets statement_timeout");
+                let _ = writeln!(s, "\t# ({timeout_ms} ms) with connect_query on every server connection");
+            } else {
                 let _ = writeln!(s, "\t# bound every query: a hung tenant DB must not pin the shared worker threads");
                 let _ = writeln!(s, "\topen_query = \"SET statement_timeout = {timeout_ms}\"");
             }
-            Some(b) => {
-                let _ = writeln!(s, "\t# through PgBouncer: database {name} there is {database} on {host}:{port}");
-                let _ =
-                    writeln!(s, "\tserver = \"{}\"\n\tport = {}\n\tlogin = \"{user}\"", b.listen_addr, b.listen_port);
-                let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
-                let _ = writeln!(s, "\tradius_db = \"{name}\"");
-                let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
-                let _ = writeln!(
-                    s,
-                    "\t# statement_timeout ({timeout_ms} ms) is set by PgBouncer's connect_query on every server connection"
-                );
-            }
-        },
+        }
         DbSettings::Mysql { host, port, user, password, database } => {
-            let _ = writeln!(s, "\tserver = \"{host}\"\n\tport = {port}\n\tlogin = \"{user}\"");
-            let _ = writeln!(s, "\tpassword = {}", squote("db.password", password.expose())?);
-            let _ = writeln!(s, "\tradius_db = \"{database}\"");
+            write_connection(&mut s, host, *port, user, password, database)?;
             let _ = writeln!(s, "\tmysql {{\n\t\twarnings = auto\n\t}}");
             let _ = writeln!(s, "\t# client-side read/connect timeout (seconds) and server-side statement/lock limits");
             let _ = writeln!(s, "\tquery_timeout = {timeout_s}");
