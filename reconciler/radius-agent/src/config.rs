@@ -18,12 +18,18 @@
 //!
 //! Environment: `KONNEKTED_EDGE_URL` overrides `edge_url`; `KONNEKTED_SYNC_KEY_<REALM>` (realm upper-cased,
 //! `-` and `.` as `_`) overrides or supplies a tenant's `sync_key`.
+//!
+//! `radius_config = "tenants.toml"` (relative to this file) names the FreeRADIUS generator's input,
+//! which already lists each realm's database and NASes. A tenant may then leave out `db` and `nas`:
+//! they are taken from there, so FreeRADIUS and the agent cannot disagree about them. Where both
+//! files give them, they must agree (checked at start).
 
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use konnekted_radius::coa::DEFAULT_COA_PORT;
+use konnekted_radius::config::GenConfigInput;
 use konnekted_radius::db::{DbSettings, Secret};
 use konnekted_radius::sync::{InactivePolicy, TenantPolicy};
 use serde::Deserialize;
@@ -38,14 +44,35 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The agent's settings, with every tenant's `db` and `nas` resolved.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Base URL of the edge (the `/sync/...` routes hang off it).
     pub edge_url: String,
-    #[serde(default)]
     pub intervals: Intervals,
-    #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// The file as written: `db` and `nas` may come from `radius_config` instead.
+#[derive(Deserialize)]
+struct ConfigFile {
+    edge_url: String,
+    #[serde(default)]
+    intervals: Intervals,
+    radius_config: Option<PathBuf>,
+    #[serde(default)]
+    tenants: Vec<TenantFile>,
+}
+
+#[derive(Deserialize)]
+struct TenantFile {
+    realm: String,
+    #[serde(default)]
+    sync_key: Secret,
+    db: Option<DbSettings>,
+    #[serde(default)]
+    policy: PolicyConfig,
+    nas: Option<Vec<NasConfig>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,15 +111,13 @@ impl Intervals {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One tenant, resolved: its RADIUS database and the NASes that receive its CoA/Disconnect.
+#[derive(Debug, Clone)]
 pub struct TenantConfig {
     pub realm: String,
-    #[serde(default)]
     pub sync_key: Secret,
     pub db: DbSettings,
-    #[serde(default)]
     pub policy: PolicyConfig,
-    #[serde(default)]
     pub nas: Vec<NasConfig>,
 }
 
@@ -147,13 +172,90 @@ pub fn sync_key_env(realm: &str) -> String {
     format!("KONNEKTED_SYNC_KEY_{r}")
 }
 
+/// A tenant's `db` and `nas`, from the agent file, the FreeRADIUS input, or both (then equal).
+fn resolve(t: TenantFile, radius: Option<&GenConfigInput>) -> Result<TenantConfig, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("tenant {}: {what}", t.realm));
+    let theirs = match radius {
+        None => None,
+        Some(r) => Some(
+            r.tenants
+                .iter()
+                .find(|rt| rt.realm == t.realm)
+                .ok_or_else(|| invalid("not in radius_config (FreeRADIUS would not serve it)".into()))?,
+        ),
+    };
+    let db = match (t.db, theirs.map(|r| &r.db)) {
+        (Some(ours), Some(theirs)) if &ours != theirs => {
+            return Err(invalid("db differs from radius_config's (leave it out here)".into()));
+        }
+        (Some(db), _) => db,
+        (None, Some(theirs)) => theirs.clone(),
+        (None, None) => {
+            return Err(invalid("db missing (give it, or name the FreeRADIUS input in radius_config)".into()));
+        }
+    };
+    // CoA goes to single IPv4 NASes; a subnet or IPv6 entry of FreeRADIUS's list gets none.
+    let derived: Vec<NasConfig> = theirs
+        .map(|r| {
+            r.nas
+                .iter()
+                .filter_map(|n| {
+                    n.ip.parse().ok().map(|ip| NasConfig { ip, coa_port: DEFAULT_COA_PORT, secret: n.secret.clone() })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let nas = match t.nas {
+        None => derived,
+        Some(ours) => {
+            if theirs.is_some() {
+                for n in &ours {
+                    if !derived.iter().any(|d| d.ip == n.ip && d.secret == n.secret) {
+                        return Err(invalid(format!("NAS {} is not in radius_config with the same secret", n.ip)));
+                    }
+                }
+            }
+            ours
+        }
+    };
+    Ok(TenantConfig { realm: t.realm, sync_key: t.sync_key, db, policy: t.policy, nas })
+}
+
 impl Config {
     /// Parse TOML text, then apply the environment (`env` is a lookup so tests need not touch the process).
+    /// A `radius_config` needs [`Config::load`], which can read it.
     pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut c: Config = toml::from_str(text)?;
-        if let Some(u) = env("KONNEKTED_EDGE_URL") {
-            c.edge_url = u;
-        }
+        Config::parse(text, env, |_| Err(ConfigError::Invalid("radius_config is read by Config::load only".into())))
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse(
+            &text,
+            |k| std::env::var(k).ok(),
+            |radius| {
+                let radius = dir.join(radius);
+                let text = std::fs::read_to_string(&radius)
+                    .map_err(|e| ConfigError::Invalid(format!("radius_config {}: {e}", radius.display())))?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError::Invalid(format!("radius_config {}: {e}", radius.display())))
+            },
+        )
+    }
+
+    fn parse(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+        read_radius: impl Fn(&Path) -> Result<GenConfigInput, ConfigError>,
+    ) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text)?;
+        let radius = file.radius_config.as_deref().map(read_radius).transpose()?;
+        let mut c = Config {
+            edge_url: env("KONNEKTED_EDGE_URL").unwrap_or(file.edge_url),
+            intervals: file.intervals,
+            tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
+        };
         for t in &mut c.tenants {
             if let Some(k) = env(&sync_key_env(&t.realm)) {
                 t.sync_key = Secret::new(k);
@@ -161,11 +263,6 @@ impl Config {
         }
         c.validate()?;
         Ok(c)
-    }
-
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)?;
-        Config::from_toml(&text, |k| std::env::var(k).ok())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -224,6 +321,89 @@ nas = [ { ip = "10.1.0.1", secret = "s3" } ]
     #[test]
     fn config_without_sync_key_is_refused() {
         assert!(matches!(Config::from_toml(TEXT, |_| None), Err(ConfigError::Invalid(_))));
+    }
+
+    const RADIUS: &str = r#"
+[[tenants]]
+realm = "acme-net"
+db = { kind = "sqlite", path = "acme.db" }
+nas = [ { ip = "10.1.0.1", secret = "s3", shortname = "pop1" }, { ip = "10.9.0.0/24", secret = "s9", shortname = "towers" } ]
+
+[[tenants]]
+realm = "beta"
+db = { kind = "sqlite", path = "beta.db" }
+"#;
+
+    fn with_radius(agent: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            agent,
+            |k| k.starts_with("KONNEKTED_SYNC_KEY_").then(|| "k".into()),
+            |p| {
+                assert_eq!(p, Path::new("tenants.toml"));
+                Ok(toml::from_str(RADIUS).unwrap())
+            },
+        )
+    }
+
+    #[test]
+    fn db_and_nas_come_from_the_freeradius_input() {
+        let c = with_radius(
+            "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\nrealm = \"acme-net\"\n",
+        )
+        .unwrap();
+        let t = &c.tenants[0];
+        assert_eq!(t.db, DbSettings::Sqlite { path: "acme.db".into() });
+        // the subnet entry cannot receive CoA: only the single NAS is a CoA target
+        assert_eq!(t.nas.len(), 1);
+        assert_eq!(
+            (t.nas[0].ip, t.nas[0].coa_port, t.nas[0].secret.expose()),
+            (Ipv4Addr::new(10, 1, 0, 1), 3799, "s3")
+        );
+    }
+
+    #[test]
+    fn the_two_files_must_agree() {
+        let head = "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\n";
+        // the same facts in both places: fine, and the agent's own coa_port is kept
+        let c = with_radius(&format!(
+            "{head}realm = \"acme-net\"\ndb = {{ kind = \"sqlite\", path = \"acme.db\" }}\nnas = [ {{ ip = \"10.1.0.1\", secret = \"s3\", coa_port = 1700 }} ]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.tenants[0].nas[0].coa_port, 1700);
+        for (bad, why) in [
+            ("realm = \"gamma\"\n", "not in radius_config"),
+            ("realm = \"acme-net\"\ndb = { kind = \"sqlite\", path = \"other.db\" }\n", "db differs"),
+            ("realm = \"acme-net\"\nnas = [ { ip = \"10.1.0.1\", secret = \"WRONG\" } ]\n", "same secret"),
+            ("realm = \"acme-net\"\nnas = [ { ip = \"10.1.0.2\", secret = \"s3\" } ]\n", "same secret"),
+        ] {
+            match with_radius(&format!("{head}{bad}")) {
+                Err(ConfigError::Invalid(m)) => assert!(m.contains(why), "{bad}: {m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn load_reads_the_freeradius_input_next_to_the_agent_config() {
+        let dir = std::env::temp_dir().join(format!("konnekted-agent-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tenants.toml"), RADIUS).unwrap();
+        let agent = "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\nrealm = \"beta\"\nsync_key = \"k\"\n";
+        std::fs::write(dir.join("agent.toml"), agent).unwrap();
+        let c = Config::load(&dir.join("agent.toml"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = c.unwrap();
+        assert_eq!(c.tenants[0].db, DbSettings::Sqlite { path: "beta.db".into() });
+        assert!(c.tenants[0].nas.is_empty());
+    }
+
+    #[test]
+    fn without_a_freeradius_input_db_is_required() {
+        let text = "edge_url = \"http://e.invalid\"\n[[tenants]]\nrealm = \"acme\"\n";
+        match Config::from_toml(text, |k| k.starts_with("KONNEKTED_SYNC_KEY_").then(|| "k".into())) {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains("db missing"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
