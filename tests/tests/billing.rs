@@ -116,6 +116,8 @@ async fn paybill_unmatched_lands_in_inbox_and_can_be_assigned() {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0]["bill_ref"], "WRONG-99");
     assert_eq!(inbox[0]["amount_cents"], 100000);
+    // shown to the operator as Daraja sent it (it was stored as `Masked("...")` before)
+    assert_eq!(inbox[0]["msisdn"], "2547 ***** 126");
     let pid = inbox[0]["id"].as_str().unwrap();
     let (code, v) = e.post(&format!("/unmatched/{pid}/assign"), json!({"subscriber": "acc-6"})).await;
     assert_eq!(code, 200, "{v}");

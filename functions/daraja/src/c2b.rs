@@ -51,6 +51,14 @@ pub enum C2bMsisdn {
 }
 
 impl C2bMsisdn {
+    /// The text as Daraja sent it (trimmed; hashes lower-cased); `None` if absent.
+    pub fn as_sent(&self) -> Option<&str> {
+        match self {
+            Self::Absent => None,
+            Self::Plain(t) | Self::Masked(t) | Self::Hashed(t) | Self::Unknown(t) => Some(t),
+        }
+    }
+
     pub fn classify(text: &str) -> Self {
         let t = text.trim();
         if t.is_empty() {

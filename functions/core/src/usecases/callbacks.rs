@@ -326,7 +326,8 @@ pub async fn c2b_confirmation(
             amount_cents: p.amount_cents as i64,
             subscriber_id: None,
             status: "unmatched".into(),
-            msisdn: msisdn.as_ref().map(|m| m.to_string()).or_else(|| Some(format!("{:?}", p.msisdn))),
+            // a masked or hashed MSISDN cannot match anyone but helps the operator assign it
+            msisdn: msisdn.as_ref().map(|m| m.to_string()).or_else(|| p.msisdn.as_sent().map(str::to_owned)),
             payer_name: Some(p.payer_name()),
             bill_ref: Some(p.bill_ref_number.clone()),
             note: None,

@@ -23,7 +23,17 @@ fn c2b_payment_doc_sample_parses() {
     assert_eq!(p.normalized_bill_ref(), "SAMPLETRANSACTION");
     assert_eq!(p.org_account_balance_cents, Some(2500));
     assert_eq!(p.msisdn, C2bMsisdn::Masked("2547 ***** 126".into()));
+    assert_eq!(p.msisdn.as_sent(), Some("2547 ***** 126"));
     assert_eq!(p.payer_name(), "NICHOLAS");
+}
+
+#[test]
+fn msisdn_as_sent_is_the_text_for_every_kind_but_absent() {
+    assert_eq!(C2bMsisdn::classify("  ").as_sent(), None);
+    assert_eq!(C2bMsisdn::classify(" 254708374149 ").as_sent(), Some("254708374149"));
+    let hash = "AB".repeat(32);
+    assert_eq!(C2bMsisdn::classify(&hash).as_sent(), Some(hash.to_ascii_lowercase().as_str()));
+    assert_eq!(C2bMsisdn::classify("+254 7xx").as_sent(), Some("+254 7xx"));
 }
 
 #[test]
