@@ -9,12 +9,15 @@ router_port="${KONNEKTED_DEMO_ROUTER_PORT:-18728}"
 data="${KONNEKTED_DATA_DIR:-data}"
 mkdir -p "$data"
 cargo build --release -p konnekted -p routeros-sim -p konnekted-reconciler
+# Where cargo put them (CARGO_TARGET_DIR or build.target-dir may move it away from ./target).
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+bin="${target_dir:-target}/release"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-target/release/routeros-sim --listen "127.0.0.1:$router_port" --user admin --password demo --flavour v7 \
+"$bin/routeros-sim" --listen "127.0.0.1:$router_port" --user admin --password demo --flavour v7 \
   > "$data/router.log" 2>&1 &
 pids+=($!)
 
@@ -43,10 +46,10 @@ password = "demo"
 sites = ["tower-1"]
 TOML
 
-target/release/konnekted serve --demo --data "$data" --listen "$listen" &
+"$bin/konnekted" serve --demo --data "$data" --listen "$listen" &
 pids+=($!)
 sleep 2
-target/release/konnekted-reconciler run --config "$data/reconciler.toml" > "$data/reconciler.log" 2>&1 &
+"$bin/konnekted-reconciler" run --config "$data/reconciler.toml" > "$data/reconciler.log" 2>&1 &
 pids+=($!)
 cat <<MSG
 
