@@ -18,7 +18,7 @@ use crate::store::stk;
 use crate::store::subscribers::{self, WithBalance};
 use crate::store::tenants::{C2bValidation, Tenant};
 use crate::usecases::MAX_ATTEMPTS;
-use crate::usecases::credit::{Applied, credit_once, credit_snapshot};
+use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot};
 
 /// What to answer the provider, and what happened (for logs and tests).
 #[derive(Debug, Clone, PartialEq)]
@@ -139,10 +139,7 @@ pub async fn stk_callback(
                     db,
                     &tenant.settings,
                     &req.subscriber_id,
-                    Money(payment.amount_cents),
-                    &payment.id,
-                    &memo,
-                    prelude,
+                    Credit { amount: Money(payment.amount_cents), payment_id: &payment.id, memo: &memo, prelude },
                     ids,
                     now,
                 )
@@ -353,10 +350,7 @@ pub async fn c2b_confirmation(
                     db,
                     &tenant.settings,
                     &s,
-                    Money(payment.amount_cents),
-                    &payment.id,
-                    &memo,
-                    prelude,
+                    Credit { amount: Money(payment.amount_cents), payment_id: &payment.id, memo: &memo, prelude },
                     ids,
                     now,
                 )

@@ -102,39 +102,40 @@ pub fn outcome_statements(
     out
 }
 
-/// One attempt at crediting `amount` to a subscriber, atomically with `prelude`
-/// (the payment row, the STK resolution, the callback log...).
+/// One payment to credit: the money, the payment row it comes from, the ledger memo, and the
+/// statements that must commit with it (the payment row, the STK resolution, the callback log...).
+pub struct Credit<'a> {
+    pub amount: Money,
+    pub payment_id: &'a str,
+    pub memo: &'a str,
+    pub prelude: Vec<Statement>,
+}
+
+/// One attempt at crediting a payment to a subscriber, atomically with its prelude.
 /// `Err(Conflict)` means someone else won a race: re-read and decide again.
-#[allow(clippy::too_many_arguments)]
 pub async fn credit_once(
     db: &impl Db,
     settings: &TenantSettings,
     subscriber_id: &str,
-    amount: Money,
-    payment_id: &str,
-    memo: &str,
-    prelude: Vec<Statement>,
+    credit: Credit<'_>,
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     let s = subscribers::get(db, subscriber_id).await?.ok_or(StoreError::NotFound)?;
-    credit_snapshot(db, settings, &s, amount, payment_id, memo, prelude, ids, now).await
+    credit_snapshot(db, settings, &s, credit, ids, now).await
 }
 
 /// [`credit_once`] on a subscriber snapshot the caller has just read (saves a read on the hot
 /// Paybill path). A stale snapshot is safe: the version bump in the batch fails with `Conflict`.
-#[allow(clippy::too_many_arguments)]
 pub async fn credit_snapshot(
     db: &impl Db,
     settings: &TenantSettings,
     s: &WithBalance,
-    amount: Money,
-    payment_id: &str,
-    memo: &str,
-    prelude: Vec<Statement>,
+    credit: Credit<'_>,
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
+    let Credit { amount, payment_id, memo, prelude } = credit;
     let subscriber_id = s.subscriber.id.as_str();
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
     let state = account_state(s, plan.price, plan.period_seconds, settings);

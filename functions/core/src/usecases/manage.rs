@@ -16,7 +16,7 @@ use crate::platform::Platform;
 use crate::secret::Secret;
 use crate::store::tenants::{DarajaSettings, Tenant, TenantSettings};
 use crate::store::{feed, occ_bump, payments, plans, subscribers, tenants};
-use crate::usecases::credit::{Applied, credit_once, feed_payload};
+use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot, feed_payload};
 use crate::usecases::{MAX_ATTEMPTS, UseCaseError};
 
 pub fn token_hash(token: &str) -> String {
@@ -424,8 +424,9 @@ pub async fn assign_unmatched(
         let note = input.note.clone().unwrap_or_else(|| "assigned from the unmatched inbox".into());
         let prelude: Vec<Statement> = payments::assign(&p.id, &s.subscriber.id, &note, &fmt_ts(now)).into();
         let memo = format!("{} {} (assigned)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
-        match credit_once(db, settings, &s.subscriber.id, Money(p.amount_cents), &p.id, &memo, prelude, ids, now).await
-        {
+        let credit = Credit { amount: Money(p.amount_cents), payment_id: &p.id, memo: &memo, prelude };
+        // `s` was read just above: credit that snapshot rather than reading it again
+        match credit_snapshot(db, settings, &s, credit, ids, now).await {
             Ok(a) => return Ok(a),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -469,8 +470,8 @@ pub async fn adjust(
             applied_at: Some(fmt_ts(now)),
         };
         let prelude = vec![payments::insert(&payment)];
-        match credit_once(db, settings, subscriber_id, Money(amount_cents), &payment.id, memo, prelude, ids, now).await
-        {
+        let credit = Credit { amount: Money(amount_cents), payment_id: &payment.id, memo, prelude };
+        match credit_once(db, settings, subscriber_id, credit, ids, now).await {
             Ok(a) => return Ok(a),
             Err(StoreError::Conflict(_)) => continue,
             Err(StoreError::NotFound) => return Err(UseCaseError::NotFound("subscriber")),

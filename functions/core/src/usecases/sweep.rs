@@ -14,7 +14,7 @@ use crate::store::payments::{self, Payment};
 use crate::store::stk;
 use crate::store::tenants::Tenant;
 use crate::usecases::MAX_ATTEMPTS;
-use crate::usecases::credit::credit_once;
+use crate::usecases::credit::{Credit, credit_once};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct SweepReport {
@@ -144,10 +144,7 @@ async fn apply_paid(
             db,
             &tenant.settings,
             &req.subscriber_id,
-            Money(req.amount_cents),
-            &payment.id,
-            memo,
-            prelude,
+            Credit { amount: Money(req.amount_cents), payment_id: &payment.id, memo, prelude },
             ids,
             now,
         )
