@@ -21,6 +21,9 @@ pub mod secret;
 pub mod store;
 pub mod usecases;
 
+#[cfg(test)]
+mod testing;
+
 pub use api::handle;
 pub use scheduled::run_scheduled;
 

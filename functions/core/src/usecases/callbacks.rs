@@ -537,3 +537,150 @@ async fn c2b_confirmation_inner(
     // read finds its payment.
     Err(StoreError::Unavailable("a Paybill payment kept conflicting; Daraja may retry".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Ctx;
+    use crate::domain::payment::StkEvidence;
+    use crate::store::{ledger, stk::StkRequest};
+    use crate::testing::{TestDb, run, tenant};
+    use crate::usecases::{manage, sweep};
+
+    #[derive(Debug, Clone, Copy)]
+    enum Event {
+        CallbackSuccess,
+        CallbackFailure,
+        QuerySuccess,
+        Query1037,
+        QueryError,
+        GiveUp,
+    }
+
+    const CHECKOUT: &str = "ws_CO_PROP_1";
+
+    fn success_body() -> String {
+        format!(
+            r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m1","CheckoutRequestID":"{CHECKOUT}","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":1000.00}},{{"Name":"MpesaReceiptNumber","Value":"RCPT000001"}},{{"Name":"TransactionDate","Value":20261127102115}},{{"Name":"PhoneNumber","Value":254711000001}}]}}}}}}}}"#
+        )
+    }
+
+    fn failure_body() -> String {
+        format!(
+            r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m1","CheckoutRequestID":"{CHECKOUT}","ResultCode":1032,"ResultDesc":"Request cancelled by user"}}}}}}"#
+        )
+    }
+
+    /// One tenant database with a plan, a subscriber and one pending KES 1,000 push.
+    fn setup(ids: &mut IdGen, now: DateTime<Utc>) -> (TestDb, Tenant, String) {
+        let db = TestDb::tenant();
+        let plan = manage::PlanInput {
+            code: "home".into(),
+            name: "Home".into(),
+            kind: crate::domain::plan::PlanKind::Pppoe,
+            price_cents: 100_000,
+            period_seconds: 30 * 86_400,
+            down_kbps: 10_000,
+            up_kbps: 2_000,
+            data_cap_bytes: None,
+        };
+        run(manage::create_plan(&db, plan, ids, now)).expect("plan");
+        let input = manage::SubscriberInput {
+            name: "Jane".into(),
+            plan: "home".into(),
+            phone: Some("0711000001".into()),
+            account_no: Some("ACC1".into()),
+            username: None,
+            password: None,
+            site: None,
+            static_ip: None,
+            auto_renew: None,
+        };
+        let s = run(manage::create_subscriber(&db, input, ids, now)).expect("subscriber");
+        let req = StkRequest {
+            checkout_request_id: CHECKOUT.into(),
+            merchant_request_id: "m1".into(),
+            subscriber_id: s.subscriber.id.clone(),
+            msisdn: "254711000001".into(),
+            amount_cents: 100_000,
+            account_ref: "ACC1".into(),
+            status: StkStatus::Pending,
+            result_code: None,
+            result_desc: None,
+            resolved_by: None,
+            query_attempts: 0,
+            last_query_at: None,
+            created_at: fmt_ts(now),
+            resolved_at: None,
+        };
+        run(db.batch(&[stk::insert(&req)])).expect("push");
+        let settings = crate::store::tenants::TenantSettings::default();
+        (db, tenant(settings), s.subscriber.id.clone())
+    }
+
+    fn apply(db: &TestDb, t: &Tenant, e: Event, ids: &mut IdGen, now: DateTime<Utc>) {
+        let query = |ev: StkEvidence, overdue: bool, ids: &mut IdGen| {
+            run(sweep::apply_evidence(db, t, CHECKOUT, &ev, overdue, ids, now)).expect("sweep evidence");
+        };
+        match e {
+            Event::CallbackSuccess => {
+                let r = run(stk_callback(db, t, success_body().as_bytes(), ids, now)).expect("callback");
+                assert_eq!(r.status, 200);
+            }
+            Event::CallbackFailure => {
+                let r = run(stk_callback(db, t, failure_body().as_bytes(), ids, now)).expect("callback");
+                assert_eq!(r.status, 200);
+            }
+            Event::QuerySuccess => query(StkEvidence::QueryPaid { desc: "ok".into() }, false, ids),
+            Event::Query1037 => {
+                query(StkEvidence::QueryFailed { code: "1037".into(), desc: "no response".into() }, false, ids)
+            }
+            Event::QueryError => query(StkEvidence::QueryUnknown, false, ids),
+            Event::GiveUp => query(StkEvidence::QueryUnknown, true, ids),
+        }
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            Just(Event::CallbackSuccess),
+            Just(Event::CallbackFailure),
+            Just(Event::QuerySuccess),
+            Just(Event::Query1037),
+            Just(Event::QueryError),
+            Just(Event::GiveUp),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any interleaving of callbacks and sweep answers for one push, through the real use
+        /// cases and SQL: M-Pesa's money (seen in any success) is credited exactly once, and
+        /// nothing is credited when no success was ever seen.
+        #[test]
+        fn stk_any_interleaving_credits_money_taken_once(events in proptest::collection::vec(event(), 1..10)) {
+            let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+            let ctx = Ctx { now, entropy: [7; 32] };
+            let mut ids = IdGen::new(&ctx);
+            let (db, t, sub) = setup(&mut ids, now);
+            for e in &events {
+                apply(&db, &t, *e, &mut ids, now);
+            }
+            let money_taken = events.iter().any(|e| matches!(e, Event::CallbackSuccess | Event::QuerySuccess));
+            let receipt_seen = events.iter().any(|e| matches!(e, Event::CallbackSuccess));
+            let paid = run(payments::list(&db, None, Some(&sub), 100)).unwrap();
+            prop_assert_eq!(paid.len(), usize::from(money_taken));
+            let credited: i64 = run(ledger::for_subscriber(&db, &sub)).unwrap()
+                .iter().filter(|l| l.kind == "payment").map(|l| l.amount_cents).sum();
+            prop_assert_eq!(credited, if money_taken { 100_000 } else { 0 });
+            prop_assert_eq!(paid.first().and_then(|p| p.receipt.clone()).is_some(), receipt_seen);
+            let req = run(stk::get(&db, CHECKOUT)).unwrap().unwrap();
+            prop_assert_eq!(req.status == StkStatus::Paid, money_taken);
+            let s = run(subscribers::get(&db, &sub)).unwrap().unwrap();
+            prop_assert_eq!(s.subscriber.status.as_str(), if money_taken { "active" } else { "pending" });
+        }
+    }
+}

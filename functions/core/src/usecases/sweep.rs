@@ -86,7 +86,7 @@ pub async fn run<P: Platform>(
 
 /// Applies one piece of sweep evidence to a push (re-reading it after a lost race), and gives
 /// up on a push still unanswered past `stk_give_up_seconds`. Returns the decision applied.
-async fn apply_evidence(
+pub(crate) async fn apply_evidence(
     db: &impl Db,
     tenant: &Tenant,
     id: &str,
