@@ -47,31 +47,14 @@ pub async fn run<P: Platform>(
             continue;
         }
         let id = req.checkout_request_id.as_str();
-        let evidence = match mpesa::stk_query(p, db, tenant, id, now).await {
-            Err(e) => {
-                report.errors += 1;
-                p.log(Level::Warn, &format!("{}: STK query for {id} failed: {e}", tenant.realm));
-                StkEvidence::QueryUnknown
-            }
-            Ok(daraja::StkQueryOutcome::Pending { .. }) => StkEvidence::QueryUnknown,
-            Ok(daraja::StkQueryOutcome::Final(result)) if result.checkout_request_id != id => {
-                report.errors += 1;
-                p.log(
-                    Level::Warn,
-                    &format!(
-                        "{}: STK query for {id} answered about {}; treated as no answer",
-                        tenant.realm, result.checkout_request_id
-                    ),
-                );
-                StkEvidence::QueryUnknown
-            }
-            Ok(daraja::StkQueryOutcome::Final(result)) if result.result_code.is_success() => {
-                StkEvidence::QueryPaid { desc: result.result_desc }
-            }
-            Ok(daraja::StkQueryOutcome::Final(result)) => {
-                StkEvidence::QueryFailed { code: result.result_code.code(), desc: result.result_desc }
-            }
-        };
+        let answer = mpesa::stk_query(p, db, tenant, id, now).await;
+        if let Err(e) = &answer {
+            p.log(Level::Warn, &format!("{}: STK query for {id} failed: {e}", tenant.realm));
+        }
+        let (evidence, trusted) = evidence_from_query(id, answer.ok());
+        if !trusted {
+            report.errors += 1;
+        }
         let age = parse_ts(&req.created_at).map(|c| now - c).unwrap_or_default();
         let overdue = age > Duration::seconds(settings.stk_give_up_seconds);
         match apply_evidence(db, tenant, id, &evidence, overdue, ids, now).await? {
@@ -82,6 +65,22 @@ pub async fn run<P: Platform>(
         }
     }
     Ok(report)
+}
+
+/// What an STK query's answer (None: the query failed) says about push `id`, and whether the
+/// answer could be used. An answer about another CheckoutRequestID is no answer.
+pub fn evidence_from_query(id: &str, answer: Option<daraja::StkQueryOutcome>) -> (StkEvidence, bool) {
+    match answer {
+        None => (StkEvidence::QueryUnknown, false),
+        Some(daraja::StkQueryOutcome::Pending { .. }) => (StkEvidence::QueryUnknown, true),
+        Some(daraja::StkQueryOutcome::Final(r)) if r.checkout_request_id != id => (StkEvidence::QueryUnknown, false),
+        Some(daraja::StkQueryOutcome::Final(r)) if r.result_code.is_success() => {
+            (StkEvidence::QueryPaid { desc: r.result_desc }, true)
+        }
+        Some(daraja::StkQueryOutcome::Final(r)) => {
+            (StkEvidence::QueryFailed { code: r.result_code.code(), desc: r.result_desc }, true)
+        }
+    }
 }
 
 /// Applies one piece of sweep evidence to a push (re-reading it after a lost race), and gives
@@ -117,4 +116,35 @@ pub(crate) async fn apply_evidence(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn final_answer(id: &str, code: i64) -> daraja::StkQueryOutcome {
+        daraja::StkQueryOutcome::Final(daraja::StkQueryResult {
+            merchant_request_id: "m".into(),
+            checkout_request_id: id.into(),
+            result_code: daraja::ResultCode::from_number(code),
+            result_desc: "d".into(),
+        })
+    }
+
+    #[test]
+    fn stk_query_answer_about_another_push_is_no_answer() {
+        let (e, trusted) = evidence_from_query("ws_CO_A", Some(final_answer("ws_CO_B", 0)));
+        assert_eq!(e, StkEvidence::QueryUnknown);
+        assert!(!trusted);
+    }
+
+    #[test]
+    fn stk_query_answers_map_to_evidence() {
+        assert!(matches!(evidence_from_query("a", Some(final_answer("a", 0))).0, StkEvidence::QueryPaid { .. }));
+        assert!(matches!(
+            evidence_from_query("a", Some(final_answer("a", 1037))).0,
+            StkEvidence::QueryFailed { ref code, .. } if code == "1037"
+        ));
+        assert_eq!(evidence_from_query("a", None), (StkEvidence::QueryUnknown, false));
+    }
 }
