@@ -43,7 +43,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                     .map(|t| TenantView {
                         realm: t.realm.as_str(),
                         name: &t.name,
-                        status: &t.status,
+                        status: t.status.as_str(),
                         created_at: crate::domain::time::fmt_ts(t.created_at),
                         daraja_configured: t.daraja.is_configured(),
                     })
@@ -115,11 +115,18 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         }
         (R::Payments, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&payments::list(&db, q.get("status"), q.get("subscriber"), limit).await?)
+            let status = match q.get("status") {
+                None => None,
+                Some(s) => Some(
+                    payments::PaymentStatus::parse(s)
+                        .ok_or_else(|| ApiError::BadRequest("status is applied or unmatched".into()))?,
+                ),
+            };
+            ok(&payments::list(&db, status, q.get("subscriber"), limit).await?)
         }
         (R::Unmatched, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&payments::list(&db, Some("unmatched"), None, limit).await?)
+            ok(&payments::list(&db, Some(payments::PaymentStatus::Unmatched), None, limit).await?)
         }
         (R::Assign, Method::POST) => {
             ok(&manage::assign_unmatched(&db, &tenant.settings, id, body_json(&req)?, &mut ids, ctx.now).await?)

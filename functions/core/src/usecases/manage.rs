@@ -15,10 +15,11 @@ use crate::ids::IdGen;
 use crate::migrations;
 use crate::platform::Platform;
 use crate::secret::Secret;
+use crate::store::payments::PaymentStatus;
 use crate::store::tenants::{DarajaSettings, Tenant, TenantSettings};
 use crate::store::{feed, occ_bump, payments, plans, subscribers, tenants};
 use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot, feed_payload};
-use crate::usecases::{MAX_ATTEMPTS, UseCaseError};
+use crate::usecases::{UseCaseError, retry_races};
 
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -73,7 +74,7 @@ pub async fn create_tenant<P: Platform>(
     let t = Tenant {
         realm: realm.clone(),
         name: input.name.trim().to_owned(),
-        status: "active".into(),
+        status: tenants::TenantStatus::Active,
         db_key,
         admin_token_hash: token_hash(&admin_token),
         callback_token: Secret::new(&callback_token),
@@ -309,7 +310,7 @@ pub async fn update_subscriber(
     patch: SubscriberPatch,
     now: DateTime<Utc>,
 ) -> Result<subscribers::WithBalance, UseCaseError> {
-    for _ in 0..MAX_ATTEMPTS {
+    let updated = retry_races!(UseCaseError, {
         let cur = subscribers::get(db, id).await?.ok_or(UseCaseError::NotFound("subscriber"))?;
         let mut s = cur.subscriber.clone();
         if let Some(n) = &patch.name {
@@ -383,15 +384,11 @@ pub async fn update_subscriber(
         for k in &kinds {
             batch.push(feed::append(Some(id), k, &payload, &fmt_ts(now)));
         }
-        match db.batch(&batch).await {
-            Ok(_) => {
-                return subscribers::get(db, id).await?.ok_or(UseCaseError::NotFound("subscriber"));
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(UseCaseError::Conflict("subscriber is being changed by someone else; try again".into()))
+        db.batch(&batch).await?;
+        subscribers::get(db, id).await?.ok_or(UseCaseError::NotFound("subscriber"))
+    })
+    .await?;
+    updated.ok_or_else(|| UseCaseError::Conflict("subscriber is being changed by someone else; try again".into()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,9 +408,9 @@ pub async fn assign_unmatched(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, UseCaseError> {
-    for _ in 0..MAX_ATTEMPTS {
+    let applied = retry_races!(UseCaseError, {
         let p = payments::get(db, payment_id).await?.ok_or(UseCaseError::NotFound("payment"))?;
-        if p.status != "unmatched" {
+        if p.status != PaymentStatus::Unmatched {
             return Err(UseCaseError::Conflict("payment is already applied".into()));
         }
         let s = match subscribers::get(db, &input.subscriber).await? {
@@ -427,13 +424,10 @@ pub async fn assign_unmatched(
         let memo = format!("{} {} (assigned)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
         let credit = Credit { amount: Money(p.amount_cents), payment_id: &p.id, memo: &memo, prelude };
         // `s` was read just above: credit that snapshot rather than reading it again
-        match credit_snapshot(db, settings, &s, credit, ids, now).await {
-            Ok(a) => return Ok(a),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(UseCaseError::Conflict("payment is being changed by someone else; try again".into()))
+        Ok(credit_snapshot(db, settings, &s, credit, ids, now).await?)
+    })
+    .await?;
+    applied.ok_or_else(|| UseCaseError::Conflict("payment is being changed by someone else; try again".into()))
 }
 
 /// A manual credit or debit by the operator (cash at the office, a goodwill credit).
@@ -454,7 +448,8 @@ pub async fn adjust(
     if memo.trim().is_empty() {
         return Err(UseCaseError::Invalid("memo is required".into()));
     }
-    for _ in 0..MAX_ATTEMPTS {
+    // One attempt: a manual payment has a fresh key, so recording it cannot lose a race.
+    {
         let payment = payments::Payment {
             id: ids.uuid(),
             provider: "manual".into(),
@@ -463,7 +458,7 @@ pub async fn adjust(
             receipt: None,
             amount_cents,
             subscriber_id: Some(subscriber_id.to_owned()),
-            status: "applied".into(),
+            status: PaymentStatus::Applied,
             msisdn: None,
             payer_name: None,
             bill_ref: None,
@@ -475,13 +470,11 @@ pub async fn adjust(
         let prelude = vec![payments::insert(&payment)];
         let credit = Credit { amount, payment_id: &payment.id, memo, prelude };
         match credit_once(db, settings, subscriber_id, credit, ids, now).await {
-            Ok(a) => return Ok(a),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(StoreError::NotFound) => return Err(UseCaseError::NotFound("subscriber")),
-            Err(e) => return Err(e.into()),
+            Ok(a) => Ok(a),
+            Err(StoreError::NotFound) => Err(UseCaseError::NotFound("subscriber")),
+            Err(e) => Err(e.into()),
         }
     }
-    Err(UseCaseError::Conflict("subscriber is being changed by someone else; try again".into()))
 }
 
 /// A partial update of a tenant's settings (`PUT .../settings`): what is left out keeps its value.
