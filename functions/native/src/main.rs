@@ -137,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
                         );
                         return Ok(());
                     }
-                    let input = konnekted_core::usecases::manage::TenantInput {
+                    let input = konnekted_core::usecases::tenants::TenantInput {
                         name: name.unwrap_or_else(|| realm.clone()),
                         realm,
                         settings: None,
@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
                     };
                     let cx = ctx();
                     let mut ids = konnekted_core::ids::IdGen::new(&cx);
-                    let t = konnekted_core::usecases::manage::create_tenant(&p, input, &mut ids, cx.now)
+                    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, &mut ids, cx.now)
                         .await
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     println!("{}", serde_json::to_string_pretty(&t)?);

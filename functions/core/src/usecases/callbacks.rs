@@ -587,7 +587,7 @@ mod tests {
     use crate::domain::payment::StkEvidence;
     use crate::store::{ledger, stk::StkRequest};
     use crate::testing::{TestDb, run, tenant};
-    use crate::usecases::{manage, sweep};
+    use crate::usecases::{self as uc, sweep};
 
     #[derive(Debug, Clone, Copy)]
     enum Event {
@@ -616,7 +616,7 @@ mod tests {
     /// One tenant database with a plan, a subscriber and one pending KES 1,000 push.
     fn setup(ids: &mut IdGen, now: DateTime<Utc>) -> (TestDb, Tenant, String) {
         let db = TestDb::tenant();
-        let plan = manage::PlanInput {
+        let plan = uc::plans::PlanInput {
             code: "home".into(),
             name: "Home".into(),
             kind: crate::domain::plan::PlanKind::Pppoe,
@@ -626,8 +626,8 @@ mod tests {
             up_kbps: 2_000,
             data_cap_bytes: None,
         };
-        run(manage::create_plan(&db, plan, ids, now)).expect("plan");
-        let input = manage::SubscriberInput {
+        run(uc::plans::create_plan(&db, plan, ids, now)).expect("plan");
+        let input = uc::subscribers::SubscriberInput {
             name: "Jane".into(),
             plan: "home".into(),
             phone: Some("0711000001".into()),
@@ -638,7 +638,7 @@ mod tests {
             static_ip: None,
             auto_renew: None,
         };
-        let s = run(manage::create_subscriber(&db, input, ids, now)).expect("subscriber");
+        let s = run(uc::subscribers::create_subscriber(&db, input, ids, now)).expect("subscriber");
         let req = StkRequest {
             checkout_request_id: CHECKOUT.into(),
             merchant_request_id: "m1".into(),

@@ -3,8 +3,11 @@
 pub mod callbacks;
 pub mod credit;
 pub mod expiry;
-pub mod manage;
+pub mod operator_money;
+pub mod plans;
+pub mod subscribers;
 pub mod sweep;
+pub mod tenants;
 pub mod topup;
 pub mod vouchers;
 
