@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use routeros_client::proto::value::{parse_bool, parse_rate};
+use routeros_client::proto::value::{parse_bool, parse_duration, parse_rate};
 
-use crate::model::{Attrs, DesiredRouter, Menu, SUSPENDED_LIST, is_managed};
+use crate::model::{Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral};
 
 /// One item read from a managed menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +151,11 @@ impl Change {
             Change::Add { menu: Menu::AddressList, attrs, .. } => {
                 attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
             }
-            Change::Set { menu: Menu::AddressList, attrs, .. } => {
+            // Putting a suspended subscriber's entry back as it should be (re-enabling an
+            // entry an operator disabled, moving it back to the list) walls them in again.
+            Change::Set { menu: Menu::AddressList, attrs, comment, .. } => {
                 attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
+                    || comment.strip_prefix(MARKER).is_some_and(|c| c.starts_with("suspended:"))
             }
             _ => false,
         }
@@ -193,15 +196,28 @@ fn is_true(v: &str) -> bool {
     parse_bool(v).unwrap_or(false)
 }
 
-const BOOL_PROPS: &[&str] = &["disabled", "passthrough", "only-one", "accounting-backup"];
-const RATE_PROPS: &[&str] = &["max-limit", "limit-at", "pcq-rate", "burst-limit", "burst-threshold"];
+const BOOL_PROPS: &[&str] = &["disabled", "passthrough", "only-one", "accounting-backup", "log"];
+const RATE_PROPS: &[&str] =
+    &["max-limit", "limit-at", "pcq-rate", "burst-limit", "burst-threshold", "pcq-burst-rate", "pcq-burst-threshold"];
+const DURATION_PROPS: &[&str] = &["burst-time", "pcq-burst-time", "timeout", "session-timeout", "idle-timeout"];
+/// How a router prints a property that is not set (compared equal to a desired empty value).
+const UNSET_SPELLINGS: &[&str] = &["none", "0.0.0.0", "0s", "00:00:00"];
 
 /// Whether an observed value (absent = empty) equals the desired one, with RouterOS's
-/// spellings normalised (`yes`/`true`, `10M`/`10000000`).
+/// spellings normalised (`yes`/`true`, `10M`/`10000000`, `1m`/`00:01:00`; an unset
+/// property printed as `none` or `0s`).
 pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
     let have = observed.unwrap_or("");
     if have == desired {
         return true;
+    }
+    if desired.is_empty() {
+        return UNSET_SPELLINGS.contains(&have);
+    }
+    if DURATION_PROPS.contains(&prop)
+        && let (Ok(a), Ok(b)) = (parse_duration(have), parse_duration(desired))
+    {
+        return a == b;
     }
     if BOOL_PROPS.contains(&prop)
         && let (Ok(a), Ok(b)) = (parse_bool(have), parse_bool(desired))
@@ -236,8 +252,12 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
         None => {
             // Empty values are left out of `add` (absent and empty compare equal);
             // RouterOS rejects some empty values, e.g. `remote-address=`.
-            let mut attrs: Attrs =
-                want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            // So are neutral values: a fresh item has them.
+            let mut attrs: Attrs = want
+                .iter()
+                .filter(|(k, v)| !is_neutral(menu, k, v))
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
             attrs.insert("comment".into(), comment.to_owned());
             changes.push(Change::Add { menu, comment: comment.to_owned(), attrs });
         }
@@ -412,6 +432,12 @@ pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
                 next += 1;
                 let mut attrs = attrs.clone();
                 let before = attrs.remove("place-before");
+                // A fresh item has the neutral values (what `add` leaves out).
+                for (k, v) in crate::model::neutral_props(*menu) {
+                    if !v.is_empty() {
+                        attrs.entry((*k).to_owned()).or_insert_with(|| (*v).to_owned());
+                    }
+                }
                 let item = ObservedItem { menu: *menu, id: format!("*{next:X}"), attrs };
                 insert_before(&mut out.items, item, before.as_deref());
             }
@@ -424,7 +450,12 @@ pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
             Change::Set { menu, id, attrs, .. } => {
                 if let Some(item) = out.items.iter_mut().find(|i| i.menu == *menu && &i.id == id) {
                     for (k, v) in attrs {
-                        item.attrs.insert(k.clone(), v.clone());
+                        // An empty value is written as `unset`.
+                        if v.is_empty() {
+                            item.attrs.remove(k);
+                        } else {
+                            item.attrs.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
@@ -853,8 +884,61 @@ mod tests {
         })
     }
 
+    /// The properties an operator can write on an item of `menu` (the simulator's menu
+    /// schema, which follows RouterOS's), but for `comment` (our identity) and an
+    /// address-list entry's `timeout` (see `model::neutral_props`).
+    fn editable(menu: Menu) -> Vec<&'static str> {
+        let spec = routeros_sim::MENUS.iter().find(|m| m.path == menu.path()).expect("simulated menu");
+        spec.fields.iter().copied().filter(|f| !matches!(*f, "comment" | "timeout")).collect()
+    }
+
+    #[test]
+    fn desired_every_editable_property_is_managed() {
+        let mut r = router();
+        r.queue_types = QueueTypes::Managed;
+        let d = build_desired(synthetic_state("acme", 40), &full_tenant(), &r);
+        for menu in Menu::ALL {
+            let props = d.props(menu);
+            let missing: Vec<&str> = editable(menu).into_iter().filter(|p| !props.contains(*p)).collect();
+            assert!(missing.is_empty(), "{menu:?}: {missing:?} not managed");
+        }
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn plan_any_single_property_edit_is_corrected_in_one_pass(
+            pick in any::<prop::sample::Index>(), prop_pick in any::<prop::sample::Index>(),
+            value in "[a-z0-9.]{0,6}", managed_types in any::<bool>(),
+        ) {
+            let mut r = router();
+            r.queue_types = if managed_types { QueueTypes::Managed } else { QueueTypes::Builtin };
+            let d = build_desired(synthetic_state("acme", 24), &full_tenant(), &r);
+            let synced = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
+            let mut edited = synced.clone();
+            let item = pick.get(&edited.items).clone();
+            let props = editable(item.menu);
+            let key = *prop_pick.get(&props);
+            let it = edited.items.iter_mut().find(|i| i.id == item.id).expect("item");
+            let old = it.attrs.get(key).cloned().unwrap_or_default();
+            let new = if BOOL_PROPS.contains(&key) {
+                if is_true(&old) { "no".to_owned() } else { "yes".to_owned() }
+            } else if value == old {
+                format!("{value}x")
+            } else {
+                value.clone()
+            };
+            if new.is_empty() { it.attrs.remove(key); } else { it.attrs.insert(key.to_owned(), new.clone()); }
+            let plan = plan_changes(&d, &edited);
+            let after = apply_to_observed(&edited, &plan);
+            prop_assert_eq!(plan_changes(&d, &after), Vec::<Change>::new(), "{} {}={:?}", item.menu.path(), key, new);
+            let back = after.items.iter().find(|i| i.comment() == item.comment() && i.menu == item.menu).expect("kept");
+            prop_assert!(
+                values_equal(key, back.attrs.get(key).map(String::as_str), item.attrs.get(key).map(String::as_str).unwrap_or("")),
+                "{} {}: {:?} -> {:?}", item.menu.path(), key, item.attrs.get(key), back.attrs.get(key)
+            );
+        }
 
         #[test]
         fn plan_applied_to_observed_yields_desired(

@@ -142,7 +142,20 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
     }
     match change {
         Change::Add { menu, attrs, .. } => client.add(menu.path(), &pairs(attrs)).await.map(drop),
-        Change::Set { menu, id, attrs, .. } => client.set(menu.path(), id, &pairs(attrs)).await,
+        Change::Set { menu, id, attrs, .. } => {
+            // A value is written with `set`; an empty one (the property should not be
+            // set at all) with `unset`, which RouterOS wants where an empty value is not
+            // a valid value (`remote-address=`, `src-port=`).
+            let (clear, values): (Vec<_>, Vec<_>) = pairs(attrs).into_iter().partition(|(_, v)| v.is_empty());
+            if !values.is_empty() {
+                client.set(menu.path(), id, &values).await?;
+            }
+            for (k, _) in clear {
+                let cmd = Command::on(menu.path(), "unset").attr("numbers", id.as_str()).attr("value-name", k);
+                client.call(cmd).await?;
+            }
+            Ok(())
+        }
         Change::Remove { menu, id, .. } => client.remove(menu.path(), id).await,
         Change::Move { menu, id, destination, .. } => {
             let cmd =
