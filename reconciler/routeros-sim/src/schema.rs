@@ -426,14 +426,7 @@ pub static MENUS: &[MenuSpec] = &[
     ),
     ordered(table("/ip/firewall/filter", FILTER_FIELDS, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
     ordered(table("/ip/firewall/nat", NAT_FIELDS, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
-    ordered(table(
-        "/ip/firewall/mangle",
-        MANGLE_FIELDS,
-        FIREWALL_RO,
-        MANGLE_DEFAULTS,
-        &["chain"],
-        Unique::None,
-    )),
+    ordered(table("/ip/firewall/mangle", MANGLE_FIELDS, FIREWALL_RO, MANGLE_DEFAULTS, &["chain"], Unique::None)),
     table(
         "/ip/firewall/address-list",
         &["list", "address", "timeout", "comment", "disabled"],

@@ -72,9 +72,7 @@ fn is_list_address(v: &str) -> bool {
     if let Some((a, n)) = v.split_once('/') {
         return is_ipv4(a) && n.parse::<u8>().is_ok_and(|n| n <= 32);
     }
-    let dns = |l: &str| {
-        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
+    let dns = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     v.len() <= 253 && v.bytes().any(|b| b.is_ascii_alphabetic()) && v.split('.').all(dns)
 }
 
@@ -275,9 +273,9 @@ impl State {
             "unset" if spec.can_set => {
                 let mut attrs = req.attributes.clone();
                 let ids = take_ids(&mut attrs);
-                let name = attrs.remove("value-name").ok_or_else(|| {
-                    SimTrap::new(Some(1), "missing value(s) of argument(s) value-name")
-                })?;
+                let name = attrs
+                    .remove("value-name")
+                    .ok_or_else(|| SimTrap::new(Some(1), "missing value(s) of argument(s) value-name"))?;
                 if let Some((k, _)) = attrs.iter().next() {
                     return Err(unknown_parameter(k));
                 }
@@ -857,8 +855,7 @@ mod tests {
         );
         s.execute(&req(&["/ip/firewall/nat/add", "=chain=dstnat", "=action=dst-nat", "=to-ports=80"]), false)
             .expect("nat");
-        s.execute(&req(&["/ip/firewall/mangle/add", "=chain=forward", "=action=mark-packet"]), false)
-            .expect("mangle");
+        s.execute(&req(&["/ip/firewall/mangle/add", "=chain=forward", "=action=mark-packet"]), false).expect("mangle");
     }
 
     #[test]
@@ -868,10 +865,11 @@ mod tests {
             refused(&mut s, &["/ip/firewall/address-list/add", "=list=l", "=address=127.0.0.1:8080"]),
             "invalid value for argument address"
         );
-        assert!(s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", "=address=not an address"]), false).is_err());
+        assert!(
+            s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", "=address=not an address"]), false).is_err()
+        );
         for a in ["10.0.0.1", "10.0.0.1-10.0.0.9", "10.0.0.0/24", "pay.example.net"] {
-            s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", &format!("=address={a}")]), false)
-                .expect(a);
+            s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", &format!("=address={a}")]), false).expect(a);
         }
     }
 
