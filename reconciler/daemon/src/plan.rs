@@ -232,13 +232,77 @@ pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
     false
 }
 
+/// An object the reconciler would add, but an operator's own (unmanaged) object already
+/// holds its name (or, on an address list, its list and address): RouterOS refuses the
+/// `add` (`failure: secret with the same name already exists`). The object is skipped
+/// and reported; the operator's object is never taken over.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Conflict {
+    /// Menu.
+    pub menu: Menu,
+    /// The clashing name (`alice@acme`; `list address` on an address list).
+    pub name: String,
+    /// Comment of the managed object not added.
+    pub comment: String,
+    /// `.id` of the operator's object (empty when only the router's refusal told us).
+    pub id: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:?}: an object without the konnekted: marker already has this name; {} not added",
+            self.menu.path(),
+            self.name,
+            self.comment
+        )
+    }
+}
+
+/// A plan: the changes, and the objects skipped because an operator's object holds
+/// their name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Changes to apply, in order.
+    pub changes: Vec<Change>,
+    /// Objects not added.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What must be unique among a menu's items (`None`: nothing).
+fn unique_key(menu: Menu, attrs: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    match menu {
+        Menu::PppSecret | Menu::PppProfile | Menu::QueueTree | Menu::QueueType => attrs("name"),
+        Menu::AddressList => Some(format!("{} {}", attrs("list")?, attrs("address")?)),
+        _ => None,
+    }
+}
+
 /// The changes that make `observed` carry `desired`. Pure and deterministic.
+/// [`plan`] without the conflicts.
+pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change> {
+    plan(desired, observed).changes
+}
+
+/// The changes that make `observed` carry `desired`, and the conflicts. Pure and
+/// deterministic.
 ///
 /// Managed observed items with a comment nobody desires are removed; of several with
-/// the same comment the first is kept and the rest removed; missing objects are added;
-/// differing properties are set; sessions of offline subscribers are kicked.
-pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change> {
+/// the same comment the first is kept and the rest removed; missing objects are added,
+/// unless an unmanaged item holds their name ([`Conflict`]); differing properties are
+/// set; sessions of offline subscribers are kicked (never one whose name is an unmanaged
+/// secret's: it is the operator's user).
+pub fn plan(desired: &DesiredRouter, observed: &Observed) -> Plan {
     let mut changes = Vec::new();
+    let mut conflicts = Vec::new();
+    // Names held by the operator's own items.
+    let mut taken: BTreeMap<(Menu, String), &str> = BTreeMap::new();
+    for item in observed.items.iter().filter(|i| !i.is_managed()) {
+        if let Some(key) = unique_key(item.menu, &|k| item.attrs.get(k).cloned()) {
+            taken.entry((item.menu, key)).or_insert(item.id.as_str());
+        }
+    }
     let mut seen: BTreeMap<(Menu, &str), &ObservedItem> = BTreeMap::new();
     for item in observed.items.iter().filter(|i| i.is_managed() && desired.menus.contains(&i.menu)) {
         let comment = item.comment().unwrap_or_default();
@@ -249,6 +313,13 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
         }
     }
     desired.visit(|menu, comment, want| match seen.get(&(menu, comment)) {
+        None if !taken.is_empty()
+            && let Some(name) =
+                unique_key(menu, &|k| want.iter().find(|(p, _)| *p == k).map(|(_, v)| (*v).to_owned()))
+            && let Some(id) = taken.get(&(menu, name.clone())) =>
+        {
+            conflicts.push(Conflict { menu, name, comment: comment.to_owned(), id: (*id).to_owned() });
+        }
         None => {
             // Empty values are left out of `add` (absent and empty compare equal);
             // RouterOS rejects some empty values, e.g. `remote-address=`.
@@ -274,12 +345,12 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
     });
     order_rules(observed, &seen, &mut changes);
     for s in &observed.sessions {
-        if desired.offline_names.contains(&s.name) {
+        if desired.offline_names.contains(&s.name) && !taken.contains_key(&(Menu::PppSecret, s.name.clone())) {
             changes.push(Change::Kick { id: s.id.clone(), name: s.name.clone() });
         }
     }
     changes.sort_by_key(Change::phase);
-    changes
+    Plan { changes, conflicts }
 }
 
 /// Menus whose items are read top to bottom, so their order matters.
@@ -596,6 +667,44 @@ mod tests {
                 attrs: [("disabled".to_owned(), "false".to_owned())].into()
             }]
         );
+    }
+
+    #[test]
+    fn plan_operator_secret_with_same_name_is_a_conflict_not_an_add() {
+        let mut t = bench_tenant("acme");
+        t.suspend_policy = SuspendPolicy::Remove;
+        let mut state = synthetic_state("acme", 3);
+        state.subscribers[2].status = Status::Suspended;
+        let d = build_desired(state, &t, &router());
+        let mut obs = Observed::default();
+        obs.items.push(unmanaged(Menu::PppSecret, "*A1", None));
+        obs.items[0].attrs.insert("name".into(), "user1@acme".into());
+        obs.items.push(unmanaged(Menu::PppSecret, "*A2", Some("operator's")));
+        obs.items[1].attrs.insert("name".into(), "user2@acme".into());
+        // The operator's users are online; user2 would be kicked were it ours.
+        obs.sessions.push(Session { id: "*S1".into(), name: "user1@acme".into() });
+        obs.sessions.push(Session { id: "*S2".into(), name: "user2@acme".into() });
+        let p = plan(&d, &obs);
+        assert_eq!(
+            p.conflicts,
+            vec![Conflict {
+                menu: Menu::PppSecret,
+                name: "user1@acme".into(),
+                comment: secret_comment("s000001"),
+                id: "*A1".into()
+            }]
+        );
+        let added: Vec<&str> = p
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Add { menu: Menu::PppSecret, attrs, .. } => attrs.get("name").map(String::as_str),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added, ["user0@acme"], "the rest of the pass goes ahead");
+        assert!(!p.changes.iter().any(|c| matches!(c, Change::Kick { .. })), "{:?}", p.changes);
+        assert!(p.conflicts[0].to_string().contains("\"user1@acme\""));
     }
 
     #[test]
@@ -949,13 +1058,18 @@ mod tests {
             let d0 = build_desired(before.clone(), &t, &r);
             let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default())), &muts);
             let d1 = build_desired(after.clone(), &t, &r);
-            let plan = plan_changes(&d1, &start);
+            let super::Plan { changes: plan, conflicts } = super::plan(&d1, &start);
             let result = apply_to_observed(&start, &plan);
 
-            // Every desired object exists exactly once with the desired values.
+            // Every desired object exists exactly once with the desired values, but those
+            // whose name an unmanaged object holds (not added).
             for Object { menu, comment, attrs: want } in d1.objects() {
                 let found: Vec<&ObservedItem> = result.items.iter()
                     .filter(|i| i.menu == menu && i.comment() == Some(comment.as_str())).collect();
+                if conflicts.iter().any(|c| c.menu == menu && c.comment == comment) {
+                    prop_assert_eq!(found.len(), 0, "{:?} {}", menu, comment);
+                    continue;
+                }
                 prop_assert_eq!(found.len(), 1, "{:?} {}", menu, comment);
                 for (k, v) in &want {
                     prop_assert!(values_equal(k, found[0].attrs.get(k).map(String::as_str), v));
@@ -965,8 +1079,11 @@ mod tests {
             for i in result.items.iter().filter(|i| i.is_managed()) {
                 prop_assert!(d1.contains(i.menu, i.comment().unwrap_or_default()));
             }
-            // No session of an offline subscriber survives.
-            prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name)));
+            // No session of an offline subscriber survives (but the operator's users').
+            let theirs: BTreeSet<&str> = start.items.iter()
+                .filter(|i| i.menu == Menu::PppSecret && !i.is_managed())
+                .filter_map(|i| i.attrs.get("name").map(String::as_str)).collect();
+            prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name) || theirs.contains(s.name.as_str())));
             // Managed rules are in rank order within their groups.
             prop_assert!(rules_in_order(&result), "{:?}", result.items);
             // Idempotent: a second plan is empty.

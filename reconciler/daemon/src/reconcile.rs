@@ -15,7 +15,7 @@ use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
 use crate::edge::{DesiredState, EdgeClient, EdgeError, Report};
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
-use crate::plan::{Change, ChangeKey, Refusal, guard, plan_changes};
+use crate::plan::{Change, ChangeKey, Conflict, Plan, Refusal, guard, plan, plan_changes};
 use crate::router::{self, Scope};
 
 /// When to run the next pass.
@@ -438,6 +438,8 @@ pub struct PassReport {
     pub errors: Vec<String>,
     /// The error's metric label, if the pass failed.
     pub error_label: Option<&'static str>,
+    /// Objects not added because an operator's object holds their name (each once).
+    pub conflicts: Vec<String>,
 }
 
 /// One router and its connection.
@@ -449,6 +451,8 @@ pub struct RouterWorker {
     client: Option<Client>,
     /// Managed secrets seen by the last full pass (the guard's denominator on fast passes).
     last_managed: usize,
+    /// Conflicts known (by menu path and name): each is logged and counted once.
+    conflicts: BTreeSet<(&'static str, String)>,
 }
 
 impl std::fmt::Debug for RouterWorker {
@@ -464,11 +468,20 @@ struct Outcome {
     refusal: Option<String>,
     stale: bool,
     errors: Vec<String>,
+    conflicts: Vec<Conflict>,
 }
 
 impl Outcome {
     fn empty() -> Outcome {
-        Outcome { found: 0, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() }
+        Outcome {
+            found: 0,
+            fixed: 0,
+            withheld: 0,
+            refusal: None,
+            stale: false,
+            errors: Vec::new(),
+            conflicts: Vec::new(),
+        }
     }
 }
 
@@ -483,7 +496,7 @@ enum Step {
 impl RouterWorker {
     /// A worker (not connected yet).
     pub fn new(cfg: RouterConfig, tenant: Arc<Tenant>, ctx: Arc<Ctx>) -> RouterWorker {
-        RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0 }
+        RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0, conflicts: BTreeSet::new() }
     }
 
     fn client_config(&self) -> ClientConfig {
@@ -568,7 +581,7 @@ impl RouterWorker {
             self.last_managed = observed.managed_secrets();
         }
         let managed = self.last_managed.max(observed.managed_secrets());
-        let changes = plan_changes(&desired, &observed);
+        let Plan { changes, mut conflicts } = plan(&desired, &observed);
         drop(observed);
         let found = changes.len();
         let g = self.ctx.settings.guard;
@@ -590,11 +603,22 @@ impl RouterWorker {
             }
             Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
         });
-        let mut out = Outcome { found, fixed: 0, withheld: guarded.withheld.len(), refusal, stale, errors: Vec::new() };
+        let mut out = Outcome {
+            found,
+            fixed: 0,
+            withheld: guarded.withheld.len(),
+            refusal,
+            stale,
+            errors: Vec::new(),
+            conflicts: Vec::new(),
+        };
         if guarded.apply.is_empty() {
+            out.conflicts = conflicts;
             return Ok(Step::Done(out));
         }
-        let applied = router::apply(&client, guarded.apply, self.cfg.window).await;
+        let mut applied = router::apply(&client, guarded.apply, self.cfg.window).await;
+        conflicts.append(&mut applied.conflicts);
+        out.conflicts = conflicts;
         out.errors.extend(applied.trapped.iter().map(|(c, m)| format!("{} {}: {m}", c.path(), describe(c))));
         if let Some(e) = applied.lost {
             self.client = None;
@@ -665,7 +689,14 @@ impl RouterWorker {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
             m.set("konnekted_reconciler_last_success_timestamp_seconds", &[("router", &name)], now);
         }
+        // A pass that failed before planning knows nothing about conflicts.
+        let conflicts = if error.is_none() || !out.conflicts.is_empty() {
+            self.record_conflicts(&scope, &out.conflicts)
+        } else {
+            Vec::new()
+        };
         let report = PassReport {
+            conflicts,
             outcome,
             drift_found: out.found,
             drift_fixed: out.fixed,
@@ -676,10 +707,31 @@ impl RouterWorker {
             error_label: error.as_ref().map(ReconcileError::metric_label),
         };
         // Fast passes that found nothing are not worth a report.
-        if scope == Scope::Full || report.drift_found > 0 || error.is_some() {
+        if scope == Scope::Full || report.drift_found > 0 || error.is_some() || !report.conflicts.is_empty() {
             self.send_report(&report, kind, started).await;
         }
         report
+    }
+
+    /// Keeps the known conflicts (a full pass sees them all; a fast pass adds to them),
+    /// logs and counts the new ones once, and returns this pass's, as report lines.
+    fn record_conflicts(&mut self, scope: &Scope, found: &[Conflict]) -> Vec<String> {
+        let keys: BTreeSet<(&'static str, String)> = found.iter().map(|c| (c.menu.path(), c.name.clone())).collect();
+        let name = &self.cfg.name;
+        for c in found.iter().filter(|c| !self.conflicts.contains(&(c.menu.path(), c.name.clone()))) {
+            tracing::warn!(router = %name, "conflict: {c}");
+            self.ctx.metrics.inc("konnekted_reconciler_conflicts_found_total", &[("router", name)], 1.0);
+        }
+        if *scope == Scope::Full {
+            self.conflicts = keys;
+        } else {
+            self.conflicts.extend(keys);
+        }
+        self.ctx.metrics.set("konnekted_reconciler_conflicts", &[("router", name)], self.conflicts.len() as f64);
+        let mut lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        lines.sort();
+        lines.dedup();
+        lines
     }
 
     async fn send_report(&self, r: &PassReport, kind: &str, started_at: String) {
@@ -700,6 +752,7 @@ impl RouterWorker {
                 "refusal": r.refusal,
                 "stale_desired": r.stale,
                 "error_label": r.error_label,
+                "conflicts": r.conflicts,
             }),
         };
         if let Err(e) = self.tenant.edge().report(&report).await {

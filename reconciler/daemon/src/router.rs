@@ -11,7 +11,7 @@ use routeros_client::{Client, Command, Config as ClientConfig, Error, ErrorKind,
 
 use crate::config::RouterConfig;
 use crate::model::{DesiredRouter, Menu, secret_comment, suspended_comment};
-use crate::plan::{Change, ChangeKey, Observed, ObservedItem, Session};
+use crate::plan::{Change, ChangeKey, Conflict, Observed, ObservedItem, Session};
 
 /// Which part of a router a pass looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,10 +85,13 @@ pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Sco
         }
         Scope::Subscribers(ids) => {
             for id in ids {
-                prints.push((
-                    Some(Menu::PppSecret),
-                    Command::on("/ppp/secret", "print").query_eq("comment", &secret_comment(id)),
-                ));
+                // The subscriber's secret, and any secret holding its name (an operator's
+                // own: a conflict, and a session that is not ours to kick).
+                let mut secret = Command::on("/ppp/secret", "print").query_eq("comment", &secret_comment(id));
+                if let Some(name) = desired.secret_name_of(id) {
+                    secret = secret.query_eq("name", &name).query_ops("|");
+                }
+                prints.push((Some(Menu::PppSecret), secret));
                 prints.push((
                     Some(Menu::AddressList),
                     Command::on("/ip/firewall/address-list", "print").query_eq("comment", &suspended_comment(id)),
@@ -130,6 +133,9 @@ pub struct Applied {
     pub acked: Vec<ChangeKey>,
     /// Changes the router refused (`!trap`), with the message.
     pub trapped: Vec<(Change, String)>,
+    /// Adds and renames the router refused because another item holds the name (an
+    /// operator's object the read did not show, e.g. on a fast pass).
+    pub conflicts: Vec<Conflict>,
     /// Changes not sent or not answered because the connection failed.
     pub unsent: usize,
     /// The connection failure, if any.
@@ -174,6 +180,24 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
     }
 }
 
+/// The conflict a trap reports, when an `add` or a rename was refused because the name
+/// (or list and address) is taken: `failure: secret with the same name already exists`,
+/// `failure: already have such entry`, `failure: already have such name`.
+fn name_taken(change: &Change, e: &Error) -> Option<Conflict> {
+    let message = &e.trap()?.message;
+    let taken = message.contains("same name already exists") || message.contains("already have such");
+    let (menu, comment, attrs) = match change {
+        Change::Add { menu, comment, attrs } => (*menu, comment, attrs),
+        Change::Set { menu, comment, attrs, .. } if attrs.contains_key("name") => (*menu, comment, attrs),
+        _ => return None,
+    };
+    let name = match menu {
+        Menu::AddressList => format!("{} {}", attrs.get("list")?, attrs.get("address")?),
+        _ => attrs.get("name")?.clone(),
+    };
+    taken.then(|| Conflict { menu, name, comment: comment.clone(), id: String::new() })
+}
+
 /// Applies `changes` phase by phase, each phase pipelined (`window` in flight).
 /// Stops at the first phase in which the connection failed. A change is dropped as soon
 /// as it is answered, so the plan shrinks while it is applied.
@@ -197,7 +221,10 @@ pub async fn apply(client: &Client, changes: Vec<Change>, window: usize) -> Appl
         while let Some((c, r)) = results.next().await {
             match r {
                 Ok(()) => out.acked.push(c.key()),
-                Err(e) if e.kind() == ErrorKind::Device => out.trapped.push((c, e.to_string())),
+                Err(e) if e.kind() == ErrorKind::Device => match name_taken(&c, &e) {
+                    Some(conflict) => out.conflicts.push(conflict),
+                    None => out.trapped.push((c, e.to_string())),
+                },
                 Err(e) => {
                     out.unsent += 1;
                     if out.lost.is_none() {

@@ -568,3 +568,67 @@ async fn edge_wrong_sync_key_is_unauthorized_and_router_untouched() {
     let m = w.metrics.get("konnekted_reconciler_edge_errors_total", &[("tenant", "badkey"), ("label", "unauthorized")]);
     assert_eq!(m, Some(1.0));
 }
+
+#[tokio::test]
+async fn reconcile_operator_secret_with_same_name_is_reported_once_and_left_alone() {
+    let w = World::new("clash").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let h = w.h();
+    let theirs = h
+        .add("/ppp/secret", &[("name", "alice@clash"), ("password", "operator's"), ("service", "pppoe")])
+        .expect("operator's secret");
+    let mut worker = w.worker();
+    for pass in 0..2 {
+        let r = worker.try_step(Scope::Full).await;
+        assert_eq!(r.outcome, "ok", "pass {pass}: {r:?}");
+        assert_eq!(r.conflicts.len(), 1, "{r:?}");
+        assert!(r.conflicts[0].contains("\"alice@clash\""), "{r:?}");
+    }
+    // The rest of the pass went ahead; the operator's secret is as they left it.
+    assert_eq!(w.secret_disabled("bob"), Some(false));
+    let alice = h.find("/ppp/secret", "name", "alice@clash");
+    assert_eq!(alice.len(), 1);
+    assert_eq!(alice[0].id(), Some(theirs.as_str()));
+    assert_eq!(alice[0].get("password"), Some("operator's"));
+    assert_eq!(alice[0].get("comment"), None);
+    let m = |name| w.metrics.get(name, &[("router", "tower-1")]);
+    assert_eq!(m("konnekted_reconciler_conflicts"), Some(1.0));
+    assert_eq!(m("konnekted_reconciler_conflicts_found_total"), Some(1.0), "counted once over two passes");
+    assert!(
+        w.metrics
+            .get("konnekted_reconciler_errors_total", &[("router", "tower-1"), ("label", "router_trap")])
+            .is_none()
+    );
+    // The operator renames theirs: the next pass adds ours and the conflict is gone.
+    h.set("/ppp/secret", &theirs, &[("name", "alice-old")]).expect("rename");
+    let r = worker.try_step(Scope::Full).await;
+    assert!(r.conflicts.is_empty(), "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(false));
+    assert_eq!(m("konnekted_reconciler_conflicts"), Some(0.0));
+}
+
+#[tokio::test]
+async fn fast_path_operator_secret_with_same_name_is_a_conflict_not_a_trap() {
+    let w = World::new("clashfast").await;
+    // Unpaid subscribers have no secret at all, so a payment makes the fast path add one.
+    let mut cfg = w.tenant_cfg();
+    cfg.suspend_policy = konnekted_reconciler::config::SuspendPolicy::Remove;
+    let tenant = konnekted_reconciler::Tenant::new(cfg, Duration::from_secs(5)).expect("tenant");
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("bob", "home", None).await;
+    let carol = w.subscriber("carol", "home", None).await;
+    let mut worker = RouterWorker::new(w.router_cfg(), tenant.clone(), w.ctx.clone());
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    h.add("/ppp/secret", &[("name", "carol@clashfast"), ("password", "x")]).expect("operator's secret");
+    h.ppp_login("carol@clashfast", "10.30.0.9");
+    w.pay(&carol).await;
+    assert!(tenant.poll_feed(&w.metrics).await.expect("feed") > 0);
+    let r = worker.try_step(Scope::Subscribers([carol].into())).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert_eq!(h.find("/ppp/secret", "name", "carol@clashfast").len(), 1);
+    assert_eq!(h.find("/ppp/active", "name", "carol@clashfast").len(), 1, "their session is not ours to kick");
+}
