@@ -148,11 +148,24 @@ pub struct GuardConfig {
     /// Disabling this many or fewer is always allowed (small routers).
     #[serde(default = "default_min_count")]
     pub min_count: usize,
+    /// Disables are also counted over this many seconds, per router and per tenant
+    /// (a suspension at a time through the fast path adds up); past the limit they are
+    /// held until an operator confirms ([`crate::ledger`]).
+    #[serde(default = "default_window_seconds")]
+    pub window_seconds: u64,
+}
+
+fn default_window_seconds() -> u64 {
+    600
 }
 
 impl Default for GuardConfig {
     fn default() -> GuardConfig {
-        GuardConfig { max_disable_share: default_share(), min_count: default_min_count() }
+        GuardConfig {
+            max_disable_share: default_share(),
+            min_count: default_min_count(),
+            window_seconds: default_window_seconds(),
+        }
     }
 }
 

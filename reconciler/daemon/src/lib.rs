@@ -22,6 +22,7 @@ pub mod config;
 pub mod daemon;
 pub mod edge;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod model;
 pub mod plan;

@@ -466,8 +466,21 @@ pub enum Refusal {
         /// Managed subscribers on the router.
         of: usize,
     },
+    /// The disables of this pass and those of the window before it would exceed the
+    /// limit (per router or per tenant): held until an operator confirms.
+    RollingDisable(crate::ledger::OverLimit),
     /// The desired state is stale (the edge could not be reached): fail static.
     StaleDesired,
+}
+
+impl Guarded {
+    /// Holds back every disabling change for `why`.
+    pub fn withhold(self, why: Refusal) -> Guarded {
+        let mut withheld = self.withheld;
+        let (more, apply): (Vec<Change>, Vec<Change>) = self.apply.into_iter().partition(Change::is_disabling);
+        withheld.extend(more);
+        Guarded { apply, withheld, refusal: Some(why) }
+    }
 }
 
 /// Applies the mass-disable guard (and fail static when `stale`): when refused, every

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
 use crate::edge::{DesiredState, EdgeClient, EdgeError, Report};
+use crate::ledger::DisableLedger;
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
 use crate::plan::{Change, ChangeKey, Conflict, Plan, Refusal, guard, plan, plan_changes};
@@ -142,13 +143,16 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// Permits to apply a heavy plan (`settings.max_concurrent_applies` of them).
     pub limiter: ApplyLimiter,
+    /// Disables over time, held disables and confirmations.
+    pub ledger: Arc<DisableLedger>,
 }
 
 impl Ctx {
     /// The context of routers sharing `settings` and `metrics`.
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Ctx {
         let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes);
-        Ctx { settings, metrics, limiter }
+        let ledger = Arc::new(DisableLedger::new(Duration::from_secs(settings.guard.window_seconds)));
+        Ctx { settings, metrics, limiter, ledger }
     }
 }
 
@@ -496,6 +500,7 @@ enum Step {
 impl RouterWorker {
     /// A worker (not connected yet).
     pub fn new(cfg: RouterConfig, tenant: Arc<Tenant>, ctx: Arc<Ctx>) -> RouterWorker {
+        ctx.ledger.register(&cfg.name, &tenant.cfg.realm);
         RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0, conflicts: BTreeSet::new() }
     }
 
@@ -578,14 +583,38 @@ impl RouterWorker {
             }
         };
         if *scope == Scope::Full {
-            self.last_managed = observed.managed_secrets();
+            // A cold router has none yet; what it is to serve counts as well.
+            self.last_managed = observed.managed_secrets().max(desired.subscriber_count());
         }
         let managed = self.last_managed.max(observed.managed_secrets());
         let Plan { changes, mut conflicts } = plan(&desired, &observed);
         drop(observed);
         let found = changes.len();
         let g = self.ctx.settings.guard;
-        let guarded = guard(changes, managed, g.max_disable_share, g.min_count, stale);
+        let ledger = &self.ctx.ledger;
+        let (router, realm) = (self.cfg.name.as_str(), self.tenant.cfg.realm.as_str());
+        let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
+        // An operator confirmed the disables held on this router: they go ahead, once.
+        let confirmed = would_disable > 0 && !stale && ledger.take_confirmation(router);
+        let (share, min_count) = if confirmed { (1.0, usize::MAX) } else { (g.max_disable_share, g.min_count) };
+        let mut guarded = guard(changes, managed, share, min_count, stale);
+        if guarded.refusal.is_none() && would_disable > 0 && !confirmed {
+            let tenant_subs = self.tenant.last_known().map_or(0, |(s, _)| s.subscribers.len());
+            let now = Instant::now();
+            match ledger.over_limit(router, realm, would_disable, managed, tenant_subs, share, min_count, now) {
+                Some(o) => guarded = guarded.withhold(Refusal::RollingDisable(o)),
+                None => ledger.record(router, realm, would_disable, now),
+            }
+        }
+        match &guarded.refusal {
+            Some(r @ (Refusal::MassDisable { .. } | Refusal::RollingDisable(_))) => {
+                let held = guarded.withheld.iter().filter(|c| c.disables_secret()).count();
+                ledger.hold(router, held, refusal_text(r, g.max_disable_share, g.window_seconds, router));
+            }
+            Some(Refusal::StaleDesired) => {}
+            None if *scope == Scope::Full => ledger.clear_held(router),
+            None => {}
+        }
         // Fast passes are small by construction (one feed page) and must not queue
         // behind cold syncs: a payment goes through at once.
         if *scope == Scope::Full && permit.is_none() && self.ctx.limiter.is_heavy(guarded.apply.len()) {
@@ -594,15 +623,7 @@ impl RouterWorker {
                 None => return Ok(Step::NeedsPermit),
             }
         }
-        let refusal = guarded.refusal.as_ref().map(|r| match r {
-            Refusal::MassDisable { would_disable, of } => {
-                format!(
-                    "plan would disable {would_disable} of {of} subscribers (limit {:.0}%)",
-                    g.max_disable_share * 100.0
-                )
-            }
-            Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
-        });
+        let refusal = guarded.refusal.as_ref().map(|r| refusal_text(r, g.max_disable_share, g.window_seconds, router));
         let mut out = Outcome {
             found,
             fixed: 0,
@@ -769,10 +790,13 @@ impl RouterWorker {
     /// fast pass whenever the change feed nudges; retries per [`error_policy`].
     pub async fn run(mut self) {
         let mut nudges = self.tenant.subscribe();
+        let confirmed = self.ctx.ledger.register(&self.cfg.name, &self.tenant.cfg.realm);
         let mut next_full = tokio::time::Instant::now();
         loop {
             let scope = tokio::select! {
                 _ = tokio::time::sleep_until(next_full) => Scope::Full,
+                // An operator confirmed held disables: apply them now.
+                _ = confirmed.notified() => Scope::Full,
                 n = nudges.recv() => match n {
                     Ok(Nudge::Subscribers(mut ids)) => {
                         // Coalesce whatever else is queued.
@@ -830,6 +854,25 @@ pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
         _ => Duration::from_secs(10),
     };
     Action::requeue(d.min(settings.full_pass))
+}
+
+/// A refusal as the run report and `GET /routers` word it.
+fn refusal_text(r: &Refusal, share: f64, window_seconds: u64, router: &str) -> String {
+    let confirm = format!("held until an operator confirms (POST /routers/{router}/confirm-disables)");
+    match r {
+        Refusal::MassDisable { would_disable, of } => {
+            format!("plan would disable {would_disable} of {of} subscribers (limit {:.0}%): {confirm}", share * 100.0)
+        }
+        Refusal::RollingDisable(o) => format!(
+            "{} more disables after {} in the last {window_seconds} s would exceed {:.0}% of the {}'s {} subscribers: {confirm}",
+            o.would_disable,
+            o.in_window,
+            share * 100.0,
+            o.scope,
+            o.of
+        ),
+        Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
+    }
 }
 
 fn describe(c: &Change) -> String {

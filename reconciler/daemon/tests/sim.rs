@@ -271,7 +271,7 @@ async fn reconcile_edge_down_disables_nobody() {
 
 #[tokio::test]
 async fn reconcile_mass_disable_is_refused_and_reported() {
-    let w = World::with_guard("mass", GuardConfig { max_disable_share: 0.2, min_count: 5 }).await;
+    let w = World::with_guard("mass", GuardConfig { max_disable_share: 0.2, min_count: 5, ..Default::default() }).await;
     w.plan("home", 10_000, 2_000).await;
     let mut ids = Vec::new();
     for i in 0..30 {
@@ -286,7 +286,8 @@ async fn reconcile_mass_disable_is_refused_and_reported() {
     w.pay(&late).await;
     let r = worker.try_step(Scope::Full).await;
     assert_eq!(r.outcome, "refused", "{r:?}");
-    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("10 of 30")), "{r:?}");
+    // Of the 31 the router serves (the late payer included).
+    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("10 of 31")), "{r:?}");
     assert_eq!(r.withheld, 10);
     for i in 0..30 {
         assert_eq!(w.secret_disabled(&format!("m{i}")), Some(false));
@@ -302,7 +303,7 @@ async fn reconcile_mass_disable_is_refused_and_reported() {
         w.pay(id).await; // (no effect on the guard)
     }
     let w2_ok = {
-        let guard = GuardConfig { max_disable_share: 0.5, min_count: 5 };
+        let guard = GuardConfig { max_disable_share: 0.5, min_count: 5, ..Default::default() };
         let mut s = w.ctx.settings.clone();
         s.guard = guard;
         std::sync::Arc::new(konnekted_reconciler::Ctx::new(s, w.metrics.clone()))
@@ -631,4 +632,78 @@ async fn fast_path_operator_secret_with_same_name_is_a_conflict_not_a_trap() {
     assert_eq!(r.conflicts.len(), 1, "{r:?}");
     assert_eq!(h.find("/ppp/secret", "name", "carol@clashfast").len(), 1);
     assert_eq!(h.find("/ppp/active", "name", "carol@clashfast").len(), 1, "their session is not ours to kick");
+}
+
+#[tokio::test]
+async fn guard_suspensions_one_at_a_time_are_counted_over_the_window_and_held_until_confirmed() {
+    let w = World::with_guard("roll", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let addr =
+        konnekted_reconciler::http::serve_with(([127, 0, 0, 1], 0).into(), w.metrics.clone(), w.ctx.ledger.clone())
+            .await
+            .expect("http");
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    // Ten suspensions, each reaching the router through its own fast pass (as they do
+    // when they arrive 2.5 s apart): 20 % of 30 go through, the rest are held.
+    let mut outcomes = Vec::new();
+    for id in &ids[..10] {
+        w.suspend(id).await;
+        assert!(w.tenant.poll_feed(&w.metrics).await.expect("feed") > 0);
+        let r = worker.try_step(Scope::Subscribers([id.clone()].into())).await;
+        outcomes.push(r.outcome);
+    }
+    assert_eq!(outcomes, [["ok"; 6].as_slice(), ["refused"; 4].as_slice()].concat());
+    let disabled =
+        |range: std::ops::Range<usize>| range.map(|i| w.secret_disabled(&format!("m{i}"))).collect::<Vec<_>>();
+    assert_eq!(disabled(0..6), vec![Some(true); 6]);
+    assert_eq!(disabled(6..10), vec![Some(false); 4]);
+    // A full pass holds all four; a re-enable still goes through.
+    w.patch(&format!("/subscribers/{}", ids[0]), serde_json::json!({"status": "active"})).await;
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "refused", "{r:?}");
+    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("confirm-disables")), "{r:?}");
+    assert_eq!(w.secret_disabled("m0"), Some(false), "re-enabled while disables are held");
+    let routers: serde_json::Value =
+        w.http.get(format!("http://{addr}/routers")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(routers["routers"]["tower-1"]["held"]["disables"], 4, "{routers}");
+    let health: serde_json::Value =
+        w.http.get(format!("http://{addr}/health")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(health["routers"]["tower-1"]["held_disables"], 4, "{health}");
+    // The operator confirms: the next pass applies them.
+    let post = |router: &str| w.http.post(format!("http://{addr}/routers/{router}/confirm-disables")).send();
+    assert_eq!(post("nope").await.expect("post").status().as_u16(), 404);
+    let ok = post("tower-1").await.expect("post");
+    assert_eq!(ok.status().as_u16(), 200);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(disabled(6..10), vec![Some(true); 4]);
+    assert_eq!(post("tower-1").await.expect("post").status().as_u16(), 409, "nothing held any more");
+}
+
+#[tokio::test]
+async fn guard_ten_at_once_refused_then_released_by_confirmation() {
+    let w = World::with_guard("once", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
+    assert_eq!(w.ctx.ledger.held()["tower-1"].as_ref().map(|h| h.disables), Some(10));
+    assert_eq!(w.ctx.ledger.confirm("tower-1"), konnekted_reconciler::ledger::Confirmation::Released(10));
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert!((0..10).all(|i| w.secret_disabled(&format!("m{i}")) == Some(true)));
+    assert_eq!(w.ctx.ledger.held()["tower-1"], None);
 }
