@@ -62,6 +62,22 @@ pub const BOOL_FIELDS: &[&str] = &[
     "radius",
 ];
 
+/// Properties holding a rate in bit/s (a `a/b` pair in `/queue/simple`): stored and
+/// printed the way RouterOS prints them (`10000000` → `10M`, `512000` → `512k`).
+pub const RATE_FIELDS: &[&str] = &[
+    "limit-at",
+    "max-limit",
+    "burst-limit",
+    "burst-threshold",
+    "pcq-rate",
+    "pcq-burst-rate",
+    "pcq-burst-threshold",
+    "total-limit-at",
+    "total-max-limit",
+    "total-burst-limit",
+    "total-burst-threshold",
+];
+
 /// Matchers every firewall table has.
 macro_rules! firewall_fields {
     ($($extra:literal),*) => {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use routeros_proto::value::{format_duration, format_duration_v6, parse_bool};
+use routeros_proto::value::{format_duration, format_duration_v6, format_rate, parse_bool, parse_rate};
 use routeros_proto::{Request, Row};
 
 use crate::Flavour;
@@ -434,7 +434,15 @@ impl State {
             if !allowed {
                 return Err(unknown_parameter(k));
             }
-            if BOOL_FIELDS.contains(&k) {
+            if schema::RATE_FIELDS.contains(&k) {
+                // `10000000` is printed back as `10M`; `a/b` pairs side by side.
+                let mut printed = Vec::new();
+                for part in v.split('/') {
+                    let bps = parse_rate(part).map_err(|_| invalid_value(k))?;
+                    printed.push(format_rate(bps));
+                }
+                out.insert(k, &printed.join("/"));
+            } else if BOOL_FIELDS.contains(&k) {
                 let b = parse_bool(v)
                     .map_err(|_| SimTrap::new(Some(1), format!("input does not match any value of {k}")))?;
                 out.insert(k, if b { "true" } else { "false" });
@@ -908,5 +916,20 @@ mod tests {
         let mut s = State::new(Flavour::V7);
         assert_eq!(refused(&mut s, &["/ppp/secret/frobnicate"]), "no such command");
         assert_eq!(refused(&mut s, &["/ppp/bogus/print"]), "no such command prefix");
+    }
+
+    #[test]
+    fn rates_are_printed_as_the_router_prints_them() {
+        let mut s = State::new(Flavour::V7);
+        s.execute(&req(&["/queue/type/add", "=name=t", "=kind=pcq", "=pcq-rate=10000000"]), false).expect("type");
+        s.execute(&req(&["/queue/simple/add", "=name=q", "=max-limit=2000000/512000"]), false).expect("simple");
+        let t = s.execute(&req(&["/queue/type/print", "?name=t"]), false).expect("print");
+        assert_eq!(t.rows[0].get("pcq-rate"), Some("10M"));
+        let q = s.execute(&req(&["/queue/simple/print", "?name=q"]), false).expect("print");
+        assert_eq!(q.rows[0].get("max-limit"), Some("2M/512k"));
+        assert_eq!(
+            refused(&mut s, &["/queue/type/add", "=name=u", "=kind=pcq", "=pcq-rate=fast"]),
+            "invalid value for argument pcq-rate"
+        );
     }
 }
