@@ -1,7 +1,9 @@
 //! The controller: per router, `reconcile` = load desired, read observed, plan (pure),
 //! guard, apply (pipelined), verify (read back and re-plan), record status, report.
-//! [`RouterWorker::try_step`] runs one pass and is what tests drive; [`error_policy`]
-//! says when to retry after a failure; [`Action`] says when to run again.
+//! [`reconcile`] runs one pass (with its metrics and report) and is what the daemon's
+//! [`RouterWorker::run`] loop calls; [`error_policy`] says when to retry after a
+//! failure, by the error's variant; [`Action`] says when to run again.
+//! [`RouterWorker::try_step`] is the same pass returning its report (what tests read).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -680,6 +682,11 @@ impl RouterWorker {
 
     /// One pass over `scope`, with the timeout, metrics and the report to the edge.
     pub async fn try_step(&mut self, scope: Scope) -> PassReport {
+        self.step(scope).await.0
+    }
+
+    /// [`try_step`](Self::try_step), also returning the error itself.
+    async fn step(&mut self, scope: Scope) -> (PassReport, Option<ReconcileError>) {
         let started = now_rfc3339();
         let t0 = Instant::now();
         let kind = if scope == Scope::Full { "full" } else { "fast" };
@@ -731,7 +738,7 @@ impl RouterWorker {
         if scope == Scope::Full || report.drift_found > 0 || error.is_some() || !report.conflicts.is_empty() {
             self.send_report(&report, kind, started).await;
         }
-        report
+        (report, error)
     }
 
     /// Keeps the known conflicts (a full pass sees them all; a fast pass adds to them),
@@ -817,12 +824,13 @@ impl RouterWorker {
                 },
             };
             let full = scope == Scope::Full;
-            let report = self.try_step(scope).await;
-            let action = match report.error_label {
-                None => Action::requeue(self.ctx.settings.jittered_full_pass()),
-                Some(label) => requeue_after_error(label, &self.ctx.settings),
+            let ctx = self.ctx.clone();
+            let (action, failed) = match reconcile_scope(&mut self, scope, &ctx).await {
+                Ok(action) => (action, false),
+                Err(e) => (error_policy(&e, &ctx), true),
             };
-            if full || report.error_label.is_some() {
+            // A fast pass that went well does not move the next full pass.
+            if full || failed {
                 next_full = tokio::time::Instant::now() + action.requeue_after;
             }
         }
@@ -830,30 +838,33 @@ impl RouterWorker {
 }
 
 /// The controller's reconcile step for one router: one full pass (load desired, read,
-/// plan, guard, apply, verify). `Ok` says when to run again; metrics and the edge
-/// report are [`RouterWorker::try_step`]'s job.
+/// plan, guard, apply, verify), with its metrics and report to the edge. `Ok` says when
+/// to run again; on `Err`, [`error_policy`] does. What [`RouterWorker::run`] calls.
 pub async fn reconcile(router: &mut RouterWorker, ctx: &Ctx) -> Result<Action, ReconcileError> {
-    match router.limited_pass(&Scope::Full).await {
-        Ok(_) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
-        Err((e, _)) => Err(e),
+    reconcile_scope(router, Scope::Full, ctx).await
+}
+
+/// [`reconcile`] over a scope (a fast pass: these subscribers only).
+pub async fn reconcile_scope(router: &mut RouterWorker, scope: Scope, ctx: &Ctx) -> Result<Action, ReconcileError> {
+    match router.step(scope).await {
+        (_, None) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
+        (_, Some(e)) => Err(e),
     }
 }
 
-/// When to retry after a failed pass.
+/// When to retry after a failed pass, by what failed.
 pub fn error_policy(error: &ReconcileError, ctx: &Ctx) -> Action {
-    requeue_after_error(error.metric_label(), &ctx.settings)
-}
-
-/// [`error_policy`] by metric label.
-pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
-    let d = match label {
+    let d = match error {
         // Partial results: converge soon.
-        "connection_lost" | "verify_mismatch" | "router_trap" => Duration::from_secs(15),
+        ReconcileError::ConnectionLost { .. } | ReconcileError::Verify { .. } | ReconcileError::Traps { .. } => {
+            Duration::from_secs(15)
+        }
         // The router is away or refusing us: back off more.
-        "router_connect" | "router_login" | "router_tls" | "timeout" | "router_read" => Duration::from_secs(30),
-        _ => Duration::from_secs(10),
+        ReconcileError::Connect(_) | ReconcileError::Read(_) | ReconcileError::Timeout => Duration::from_secs(30),
+        // The edge is away: the feed task retries too.
+        ReconcileError::NoDesiredState(_) => Duration::from_secs(10),
     };
-    Action::requeue(d.min(settings.full_pass))
+    Action::requeue(d.min(ctx.settings.full_pass))
 }
 
 /// A refusal as the run report and `GET /routers` word it.
@@ -909,6 +920,30 @@ mod tests {
         drop(second);
         assert_eq!(l.available(), 1);
         assert_eq!(ApplyLimiter::new(0, 0).available(), 1, "never zero permits");
+    }
+
+    #[test]
+    fn error_policy_matches_on_the_error_variant() {
+        let settings = Settings {
+            full_pass: Duration::from_secs(300),
+            jitter: 0.0,
+            feed_poll: Duration::from_secs(1),
+            pass_timeout: Duration::from_secs(30),
+            desired_max_age: Duration::ZERO,
+            guard: GuardConfig::default(),
+            max_concurrent_applies: 1,
+            heavy_apply_changes: 1,
+        };
+        let ctx = Ctx::new(settings, Arc::new(Metrics::default()));
+        let after = |e: ReconcileError| error_policy(&e, &ctx).requeue_after.as_secs();
+        assert_eq!(after(ReconcileError::Timeout), 30);
+        assert_eq!(after(ReconcileError::Verify { count: 1 }), 15);
+        assert_eq!(after(ReconcileError::Traps { count: 1, first: "x".into() }), 15);
+        assert_eq!(after(ReconcileError::NoDesiredState(EdgeError::Unauthorized)), 10);
+        let mut short = ctx.settings.clone();
+        short.full_pass = Duration::from_secs(5);
+        let ctx = Ctx::new(short, Arc::new(Metrics::default()));
+        assert_eq!(error_policy(&ReconcileError::Timeout, &ctx).requeue_after.as_secs(), 5, "never past a full pass");
     }
 
     #[test]
