@@ -28,6 +28,7 @@ pub mod model;
 pub mod plan;
 pub mod reconcile;
 pub mod router;
+pub mod show;
 
 pub use config::Config;
 pub use plan::{Change, Observed, plan_changes};

@@ -707,3 +707,49 @@ async fn guard_ten_at_once_refused_then_released_by_confirmation() {
     assert!((0..10).all(|i| w.secret_disabled(&format!("m{i}")) == Some(true)));
     assert_eq!(w.ctx.ledger.held()["tower-1"], None);
 }
+
+#[tokio::test]
+async fn router_show_lists_managed_objects_desired_values_and_drift() {
+    let w = World::new("show").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    let alice = h.find("/ppp/secret", "name", "alice@show")[0].id().expect("id").to_owned();
+    h.set("/ppp/secret", &alice, &[("disabled", "yes")]).expect("operator disables");
+    let q = h.find("/queue/tree", "name", "konnekted-home-up")[0].id().expect("id").to_owned();
+    h.set("/queue/tree", &q, &[("disabled", "yes")]).expect("operator disables a queue");
+
+    // The library call.
+    let text = konnekted_reconciler::show::show(&w.tenant_cfg(), &w.router_cfg(), None).await.expect("show");
+    assert!(text.contains("2 not as desired"), "{text}");
+    assert!(text.contains("konnekted:plan:home:queue-up  DRIFT"), "{text}");
+    assert!(!text.contains("secret-alice"), "passwords never shown: {text}");
+
+    // The command, as an operator types it, against the simulator.
+    let dir = common::TempDir::new("show-cfg");
+    let path = dir.0.join("reconciler.toml");
+    let text = format!(
+        "[[tenant]]\nrealm = \"show\"\nedge_url = \"http://{edge}\"\n\n[[router]]\nname = \"tower-1\"\ntenant = \"show\"\naddress = \"127.0.0.1\"\nport = {port}\nusername = \"admin\"\nqueue_types = \"builtin\"\n",
+        edge = w.proxy.addr,
+        port = w.sim.local_addr().port()
+    );
+    std::fs::write(&path, text).expect("config");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_konnekted-reconciler"))
+        .args(["router", "show", "tower-1", "--menu", "/ppp/secret", "--config"])
+        .arg(&path)
+        .env("KONNEKTED_SYNC_KEY_SHOW", &w.sync_key)
+        .env("KONNEKTED_ROUTER_PASSWORD_TOWER_1", "pw")
+        .output()
+        .await
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 managed objects in /ppp/secret, 1 not as desired"), "{stdout}");
+    assert!(stdout.contains("DRIFT") && stdout.contains("disabled=\"true\" (wants \"false\")"), "{stdout}");
+    assert!(!stdout.contains("/queue/tree"), "{stdout}");
+    // Nothing was changed.
+    assert_eq!(w.secret_disabled("alice"), Some(true));
+}
