@@ -282,12 +282,22 @@ pub fn is_neutral(menu: Menu, prop: &str, value: &str) -> bool {
     value.is_empty() || neutral_props(menu).iter().any(|(k, v)| *k == prop && *v == value)
 }
 
-/// Fills in the neutral properties an object does not set.
+/// Fills in the neutral properties an object does not set (they are not stored: the
+/// lists are per menu and static).
 fn with_neutrals(menu: Menu, mut a: Attrs) -> Attrs {
     for (k, v) in neutral_props(menu) {
         a.entry((*k).to_owned()).or_insert_with(|| (*v).to_owned());
     }
     a
+}
+
+/// An observed value as the planner compares it: a property the router did not print,
+/// or that was dropped on reading because it held its neutral value, is that value.
+pub fn observed_value<'a>(menu: Menu, attrs: &'a Attrs, prop: &str) -> Option<&'a str> {
+    attrs
+        .get(prop)
+        .map(String::as_str)
+        .or_else(|| neutral_props(menu).iter().find(|(k, v)| *k == prop && !v.is_empty()).map(|(_, v)| *v))
 }
 
 /// Everything one router should carry that the reconciler manages.
@@ -354,7 +364,7 @@ impl DesiredRouter {
         let fixed = self.fixed.iter().map(|((menu, comment), attrs)| Object {
             menu: *menu,
             comment: comment.clone(),
-            attrs: attrs.clone(),
+            attrs: with_neutrals(*menu, attrs.clone()),
         });
         fixed.chain(self.served.iter().flat_map(|&i| self.subscriber_objects(self.sub(i))))
     }
@@ -367,6 +377,14 @@ impl DesiredRouter {
         for ((menu, comment), attrs) in &self.fixed {
             pairs.clear();
             pairs.extend(attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = pairs.len();
+            for (k, v) in neutral_props(*menu) {
+                if !pairs[..own].iter().any(|(p, _)| p == k) {
+                    pairs.push((k, v));
+                }
+            }
+            // In property order, as `objects` gives them.
+            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
             f(*menu, comment, &pairs);
         }
         let mut scratch = Scratch::default();
@@ -402,12 +420,12 @@ impl DesiredRouter {
             return rest.match_indices(':').find_map(|(i, _)| of_subscriber(&rest[..i]));
         }
         let attrs = self.fixed.get(&(menu, comment.to_owned()))?;
-        Some(Object { menu, comment: comment.to_owned(), attrs: attrs.clone() })
+        Some(Object { menu, comment: comment.to_owned(), attrs: with_neutrals(menu, attrs.clone()) })
     }
 
     /// The properties desired objects of `menu` set (what is worth reading back).
     pub fn props(&self, menu: Menu) -> BTreeSet<String> {
-        let mut props: BTreeSet<String> = BTreeSet::new();
+        let mut props: BTreeSet<String> = neutral_props(menu).iter().map(|(k, _)| (*k).to_owned()).collect();
         for ((m, _), attrs) in &self.fixed {
             if *m == menu {
                 props.extend(attrs.keys().cloned());
@@ -594,7 +612,6 @@ pub fn build_desired(
     if let Some(r) = &tenant.radius {
         radius_object(&mut fixed, r, &tenant.realm);
     }
-    let fixed = fixed.into_iter().map(|((menu, comment), a)| ((menu, comment), with_neutrals(menu, a))).collect();
     // Sorted by id; of several with one id the last one counts.
     let subs = &state.subscribers;
     let mut served: Vec<u32> =

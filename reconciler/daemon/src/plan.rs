@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use routeros_client::proto::value::{parse_bool, parse_duration, parse_rate};
 
-use crate::model::{Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral};
+use crate::model::{Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral, observed_value};
 
 /// One item read from a managed menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,7 +335,7 @@ pub fn plan(desired: &DesiredRouter, observed: &Observed) -> Plan {
         Some(item) => {
             let diff: Attrs = want
                 .iter()
-                .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
+                .filter(|(k, v)| !values_equal(k, observed_value(menu, &item.attrs, k), v))
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
             if !diff.is_empty() {
@@ -1057,7 +1057,11 @@ mod tests {
             prop_assert_eq!(plan_changes(&d, &after), Vec::<Change>::new(), "{} {}={:?}", item.menu.path(), key, new);
             let back = after.items.iter().find(|i| i.comment() == item.comment() && i.menu == item.menu).expect("kept");
             prop_assert!(
-                values_equal(key, back.attrs.get(key).map(String::as_str), item.attrs.get(key).map(String::as_str).unwrap_or("")),
+                values_equal(
+                    key,
+                    crate::model::observed_value(item.menu, &back.attrs, key),
+                    crate::model::observed_value(item.menu, &item.attrs, key).unwrap_or(""),
+                ),
                 "{} {}: {:?} -> {:?}", item.menu.path(), key, item.attrs.get(key), back.attrs.get(key)
             );
         }

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use routeros_client::{Client, Command, Config as ClientConfig, Error, ErrorKind, Row, TlsConfig};
 
 use crate::config::RouterConfig;
-use crate::model::{DesiredRouter, Menu, secret_comment, suspended_comment};
+use crate::model::{DesiredRouter, Menu, is_neutral, secret_comment, suspended_comment};
 use crate::plan::{Change, ChangeKey, Conflict, Observed, ObservedItem, Session};
 
 /// Which part of a router a pass looks at.
@@ -56,13 +56,17 @@ fn proplist(desired: &DesiredRouter, menu: Menu) -> BTreeSet<String> {
     props
 }
 
+/// An observed item, keeping only what differs from a fresh item's values: a neutral
+/// value ([`model::neutral_props`](crate::model::neutral_props)) is what the planner
+/// assumes for an absent property, so dropping it loses nothing and keeps a pass's
+/// observed state as small as the properties that were really set.
 fn item(menu: Menu, row: Row) -> Option<ObservedItem> {
     let mut id = None;
     let mut attrs = std::collections::BTreeMap::new();
     for (k, v) in row {
         if k == ".id" {
             id = Some(v);
-        } else {
+        } else if !is_neutral(menu, &k, &v) {
             attrs.insert(k, v);
         }
     }

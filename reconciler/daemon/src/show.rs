@@ -11,7 +11,7 @@ use routeros_client::Config as ClientConfig;
 
 use crate::config::{RouterConfig, TenantConfig};
 use crate::edge::{EdgeClient, EdgeError};
-use crate::model::{DesiredRouter, Menu, build_desired};
+use crate::model::{DesiredRouter, Menu, build_desired, observed_value};
 use crate::plan::{Change, Observed, plan, values_equal};
 use crate::router::{self, Scope};
 
@@ -82,9 +82,9 @@ pub fn render(router: &str, desired: &DesiredRouter, observed: &Observed, menu: 
             Some(item) => {
                 let drift: Vec<String> = want
                     .iter()
-                    .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
+                    .filter(|(k, v)| !values_equal(k, observed_value(m, &item.attrs, k), v))
                     .map(|(k, v)| {
-                        let now = item.attrs.get(*k).map(String::as_str).unwrap_or("");
+                        let now = observed_value(m, &item.attrs, k).unwrap_or("");
                         format!("{k}={:?} (wants {:?})", shown(k, now), shown(k, v))
                     })
                     .collect();
