@@ -1,4 +1,4 @@
-//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]` | `bench memory [--max-applies N] [--quick]`
+//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]` | `bench memory [--max-applies N] [--quick] [--routers N --subs M [--noop-rtt-ms R]]`
 //! | `radius gen-config --input tenants.toml --out DIR [--check]` | `radius migrate --input tenants.toml [--realm R]`
 //! | `router show NAME [--menu /ppp/secret] --config FILE`
 //!
@@ -7,7 +7,7 @@
 
 use konnekted_reconciler::{Config, bench, daemon};
 
-const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick]\n       konnekted-reconciler radius gen-config --input tenants.toml --out DIR [--check] | radius migrate --input tenants.toml [--realm R]\n       konnekted-reconciler router show NAME [--menu /ppp/secret] --config FILE";
+const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick] [--routers N --subs M [--noop-rtt-ms R]]\n       konnekted-reconciler radius gen-config --input tenants.toml --out DIR [--check] | radius migrate --input tenants.toml [--realm R]\n       konnekted-reconciler router show NAME [--menu /ppp/secret] --config FILE";
 
 fn config_path(args: &[String]) -> anyhow::Result<String> {
     if let Some(i) = args.iter().position(|a| a == "--config") {
@@ -45,7 +45,28 @@ fn real_main() -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("--max-applies needs a number\n{USAGE}"))?,
                     None => konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES,
                 };
-                rt.block_on(bench::memory(quick, max_applies))
+                let number = |flag: &str| -> anyhow::Result<Option<usize>> {
+                    match args.iter().position(|a| a == flag) {
+                        Some(i) => Ok(Some(
+                            args.get(i + 1)
+                                .and_then(|v| v.parse().ok())
+                                .ok_or_else(|| anyhow::anyhow!("{flag} needs a number\n{USAGE}"))?,
+                        )),
+                        None => Ok(None),
+                    }
+                };
+                match (number("--routers")?, number("--subs")?) {
+                    (None, None) => rt.block_on(bench::memory(quick, max_applies)),
+                    (routers, subs) => {
+                        let rtt = number("--noop-rtt-ms")?.unwrap_or(0) as u64;
+                        rt.block_on(bench::memory_sized(
+                            routers.unwrap_or(100),
+                            subs.unwrap_or(1_000),
+                            max_applies,
+                            rtt,
+                        ))
+                    }
+                }
             } else {
                 rt.block_on(bench::run(quick))
             }

@@ -112,6 +112,8 @@ pub struct Settings {
     pub max_concurrent_applies: usize,
     /// A full pass's plan with more changes than this is heavy.
     pub heavy_apply_changes: usize,
+    /// Most full reads at once.
+    pub max_concurrent_reads: usize,
 }
 
 impl Settings {
@@ -126,6 +128,7 @@ impl Settings {
             guard: c.guard,
             max_concurrent_applies: c.max_concurrent_applies,
             heavy_apply_changes: c.heavy_apply_changes,
+            max_concurrent_reads: c.max_concurrent_reads,
         }
     }
 
@@ -152,7 +155,8 @@ pub struct Ctx {
 impl Ctx {
     /// The context of routers sharing `settings` and `metrics`.
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Ctx {
-        let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes);
+        let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes)
+            .with_reads(settings.max_concurrent_reads);
         let ledger = Arc::new(DisableLedger::new(Duration::from_secs(settings.guard.window_seconds)));
         Ctx { settings, metrics, limiter, ledger }
     }
@@ -163,14 +167,22 @@ impl Ctx {
 /// A cold sync holds its whole plan, then its read-back, in memory (about 2 KiB per
 /// change); a fleet of routers cold-syncing at once would hold all of them. A full pass
 /// whose plan has more than `heavy` changes needs a permit to apply; smaller plans (drift,
-/// payments) and fast passes never wait, and reads always run in parallel. A pass waits
+/// payments) and fast passes never wait. A pass waits
 /// for its permit without holding its plan, outside its timeout, in FIFO order; a router
 /// holding a permit is bounded by the pass timeout, so a dead router delays the others by
 /// at most one pass timeout.
+///
+/// Full reads (a full pass's read and planning, its read-back) are bounded too, by
+/// `reads` permits ([`DEFAULT_MAX_CONCURRENT_READS`](crate::config::DEFAULT_MAX_CONCURRENT_READS)):
+/// a restarted daemon reading a thousand synced routers at once would otherwise hold a
+/// thousand routers' observed state at the same moment. A read permit is held only while
+/// reading and planning (never while waiting for an apply permit), and waiting for one
+/// counts in the pass timeout. Fast passes read a few items and never wait.
 #[derive(Debug, Clone)]
 pub struct ApplyLimiter {
     permits: Arc<tokio::sync::Semaphore>,
     heavy: usize,
+    reads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Held while applying a heavy plan; dropping it frees the permit.
@@ -182,7 +194,22 @@ pub struct ApplyPermit {
 impl ApplyLimiter {
     /// `max_concurrent` permits (at least 1); plans above `heavy` changes need one.
     pub fn new(max_concurrent: usize, heavy: usize) -> ApplyLimiter {
-        ApplyLimiter { permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))), heavy }
+        ApplyLimiter {
+            permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+            heavy,
+            reads: Arc::new(tokio::sync::Semaphore::new(crate::config::DEFAULT_MAX_CONCURRENT_READS)),
+        }
+    }
+
+    /// With `max_reads` full reads at once (at least 1).
+    pub fn with_reads(mut self, max_reads: usize) -> ApplyLimiter {
+        self.reads = Arc::new(tokio::sync::Semaphore::new(max_reads.max(1)));
+        self
+    }
+
+    /// Waits for a full-read permit.
+    pub async fn read_permit(&self) -> ApplyPermit {
+        ApplyPermit { _held: self.reads.clone().acquire_owned().await.ok() }
     }
 
     /// Whether a plan of `changes` changes needs a permit.
@@ -575,6 +602,8 @@ impl RouterWorker {
     ) -> Result<Step, (ReconcileError, Outcome)> {
         let (desired, stale) = self.desired(scope).await.map_err(|e| (e, Outcome::empty()))?;
         let client = self.client().await.map_err(|e| (e, Outcome::empty()))?;
+        let full = *scope == Scope::Full;
+        let read_permit = if full { Some(self.ctx.limiter.read_permit().await) } else { None };
         let observed = match router::read_observed(&client, &desired, scope).await {
             Ok(o) => o,
             Err(e) => {
@@ -591,6 +620,7 @@ impl RouterWorker {
         let managed = self.last_managed.max(observed.managed_secrets());
         let Plan { changes, mut conflicts } = plan(&desired, &observed);
         drop(observed);
+        drop(read_permit);
         let found = changes.len();
         let g = self.ctx.settings.guard;
         let ledger = &self.ctx.ledger;
@@ -650,6 +680,7 @@ impl RouterWorker {
         }
         // Verify: read back the same scope and plan again; whatever was acknowledged
         // and still shows up was not applied.
+        let read_permit = if full { Some(self.ctx.limiter.read_permit().await) } else { None };
         let after = match router::read_observed(&client, &desired, scope).await {
             Ok(o) => o,
             Err(e) => {
@@ -660,6 +691,8 @@ impl RouterWorker {
             }
         };
         let remaining = plan_changes(&desired, &after);
+        drop(after);
+        drop(read_permit);
         let acked_keys: BTreeSet<&ChangeKey> = applied.acked.iter().collect();
         let unverified: Vec<&Change> = remaining
             .iter()
@@ -922,6 +955,21 @@ mod tests {
         assert_eq!(ApplyLimiter::new(0, 0).available(), 1, "never zero permits");
     }
 
+    #[tokio::test]
+    async fn limiter_full_reads_beyond_the_bound_wait() {
+        let l = ApplyLimiter::new(4, 10).with_reads(1);
+        let held = l.read_permit().await;
+        let waiter = tokio::spawn({
+            let l = l.clone();
+            async move { l.read_permit().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a second full read waits");
+        assert!(l.try_permit().is_some(), "apply permits are apart");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("freed").expect("task");
+    }
+
     #[test]
     fn error_policy_matches_on_the_error_variant() {
         let settings = Settings {
@@ -933,6 +981,7 @@ mod tests {
             guard: GuardConfig::default(),
             max_concurrent_applies: 1,
             heavy_apply_changes: 1,
+            max_concurrent_reads: 1,
         };
         let ctx = Ctx::new(settings, Arc::new(Metrics::default()));
         let after = |e: ReconcileError| error_policy(&e, &ctx).requeue_after.as_secs();
