@@ -626,8 +626,11 @@ impl RouterWorker {
         let ledger = &self.ctx.ledger;
         let (router, realm) = (self.cfg.name.as_str(), self.tenant.cfg.realm.as_str());
         let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
-        // An operator confirmed the disables held on this router: they go ahead, once.
-        let confirmed = would_disable > 0 && !stale && ledger.take_confirmation(router);
+        // An operator confirmed the disables held on this router: they go ahead, once. The
+        // confirmation is used up by the next pass that disables anyone, or by the next
+        // full pass even if nobody is left to disable (it is never a standing permission).
+        let took = (would_disable > 0 || *scope == Scope::Full) && !stale && ledger.take_confirmation(router);
+        let confirmed = took && would_disable > 0;
         let (share, min_count) = if confirmed { (1.0, usize::MAX) } else { (g.max_disable_share, g.min_count) };
         let mut guarded = guard(changes, managed, share, min_count, stale);
         if guarded.refusal.is_none() && would_disable > 0 && !confirmed {

@@ -753,3 +753,31 @@ async fn router_show_lists_managed_objects_desired_values_and_drift() {
     // Nothing was changed.
     assert_eq!(w.secret_disabled("alice"), Some(true));
 }
+
+#[tokio::test]
+async fn guard_confirmation_not_needed_by_the_next_pass_does_not_carry_over() {
+    let w = World::with_guard("carry", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "refused");
+    assert!(matches!(w.ctx.ledger.confirm("tower-1"), konnekted_reconciler::ledger::Confirmation::Released(10)));
+    // Before the pass runs, the billing side takes them back: nobody is left to disable.
+    for id in &ids[..10] {
+        w.patch(&format!("/subscribers/{id}"), serde_json::json!({"status": "active"})).await;
+    }
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    // A later mass suspension is held again: the confirmation was used up.
+    for id in &ids[10..20] {
+        w.suspend(id).await;
+    }
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
+}
