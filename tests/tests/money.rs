@@ -33,9 +33,10 @@ async fn stk_success_after_sweep_marked_failed_is_credited() {
     let checkout =
         push(&e, "LATE1", "254711000022", 1000, Script::new(Outcome::Timeout).deliveries(0).delay(Default::default()))
             .await;
-    e.fire_scheduled().await;
     let pushed = e
-        .wait_for(10, || async {
+        .wait_for(20, || async {
+            // the simulator may still say "being processed": ask again until it answers 1037
+            e.fire_scheduled().await;
             let (_, v) = e.topup_status(&checkout).await;
             (v["status"] == "failed").then_some(v)
         })
@@ -73,7 +74,7 @@ async fn stk_receipt_arriving_after_sweep_credit_is_kept() {
     let id = s["id"].as_str().unwrap().to_owned();
     let checkout = push(&e, "RCPT1", "254711000023", 500, Script::new(Outcome::NoCallback)).await;
     let paid = e
-        .wait_for(10, || async {
+        .wait_for(20, || async {
             e.fire_scheduled().await;
             let p = e.get(&format!("/payments?subscriber={id}")).await;
             (p.as_array().unwrap().len() == 1).then_some(p)

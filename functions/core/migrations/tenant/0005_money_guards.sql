@@ -11,3 +11,11 @@ CREATE INDEX IF NOT EXISTS subscribers_needs_settle ON subscribers (needs_settle
 CREATE TRIGGER IF NOT EXISTS ledger_amount_bound BEFORE INSERT ON ledger
 WHEN NEW.amount_cents > 10000000000 OR NEW.amount_cents < -10000000000
 BEGIN SELECT RAISE(ABORT, 'ledger amount out of range'); END;
+
+-- The balance as a column kept by the database itself: every ledger row adds to it in the same
+-- statement, so reading a subscriber no longer sums its whole ledger (a hotspot sales account
+-- takes thousands of payments a day) and no code path can forget to update it.
+ALTER TABLE subscribers ADD COLUMN balance_cents INTEGER NOT NULL DEFAULT 0;
+UPDATE subscribers SET balance_cents = (SELECT COALESCE(SUM(l.amount_cents), 0) FROM ledger l WHERE l.subscriber_id = subscribers.id);
+CREATE TRIGGER IF NOT EXISTS ledger_keeps_balance AFTER INSERT ON ledger
+BEGIN UPDATE subscribers SET balance_cents = balance_cents + NEW.amount_cents WHERE id = NEW.subscriber_id; END;

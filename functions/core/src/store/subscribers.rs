@@ -67,7 +67,7 @@ impl WithBalance {
 
 const COLS: &str = "s.id, s.account_no, s.name, s.phone, s.username, s.password, s.site, s.static_ip, s.plan_id, \
                     s.status, s.expires_at, s.auto_renew, s.version, s.created_at, \
-                    (SELECT COALESCE(SUM(amount_cents), 0) FROM ledger l WHERE l.subscriber_id = s.id) AS balance_cents";
+                    s.balance_cents";
 
 fn from_row(r: &Row<'_>) -> Result<WithBalance, StoreError> {
     Ok(WithBalance {

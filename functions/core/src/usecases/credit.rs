@@ -111,9 +111,14 @@ pub struct Credit<'a> {
     pub prelude: Vec<Statement>,
 }
 
-/// How many times a settlement re-reads after losing a race before leaving the rest to the
-/// scheduled pass (the money is on the balance by then; only the renewal waits).
+/// How many times the scheduled pass's settlement re-reads after losing a race.
 const SETTLE_ATTEMPTS: usize = 6;
+
+/// How many times a payment's own settlement tries. Few is enough: a settlement loses only to a
+/// write made after the payment was recorded, and that write is either another payment (whose
+/// own settlement comes later and sees this money too) or a settlement that already saw it.
+/// What is left (an operator's edit racing it) is finished by the scheduled pass.
+const INLINE_SETTLE_ATTEMPTS: usize = 2;
 
 /// Credits a payment to a subscriber (read just before), atomically with its prelude.
 ///
@@ -155,7 +160,7 @@ pub async fn credit_snapshot(
     record.push(entry);
     record.push(subscribers::mark_unsettled(subscriber_id));
     db.batch(&record).await?;
-    Ok(settle(db, settings, subscriber_id, ids, now).await.unwrap_or_else(|_| Applied {
+    Ok(settle_within(db, settings, subscriber_id, INLINE_SETTLE_ATTEMPTS, ids, now).await.unwrap_or_else(|_| Applied {
         subscriber_id: subscriber_id.to_owned(),
         periods: 0,
         status: s.subscriber.status.as_str().to_owned(),
@@ -187,7 +192,18 @@ pub async fn settle(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
-    for _ in 0..SETTLE_ATTEMPTS {
+    settle_within(db, settings, subscriber_id, SETTLE_ATTEMPTS, ids, now).await
+}
+
+async fn settle_within(
+    db: &impl Db,
+    settings: &TenantSettings,
+    subscriber_id: &str,
+    attempts: usize,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    for _ in 0..attempts {
         let s = subscribers::get(db, subscriber_id).await?.ok_or(StoreError::NotFound)?;
         let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
         let state = account_state(&s, plan.price, plan.period_seconds, settings);
