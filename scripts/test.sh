@@ -11,8 +11,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "platform-neutral core builds for the edge targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
-cargo check -p konnekted-core -p daraja --target wasm32-unknown-unknown
-cargo check -p konnekted-core -p daraja --target wasm32-wasip2
+cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-unknown-unknown
+cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-wasip2
 
 if [ -x radius-sql/tests/setup.sh ]; then
   step "FreeRADIUS for the RADIUS suites"
