@@ -8,7 +8,7 @@ listen="${KONNEKTED_LISTEN:-127.0.0.1:8080}"
 router_port="${KONNEKTED_DEMO_ROUTER_PORT:-18728}"
 data="${KONNEKTED_DATA_DIR:-data}"
 mkdir -p "$data"
-cargo build --release -p konnekted -p routeros-sim -p konnekted-reconciler
+cargo build --release -p konnekted -p routeros-sim -p konnekted-reconciler --features konnekted/demo
 # Where cargo put them (CARGO_TARGET_DIR or build.target-dir may move it away from ./target).
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 bin="${target_dir:-target}/release"
