@@ -11,7 +11,7 @@ eval "$(EDGE_SKIP_BUILD=1 scripts/edge-dev.sh start "$port")"
 trap 'scripts/edge-dev.sh stop "$port" >/dev/null 2>&1 || true' EXIT
 echo "e2e suite against the Worker at $KONNEKTED_BASE_URL"
 # --workspace keeps the feature set of the native run above, so nothing is rebuilt.
-cargo test --workspace --test billing --test sync --test vouchers --no-fail-fast
+cargo test --workspace --test billing --test money --test sync --test vouchers --no-fail-fast
 scripts/edge-dev.sh stop "$port"
 trap - EXIT
 unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN

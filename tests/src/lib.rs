@@ -198,6 +198,14 @@ impl Env {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The public status of an STK top-up.
+    pub async fn topup_status(&self, checkout_request_id: &str) -> (u16, Value) {
+        let url = format!("{}/api/p/{}/topup/{}", self.base, self.realm, checkout_request_id);
+        let r = self.http.get(url).send().await.expect("topup status");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Fires the platform's scheduled pass (sweep + expiry for every tenant): the cron trigger
     /// through wrangler's local scheduled endpoint on a Worker, the host's ticker natively.
     pub async fn fire_scheduled(&self) {

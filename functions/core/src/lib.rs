@@ -21,10 +21,20 @@ pub mod secret;
 pub mod store;
 pub mod usecases;
 
+#[cfg(test)]
+mod testing;
+
 pub use api::handle;
 pub use scheduled::run_scheduled;
 
 use chrono::{DateTime, Utc};
+
+/// Set by a host (as a request extension) when it cut a request body short: `total` bytes
+/// arrived and the body holds only the first part. Callbacks log what was kept and answer 413.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTruncated {
+    pub total: usize,
+}
 
 /// What the outside world lends one request: the time and some randomness.
 #[derive(Debug, Clone)]

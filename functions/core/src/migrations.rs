@@ -16,6 +16,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0002_sync_reports", sql: include_str!("../migrations/tenant/0002_sync_reports.sql") },
     Migration { name: "0003_usage", sql: include_str!("../migrations/tenant/0003_usage.sql") },
     Migration { name: "0004_vouchers", sql: include_str!("../migrations/tenant/0004_vouchers.sql") },
+    Migration { name: "0005_money_guards", sql: include_str!("../migrations/tenant/0005_money_guards.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

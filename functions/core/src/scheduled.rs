@@ -7,13 +7,15 @@ use crate::Ctx;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::store::tenants;
-use crate::usecases::{expiry, sweep};
+use crate::usecases::{credit, expiry, sweep};
 
 #[derive(Debug, Default, Serialize)]
 pub struct TenantRun {
     pub realm: String,
     pub sweep: Option<sweep::SweepReport>,
     pub expiry: Option<expiry::ExpiryReport>,
+    /// Subscribers whose money was recorded but whose renewal lost its races, settled now.
+    pub settled: usize,
     pub error: Option<String>,
 }
 
@@ -38,6 +40,10 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                         Ok(r) => run.sweep = Some(r),
                         Err(e) => run.error = Some(format!("sweep: {e}")),
                     }
+                }
+                match credit::settle_pending(&db, &t.settings, &mut ids, ctx.now).await {
+                    Ok(n) => run.settled = n,
+                    Err(e) => run.error = Some(format!("settle: {e}")),
                 }
                 match expiry::run(&db, &t.settings, &mut ids, ctx.now).await {
                     Ok(r) => run.expiry = Some(r),

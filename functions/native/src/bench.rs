@@ -21,14 +21,21 @@ struct Opts {
     concurrency: usize,
     dup_share: f64,
     subscribers: usize,
+    /// Every callback of a tenant goes to its first subscriber (the contention shape).
+    hot: bool,
 }
 
 fn opts(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts { n: 6000, tenants: 4, concurrency: 32, dup_share: 0.3, subscribers: 200 };
+    let mut o = Opts { n: 6000, tenants: 4, concurrency: 32, dup_share: 0.3, subscribers: 200, hot: false };
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
+            "--same-subscriber" => {
+                o.hot = true;
+                i += 1;
+                continue;
+            }
             "--n" => o.n = v.parse()?,
             "--tenants" => o.tenants = v.parse()?,
             "--concurrency" => o.concurrency = v.parse()?,
@@ -59,7 +66,55 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 struct Call {
     url: String,
-    body: String,
+    /// `None`: a GET (the `/health` floor).
+    body: Option<String>,
+}
+
+/// Sends `order` (indexes into `calls`) with `concurrency` clients; latencies and non-200s.
+async fn drive(
+    http: &reqwest::Client,
+    calls: std::sync::Arc<Vec<Call>>,
+    order: Vec<usize>,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<Duration>, usize, Duration)> {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, queue, calls) = (http.clone(), queue.clone(), calls.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some(i) = next else { break };
+                let c = &calls[i];
+                let t = Instant::now();
+                let req = match &c.body {
+                    Some(b) => http.post(&c.url).header("content-type", "application/json").body(b.clone()),
+                    None => http.get(&c.url),
+                };
+                match req.send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    Ok((lat, errors, elapsed))
 }
 
 pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
@@ -132,7 +187,7 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
         }
         let hooks = format!("{base}/hooks/{realm}/{cb}");
         for i in 0..per_tenant {
-            let acct = &accts[rng.gen_range(0..accts.len())];
+            let acct = if o.hot { &accts[0] } else { &accts[rng.gen_range(0..accts.len())] };
             if i % 2 == 0 {
                 let v: Value = http
                     .post(format!("{base}/api/p/{realm}/topup"))
@@ -145,12 +200,12 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
                 let body = format!(
                     r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m","CheckoutRequestID":"{id}","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":50.00}},{{"Name":"MpesaReceiptNumber","Value":"S{t}{i:08}"}},{{"Name":"PhoneNumber","Value":254700000000}}]}}}}}}}}"#
                 );
-                uniques.push(Call { url: format!("{hooks}/stk"), body });
+                uniques.push(Call { url: format!("{hooks}/stk"), body: Some(body) });
             } else {
                 let body = format!(
                     r#"{{"TransactionType":"Pay Bill","TransID":"C{t}{i:08}","TransTime":"20261127121325","TransAmount":"50.00","BusinessShortCode":"174379","BillRefNumber":"{acct}","InvoiceNumber":"","OrgAccountBalance":"","ThirdPartyTransID":"","MSISDN":"254700000000","FirstName":"A","MiddleName":"","LastName":""}}"#
                 );
-                uniques.push(Call { url: format!("{hooks}/c2b/confirm"), body });
+                uniques.push(Call { url: format!("{hooks}/c2b/confirm"), body: Some(body) });
             }
         }
     }
@@ -163,41 +218,15 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     order.shuffle(&mut rng);
     let rss_before = vm_hwm_kib(pid).unwrap_or(0);
 
+    // The floor: the same client, concurrency and request count against `/health` (HTTP and
+    // the core's router, no storage), on the same host, just before the callbacks.
+    let floor_calls = std::sync::Arc::new(vec![Call { url: format!("{base}/health"), body: None }]);
+    let (floor_lat, floor_errors, floor_elapsed) = drive(&http, floor_calls, vec![0; o.n], o.concurrency).await?;
+    let floor_rate = floor_lat.len() as f64 / floor_elapsed.as_secs_f64();
+
     // Host run.
     let uniques = std::sync::Arc::new(uniques);
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..o.concurrency {
-        let (http, queue, uniques) = (http.clone(), queue.clone(), uniques.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0usize;
-            loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop());
-                let Some(i) = next else { break };
-                let c = &uniques[i];
-                let t = Instant::now();
-                match http.post(&c.url).header("content-type", "application/json").body(c.body.clone()).send().await {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.bytes().await;
-                    }
-                    _ => errors += 1,
-                }
-                lat.push(t.elapsed());
-            }
-            (lat, errors)
-        }));
-    }
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
+    let (lat, errors, elapsed) = drive(&http, uniques.clone(), order, o.concurrency).await?;
     let host_rate = lat.len() as f64 / elapsed.as_secs_f64();
     let rss_peak = vm_hwm_kib(pid).unwrap_or(0);
 
@@ -222,7 +251,7 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     let raw_n = o.n.min(uniques.len().max(1) * 2);
     let raw_started = Instant::now();
     for i in 0..raw_n {
-        let body = uniques[i % uniques.len()].body.clone().into_bytes();
+        let body = uniques[i % uniques.len()].body.clone().unwrap_or_default().into_bytes();
         let stmts: Vec<Statement> = vec![
             stmt!("UPDATE subscribers SET version = version + 1 WHERE id = 's'"),
             stmt!(
@@ -245,8 +274,10 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "callbacks through the native host (loopback HTTP, SQLite WAL, {} tenants, {} concurrent)",
-        o.tenants, o.concurrency
+        "callbacks through the native host (loopback HTTP, SQLite WAL, {} tenants, {} concurrent{})",
+        o.tenants,
+        o.concurrency,
+        if o.hot { ", every callback to ONE subscriber per tenant" } else { "" }
     );
     println!("  requests        {} ({} unique, {} duplicates), errors {}", lat.len(), uniques.len(), dups, errors);
     println!("  payments stored {} (expected {})", payments, uniques.len());
@@ -262,9 +293,21 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
         rss_peak as f64 / 1024.0,
         rss_before as f64 / 1024.0
     );
+    println!("floor: GET /health, same client, {} concurrent, {} requests", o.concurrency, floor_lat.len());
+    println!(
+        "  throughput      {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        floor_rate,
+        percentile(&floor_lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&floor_lat, 0.99).as_secs_f64() * 1e3,
+        floor_errors
+    );
+    println!("ratio callbacks/floor {:.3}", host_rate / floor_rate);
     println!("raw SQLite baseline (same rows, one transaction each, one connection, no HTTP)");
     println!("  throughput      {:.0} transactions/s", raw_rate);
     println!("ratio host/raw    {:.2}", host_rate / raw_rate);
+    if errors > 0 {
+        bail!("{errors} callbacks were not answered 200 (a refused callback can be money lost)");
+    }
     if payments != uniques.len() {
         bail!("exactly-once violated: {payments} payments for {} unique callbacks", uniques.len());
     }

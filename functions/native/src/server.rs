@@ -27,18 +27,54 @@ async fn serve_one(
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let mut r =
-                hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body too large or unreadable\"}")));
-            *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-            return Ok(r);
+    let too_large = || {
+        let mut r =
+            hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body too large or unreadable\"}")));
+        *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+        Ok(r)
+    };
+    let is_callback = parts.uri.path().starts_with("/hooks/");
+    let (bytes, cut) = if is_callback {
+        // A payment provider's callback is never dropped unseen: keep the first part of an
+        // oversized one for the core to log (it answers 413), reading at most CALLBACK_DRAIN.
+        match read_capped(body, MAX_BODY).await {
+            Some(r) => r,
+            None => return too_large(),
+        }
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => (b.to_bytes(), None),
+            Err(_) => return too_large(),
         }
     };
-    let req = http::Request::from_parts(parts, bytes);
+    let mut req = http::Request::from_parts(parts, bytes);
+    if let Some(total) = cut {
+        req.extensions_mut().insert(konnekted_core::BodyTruncated { total });
+    }
     let resp = konnekted_core::handle(&p, req, &ctx()).await;
     Ok(resp.map(Full::new))
+}
+
+/// The most of an oversized callback body read (and counted) before the connection is dropped.
+const CALLBACK_DRAIN: usize = 64 * 1024 * 1024;
+
+/// Reads a body keeping its first `keep` bytes; `Some((kept, Some(total)))` when it was longer.
+/// `None` when unreadable or past [`CALLBACK_DRAIN`].
+async fn read_capped(mut body: Incoming, keep: usize) -> Option<(Bytes, Option<usize>)> {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.ok()?;
+        if let Some(data) = frame.data_ref() {
+            total += data.len();
+            if total > CALLBACK_DRAIN {
+                return None;
+            }
+            let room = keep.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Some((Bytes::from(kept), (total > keep).then_some(total)))
 }
 
 /// Serves until `shutdown` flips to true. Returns the bound address through `bound`.

@@ -9,9 +9,9 @@ use crate::Ctx;
 use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
-use crate::store::tenants::{self, DarajaSettings, Tenant, TenantSettings};
+use crate::store::tenants::{self, Tenant};
 use crate::store::{callbacks, feed, ledger, payments, plans, subscribers, usage};
-use crate::usecases::{expiry, manage, sweep};
+use crate::usecases::{credit, expiry, manage, sweep};
 
 fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
     is_platform(p, req)
@@ -136,6 +136,10 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 "till": tenant.daraja.till,
                 "c2b_api_version": tenant.daraja.c2b_api_version,
                 "configured": tenant.daraja.is_configured(),
+                // which secrets are set, never their values
+                "consumer_key_set": !tenant.daraja.consumer_key.is_empty(),
+                "consumer_secret_set": !tenant.daraja.consumer_secret.is_empty(),
+                "passkey_set": !tenant.daraja.passkey.is_empty(),
             },
             "callback_urls": {
                 "stk": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stk"),
@@ -144,21 +148,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             }
         })),
         (R::Settings, Method::PUT) => {
-            #[derive(Deserialize)]
-            struct Put {
-                #[serde(default)]
-                settings: Option<TenantSettings>,
-                #[serde(default)]
-                daraja: Option<DarajaSettings>,
-            }
-            let body: Put = body_json(&req)?;
-            let settings = body.settings.unwrap_or(tenant.settings.clone());
-            if settings.grace_seconds < 0 || settings.stk_sweep_after_seconds < 0 || settings.stk_give_up_seconds < 60 {
-                return Err(ApiError::BadRequest(
-                    "grace_seconds >= 0, stk_sweep_after_seconds >= 0, stk_give_up_seconds >= 60".into(),
-                ));
-            }
-            let daraja = body.daraja.unwrap_or(tenant.daraja.clone());
+            let patch: serde_json::Value = body_json(&req)?;
+            let (settings, daraja) = manage::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
             tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
             ok(&serde_json::json!({"updated": true}))
         }
@@ -174,8 +165,9 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             } else {
                 None
             };
+            let settled = credit::settle_pending(&db, &tenant.settings, &mut ids, ctx.now).await?;
             let e = expiry::run(&db, &tenant.settings, &mut ids, ctx.now).await?;
-            ok(&serde_json::json!({"sweep": s, "expiry": e}))
+            ok(&serde_json::json!({"sweep": s, "settled": settled, "expiry": e}))
         }
         (R::Usage, Method::GET) => {
             let limit = q.int("limit", 366, 10_000)?;

@@ -24,6 +24,19 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
     }
     let mut ids = IdGen::new(ctx);
     let body = req.body();
+    if let Some(cut) = req.extensions().get::<crate::BodyTruncated>() {
+        let kind = match route {
+            R::HookStk => "stk_callback",
+            R::HookValidate => "c2b_validation",
+            _ => "c2b_confirmation",
+        };
+        let reply = callbacks::oversized(&db, kind, body, cut.total, ctx.now).await?;
+        p.log(
+            Level::Warn,
+            &format!("{}: oversized {route:?} callback ({} bytes) kept in part", tenant.realm, cut.total),
+        );
+        return Ok(json(StatusCode::PAYLOAD_TOO_LARGE, &reply.body));
+    }
     let reply = match route {
         R::HookStk => callbacks::stk_callback(&db, &tenant, body, &mut ids, ctx.now).await?,
         R::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,

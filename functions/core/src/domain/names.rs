@@ -11,6 +11,8 @@ pub enum NameError {
     Username,
     #[error("account number must be 1-20 letters or digits")]
     AccountNo,
+    #[error("account number may contain only letters, digits, spaces and dashes")]
+    AccountNoChars,
 }
 
 /// A tenant's realm: `user@realm` on the wire. Also names the tenant's databases,
@@ -68,6 +70,11 @@ pub struct AccountNo(String);
 
 impl AccountNo {
     pub fn parse(s: &str) -> Result<AccountNo, NameError> {
+        // Only case, spaces and dashes may change: anything else would store what the operator
+        // did not type (`'; DROP TABLE x;--` must not become `DROPTABLEX`).
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+            return Err(NameError::AccountNoChars);
+        }
         let c = canonical_account(s);
         if (1..=20).contains(&c.len()) { Ok(AccountNo(c)) } else { Err(NameError::AccountNo) }
     }
@@ -126,6 +133,8 @@ mod tests {
     fn account_canonical_form_ignores_case_and_separators() {
         assert_eq!(AccountNo::parse(" acc-10 42 ").unwrap().as_str(), "ACC1042");
         assert!(AccountNo::parse("---").is_err());
+        assert_eq!(AccountNo::parse("'; DROP TABLE x;--"), Err(NameError::AccountNoChars));
+        assert_eq!(AccountNo::parse("acc/42"), Err(NameError::AccountNoChars));
     }
 
     #[test]

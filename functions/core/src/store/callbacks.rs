@@ -28,6 +28,8 @@ pub struct Entry<'a> {
     pub kind: &'a str,
     pub received_at: &'a str,
     pub body: &'a [u8],
+    /// How many bytes arrived (more than `body` when a host cut it short).
+    pub body_size: usize,
     pub http_status: u16,
     pub outcome: &'a str,
     pub detail: Option<&'a str>,
@@ -43,7 +45,7 @@ pub fn insert(e: &Entry<'_>) -> Statement {
         e.kind,
         e.received_at,
         kept.to_vec(),
-        e.body.len() as i64,
+        e.body_size as i64,
         i64::from(e.http_status),
         e.outcome,
         e.detail,

@@ -87,6 +87,17 @@ pub fn assign(id: &str, subscriber_id: &str, note: &str, applied_at: &str) -> [S
     ]
 }
 
+/// Keeps the M-Pesa receipt of a payment credited before its receipt was known (the STK query
+/// carries none). Only fills an empty receipt.
+pub fn set_receipt(provider: &str, provider_ref: &str, receipt: &str) -> Statement {
+    stmt!(
+        "UPDATE payments SET receipt = ?3 WHERE provider = ?1 AND provider_ref = ?2 AND receipt IS NULL",
+        provider,
+        provider_ref,
+        receipt
+    )
+}
+
 pub async fn get(db: &impl Db, id: &str) -> Result<Option<Payment>, StoreError> {
     let rows = db.query(&stmt!(format!("SELECT {COLS} FROM payments WHERE id = ?1"), id)).await?;
     rows.first().map(|r| from_row(&r)).transpose()

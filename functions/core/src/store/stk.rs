@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::db::{Db, Row, Statement, StoreError};
+use crate::domain::payment::{Resolver, StkStatus};
 use crate::stmt;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,7 +14,7 @@ pub struct StkRequest {
     pub msisdn: String,
     pub amount_cents: i64,
     pub account_ref: String,
-    pub status: String,
+    pub status: StkStatus,
     pub result_code: Option<String>,
     pub result_desc: Option<String>,
     pub resolved_by: Option<String>,
@@ -34,7 +35,7 @@ fn from_row(r: &Row<'_>) -> Result<StkRequest, StoreError> {
         msisdn: r.text("msisdn")?,
         amount_cents: r.int("amount_cents")?,
         account_ref: r.text("account_ref")?,
-        status: r.text("status")?,
+        status: StkStatus::parse(&r.text("status")?).ok_or_else(|| StoreError::Corrupt("stk status".into()))?,
         result_code: r.opt_text("result_code")?,
         result_desc: r.opt_text("result_desc")?,
         resolved_by: r.opt_text("resolved_by")?,
@@ -56,7 +57,7 @@ pub fn insert(s: &StkRequest) -> Statement {
         &s.msisdn,
         s.amount_cents,
         &s.account_ref,
-        &s.status,
+        s.status.as_str(),
         s.result_code.clone(),
         s.result_desc.clone(),
         s.resolved_by.clone(),
@@ -86,18 +87,28 @@ pub async fn pending_before(db: &impl Db, before: &str, limit: i64) -> Result<Ve
     rows.iter().map(|r| from_row(&r)).collect()
 }
 
-/// Resolves a pending request exactly once: fails the batch if it is no longer pending.
-pub fn resolve(id: &str, status: &str, code: &str, desc: &str, by: &str, at: &str) -> [Statement; 3] {
+/// Moves a request from `from` to `to` exactly once: fails the batch (occ_guard) if it is no
+/// longer in `from` (someone else resolved it meanwhile).
+pub fn resolve(
+    id: &str,
+    from: StkStatus,
+    to: StkStatus,
+    code: &str,
+    desc: &str,
+    by: Resolver,
+    at: &str,
+) -> [Statement; 3] {
     [
         stmt!(
             "UPDATE stk_requests SET status = ?2, result_code = ?3, result_desc = ?4, resolved_by = ?5, resolved_at = ?6 \
-             WHERE checkout_request_id = ?1 AND status = 'pending'",
+             WHERE checkout_request_id = ?1 AND status = ?7",
             id,
-            status,
+            to.as_str(),
             code,
             desc,
-            by,
-            at
+            by.as_str(),
+            at,
+            from.as_str()
         ),
         Statement::new("INSERT INTO occ_guard (changed) VALUES (changes())"),
         Statement::new("DELETE FROM occ_guard"),

@@ -201,3 +201,21 @@ pub fn set_profile(s: &Subscriber) -> Statement {
         &s.plan_id,
     )
 }
+
+/// Money arrived that the renewal logic has not looked at yet. No version guard: recording a
+/// payment never waits for, or loses to, another change of the subscriber. The version still
+/// moves, so any decision made on an older snapshot (renewal, expiry) is retried with it.
+pub fn mark_unsettled(id: &str) -> Statement {
+    stmt!("UPDATE subscribers SET version = version + 1, needs_settle = 1 WHERE id = ?1", id)
+}
+
+/// Cleared by the settlement that saw all the money (always after a version guard in its batch).
+pub fn mark_settled(id: &str) -> Statement {
+    stmt!("UPDATE subscribers SET needs_settle = 0 WHERE id = ?1", id)
+}
+
+/// Subscribers with money not yet settled (a settlement lost its races): the scheduled pass.
+pub async fn unsettled_ids(db: &impl Db, limit: i64) -> Result<Vec<String>, StoreError> {
+    let rows = db.query(&stmt!("SELECT id FROM subscribers WHERE needs_settle = 1 LIMIT ?1", limit)).await?;
+    rows.iter().map(|r| r.text("id")).collect()
+}

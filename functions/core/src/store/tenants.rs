@@ -35,6 +35,15 @@ pub struct TenantSettings {
     pub stk_give_up_seconds: i64,
     /// Display name customers see in the STK prompt's TransactionDesc.
     pub stk_description: String,
+    /// The most one payment, top-up or adjustment may carry (cents). Anything above is refused
+    /// with a reason (400; C2B validation answers C2B00013) and kept in the callback log.
+    pub max_payment_cents: i64,
+}
+
+impl TenantSettings {
+    pub fn max_payment(&self) -> crate::domain::Money {
+        crate::domain::Money(self.max_payment_cents)
+    }
 }
 
 impl Default for TenantSettings {
@@ -46,6 +55,7 @@ impl Default for TenantSettings {
             stk_requery_seconds: 30,
             stk_give_up_seconds: 3_600,
             stk_description: "Internet".into(),
+            max_payment_cents: crate::domain::payment::DEFAULT_MAX_PAYMENT.cents(),
         }
     }
 }

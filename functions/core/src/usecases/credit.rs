@@ -111,8 +111,60 @@ pub struct Credit<'a> {
     pub prelude: Vec<Statement>,
 }
 
-/// One attempt at crediting a payment to a subscriber, atomically with its prelude.
-/// `Err(Conflict)` means someone else won a race: re-read and decide again.
+/// How many times a settlement re-reads after losing a race before leaving the rest to the
+/// scheduled pass (the money is on the balance by then; only the renewal waits).
+const SETTLE_ATTEMPTS: usize = 6;
+
+/// Credits a payment to a subscriber (read just before), atomically with its prelude.
+///
+/// Fast path: the money, the renewals it buys and the prelude in ONE batch guarded by the
+/// subscriber's version. When that loses a race (another payment to the same subscriber, an
+/// operator's edit), the money is recorded on its own, with the prelude and without the
+/// version guard, so it can never be refused for contention, and the renewal is settled
+/// after ([`settle`]); a settlement that keeps losing is finished by the scheduled pass.
+///
+/// `Err(Conflict)` only means the prelude itself lost (a duplicate payment key, an STK request
+/// resolved meanwhile): re-read and decide again.
+pub async fn credit_snapshot(
+    db: &impl Db,
+    settings: &TenantSettings,
+    s: &WithBalance,
+    credit: Credit<'_>,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let Credit { amount, payment_id, memo, prelude } = credit;
+    let subscriber_id = s.subscriber.id.as_str();
+    let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
+    let entry = ledger::insert(subscriber_id, "payment", amount.cents(), Some(payment_id), None, memo, &fmt_ts(now));
+
+    let state = account_state(s, plan.price, plan.period_seconds, settings);
+    let outcome = billing::apply_credit(&state, amount, now);
+    let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+    batch.extend(prelude.iter().cloned());
+    batch.push(entry.clone());
+    batch.extend(outcome_statements(s, &plan, &outcome, ids, now));
+    batch.push(subscribers::mark_settled(subscriber_id));
+    match db.batch(&batch).await {
+        Ok(_) => return Ok(applied(subscriber_id, &outcome)),
+        Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e),
+    }
+
+    let mut record = prelude;
+    record.push(entry);
+    record.push(subscribers::mark_unsettled(subscriber_id));
+    db.batch(&record).await?;
+    Ok(settle(db, settings, subscriber_id, ids, now).await.unwrap_or_else(|_| Applied {
+        subscriber_id: subscriber_id.to_owned(),
+        periods: 0,
+        status: s.subscriber.status.as_str().to_owned(),
+        expires_at: s.subscriber.expires_at.map(fmt_ts),
+        balance_cents: s.balance_cents + amount.cents(),
+    }))
+}
+
+/// [`credit_snapshot`] for a subscriber known by id.
 pub async fn credit_once(
     db: &impl Db,
     settings: &TenantSettings,
@@ -125,32 +177,57 @@ pub async fn credit_once(
     credit_snapshot(db, settings, &s, credit, ids, now).await
 }
 
-/// [`credit_once`] on a subscriber snapshot the caller has just read (saves a read on the hot
-/// Paybill path). A stale snapshot is safe: the version bump in the batch fails with `Conflict`.
-pub async fn credit_snapshot(
+/// Buys the periods the balance covers for money recorded without its renewal, and clears the
+/// subscriber's "unsettled" mark. Retries a few races; `Err(Conflict)` if it kept losing
+/// (the scheduled pass settles it later: nothing is lost, only delayed).
+pub async fn settle(
     db: &impl Db,
     settings: &TenantSettings,
-    s: &WithBalance,
-    credit: Credit<'_>,
+    subscriber_id: &str,
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
-    let Credit { amount, payment_id, memo, prelude } = credit;
-    let subscriber_id = s.subscriber.id.as_str();
-    let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
-    let state = account_state(s, plan.price, plan.period_seconds, settings);
-    let outcome = billing::apply_credit(&state, amount, now);
+    for _ in 0..SETTLE_ATTEMPTS {
+        let s = subscribers::get(db, subscriber_id).await?.ok_or(StoreError::NotFound)?;
+        let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
+        let state = account_state(&s, plan.price, plan.period_seconds, settings);
+        let outcome = billing::apply_credit(&state, Money::ZERO, now);
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        batch.extend(outcome_statements(&s, &plan, &outcome, ids, now));
+        batch.push(subscribers::mark_settled(subscriber_id));
+        match db.batch(&batch).await {
+            Ok(_) => return Ok(applied(subscriber_id, &outcome)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!("subscriber {subscriber_id} kept changing; settled by the scheduled pass")))
+}
 
-    let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
-    batch.extend(prelude);
-    batch.push(ledger::insert(subscriber_id, "payment", amount.cents(), Some(payment_id), None, memo, &fmt_ts(now)));
-    batch.extend(outcome_statements(s, &plan, &outcome, ids, now));
-    db.batch(&batch).await?;
-    Ok(Applied {
+/// The scheduled pass's share: settles every subscriber whose money is not settled yet.
+pub async fn settle_pending(
+    db: &impl Db,
+    settings: &TenantSettings,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut settled = 0;
+    for id in subscribers::unsettled_ids(db, 500).await? {
+        match settle(db, settings, &id, ids, now).await {
+            Ok(_) => settled += 1,
+            Err(StoreError::Conflict(_)) => {} // still busy: the next pass
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(settled)
+}
+
+fn applied(subscriber_id: &str, outcome: &Outcome) -> Applied {
+    Applied {
         subscriber_id: subscriber_id.to_owned(),
         periods: outcome.periods.len(),
         status: outcome.status.as_str().to_owned(),
         expires_at: outcome.expires_at.map(fmt_ts),
         balance_cents: outcome.balance.cents(),
-    })
+    }
 }

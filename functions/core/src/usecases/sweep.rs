@@ -4,17 +4,17 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::db::{Db, Statement, StoreError};
+use crate::db::{Db, StoreError};
 use crate::domain::Money;
+use crate::domain::payment::{StkDecision, StkEvidence, StkView, decide_stk};
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::ids::IdGen;
 use crate::mpesa;
 use crate::platform::{Level, Platform};
-use crate::store::payments::{self, Payment};
 use crate::store::stk;
 use crate::store::tenants::Tenant;
 use crate::usecases::MAX_ATTEMPTS;
-use crate::usecases::credit::{Credit, credit_once};
+use crate::usecases::callbacks::{StkPaymentFacts, apply_stk};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct SweepReport {
@@ -46,114 +46,105 @@ pub async fn run<P: Platform>(
             report.still_pending += 1;
             continue;
         }
+        let id = req.checkout_request_id.as_str();
+        let answer = mpesa::stk_query(p, db, tenant, id, now).await;
+        if let Err(e) = &answer {
+            p.log(Level::Warn, &format!("{}: STK query for {id} failed: {e}", tenant.realm));
+        }
+        let (evidence, trusted) = evidence_from_query(id, answer.ok());
+        if !trusted {
+            report.errors += 1;
+        }
         let age = parse_ts(&req.created_at).map(|c| now - c).unwrap_or_default();
-        let outcome = match mpesa::stk_query(p, db, tenant, &req.checkout_request_id, now).await {
-            Ok(o) => o,
-            Err(e) => {
-                report.errors += 1;
-                p.log(Level::Warn, &format!("{}: STK query for {} failed: {e}", tenant.realm, req.checkout_request_id));
-                db.batch(&[stk::note_query(&req.checkout_request_id, &fmt_ts(now))]).await?;
-                if age > Duration::seconds(settings.stk_give_up_seconds) {
-                    give_up(db, &req.checkout_request_id, now).await?;
-                }
-                continue;
-            }
-        };
-        match outcome {
-            daraja::StkQueryOutcome::Pending { .. } => {
-                if age > Duration::seconds(settings.stk_give_up_seconds) {
-                    give_up(db, &req.checkout_request_id, now).await?;
-                    report.failed += 1;
-                } else {
-                    db.batch(&[stk::note_query(&req.checkout_request_id, &fmt_ts(now))]).await?;
-                    report.still_pending += 1;
-                }
-            }
-            daraja::StkQueryOutcome::Final(result) if result.result_code.is_success() => {
-                if apply_paid(db, tenant, &req, &result.result_desc, ids, now).await? {
-                    report.paid += 1;
-                }
-            }
-            daraja::StkQueryOutcome::Final(result) => {
-                let batch: Vec<Statement> = stk::resolve(
-                    &req.checkout_request_id,
-                    "failed",
-                    &result.result_code.code(),
-                    &result.result_desc,
-                    "sweep",
-                    &fmt_ts(now),
-                )
-                .into();
-                match db.batch(&batch).await {
-                    Ok(_) => report.failed += 1,
-                    Err(StoreError::Conflict(_)) => {} // the callback got there first
-                    Err(e) => return Err(e),
-                }
-            }
+        let overdue = age > Duration::seconds(settings.stk_give_up_seconds);
+        match apply_evidence(db, tenant, id, &evidence, overdue, ids, now).await? {
+            Some(StkDecision::Credit { .. }) => report.paid += 1,
+            Some(StkDecision::Fail { .. }) => report.failed += 1,
+            Some(StkDecision::NoteQuery) => report.still_pending += 1,
+            _ => {} // resolved by a callback meanwhile
         }
     }
     Ok(report)
 }
 
-async fn give_up(db: &impl Db, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let batch: Vec<Statement> =
-        stk::resolve(id, "failed", "timeout", "no final answer from M-Pesa", "sweep", &fmt_ts(now)).into();
-    match db.batch(&batch).await {
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e),
+/// What an STK query's answer (None: the query failed) says about push `id`, and whether the
+/// answer could be used. An answer about another CheckoutRequestID is no answer.
+pub fn evidence_from_query(id: &str, answer: Option<daraja::StkQueryOutcome>) -> (StkEvidence, bool) {
+    match answer {
+        None => (StkEvidence::QueryUnknown, false),
+        Some(daraja::StkQueryOutcome::Pending { .. }) => (StkEvidence::QueryUnknown, true),
+        Some(daraja::StkQueryOutcome::Final(r)) if r.checkout_request_id != id => (StkEvidence::QueryUnknown, false),
+        Some(daraja::StkQueryOutcome::Final(r)) if r.result_code.is_success() => {
+            (StkEvidence::QueryPaid { desc: r.result_desc }, true)
+        }
+        Some(daraja::StkQueryOutcome::Final(r)) => {
+            (StkEvidence::QueryFailed { code: r.result_code.code(), desc: r.result_desc }, true)
+        }
     }
 }
 
-/// Credits a push the query says was paid. The query carries no receipt number, so the
-/// payment is keyed by CheckoutRequestID, exactly as the callback's would be.
-async fn apply_paid(
+/// Applies one piece of sweep evidence to a push (re-reading it after a lost race), and gives
+/// up on a push still unanswered past `stk_give_up_seconds`. Returns the decision applied.
+pub(crate) async fn apply_evidence(
     db: &impl Db,
     tenant: &Tenant,
-    req: &stk::StkRequest,
-    desc: &str,
+    id: &str,
+    evidence: &StkEvidence,
+    overdue: bool,
     ids: &mut IdGen,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<StkDecision>, StoreError> {
     for _ in 0..MAX_ATTEMPTS {
-        match stk::get(db, &req.checkout_request_id).await? {
-            Some(r) if r.status == "pending" => {}
-            _ => return Ok(false),
-        }
-        let payment = Payment {
-            id: ids.uuid(),
-            provider: "mpesa".into(),
-            method: "stk".into(),
-            provider_ref: req.checkout_request_id.clone(),
-            receipt: None,
-            amount_cents: req.amount_cents,
-            subscriber_id: Some(req.subscriber_id.clone()),
-            status: "applied".into(),
-            msisdn: Some(req.msisdn.clone()),
-            payer_name: None,
-            bill_ref: Some(req.account_ref.clone()),
-            note: Some("recovered by STK query (no callback received)".into()),
-            paid_at: None,
-            received_at: fmt_ts(now),
-            applied_at: Some(fmt_ts(now)),
+        let Some(req) = stk::get(db, id).await? else {
+            return Ok(None);
         };
-        let mut prelude: Vec<Statement> =
-            stk::resolve(&req.checkout_request_id, "paid", "0", desc, "sweep", &fmt_ts(now)).into();
-        prelude.push(payments::insert(&payment));
-        let memo = "M-Pesa (recovered by STK query)";
-        match credit_once(
-            db,
-            &tenant.settings,
-            &req.subscriber_id,
-            Credit { amount: Money(req.amount_cents), payment_id: &payment.id, memo, prelude },
-            ids,
-            now,
-        )
-        .await
-        {
-            Ok(_) => return Ok(true),
+        let view = StkView { status: req.status, requested: Money(req.amount_cents), receipt: None };
+        let mut decision = decide_stk(&view, evidence);
+        if decision == StkDecision::NoteQuery && overdue {
+            decision = decide_stk(&view, &StkEvidence::GiveUp);
+        }
+        let facts = match evidence {
+            StkEvidence::QueryPaid { desc } | StkEvidence::QueryFailed { desc, .. } => {
+                StkPaymentFacts { result_desc: desc.clone(), ..Default::default() }
+            }
+            _ => StkPaymentFacts::default(),
+        };
+        match apply_stk(db, tenant, &req, decision.clone(), None, facts, ids, now).await {
+            Ok(_) => return Ok(Some(decision)),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
     }
-    Ok(false)
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn final_answer(id: &str, code: i64) -> daraja::StkQueryOutcome {
+        daraja::StkQueryOutcome::Final(daraja::StkQueryResult {
+            merchant_request_id: "m".into(),
+            checkout_request_id: id.into(),
+            result_code: daraja::ResultCode::from_number(code),
+            result_desc: "d".into(),
+        })
+    }
+
+    #[test]
+    fn stk_query_answer_about_another_push_is_no_answer() {
+        let (e, trusted) = evidence_from_query("ws_CO_A", Some(final_answer("ws_CO_B", 0)));
+        assert_eq!(e, StkEvidence::QueryUnknown);
+        assert!(!trusted);
+    }
+
+    #[test]
+    fn stk_query_answers_map_to_evidence() {
+        assert!(matches!(evidence_from_query("a", Some(final_answer("a", 0))).0, StkEvidence::QueryPaid { .. }));
+        assert!(matches!(
+            evidence_from_query("a", Some(final_answer("a", 1037))).0,
+            StkEvidence::QueryFailed { ref code, .. } if code == "1037"
+        ));
+        assert_eq!(evidence_from_query("a", None), (StkEvidence::QueryUnknown, false));
+    }
 }

@@ -74,7 +74,7 @@ pub async fn start<P: Platform>(
         msisdn: phone.to_string(),
         amount_cents: amount_kes as i64 * 100,
         account_ref,
-        status: "pending".into(),
+        status: crate::domain::payment::StkStatus::Pending,
         result_code: None,
         result_desc: None,
         resolved_by: None,
