@@ -7,7 +7,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "platform-neutral core builds for the edge targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
@@ -21,7 +21,7 @@ if [ -x radius-sql/tests/setup.sh ]; then
 fi
 
 step "unit, integration and end-to-end tests (native host)"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --all-features --no-fail-fast
 
 if [ -x scripts/edge-e2e.sh ]; then
   step "the same end-to-end suite against the Worker (wrangler dev, workerd, local D1)"

@@ -34,6 +34,9 @@ enum Command {
         /// Subscribers per tenant.
         #[arg(long)]
         subscribers: Option<usize>,
+        /// Every callback for one subscriber (the contention shape).
+        #[arg(long)]
+        same_subscriber: bool,
     },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
@@ -54,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Callbacks { n, tenants, concurrency, dup, subscribers } => {
+        Command::Callbacks { n, tenants, concurrency, dup, subscribers, same_subscriber } => {
             // The bench reads its own option list; hand it exactly what clap accepted.
             let mut args = Vec::new();
             let mut push = |name: &str, v: Option<String>| {
@@ -67,6 +70,9 @@ async fn main() -> anyhow::Result<()> {
             push("--concurrency", concurrency.map(|v| v.to_string()));
             push("--dup", dup.map(|v| v.to_string()));
             push("--subscribers", subscribers.map(|v| v.to_string()));
+            if same_subscriber {
+                args.push("--same-subscriber".to_owned());
+            }
             bench::callbacks(&args).await
         }
         Command::Serve { data, listen } => {
