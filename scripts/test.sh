@@ -14,6 +14,15 @@ rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
 cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-unknown-unknown
 cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-wasip2
 
+step "edge adapters (outside the workspace): format and lints, unwrap/expect/panic denied"
+# Their Cargo.toml deny clippy::unwrap_used, expect_used and panic: a panic kills the isolate.
+cargo fmt --manifest-path functions/workers/Cargo.toml -- --check
+cargo fmt --manifest-path functions/spin/Cargo.toml -- --check
+cargo clippy --manifest-path functions/workers/Cargo.toml --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --manifest-path functions/spin/Cargo.toml --target wasm32-wasip2 --all-targets -- -D warnings
+cargo clippy --manifest-path functions/spin/Cargo.toml --target wasm32-wasip2 --all-targets \
+    --no-default-features --features local -- -D warnings
+
 if [ -x radius-sql/tests/setup.sh ]; then
   step "FreeRADIUS for the RADIUS suites"
   radius-sql/tests/setup.sh
