@@ -53,8 +53,8 @@ pub struct EdgeClient {
     http: reqwest::Client,
     base: String,
     realm: String,
-    /// The tenant's sync key; never printed (see the `Debug` impl).
-    key: Vec<u8>,
+    /// The tenant's sync key: zeroed on drop, never printed (see the `Debug` impl).
+    key: secrecy::SecretSlice<u8>,
 }
 
 impl fmt::Debug for EdgeClient {
@@ -77,7 +77,7 @@ impl EdgeClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             realm: realm.to_owned(),
-            key: sync_key.into(),
+            key: secrecy::SecretSlice::from(sync_key.into()),
         })
     }
 
@@ -98,7 +98,7 @@ impl EdgeClient {
             None => url.path().to_owned(),
         };
         let ts = unix_now();
-        let signature = sign(&self.key, method.as_str(), &signed, ts, &body);
+        let signature = sign(secrecy::ExposeSecret::expose_secret(&self.key), method.as_str(), &signed, ts, &body);
         let mut req =
             self.http.request(method, url).header(HEADER_TIMESTAMP, ts.to_string()).header(HEADER_SIGNATURE, signature);
         if !body.is_empty() {
