@@ -5,10 +5,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::db::Db;
-use crate::domain::time::{fmt_ts, parse_ts};
 use crate::platform::Platform;
-use crate::stmt;
 use crate::store::tenants::{DarajaSettings, Tenant};
+use crate::store::tokens;
 
 /// Refresh this long before the token runs out.
 const TOKEN_MARGIN_SECS: u64 = 300;
@@ -57,25 +56,13 @@ pub async fn access_token<P: Platform>(
     if !d.is_configured() {
         return Err(GatewayError::NotConfigured);
     }
-    if !force {
-        let rows = db.query(&stmt!("SELECT token, expires_at FROM provider_tokens WHERE provider = 'daraja'")).await?;
-        if let Some(r) = rows.first() {
-            let fresh = r.text("expires_at").ok().and_then(|e| parse_ts(&e)).is_some_and(|e| e > now);
-            if fresh {
-                return Ok(r.text("token")?);
-            }
-        }
+    if !force && let Some(token) = tokens::fresh(db, "daraja", now).await? {
+        return Ok(token);
     }
     let resp = send(p, daraja::oauth_request(&environment(d), &d.consumer_key, d.consumer_secret.expose())?).await?;
     let token = daraja::parse_oauth_response(&resp)?;
     let refresh_at = token.refresh_at(now, TOKEN_MARGIN_SECS);
-    db.batch(&[stmt!(
-        "INSERT INTO provider_tokens (provider, token, expires_at) VALUES ('daraja', ?1, ?2) \
-         ON CONFLICT (provider) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
-        &token.token,
-        fmt_ts(refresh_at)
-    )])
-    .await?;
+    db.batch(&[tokens::put("daraja", &token.token, refresh_at)]).await?;
     Ok(token.token)
 }
 

@@ -30,7 +30,7 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
         }
     };
     let mut ids = IdGen::new(ctx);
-    for t in list.into_iter().filter(|t| t.status == "active") {
+    for t in list.into_iter().filter(|t| t.status == tenants::TenantStatus::Active) {
         let mut run = TenantRun { realm: t.realm.to_string(), ..Default::default() };
         match p.tenant_db(&t.db_key).await {
             Err(e) => run.error = Some(e.to_string()),

@@ -78,7 +78,7 @@ mod tests {
         let t = Tenant {
             realm: Realm::parse("acme").expect("realm"),
             name: "Acme".into(),
-            status: "active".into(),
+            status: crate::store::tenants::TenantStatus::Active,
             db_key: "acme".into(),
             admin_token_hash: "hash".into(),
             callback_token: Secret::new("callback-SECRET-1"),

@@ -85,7 +85,7 @@ pub fn tenant(settings: TenantSettings) -> Tenant {
     Tenant {
         realm: Realm::parse("test").expect("realm"),
         name: "Test ISP".into(),
-        status: "active".into(),
+        status: crate::store::tenants::TenantStatus::Active,
         db_key: "test".into(),
         admin_token_hash: String::new(),
         callback_token: Secret::new("cb"),

@@ -57,6 +57,16 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time (user + system) the process has used so far.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // fields after the parenthesised command name; utime and stime are the 12th and 13th of them
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10)) // USER_HZ = 100 on Linux
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -221,12 +231,18 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     // The floor: the same client, concurrency and request count against `/health` (HTTP and
     // the core's router, no storage), on the same host, just before the callbacks.
     let floor_calls = std::sync::Arc::new(vec![Call { url: format!("{base}/health"), body: None }]);
+    let cpu0 = cpu_time(pid).unwrap_or_default();
     let (floor_lat, floor_errors, floor_elapsed) = drive(&http, floor_calls, vec![0; o.n], o.concurrency).await?;
+    let cpu1 = cpu_time(pid).unwrap_or_default();
     let floor_rate = floor_lat.len() as f64 / floor_elapsed.as_secs_f64();
 
     // Host run.
     let uniques = std::sync::Arc::new(uniques);
     let (lat, errors, elapsed) = drive(&http, uniques.clone(), order, o.concurrency).await?;
+    let cpu2 = cpu_time(pid).unwrap_or_default();
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let host_cpu_per_callback = per(cpu2.saturating_sub(cpu1), lat.len());
+    let host_cpu_per_health = per(cpu1.saturating_sub(cpu0), o.n);
     let host_rate = lat.len() as f64 / elapsed.as_secs_f64();
     let rss_peak = vm_hwm_kib(pid).unwrap_or(0);
 
@@ -288,6 +304,7 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
+    println!("  host CPU        {host_cpu_per_callback:.0} us per callback (user + system, all threads)");
     println!(
         "  host peak RSS   {:.1} MiB (after setup {:.1} MiB)",
         rss_peak as f64 / 1024.0,
@@ -301,6 +318,7 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
         percentile(&floor_lat, 0.99).as_secs_f64() * 1e3,
         floor_errors
     );
+    println!("  host CPU        {host_cpu_per_health:.0} us per request");
     println!("ratio callbacks/floor {:.3}", host_rate / floor_rate);
     println!("raw SQLite baseline (same rows, one transaction each, one connection, no HTTP)");
     println!("  throughput      {:.0} transactions/s", raw_rate);

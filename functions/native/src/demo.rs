@@ -5,7 +5,10 @@ use konnekted_core::db::Db;
 use konnekted_core::ids::IdGen;
 use konnekted_core::platform::Platform;
 use konnekted_core::store::tenants::{self, DarajaSettings};
-use konnekted_core::usecases::manage::{self, PlanInput, SubscriberInput, TenantInput};
+use konnekted_core::usecases as uc;
+use konnekted_core::usecases::plans::PlanInput;
+use konnekted_core::usecases::subscribers::SubscriberInput;
+use konnekted_core::usecases::tenants::TenantInput;
 use konnekted_core::{domain::Realm, secret::Secret};
 
 use crate::platform::NativePlatform;
@@ -48,7 +51,7 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
                 callback_token: Some(CALLBACK_TOKEN.into()),
                 sync_key: Some("demo-sync-key-0123456789abcdef".into()),
             };
-            manage::create_tenant(p, input, &mut ids, c.now).await?;
+            uc::tenants::create_tenant(p, input, &mut ids, c.now).await?;
             let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
             let db = p.tenant_db(&t.db_key).await?;
             seed(&db, &mut ids).await?;
@@ -73,9 +76,9 @@ async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
         up_kbps: up,
         data_cap_bytes: None,
     };
-    manage::create_plan(db, plan("home-5m", "Home 5 Mbps", 1500, 30, 5_000, 2_000), ids, now).await?;
-    manage::create_plan(db, plan("home-10m", "Home 10 Mbps", 2500, 30, 10_000, 4_000), ids, now).await?;
-    manage::create_plan(db, plan("biz-20m", "Business 20 Mbps", 6000, 30, 20_000, 10_000), ids, now).await?;
+    uc::plans::create_plan(db, plan("home-5m", "Home 5 Mbps", 1500, 30, 5_000, 2_000), ids, now).await?;
+    uc::plans::create_plan(db, plan("home-10m", "Home 10 Mbps", 2500, 30, 10_000, 4_000), ids, now).await?;
+    uc::plans::create_plan(db, plan("biz-20m", "Business 20 Mbps", 6000, 30, 20_000, 10_000), ids, now).await?;
     let sub = |name: &str, plan: &str, account: &str, phone: &str| SubscriberInput {
         name: name.into(),
         plan: plan.into(),
@@ -87,9 +90,11 @@ async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
         static_ip: None,
         auto_renew: Some(true),
     };
-    manage::create_subscriber(db, sub("Wanjiku Kamau", "home-5m", "ACC1001", "0708374149"), ids, now).await?;
-    manage::create_subscriber(db, sub("Otieno Odhiambo", "home-10m", "ACC1002", "0711000002"), ids, now).await?;
-    manage::create_subscriber(db, sub("Achieng Njoroge", "biz-20m", "ACC1003", "0722000003"), ids, now).await?;
+    uc::subscribers::create_subscriber(db, sub("Wanjiku Kamau", "home-5m", "ACC1001", "0708374149"), ids, now).await?;
+    uc::subscribers::create_subscriber(db, sub("Otieno Odhiambo", "home-10m", "ACC1002", "0711000002"), ids, now)
+        .await?;
+    uc::subscribers::create_subscriber(db, sub("Achieng Njoroge", "biz-20m", "ACC1003", "0722000003"), ids, now)
+        .await?;
     Ok(())
 }
 

@@ -201,7 +201,7 @@ async fn demo_setup(_: &server::Running, _: &Config) -> anyhow::Result<()> {
 async fn tenant_add(realm: String, name: Option<String>, common: &Common) -> anyhow::Result<()> {
     let c = common.load()?;
     let p = open(&c).await?;
-    let input = konnekted_core::usecases::manage::TenantInput {
+    let input = konnekted_core::usecases::tenants::TenantInput {
         name: name.unwrap_or_else(|| realm.clone()),
         realm,
         settings: None,
@@ -212,7 +212,7 @@ async fn tenant_add(realm: String, name: Option<String>, common: &Common) -> any
     };
     let cx = ctx();
     let mut ids = konnekted_core::ids::IdGen::new(&cx);
-    let t = konnekted_core::usecases::manage::create_tenant(&p, input, &mut ids, cx.now)
+    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, &mut ids, cx.now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&t)?);

@@ -308,16 +308,33 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
     }
 }
 
+/// How long a lone batch waits for company when the previous group showed concurrent writers
+/// (PostgreSQL's `commit_delay` idea): one fsync for several batches instead of one each.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_micros(250);
+
 /// The writer thread: one group at a time, in arrival order, until every sender is dropped.
 fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Job>) {
+    let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut statements = first.stmts.len();
         let mut group = vec![first];
+        let mut waited = false;
         while group.len() < GROUP_JOBS && statements < GROUP_STATEMENTS {
-            let Ok(job) = queue.try_recv() else { break };
+            let job = match queue.try_recv() {
+                Ok(job) => job,
+                Err(_) if busy && !waited => {
+                    waited = true;
+                    match queue.recv_timeout(GROUP_WAIT) {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    }
+                }
+                Err(_) => break,
+            };
             statements += job.stmts.len();
             group.push(job);
         }
+        busy = group.len() > 1;
         // A panic drops the group's reply senders (its callers see `Unavailable`); the next
         // group rolls back whatever it left open. One bug must not stop every later write.
         let _ = catch_unwind(AssertUnwindSafe(|| commit_group(conn, group)));

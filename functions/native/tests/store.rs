@@ -7,7 +7,8 @@ use konnekted_core::ids::IdGen;
 use konnekted_core::migrations;
 use konnekted_core::store::tenants::TenantSettings;
 use konnekted_core::store::{feed, subscribers};
-use konnekted_core::usecases::{expiry, manage};
+use konnekted_core::usecases as uc;
+use konnekted_core::usecases::expiry;
 
 #[tokio::test]
 async fn sqlite_file_store_meets_the_storage_contract() {
@@ -36,7 +37,7 @@ async fn expiry_pass_auto_renews_then_expires_after_grace() {
     let ctx = Ctx { now: t0, entropy: [3; 32] };
     let mut ids = IdGen::new(&ctx);
     let settings = TenantSettings { grace_seconds: 86_400, ..TenantSettings::default() };
-    let plan = manage::PlanInput {
+    let plan = uc::plans::PlanInput {
         code: "home".into(),
         name: "Home".into(),
         kind: konnekted_core::domain::plan::PlanKind::Pppoe,
@@ -46,8 +47,8 @@ async fn expiry_pass_auto_renews_then_expires_after_grace() {
         up_kbps: 1000,
         data_cap_bytes: None,
     };
-    manage::create_plan(&db, plan, &mut ids, t0).await.unwrap();
-    let input = manage::SubscriberInput {
+    uc::plans::create_plan(&db, plan, &mut ids, t0).await.unwrap();
+    let input = uc::subscribers::SubscriberInput {
         name: "A".into(),
         plan: "home".into(),
         phone: None,
@@ -58,10 +59,10 @@ async fn expiry_pass_auto_renews_then_expires_after_grace() {
         static_ip: None,
         auto_renew: Some(true),
     };
-    let s = manage::create_subscriber(&db, input, &mut ids, t0).await.unwrap();
+    let s = uc::subscribers::create_subscriber(&db, input, &mut ids, t0).await.unwrap();
     let id = s.subscriber.id.clone();
     // KES 1,500: one period now, KES 500 left on the balance.
-    manage::adjust(&db, &settings, &id, 150_000, "cash", &mut ids, t0).await.unwrap();
+    uc::operator_money::adjust(&db, &settings, &id, 150_000, "cash", &mut ids, t0).await.unwrap();
     let s = subscribers::get(&db, &id).await.unwrap().unwrap();
     assert_eq!(s.subscriber.expires_at, Some(t0 + Duration::days(10)));
 
@@ -71,10 +72,10 @@ async fn expiry_pass_auto_renews_then_expires_after_grace() {
 
     // KES 500 more while suspended stays on the balance (a covered price renews at once otherwise);
     // after resuming, the KES 1,000 balance pays the auto-renewal at expiry.
-    let patch = |status: &str| manage::SubscriberPatch { status: Some(status.into()), ..Default::default() };
-    manage::update_subscriber(&db, &id, patch("suspended"), t0).await.unwrap();
-    manage::adjust(&db, &settings, &id, 50_000, "cash", &mut ids, t0).await.unwrap();
-    let s = manage::update_subscriber(&db, &id, patch("active"), t0).await.unwrap();
+    let patch = |status: &str| uc::subscribers::SubscriberPatch { status: Some(status.into()), ..Default::default() };
+    uc::subscribers::update_subscriber(&db, &id, patch("suspended"), t0).await.unwrap();
+    uc::operator_money::adjust(&db, &settings, &id, 50_000, "cash", &mut ids, t0).await.unwrap();
+    let s = uc::subscribers::update_subscriber(&db, &id, patch("active"), t0).await.unwrap();
     assert_eq!(s.balance_cents, 100_000, "money paid while suspended waits on the balance");
     assert_eq!(s.subscriber.status.as_str(), "active");
     let r = expiry::run(&db, &settings, &mut ids, t0 + Duration::days(10)).await.unwrap();

@@ -1,5 +1,6 @@
 //! The operator's JSON API: `/api/tenants` (platform) and `/api/t/{realm}/...` (tenant admin).
 
+use crate::usecases as uc;
 use bytes::Bytes;
 use http::{Method, Request};
 use serde::Deserialize;
@@ -11,12 +12,12 @@ use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, Tenant};
 use crate::store::{callbacks, feed, ledger, payments, plans, subscribers, usage};
-use crate::usecases::{credit, expiry, manage, sweep};
+use crate::usecases::{credit, expiry, sweep};
 
 fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
     is_platform(p, req)
         || bearer(req)
-            .is_some_and(|tok| constant_time_eq(manage::token_hash(tok).as_bytes(), t.admin_token_hash.as_bytes()))
+            .is_some_and(|tok| constant_time_eq(uc::tenants::token_hash(tok).as_bytes(), t.admin_token_hash.as_bytes()))
 }
 
 #[derive(serde::Serialize)]
@@ -43,14 +44,14 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                     .map(|t| TenantView {
                         realm: t.realm.as_str(),
                         name: &t.name,
-                        status: &t.status,
+                        status: t.status.as_str(),
                         created_at: crate::domain::time::fmt_ts(t.created_at),
                         daraja_configured: t.daraja.is_configured(),
                     })
                     .collect();
                 ok(&views)
             }
-            Method::POST => created(&manage::create_tenant(p, body_json(&req)?, &mut ids, ctx.now).await?),
+            Method::POST => created(&uc::tenants::create_tenant(p, body_json(&req)?, &mut ids, ctx.now).await?),
             _ => Err(ApiError::MethodNotAllowed),
         };
     }
@@ -63,9 +64,9 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
     let id = params.id.as_deref().unwrap_or("");
     match (route, m) {
         (R::Plans, Method::GET) => ok(&plans::list(&db).await?),
-        (R::Plans, Method::POST) => created(&manage::create_plan(&db, body_json(&req)?, &mut ids, ctx.now).await?),
+        (R::Plans, Method::POST) => created(&uc::plans::create_plan(&db, body_json(&req)?, &mut ids, ctx.now).await?),
         (R::Plan, Method::GET) => ok(&plans::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?),
-        (R::Plan, Method::PATCH) => ok(&manage::update_plan(&db, id, body_json(&req)?, ctx.now).await?),
+        (R::Plan, Method::PATCH) => ok(&uc::plans::update_plan(&db, id, body_json(&req)?, ctx.now).await?),
 
         (R::Subscribers, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
@@ -73,13 +74,15 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             ok(&subscribers::list(&db, q.get("status"), limit, offset).await?)
         }
         (R::Subscribers, Method::POST) => {
-            created(&manage::create_subscriber(&db, body_json(&req)?, &mut ids, ctx.now).await?)
+            created(&uc::subscribers::create_subscriber(&db, body_json(&req)?, &mut ids, ctx.now).await?)
         }
         (R::Subscriber, Method::GET) => {
             let s = subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             ok(&s)
         }
-        (R::Subscriber, Method::PATCH) => ok(&manage::update_subscriber(&db, id, body_json(&req)?, ctx.now).await?),
+        (R::Subscriber, Method::PATCH) => {
+            ok(&uc::subscribers::update_subscriber(&db, id, body_json(&req)?, ctx.now).await?)
+        }
         (R::Ledger, Method::GET) => {
             subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             ok(&ledger::for_subscriber(&db, id).await?)
@@ -91,7 +94,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 memo: String,
             }
             let a: Adj = body_json(&req)?;
-            ok(&manage::adjust(&db, &tenant.settings, id, a.amount_cents, &a.memo, &mut ids, ctx.now).await?)
+            ok(&uc::operator_money::adjust(&db, &tenant.settings, id, a.amount_cents, &a.memo, &mut ids, ctx.now)
+                .await?)
         }
         (R::StkPush, Method::POST) => {
             #[derive(Deserialize)]
@@ -115,14 +119,22 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         }
         (R::Payments, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&payments::list(&db, q.get("status"), q.get("subscriber"), limit).await?)
+            let status = match q.get("status") {
+                None => None,
+                Some(s) => Some(
+                    payments::PaymentStatus::parse(s)
+                        .ok_or_else(|| ApiError::BadRequest("status is applied or unmatched".into()))?,
+                ),
+            };
+            ok(&payments::list(&db, status, q.get("subscriber"), limit).await?)
         }
         (R::Unmatched, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&payments::list(&db, Some("unmatched"), None, limit).await?)
+            ok(&payments::list(&db, Some(payments::PaymentStatus::Unmatched), None, limit).await?)
         }
         (R::Assign, Method::POST) => {
-            ok(&manage::assign_unmatched(&db, &tenant.settings, id, body_json(&req)?, &mut ids, ctx.now).await?)
+            ok(&uc::operator_money::assign_unmatched(&db, &tenant.settings, id, body_json(&req)?, &mut ids, ctx.now)
+                .await?)
         }
         (R::Callbacks, Method::GET) => {
             let limit = q.int("limit", 50, 500)?;
@@ -149,7 +161,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         })),
         (R::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
-            let (settings, daraja) = manage::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
+            let (settings, daraja) = uc::tenants::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
             tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
             ok(&serde_json::json!({"updated": true}))
         }

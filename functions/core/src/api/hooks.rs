@@ -42,9 +42,9 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         R::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,
         _ => callbacks::c2b_confirmation(&db, &tenant, body, &mut ids, ctx.now).await?,
     };
-    if reply.outcome == "malformed" {
+    if reply.outcome == crate::store::callbacks::Outcome::Malformed {
         p.log(Level::Warn, &format!("{}: malformed {route:?} callback kept in the callback log", tenant.realm));
     }
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let status = StatusCode::from_u16(reply.answer.http_status()).unwrap_or(StatusCode::OK);
     Ok(json(status, &reply.body))
 }

@@ -305,7 +305,7 @@ pub(crate) async fn tenant_of<P: Platform>(p: &P, params: &Params) -> Result<(Te
         .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
     let t = tenants::get(p.control(), &realm)
         .await?
-        .filter(|t| t.status == "active")
+        .filter(|t| t.status == crate::store::tenants::TenantStatus::Active)
         .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
     let db = p.tenant_db(&t.db_key).await?;
     Ok((t, db))

@@ -8,6 +8,49 @@ use crate::stmt;
 /// Bodies above this are refused (413) and kept only up to this size.
 pub const MAX_CALLBACK_BODY: usize = 64 * 1024;
 
+/// What became of a callback (the `outcome` column; `GET .../callbacks?outcome=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Money credited to a subscriber.
+    Applied,
+    /// Seen before (or nothing left to do); acknowledged.
+    Duplicate,
+    /// An STK push that failed (cancelled, wrong PIN...).
+    FailedResult,
+    /// Money that matched nobody: in the unmatched inbox.
+    Unmatched,
+    /// A failure callback for a push we never sent.
+    UnknownRequest,
+    /// Not a body we could read: refused with the reason.
+    Malformed,
+    /// An amount over the tenant's bound (or zero): refused with the reason.
+    AmountRefused,
+    /// C2B validation said no.
+    Rejected,
+    /// C2B validation said yes.
+    Accepted,
+    /// Storage failed after the body was read; answered 503.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::FailedResult => "failed_result",
+            Outcome::Unmatched => "unmatched",
+            Outcome::UnknownRequest => "unknown_request",
+            Outcome::Malformed => "malformed",
+            Outcome::AmountRefused => "amount_refused",
+            Outcome::Rejected => "rejected",
+            Outcome::Accepted => "accepted",
+            Outcome::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Logged {
     pub id: i64,
@@ -31,7 +74,7 @@ pub struct Entry<'a> {
     /// How many bytes arrived (more than `body` when a host cut it short).
     pub body_size: usize,
     pub http_status: u16,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub detail: Option<&'a str>,
     pub provider_ref: Option<&'a str>,
 }
@@ -47,7 +90,7 @@ pub fn insert(e: &Entry<'_>) -> Statement {
         kept.to_vec(),
         e.body_size as i64,
         i64::from(e.http_status),
-        e.outcome,
+        e.outcome.as_str(),
         e.detail,
         e.provider_ref,
     )

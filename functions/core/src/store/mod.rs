@@ -8,6 +8,7 @@ pub mod plans;
 pub mod stk;
 pub mod subscribers;
 pub mod tenants;
+pub mod tokens;
 pub mod usage;
 pub mod vouchers;
 

@@ -5,6 +5,32 @@ use serde::Serialize;
 use crate::db::{Db, Row, Statement, StoreError};
 use crate::stmt;
 
+/// Where a received payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    /// On a subscriber's balance.
+    Applied,
+    /// In the unmatched inbox, waiting for an operator.
+    Unmatched,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Applied => "applied",
+            PaymentStatus::Unmatched => "unmatched",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        match s {
+            "applied" => Some(PaymentStatus::Applied),
+            "unmatched" => Some(PaymentStatus::Unmatched),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Payment {
     pub id: String,
@@ -14,7 +40,7 @@ pub struct Payment {
     pub receipt: Option<String>,
     pub amount_cents: i64,
     pub subscriber_id: Option<String>,
-    pub status: String,
+    pub status: PaymentStatus,
     pub msisdn: Option<String>,
     pub payer_name: Option<String>,
     pub bill_ref: Option<String>,
@@ -36,7 +62,7 @@ fn from_row(r: &Row<'_>) -> Result<Payment, StoreError> {
         receipt: r.opt_text("receipt")?,
         amount_cents: r.int("amount_cents")?,
         subscriber_id: r.opt_text("subscriber_id")?,
-        status: r.text("status")?,
+        status: PaymentStatus::parse(&r.text("status")?).ok_or_else(|| StoreError::Corrupt("payment status".into()))?,
         msisdn: r.opt_text("msisdn")?,
         payer_name: r.opt_text("payer_name")?,
         bill_ref: r.opt_text("bill_ref")?,
@@ -59,7 +85,7 @@ pub fn insert(p: &Payment) -> Statement {
         p.receipt.clone(),
         p.amount_cents,
         p.subscriber_id.clone(),
-        &p.status,
+        p.status.as_str(),
         p.msisdn.clone(),
         p.payer_name.clone(),
         p.bill_ref.clone(),
@@ -116,7 +142,7 @@ pub async fn by_ref(db: &impl Db, provider: &str, provider_ref: &str) -> Result<
 
 pub async fn list(
     db: &impl Db,
-    status: Option<&str>,
+    status: Option<PaymentStatus>,
     subscriber_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Payment>, StoreError> {
@@ -126,7 +152,7 @@ pub async fn list(
                 "SELECT {COLS} FROM payments WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR subscriber_id = ?2) \
                  ORDER BY received_at DESC, id LIMIT ?3"
             ),
-            status,
+            status.map(PaymentStatus::as_str),
             subscriber_id,
             limit
         ))

@@ -10,7 +10,7 @@ use crate::domain::subscriber::Status;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Subscriber {
     pub id: String,
     pub account_no: String,
@@ -27,6 +27,28 @@ pub struct Subscriber {
     pub auto_renew: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
+}
+
+/// Like a derived `Debug`, without the PPPoE password.
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("id", &self.id)
+            .field("account_no", &self.account_no)
+            .field("name", &self.name)
+            .field("phone", &self.phone)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("site", &self.site)
+            .field("static_ip", &self.static_ip)
+            .field("plan_id", &self.plan_id)
+            .field("status", &self.status)
+            .field("expires_at", &self.expires_at)
+            .field("auto_renew", &self.auto_renew)
+            .field("version", &self.version)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// A subscriber with the derived balance.
@@ -218,4 +240,32 @@ pub fn mark_settled(id: &str) -> Statement {
 pub async fn unsettled_ids(db: &impl Db, limit: i64) -> Result<Vec<String>, StoreError> {
     let rows = db.query(&stmt!("SELECT id FROM subscribers WHERE needs_settle = 1 LIMIT ?1", limit)).await?;
     rows.iter().map(|r| r.text("id")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_debug_hides_the_pppoe_password() {
+        let s = Subscriber {
+            id: "s1".into(),
+            account_no: "ACC1".into(),
+            name: "Jane".into(),
+            phone: None,
+            username: "acc1".into(),
+            password: "hunter2-pppoe".into(),
+            site: None,
+            static_ip: None,
+            plan_id: "p".into(),
+            status: Status::Active,
+            expires_at: None,
+            auto_renew: true,
+            version: 0,
+            created_at: DateTime::<Utc>::default(),
+        };
+        let shown = format!("{s:?} {:?}", WithBalance { subscriber: s.clone(), balance_cents: 0 });
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("ACC1"));
+    }
 }

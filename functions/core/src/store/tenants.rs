@@ -107,11 +107,42 @@ impl DarajaSettings {
     }
 }
 
+/// Whether a tenant is served at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    /// Switched off by the platform: every route answers as if the tenant did not exist.
+    Disabled,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Disabled => "disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TenantStatus> {
+        match s {
+            "active" => Some(TenantStatus::Active),
+            "disabled" => Some(TenantStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TenantStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub realm: Realm,
     pub name: String,
-    pub status: String,
+    pub status: TenantStatus,
     pub db_key: String,
     pub admin_token_hash: String,
     pub callback_token: Secret,
@@ -126,7 +157,7 @@ fn from_row(r: &Row<'_>) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         realm,
         name: r.text("name")?,
-        status: r.text("status")?,
+        status: TenantStatus::parse(&r.text("status")?).ok_or_else(|| StoreError::Corrupt("tenant status".into()))?,
         db_key: r.text("db_key")?,
         admin_token_hash: r.text("admin_token_hash")?,
         callback_token: Secret::new(r.text("callback_token")?),
@@ -155,7 +186,7 @@ pub async fn insert(db: &impl Db, t: &Tenant) -> Result<(), StoreError> {
         format!("INSERT INTO tenants ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         t.realm.as_str(),
         &t.name,
-        &t.status,
+        t.status.as_str(),
         &t.db_key,
         &t.admin_token_hash,
         t.callback_token.expose(),

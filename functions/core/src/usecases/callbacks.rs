@@ -13,25 +13,49 @@ use crate::domain::names::canonical_account;
 use crate::domain::payment::{AmountRefused, StkDecision, StkEvidence, StkStatus, StkView, bounded_amount, decide_stk};
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
-use crate::store::callbacks::{self, Entry};
-use crate::store::payments::{self, Payment};
+use crate::store::callbacks::{self, Entry, Outcome};
+use crate::store::payments::{self, Payment, PaymentStatus};
 use crate::store::stk;
 use crate::store::subscribers::{self, WithBalance};
 use crate::store::tenants::{C2bValidation, Tenant};
-use crate::usecases::MAX_ATTEMPTS;
 use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot};
+use crate::usecases::retry_races;
+
+/// The kind of answer a provider gets; the API layer maps it to HTTP (see [`Answer::http_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Taken (credited, parked, or a duplicate): the provider must not retry.
+    Taken,
+    /// Refused for what it says (malformed, an absurd amount): retrying will not help.
+    Refused,
+    /// Over the size limit.
+    TooLarge,
+    /// We could not store it: the provider may retry.
+    Unavailable,
+}
+
+impl Answer {
+    pub fn http_status(self) -> u16 {
+        match self {
+            Answer::Taken => 200,
+            Answer::Refused => 400,
+            Answer::TooLarge => 413,
+            Answer::Unavailable => 503,
+        }
+    }
+}
 
 /// What to answer the provider, and what happened (for logs and tests).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
-    pub status: u16,
+    pub answer: Answer,
     pub body: serde_json::Value,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub applied: Option<Applied>,
 }
 
-fn reply(status: u16, body: serde_json::Value, outcome: &'static str) -> Reply {
-    Reply { status, body, outcome, applied: None }
+fn reply(answer: Answer, body: serde_json::Value, outcome: Outcome) -> Reply {
+    Reply { answer, body, outcome, applied: None }
 }
 
 fn log_stmt(
@@ -48,7 +72,7 @@ fn log_stmt(
         received_at: &fmt_ts(now),
         body,
         body_size: body.len(),
-        http_status: r.status,
+        http_status: r.answer.http_status(),
         outcome: r.outcome,
         detail,
         provider_ref: reference,
@@ -86,7 +110,7 @@ async fn log_failure<T>(
     result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     if let Err(e) = &result {
-        let r = reply(503, malformed("temporarily unavailable"), "error");
+        let r = reply(Answer::Unavailable, malformed("temporarily unavailable"), Outcome::Error);
         let _ = log_only(db, kind, now, body, r, Some(&e.to_string()), None).await;
     }
     result
@@ -102,14 +126,14 @@ pub async fn oversized(
     now: DateTime<Utc>,
 ) -> Result<Reply, StoreError> {
     let reason = format!("body of {total} bytes is over the limit; first part kept");
-    let r = reply(413, malformed(&reason), "malformed");
+    let r = reply(Answer::TooLarge, malformed(&reason), Outcome::Malformed);
     db.batch(&[callbacks::insert(&Entry {
         provider: "mpesa",
         kind,
         received_at: &fmt_ts(now),
         body,
         body_size: total,
-        http_status: r.status,
+        http_status: r.answer.http_status(),
         outcome: r.outcome,
         detail: Some(&reason),
         provider_ref: None,
@@ -143,10 +167,11 @@ async fn stk_callback_inner(
     let cb = match daraja::parse_stk_callback(body) {
         Ok(cb) => cb,
         Err(e) => {
-            let status = if matches!(e, daraja::CallbackError::TooLarge { .. }) { 413 } else { 400 };
+            let answer =
+                if matches!(e, daraja::CallbackError::TooLarge { .. }) { Answer::TooLarge } else { Answer::Refused };
             let reason = e.to_string();
-            return log_only(db, KIND, now, body, reply(status, malformed(&reason), "malformed"), Some(&reason), None)
-                .await;
+            let r = reply(answer, malformed(&reason), Outcome::Malformed);
+            return log_only(db, KIND, now, body, r, Some(&reason), None).await;
         }
     };
     let id = cb.checkout_request_id.clone();
@@ -159,7 +184,7 @@ async fn stk_callback_inner(
             Err(e) => return refuse_amount(db, KIND, now, body, &e, Some(&id)).await,
         },
     };
-    for _ in 0..MAX_ATTEMPTS {
+    let answered = retry_races!(StoreError, {
         let Some(req) = stk::get(db, &id).await? else {
             return stk_unknown(db, &cb, body, ids, now).await;
         };
@@ -180,14 +205,12 @@ async fn stk_callback_inner(
             result_code: cb.result_code().code(),
             result_desc: cb.result_desc.clone(),
         };
-        match apply_stk(db, tenant, &req, decision, Some(log), extra, ids, now).await {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) => return Err(StoreError::Corrupt("an STK decision with a log line gave no reply".into())),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Unavailable("too much contention on one STK request".into()))
+        apply_stk(db, tenant, &req, decision, Some(log), extra, ids, now)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("an STK decision with a log line gave no reply".into()))
+    })
+    .await?;
+    answered.ok_or_else(|| StoreError::Unavailable("too much contention on one STK request".into()))
 }
 
 /// The callback's raw body, to log in the same batch as what it caused.
@@ -227,7 +250,7 @@ pub(crate) async fn apply_stk(
     };
     match decision {
         StkDecision::Credit { from, amount, receipt, by, note } => {
-            let mut r = reply(200, ack(), "applied");
+            let mut r = reply(Answer::Taken, ack(), Outcome::Applied);
             let payment = Payment {
                 id: ids.uuid(),
                 provider: "mpesa".into(),
@@ -236,7 +259,7 @@ pub(crate) async fn apply_stk(
                 receipt: receipt.clone(),
                 amount_cents: amount.cents(),
                 subscriber_id: Some(req.subscriber_id.clone()),
-                status: "applied".into(),
+                status: PaymentStatus::Applied,
                 msisdn: facts.msisdn.or(Some(req.msisdn.clone())),
                 payer_name: None,
                 bill_ref: Some(req.account_ref.clone()),
@@ -260,14 +283,14 @@ pub(crate) async fn apply_stk(
             Ok(log.map(|_| r))
         }
         StkDecision::AttachReceipt { receipt } => {
-            let r = reply(200, ack(), "duplicate");
+            let r = reply(Answer::Taken, ack(), Outcome::Duplicate);
             let mut batch = vec![payments::set_receipt("mpesa", id, &receipt)];
             batch.extend(log_stmt_for(&r, Some("already paid (STK query); receipt kept")));
             db.batch(&batch).await?;
             Ok(log.map(|_| r))
         }
         StkDecision::Fail { code, desc, by } => {
-            let r = reply(200, ack(), "failed_result");
+            let r = reply(Answer::Taken, ack(), Outcome::FailedResult);
             let mut batch: Vec<Statement> =
                 stk::resolve(id, StkStatus::Pending, StkStatus::Failed, &code, &desc, by, &at).into();
             batch.extend(log_stmt_for(&r, Some(&desc)));
@@ -279,7 +302,7 @@ pub(crate) async fn apply_stk(
             Ok(None)
         }
         StkDecision::Nothing { why } => {
-            let r = reply(200, ack(), "duplicate");
+            let r = reply(Answer::Taken, ack(), Outcome::Duplicate);
             if let Some(stmt) = log_stmt_for(&r, Some(&why)) {
                 db.batch(&[stmt]).await?;
             }
@@ -299,7 +322,16 @@ async fn refuse_amount(
     reference: Option<&str>,
 ) -> Result<Reply, StoreError> {
     let reason = e.to_string();
-    log_only(db, kind, now, body, reply(400, malformed(&reason), "amount_refused"), Some(&reason), reference).await
+    log_only(
+        db,
+        kind,
+        now,
+        body,
+        reply(Answer::Refused, malformed(&reason), Outcome::AmountRefused),
+        Some(&reason),
+        reference,
+    )
+    .await
 }
 
 /// A callback for a CheckoutRequestID we never issued (or lost). Money that arrived is never
@@ -319,20 +351,20 @@ async fn stk_unknown(
             KIND,
             now,
             body,
-            reply(200, ack(), "unknown_request"),
+            reply(Answer::Taken, ack(), Outcome::UnknownRequest),
             Some("no such STK request"),
             Some(id),
         )
         .await;
     };
     if payments::by_ref(db, "mpesa", id).await?.is_some() {
-        return log_only(db, KIND, now, body, reply(200, ack(), "duplicate"), None, Some(id)).await;
+        return log_only(db, KIND, now, body, reply(Answer::Taken, ack(), Outcome::Duplicate), None, Some(id)).await;
     }
     let amount = match bounded_amount(paid.amount_cents, Money(i64::MAX)) {
         Ok(a) => a,
         Err(e) => return refuse_amount(db, KIND, now, body, &e, Some(id)).await,
     };
-    let r = reply(200, ack(), "unmatched");
+    let r = reply(Answer::Taken, ack(), Outcome::Unmatched);
     let payment = Payment {
         id: ids.uuid(),
         provider: "mpesa".into(),
@@ -341,7 +373,7 @@ async fn stk_unknown(
         receipt: Some(paid.receipt.clone()),
         amount_cents: amount.cents(),
         subscriber_id: None,
-        status: "unmatched".into(),
+        status: PaymentStatus::Unmatched,
         msisdn: paid.phone_number.clone(),
         payer_name: None,
         bill_ref: None,
@@ -353,7 +385,7 @@ async fn stk_unknown(
     match db.batch(&[payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(id))]).await {
         Ok(_) => Ok(r),
         Err(StoreError::Conflict(_)) => {
-            log_only(db, KIND, now, body, reply(200, ack(), "duplicate"), None, Some(id)).await
+            log_only(db, KIND, now, body, reply(Answer::Taken, ack(), Outcome::Duplicate), None, Some(id)).await
         }
         Err(e) => Err(e),
     }
@@ -393,9 +425,9 @@ fn payer_msisdn(p: &daraja::C2bPayment) -> Option<Msisdn> {
     }
 }
 
-fn c2b_parse_error(e: &daraja::CallbackError) -> (u16, String) {
-    let status = if matches!(e, daraja::CallbackError::TooLarge { .. }) { 413 } else { 400 };
-    (status, e.to_string())
+fn c2b_parse_error(e: &daraja::CallbackError) -> (Answer, String) {
+    let answer = if matches!(e, daraja::CallbackError::TooLarge { .. }) { Answer::TooLarge } else { Answer::Refused };
+    (answer, e.to_string())
 }
 
 /// C2B validation: answer fast, from reads only (plus the log line).
@@ -411,7 +443,8 @@ pub async fn c2b_validation(
         Err(e) => {
             let (status, reason) = c2b_parse_error(&e);
             let body_json = serde_json::json!({"ResultCode": "C2B00016", "ResultDesc": format!("Rejected: {reason}")});
-            return log_only(db, KIND, now, body, reply(status, body_json, "malformed"), Some(&reason), None).await;
+            return log_only(db, KIND, now, body, reply(status, body_json, Outcome::Malformed), Some(&reason), None)
+                .await;
         }
     };
     let accept = serde_json::json!({"ResultCode": "0", "ResultDesc": "Accepted"});
@@ -420,24 +453,24 @@ pub async fn c2b_validation(
         && p.business_short_code != tenant.daraja.shortcode
         && p.business_short_code != tenant.daraja.till
     {
-        let r = reply(200, reject("C2B00015"), "rejected");
+        let r = reply(Answer::Taken, reject("C2B00015"), Outcome::Rejected);
         return log_only(db, KIND, now, body, r, Some("shortcode is not this tenant's"), Some(&p.trans_id)).await;
     }
     if p.amount_cents < 100 {
-        let r = reply(200, reject("C2B00013"), "rejected");
+        let r = reply(Answer::Taken, reject("C2B00013"), Outcome::Rejected);
         return log_only(db, KIND, now, body, r, Some("amount below KES 1"), Some(&p.trans_id)).await;
     }
     if let Err(e) = bounded_amount(p.amount_cents, tenant.settings.max_payment()) {
-        let r = reply(200, reject("C2B00013"), "rejected");
+        let r = reply(Answer::Taken, reject("C2B00013"), Outcome::Rejected);
         return log_only(db, KIND, now, body, r, Some(&e.to_string()), Some(&p.trans_id)).await;
     }
     if tenant.settings.c2b_validation == C2bValidation::RejectUnknownAccount
         && match_payer(db, &p.bill_ref_number, None).await?.is_none()
     {
-        let r = reply(200, reject("C2B00012"), "rejected");
+        let r = reply(Answer::Taken, reject("C2B00012"), Outcome::Rejected);
         return log_only(db, KIND, now, body, r, Some("unknown account number"), Some(&p.trans_id)).await;
     }
-    log_only(db, KIND, now, body, reply(200, accept, "accepted"), None, Some(&p.trans_id)).await
+    log_only(db, KIND, now, body, reply(Answer::Taken, accept, Outcome::Accepted), None, Some(&p.trans_id)).await
 }
 
 /// C2B confirmation: the money has moved. Credit the right subscriber exactly once,
@@ -467,7 +500,8 @@ async fn c2b_confirmation_inner(
         Err(e) => {
             let (status, reason) = c2b_parse_error(&e);
             let body_json = serde_json::json!({"ResultCode": 1, "ResultDesc": format!("Rejected: {reason}")});
-            return log_only(db, KIND, now, body, reply(status, body_json, "malformed"), Some(&reason), None).await;
+            return log_only(db, KIND, now, body, reply(status, body_json, Outcome::Malformed), Some(&reason), None)
+                .await;
         }
     };
     let amount = match bounded_amount(p.amount_cents, tenant.settings.max_payment()) {
@@ -475,9 +509,18 @@ async fn c2b_confirmation_inner(
         Err(e) => return refuse_amount(db, KIND, now, body, &e, Some(&p.trans_id)).await,
     };
     let msisdn = payer_msisdn(&p);
-    for _ in 0..MAX_ATTEMPTS {
+    let answered = retry_races!(StoreError, {
         if payments::by_ref(db, "mpesa", &p.trans_id).await?.is_some() {
-            return log_only(db, KIND, now, body, reply(200, ok.clone(), "duplicate"), None, Some(&p.trans_id)).await;
+            return log_only(
+                db,
+                KIND,
+                now,
+                body,
+                reply(Answer::Taken, ok.clone(), Outcome::Duplicate),
+                None,
+                Some(&p.trans_id),
+            )
+            .await;
         }
         let matched = match_payer(db, &p.bill_ref_number, msisdn.as_ref()).await?;
         let mut payment = Payment {
@@ -488,7 +531,7 @@ async fn c2b_confirmation_inner(
             receipt: Some(p.trans_id.clone()),
             amount_cents: amount.cents(),
             subscriber_id: None,
-            status: "unmatched".into(),
+            status: PaymentStatus::Unmatched,
             // a masked or hashed MSISDN cannot match anyone but helps the operator assign it
             msisdn: msisdn.as_ref().map(|m| m.to_string()).or_else(|| p.msisdn.as_sent().map(str::to_owned)),
             payer_name: Some(p.payer_name()),
@@ -498,16 +541,16 @@ async fn c2b_confirmation_inner(
             received_at: fmt_ts(now),
             applied_at: None,
         };
-        let attempt = match matched {
+        match matched {
             None => {
-                let r = reply(200, ok.clone(), "unmatched");
+                let r = reply(Answer::Taken, ok.clone(), Outcome::Unmatched);
                 let batch = [payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
                 db.batch(&batch).await.map(|_| r)
             }
             Some((s, how)) => {
-                let mut r = reply(200, ok.clone(), "applied");
+                let mut r = reply(Answer::Taken, ok.clone(), Outcome::Applied);
                 payment.subscriber_id = Some(s.subscriber.id.clone());
-                payment.status = "applied".into();
+                payment.status = PaymentStatus::Applied;
                 payment.applied_at = Some(fmt_ts(now));
                 payment.note = Some(format!("matched by {how}"));
                 let prelude = vec![payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
@@ -526,16 +569,12 @@ async fn c2b_confirmation_inner(
                     r
                 })
             }
-        };
-        match attempt {
-            Ok(r) => return Ok(r),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
         }
-    }
+    })
+    .await?;
     // Only a duplicate delivery racing this one can make every attempt conflict; the next
     // read finds its payment.
-    Err(StoreError::Unavailable("a Paybill payment kept conflicting; Daraja may retry".into()))
+    answered.ok_or_else(|| StoreError::Unavailable("a Paybill payment kept conflicting; Daraja may retry".into()))
 }
 
 #[cfg(test)]
@@ -548,7 +587,7 @@ mod tests {
     use crate::domain::payment::StkEvidence;
     use crate::store::{ledger, stk::StkRequest};
     use crate::testing::{TestDb, run, tenant};
-    use crate::usecases::{manage, sweep};
+    use crate::usecases::{self as uc, sweep};
 
     #[derive(Debug, Clone, Copy)]
     enum Event {
@@ -577,7 +616,7 @@ mod tests {
     /// One tenant database with a plan, a subscriber and one pending KES 1,000 push.
     fn setup(ids: &mut IdGen, now: DateTime<Utc>) -> (TestDb, Tenant, String) {
         let db = TestDb::tenant();
-        let plan = manage::PlanInput {
+        let plan = uc::plans::PlanInput {
             code: "home".into(),
             name: "Home".into(),
             kind: crate::domain::plan::PlanKind::Pppoe,
@@ -587,8 +626,8 @@ mod tests {
             up_kbps: 2_000,
             data_cap_bytes: None,
         };
-        run(manage::create_plan(&db, plan, ids, now)).expect("plan");
-        let input = manage::SubscriberInput {
+        run(uc::plans::create_plan(&db, plan, ids, now)).expect("plan");
+        let input = uc::subscribers::SubscriberInput {
             name: "Jane".into(),
             plan: "home".into(),
             phone: Some("0711000001".into()),
@@ -599,7 +638,7 @@ mod tests {
             static_ip: None,
             auto_renew: None,
         };
-        let s = run(manage::create_subscriber(&db, input, ids, now)).expect("subscriber");
+        let s = run(uc::subscribers::create_subscriber(&db, input, ids, now)).expect("subscriber");
         let req = StkRequest {
             checkout_request_id: CHECKOUT.into(),
             merchant_request_id: "m1".into(),
@@ -628,11 +667,11 @@ mod tests {
         match e {
             Event::CallbackSuccess => {
                 let r = run(stk_callback(db, t, success_body().as_bytes(), ids, now)).expect("callback");
-                assert_eq!(r.status, 200);
+                assert_eq!(r.answer, Answer::Taken);
             }
             Event::CallbackFailure => {
                 let r = run(stk_callback(db, t, failure_body().as_bytes(), ids, now)).expect("callback");
-                assert_eq!(r.status, 200);
+                assert_eq!(r.answer, Answer::Taken);
             }
             Event::QuerySuccess => query(StkEvidence::QueryPaid { desc: "ok".into() }, false, ids),
             Event::Query1037 => {

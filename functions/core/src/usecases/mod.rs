@@ -3,8 +3,11 @@
 pub mod callbacks;
 pub mod credit;
 pub mod expiry;
-pub mod manage;
+pub mod operator_money;
+pub mod plans;
+pub mod subscribers;
 pub mod sweep;
+pub mod tenants;
 pub mod topup;
 pub mod vouchers;
 
@@ -12,6 +15,45 @@ use crate::db::StoreError;
 
 /// How many times a use case re-reads and retries after losing an optimistic race.
 pub const MAX_ATTEMPTS: usize = 8;
+
+/// An error that may mean "lost an optimistic race: re-read and try again".
+pub trait RaceLost {
+    fn lost_race(&self) -> bool;
+}
+
+impl RaceLost for StoreError {
+    fn lost_race(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+impl RaceLost for UseCaseError {
+    fn lost_race(&self) -> bool {
+        matches!(self, UseCaseError::Store(StoreError::Conflict(_)))
+    }
+}
+
+/// The one optimistic retry loop: runs the block (which re-reads, decides and writes one guarded
+/// batch; `?` and `return` leave the block, not the caller) until it does not lose a race, at
+/// most [`MAX_ATTEMPTS`] times. A future of `Result<Option<T>, E>`: `Ok(None)` when every attempt
+/// lost; any other error at once. A macro rather than a function taking an async closure, whose
+/// future the native host could not prove `Send`.
+macro_rules! retry_races {
+    ($err:ty, $body:block) => {
+        async {
+            for _ in 0..$crate::usecases::MAX_ATTEMPTS {
+                let attempt: Result<_, $err> = async $body.await;
+                match attempt {
+                    Ok(v) => return Ok(Some(v)),
+                    Err(e) if $crate::usecases::RaceLost::lost_race(&e) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(None)
+        }
+    };
+}
+pub(crate) use retry_races;
 
 /// Errors a caller can act on, and the rest.
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,8 @@ use crate::mpesa;
 use crate::platform::{Level, Platform};
 use crate::store::stk;
 use crate::store::tenants::Tenant;
-use crate::usecases::MAX_ATTEMPTS;
 use crate::usecases::callbacks::{StkPaymentFacts, apply_stk};
+use crate::usecases::retry_races;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct SweepReport {
@@ -94,7 +94,7 @@ pub(crate) async fn apply_evidence(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Option<StkDecision>, StoreError> {
-    for _ in 0..MAX_ATTEMPTS {
+    let applied = retry_races!(StoreError, {
         let Some(req) = stk::get(db, id).await? else {
             return Ok(None);
         };
@@ -109,13 +109,11 @@ pub(crate) async fn apply_evidence(
             }
             _ => StkPaymentFacts::default(),
         };
-        match apply_stk(db, tenant, &req, decision.clone(), None, facts, ids, now).await {
-            Ok(_) => return Ok(Some(decision)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(None)
+        apply_stk(db, tenant, &req, decision.clone(), None, facts, ids, now).await?;
+        Ok(Some(decision))
+    })
+    .await?;
+    Ok(applied.flatten())
 }
 
 #[cfg(test)]
