@@ -16,7 +16,7 @@ use crate::edge::{DesiredState, Plan, Status, Subscriber};
 #[cfg(feature = "bench")]
 mod run;
 #[cfg(feature = "bench")]
-pub use run::{SIM_FARM, cpu_time, memory, peak_rss_kib, run, sim_farm, sync_pass};
+pub use run::{SIM_FARM, cpu_time, memory, memory_sized, peak_rss_kib, run, sim_farm, sync_pass};
 
 /// A tenant config for benches and tests (no RADIUS, no garden).
 pub fn bench_tenant(realm: &str) -> TenantConfig {

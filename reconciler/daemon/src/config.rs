@@ -105,6 +105,11 @@ fn default_window() -> usize {
 pub const DEFAULT_MAX_CONCURRENT_APPLIES: usize = 16;
 /// Default of [`Config::heavy_apply_changes`].
 pub const DEFAULT_HEAVY_APPLY_CHANGES: usize = 256;
+/// Default of [`Config::max_concurrent_reads`].
+pub const DEFAULT_MAX_CONCURRENT_READS: usize = 64;
+fn default_max_reads() -> usize {
+    DEFAULT_MAX_CONCURRENT_READS
+}
 fn default_max_applies() -> usize {
     DEFAULT_MAX_CONCURRENT_APPLIES
 }
@@ -147,6 +152,10 @@ pub struct Config {
     /// A full pass's plan with more changes than this is heavy (needs an apply permit).
     #[serde(default = "default_heavy_apply")]
     pub heavy_apply_changes: usize,
+    /// Most routers reading everything (a full pass's read, or its read-back) at once:
+    /// bounds the observed state held when a whole fleet passes at the same moment.
+    #[serde(default = "default_max_reads")]
+    pub max_concurrent_reads: usize,
     /// The mass-disable guard.
     #[serde(default)]
     pub guard: GuardConfig,
@@ -168,11 +177,24 @@ pub struct GuardConfig {
     /// Disabling this many or fewer is always allowed (small routers).
     #[serde(default = "default_min_count")]
     pub min_count: usize,
+    /// Disables are also counted over this many seconds, per router and per tenant
+    /// (a suspension at a time through the fast path adds up); past the limit they are
+    /// held until an operator confirms ([`crate::ledger`]).
+    #[serde(default = "default_window_seconds")]
+    pub window_seconds: u64,
+}
+
+fn default_window_seconds() -> u64 {
+    600
 }
 
 impl Default for GuardConfig {
     fn default() -> GuardConfig {
-        GuardConfig { max_disable_share: default_share(), min_count: default_min_count() }
+        GuardConfig {
+            max_disable_share: default_share(),
+            min_count: default_min_count(),
+            window_seconds: default_window_seconds(),
+        }
     }
 }
 
@@ -375,8 +397,8 @@ impl Config {
         if self.full_pass_seconds == 0 || self.feed_poll_ms == 0 {
             return bad("full_pass_seconds and feed_poll_ms must be positive".into());
         }
-        if self.max_concurrent_applies == 0 {
-            return bad("max_concurrent_applies must be at least 1".into());
+        if self.max_concurrent_applies == 0 || self.max_concurrent_reads == 0 {
+            return bad("max_concurrent_applies and max_concurrent_reads must be at least 1".into());
         }
         let mut realms = BTreeSet::new();
         for t in &self.tenants {

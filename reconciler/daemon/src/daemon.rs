@@ -11,14 +11,21 @@ use crate::reconcile::{Ctx, RouterWorker, Settings, Tenant};
 /// Starts everything and runs until the process ends.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
-    let addr = crate::http::serve(config.listen, metrics.clone()).await?;
-    tracing::info!("metrics and health on http://{addr}");
-    run_with(config, metrics).await
+    let ctx = Arc::new(Ctx::new(Settings::from_config(&config), metrics.clone()));
+    let addr = crate::http::serve_with(config.listen, metrics.clone(), ctx.ledger.clone()).await?;
+    tracing::info!("metrics, health and held disables on http://{addr}");
+    run_ctx(config, ctx).await
 }
 
 /// [`run`] without the HTTP server (which the caller serves from `metrics`).
 pub async fn run_with(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let ctx = Arc::new(Ctx::new(Settings::from_config(&config), metrics.clone()));
+    let ctx = Arc::new(Ctx::new(Settings::from_config(&config), metrics));
+    run_ctx(config, ctx).await
+}
+
+/// [`run`] with a context the caller made (and may serve: `ctx.ledger`).
+pub async fn run_ctx(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    let metrics = ctx.metrics.clone();
     let mut tenants = BTreeMap::new();
     for t in &config.tenants {
         let tenant = Tenant::new(t.clone(), Duration::from_secs(config.edge_timeout_seconds))?;

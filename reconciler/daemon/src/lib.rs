@@ -22,11 +22,13 @@ pub mod config;
 pub mod daemon;
 pub mod edge;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod reconcile;
 pub mod router;
+pub mod show;
 
 pub use config::Config;
 pub use plan::{Change, Observed, plan_changes};

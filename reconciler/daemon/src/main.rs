@@ -1,6 +1,6 @@
 //! `konnekted-reconciler`: keeps MikroTik routers in line with the billing edge.
 //!
-//! `run`, `check-config`; with the `bench` feature `bench [memory]`; with the `radius`
+//! `run`, `check-config`, `router show`; with the `bench` feature `bench [memory]`; with the `radius`
 //! feature the FreeRADIUS tools (`radius gen-config`, `radius migrate`, also the
 //! `konnekted-radius` binary). A release build without features links neither the RouterOS
 //! simulator nor sqlx's PostgreSQL and MySQL drivers.
@@ -31,6 +31,9 @@ enum Command {
     Run(ConfigArg),
     /// Load and validate the config, then exit.
     CheckConfig(ConfigArg),
+    /// Look at one router.
+    #[command(subcommand)]
+    Router(RouterCommand),
     /// Benchmarks against simulated routers (figures in BENCHMARKS.md).
     #[cfg(feature = "bench")]
     Bench {
@@ -53,14 +56,38 @@ enum Command {
     Radius(konnekted_radius::cli::RadiusCommand),
 }
 
+#[derive(Debug, Subcommand)]
+enum RouterCommand {
+    /// The router's managed objects, their desired values and drift (missing, conflicts, to
+    /// remove, sessions to kick), secrets redacted. Changes nothing.
+    Show {
+        /// The router's name in the config.
+        name: String,
+        /// Only this menu (`/ppp/secret`, `/queue/tree`, ...).
+        #[arg(long, value_name = "PATH")]
+        menu: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
 #[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Peak memory reconciling 100 routers x 1,000 subscribers at once.
+    /// Peak memory reconciling 100 routers x 1,000 subscribers at once (or --routers x --subs).
     Memory {
         /// Concurrent heavy applies allowed (the daemon's `max_concurrent_applies`).
         #[arg(long, default_value_t = konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES)]
         max_applies: usize,
+        /// Routers (default 100 when --subs is given).
+        #[arg(long)]
+        routers: Option<usize>,
+        /// Subscribers per router (default 1,000 when --routers is given).
+        #[arg(long)]
+        subs: Option<usize>,
+        /// Simulated RTT of the no-op passes, ms (with --routers/--subs).
+        #[arg(long, default_value_t = 0)]
+        noop_rtt_ms: u64,
     },
 }
 
@@ -102,6 +129,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         None => run(&cli.run, &rt),
         Some(Command::Run(c)) => run(&c, &rt),
         Some(Command::CheckConfig(c)) => check_config(&c),
+        Some(Command::Router(RouterCommand::Show { name, menu, config })) => {
+            router_show(&name, menu.as_deref(), &config, &rt)
+        }
         #[cfg(feature = "bench")]
         Some(Command::Bench { what, quick }) => bench(what, quick, &rt),
         #[cfg(feature = "bench")]
@@ -124,13 +154,29 @@ fn check_config(c: &ConfigArg) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bench [--quick]` and `bench memory [--max-applies N] [--quick]`.
+/// `router show NAME [--menu PATH]`: the router's managed objects, their desired values
+/// and drift (changes nothing).
+fn router_show(name: &str, menu: Option<&str>, c: &ConfigArg, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let menu = menu.map(konnekted_reconciler::show::menu_of).transpose()?;
+    let c = c.load()?;
+    let router = c.routers.iter().find(|r| r.name == name).ok_or_else(|| anyhow::anyhow!("no router {name:?}"))?;
+    let tenant = c.tenant(&router.tenant).ok_or_else(|| anyhow::anyhow!("router {name}: no tenant"))?;
+    print!("{}", rt.block_on(konnekted_reconciler::show::show(tenant, router, menu))?);
+    Ok(())
+}
+
+/// `bench [--quick]` and `bench memory [--max-applies N] [--routers N --subs N --noop-rtt-ms MS] [--quick]`.
 #[cfg(feature = "bench")]
 fn bench(what: Option<BenchCommand>, quick: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     use konnekted_reconciler::bench;
     match what {
         None => rt.block_on(bench::run(quick)),
-        Some(BenchCommand::Memory { max_applies }) => rt.block_on(bench::memory(quick, max_applies)),
+        Some(BenchCommand::Memory { max_applies, routers: None, subs: None, .. }) => {
+            rt.block_on(bench::memory(quick, max_applies))
+        }
+        Some(BenchCommand::Memory { max_applies, routers, subs, noop_rtt_ms }) => {
+            rt.block_on(bench::memory_sized(routers.unwrap_or(100), subs.unwrap_or(1_000), max_applies, noop_rtt_ms))
+        }
     }
 }
 
@@ -156,6 +202,10 @@ mod tests {
         assert!(Cli::try_parse_from(["konnekted-reconciler", "check-config", "--config", "r.toml"]).is_ok());
         assert!(Cli::try_parse_from(["konnekted-reconciler", "run", "--confg", "r.toml"]).is_err());
         assert!(Cli::try_parse_from(["konnekted-reconciler", "chek-config"]).is_err());
+        assert!(
+            Cli::try_parse_from(["konnekted-reconciler", "router", "show", "tower-1", "--menu", "/ppp/secret"]).is_ok()
+        );
+        assert!(Cli::try_parse_from(["konnekted-reconciler", "router", "shw", "tower-1"]).is_err());
     }
 
     #[cfg(feature = "bench")]
@@ -165,6 +215,7 @@ mod tests {
             &["konnekted-reconciler", "bench"][..],
             &["konnekted-reconciler", "bench", "--quick"],
             &["konnekted-reconciler", "bench", "memory", "--max-applies", "4", "--quick"],
+            &["konnekted-reconciler", "bench", "memory", "--routers", "10", "--subs", "50", "--noop-rtt-ms", "20"],
         ] {
             Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

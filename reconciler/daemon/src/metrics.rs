@@ -31,6 +31,12 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Full passes of a router whose heavy plan waited for an apply permit.",
     ),
+    (
+        "konnekted_reconciler_conflicts",
+        "gauge",
+        "Objects of a router not added because an operator's object holds their name.",
+    ),
+    ("konnekted_reconciler_conflicts_found_total", "counter", "Name conflicts found, each counted once."),
     ("konnekted_reconciler_edge_errors_total", "counter", "Failed sync API requests, by tenant and label."),
     ("konnekted_reconciler_feed_changes_total", "counter", "Change-feed rows received, by tenant."),
 ];

@@ -119,10 +119,186 @@ pub struct Object {
     pub attrs: Attrs,
 }
 
-/// Properties of a subscriber's `/ppp/secret`.
-const SECRET_PROPS: [&str; 6] = ["name", "password", "service", "profile", "remote-address", "disabled"];
+/// Properties of a subscriber's `/ppp/secret`: those it sets, then the neutral ones
+/// ([`neutral_props`]) in the same order.
+const SECRET_PROPS: [&str; 13] = [
+    "name",
+    "password",
+    "service",
+    "profile",
+    "remote-address",
+    "disabled",
+    "local-address",
+    "caller-id",
+    "routes",
+    "limit-bytes-in",
+    "limit-bytes-out",
+    "remote-ipv6-prefix",
+    "ipv6-routes",
+];
 /// Properties of a suspended subscriber's `/ip/firewall/address-list` entry.
-const SUSPENDED_PROPS: [&str; 2] = ["list", "address"];
+const SUSPENDED_PROPS: [&str; 3] = ["list", "address", "disabled"];
+
+const FIREWALL_MATCHERS: [(&str, &str); 20] = [
+    ("src-address", ""),
+    ("dst-address", ""),
+    ("src-address-list", ""),
+    ("dst-address-list", ""),
+    ("protocol", ""),
+    ("src-port", ""),
+    ("dst-port", ""),
+    ("in-interface", ""),
+    ("out-interface", ""),
+    ("in-interface-list", ""),
+    ("out-interface-list", ""),
+    ("connection-mark", ""),
+    ("packet-mark", ""),
+    ("connection-state", ""),
+    ("src-address-type", ""),
+    ("dst-address-type", ""),
+    ("jump-target", ""),
+    ("log", "false"),
+    ("log-prefix", ""),
+    ("disabled", "false"),
+];
+
+/// The properties that matter on a managed object of `menu` beyond those the object
+/// sets itself, with the value a fresh item has (empty: not set). Every desired object
+/// carries them, so an operator's edit of any of them (`disabled=yes` on a queue, a
+/// `src-port` on a garden rule, a `rate-limit` on a plan's profile) is drift like any
+/// other and put back in one pass: a value by `set`, an empty one by `unset`. `add`
+/// leaves them out (a fresh item already has them).
+///
+/// Not listed: `comment` (our identity: an edited comment makes the object the
+/// operator's), and an address-list entry's `timeout` (it makes the entry dynamic, which
+/// RouterOS removes by itself). The non-empty values are RouterOS 7's defaults as the
+/// simulator prints them (unverified against every RouterOS version); an empty one also
+/// matches the router's printed spellings of "nothing" (`none`, `0.0.0.0`, `0s`).
+pub fn neutral_props(menu: Menu) -> &'static [(&'static str, &'static str)] {
+    const SECRET: [(&str, &str); 7] = [
+        ("local-address", ""),
+        ("caller-id", ""),
+        ("routes", ""),
+        ("limit-bytes-in", "0"),
+        ("limit-bytes-out", "0"),
+        ("remote-ipv6-prefix", ""),
+        ("ipv6-routes", ""),
+    ];
+    const PROFILE: [(&str, &str); 22] = [
+        ("local-address", ""),
+        ("remote-address", ""),
+        ("rate-limit", ""),
+        ("dns-server", ""),
+        ("wins-server", ""),
+        ("session-timeout", ""),
+        ("idle-timeout", ""),
+        ("parent-queue", ""),
+        ("queue-type", ""),
+        ("insert-queue-before", ""),
+        ("incoming-filter", ""),
+        ("outgoing-filter", ""),
+        ("on-up", ""),
+        ("on-down", ""),
+        ("change-tcp-mss", "default"),
+        ("use-encryption", "default"),
+        ("use-compression", "default"),
+        ("use-ipv6", "default"),
+        ("use-mpls", "default"),
+        ("use-upnp", "default"),
+        ("bridge", ""),
+        ("interface-list", ""),
+    ];
+    const QUEUE_TYPE: [(&str, &str); 7] = [
+        ("pcq-limit", "50KiB"),
+        ("pcq-total-limit", "2000KiB"),
+        ("pcq-burst-rate", "0"),
+        ("pcq-burst-threshold", "0"),
+        ("pcq-burst-time", "10s"),
+        ("pcq-src-address-mask", "32"),
+        ("pcq-dst-address-mask", "32"),
+    ];
+    const QUEUE_TREE: [(&str, &str); 8] = [
+        ("limit-at", "0"),
+        ("priority", "8"),
+        ("max-limit", "0"),
+        ("burst-limit", "0"),
+        ("burst-threshold", "0"),
+        ("burst-time", "0s"),
+        ("bucket-size", "0.1"),
+        ("disabled", "false"),
+    ];
+    const RADIUS: [(&str, &str); 12] = [
+        ("called-id", ""),
+        ("domain", ""),
+        ("protocol", "udp"),
+        ("authentication-port", "1812"),
+        ("accounting-port", "1813"),
+        ("timeout", "300ms"),
+        ("accounting-backup", "false"),
+        ("src-address", ""),
+        ("certificate", ""),
+        ("radsec-timeout", ""),
+        ("require-message-auth", ""),
+        ("disabled", "false"),
+    ];
+    const FILTER: [(&str, &str); 21] = concat_neutral(FIREWALL_MATCHERS, [("reject-with", "")]);
+    const NAT: [(&str, &str); 22] = concat_neutral(FIREWALL_MATCHERS, [("to-addresses", ""), ("to-ports", "")]);
+    const MANGLE: [(&str, &str); 23] = concat_neutral(
+        FIREWALL_MATCHERS,
+        [("new-connection-mark", ""), ("new-packet-mark", ""), ("new-routing-mark", "")],
+    );
+    match menu {
+        Menu::PppSecret => &SECRET,
+        Menu::AddressList => &[("disabled", "false")],
+        Menu::PppProfile => &PROFILE,
+        Menu::QueueType => &QUEUE_TYPE,
+        Menu::QueueTree => &QUEUE_TREE,
+        Menu::Radius => &RADIUS,
+        Menu::Filter => &FILTER,
+        Menu::Nat => &NAT,
+        Menu::Mangle => &MANGLE,
+    }
+}
+
+const fn concat_neutral<const A: usize, const B: usize, const C: usize>(
+    a: [(&'static str, &'static str); A],
+    b: [(&'static str, &'static str); B],
+) -> [(&'static str, &'static str); C] {
+    let mut out = [("", ""); C];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < C {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
+
+/// Whether `value` is what a fresh item of `menu` has for `prop` (left out of `add`).
+pub fn is_neutral(menu: Menu, prop: &str, value: &str) -> bool {
+    value.is_empty() || neutral_props(menu).iter().any(|(k, v)| *k == prop && *v == value)
+}
+
+/// Fills in the neutral properties an object does not set (they are not stored: the
+/// lists are per menu and static).
+fn with_neutrals(menu: Menu, mut a: Attrs) -> Attrs {
+    for (k, v) in neutral_props(menu) {
+        a.entry((*k).to_owned()).or_insert_with(|| (*v).to_owned());
+    }
+    a
+}
+
+/// An observed value as the planner compares it: a property the router did not print,
+/// or that was dropped on reading because it held its neutral value, is that value.
+pub fn observed_value<'a>(menu: Menu, attrs: &'a Attrs, prop: &str) -> Option<&'a str> {
+    attrs
+        .get(prop)
+        .map(String::as_str)
+        .or_else(|| neutral_props(menu).iter().find(|(k, v)| *k == prop && !v.is_empty()).map(|(_, v)| *v))
+}
 
 /// Everything one router should carry that the reconciler manages.
 ///
@@ -188,7 +364,7 @@ impl DesiredRouter {
         let fixed = self.fixed.iter().map(|((menu, comment), attrs)| Object {
             menu: *menu,
             comment: comment.clone(),
-            attrs: attrs.clone(),
+            attrs: with_neutrals(*menu, attrs.clone()),
         });
         fixed.chain(self.served.iter().flat_map(|&i| self.subscriber_objects(self.sub(i))))
     }
@@ -201,6 +377,14 @@ impl DesiredRouter {
         for ((menu, comment), attrs) in &self.fixed {
             pairs.clear();
             pairs.extend(attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let own = pairs.len();
+            for (k, v) in neutral_props(*menu) {
+                if !pairs[..own].iter().any(|(p, _)| p == k) {
+                    pairs.push((k, v));
+                }
+            }
+            // In property order, as `objects` gives them.
+            pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
             f(*menu, comment, &pairs);
         }
         let mut scratch = Scratch::default();
@@ -236,12 +420,12 @@ impl DesiredRouter {
             return rest.match_indices(':').find_map(|(i, _)| of_subscriber(&rest[..i]));
         }
         let attrs = self.fixed.get(&(menu, comment.to_owned()))?;
-        Some(Object { menu, comment: comment.to_owned(), attrs: attrs.clone() })
+        Some(Object { menu, comment: comment.to_owned(), attrs: with_neutrals(menu, attrs.clone()) })
     }
 
     /// The properties desired objects of `menu` set (what is worth reading back).
     pub fn props(&self, menu: Menu) -> BTreeSet<String> {
-        let mut props: BTreeSet<String> = BTreeSet::new();
+        let mut props: BTreeSet<String> = neutral_props(menu).iter().map(|(k, _)| (*k).to_owned()).collect();
         for ((m, _), attrs) in &self.fixed {
             if *m == menu {
                 props.extend(attrs.keys().cloned());
@@ -317,15 +501,22 @@ impl DesiredRouter {
                 b.profile.as_str(),
                 s.static_ip.as_deref().unwrap_or(""),
                 if online { "false" } else { "true" },
+                "",
+                "",
+                "",
+                "0",
+                "0",
+                "",
+                "",
             ];
-            let attrs: [(&str, &str); 6] = std::array::from_fn(|i| (SECRET_PROPS[i], values[i]));
+            let attrs: [(&str, &str); 13] = std::array::from_fn(|i| (SECRET_PROPS[i], values[i]));
             f(Menu::PppSecret, &b.comment, &attrs);
         }
         if let Some(ip) = self.suspended_ip(s) {
             b.comment.clear();
             let _ = write!(b.comment, "{MARKER}suspended:{}", s.id);
-            let values = [SUSPENDED_LIST, ip];
-            let attrs: [(&str, &str); 2] = std::array::from_fn(|i| (SUSPENDED_PROPS[i], values[i]));
+            let values = [SUSPENDED_LIST, ip, "false"];
+            let attrs: [(&str, &str); 3] = std::array::from_fn(|i| (SUSPENDED_PROPS[i], values[i]));
             f(Menu::AddressList, &b.comment, &attrs);
         }
         if !self.restricted {
@@ -518,9 +709,29 @@ fn plan_objects(d: &mut Fixed, p: &Plan, router: &RouterConfig) {
     }
 }
 
+/// The host part of the configured portal host: an address-list entry holds an address,
+/// a range, a prefix or a DNS name, never a port or a URL (a router refuses
+/// `address=127.0.0.1:8080`). `https://pay.example:8443/x` → `pay.example`,
+/// `127.0.0.1:8080` → `127.0.0.1`, `[2001:db8::1]:80` → `2001:db8::1`; a bare IPv6
+/// address is kept whole.
+pub fn portal_host_address(portal_host: &str) -> &str {
+    let s = portal_host.trim();
+    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
+    let s = s.split(['/', '?', '#']).next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split_once(']').map_or(rest, |(h, _)| h);
+    }
+    match s.split_once(':') {
+        // One colon: host:port. More: a bare IPv6 address.
+        Some((h, port)) if !port.contains(':') => h,
+        _ => s,
+    }
+}
+
 fn garden_objects(d: &mut Fixed, g: &GardenConfig) {
     let key = |suffix: &str| format!("{MARKER}garden:{suffix}");
-    d.insert((Menu::AddressList, key("portal-host")), attrs([("list", PORTAL_LIST), ("address", &g.portal_host)]));
+    let host = portal_host_address(&g.portal_host);
+    d.insert((Menu::AddressList, key("portal-host")), attrs([("list", PORTAL_LIST), ("address", host)]));
     let port = g.portal_port.to_string();
     for (suffix, proto) in [("1-dns-udp", "udp"), ("2-dns-tcp", "tcp")] {
         d.insert(
@@ -581,4 +792,32 @@ fn radius_object(d: &mut Fixed, r: &RadiusConfig, realm: &str) {
         (Menu::Radius, format!("{MARKER}radius:{realm}")),
         attrs([("address", &r.address), ("secret", r.secret.expose()), ("service", &r.service), ("realm", realm)]),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portal_host_address_drops_scheme_port_and_path() {
+        assert_eq!(portal_host_address("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(portal_host_address("https://pay.example:8443/pay?x=1"), "pay.example");
+        assert_eq!(portal_host_address("pay.example.net"), "pay.example.net");
+        assert_eq!(portal_host_address("[2001:db8::1]:80"), "2001:db8::1");
+        assert_eq!(portal_host_address("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn desired_garden_portal_host_with_port_lists_only_the_host() {
+        let mut t = crate::bench::bench_tenant("acme");
+        t.walled_garden = Some(GardenConfig {
+            portal_host: "127.0.0.1:8080".into(),
+            portal_address: "127.0.0.1".into(),
+            portal_port: 8080,
+        });
+        let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
+        let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
+        let entry = d.get(Menu::AddressList, "konnekted:garden:portal-host").expect("entry");
+        assert_eq!(entry.attrs.get("address").map(String::as_str), Some("127.0.0.1"));
+    }
 }

@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use routeros_client::proto::value::{parse_bool, parse_rate};
+use routeros_client::proto::value::{parse_bool, parse_duration, parse_rate};
 
-use crate::model::{Attrs, DesiredRouter, Menu, SUSPENDED_LIST, is_managed};
+use crate::model::{Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral, observed_value};
 
 /// One item read from a managed menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +151,11 @@ impl Change {
             Change::Add { menu: Menu::AddressList, attrs, .. } => {
                 attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
             }
-            Change::Set { menu: Menu::AddressList, attrs, .. } => {
+            // Putting a suspended subscriber's entry back as it should be (re-enabling an
+            // entry an operator disabled, moving it back to the list) walls them in again.
+            Change::Set { menu: Menu::AddressList, attrs, comment, .. } => {
                 attrs.get("list").is_some_and(|l| l == SUSPENDED_LIST)
+                    || comment.strip_prefix(MARKER).is_some_and(|c| c.starts_with("suspended:"))
             }
             _ => false,
         }
@@ -193,15 +196,28 @@ fn is_true(v: &str) -> bool {
     parse_bool(v).unwrap_or(false)
 }
 
-const BOOL_PROPS: &[&str] = &["disabled", "passthrough", "only-one", "accounting-backup"];
-const RATE_PROPS: &[&str] = &["max-limit", "limit-at", "pcq-rate", "burst-limit", "burst-threshold"];
+const BOOL_PROPS: &[&str] = &["disabled", "passthrough", "only-one", "accounting-backup", "log"];
+const RATE_PROPS: &[&str] =
+    &["max-limit", "limit-at", "pcq-rate", "burst-limit", "burst-threshold", "pcq-burst-rate", "pcq-burst-threshold"];
+const DURATION_PROPS: &[&str] = &["burst-time", "pcq-burst-time", "timeout", "session-timeout", "idle-timeout"];
+/// How a router prints a property that is not set (compared equal to a desired empty value).
+const UNSET_SPELLINGS: &[&str] = &["none", "0.0.0.0", "0s", "00:00:00"];
 
 /// Whether an observed value (absent = empty) equals the desired one, with RouterOS's
-/// spellings normalised (`yes`/`true`, `10M`/`10000000`).
+/// spellings normalised (`yes`/`true`, `10M`/`10000000`, `1m`/`00:01:00`; an unset
+/// property printed as `none` or `0s`).
 pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
     let have = observed.unwrap_or("");
     if have == desired {
         return true;
+    }
+    if desired.is_empty() {
+        return UNSET_SPELLINGS.contains(&have);
+    }
+    if DURATION_PROPS.contains(&prop)
+        && let (Ok(a), Ok(b)) = (parse_duration(have), parse_duration(desired))
+    {
+        return a == b;
     }
     if BOOL_PROPS.contains(&prop)
         && let (Ok(a), Ok(b)) = (parse_bool(have), parse_bool(desired))
@@ -216,13 +232,77 @@ pub fn values_equal(prop: &str, observed: Option<&str>, desired: &str) -> bool {
     false
 }
 
+/// An object the reconciler would add, but an operator's own (unmanaged) object already
+/// holds its name (or, on an address list, its list and address): RouterOS refuses the
+/// `add` (`failure: secret with the same name already exists`). The object is skipped
+/// and reported; the operator's object is never taken over.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Conflict {
+    /// Menu.
+    pub menu: Menu,
+    /// The clashing name (`alice@acme`; `list address` on an address list).
+    pub name: String,
+    /// Comment of the managed object not added.
+    pub comment: String,
+    /// `.id` of the operator's object (empty when only the router's refusal told us).
+    pub id: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:?}: an object without the konnekted: marker already has this name; {} not added",
+            self.menu.path(),
+            self.name,
+            self.comment
+        )
+    }
+}
+
+/// A plan: the changes, and the objects skipped because an operator's object holds
+/// their name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Changes to apply, in order.
+    pub changes: Vec<Change>,
+    /// Objects not added.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What must be unique among a menu's items (`None`: nothing).
+fn unique_key(menu: Menu, attrs: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    match menu {
+        Menu::PppSecret | Menu::PppProfile | Menu::QueueTree | Menu::QueueType => attrs("name"),
+        Menu::AddressList => Some(format!("{} {}", attrs("list")?, attrs("address")?)),
+        _ => None,
+    }
+}
+
 /// The changes that make `observed` carry `desired`. Pure and deterministic.
+/// [`plan`] without the conflicts.
+pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change> {
+    plan(desired, observed).changes
+}
+
+/// The changes that make `observed` carry `desired`, and the conflicts. Pure and
+/// deterministic.
 ///
 /// Managed observed items with a comment nobody desires are removed; of several with
-/// the same comment the first is kept and the rest removed; missing objects are added;
-/// differing properties are set; sessions of offline subscribers are kicked.
-pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change> {
+/// the same comment the first is kept and the rest removed; missing objects are added,
+/// unless an unmanaged item holds their name ([`Conflict`]); differing properties are
+/// set; sessions of offline subscribers are kicked (never one whose name is an unmanaged
+/// secret's: it is the operator's user).
+pub fn plan(desired: &DesiredRouter, observed: &Observed) -> Plan {
     let mut changes = Vec::new();
+    let mut conflicts = Vec::new();
+    // Names held by the operator's own items.
+    let mut taken: BTreeMap<(Menu, String), &str> = BTreeMap::new();
+    for item in observed.items.iter().filter(|i| !i.is_managed()) {
+        if let Some(key) = unique_key(item.menu, &|k| item.attrs.get(k).cloned()) {
+            taken.entry((item.menu, key)).or_insert(item.id.as_str());
+        }
+    }
     let mut seen: BTreeMap<(Menu, &str), &ObservedItem> = BTreeMap::new();
     for item in observed.items.iter().filter(|i| i.is_managed() && desired.menus.contains(&i.menu)) {
         let comment = item.comment().unwrap_or_default();
@@ -233,18 +313,29 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
         }
     }
     desired.visit(|menu, comment, want| match seen.get(&(menu, comment)) {
+        None if !taken.is_empty()
+            && let Some(name) =
+                unique_key(menu, &|k| want.iter().find(|(p, _)| *p == k).map(|(_, v)| (*v).to_owned()))
+            && let Some(id) = taken.get(&(menu, name.clone())) =>
+        {
+            conflicts.push(Conflict { menu, name, comment: comment.to_owned(), id: (*id).to_owned() });
+        }
         None => {
             // Empty values are left out of `add` (absent and empty compare equal);
             // RouterOS rejects some empty values, e.g. `remote-address=`.
-            let mut attrs: Attrs =
-                want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            // So are neutral values: a fresh item has them.
+            let mut attrs: Attrs = want
+                .iter()
+                .filter(|(k, v)| !is_neutral(menu, k, v))
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
             attrs.insert("comment".into(), comment.to_owned());
             changes.push(Change::Add { menu, comment: comment.to_owned(), attrs });
         }
         Some(item) => {
             let diff: Attrs = want
                 .iter()
-                .filter(|(k, v)| !values_equal(k, item.attrs.get(*k).map(String::as_str), v))
+                .filter(|(k, v)| !values_equal(k, observed_value(menu, &item.attrs, k), v))
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
             if !diff.is_empty() {
@@ -254,12 +345,12 @@ pub fn plan_changes(desired: &DesiredRouter, observed: &Observed) -> Vec<Change>
     });
     order_rules(observed, &seen, &mut changes);
     for s in &observed.sessions {
-        if desired.offline_names.contains(&s.name) {
+        if desired.offline_names.contains(&s.name) && !taken.contains_key(&(Menu::PppSecret, s.name.clone())) {
             changes.push(Change::Kick { id: s.id.clone(), name: s.name.clone() });
         }
     }
     changes.sort_by_key(Change::phase);
-    changes
+    Plan { changes, conflicts }
 }
 
 /// Menus whose items are read top to bottom, so their order matters.
@@ -375,8 +466,21 @@ pub enum Refusal {
         /// Managed subscribers on the router.
         of: usize,
     },
+    /// The disables of this pass and those of the window before it would exceed the
+    /// limit (per router or per tenant): held until an operator confirms.
+    RollingDisable(crate::ledger::OverLimit),
     /// The desired state is stale (the edge could not be reached): fail static.
     StaleDesired,
+}
+
+impl Guarded {
+    /// Holds back every disabling change for `why`.
+    pub fn withhold(self, why: Refusal) -> Guarded {
+        let mut withheld = self.withheld;
+        let (more, apply): (Vec<Change>, Vec<Change>) = self.apply.into_iter().partition(Change::is_disabling);
+        withheld.extend(more);
+        Guarded { apply, withheld, refusal: Some(why) }
+    }
 }
 
 /// Applies the mass-disable guard (and fail static when `stale`): when refused, every
@@ -412,6 +516,12 @@ pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
                 next += 1;
                 let mut attrs = attrs.clone();
                 let before = attrs.remove("place-before");
+                // A fresh item has the neutral values (what `add` leaves out).
+                for (k, v) in crate::model::neutral_props(*menu) {
+                    if !v.is_empty() {
+                        attrs.entry((*k).to_owned()).or_insert_with(|| (*v).to_owned());
+                    }
+                }
                 let item = ObservedItem { menu: *menu, id: format!("*{next:X}"), attrs };
                 insert_before(&mut out.items, item, before.as_deref());
             }
@@ -424,7 +534,12 @@ pub fn apply_to_observed(observed: &Observed, changes: &[Change]) -> Observed {
             Change::Set { menu, id, attrs, .. } => {
                 if let Some(item) = out.items.iter_mut().find(|i| i.menu == *menu && &i.id == id) {
                     for (k, v) in attrs {
-                        item.attrs.insert(k.clone(), v.clone());
+                        // An empty value is written as `unset`.
+                        if v.is_empty() {
+                            item.attrs.remove(k);
+                        } else {
+                            item.attrs.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
@@ -565,6 +680,44 @@ mod tests {
                 attrs: [("disabled".to_owned(), "false".to_owned())].into()
             }]
         );
+    }
+
+    #[test]
+    fn plan_operator_secret_with_same_name_is_a_conflict_not_an_add() {
+        let mut t = bench_tenant("acme");
+        t.suspend_policy = SuspendPolicy::Remove;
+        let mut state = synthetic_state("acme", 3);
+        state.subscribers[2].status = Status::Suspended;
+        let d = build_desired(state, &t, &router());
+        let mut obs = Observed::default();
+        obs.items.push(unmanaged(Menu::PppSecret, "*A1", None));
+        obs.items[0].attrs.insert("name".into(), "user1@acme".into());
+        obs.items.push(unmanaged(Menu::PppSecret, "*A2", Some("operator's")));
+        obs.items[1].attrs.insert("name".into(), "user2@acme".into());
+        // The operator's users are online; user2 would be kicked were it ours.
+        obs.sessions.push(Session { id: "*S1".into(), name: "user1@acme".into() });
+        obs.sessions.push(Session { id: "*S2".into(), name: "user2@acme".into() });
+        let p = plan(&d, &obs);
+        assert_eq!(
+            p.conflicts,
+            vec![Conflict {
+                menu: Menu::PppSecret,
+                name: "user1@acme".into(),
+                comment: secret_comment("s000001"),
+                id: "*A1".into()
+            }]
+        );
+        let added: Vec<&str> = p
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Add { menu: Menu::PppSecret, attrs, .. } => attrs.get("name").map(String::as_str),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added, ["user0@acme"], "the rest of the pass goes ahead");
+        assert!(!p.changes.iter().any(|c| matches!(c, Change::Kick { .. })), "{:?}", p.changes);
+        assert!(p.conflicts[0].to_string().contains("\"user1@acme\""));
     }
 
     #[test]
@@ -853,8 +1006,65 @@ mod tests {
         })
     }
 
+    /// The properties an operator can write on an item of `menu` (the simulator's menu
+    /// schema, which follows RouterOS's), but for `comment` (our identity) and an
+    /// address-list entry's `timeout` (see `model::neutral_props`).
+    fn editable(menu: Menu) -> Vec<&'static str> {
+        let spec = routeros_sim::MENUS.iter().find(|m| m.path == menu.path()).expect("simulated menu");
+        spec.fields.iter().copied().filter(|f| !matches!(*f, "comment" | "timeout")).collect()
+    }
+
+    #[test]
+    fn desired_every_editable_property_is_managed() {
+        let mut r = router();
+        r.queue_types = QueueTypes::Managed;
+        let d = build_desired(synthetic_state("acme", 40), &full_tenant(), &r);
+        for menu in Menu::ALL {
+            let props = d.props(menu);
+            let missing: Vec<&str> = editable(menu).into_iter().filter(|p| !props.contains(*p)).collect();
+            assert!(missing.is_empty(), "{menu:?}: {missing:?} not managed");
+        }
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn plan_any_single_property_edit_is_corrected_in_one_pass(
+            pick in any::<prop::sample::Index>(), prop_pick in any::<prop::sample::Index>(),
+            value in "[a-z0-9.]{0,6}", managed_types in any::<bool>(),
+        ) {
+            let mut r = router();
+            r.queue_types = if managed_types { QueueTypes::Managed } else { QueueTypes::Builtin };
+            let d = build_desired(synthetic_state("acme", 24), &full_tenant(), &r);
+            let synced = apply_to_observed(&Observed::default(), &plan_changes(&d, &Observed::default()));
+            let mut edited = synced.clone();
+            let item = pick.get(&edited.items).clone();
+            let props = editable(item.menu);
+            let key = *prop_pick.get(&props);
+            let it = edited.items.iter_mut().find(|i| i.id == item.id).expect("item");
+            let old = it.attrs.get(key).cloned().unwrap_or_default();
+            let new = if BOOL_PROPS.contains(&key) {
+                if is_true(&old) { "no".to_owned() } else { "yes".to_owned() }
+            } else if value == old {
+                format!("{value}x")
+            } else {
+                value.clone()
+            };
+            if new.is_empty() { it.attrs.remove(key); } else { it.attrs.insert(key.to_owned(), new.clone()); }
+            let plan = plan_changes(&d, &edited);
+            let after = apply_to_observed(&edited, &plan);
+            prop_assert_eq!(plan_changes(&d, &after), Vec::<Change>::new(), "{} {}={:?}", item.menu.path(), key, new);
+            let back = after.items.iter().find(|i| i.comment() == item.comment() && i.menu == item.menu).expect("kept");
+            prop_assert!(
+                values_equal(
+                    key,
+                    crate::model::observed_value(item.menu, &back.attrs, key),
+                    crate::model::observed_value(item.menu, &item.attrs, key).unwrap_or(""),
+                ),
+                "{} {}: {:?} -> {:?}", item.menu.path(), key, item.attrs.get(key), back.attrs.get(key)
+            );
+        }
 
         #[test]
         fn plan_applied_to_observed_yields_desired(
@@ -865,13 +1075,18 @@ mod tests {
             let d0 = build_desired(before.clone(), &t, &r);
             let start = mutate(apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default())), &muts);
             let d1 = build_desired(after.clone(), &t, &r);
-            let plan = plan_changes(&d1, &start);
+            let super::Plan { changes: plan, conflicts } = super::plan(&d1, &start);
             let result = apply_to_observed(&start, &plan);
 
-            // Every desired object exists exactly once with the desired values.
+            // Every desired object exists exactly once with the desired values, but those
+            // whose name an unmanaged object holds (not added).
             for Object { menu, comment, attrs: want } in d1.objects() {
                 let found: Vec<&ObservedItem> = result.items.iter()
                     .filter(|i| i.menu == menu && i.comment() == Some(comment.as_str())).collect();
+                if conflicts.iter().any(|c| c.menu == menu && c.comment == comment) {
+                    prop_assert_eq!(found.len(), 0, "{:?} {}", menu, comment);
+                    continue;
+                }
                 prop_assert_eq!(found.len(), 1, "{:?} {}", menu, comment);
                 for (k, v) in &want {
                     prop_assert!(values_equal(k, found[0].attrs.get(k).map(String::as_str), v));
@@ -881,8 +1096,11 @@ mod tests {
             for i in result.items.iter().filter(|i| i.is_managed()) {
                 prop_assert!(d1.contains(i.menu, i.comment().unwrap_or_default()));
             }
-            // No session of an offline subscriber survives.
-            prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name)));
+            // No session of an offline subscriber survives (but the operator's users').
+            let theirs: BTreeSet<&str> = start.items.iter()
+                .filter(|i| i.menu == Menu::PppSecret && !i.is_managed())
+                .filter_map(|i| i.attrs.get("name").map(String::as_str)).collect();
+            prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name) || theirs.contains(s.name.as_str())));
             // Managed rules are in rank order within their groups.
             prop_assert!(rules_in_order(&result), "{:?}", result.items);
             // Idempotent: a second plan is empty.

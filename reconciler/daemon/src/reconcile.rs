@@ -1,7 +1,9 @@
 //! The controller: per router, `reconcile` = load desired, read observed, plan (pure),
 //! guard, apply (pipelined), verify (read back and re-plan), record status, report.
-//! [`RouterWorker::try_step`] runs one pass and is what tests drive; [`error_policy`]
-//! says when to retry after a failure; [`Action`] says when to run again.
+//! [`reconcile`] runs one pass (with its metrics and report) and is what the daemon's
+//! [`RouterWorker::run`] loop calls; [`error_policy`] says when to retry after a
+//! failure, by the error's variant; [`Action`] says when to run again.
+//! [`RouterWorker::try_step`] is the same pass returning its report (what tests read).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -13,9 +15,10 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
 use crate::edge::{DesiredState, EdgeClient, EdgeError, Report, ReportOutcome};
+use crate::ledger::DisableLedger;
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
-use crate::plan::{Change, ChangeKey, Refusal, guard, plan_changes};
+use crate::plan::{Change, ChangeKey, Conflict, Plan, Refusal, guard, plan, plan_changes};
 use crate::router::{self, Scope};
 
 /// When to run the next pass.
@@ -109,6 +112,8 @@ pub struct Settings {
     pub max_concurrent_applies: usize,
     /// A full pass's plan with more changes than this is heavy.
     pub heavy_apply_changes: usize,
+    /// Most full reads at once.
+    pub max_concurrent_reads: usize,
 }
 
 impl Settings {
@@ -123,6 +128,7 @@ impl Settings {
             guard: c.guard,
             max_concurrent_applies: c.max_concurrent_applies,
             heavy_apply_changes: c.heavy_apply_changes,
+            max_concurrent_reads: c.max_concurrent_reads,
         }
     }
 
@@ -142,13 +148,17 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// Permits to apply a heavy plan (`settings.max_concurrent_applies` of them).
     pub limiter: ApplyLimiter,
+    /// Disables over time, held disables and confirmations.
+    pub ledger: Arc<DisableLedger>,
 }
 
 impl Ctx {
     /// The context of routers sharing `settings` and `metrics`.
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> Ctx {
-        let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes);
-        Ctx { settings, metrics, limiter }
+        let limiter = ApplyLimiter::new(settings.max_concurrent_applies, settings.heavy_apply_changes)
+            .with_reads(settings.max_concurrent_reads);
+        let ledger = Arc::new(DisableLedger::new(Duration::from_secs(settings.guard.window_seconds)));
+        Ctx { settings, metrics, limiter, ledger }
     }
 }
 
@@ -157,14 +167,22 @@ impl Ctx {
 /// A cold sync holds its whole plan, then its read-back, in memory (about 2 KiB per
 /// change); a fleet of routers cold-syncing at once would hold all of them. A full pass
 /// whose plan has more than `heavy` changes needs a permit to apply; smaller plans (drift,
-/// payments) and fast passes never wait, and reads always run in parallel. A pass waits
+/// payments) and fast passes never wait. A pass waits
 /// for its permit without holding its plan, outside its timeout, in FIFO order; a router
 /// holding a permit is bounded by the pass timeout, so a dead router delays the others by
 /// at most one pass timeout.
+///
+/// Full reads (a full pass's read and planning, its read-back) are bounded too, by
+/// `reads` permits ([`DEFAULT_MAX_CONCURRENT_READS`](crate::config::DEFAULT_MAX_CONCURRENT_READS)):
+/// a restarted daemon reading a thousand synced routers at once would otherwise hold a
+/// thousand routers' observed state at the same moment. A read permit is held only while
+/// reading and planning (never while waiting for an apply permit), and waiting for one
+/// counts in the pass timeout. Fast passes read a few items and never wait.
 #[derive(Debug, Clone)]
 pub struct ApplyLimiter {
     permits: Arc<tokio::sync::Semaphore>,
     heavy: usize,
+    reads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Held while applying a heavy plan; dropping it frees the permit.
@@ -176,7 +194,22 @@ pub struct ApplyPermit {
 impl ApplyLimiter {
     /// `max_concurrent` permits (at least 1); plans above `heavy` changes need one.
     pub fn new(max_concurrent: usize, heavy: usize) -> ApplyLimiter {
-        ApplyLimiter { permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))), heavy }
+        ApplyLimiter {
+            permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+            heavy,
+            reads: Arc::new(tokio::sync::Semaphore::new(crate::config::DEFAULT_MAX_CONCURRENT_READS)),
+        }
+    }
+
+    /// With `max_reads` full reads at once (at least 1).
+    pub fn with_reads(mut self, max_reads: usize) -> ApplyLimiter {
+        self.reads = Arc::new(tokio::sync::Semaphore::new(max_reads.max(1)));
+        self
+    }
+
+    /// Waits for a full-read permit.
+    pub async fn read_permit(&self) -> ApplyPermit {
+        ApplyPermit { _held: self.reads.clone().acquire_owned().await.ok() }
     }
 
     /// Whether a plan of `changes` changes needs a permit.
@@ -438,6 +471,8 @@ pub struct PassReport {
     pub errors: Vec<String>,
     /// The error's metric label, if the pass failed.
     pub error_label: Option<&'static str>,
+    /// Objects not added because an operator's object holds their name (each once).
+    pub conflicts: Vec<String>,
 }
 
 /// One router and its connection.
@@ -449,6 +484,8 @@ pub struct RouterWorker {
     client: Option<Client>,
     /// Managed secrets seen by the last full pass (the guard's denominator on fast passes).
     last_managed: usize,
+    /// Conflicts known (by menu path and name): each is logged and counted once.
+    conflicts: BTreeSet<(&'static str, String)>,
 }
 
 impl std::fmt::Debug for RouterWorker {
@@ -464,11 +501,20 @@ struct Outcome {
     refusal: Option<String>,
     stale: bool,
     errors: Vec<String>,
+    conflicts: Vec<Conflict>,
 }
 
 impl Outcome {
     fn empty() -> Outcome {
-        Outcome { found: 0, fixed: 0, withheld: 0, refusal: None, stale: false, errors: Vec::new() }
+        Outcome {
+            found: 0,
+            fixed: 0,
+            withheld: 0,
+            refusal: None,
+            stale: false,
+            errors: Vec::new(),
+            conflicts: Vec::new(),
+        }
     }
 }
 
@@ -483,7 +529,8 @@ enum Step {
 impl RouterWorker {
     /// A worker (not connected yet).
     pub fn new(cfg: RouterConfig, tenant: Arc<Tenant>, ctx: Arc<Ctx>) -> RouterWorker {
-        RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0 }
+        ctx.ledger.register(&cfg.name, &tenant.cfg.realm);
+        RouterWorker { cfg, tenant, ctx, client: None, last_managed: 0, conflicts: BTreeSet::new() }
     }
 
     fn client_config(&self) -> ClientConfig {
@@ -555,6 +602,8 @@ impl RouterWorker {
     ) -> Result<Step, (ReconcileError, Outcome)> {
         let (desired, stale) = self.desired(scope).await.map_err(|e| (e, Outcome::empty()))?;
         let client = self.client().await.map_err(|e| (e, Outcome::empty()))?;
+        let full = *scope == Scope::Full;
+        let read_permit = if full { Some(self.ctx.limiter.read_permit().await) } else { None };
         let observed = match router::read_observed(&client, &desired, scope).await {
             Ok(o) => o,
             Err(e) => {
@@ -565,14 +614,42 @@ impl RouterWorker {
             }
         };
         if *scope == Scope::Full {
-            self.last_managed = observed.managed_secrets();
+            // A cold router has none yet; what it is to serve counts as well.
+            self.last_managed = observed.managed_secrets().max(desired.subscriber_count());
         }
         let managed = self.last_managed.max(observed.managed_secrets());
-        let changes = plan_changes(&desired, &observed);
+        let Plan { changes, mut conflicts } = plan(&desired, &observed);
         drop(observed);
+        drop(read_permit);
         let found = changes.len();
         let g = self.ctx.settings.guard;
-        let guarded = guard(changes, managed, g.max_disable_share, g.min_count, stale);
+        let ledger = &self.ctx.ledger;
+        let (router, realm) = (self.cfg.name.as_str(), self.tenant.cfg.realm.as_str());
+        let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
+        // An operator confirmed the disables held on this router: they go ahead, once. The
+        // confirmation is used up by the next pass that disables anyone, or by the next
+        // full pass even if nobody is left to disable (it is never a standing permission).
+        let took = (would_disable > 0 || *scope == Scope::Full) && !stale && ledger.take_confirmation(router);
+        let confirmed = took && would_disable > 0;
+        let (share, min_count) = if confirmed { (1.0, usize::MAX) } else { (g.max_disable_share, g.min_count) };
+        let mut guarded = guard(changes, managed, share, min_count, stale);
+        if guarded.refusal.is_none() && would_disable > 0 && !confirmed {
+            let tenant_subs = self.tenant.last_known().map_or(0, |(s, _)| s.subscribers.len());
+            let now = Instant::now();
+            match ledger.over_limit(router, realm, would_disable, managed, tenant_subs, share, min_count, now) {
+                Some(o) => guarded = guarded.withhold(Refusal::RollingDisable(o)),
+                None => ledger.record(router, realm, would_disable, now),
+            }
+        }
+        match &guarded.refusal {
+            Some(r @ (Refusal::MassDisable { .. } | Refusal::RollingDisable(_))) => {
+                let held = guarded.withheld.iter().filter(|c| c.disables_secret()).count();
+                ledger.hold(router, held, refusal_text(r, g.max_disable_share, g.window_seconds, router));
+            }
+            Some(Refusal::StaleDesired) => {}
+            None if *scope == Scope::Full => ledger.clear_held(router),
+            None => {}
+        }
         // Fast passes are small by construction (one feed page) and must not queue
         // behind cold syncs: a payment goes through at once.
         if *scope == Scope::Full && permit.is_none() && self.ctx.limiter.is_heavy(guarded.apply.len()) {
@@ -581,20 +658,23 @@ impl RouterWorker {
                 None => return Ok(Step::NeedsPermit),
             }
         }
-        let refusal = guarded.refusal.as_ref().map(|r| match r {
-            Refusal::MassDisable { would_disable, of } => {
-                format!(
-                    "plan would disable {would_disable} of {of} subscribers (limit {:.0}%)",
-                    g.max_disable_share * 100.0
-                )
-            }
-            Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
-        });
-        let mut out = Outcome { found, fixed: 0, withheld: guarded.withheld.len(), refusal, stale, errors: Vec::new() };
+        let refusal = guarded.refusal.as_ref().map(|r| refusal_text(r, g.max_disable_share, g.window_seconds, router));
+        let mut out = Outcome {
+            found,
+            fixed: 0,
+            withheld: guarded.withheld.len(),
+            refusal,
+            stale,
+            errors: Vec::new(),
+            conflicts: Vec::new(),
+        };
         if guarded.apply.is_empty() {
+            out.conflicts = conflicts;
             return Ok(Step::Done(out));
         }
-        let applied = router::apply(&client, guarded.apply, self.cfg.window).await;
+        let mut applied = router::apply(&client, guarded.apply, self.cfg.window).await;
+        conflicts.append(&mut applied.conflicts);
+        out.conflicts = conflicts;
         out.errors.extend(applied.trapped.iter().map(|(c, m)| format!("{} {}: {m}", c.path(), describe(c))));
         if let Some(e) = applied.lost {
             self.client = None;
@@ -603,6 +683,7 @@ impl RouterWorker {
         }
         // Verify: read back the same scope and plan again; whatever was acknowledged
         // and still shows up was not applied.
+        let read_permit = if full { Some(self.ctx.limiter.read_permit().await) } else { None };
         let after = match router::read_observed(&client, &desired, scope).await {
             Ok(o) => o,
             Err(e) => {
@@ -613,6 +694,8 @@ impl RouterWorker {
             }
         };
         let remaining = plan_changes(&desired, &after);
+        drop(after);
+        drop(read_permit);
         let acked_keys: BTreeSet<&ChangeKey> = applied.acked.iter().collect();
         let unverified: Vec<&Change> = remaining
             .iter()
@@ -635,6 +718,11 @@ impl RouterWorker {
 
     /// One pass over `scope`, with the timeout, metrics and the report to the edge.
     pub async fn try_step(&mut self, scope: Scope) -> PassReport {
+        self.step(scope).await.0
+    }
+
+    /// [`try_step`](Self::try_step), also returning the error itself.
+    async fn step(&mut self, scope: Scope) -> (PassReport, Option<ReconcileError>) {
         let started = now_rfc3339();
         let t0 = Instant::now();
         let kind = if scope == Scope::Full { "full" } else { "fast" };
@@ -665,7 +753,14 @@ impl RouterWorker {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
             m.set("konnekted_reconciler_last_success_timestamp_seconds", &[("router", &name)], now);
         }
+        // A pass that failed before planning knows nothing about conflicts.
+        let conflicts = if error.is_none() || !out.conflicts.is_empty() {
+            self.record_conflicts(&scope, &out.conflicts)
+        } else {
+            Vec::new()
+        };
         let report = PassReport {
+            conflicts,
             outcome,
             drift_found: out.found,
             drift_fixed: out.fixed,
@@ -676,10 +771,31 @@ impl RouterWorker {
             error_label: error.as_ref().map(ReconcileError::metric_label),
         };
         // Fast passes that found nothing are not worth a report.
-        if scope == Scope::Full || report.drift_found > 0 || error.is_some() {
+        if scope == Scope::Full || report.drift_found > 0 || error.is_some() || !report.conflicts.is_empty() {
             self.send_report(&report, kind, started).await;
         }
-        report
+        (report, error)
+    }
+
+    /// Keeps the known conflicts (a full pass sees them all; a fast pass adds to them),
+    /// logs and counts the new ones once, and returns this pass's, as report lines.
+    fn record_conflicts(&mut self, scope: &Scope, found: &[Conflict]) -> Vec<String> {
+        let keys: BTreeSet<(&'static str, String)> = found.iter().map(|c| (c.menu.path(), c.name.clone())).collect();
+        let name = &self.cfg.name;
+        for c in found.iter().filter(|c| !self.conflicts.contains(&(c.menu.path(), c.name.clone()))) {
+            tracing::warn!(router = %name, "conflict: {c}");
+            self.ctx.metrics.inc("konnekted_reconciler_conflicts_found_total", &[("router", name)], 1.0);
+        }
+        if *scope == Scope::Full {
+            self.conflicts = keys;
+        } else {
+            self.conflicts.extend(keys);
+        }
+        self.ctx.metrics.set("konnekted_reconciler_conflicts", &[("router", name)], self.conflicts.len() as f64);
+        let mut lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        lines.sort();
+        lines.dedup();
+        lines
     }
 
     async fn send_report(&self, r: &PassReport, kind: &str, started_at: String) {
@@ -700,6 +816,7 @@ impl RouterWorker {
                 "refusal": r.refusal,
                 "stale_desired": r.stale,
                 "error_label": r.error_label,
+                "conflicts": r.conflicts,
             }),
         };
         if let Err(e) = self.tenant.edge().report(&report).await {
@@ -716,10 +833,13 @@ impl RouterWorker {
     /// fast pass whenever the change feed nudges; retries per [`error_policy`].
     pub async fn run(mut self) {
         let mut nudges = self.tenant.subscribe();
+        let confirmed = self.ctx.ledger.register(&self.cfg.name, &self.tenant.cfg.realm);
         let mut next_full = tokio::time::Instant::now();
         loop {
             let scope = tokio::select! {
                 _ = tokio::time::sleep_until(next_full) => Scope::Full,
+                // An operator confirmed held disables: apply them now.
+                _ = confirmed.notified() => Scope::Full,
                 n = nudges.recv() => match n {
                     Ok(Nudge::Subscribers(mut ids)) => {
                         // Coalesce whatever else is queued.
@@ -740,12 +860,13 @@ impl RouterWorker {
                 },
             };
             let full = scope == Scope::Full;
-            let report = self.try_step(scope).await;
-            let action = match report.error_label {
-                None => Action::requeue(self.ctx.settings.jittered_full_pass()),
-                Some(label) => requeue_after_error(label, &self.ctx.settings),
+            let ctx = self.ctx.clone();
+            let (action, failed) = match reconcile_scope(&mut self, scope, &ctx).await {
+                Ok(action) => (action, false),
+                Err(e) => (error_policy(&e, &ctx), true),
             };
-            if full || report.error_label.is_some() {
+            // A fast pass that went well does not move the next full pass.
+            if full || failed {
                 next_full = tokio::time::Instant::now() + action.requeue_after;
             }
         }
@@ -753,30 +874,52 @@ impl RouterWorker {
 }
 
 /// The controller's reconcile step for one router: one full pass (load desired, read,
-/// plan, guard, apply, verify). `Ok` says when to run again; metrics and the edge
-/// report are [`RouterWorker::try_step`]'s job.
+/// plan, guard, apply, verify), with its metrics and report to the edge. `Ok` says when
+/// to run again; on `Err`, [`error_policy`] does. What [`RouterWorker::run`] calls.
 pub async fn reconcile(router: &mut RouterWorker, ctx: &Ctx) -> Result<Action, ReconcileError> {
-    match router.limited_pass(&Scope::Full).await {
-        Ok(_) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
-        Err((e, _)) => Err(e),
+    reconcile_scope(router, Scope::Full, ctx).await
+}
+
+/// [`reconcile`] over a scope (a fast pass: these subscribers only).
+pub async fn reconcile_scope(router: &mut RouterWorker, scope: Scope, ctx: &Ctx) -> Result<Action, ReconcileError> {
+    match router.step(scope).await {
+        (_, None) => Ok(Action::requeue(ctx.settings.jittered_full_pass())),
+        (_, Some(e)) => Err(e),
     }
 }
 
-/// When to retry after a failed pass.
+/// When to retry after a failed pass, by what failed.
 pub fn error_policy(error: &ReconcileError, ctx: &Ctx) -> Action {
-    requeue_after_error(error.metric_label(), &ctx.settings)
+    let d = match error {
+        // Partial results: converge soon.
+        ReconcileError::ConnectionLost { .. } | ReconcileError::Verify { .. } | ReconcileError::Traps { .. } => {
+            Duration::from_secs(15)
+        }
+        // The router is away or refusing us: back off more.
+        ReconcileError::Connect(_) | ReconcileError::Read(_) | ReconcileError::Timeout => Duration::from_secs(30),
+        // The edge is away: the feed task retries too.
+        ReconcileError::NoDesiredState(_) => Duration::from_secs(10),
+    };
+    Action::requeue(d.min(ctx.settings.full_pass))
 }
 
-/// [`error_policy`] by metric label.
-pub fn requeue_after_error(label: &str, settings: &Settings) -> Action {
-    let d = match label {
-        // Partial results: converge soon.
-        "connection_lost" | "verify_mismatch" | "router_trap" => Duration::from_secs(15),
-        // The router is away or refusing us: back off more.
-        "router_connect" | "router_login" | "router_tls" | "timeout" | "router_read" => Duration::from_secs(30),
-        _ => Duration::from_secs(10),
-    };
-    Action::requeue(d.min(settings.full_pass))
+/// A refusal as the run report and `GET /routers` word it.
+fn refusal_text(r: &Refusal, share: f64, window_seconds: u64, router: &str) -> String {
+    let confirm = format!("held until an operator confirms (POST /routers/{router}/confirm-disables)");
+    match r {
+        Refusal::MassDisable { would_disable, of } => {
+            format!("plan would disable {would_disable} of {of} subscribers (limit {:.0}%): {confirm}", share * 100.0)
+        }
+        Refusal::RollingDisable(o) => format!(
+            "{} more disables after {} in the last {window_seconds} s would exceed {:.0}% of the {}'s {} subscribers: {confirm}",
+            o.would_disable,
+            o.in_window,
+            share * 100.0,
+            o.scope,
+            o.of
+        ),
+        Refusal::StaleDesired => "edge unreachable: fail static, nobody disabled".to_owned(),
+    }
 }
 
 fn describe(c: &Change) -> String {
@@ -813,6 +956,46 @@ mod tests {
         drop(second);
         assert_eq!(l.available(), 1);
         assert_eq!(ApplyLimiter::new(0, 0).available(), 1, "never zero permits");
+    }
+
+    #[tokio::test]
+    async fn limiter_full_reads_beyond_the_bound_wait() {
+        let l = ApplyLimiter::new(4, 10).with_reads(1);
+        let held = l.read_permit().await;
+        let waiter = tokio::spawn({
+            let l = l.clone();
+            async move { l.read_permit().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a second full read waits");
+        assert!(l.try_permit().is_some(), "apply permits are apart");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("freed").expect("task");
+    }
+
+    #[test]
+    fn error_policy_matches_on_the_error_variant() {
+        let settings = Settings {
+            full_pass: Duration::from_secs(300),
+            jitter: 0.0,
+            feed_poll: Duration::from_secs(1),
+            pass_timeout: Duration::from_secs(30),
+            desired_max_age: Duration::ZERO,
+            guard: GuardConfig::default(),
+            max_concurrent_applies: 1,
+            heavy_apply_changes: 1,
+            max_concurrent_reads: 1,
+        };
+        let ctx = Ctx::new(settings, Arc::new(Metrics::default()));
+        let after = |e: ReconcileError| error_policy(&e, &ctx).requeue_after.as_secs();
+        assert_eq!(after(ReconcileError::Timeout), 30);
+        assert_eq!(after(ReconcileError::Verify { count: 1 }), 15);
+        assert_eq!(after(ReconcileError::Traps { count: 1, first: "x".into() }), 15);
+        assert_eq!(after(ReconcileError::NoDesiredState(EdgeError::Unauthorized)), 10);
+        let mut short = ctx.settings.clone();
+        short.full_pass = Duration::from_secs(5);
+        let ctx = Ctx::new(short, Arc::new(Metrics::default()));
+        assert_eq!(error_policy(&ReconcileError::Timeout, &ctx).requeue_after.as_secs(), 5, "never past a full pass");
     }
 
     #[test]

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use routeros_client::{Client, Command, Config as ClientConfig, Error, ErrorKind, Row, TlsConfig};
 
 use crate::config::RouterConfig;
-use crate::model::{DesiredRouter, Menu, secret_comment, suspended_comment};
-use crate::plan::{Change, ChangeKey, Observed, ObservedItem, Session};
+use crate::model::{DesiredRouter, Menu, is_neutral, secret_comment, suspended_comment};
+use crate::plan::{Change, ChangeKey, Conflict, Observed, ObservedItem, Session};
 
 /// Which part of a router a pass looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,13 +56,17 @@ fn proplist(desired: &DesiredRouter, menu: Menu) -> BTreeSet<String> {
     props
 }
 
+/// An observed item, keeping only what differs from a fresh item's values: a neutral
+/// value ([`model::neutral_props`](crate::model::neutral_props)) is what the planner
+/// assumes for an absent property, so dropping it loses nothing and keeps a pass's
+/// observed state as small as the properties that were really set.
 fn item(menu: Menu, row: Row) -> Option<ObservedItem> {
     let mut id = None;
     let mut attrs = std::collections::BTreeMap::new();
     for (k, v) in row {
         if k == ".id" {
             id = Some(v);
-        } else {
+        } else if !is_neutral(menu, &k, &v) {
             attrs.insert(k, v);
         }
     }
@@ -85,10 +89,13 @@ pub async fn read_observed(client: &Client, desired: &DesiredRouter, scope: &Sco
         }
         Scope::Subscribers(ids) => {
             for id in ids {
-                prints.push((
-                    Some(Menu::PppSecret),
-                    Command::on("/ppp/secret", "print").query_eq("comment", &secret_comment(id)),
-                ));
+                // The subscriber's secret, and any secret holding its name (an operator's
+                // own: a conflict, and a session that is not ours to kick).
+                let mut secret = Command::on("/ppp/secret", "print").query_eq("comment", &secret_comment(id));
+                if let Some(name) = desired.secret_name_of(id) {
+                    secret = secret.query_eq("name", &name).query_ops("|");
+                }
+                prints.push((Some(Menu::PppSecret), secret));
                 prints.push((
                     Some(Menu::AddressList),
                     Command::on("/ip/firewall/address-list", "print").query_eq("comment", &suspended_comment(id)),
@@ -130,6 +137,9 @@ pub struct Applied {
     pub acked: Vec<ChangeKey>,
     /// Changes the router refused (`!trap`), with the message.
     pub trapped: Vec<(Change, String)>,
+    /// Adds and renames the router refused because another item holds the name (an
+    /// operator's object the read did not show, e.g. on a fast pass).
+    pub conflicts: Vec<Conflict>,
     /// Changes not sent or not answered because the connection failed.
     pub unsent: usize,
     /// The connection failure, if any.
@@ -142,7 +152,20 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
     }
     match change {
         Change::Add { menu, attrs, .. } => client.add(menu.path(), &pairs(attrs)).await.map(drop),
-        Change::Set { menu, id, attrs, .. } => client.set(menu.path(), id, &pairs(attrs)).await,
+        Change::Set { menu, id, attrs, .. } => {
+            // A value is written with `set`; an empty one (the property should not be
+            // set at all) with `unset`, which RouterOS wants where an empty value is not
+            // a valid value (`remote-address=`, `src-port=`).
+            let (clear, values): (Vec<_>, Vec<_>) = pairs(attrs).into_iter().partition(|(_, v)| v.is_empty());
+            if !values.is_empty() {
+                client.set(menu.path(), id, &values).await?;
+            }
+            for (k, _) in clear {
+                let cmd = Command::on(menu.path(), "unset").attr("numbers", id.as_str()).attr("value-name", k);
+                client.call(cmd).await?;
+            }
+            Ok(())
+        }
         Change::Remove { menu, id, .. } => client.remove(menu.path(), id).await,
         Change::Move { menu, id, destination, .. } => {
             let cmd =
@@ -159,6 +182,24 @@ async fn execute(client: &Client, change: &Change) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// The conflict a trap reports, when an `add` or a rename was refused because the name
+/// (or list and address) is taken: `failure: secret with the same name already exists`,
+/// `failure: already have such entry`, `failure: already have such name`.
+fn name_taken(change: &Change, e: &Error) -> Option<Conflict> {
+    let message = &e.trap()?.message;
+    let taken = message.contains("same name already exists") || message.contains("already have such");
+    let (menu, comment, attrs) = match change {
+        Change::Add { menu, comment, attrs } => (*menu, comment, attrs),
+        Change::Set { menu, comment, attrs, .. } if attrs.contains_key("name") => (*menu, comment, attrs),
+        _ => return None,
+    };
+    let name = match menu {
+        Menu::AddressList => format!("{} {}", attrs.get("list")?, attrs.get("address")?),
+        _ => attrs.get("name")?.clone(),
+    };
+    taken.then(|| Conflict { menu, name, comment: comment.clone(), id: String::new() })
 }
 
 /// Applies `changes` phase by phase, each phase pipelined (`window` in flight).
@@ -184,7 +225,10 @@ pub async fn apply(client: &Client, changes: Vec<Change>, window: usize) -> Appl
         while let Some((c, r)) = results.next().await {
             match r {
                 Ok(()) => out.acked.push(c.key()),
-                Err(e) if e.kind() == ErrorKind::Device => out.trapped.push((c, e.to_string())),
+                Err(e) if e.kind() == ErrorKind::Device => match name_taken(&c, &e) {
+                    Some(conflict) => out.conflicts.push(conflict),
+                    None => out.trapped.push((c, e.to_string())),
+                },
                 Err(e) => {
                     out.unsent += 1;
                     if out.lost.is_none() {

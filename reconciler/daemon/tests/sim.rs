@@ -271,7 +271,7 @@ async fn reconcile_edge_down_disables_nobody() {
 
 #[tokio::test]
 async fn reconcile_mass_disable_is_refused_and_reported() {
-    let w = World::with_guard("mass", GuardConfig { max_disable_share: 0.2, min_count: 5 }).await;
+    let w = World::with_guard("mass", GuardConfig { max_disable_share: 0.2, min_count: 5, ..Default::default() }).await;
     w.plan("home", 10_000, 2_000).await;
     let mut ids = Vec::new();
     for i in 0..30 {
@@ -286,7 +286,8 @@ async fn reconcile_mass_disable_is_refused_and_reported() {
     w.pay(&late).await;
     let r = worker.try_step(Scope::Full).await;
     assert_eq!(r.outcome, "refused", "{r:?}");
-    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("10 of 30")), "{r:?}");
+    // Of the 31 the router serves (the late payer included).
+    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("10 of 31")), "{r:?}");
     assert_eq!(r.withheld, 10);
     for i in 0..30 {
         assert_eq!(w.secret_disabled(&format!("m{i}")), Some(false));
@@ -302,7 +303,7 @@ async fn reconcile_mass_disable_is_refused_and_reported() {
         w.pay(id).await; // (no effect on the guard)
     }
     let w2_ok = {
-        let guard = GuardConfig { max_disable_share: 0.5, min_count: 5 };
+        let guard = GuardConfig { max_disable_share: 0.5, min_count: 5, ..Default::default() };
         let mut s = w.ctx.settings.clone();
         s.guard = guard;
         std::sync::Arc::new(konnekted_reconciler::Ctx::new(s, w.metrics.clone()))
@@ -567,4 +568,216 @@ async fn edge_wrong_sync_key_is_unauthorized_and_router_untouched() {
     assert!(w.h().command_log().is_empty());
     let m = w.metrics.get("konnekted_reconciler_edge_errors_total", &[("tenant", "badkey"), ("label", "unauthorized")]);
     assert_eq!(m, Some(1.0));
+}
+
+#[tokio::test]
+async fn reconcile_operator_secret_with_same_name_is_reported_once_and_left_alone() {
+    let w = World::new("clash").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let h = w.h();
+    let theirs = h
+        .add("/ppp/secret", &[("name", "alice@clash"), ("password", "operator's"), ("service", "pppoe")])
+        .expect("operator's secret");
+    let mut worker = w.worker();
+    for pass in 0..2 {
+        let r = worker.try_step(Scope::Full).await;
+        assert_eq!(r.outcome, "ok", "pass {pass}: {r:?}");
+        assert_eq!(r.conflicts.len(), 1, "{r:?}");
+        assert!(r.conflicts[0].contains("\"alice@clash\""), "{r:?}");
+    }
+    // The rest of the pass went ahead; the operator's secret is as they left it.
+    assert_eq!(w.secret_disabled("bob"), Some(false));
+    let alice = h.find("/ppp/secret", "name", "alice@clash");
+    assert_eq!(alice.len(), 1);
+    assert_eq!(alice[0].id(), Some(theirs.as_str()));
+    assert_eq!(alice[0].get("password"), Some("operator's"));
+    assert_eq!(alice[0].get("comment"), None);
+    let m = |name| w.metrics.get(name, &[("router", "tower-1")]);
+    assert_eq!(m("konnekted_reconciler_conflicts"), Some(1.0));
+    assert_eq!(m("konnekted_reconciler_conflicts_found_total"), Some(1.0), "counted once over two passes");
+    assert!(
+        w.metrics
+            .get("konnekted_reconciler_errors_total", &[("router", "tower-1"), ("label", "router_trap")])
+            .is_none()
+    );
+    // The operator renames theirs: the next pass adds ours and the conflict is gone.
+    h.set("/ppp/secret", &theirs, &[("name", "alice-old")]).expect("rename");
+    let r = worker.try_step(Scope::Full).await;
+    assert!(r.conflicts.is_empty(), "{r:?}");
+    assert_eq!(w.secret_disabled("alice"), Some(false));
+    assert_eq!(m("konnekted_reconciler_conflicts"), Some(0.0));
+}
+
+#[tokio::test]
+async fn fast_path_operator_secret_with_same_name_is_a_conflict_not_a_trap() {
+    let w = World::new("clashfast").await;
+    // Unpaid subscribers have no secret at all, so a payment makes the fast path add one.
+    let mut cfg = w.tenant_cfg();
+    cfg.suspend_policy = konnekted_reconciler::config::SuspendPolicy::Remove;
+    let tenant = konnekted_reconciler::Tenant::new(cfg, Duration::from_secs(5)).expect("tenant");
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("bob", "home", None).await;
+    let carol = w.subscriber("carol", "home", None).await;
+    let mut worker = RouterWorker::new(w.router_cfg(), tenant.clone(), w.ctx.clone());
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    h.add("/ppp/secret", &[("name", "carol@clashfast"), ("password", "x")]).expect("operator's secret");
+    h.ppp_login("carol@clashfast", "10.30.0.9");
+    w.pay(&carol).await;
+    assert!(tenant.poll_feed(&w.metrics).await.expect("feed") > 0);
+    let r = worker.try_step(Scope::Subscribers([carol].into())).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert_eq!(h.find("/ppp/secret", "name", "carol@clashfast").len(), 1);
+    assert_eq!(h.find("/ppp/active", "name", "carol@clashfast").len(), 1, "their session is not ours to kick");
+}
+
+#[tokio::test]
+async fn guard_suspensions_one_at_a_time_are_counted_over_the_window_and_held_until_confirmed() {
+    let w = World::with_guard("roll", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let addr =
+        konnekted_reconciler::http::serve_with(([127, 0, 0, 1], 0).into(), w.metrics.clone(), w.ctx.ledger.clone())
+            .await
+            .expect("http");
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    // Ten suspensions, each reaching the router through its own fast pass (as they do
+    // when they arrive 2.5 s apart): 20 % of 30 go through, the rest are held.
+    let mut outcomes = Vec::new();
+    for id in &ids[..10] {
+        w.suspend(id).await;
+        assert!(w.tenant.poll_feed(&w.metrics).await.expect("feed") > 0);
+        let r = worker.try_step(Scope::Subscribers([id.clone()].into())).await;
+        outcomes.push(r.outcome);
+    }
+    assert_eq!(outcomes, [["ok"; 6].as_slice(), ["refused"; 4].as_slice()].concat());
+    let disabled =
+        |range: std::ops::Range<usize>| range.map(|i| w.secret_disabled(&format!("m{i}"))).collect::<Vec<_>>();
+    assert_eq!(disabled(0..6), vec![Some(true); 6]);
+    assert_eq!(disabled(6..10), vec![Some(false); 4]);
+    // A full pass holds all four; a re-enable still goes through.
+    w.patch(&format!("/subscribers/{}", ids[0]), serde_json::json!({"status": "active"})).await;
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "refused", "{r:?}");
+    assert!(r.refusal.as_deref().is_some_and(|m| m.contains("confirm-disables")), "{r:?}");
+    assert_eq!(w.secret_disabled("m0"), Some(false), "re-enabled while disables are held");
+    let routers: serde_json::Value =
+        w.http.get(format!("http://{addr}/routers")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(routers["routers"]["tower-1"]["held"]["disables"], 4, "{routers}");
+    let health: serde_json::Value =
+        w.http.get(format!("http://{addr}/health")).send().await.expect("get").json().await.expect("json");
+    assert_eq!(health["routers"]["tower-1"]["held_disables"], 4, "{health}");
+    // The operator confirms: the next pass applies them.
+    let post = |router: &str| w.http.post(format!("http://{addr}/routers/{router}/confirm-disables")).send();
+    assert_eq!(post("nope").await.expect("post").status().as_u16(), 404);
+    let ok = post("tower-1").await.expect("post");
+    assert_eq!(ok.status().as_u16(), 200);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(disabled(6..10), vec![Some(true); 4]);
+    assert_eq!(post("tower-1").await.expect("post").status().as_u16(), 409, "nothing held any more");
+}
+
+#[tokio::test]
+async fn guard_ten_at_once_refused_then_released_by_confirmation() {
+    let w = World::with_guard("once", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
+    assert_eq!(w.ctx.ledger.held()["tower-1"].as_ref().map(|h| h.disables), Some(10));
+    assert_eq!(w.ctx.ledger.confirm("tower-1"), konnekted_reconciler::ledger::Confirmation::Released(10));
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert!((0..10).all(|i| w.secret_disabled(&format!("m{i}")) == Some(true)));
+    assert_eq!(w.ctx.ledger.held()["tower-1"], None);
+}
+
+#[tokio::test]
+async fn router_show_lists_managed_objects_desired_values_and_drift() {
+    let w = World::new("show").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    w.active_subscriber("bob", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    let alice = h.find("/ppp/secret", "name", "alice@show")[0].id().expect("id").to_owned();
+    h.set("/ppp/secret", &alice, &[("disabled", "yes")]).expect("operator disables");
+    let q = h.find("/queue/tree", "name", "konnekted-home-up")[0].id().expect("id").to_owned();
+    h.set("/queue/tree", &q, &[("disabled", "yes")]).expect("operator disables a queue");
+
+    // The library call.
+    let text = konnekted_reconciler::show::show(&w.tenant_cfg(), &w.router_cfg(), None).await.expect("show");
+    assert!(text.contains("2 not as desired"), "{text}");
+    assert!(text.contains("konnekted:plan:home:queue-up  DRIFT"), "{text}");
+    assert!(!text.contains("secret-alice"), "passwords never shown: {text}");
+
+    // The command, as an operator types it, against the simulator.
+    let dir = common::TempDir::new("show-cfg");
+    let path = dir.0.join("reconciler.toml");
+    let text = format!(
+        "[[tenant]]\nrealm = \"show\"\nedge_url = \"http://{edge}\"\n\n[[router]]\nname = \"tower-1\"\ntenant = \"show\"\naddress = \"127.0.0.1\"\nport = {port}\nusername = \"admin\"\nqueue_types = \"builtin\"\n",
+        edge = w.proxy.addr,
+        port = w.sim.local_addr().port()
+    );
+    std::fs::write(&path, text).expect("config");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_konnekted-reconciler"))
+        .args(["router", "show", "tower-1", "--menu", "/ppp/secret", "--config"])
+        .arg(&path)
+        .env("KONNEKTED_SYNC_KEY_SHOW", &w.sync_key)
+        .env("KONNEKTED_ROUTER_PASSWORD_TOWER_1", "pw")
+        .output()
+        .await
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 managed objects in /ppp/secret, 1 not as desired"), "{stdout}");
+    assert!(stdout.contains("DRIFT") && stdout.contains("disabled=\"true\" (wants \"false\")"), "{stdout}");
+    assert!(!stdout.contains("/queue/tree"), "{stdout}");
+    // Nothing was changed.
+    assert_eq!(w.secret_disabled("alice"), Some(true));
+}
+
+#[tokio::test]
+async fn guard_confirmation_not_needed_by_the_next_pass_does_not_carry_over() {
+    let w = World::with_guard("carry", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+    w.plan("home", 10_000, 2_000).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
+    }
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "refused");
+    assert!(matches!(w.ctx.ledger.confirm("tower-1"), konnekted_reconciler::ledger::Confirmation::Released(10)));
+    // Before the pass runs, the billing side takes them back: nobody is left to disable.
+    for id in &ids[..10] {
+        w.patch(&format!("/subscribers/{id}"), serde_json::json!({"status": "active"})).await;
+    }
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    // A later mass suspension is held again: the confirmation was used up.
+    for id in &ids[10..20] {
+        w.suspend(id).await;
+    }
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
 }

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 fn command(i: usize) -> Command {
     if i.is_multiple_of(2) {
-        Command::on("/ppp/secret", "add").attr("name", format!("u{i}")).attr("profile", "10M")
+        Command::on("/ppp/secret", "add").attr("name", format!("u{i}")).attr("profile", "default-encryption")
     } else {
         Command::on("/ppp/secret", "print").proplist([".id", "name"]).query_eq("name", &format!("u{}", i - 1))
     }

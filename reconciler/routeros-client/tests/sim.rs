@@ -17,6 +17,8 @@ async fn setup(sim_cfg: SimConfig) -> (Simulator, Client) {
 #[tokio::test]
 async fn client_concurrent_adds_all_land_with_unique_ids() {
     let (sim, client) = setup(SimConfig::new("admin", "x").rtt(Duration::from_millis(5))).await;
+    // A router refuses a secret naming a profile it does not have.
+    client.add("/ppp/profile", &[("name", "10M")]).await.expect("profile");
     let mut tasks = Vec::new();
     for i in 0..300 {
         let c = client.clone();
@@ -77,7 +79,7 @@ async fn client_duplicate_add_is_typed_device_error() {
     let err = client.add("/ppp/secret", &[("name", "alice")]).await.expect_err("dup");
     assert_eq!(err.kind(), ErrorKind::Device);
     assert!(err.is_connection_usable());
-    assert_eq!(err.trap().map(|t| t.message.as_str()), Some("failure: already have such entry"));
+    assert_eq!(err.trap().map(|t| t.message.as_str()), Some("failure: secret with the same name already exists"));
     let err = client.remove("/ppp/secret", "*99").await.expect_err("missing");
     assert_eq!(err.trap().map(|t| (t.category, t.message.as_str())), Some((Some(0), "no such item")));
     let err = client.call(Command::new("/nope/print")).await.expect_err("bad path");
@@ -139,6 +141,9 @@ async fn client_wrong_password_is_login_error() {
 #[tokio::test]
 async fn client_queries_and_set_round_trip() {
     let (sim, client) = setup(SimConfig::new("admin", "x")).await;
+    for p in ["5M", "10M"] {
+        client.add("/ppp/profile", &[("name", p)]).await.expect("profile");
+    }
     for (n, p) in [("a", "5M"), ("b", "10M"), ("c", "10M")] {
         client.add("/ppp/secret", &[("name", n), ("profile", p)]).await.expect("add");
     }

@@ -268,15 +268,16 @@ impl Reply {
 
     /// The sentence to send for this reply (server side, e.g. a simulator).
     pub fn to_sentence(&self) -> Sentence {
+        // A router puts `.tag` right after the reply word (`!re .tag=7 =name=x`).
         let mut words = vec![self.kind.as_str().to_owned()];
+        if let Some(t) = &self.tag {
+            words.push(format!(".tag={t}"));
+        }
         if let Some(reason) = &self.fatal_reason {
             words.push(reason.clone());
         }
         for (k, v) in self.attributes.iter() {
             words.push(format!("={k}={v}"));
-        }
-        if let Some(t) = &self.tag {
-            words.push(format!(".tag={t}"));
         }
         Sentence { words }
     }
@@ -444,7 +445,7 @@ mod tests {
 
     #[test]
     fn reply_tagged_trap_parses_category_and_message() {
-        let s = Sentence::new(["!trap", "=category=1", "=message=bad", ".tag=42"]);
+        let s = Sentence::new(["!trap", ".tag=42", "=category=1", "=message=bad"]);
         let r = Reply::from_sentence(s.clone()).expect("reply");
         assert_eq!(r.kind, ReplyKind::Trap);
         assert_eq!(r.tag.as_deref(), Some("42"));

@@ -182,11 +182,16 @@ fn handle(shared: &Shared, session: &mut Session, sentence: &Sentence) -> (Vec<R
             Some(t) => session.running.iter().filter(|r| r.as_deref() == Some(t)).cloned().collect(),
             None => session.running.iter().cloned().collect(),
         };
-        for v in victims {
-            session.running.remove(&v);
-            out.extend(tagged(vec![Reply::trap(Some(2), "interrupted"), Reply::new(ReplyKind::Done)], v.as_deref()));
+        // As a router answers: each cancelled command's `interrupted` trap, then the
+        // cancel's own `!done`, then the cancelled commands' `!done`s.
+        for v in &victims {
+            session.running.remove(v);
+            out.extend(tagged(vec![Reply::trap(Some(2), "interrupted")], v.as_deref()));
         }
         out.extend(tagged(vec![Reply::new(ReplyKind::Done)], tag));
+        for v in &victims {
+            out.extend(tagged(vec![Reply::new(ReplyKind::Done)], v.as_deref()));
+        }
         return (out, false);
     }
     match shared.take_fault(&req) {

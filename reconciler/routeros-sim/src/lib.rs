@@ -14,6 +14,33 @@
 //! Replies are in order per connection; each is delayed by the configured RTT measured
 //! from when its request arrived, so N pipelined commands cost about one RTT.
 //!
+//! It also serves `unset` (`=numbers=` or `=.id=`, `=value-name=`: back to the default).
+//!
+//! **Refuses what a router refuses** (RouterOS's own messages where known; `interfaces.md` §1):
+//! `input does not match any value of <prop>` for a reference to nothing or a value
+//! outside the menu's set (`/ppp/secret` `profile=` naming no profile, `service=` outside
+//! `any async l2tp ovpn pppoe pptp sstp`; `/queue/tree` `parent=` that is not `global`, an
+//! interface (`ether1`..`ether5`, `bridge`) or another queue, `queue=` naming no queue type;
+//! `/queue/type` `kind=`; firewall `action=` outside each table's set);
+//! `invalid value for argument <prop>` for a malformed value (`remote-address=` /
+//! `local-address=` that is not an IPv4 address, empty included; an address-list `address`
+//! that is not an address, range, prefix or DNS name, e.g. `127.0.0.1:8080`; a rate);
+//! `unknown parameter <prop>` for a property the menu does not have (each firewall table
+//! has its own: `to-ports` only in nat, `reject-with` only in filter, marks and `passthrough`
+//! only in mangle); `failure: secret with the same name already exists` for a duplicate PPP
+//! secret (`failure: already have such entry` elsewhere); `no such command` for an unknown
+//! command of a known menu, `no such command prefix` for an unknown menu.
+//!
+//! **As on a fresh router:** PPP profiles `default` and `default-encryption`; queue types
+//! `default`, `ethernet-default`, `wireless-default`, `synchronous-default`,
+//! `hotspot-default`, `pcq-upload-default`, `pcq-download-default`, `only-hardware-queue`,
+//! `multi-queue-ethernet-default`, `default-small` (built-in items cannot be removed).
+//! Booleans are accepted as `yes/no/true/false` in sets and queries (`?=disabled=yes`
+//! matches what `?=disabled=true` does) and printed `true`/`false`; rates are printed as
+//! the router prints them (`10000000` → `10M`, `2M/512k`). Replies put `.tag` right after the
+//! reply word; after `/cancel`, each cancelled command's `interrupted` trap, then the
+//! cancel's own `!done`, then the cancelled command's `!done`.
+//!
 //! **What it is not:** a model of packet forwarding, RADIUS, queues or PPP. Nothing
 //! happens on its own: sessions appear in `/ppp/active` only through
 //! [`SimHandle::ppp_login`]. Messages of traps follow what public clients have
@@ -48,6 +75,7 @@
 //! let addr = sim.local_addr(); // connect a client here
 //! let h = sim.handle();
 //! h.set_rtt(Duration::from_millis(40));
+//! h.add("/ppp/profile", &[("name", "10M")]).unwrap();
 //! h.add("/ppp/secret", &[("name", "alice"), ("profile", "10M")]).unwrap();
 //! h.ppp_login("alice", "10.20.0.15");
 //! h.inject(Fault::trap("/ppp/secret/add", "failure: out of memory").times(1));

@@ -62,45 +62,138 @@ pub const BOOL_FIELDS: &[&str] = &[
     "radius",
 ];
 
-const FIREWALL_COMMON: &[&str] = &[
-    "chain",
-    "action",
-    "src-address",
-    "dst-address",
-    "src-address-list",
-    "dst-address-list",
-    "protocol",
-    "src-port",
-    "dst-port",
-    "in-interface",
-    "out-interface",
-    "in-interface-list",
-    "out-interface-list",
-    "connection-mark",
-    "packet-mark",
-    "connection-state",
-    "src-address-type",
-    "dst-address-type",
-    "jump-target",
-    "log",
-    "log-prefix",
-    "comment",
-    "disabled",
-    // filter
-    "reject-with",
-    // nat
-    "to-addresses",
-    "to-ports",
-    // mangle
-    "new-connection-mark",
-    "new-packet-mark",
-    "new-routing-mark",
-    "passthrough",
+/// Properties holding a rate in bit/s (a `a/b` pair in `/queue/simple`): stored and
+/// printed the way RouterOS prints them (`10000000` → `10M`, `512000` → `512k`).
+pub const RATE_FIELDS: &[&str] = &[
+    "limit-at",
+    "max-limit",
+    "burst-limit",
+    "burst-threshold",
+    "pcq-rate",
+    "pcq-burst-rate",
+    "pcq-burst-threshold",
+    "total-limit-at",
+    "total-max-limit",
+    "total-burst-limit",
+    "total-burst-threshold",
 ];
+
+/// Matchers every firewall table has.
+macro_rules! firewall_fields {
+    ($($extra:literal),*) => {
+        &[
+            "chain",
+            "action",
+            "src-address",
+            "dst-address",
+            "src-address-list",
+            "dst-address-list",
+            "protocol",
+            "src-port",
+            "dst-port",
+            "in-interface",
+            "out-interface",
+            "in-interface-list",
+            "out-interface-list",
+            "connection-mark",
+            "packet-mark",
+            "connection-state",
+            "src-address-type",
+            "dst-address-type",
+            "jump-target",
+            "log",
+            "log-prefix",
+            $($extra,)*
+            "comment",
+            "disabled",
+        ]
+    };
+}
+
+const FILTER_FIELDS: &[&str] = firewall_fields!("reject-with");
+const NAT_FIELDS: &[&str] = firewall_fields!("to-addresses", "to-ports");
+const MANGLE_FIELDS: &[&str] =
+    firewall_fields!("new-connection-mark", "new-packet-mark", "new-routing-mark", "passthrough");
+
+/// `action=` values of `/ip/firewall/filter` (RouterOS 7).
+pub const FILTER_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "drop",
+    "fasttrack-connection",
+    "jump",
+    "log",
+    "passthrough",
+    "reject",
+    "return",
+    "tarpit",
+];
+/// `action=` values of `/ip/firewall/nat`.
+pub const NAT_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "dst-nat",
+    "endpoint-independent-nat",
+    "jump",
+    "log",
+    "masquerade",
+    "netmap",
+    "passthrough",
+    "redirect",
+    "return",
+    "same",
+    "src-nat",
+];
+/// `action=` values of `/ip/firewall/mangle`.
+pub const MANGLE_ACTIONS: &[&str] = &[
+    "accept",
+    "add-dst-to-address-list",
+    "add-src-to-address-list",
+    "change-dscp",
+    "change-mss",
+    "change-ttl",
+    "clear-df",
+    "fasttrack-connection",
+    "jump",
+    "log",
+    "mark-connection",
+    "mark-packet",
+    "mark-routing",
+    "passthrough",
+    "return",
+    "route",
+    "set-priority",
+    "sniff-pc",
+    "sniff-tzsp",
+    "strip-ipv4-options",
+];
+/// `service=` values of `/ppp/secret`.
+pub const PPP_SERVICES: &[&str] = &["any", "async", "l2tp", "ovpn", "pppoe", "pptp", "sstp"];
+/// Queue types a fresh router has (`/queue/type`, `default=true`), with their kind.
+pub const BUILTIN_QUEUE_TYPES: &[(&str, &str)] = &[
+    ("default", "pfifo"),
+    ("ethernet-default", "pfifo"),
+    ("wireless-default", "sfq"),
+    ("synchronous-default", "red"),
+    ("hotspot-default", "sfq"),
+    ("pcq-upload-default", "pcq"),
+    ("pcq-download-default", "pcq"),
+    ("only-hardware-queue", "none"),
+    ("multi-queue-ethernet-default", "mq-pfifo"),
+    ("default-small", "pfifo"),
+];
+/// `kind=` values of `/queue/type`.
+pub const QUEUE_KINDS: &[&str] = &["bfifo", "cake", "fq-codel", "mq-pfifo", "none", "pcq", "pfifo", "red", "sfq"];
+/// Interfaces a fresh simulated router has (queue-tree parents besides `global` and queues).
+pub const INTERFACES: &[&str] = &["ether1", "ether2", "ether3", "ether4", "ether5", "bridge"];
 
 const FIREWALL_RO: &[&str] = &["dynamic", "invalid", "bytes", "packets"];
 const FIREWALL_DEFAULTS: &[(&str, &str)] =
     &[("action", "accept"), ("log", "false"), ("log-prefix", ""), ("disabled", "false")];
+const MANGLE_DEFAULTS: &[(&str, &str)] =
+    &[("action", "accept"), ("log", "false"), ("log-prefix", ""), ("passthrough", "true"), ("disabled", "false")];
 
 const fn table(
     path: &'static str,
@@ -347,9 +440,9 @@ pub static MENUS: &[MenuSpec] = &[
         &["name", "kind"],
         Unique::Name,
     ),
-    ordered(table("/ip/firewall/filter", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
-    ordered(table("/ip/firewall/nat", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
-    ordered(table("/ip/firewall/mangle", FIREWALL_COMMON, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
+    ordered(table("/ip/firewall/filter", FILTER_FIELDS, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
+    ordered(table("/ip/firewall/nat", NAT_FIELDS, FIREWALL_RO, FIREWALL_DEFAULTS, &["chain"], Unique::None)),
+    ordered(table("/ip/firewall/mangle", MANGLE_FIELDS, FIREWALL_RO, MANGLE_DEFAULTS, &["chain"], Unique::None)),
     table(
         "/ip/firewall/address-list",
         &["list", "address", "timeout", "comment", "disabled"],

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use routeros_proto::value::{format_duration, format_duration_v6, parse_bool};
+use routeros_proto::value::{format_duration, format_duration_v6, format_rate, parse_bool, parse_rate};
 use routeros_proto::{Request, Row};
 
 use crate::Flavour;
@@ -26,8 +26,19 @@ impl SimTrap {
     }
 }
 
+/// A path no menu has (`/ppp/bogus/print`).
 pub(crate) fn no_such_command() -> SimTrap {
     SimTrap::new(Some(0), "no such command prefix")
+}
+/// A known menu without that command (`/ppp/secret/frobnicate`, `/ppp/active/add`).
+pub(crate) fn no_such_verb() -> SimTrap {
+    SimTrap::new(Some(0), "no such command")
+}
+fn no_value_match(name: &str) -> SimTrap {
+    SimTrap::new(Some(1), format!("input does not match any value of {name}"))
+}
+fn invalid_value(name: &str) -> SimTrap {
+    SimTrap::new(Some(1), format!("invalid value for argument {name}"))
 }
 fn no_such_item() -> SimTrap {
     SimTrap::new(Some(0), "no such item")
@@ -35,8 +46,34 @@ fn no_such_item() -> SimTrap {
 fn unknown_parameter(name: &str) -> SimTrap {
     SimTrap::new(Some(1), format!("unknown parameter {name}"))
 }
-fn already_have() -> SimTrap {
-    SimTrap::new(None, "failure: already have such entry")
+fn already_have(path: &str) -> SimTrap {
+    match path {
+        "/ppp/secret" => SimTrap::new(None, "failure: secret with the same name already exists"),
+        _ => SimTrap::new(None, "failure: already have such entry"),
+    }
+}
+
+fn is_ipv4(v: &str) -> bool {
+    v.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+/// An address-list `address`: an IPv4 address, range `a-b`, prefix `a/n`, or a DNS name
+/// (RouterOS 7 resolves names itself). Never a port.
+fn is_list_address(v: &str) -> bool {
+    if is_ipv4(v) {
+        return true;
+    }
+    if let Some((a, b)) = v.split_once('-')
+        && is_ipv4(a)
+        && is_ipv4(b)
+    {
+        return true;
+    }
+    if let Some((a, n)) = v.split_once('/') {
+        return is_ipv4(a) && n.parse::<u8>().is_ok_and(|n| n <= 32);
+    }
+    let dns = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    v.len() <= 253 && v.bytes().any(|b| b.is_ascii_alphabetic()) && v.split('.').all(dns)
 }
 
 /// Who makes a change: the API (rules of the API apply) or an operator in Winbox
@@ -111,7 +148,75 @@ impl State {
                 t.items.push(Item { id, attrs, since: now });
             }
         }
+        if let Some(t) = tables.get_mut("/queue/type") {
+            let defaults = schema::menu("/queue/type").map(|m| m.defaults).unwrap_or(&[]);
+            for (i, (name, kind)) in schema::BUILTIN_QUEUE_TYPES.iter().enumerate() {
+                let mut attrs: Row = defaults.iter().copied().collect();
+                attrs.insert("name", name);
+                attrs.insert("kind", kind);
+                match *name {
+                    "pcq-upload-default" => attrs.insert("pcq-classifier", "src-address"),
+                    "pcq-download-default" => attrs.insert("pcq-classifier", "dst-address"),
+                    _ => {}
+                }
+                attrs.insert("default", "true");
+                // Built-in items have ids far above what `add` hands out.
+                t.items.push(Item { id: 0xFFFF_FF00 + i as u32, attrs, since: now });
+            }
+        }
         State { tables, started: now, flavour }
+    }
+
+    /// Names of the items of `path`.
+    fn names<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.tables.get(path).into_iter().flat_map(|t| t.items.iter().filter_map(|i| i.attrs.get("name")))
+    }
+
+    /// Refuses values a router refuses: references to nothing, values outside a menu's
+    /// set, malformed addresses. `attrs` are the values being written; `own` the name of
+    /// the item being changed (a queue cannot be its own parent).
+    fn check_values(&self, spec: &MenuSpec, attrs: &Row, own: Option<&str>) -> Result<(), SimTrap> {
+        for (k, v) in attrs.iter() {
+            let ok = match (spec.path, k) {
+                ("/ppp/secret", "profile") => self.names("/ppp/profile").any(|n| n == v),
+                ("/ppp/secret", "service") => schema::PPP_SERVICES.contains(&v),
+                ("/ppp/secret", "remote-address" | "local-address") => {
+                    if !is_ipv4(v) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/queue/tree", "parent") => {
+                    v == "global"
+                        || schema::INTERFACES.contains(&v)
+                        || (Some(v) != own && self.names("/queue/tree").any(|n| n == v))
+                }
+                ("/queue/tree" | "/queue/simple", "queue") => {
+                    v.split('/').all(|q| self.names("/queue/type").any(|n| n == q))
+                }
+                ("/queue/type", "kind") => schema::QUEUE_KINDS.contains(&v),
+                ("/ip/firewall/filter", "action") => schema::FILTER_ACTIONS.contains(&v),
+                ("/ip/firewall/nat", "action") => schema::NAT_ACTIONS.contains(&v),
+                ("/ip/firewall/mangle", "action") => schema::MANGLE_ACTIONS.contains(&v),
+                ("/ip/firewall/address-list", "address") => {
+                    if !is_list_address(v) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/radius", "address") => {
+                    if !is_ipv4(v) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                _ => true,
+            };
+            if !ok {
+                return Err(no_value_match(k));
+            }
+        }
+        Ok(())
     }
 
     fn spec_and_table(&mut self, path: &str) -> Result<(&'static MenuSpec, &mut Table), SimTrap> {
@@ -165,8 +270,47 @@ impl State {
                 self.set(path, Some(&ids), &flag, Origin::Operator, lying)?;
                 Ok(Outcome::default())
             }
-            _ => Err(no_such_command()),
+            "unset" if spec.can_set => {
+                let mut attrs = req.attributes.clone();
+                let ids = take_ids(&mut attrs);
+                let name = attrs
+                    .remove("value-name")
+                    .ok_or_else(|| SimTrap::new(Some(1), "missing value(s) of argument(s) value-name"))?;
+                if let Some((k, _)) = attrs.iter().next() {
+                    return Err(unknown_parameter(k));
+                }
+                self.unset(path, ids.as_deref(), &name, lying)?;
+                Ok(Outcome::default())
+            }
+            _ => Err(no_such_verb()),
         }
+    }
+
+    /// `unset =value-name=prop`: the property goes back to what a fresh item has (its
+    /// default, or not set at all).
+    fn unset(&mut self, path: &str, ids: Option<&str>, name: &str, lying: bool) -> Result<(), SimTrap> {
+        let (spec, table) = self.spec_and_table(path)?;
+        if !spec.writable(name) || spec.required.contains(&name) {
+            return Err(unknown_parameter(name));
+        }
+        let positions = match (spec.kind, ids) {
+            (MenuKind::Single, _) => vec![0],
+            (MenuKind::Table, Some(ids)) => Self::resolve(spec, table, ids)?,
+            (MenuKind::Table, None) => return Err(no_such_item()),
+        };
+        if lying {
+            return Ok(());
+        }
+        let default = spec.defaults.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        for p in positions {
+            match default {
+                Some(v) => table.items[p].attrs.insert(name, v),
+                None => {
+                    table.items[p].attrs.remove(name);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn print(&mut self, spec: &'static MenuSpec, req: &Request) -> Result<Outcome, SimTrap> {
@@ -176,6 +320,10 @@ impl State {
             }
         }
         let bad = |BadQuery(q)| SimTrap::new(Some(1), format!("invalid query: ?{q}"));
+        // `?=disabled=yes` matches what `?=disabled=true` matches: booleans are stored
+        // (and printed) as `true`/`false`, whatever spelling the query uses.
+        let queries: Vec<String> = req.queries.iter().map(|q| normalise_bool_query(q)).collect();
+        let req = &Request { queries, ..req.clone() };
         let mut matched = Vec::new();
         if matches!(spec.path, "/ppp/active" | "/ip/hotspot/active" | "/system/resource") {
             // Computed properties (uptime): evaluate on the printed rows.
@@ -286,7 +434,15 @@ impl State {
             if !allowed {
                 return Err(unknown_parameter(k));
             }
-            if BOOL_FIELDS.contains(&k) {
+            if schema::RATE_FIELDS.contains(&k) {
+                // `10000000` is printed back as `10M`; `a/b` pairs side by side.
+                let mut printed = Vec::new();
+                for part in v.split('/') {
+                    let bps = parse_rate(part).map_err(|_| invalid_value(k))?;
+                    printed.push(format_rate(bps));
+                }
+                out.insert(k, &printed.join("/"));
+            } else if BOOL_FIELDS.contains(&k) {
                 let b = parse_bool(v)
                     .map_err(|_| SimTrap::new(Some(1), format!("input does not match any value of {k}")))?;
                 out.insert(k, if b { "true" } else { "false" });
@@ -308,12 +464,14 @@ impl State {
     }
 
     pub(crate) fn add(&mut self, path: &str, attrs: &Row, origin: Origin, lying: bool) -> Result<String, SimTrap> {
-        let (spec, table) = self.spec_and_table(path)?;
+        let spec = schema::menu(path).ok_or_else(no_such_command)?;
         if spec.kind != MenuKind::Table || (origin == Origin::Api && !spec.can_add) {
-            return Err(no_such_command());
+            return Err(no_such_verb());
         }
         let mut given = Self::check_attrs(spec, attrs, origin, true)?;
         let place_before = given.remove("place-before");
+        self.check_values(spec, &given, given.get("name"))?;
+        let (spec, table) = self.spec_and_table(path)?;
         for r in spec.required {
             if given.get(r).is_none_or(str::is_empty) {
                 return Err(SimTrap::new(Some(1), format!("missing value(s) of argument(s) {r}")));
@@ -328,7 +486,7 @@ impl State {
             row.insert("dynamic", if dynamic { "true" } else { "false" });
         }
         if Self::conflicts(spec, table, &row, None) {
-            return Err(already_have());
+            return Err(already_have(spec.path));
         }
         let position = match place_before {
             Some(pb) => Some(
@@ -375,11 +533,13 @@ impl State {
         origin: Origin,
         lying: bool,
     ) -> Result<(), SimTrap> {
-        let (spec, table) = self.spec_and_table(path)?;
+        let spec = schema::menu(path).ok_or_else(no_such_command)?;
         if origin == Origin::Api && !spec.can_set && !attrs.iter().all(|(k, _)| k == "disabled") {
-            return Err(no_such_command());
+            return Err(no_such_verb());
         }
         let changes = Self::check_attrs(spec, attrs, origin, false)?;
+        self.check_values(spec, &changes, None)?;
+        let (spec, table) = self.spec_and_table(path)?;
         let positions = match (spec.kind, ids) {
             (MenuKind::Single, _) => vec![0],
             (MenuKind::Table, Some(ids)) => Self::resolve(spec, table, ids)?,
@@ -392,7 +552,7 @@ impl State {
                 row.insert(k, v);
             }
             if Self::conflicts(spec, table, &row, Some(table.items[p].id)) {
-                return Err(already_have());
+                return Err(already_have(spec.path));
             }
             updated.push((p, row));
         }
@@ -407,7 +567,7 @@ impl State {
     pub(crate) fn remove(&mut self, path: &str, ids: &str, origin: Origin, lying: bool) -> Result<(), SimTrap> {
         let (spec, table) = self.spec_and_table(path)?;
         if spec.kind != MenuKind::Table || (origin == Origin::Api && !spec.can_remove) {
-            return Err(no_such_command());
+            return Err(no_such_verb());
         }
         let mut positions = Self::resolve(spec, table, ids)?;
         if positions.iter().any(|&p| table.items[p].attrs.get("default") == Some("true")) {
@@ -436,7 +596,7 @@ impl State {
     ) -> Result<(), SimTrap> {
         let (spec, table) = self.spec_and_table(path)?;
         if spec.kind != MenuKind::Table || !spec.can_move {
-            return Err(no_such_command());
+            return Err(no_such_verb());
         }
         let positions = Self::resolve(spec, table, ids)?;
         let destination = match destination.filter(|d| !d.is_empty()) {
@@ -462,6 +622,21 @@ impl State {
         table.items.splice(at..at, taken);
         Ok(())
     }
+}
+
+/// `disabled=yes` → `disabled=true` (any `?`-word form comparing a boolean property).
+fn normalise_bool_query(q: &str) -> String {
+    let (prefix, rest) = match q.as_bytes().first() {
+        Some(b'=' | b'<' | b'>') => q.split_at(1),
+        _ => ("", q),
+    };
+    if let Some((k, v)) = rest.split_once('=')
+        && BOOL_FIELDS.contains(&k)
+        && let Ok(b) = parse_bool(v)
+    {
+        return format!("{prefix}{k}={}", if b { "true" } else { "false" });
+    }
+    q.to_owned()
 }
 
 /// A stored item seen through the query evaluator, without building its printed row.
@@ -521,7 +696,7 @@ mod tests {
         // Only ordered lists can move.
         s.execute(&req(&["/ppp/secret/add", "=name=x"]), false).expect("secret");
         let err = s.execute(&req(&["/ppp/secret/move", "=numbers=*1"]), false).expect_err("no move");
-        assert_eq!(err.message, "no such command prefix");
+        assert_eq!(err.message, "no such command");
     }
 
     #[test]
@@ -530,7 +705,7 @@ mod tests {
         let id = s.execute(&req(&["/ppp/secret/add", "=name=alice"]), false).expect("add").ret;
         assert_eq!(id.as_deref(), Some("*1"));
         let err = s.execute(&req(&["/ppp/secret/add", "=name=alice"]), false).expect_err("dup");
-        assert_eq!(err.message, "failure: already have such entry");
+        assert_eq!(err.message, "failure: secret with the same name already exists");
     }
 
     #[test]
@@ -601,7 +776,7 @@ mod tests {
     fn api_add_to_active_is_no_such_command() {
         let mut s = State::new(Flavour::V7);
         let err = s.execute(&req(&["/ppp/active/add", "=name=a"]), false).expect_err("no add");
-        assert_eq!(err.message, "no such command prefix");
+        assert_eq!(err.message, "no such command");
         let id = s.add("/ppp/active", &[("name", "a")].into_iter().collect(), Origin::Operator, false);
         assert_eq!(id.as_deref(), Ok("*1"));
         s.execute(&req(&["/ppp/active/remove", "=.id=*1"]), false).expect("kick");
@@ -616,5 +791,145 @@ mod tests {
         assert_eq!(out.rows.len(), 1);
         assert_eq!(out.rows[0].get("name"), Some("tower-03"));
         assert_eq!(out.rows[0].id(), None);
+    }
+    fn refused(s: &mut State, words: &[&str]) -> String {
+        s.execute(&req(words), false).map(|_| ()).expect_err(&words.join(" ")).message
+    }
+
+    #[test]
+    fn secret_bad_references_and_values_are_refused() {
+        let mut s = State::new(Flavour::V7);
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/add", "=name=a", "=profile=10M"]),
+            "input does not match any value of profile"
+        );
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/add", "=name=a", "=service=pppoe2"]),
+            "input does not match any value of service"
+        );
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/add", "=name=a", "=remote-address=10.0.0"]),
+            "invalid value for argument remote-address"
+        );
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/add", "=name=a", "=remote-address="]),
+            "invalid value for argument remote-address"
+        );
+        // The built-in profiles resolve; a new profile resolves once added.
+        s.execute(&req(&["/ppp/secret/add", "=name=a", "=profile=default-encryption", "=service=pppoe"]), false)
+            .expect("built-in profile");
+        s.execute(&req(&["/ppp/profile/add", "=name=10M"]), false).expect("profile");
+        s.execute(&req(&["/ppp/secret/set", "=.id=*1", "=profile=10M", "=remote-address=10.0.0.9"]), false)
+            .expect("set");
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/set", "=.id=*1", "=profile=gone"]),
+            "input does not match any value of profile"
+        );
+    }
+
+    #[test]
+    fn queue_tree_parent_and_queue_must_name_something() {
+        let mut s = State::new(Flavour::V7);
+        let types: Vec<String> =
+            s.rows("/queue/type").expect("rows").iter().filter_map(|r| r.get("name").map(str::to_owned)).collect();
+        for t in ["default", "default-small", "pcq-upload-default", "pcq-download-default"] {
+            assert!(types.iter().any(|n| n == t), "{t} missing from {types:?}");
+        }
+        assert_eq!(
+            refused(&mut s, &["/queue/tree/add", "=name=q", "=parent=nowhere"]),
+            "input does not match any value of parent"
+        );
+        assert_eq!(
+            refused(&mut s, &["/queue/tree/add", "=name=q", "=parent=global", "=queue=pcq-fast"]),
+            "input does not match any value of queue"
+        );
+        s.execute(&req(&["/queue/tree/add", "=name=q", "=parent=global", "=queue=pcq-download-default"]), false)
+            .expect("q");
+        s.execute(&req(&["/queue/tree/add", "=name=leaf", "=parent=q"]), false).expect("leaf under q");
+        s.execute(&req(&["/queue/tree/add", "=name=e", "=parent=ether1"]), false).expect("under an interface");
+        assert!(s.execute(&req(&["/queue/type/remove", "=.id=default"]), false).is_err(), "built-in");
+    }
+
+    #[test]
+    fn firewall_action_outside_menu_set_is_refused() {
+        let mut s = State::new(Flavour::V7);
+        assert_eq!(
+            refused(&mut s, &["/ip/firewall/filter/add", "=chain=forward", "=action=dst-nat"]),
+            "input does not match any value of action"
+        );
+        assert_eq!(
+            refused(&mut s, &["/ip/firewall/filter/add", "=chain=forward", "=to-ports=80"]),
+            "unknown parameter to-ports"
+        );
+        s.execute(&req(&["/ip/firewall/nat/add", "=chain=dstnat", "=action=dst-nat", "=to-ports=80"]), false)
+            .expect("nat");
+        s.execute(&req(&["/ip/firewall/mangle/add", "=chain=forward", "=action=mark-packet"]), false).expect("mangle");
+    }
+
+    #[test]
+    fn address_list_address_with_port_is_refused() {
+        let mut s = State::new(Flavour::V7);
+        assert_eq!(
+            refused(&mut s, &["/ip/firewall/address-list/add", "=list=l", "=address=127.0.0.1:8080"]),
+            "invalid value for argument address"
+        );
+        assert!(
+            s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", "=address=not an address"]), false).is_err()
+        );
+        for a in ["10.0.0.1", "10.0.0.1-10.0.0.9", "10.0.0.0/24", "pay.example.net"] {
+            s.execute(&req(&["/ip/firewall/address-list/add", "=list=l", &format!("=address={a}")]), false).expect(a);
+        }
+    }
+
+    #[test]
+    fn query_yes_and_true_match_the_same_rows() {
+        let mut s = State::new(Flavour::V7);
+        s.execute(&req(&["/ppp/secret/add", "=name=a", "=disabled=yes"]), false).expect("a");
+        s.execute(&req(&["/ppp/secret/add", "=name=b", "=disabled=no"]), false).expect("b");
+        for (q, want) in
+            [("?=disabled=yes", "a"), ("?=disabled=true", "a"), ("?disabled=no", "b"), ("?disabled=false", "b")]
+        {
+            let out = s.execute(&req(&["/ppp/secret/print", q]), false).expect("print");
+            let names: Vec<&str> = out.rows.iter().filter_map(|r| r.get("name")).collect();
+            assert_eq!(names, [want], "{q}");
+        }
+    }
+
+    #[test]
+    fn unset_returns_property_to_default_or_removes_it() {
+        let mut s = State::new(Flavour::V7);
+        s.execute(&req(&["/ppp/secret/add", "=name=a", "=remote-address=10.0.0.2", "=service=pppoe"]), false)
+            .expect("a");
+        s.execute(&req(&["/ppp/secret/unset", "=numbers=*1", "=value-name=remote-address"]), false).expect("unset");
+        s.execute(&req(&["/ppp/secret/unset", "=.id=*1", "=value-name=service"]), false).expect("unset");
+        let row = &s.rows("/ppp/secret").expect("rows")[0];
+        assert_eq!(row.get("remote-address"), None);
+        assert_eq!(row.get("service"), Some("any"));
+        assert_eq!(
+            refused(&mut s, &["/ppp/secret/unset", "=numbers=*1", "=value-name=colour"]),
+            "unknown parameter colour"
+        );
+    }
+
+    #[test]
+    fn unknown_verb_is_no_such_command_and_unknown_menu_is_prefix() {
+        let mut s = State::new(Flavour::V7);
+        assert_eq!(refused(&mut s, &["/ppp/secret/frobnicate"]), "no such command");
+        assert_eq!(refused(&mut s, &["/ppp/bogus/print"]), "no such command prefix");
+    }
+
+    #[test]
+    fn rates_are_printed_as_the_router_prints_them() {
+        let mut s = State::new(Flavour::V7);
+        s.execute(&req(&["/queue/type/add", "=name=t", "=kind=pcq", "=pcq-rate=10000000"]), false).expect("type");
+        s.execute(&req(&["/queue/simple/add", "=name=q", "=max-limit=2000000/512000"]), false).expect("simple");
+        let t = s.execute(&req(&["/queue/type/print", "?name=t"]), false).expect("print");
+        assert_eq!(t.rows[0].get("pcq-rate"), Some("10M"));
+        let q = s.execute(&req(&["/queue/simple/print", "?name=q"]), false).expect("print");
+        assert_eq!(q.rows[0].get("max-limit"), Some("2M/512k"));
+        assert_eq!(
+            refused(&mut s, &["/queue/type/add", "=name=u", "=kind=pcq", "=pcq-rate=fast"]),
+            "invalid value for argument pcq-rate"
+        );
     }
 }

@@ -5,6 +5,7 @@ pub mod feed;
 pub mod ledger;
 pub mod payments;
 pub mod plans;
+pub mod reports;
 pub mod stk;
 pub mod subscribers;
 pub mod tenants;

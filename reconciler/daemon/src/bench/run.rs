@@ -35,7 +35,9 @@ pub async fn sync_pass(
     let t0 = Instant::now();
     let mut permit = None;
     let changes = loop {
+        let reading = limiter.read_permit().await;
         let changes = plan_changes(desired, &router::read_observed(client, desired, &Scope::Full).await?);
+        drop(reading);
         if permit.is_some() || !limiter.is_heavy(changes.len()) {
             break changes;
         }
@@ -52,8 +54,10 @@ pub async fn sync_pass(
         if let Some(e) = applied.lost {
             anyhow::bail!("connection lost: {e}");
         }
+        let reading = limiter.read_permit().await;
         let after = router::read_observed(client, desired, &Scope::Full).await?;
         let left = plan_changes(desired, &after).len();
+        drop((after, reading));
         if left > 0 {
             anyhow::bail!("{left} changes left after the pass");
         }
@@ -106,6 +110,16 @@ struct Farm {
 }
 
 impl Farm {
+    /// Sets every simulator's RTT (the child reads `rtt <ms>` lines on stdin).
+    fn set_rtt(&mut self, rtt_ms: u64) -> anyhow::Result<()> {
+        let stdin = self.child.stdin.as_mut().ok_or_else(|| anyhow::anyhow!("no child stdin"))?;
+        writeln!(stdin, "rtt {rtt_ms}")?;
+        stdin.flush()?;
+        // The child applies it before reading the next line; give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    }
+
     fn start(n: usize, rtt_ms: u64) -> anyhow::Result<Farm> {
         let exe = std::env::current_exe()?;
         let mut child = std::process::Command::new(exe)
@@ -144,7 +158,14 @@ fn default_limiter() -> ApplyLimiter {
 /// Only the memory figure (`bench memory`), with `max_applies` apply permits (the
 /// daemon's default: [`DEFAULT_MAX_CONCURRENT_APPLIES`]). `quick`: smaller sizes.
 pub async fn memory(quick: bool, max_applies: usize) -> anyhow::Result<()> {
-    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }, max_applies).await
+    rss(if quick { 10 } else { 100 }, if quick { 200 } else { 1_000 }, max_applies, 0).await
+}
+
+/// `bench memory --routers N --subs M [--noop-rtt-ms R]`: the memory figure at any size;
+/// the cold sync runs at RTT 0 (it measures memory, not time), then the no-op pass of
+/// every router at once runs at `noop_rtt_ms` and is timed.
+pub async fn memory_sized(routers: usize, subs: usize, max_applies: usize, noop_rtt_ms: u64) -> anyhow::Result<()> {
+    rss(routers, subs, max_applies, noop_rtt_ms).await
 }
 
 /// Runs the figures. `quick`: smaller sizes (a smoke run).
@@ -199,8 +220,8 @@ pub async fn run(quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rss(routers: usize, subs: usize, max_applies: usize) -> anyhow::Result<()> {
-    let farm = Farm::start(routers, 0)?;
+async fn rss(routers: usize, subs: usize, max_applies: usize, noop_rtt_ms: u64) -> anyhow::Result<()> {
+    let mut farm = Farm::start(routers, 0)?;
     let before = peak_rss_kib().unwrap_or(0);
     let tenant = bench_tenant("bench");
     // One tenant's desired state, shared by its routers as in the daemon.
@@ -237,6 +258,9 @@ async fn rss(routers: usize, subs: usize, max_applies: usize) -> anyhow::Result<
     );
     // A restart of a synced fleet: every router reads everything at once (reads never
     // wait for a permit). `5` in clear_refs resets VmHWM to the current RSS.
+    if noop_rtt_ms > 0 {
+        farm.set_rtt(noop_rtt_ms)?;
+    }
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let base = peak_rss_kib().unwrap_or(0);
     let t0 = Instant::now();
@@ -249,7 +273,7 @@ async fn rss(routers: usize, subs: usize, max_applies: usize) -> anyhow::Result<
     drop(farm);
     if reset {
         println!(
-            "then a no-op pass of all {routers} routers at once ({}): peak RSS {:.1} MiB (RSS before it: {:.1} MiB)",
+            "then a no-op pass of all {routers} routers at once at RTT {noop_rtt_ms} ms ({}): peak RSS {:.1} MiB (RSS before it: {:.1} MiB)",
             secs(t0.elapsed()),
             peak as f64 / 1024.0,
             base as f64 / 1024.0
@@ -270,9 +294,16 @@ pub async fn sim_farm(args: &[String]) -> anyhow::Result<()> {
         sims.push(s);
     }
     std::io::stdout().flush()?;
-    tokio::task::spawn_blocking(|| {
-        let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
+    let handles: Vec<_> = sims.iter().map(Simulator::handle).collect();
+    tokio::task::spawn_blocking(move || {
+        // `rtt <ms>` lines set every simulator's RTT; end of input ends the farm.
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            if let Some(ms) = line.trim().strip_prefix("rtt ").and_then(|v| v.parse().ok()) {
+                handles.iter().for_each(|h| h.set_rtt(Duration::from_millis(ms)));
+            }
+            line.clear();
+        }
     })
     .await?;
     drop(sims);

@@ -94,6 +94,7 @@ pub fn settings(guard: GuardConfig) -> Settings {
         guard,
         max_concurrent_applies: konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES,
         heavy_apply_changes: konnekted_reconciler::config::DEFAULT_HEAVY_APPLY_CHANGES,
+        max_concurrent_reads: konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_READS,
     }
 }
 
