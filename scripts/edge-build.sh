@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds both edge artifacts and prints their sizes (raw and gzip -9):
 #   * the Worker:          functions/workers/build/index.js + index_bg.wasm   (worker-build --release)
-#   * the Spin component:  functions/spin/target/wasm32-wasip2/release/konnekted_spin.wasm
+#   * the Spin component:  $CARGO_TARGET_DIR (default functions/spin/target)/wasm32-wasip2/release/konnekted_spin.wasm
 #                          (spin-sdk 7, imports spin:sqlite + spin:variables: runs under `spin up`)
-#   * its local variant:   functions/spin/target/local/wasm32-wasip2/release/konnekted_spin.wasm
-#                          (feature `local`: no spin:* imports, runs under `wasmtime serve`)
+#   * its local variant:   the same under local/ (feature `local`: no spin:* imports, runs under `wasmtime serve`)
+# Exits non-zero when a build fails or an artifact is missing.
 #   scripts/edge-build.sh [workers|spin]...     (default: both)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +15,10 @@ what=("$@")
 source "$repo/scripts/edge-tools.sh"
 
 size() {
+    if [ ! -s "$1" ]; then
+        echo "edge-build: missing artifact $1" >&2
+        exit 1
+    fi
     printf '  %-72s raw %9d B   gzip %8d B\n' "${1#"$repo"/}" "$(stat -c %s "$1")" "$(gzip -9c "$1" | wc -c)"
 }
 
@@ -29,12 +33,12 @@ for w in "${what[@]}"; do
         ;;
     spin)
         t=$SECONDS
-        (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2)
+        (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2 --target-dir "$spin_target")
         (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2 \
-            --no-default-features --features local --target-dir target/local)
+            --no-default-features --features local --target-dir "$spin_target/local")
         echo "edge-build: spin components built in $((SECONDS - t)) s"
-        size "$repo/functions/spin/target/wasm32-wasip2/release/konnekted_spin.wasm"
-        size "$repo/functions/spin/target/local/wasm32-wasip2/release/konnekted_spin.wasm"
+        size "$SPIN_WASM"
+        size "$SPIN_LOCAL_WASM"
         ;;
     *)
         echo "usage: $0 [workers|spin]..." >&2

@@ -12,8 +12,8 @@ export EDGE_TOOLS_ONLY=spin
 # shellcheck source=scripts/edge-tools.sh
 source "$repo/scripts/edge-tools.sh" || exit 1
 [ "${EDGE_SKIP_BUILD:-0}" = 1 ] || "$repo/scripts/edge-build.sh" spin || exit 1
-local_wasm="$repo/functions/spin/target/local/wasm32-wasip2/release/konnekted_spin.wasm"
-spin_wasm="$repo/functions/spin/target/wasm32-wasip2/release/konnekted_spin.wasm"
+local_wasm="$SPIN_LOCAL_WASM"
+spin_wasm="$SPIN_WASM"
 passed=0
 failed=0
 check() {
@@ -23,7 +23,9 @@ check() {
 # A code minted natively from the secret the component gets: the check must agree with the CLI.
 secret="smoke-voucher-secret"
 (cd "$repo" && cargo build -q -p konnekted --bin konnekted) || exit 1
-code="$(KONNEKTED_VOUCHER_SECRET="$secret" "$repo/target/debug/konnekted" voucher code e2e-t20 3 41)" || exit 1
+# Where cargo put it (CARGO_TARGET_DIR or build.target-dir may move it away from ./target).
+target_dir="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+code="$(KONNEKTED_VOUCHER_SECRET="$secret" "${target_dir:-$repo/target}/debug/konnekted" voucher code e2e-t20 3 41)" || exit 1
 
 log="$(mktemp)"
 t0=$(date +%s.%N)

@@ -7,12 +7,21 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "platform-neutral core builds for the edge targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
-cargo check -p konnekted-core -p daraja --target wasm32-unknown-unknown
-cargo check -p konnekted-core -p daraja --target wasm32-wasip2
+cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-unknown-unknown
+cargo check -p konnekted-core -p daraja -p konnekted-sync-proto --target wasm32-wasip2
+
+step "edge adapters (outside the workspace): format and lints, unwrap/expect/panic denied"
+# Their Cargo.toml deny clippy::unwrap_used, expect_used and panic: a panic kills the isolate.
+cargo fmt --manifest-path functions/workers/Cargo.toml -- --check
+cargo fmt --manifest-path functions/spin/Cargo.toml -- --check
+cargo clippy --manifest-path functions/workers/Cargo.toml --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --manifest-path functions/spin/Cargo.toml --target wasm32-wasip2 --all-targets -- -D warnings
+cargo clippy --manifest-path functions/spin/Cargo.toml --target wasm32-wasip2 --all-targets \
+    --no-default-features --features local -- -D warnings
 
 if [ -x radius-sql/tests/setup.sh ]; then
   step "FreeRADIUS for the RADIUS suites"
@@ -21,7 +30,7 @@ if [ -x radius-sql/tests/setup.sh ]; then
 fi
 
 step "unit, integration and end-to-end tests (native host)"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --all-features --no-fail-fast
 
 if [ -x scripts/edge-e2e.sh ]; then
   step "the same end-to-end suite against the Worker (wrangler dev, workerd, local D1)"

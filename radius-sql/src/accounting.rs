@@ -56,18 +56,9 @@ impl AcctSession {
     }
 }
 
-/// Usage of one subscriber on one day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DailyUsage {
-    pub username: String,
-    /// `YYYY-MM-DD` at the requested UTC offset.
-    pub day: String,
-    pub input_octets: i64,
-    pub output_octets: i64,
-    pub online_seconds: i64,
-    /// Sessions that overlap this day.
-    pub sessions: u32,
-}
+/// Usage of one subscriber on one day: the sync API's wire type, so the agent sends what
+/// this module sums without a copy (`sessions` counts sessions that overlap the day).
+pub use konnekted_sync_proto::DailyUsage;
 
 fn floor_div(a: i64, b: i64) -> i64 {
     a.div_euclid(b)

@@ -9,54 +9,48 @@
 //! files if `[server.pgbouncer]` is set; with `--check` it then runs `freeradius -C -d <dir>`. Adding or removing a tenant needs a restart of FreeRADIUS
 //! afterwards (not a HUP). `migrate` creates/migrates each tenant's RADIUS database.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{GenConfigInput, write_raddb};
 use crate::db::migrate;
 use anyhow::{Context, bail};
 
-pub fn usage() -> &'static str {
-    "usage (konnekted-radius … or konnekted-reconciler radius …):\n  gen-config --input <tenants.toml> --out <raddb dir> [--check]\n  migrate --input <tenants.toml> [--realm <realm>]"
+/// One FreeRADIUS command.
+#[derive(Debug, clap::Subcommand)]
+pub enum RadiusCommand {
+    /// Render the FreeRADIUS directory (and PgBouncer's files if `[server.pgbouncer]` is set).
+    GenConfig {
+        /// The tenants file (TOML: `[server]`, `[[tenant]]`).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// The raddb directory to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Then run `freeradius -C -d DIR` on it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Create or migrate each tenant's RADIUS database.
+    Migrate {
+        /// The tenants file (TOML).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Only this tenant.
+        #[arg(long)]
+        realm: Option<String>,
+    },
 }
 
-struct Args {
-    cmd: String,
-    input: Option<PathBuf>,
-    out: Option<PathBuf>,
-    realm: Option<String>,
-    check: bool,
-}
-
-fn parse_args(args: Vec<String>) -> anyhow::Result<Args> {
-    let mut it = args.into_iter();
-    let cmd = it.next().context(usage())?;
-    let mut a = Args { cmd, input: None, out: None, realm: None, check: false };
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--input" => a.input = Some(it.next().context("--input needs a file")?.into()),
-            "--out" => a.out = Some(it.next().context("--out needs a directory")?.into()),
-            "--realm" => a.realm = Some(it.next().context("--realm needs a value")?),
-            "--check" => a.check = true,
-            "-h" | "--help" => bail!("{}", usage()),
-            other => bail!("unknown argument {other:?}\n{}", usage()),
-        }
-    }
-    Ok(a)
-}
-
-fn load(input: &Option<PathBuf>) -> anyhow::Result<GenConfigInput> {
-    let path = input.as_ref().context("--input is required")?;
+fn load(path: &Path) -> anyhow::Result<GenConfigInput> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Runs one command; `args` are what follows the program (or parent command) name.
-pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
-    let args = parse_args(args)?;
-    match args.cmd.as_str() {
-        "gen-config" => {
-            let input = load(&args.input)?;
-            let out = args.out.context("--out is required")?;
+/// Runs one command.
+pub async fn run(cmd: RadiusCommand) -> anyhow::Result<()> {
+    match cmd {
+        RadiusCommand::GenConfig { input, out, check } => {
+            let input = load(&input)?;
             write_raddb(&input.server, &input.tenants, &out)?;
             println!("wrote {} ({} tenants)", out.display(), input.tenants.len());
             if let Some(b) = &input.server.pgbouncer {
@@ -65,7 +59,7 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
                     b.config_dir.display()
                 );
             }
-            if args.check {
+            if check {
                 let st = std::process::Command::new("freeradius")
                     .arg("-C")
                     .arg("-d")
@@ -80,19 +74,14 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
             println!("note: restart FreeRADIUS to apply tenant changes (HUP does not reload sql instances)");
             Ok(())
         }
-        "migrate" => {
-            let input = load(&args.input)?;
-            for t in input.tenants.iter().filter(|t| args.realm.as_ref().is_none_or(|r| r == &t.realm)) {
+        RadiusCommand::Migrate { input, realm } => {
+            let input = load(&input)?;
+            for t in input.tenants.iter().filter(|t| realm.as_ref().is_none_or(|r| r == &t.realm)) {
                 let db = migrate(&t.db).await.with_context(|| format!("migrating realm {}", t.realm))?;
                 db.close().await;
                 println!("migrated {}", t.realm);
             }
             Ok(())
         }
-        "-h" | "--help" | "help" => {
-            println!("{}", usage());
-            Ok(())
-        }
-        other => bail!("unknown subcommand {other:?}\n{}", usage()),
     }
 }

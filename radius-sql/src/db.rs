@@ -54,17 +54,45 @@ impl Backend {
     }
 }
 
-/// A secret string whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(transparent)]
-pub struct Secret(pub String);
+/// A secret string whose `Debug` never shows the value: held in a [`secrecy::SecretString`]
+/// (zeroed on drop); `expose` is the one way to read it.
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
+    /// Wraps a value.
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret(secrecy::SecretString::from(s.into()))
     }
+    /// The value, for the one place that needs it.
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
+}
+
+impl Default for Secret {
+    fn default() -> Self {
+        Secret::new("")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(Secret::new)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
     }
 }
 

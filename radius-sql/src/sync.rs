@@ -31,7 +31,8 @@ use crate::db::{Backend, DbError, RadiusDb, Secret};
 pub const GROUP_PREFIX: &str = "kn_";
 pub const PLAN_GROUP_PREFIX: &str = "kn_plan_";
 pub const WALLED_GARDEN_GROUP: &str = "kn_walled_garden";
-pub const SUSPENDED_ADDRESS_LIST: &str = "konnekted-suspended";
+/// The walled-garden address list (the contract's one copy, shared with the reconciler).
+pub use konnekted_sync_proto::SUSPENDED_ADDRESS_LIST;
 /// `radusergroup.priority` of the managed membership.
 pub const MANAGED_PRIORITY: i64 = 1;
 

@@ -1,7 +1,10 @@
 //! The reconciler's signed sync API.
 
-use konnekted_core::api::sync::{HEADER_SIGNATURE, HEADER_TIMESTAMP, sign};
 use konnekted_e2e::{Env, c2b_body, env};
+use konnekted_edge_client::EdgeClient;
+use konnekted_sync_proto::{
+    self as proto, FeedKind, HEADER_SIGNATURE, HEADER_TIMESTAMP, Outcome, SubscriberStatus, sign,
+};
 use serde_json::Value;
 
 async fn signed(e: &Env, key: &str, method: &str, pq: &str, body: &[u8], ts: i64) -> (u16, Value) {
@@ -104,4 +107,74 @@ async fn sync_usage_report_shows_in_admin_usage_and_online() {
     let empty = serde_json::json!({"online": []}).to_string();
     assert_eq!(signed(&e, &e.sync_key, "POST", &pq, empty.as_bytes(), now()).await.0, 202);
     assert_eq!(e.get("/online").await.as_array().unwrap().len(), 0);
+}
+
+/// The producer's output for a seeded tenant reads into the consumers' types: the one client
+/// the reconciler and the RADIUS agent use, typed with the contract crate.
+#[tokio::test]
+async fn sync_seeded_tenant_reads_into_contract_types() {
+    let e = env("e2e-t19").await;
+    e.plan("home", 500).await;
+    let s = e.subscriber("home", "ACC19", "0711000019").await;
+    e.callback("c2b/confirm", c2b_body("RKL0000191", "500", "ACC19", "254711000019")).await;
+    let edge =
+        EdgeClient::new(&e.base, &e.realm, e.sync_key.as_bytes(), std::time::Duration::from_secs(10)).expect("client");
+
+    let d = edge.desired().await.expect("desired reads as DesiredState");
+    assert_eq!(d.realm, e.realm);
+    assert!(d.cursor >= 2, "{d:?}");
+    let plan = d.plans.iter().find(|p| p.code == "home").expect("plan");
+    assert_eq!((plan.kind.as_str(), plan.rate_limit.as_str()), ("pppoe", "2M/10M"));
+    assert!(plan.down_kbps > 0 && plan.up_kbps > 0);
+    let sub = d.subscribers.iter().find(|x| x.id == s["id"].as_str().unwrap()).expect("subscriber");
+    assert_eq!((sub.status, sub.plan.as_str()), (SubscriberStatus::Active, "home"));
+    assert!(!sub.password.is_empty());
+
+    let page = edge.feed(0, 500).await.expect("feed reads as FeedPage");
+    assert_eq!(page.cursor, d.cursor);
+    assert!(page.changes.iter().all(|c| c.kind != FeedKind::Unknown), "{page:?}");
+    assert!(page.changes.iter().any(|c| c.kind == FeedKind::SubscriptionActivated), "{page:?}");
+    // The feed rows rebuild the subscriber the desired state shows (password kept from the cache).
+    let mut rebuilt = sub.clone();
+    for c in page.changes.iter().filter(|c| c.subscriber_id.as_deref() == Some(sub.id.as_str())) {
+        rebuilt = c.merge_subscriber(Some(&rebuilt)).unwrap_or(rebuilt);
+    }
+    assert_eq!(rebuilt.status, SubscriberStatus::Active);
+
+    let report = proto::Report {
+        router: "tower-1".into(),
+        started_at: Some("2026-12-03T17:00:00Z".into()),
+        finished_at: Some("2026-12-03T17:00:01Z".into()),
+        outcome: Outcome::Refused,
+        drift_found: 3,
+        drift_fixed: 0,
+        errors: vec!["would disable 80%".into()],
+        details: serde_json::json!({"kind": "full"}),
+    };
+    edge.report(&report).await.expect("report accepted");
+    let usage = proto::UsageReport {
+        days: vec![proto::DailyUsage {
+            username: sub.username.clone(),
+            day: "2026-12-02".into(),
+            input_octets: 10,
+            output_octets: 20,
+            online_seconds: 30,
+            sessions: 1,
+        }],
+        online: Some(vec![proto::OnlineSession {
+            nas_ip: "10.0.0.1".into(),
+            session_id: "81000019".into(),
+            username: sub.username.clone(),
+            framed_ip: Some("10.20.0.19".into()),
+            started_at: Some(proto::SessionStart::Unix(1_764_720_000)),
+            input_octets: 1,
+            output_octets: 2,
+        }]),
+    };
+    edge.push_usage(&usage).await.expect("usage accepted");
+    let online = e.get("/online").await;
+    assert_eq!(
+        (online[0]["account_no"].as_str(), online[0]["started_at"].as_str()),
+        (Some("ACC19"), Some("1764720000"))
+    );
 }

@@ -68,3 +68,19 @@ impl Config {
         self.public_base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_holds_no_secret() {
+        let c = Config {
+            platform_token: Secret::new("platform-SECRET-1"),
+            voucher_secret: Secret::new("voucher-SECRET-2"),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("listen") && !shown.contains("SECRET"), "{shown}");
+    }
+}

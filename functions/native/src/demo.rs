@@ -17,6 +17,10 @@ use crate::server::ctx;
 pub const REALM: &str = "demo";
 pub const ADMIN_TOKEN: &str = "demo-admin-token";
 pub const CALLBACK_TOKEN: &str = "democallbacktoken";
+/// The platform operator's token when none is configured (`POST /api/tenants`, ...).
+pub const PLATFORM_TOKEN: &str = "demo-platform-token";
+/// The voucher secret when none is configured (`konnekted voucher code demo 1 0`).
+pub const VOUCHER_SECRET: &str = "demo-voucher-secret";
 
 /// Starts the simulator and makes sure the demo tenant exists and points at it.
 pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
@@ -94,10 +98,18 @@ async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_tryout(base: &str, sim: &str) {
+pub fn print_tryout(base: &str, sim: &str, c: &crate::Config) {
+    // Only the demo's own defaults are printed; a secret from the operator's config stays unsaid.
+    let shown = |s: &Secret, demo: &str| {
+        if s.expose() == demo { demo.to_owned() } else { "(from your config)".to_owned() }
+    };
+    let platform = shown(&c.platform_token, PLATFORM_TOKEN);
+    let voucher = shown(&c.voucher_secret, VOUCHER_SECRET);
     println!(
         r#"
 Konnekted is running at {base} with a demo ISP (realm "{REALM}") and a Daraja simulator at {sim}.
+Demo secrets: admin token {ADMIN_TOKEN}, platform token {platform},
+voucher secret {voucher} (print codes: KONNEKTED_VOUCHER_SECRET={voucher} konnekted voucher code {REALM} 1 0).
 
 Try it (admin token: {ADMIN_TOKEN}):
 

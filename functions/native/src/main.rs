@@ -1,65 +1,125 @@
-//! `konnekted`: serve the billing API, manage tenants, run the sweep, benchmark.
+//! `konnekted`: serve the billing API, manage tenants, run the sweep, print voucher codes.
+//!
+//! The callback benchmark is its own binary (`konnekted-bench`, feature `bench`) and the
+//! demo ISP with its in-process Daraja simulator needs the `demo` feature, so a release
+//! build of this binary carries neither.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
 use konnekted::server::{self, ctx};
-use konnekted::{Config, NativePlatform, demo};
+use konnekted::{Config, NativePlatform};
 use konnekted_core::platform::Settings;
 
-mod bench;
-
-const USAGE: &str = "\
-konnekted: subscriber billing for wireless ISPs (native host)
-
-USAGE:
-  konnekted serve [--demo] [--config FILE] [--listen ADDR] [--data DIR]
-  konnekted tenant add <realm> --name NAME [--data DIR]
-  konnekted tenant add <realm> --workers [--d1-id ID]   declare the tenant's D1 database for the Worker
-  konnekted tenant list [--data DIR]
-  konnekted sweep [--data DIR]              run the missed-callback sweep and expiry once
-  konnekted voucher code <realm> <batch> <serial> [--count N]   print voucher codes (needs the voucher secret)
-  konnekted bench callbacks [--n N] [--tenants T] [--concurrency C]
-
-Environment: KONNEKTED_LISTEN, KONNEKTED_DATA_DIR, KONNEKTED_PUBLIC_BASE_URL,
-KONNEKTED_PLATFORM_TOKEN, KONNEKTED_VOUCHER_SECRET, KONNEKTED_TICK_SECONDS, RUST_LOG.
-";
-
-struct Args(Vec<String>);
-
-impl Args {
-    fn flag(&mut self, name: &str) -> bool {
-        let before = self.0.len();
-        self.0.retain(|a| a != name);
-        before != self.0.len()
-    }
-    fn value(&mut self, name: &str) -> anyhow::Result<Option<String>> {
-        match self.0.iter().position(|a| a == name) {
-            None => Ok(None),
-            Some(i) if i + 1 < self.0.len() => {
-                let v = self.0.remove(i + 1);
-                self.0.remove(i);
-                Ok(Some(v))
-            }
-            Some(_) => bail!("{name} needs a value"),
-        }
-    }
-    fn positional(&mut self) -> Option<String> {
-        if self.0.is_empty() { None } else { Some(self.0.remove(0)) }
-    }
+/// Subscriber billing for wireless ISPs (native host).
+#[derive(Debug, Parser)]
+#[command(name = "konnekted", version, after_help = ENVIRONMENT)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn config(args: &mut Args) -> anyhow::Result<Config> {
-    let file = args.value("--config")?.map(PathBuf::from);
-    let mut c = Config::load(file.as_deref())?;
-    if let Some(l) = args.value("--listen")? {
-        c.listen = l.parse().context("--listen")?;
+const ENVIRONMENT: &str = "Environment: KONNEKTED_LISTEN, KONNEKTED_DATA_DIR, KONNEKTED_PUBLIC_BASE_URL, \
+KONNEKTED_PLATFORM_TOKEN, KONNEKTED_VOUCHER_SECRET, KONNEKTED_TICK_SECONDS, RUST_LOG.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the billing API (and run the scheduled sweep every tick).
+    Serve {
+        /// Start with a demo ISP and an in-process Daraja simulator (needs the `demo` feature).
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage tenants (ISPs).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Run the missed-callback sweep and expiry once, then exit.
+    Sweep {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Voucher codes.
+    #[command(subcommand)]
+    Voucher(VoucherCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and migrate its database; prints its tokens once.
+    Add {
+        /// The tenant's realm (`fastnet`, `fast.net`).
+        realm: String,
+        /// Display name (default: the realm).
+        #[arg(long)]
+        name: Option<String>,
+        /// Instead of creating it here, declare the tenant's database for the edge deployments
+        /// (wrangler.toml D1 binding, spin.toml SQLite label) in the checkout at --repo.
+        #[arg(long)]
+        workers: bool,
+        /// With --workers: the D1 database id (default: a placeholder that `wrangler dev` accepts).
+        #[arg(long, requires = "workers")]
+        d1_id: Option<String>,
+        /// With --workers: the repository checkout to edit (default: the one this binary was built from).
+        #[arg(long, requires = "workers")]
+        repo: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List tenants: realm, status, name.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VoucherCommand {
+    /// Print voucher codes from the voucher secret alone (no database), e.g. to reprint a sheet.
+    Code {
+        /// The tenant's realm.
+        realm: String,
+        /// Batch number (1..16383).
+        batch: u32,
+        /// First serial (0..262143).
+        serial: u32,
+        /// How many consecutive codes.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every command takes; each overrides the config file and the environment.
+#[derive(Debug, Args)]
+struct Common {
+    /// Config file (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (`127.0.0.1:8080`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Folder of the SQLite files.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut c = Config::load(self.config.as_deref())?;
+        if let Some(l) = self.listen {
+            c.listen = l;
+        }
+        if let Some(d) = &self.data {
+            c.data_dir = d.clone();
+        }
+        Ok(c)
     }
-    if let Some(d) = args.value("--data")? {
-        c.data_dir = d.into();
-    }
-    Ok(c)
 }
 
 async fn open(c: &Config) -> anyhow::Result<NativePlatform> {
@@ -76,136 +136,177 @@ async fn open(c: &Config) -> anyhow::Result<NativePlatform> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,hyper=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut args = Args(std::env::args().skip(1).collect());
-    let cmd = args.positional().unwrap_or_default();
-    match cmd.as_str() {
-        "serve" => {
-            let demo = args.flag("--demo");
-            let mut c = config(&mut args)?;
-            if demo && c.platform_token.is_empty() {
-                c.platform_token = konnekted_core::secret::Secret::new("demo-platform-token");
-            }
-            if demo && c.voucher_secret.is_empty() {
-                c.voucher_secret = konnekted_core::secret::Secret::new("demo-voucher-secret");
-            }
-            let running = server::launch(&c, Some(Duration::from_secs(c.tick_seconds.max(1)))).await?;
-            tracing::info!("listening on {}", running.base_url());
-            let _sim = if demo {
-                let sim = demo::setup(&running.platform).await?;
-                demo::print_tryout(&running.base_url(), &sim.base_url());
-                Some(sim)
-            } else {
-                None
-            };
-            tokio::signal::ctrl_c().await?;
-            running.stop();
-            Ok(())
+    match cli.command {
+        Command::Serve { demo, common } => serve(demo, &common).await,
+        Command::Tenant(TenantCommand::Add { realm, workers: true, d1_id, repo, .. }) => {
+            tenant_add_edge(&realm, d1_id.as_deref(), repo)
         }
-        "tenant" => {
-            let sub = args.positional().unwrap_or_default();
-            let mut c = config(&mut args)?;
-            let p = open(&c).await?;
-            match sub.as_str() {
-                "add" => {
-                    let name = args.value("--name")?;
-                    let workers = args.flag("--workers");
-                    let d1_id = args.value("--d1-id")?;
-                    let realm = args.positional().context("tenant add <realm> --name NAME")?;
-                    if workers {
-                        // Edge deployment: declare the tenant's D1 database (and Spin label); the Worker
-                        // migrates it when the platform operator creates the tenant (POST /api/tenants).
-                        let script = std::path::Path::new("scripts/edge-tenant-add.sh");
-                        if !script.exists() {
-                            bail!("run this from the repository root (scripts/edge-tenant-add.sh not found)");
-                        }
-                        let mut cmd = std::process::Command::new("bash");
-                        cmd.arg(script).arg(&realm);
-                        if let Some(id) = &d1_id {
-                            cmd.arg(id);
-                        }
-                        if !cmd.status()?.success() {
-                            bail!("edge-tenant-add.sh failed");
-                        }
-                        eprintln!(
-                            "Restart wrangler dev (or deploy), then create the tenant on the Worker:\n  curl -X POST $BASE/api/tenants -H 'Authorization: Bearer $PLATFORM_TOKEN' -d '{{\"realm\":\"{realm}\",\"name\":\"...\"}}'"
-                        );
-                        return Ok(());
-                    }
-                    let input = konnekted_core::usecases::tenants::TenantInput {
-                        name: name.unwrap_or_else(|| realm.clone()),
-                        realm,
-                        settings: None,
-                        daraja: None,
-                        admin_token: None,
-                        callback_token: None,
-                        sync_key: None,
-                    };
-                    let cx = ctx();
-                    let mut ids = konnekted_core::ids::IdGen::new(&cx);
-                    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, &mut ids, cx.now)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    println!("{}", serde_json::to_string_pretty(&t)?);
-                    eprintln!("Keep these: they are shown once. Admin API: {}/api/t/{}/...", c.base_url(), t.realm);
-                }
-                "list" => {
-                    for t in
-                        konnekted_core::store::tenants::list(konnekted_core::platform::Platform::control(&p)).await?
-                    {
-                        println!("{}\t{}\t{}", t.realm, t.status, t.name);
-                    }
-                }
-                _ => bail!("{USAGE}"),
-            }
-            c.platform_token = Default::default();
-            Ok(())
+        Command::Tenant(TenantCommand::Add { realm, name, common, .. }) => tenant_add(realm, name, &common).await,
+        Command::Tenant(TenantCommand::List { common }) => tenant_list(&common).await,
+        Command::Sweep { common } => sweep(&common).await,
+        Command::Voucher(VoucherCommand::Code { realm, batch, serial, count, common }) => {
+            voucher_code(&realm, batch, serial, count, &common)
         }
-        "voucher" => {
-            // Prints codes from the secret alone (no database), e.g. to reprint a sheet offline.
-            use konnekted_core::domain::Realm;
-            use konnekted_core::domain::voucher::{VoucherId, VoucherKey};
-            let sub = args.positional().unwrap_or_default();
-            let count: u32 = args.value("--count")?.map(|v| v.parse()).transpose().context("--count")?.unwrap_or(1);
-            let c = config(&mut args)?;
-            if sub != "code" {
-                bail!("{USAGE}");
-            }
-            let realm = args.positional().context("voucher code <realm> <batch> <serial>")?;
-            let realm = Realm::parse(&realm).map_err(|e| anyhow::anyhow!("realm: {e}"))?;
-            let batch: u32 = args.positional().context("batch")?.parse().context("batch")?;
-            let first: u32 = args.positional().context("serial")?.parse().context("serial")?;
-            let key = VoucherKey::derive(c.voucher_secret.expose().as_bytes(), &realm)
-                .context("no voucher secret: set KONNEKTED_VOUCHER_SECRET or voucher_secret in the config")?;
-            for serial in first..first.saturating_add(count) {
-                let id = VoucherId::new(batch, serial).context("batch 1..16383, serial 0..262143")?;
-                println!("{}", key.code(&realm, id));
-            }
-            Ok(())
+    }
+}
+
+async fn serve(demo: bool, common: &Common) -> anyhow::Result<()> {
+    let mut c = common.load()?;
+    if demo {
+        demo_defaults(&mut c)?;
+    }
+    let running = server::launch(&c, Some(Duration::from_secs(c.tick_seconds.max(1)))).await?;
+    tracing::info!("listening on {}", running.base_url());
+    let _sim = if demo { Some(demo_setup(&running, &c).await?) } else { None };
+    tokio::signal::ctrl_c().await?;
+    running.stop();
+    Ok(())
+}
+
+#[cfg(feature = "demo")]
+fn demo_defaults(c: &mut Config) -> anyhow::Result<()> {
+    if c.platform_token.is_empty() {
+        c.platform_token = konnekted_core::secret::Secret::new(konnekted::demo::PLATFORM_TOKEN);
+    }
+    if c.voucher_secret.is_empty() {
+        c.voucher_secret = konnekted_core::secret::Secret::new(konnekted::demo::VOUCHER_SECRET);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "demo"))]
+fn demo_defaults(_: &mut Config) -> anyhow::Result<()> {
+    bail!("this konnekted was built without the demo: build with `--features demo` (scripts/run.sh does)")
+}
+
+#[cfg(feature = "demo")]
+async fn demo_setup(running: &server::Running, c: &Config) -> anyhow::Result<daraja_sim::SimHandle> {
+    let sim = konnekted::demo::setup(&running.platform).await?;
+    konnekted::demo::print_tryout(&running.base_url(), &sim.base_url(), c);
+    Ok(sim)
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_setup(_: &server::Running, _: &Config) -> anyhow::Result<()> {
+    bail!("this konnekted was built without the demo")
+}
+
+async fn tenant_add(realm: String, name: Option<String>, common: &Common) -> anyhow::Result<()> {
+    let c = common.load()?;
+    let p = open(&c).await?;
+    let input = konnekted_core::usecases::tenants::TenantInput {
+        name: name.unwrap_or_else(|| realm.clone()),
+        realm,
+        settings: None,
+        daraja: None,
+        admin_token: None,
+        callback_token: None,
+        sync_key: None,
+    };
+    let cx = ctx();
+    let mut ids = konnekted_core::ids::IdGen::new(&cx);
+    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, &mut ids, cx.now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&t)?);
+    eprintln!("Keep these: they are shown once. Admin API: {}/api/t/{}/...", c.base_url(), t.realm);
+    Ok(())
+}
+
+/// Declares the tenant's database for the edge deployments with the checkout's own script
+/// (`scripts/edge-tenant-add.sh`), found under `repo`, never under the working directory.
+fn tenant_add_edge(realm: &str, d1_id: Option<&str>, repo: Option<PathBuf>) -> anyhow::Result<()> {
+    let repo = repo.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    let script = repo.join("scripts/edge-tenant-add.sh");
+    if !script.is_file() {
+        bail!("{} not found: pass --repo with the Konnekted checkout to edit", script.display());
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(&script).arg(realm);
+    if let Some(id) = d1_id {
+        cmd.arg(id);
+    }
+    if !cmd.status().with_context(|| format!("running {}", script.display()))?.success() {
+        bail!("{} failed", script.display());
+    }
+    eprintln!(
+        "Restart wrangler dev (or deploy), then create the tenant on the Worker:\n  curl -X POST $BASE/api/tenants -H 'Authorization: Bearer $PLATFORM_TOKEN' -d '{{\"realm\":\"{realm}\",\"name\":\"...\"}}'"
+    );
+    Ok(())
+}
+
+async fn tenant_list(common: &Common) -> anyhow::Result<()> {
+    let c = common.load()?;
+    let p = open(&c).await?;
+    for t in konnekted_core::store::tenants::list(konnekted_core::platform::Platform::control(&p)).await? {
+        println!("{}\t{}\t{}", t.realm, t.status, t.name);
+    }
+    Ok(())
+}
+
+async fn sweep(common: &Common) -> anyhow::Result<()> {
+    let c = common.load()?;
+    let p = open(&c).await?;
+    let runs = konnekted_core::run_scheduled(&p, &ctx()).await;
+    println!("{}", serde_json::to_string_pretty(&runs)?);
+    Ok(())
+}
+
+fn voucher_code(realm: &str, batch: u32, first: u32, count: u32, common: &Common) -> anyhow::Result<()> {
+    use konnekted_core::domain::Realm;
+    use konnekted_core::domain::voucher::{VoucherId, VoucherKey};
+    let c = common.load()?;
+    let realm = Realm::parse(realm).map_err(|e| anyhow::anyhow!("realm: {e}"))?;
+    let key = VoucherKey::derive(c.voucher_secret.expose().as_bytes(), &realm)
+        .context("no voucher secret: set KONNEKTED_VOUCHER_SECRET or voucher_secret in the config")?;
+    for serial in first..first.saturating_add(count) {
+        let id = VoucherId::new(batch, serial).context("batch 1..16383, serial 0..262143")?;
+        println!("{}", key.code(&realm, id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_misspelled_flag_or_command_is_an_error() {
+        assert!(Cli::try_parse_from(["konnekted", "serve", "--dmeo"]).is_err());
+        assert!(Cli::try_parse_from(["konnekted", "serv"]).is_err());
+        assert!(Cli::try_parse_from(["konnekted", "tenant", "add", "acme", "--nmae", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["konnekted", "tenant", "add", "acme", "--d1-id", "x"]).is_err(),
+            "needs --workers"
+        );
+        assert!(Cli::try_parse_from(["konnekted", "voucher", "code", "acme", "1", "x"]).is_err());
+    }
+
+    #[test]
+    fn cli_every_command_parses() {
+        for args in [
+            &["konnekted", "serve", "--demo", "--listen", "127.0.0.1:9", "--data", "d"][..],
+            &["konnekted", "tenant", "add", "acme", "--name", "Acme"],
+            &["konnekted", "tenant", "add", "acme", "--workers", "--d1-id", "x", "--repo", "."],
+            &["konnekted", "tenant", "list", "--config", "k.toml"],
+            &["konnekted", "sweep"],
+            &["konnekted", "voucher", "code", "acme", "1", "0", "--count", "3"],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }
-        "sweep" => {
-            let c = config(&mut args)?;
-            let p = open(&c).await?;
-            let runs = konnekted_core::run_scheduled(&p, &ctx()).await;
-            println!("{}", serde_json::to_string_pretty(&runs)?);
-            Ok(())
-        }
-        "bench" => {
-            let what = args.positional().unwrap_or_default();
-            match what.as_str() {
-                "callbacks" => bench::callbacks(&args.0).await,
-                _ => bail!("{USAGE}"),
-            }
-        }
-        "" | "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
 }

@@ -16,19 +16,39 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A string that never shows in `Debug` or logs.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A secret string whose `Debug` never shows the value: held in a [`secrecy::SecretString`]
+/// (zeroed on drop); `expose` is the one way to read it.
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
     /// Wraps a value.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(secrecy::SecretString::from(s.into()))
     }
     /// The value, for the one place that needs it.
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
+}
+
+impl Default for Secret {
+    fn default() -> Self {
+        Secret::new("")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(Secret::new)
     }
 }
 
@@ -473,6 +493,21 @@ fingerprint_sha256 = "00"
         assert_eq!(c.routers[0].password.expose(), "pw");
         assert_eq!(c.routers[0].port, 8728);
         assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    #[test]
+    fn config_debug_holds_no_secret() {
+        let mut c = Config::from_toml(SAMPLE).expect("parse");
+        c.apply_env(|k| match k {
+            "KONNEKTED_SYNC_KEY_ACME" => Some("sync-SECRET-1".into()),
+            "KONNEKTED_RADIUS_SECRET_ACME" => Some("radius-SECRET-2".into()),
+            "KONNEKTED_ROUTER_PASSWORD_TOWER_1" => Some("router-SECRET-3".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(c.tenants[0].sync_key.expose(), "sync-SECRET-1");
+        let shown = format!("{c:?} {:#?}", c.tenants);
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 
     #[test]

@@ -1,29 +1,122 @@
-//! `konnekted-reconciler [run] --config FILE` | `check-config --config FILE` | `bench [--quick]` | `bench memory [--max-applies N] [--quick] [--routers N --subs M [--noop-rtt-ms R]]`
-//! | `radius gen-config --input tenants.toml --out DIR [--check]` | `radius migrate --input tenants.toml [--realm R]`
-//! | `router show NAME [--menu /ppp/secret] --config FILE`
+//! `konnekted-reconciler`: keeps MikroTik routers in line with the billing edge.
+//!
+//! `run`, `check-config`, `router show`; with the `bench` feature `bench [memory]`; with the `radius`
+//! feature the FreeRADIUS tools (`radius gen-config`, `radius migrate`, also the
+//! `konnekted-radius` binary). A release build without features links neither the RouterOS
+//! simulator nor sqlx's PostgreSQL and MySQL drivers.
 //!
 //! The config file may also be named by `KONNEKTED_RECONCILER_CONFIG`; secrets may come
-//! from the environment (see the `config` module).
+//! from the environment (see the `config` module). Each subcommand's handler is its own
+//! function.
 
-use konnekted_reconciler::{Config, bench, daemon};
+use std::path::PathBuf;
 
-const USAGE: &str = "usage: konnekted-reconciler [run] --config FILE | check-config --config FILE | bench [--quick] | bench memory [--max-applies N] [--quick] [--routers N --subs M [--noop-rtt-ms R]]\n       konnekted-reconciler radius gen-config --input tenants.toml --out DIR [--check] | radius migrate --input tenants.toml [--realm R]\n       konnekted-reconciler router show NAME [--menu /ppp/secret] --config FILE";
+use clap::{Args, Parser, Subcommand};
+use konnekted_reconciler::{Config, daemon};
 
-fn config_path(args: &[String]) -> anyhow::Result<String> {
-    if let Some(i) = args.iter().position(|a| a == "--config") {
-        return args.get(i + 1).cloned().ok_or_else(|| anyhow::anyhow!("--config needs a value\n{USAGE}"));
+/// Keeps MikroTik routers in line with the billing edge's desired state.
+#[derive(Debug, Parser)]
+#[command(name = "konnekted-reconciler", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `konnekted-reconciler --config FILE` is `run --config FILE`.
+    #[command(flatten)]
+    run: ConfigArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: full passes, the change-feed fast path, metrics (the default command).
+    Run(ConfigArg),
+    /// Load and validate the config, then exit.
+    CheckConfig(ConfigArg),
+    /// Look at one router.
+    #[command(subcommand)]
+    Router(RouterCommand),
+    /// Benchmarks against simulated routers (figures in BENCHMARKS.md).
+    #[cfg(feature = "bench")]
+    Bench {
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
+        /// Fewer subscribers and routers (a quick look, not the published figures).
+        #[arg(long, global = true)]
+        quick: bool,
+    },
+    /// Simulated routers for the memory bench (started by the bench itself).
+    #[cfg(feature = "bench")]
+    #[command(name = "__sim-farm", hide = true)]
+    SimFarm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The FreeRADIUS tools (the same as the `konnekted-radius` binary).
+    #[cfg(feature = "radius")]
+    #[command(subcommand)]
+    Radius(konnekted_radius::cli::RadiusCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RouterCommand {
+    /// The router's managed objects, their desired values and drift (missing, conflicts, to
+    /// remove, sessions to kick), secrets redacted. Changes nothing.
+    Show {
+        /// The router's name in the config.
+        name: String,
+        /// Only this menu (`/ppp/secret`, `/queue/tree`, ...).
+        #[arg(long, value_name = "PATH")]
+        menu: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[cfg(feature = "bench")]
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Peak memory reconciling 100 routers x 1,000 subscribers at once (or --routers x --subs).
+    Memory {
+        /// Concurrent heavy applies allowed (the daemon's `max_concurrent_applies`).
+        #[arg(long, default_value_t = konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES)]
+        max_applies: usize,
+        /// Routers (default 100 when --subs is given).
+        #[arg(long)]
+        routers: Option<usize>,
+        /// Subscribers per router (default 1,000 when --routers is given).
+        #[arg(long)]
+        subs: Option<usize>,
+        /// Simulated RTT of the no-op passes, ms (with --routers/--subs).
+        #[arg(long, default_value_t = 0)]
+        noop_rtt_ms: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// The reconciler's config file (TOML).
+    #[arg(long, value_name = "FILE", env = "KONNEKTED_RECONCILER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> anyhow::Result<Config> {
+        let Some(path) = &self.config else {
+            anyhow::bail!("no config: pass --config FILE or set KONNEKTED_RECONCILER_CONFIG")
+        };
+        let path = path.to_str().ok_or_else(|| anyhow::anyhow!("config path is not UTF-8: {}", path.display()))?;
+        Ok(Config::load(path, |k| std::env::var(k).ok())?)
     }
-    std::env::var("KONNEKTED_RECONCILER_CONFIG").map_err(|_| anyhow::anyhow!("no --config FILE\n{USAGE}"))
 }
 
 fn main() {
-    if let Err(e) = real_main() {
+    let cli = Cli::parse();
+    if let Err(e) = real_main(cli) {
         eprintln!("konnekted-reconciler: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn real_main() -> anyhow::Result<()> {
+fn real_main(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -31,83 +124,100 @@ fn real_main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = args.first().map(String::as_str).unwrap_or("run");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cmd {
-        "bench" => {
-            let quick = args.iter().any(|a| a == "--quick");
-            if args.iter().any(|a| a == "memory") {
-                let max_applies = match args.iter().position(|a| a == "--max-applies") {
-                    Some(i) => args
-                        .get(i + 1)
-                        .and_then(|v| v.parse().ok())
-                        .ok_or_else(|| anyhow::anyhow!("--max-applies needs a number\n{USAGE}"))?,
-                    None => konnekted_reconciler::config::DEFAULT_MAX_CONCURRENT_APPLIES,
-                };
-                let number = |flag: &str| -> anyhow::Result<Option<usize>> {
-                    match args.iter().position(|a| a == flag) {
-                        Some(i) => Ok(Some(
-                            args.get(i + 1)
-                                .and_then(|v| v.parse().ok())
-                                .ok_or_else(|| anyhow::anyhow!("{flag} needs a number\n{USAGE}"))?,
-                        )),
-                        None => Ok(None),
-                    }
-                };
-                match (number("--routers")?, number("--subs")?) {
-                    (None, None) => rt.block_on(bench::memory(quick, max_applies)),
-                    (routers, subs) => {
-                        let rtt = number("--noop-rtt-ms")?.unwrap_or(0) as u64;
-                        rt.block_on(bench::memory_sized(
-                            routers.unwrap_or(100),
-                            subs.unwrap_or(1_000),
-                            max_applies,
-                            rtt,
-                        ))
-                    }
-                }
-            } else {
-                rt.block_on(bench::run(quick))
-            }
+    match cli.command {
+        None => run(&cli.run, &rt),
+        Some(Command::Run(c)) => run(&c, &rt),
+        Some(Command::CheckConfig(c)) => check_config(&c),
+        Some(Command::Router(RouterCommand::Show { name, menu, config })) => {
+            router_show(&name, menu.as_deref(), &config, &rt)
         }
-        // The FreeRADIUS configuration generator and RADIUS schema migrations.
-        "radius" => rt.block_on(konnekted_radius::cli::run(args[1..].to_vec())),
-        bench::SIM_FARM => rt.block_on(bench::sim_farm(&args[1..])),
-        "check-config" => {
-            let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;
-            println!("ok: {} tenants, {} routers", c.tenants.len(), c.routers.len());
-            Ok(())
-        }
-        "run" | "--config" => {
-            let c = Config::load(&config_path(&args)?, |k| std::env::var(k).ok())?;
-            rt.block_on(daemon::run(c))
-        }
-        "router" => router_command(&args, &rt),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => anyhow::bail!("unknown command {other}\n{USAGE}"),
+        #[cfg(feature = "bench")]
+        Some(Command::Bench { what, quick }) => bench(what, quick, &rt),
+        #[cfg(feature = "bench")]
+        Some(Command::SimFarm { args }) => rt.block_on(konnekted_reconciler::bench::sim_farm(&args)),
+        #[cfg(feature = "radius")]
+        Some(Command::Radius(cmd)) => rt.block_on(konnekted_radius::cli::run(cmd)),
     }
+}
+
+/// `run`: the daemon, until killed.
+fn run(c: &ConfigArg, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let c = c.load()?;
+    rt.block_on(daemon::run(c))
+}
+
+/// `check-config`: load, validate, summarise.
+fn check_config(c: &ConfigArg) -> anyhow::Result<()> {
+    let c = c.load()?;
+    println!("ok: {} tenants, {} routers", c.tenants.len(), c.routers.len());
+    Ok(())
 }
 
 /// `router show NAME [--menu PATH]`: the router's managed objects, their desired values
 /// and drift (changes nothing).
-fn router_command(args: &[String], rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
-    let (Some("show"), Some(name)) = (args.get(1).map(String::as_str), args.get(2)) else {
-        anyhow::bail!("usage: konnekted-reconciler router show NAME [--menu /ppp/secret] --config FILE\n{USAGE}");
-    };
-    let menu = match args.iter().position(|a| a == "--menu") {
-        Some(i) => {
-            let path = args.get(i + 1).ok_or_else(|| anyhow::anyhow!("--menu needs a path\n{USAGE}"))?;
-            Some(konnekted_reconciler::show::menu_of(path)?)
-        }
-        None => None,
-    };
-    let c = Config::load(&config_path(args)?, |k| std::env::var(k).ok())?;
-    let router = c.routers.iter().find(|r| &r.name == name).ok_or_else(|| anyhow::anyhow!("no router {name:?}"))?;
+fn router_show(name: &str, menu: Option<&str>, c: &ConfigArg, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let menu = menu.map(konnekted_reconciler::show::menu_of).transpose()?;
+    let c = c.load()?;
+    let router = c.routers.iter().find(|r| r.name == name).ok_or_else(|| anyhow::anyhow!("no router {name:?}"))?;
     let tenant = c.tenant(&router.tenant).ok_or_else(|| anyhow::anyhow!("router {name}: no tenant"))?;
     print!("{}", rt.block_on(konnekted_reconciler::show::show(tenant, router, menu))?);
     Ok(())
+}
+
+/// `bench [--quick]` and `bench memory [--max-applies N] [--routers N --subs N --noop-rtt-ms MS] [--quick]`.
+#[cfg(feature = "bench")]
+fn bench(what: Option<BenchCommand>, quick: bool, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    use konnekted_reconciler::bench;
+    match what {
+        None => rt.block_on(bench::run(quick)),
+        Some(BenchCommand::Memory { max_applies, routers: None, subs: None, .. }) => {
+            rt.block_on(bench::memory(quick, max_applies))
+        }
+        Some(BenchCommand::Memory { max_applies, routers, subs, noop_rtt_ms }) => {
+            rt.block_on(bench::memory_sized(routers.unwrap_or(100), subs.unwrap_or(1_000), max_applies, noop_rtt_ms))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_bare_config_is_run_and_misspellings_are_errors() {
+        let cli = Cli::try_parse_from(["konnekted-reconciler", "--config", "r.toml"]).expect("parse");
+        assert!(cli.command.is_none() && cli.run.config.is_some());
+        assert!(matches!(
+            Cli::try_parse_from(["konnekted-reconciler", "run", "--config", "r.toml"]).expect("parse").command,
+            Some(Command::Run(_))
+        ));
+        assert!(Cli::try_parse_from(["konnekted-reconciler", "check-config", "--config", "r.toml"]).is_ok());
+        assert!(Cli::try_parse_from(["konnekted-reconciler", "run", "--confg", "r.toml"]).is_err());
+        assert!(Cli::try_parse_from(["konnekted-reconciler", "chek-config"]).is_err());
+        assert!(
+            Cli::try_parse_from(["konnekted-reconciler", "router", "show", "tower-1", "--menu", "/ppp/secret"]).is_ok()
+        );
+        assert!(Cli::try_parse_from(["konnekted-reconciler", "router", "shw", "tower-1"]).is_err());
+    }
+
+    #[cfg(feature = "bench")]
+    #[test]
+    fn cli_bench_commands_parse() {
+        for args in [
+            &["konnekted-reconciler", "bench"][..],
+            &["konnekted-reconciler", "bench", "--quick"],
+            &["konnekted-reconciler", "bench", "memory", "--max-applies", "4", "--quick"],
+            &["konnekted-reconciler", "bench", "memory", "--routers", "10", "--subs", "50", "--noop-rtt-ms", "20"],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
 }

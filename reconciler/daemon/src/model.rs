@@ -34,8 +34,8 @@ use crate::edge::{DesiredState, Plan, Subscriber};
 /// Prefix of the comment of every managed object.
 pub const MARKER: &str = "konnekted:";
 
-/// Name of the address list of suspended subscribers.
-pub const SUSPENDED_LIST: &str = "konnekted-suspended";
+/// Name of the address list of suspended subscribers (the contract's one copy).
+pub const SUSPENDED_LIST: &str = konnekted_sync_proto::SUSPENDED_ADDRESS_LIST;
 /// Name of the address list holding the portal host.
 pub const PORTAL_LIST: &str = "konnekted-portal";
 

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
-use crate::edge::{DesiredState, EdgeClient, EdgeError, Report};
+use crate::edge::{DesiredState, EdgeClient, EdgeError, Report, ReportOutcome};
 use crate::ledger::DisableLedger;
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
@@ -804,9 +804,9 @@ impl RouterWorker {
         }
         let report = Report {
             router: self.cfg.name.clone(),
-            started_at,
-            finished_at: now_rfc3339(),
-            outcome: r.outcome.to_owned(),
+            started_at: Some(started_at),
+            finished_at: Some(now_rfc3339()),
+            outcome: ReportOutcome::parse(r.outcome).unwrap_or(ReportOutcome::Error),
             drift_found: r.drift_found as u64,
             drift_fixed: r.drift_fixed as u64,
             errors: r.errors.clone(),

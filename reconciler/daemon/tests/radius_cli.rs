@@ -78,6 +78,7 @@ db = {{ kind = "postgresql", host = "127.0.0.1", port = 5432, user = "postgres",
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--input is required"));
+    let bad_err = String::from_utf8_lossy(&bad.stderr);
+    assert!(bad_err.contains("required") && bad_err.contains("--input"), "{bad_err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

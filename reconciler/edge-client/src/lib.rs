@@ -2,17 +2,17 @@
 //! RouterOS reconciler and the RADIUS agent.
 //!
 //! It signs every request exactly as the edge verifies it
-//! ([`konnekted_core::api::sync::sign`]: `X-Konnekted-Timestamp` in unix seconds and
+//! ([`konnekted_sync_proto::sign`]: `X-Konnekted-Timestamp` in unix seconds and
 //! `X-Konnekted-Signature` = hex HMAC-SHA256(sync key,
 //! `METHOD\nPATH_AND_QUERY\nTIMESTAMP\nhex(SHA-256(body))`)), sends it, and maps every
-//! failure to one [`EdgeError`]. It knows the sync routes but not their payloads: each
-//! consumer reads the edge's JSON into its own wire types (the reconciler strictly, the
-//! agent loosely), so the route helpers are generic over them.
+//! failure to one [`EdgeError`]. The routes' bodies are the contract crate's wire types
+//! ([`konnekted_sync_proto`]), the same the edge serialises; this crate adds only the
+//! transport (reqwest, rustls) and the clock.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use konnekted_core::api::sync::{HEADER_SIGNATURE, HEADER_TIMESTAMP, sign};
+use konnekted_sync_proto::{self as proto, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -53,8 +53,8 @@ pub struct EdgeClient {
     http: reqwest::Client,
     base: String,
     realm: String,
-    /// The tenant's sync key; never printed (see the `Debug` impl).
-    key: Vec<u8>,
+    /// The tenant's sync key: zeroed on drop, never printed (see the `Debug` impl).
+    key: secrecy::SecretSlice<u8>,
 }
 
 impl fmt::Debug for EdgeClient {
@@ -77,7 +77,7 @@ impl EdgeClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             realm: realm.to_owned(),
-            key: sync_key.into(),
+            key: secrecy::SecretSlice::from(sync_key.into()),
         })
     }
 
@@ -98,7 +98,7 @@ impl EdgeClient {
             None => url.path().to_owned(),
         };
         let ts = unix_now();
-        let signature = sign(&self.key, method.as_str(), &signed, ts, &body);
+        let signature = sign(secrecy::ExposeSecret::expose_secret(&self.key), method.as_str(), &signed, ts, &body);
         let mut req =
             self.http.request(method, url).header(HEADER_TIMESTAMP, ts.to_string()).header(HEADER_SIGNATURE, signature);
         if !body.is_empty() {
@@ -130,27 +130,23 @@ impl EdgeClient {
     }
 
     /// `GET /sync/{realm}/desired`: the tenant's whole desired state.
-    pub async fn desired<T: DeserializeOwned>(&self) -> Result<T, EdgeError> {
-        self.get_json(&self.sync_path("desired")).await
+    pub async fn desired(&self) -> Result<proto::DesiredState, EdgeError> {
+        self.get_json(&proto::path::desired(&self.realm)).await
     }
 
     /// `GET /sync/{realm}/feed`: change-feed rows after `after`, at most `limit`.
-    pub async fn feed<T: DeserializeOwned>(&self, after: i64, limit: u32) -> Result<T, EdgeError> {
-        self.get_json(&self.sync_path(&format!("feed?after={after}&limit={limit}"))).await
+    pub async fn feed(&self, after: i64, limit: u32) -> Result<proto::FeedPage, EdgeError> {
+        self.get_json(&proto::path::feed(&self.realm, after, limit)).await
     }
 
     /// `POST /sync/{realm}/reports`: one pass report.
-    pub async fn report<B: Serialize + ?Sized>(&self, report: &B) -> Result<(), EdgeError> {
-        self.post_json(&self.sync_path("reports"), report).await
+    pub async fn report(&self, report: &proto::Report) -> Result<(), EdgeError> {
+        self.post_json(&proto::path::reports(&self.realm), report).await
     }
 
     /// `POST /sync/{realm}/usage`: usage days and online sessions.
-    pub async fn push_usage<B: Serialize + ?Sized>(&self, usage: &B) -> Result<(), EdgeError> {
-        self.post_json(&self.sync_path("usage"), usage).await
-    }
-
-    fn sync_path(&self, tail: &str) -> String {
-        format!("/sync/{}/{tail}", self.realm)
+    pub async fn push_usage(&self, usage: &proto::UsageReport) -> Result<(), EdgeError> {
+        self.post_json(&proto::path::usage(&self.realm), usage).await
     }
 }
 
@@ -181,7 +177,7 @@ mod tests {
     use hyper::body::Incoming;
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
-    use konnekted_core::api::sync::REPLAY_WINDOW_SECS;
+    use konnekted_sync_proto::REPLAY_WINDOW_SECS;
     use tokio::net::TcpListener;
     use tokio::sync::mpsc;
 
@@ -245,8 +241,8 @@ mod tests {
     #[tokio::test]
     async fn feed_get_with_query_verifies_with_edge_key() {
         let (addr, mut seen) = scripted_edge(200, r#"{"cursor":7,"changes":[]}"#).await;
-        let page: serde_json::Value = client(&format!("http://{addr}")).feed(3, 500).await.expect("feed");
-        assert_eq!(page["cursor"], 7);
+        let page = client(&format!("http://{addr}")).feed(3, 500).await.expect("feed");
+        assert_eq!((page.cursor, page.changes.len()), (7, 0));
         let req = seen.recv().await.expect("request");
         assert_eq!((req.method(), req.uri().to_string().as_str()), (&Method::GET, "/sync/acme/feed?after=3&limit=500"));
         assert!(req.body().is_empty() && req.headers().get("content-type").is_none());
@@ -257,19 +253,29 @@ mod tests {
     #[tokio::test]
     async fn report_post_body_verifies_and_is_json() {
         let (addr, mut seen) = scripted_edge(201, r#"{"id":"r1"}"#).await;
-        let report = serde_json::json!({"router": "r1", "outcome": "ok", "errors": []});
+        let report = proto::Report {
+            router: "r1".into(),
+            started_at: None,
+            finished_at: None,
+            outcome: proto::Outcome::Ok,
+            drift_found: 0,
+            drift_fixed: 0,
+            errors: vec![],
+            details: serde_json::Value::Null,
+        };
         client(&format!("http://{addr}")).report(&report).await.expect("report");
         let req = seen.recv().await.expect("request");
         assert_eq!((req.method(), req.uri().path()), (&Method::POST, "/sync/acme/reports"));
         assert_eq!(req.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/json"[..]));
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(req.body()).expect("json"), report);
+        assert_eq!(serde_json::from_slice::<proto::Report>(req.body()).expect("json"), report);
         assert!(edge_verifies(&req, KEY), "edge refuses {req:?}");
     }
 
     #[tokio::test]
     async fn base_with_path_prefix_and_slash_signs_wire_path() {
-        let (addr, mut seen) = scripted_edge(200, "{}").await;
-        let _: serde_json::Value = client(&format!("http://{addr}/edge/")).desired().await.expect("desired");
+        let (addr, mut seen) = scripted_edge(200, r#"{"realm":"acme"}"#).await;
+        let d = client(&format!("http://{addr}/edge/")).desired().await.expect("desired");
+        assert_eq!(d.realm, "acme");
         let req = seen.recv().await.expect("request");
         assert_eq!(req.uri().path(), "/edge/sync/acme/desired");
         assert!(edge_verifies(&req, KEY), "edge refuses {req:?}");
@@ -278,14 +284,14 @@ mod tests {
     #[tokio::test]
     async fn answer_401_maps_to_unauthorized() {
         let (addr, _seen) = scripted_edge(401, r#"{"error":"unauthorized"}"#).await;
-        let err = client(&format!("http://{addr}")).desired::<serde_json::Value>().await.expect_err("401");
+        let err = client(&format!("http://{addr}")).desired().await.expect_err("401");
         assert!(matches!(err, EdgeError::Unauthorized), "{err:?}");
     }
 
     #[tokio::test]
     async fn answer_4xx_maps_to_status_with_body() {
         let (addr, _seen) = scripted_edge(400, r#"{"error":"outcome is ok, refused or error"}"#).await;
-        let err = client(&format!("http://{addr}")).report(&serde_json::json!({})).await.expect_err("400");
+        let err = client(&format!("http://{addr}")).push_usage(&proto::UsageReport::default()).await.expect_err("400");
         match err {
             EdgeError::Status { status: 400, body } => assert!(body.contains("outcome is ok"), "{body}"),
             other => panic!("expected Status 400, got {other:?}"),
@@ -295,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn answer_5xx_maps_to_status_with_truncated_body() {
         let (addr, _seen) = scripted_edge(503, "x".repeat(1000).leak()).await;
-        let err = client(&format!("http://{addr}")).feed::<serde_json::Value>(0, 1).await.expect_err("503");
+        let err = client(&format!("http://{addr}")).feed(0, 1).await.expect_err("503");
         match err {
             EdgeError::Status { status: 503, body } => assert_eq!(body.len(), ERROR_BODY_CHARS),
             other => panic!("expected Status 503, got {other:?}"),
@@ -305,7 +311,7 @@ mod tests {
     #[tokio::test]
     async fn answer_not_json_maps_to_decode() {
         let (addr, _seen) = scripted_edge(200, "<html>captive portal</html>").await;
-        let err = client(&format!("http://{addr}")).desired::<serde_json::Value>().await.expect_err("html");
+        let err = client(&format!("http://{addr}")).desired().await.expect_err("html");
         assert!(matches!(err, EdgeError::Decode(_)), "{err:?}");
     }
 
@@ -314,7 +320,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         drop(listener);
-        let err = client(&format!("http://{addr}")).desired::<serde_json::Value>().await.expect_err("closed");
+        let err = client(&format!("http://{addr}")).desired().await.expect_err("closed");
         match &err {
             // The cause chain is kept: the message says why, not just "error sending request".
             EdgeError::Unreachable(msg) => assert!(msg.to_lowercase().contains("refused"), "{msg}"),

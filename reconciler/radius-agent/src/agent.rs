@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use konnekted_radius::accounting::{self, AcctSession};
 use konnekted_radius::coa::{CoaClient, CoaOutcome, DynamicAuthRequest, SessionSelector};
-use konnekted_radius::db::{DbError, RadiusDb};
+use konnekted_radius::db::{DbError, RadiusDb, Secret};
 use konnekted_radius::sync::{self, DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, SyncError, SyncReport};
 use serde::Serialize;
 
 use crate::config::{Intervals, TenantConfig};
-use crate::edge::{Desired, EdgeClient, EdgeError, OnlineSession, SyncReportBody, UsageDay, UsageReport};
+use crate::edge::{
+    DailyUsage, DesiredState as Desired, EdgeClient, EdgeError, OnlineSession, Outcome, Report, SessionStart,
+    SubscriberStatus as EdgeStatus, UsageReport,
+};
 
 /// Nairobi (EAT, UTC+3, no DST): the offset of usage days.
 pub const NAIROBI_UTC_OFFSET: i64 = 10_800;
@@ -90,11 +93,11 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
         .collect();
     let mut subscribers = Vec::with_capacity(d.subscribers.len());
     for s in &d.subscribers {
-        let status = match s.status.as_str() {
-            "active" => SubscriberStatus::Active,
-            "suspended" => SubscriberStatus::Suspended,
-            "expired" | "pending" => SubscriberStatus::Expired,
-            other => return Err(AgentError::Invalid(format!("subscriber {}: unknown status {other:?}", s.id))),
+        let status = match s.status {
+            EdgeStatus::Active => SubscriberStatus::Active,
+            EdgeStatus::Suspended => SubscriberStatus::Suspended,
+            EdgeStatus::Expired | EdgeStatus::Pending => SubscriberStatus::Expired,
+            EdgeStatus::Unknown => return Err(AgentError::Invalid(format!("subscriber {}: unknown status", s.id))),
         };
         let static_ip = match s.static_ip.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -105,7 +108,7 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
         };
         subscribers.push(SubscriberSpec {
             username: s.username.clone(),
-            password: s.password.clone(),
+            password: Secret::new(s.password.as_str()),
             plan: s.plan.clone(),
             status,
             static_ip,
@@ -243,10 +246,12 @@ impl TenantAgent {
         let coa = if actions.is_empty() { Vec::new() } else { self.send_live(&actions).await };
         self.applied = Some(after);
         self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));
-        let drift = (report.added + report.changed + report.removed) as i64;
-        let body = SyncReportBody {
+        let drift = (report.added + report.changed + report.removed) as u64;
+        let body = Report {
             router: REPORT_ROUTER.into(),
-            outcome: "ok".into(),
+            started_at: None,
+            finished_at: None,
+            outcome: Outcome::Ok,
             drift_found: drift,
             drift_fixed: drift,
             errors: coa.iter().filter(|a| a.result.starts_with("error")).map(|a| a.result.clone()).collect(),
@@ -268,9 +273,11 @@ impl TenantAgent {
 
     async fn report_error(&self, e: &AgentError) {
         tracing::warn!(realm = %self.cfg.realm, error = %e, "radius pass failed");
-        let body = SyncReportBody {
+        let body = Report {
             router: REPORT_ROUTER.into(),
-            outcome: "error".into(),
+            started_at: None,
+            finished_at: None,
+            outcome: Outcome::Error,
             drift_found: 0,
             drift_fixed: 0,
             errors: vec![e.to_string()],
@@ -376,7 +383,7 @@ impl TenantAgent {
         let db = self.db().await?;
         let sessions = accounting::read_sessions(db, from, to).await?;
         let online = accounting::online_sessions(db).await?;
-        let days: Vec<UsageDay> = accounting::summarise_daily(&sessions, NAIROBI_UTC_OFFSET, Some((first, today)));
+        let days: Vec<DailyUsage> = accounting::summarise_daily(&sessions, NAIROBI_UTC_OFFSET, Some((first, today)));
         let online: Vec<OnlineSession> = online
             .into_iter()
             .map(|s| OnlineSession {
@@ -384,13 +391,13 @@ impl TenantAgent {
                 session_id: s.session_id,
                 username: s.username,
                 framed_ip: s.framed_ip.filter(|f| !f.is_empty()),
-                started_at: s.start,
+                started_at: s.start.map(SessionStart::Unix),
                 input_octets: s.input_octets,
                 output_octets: s.output_octets,
             })
             .collect();
         let pushed = UsagePushed { days: days.len(), online: online.len() };
-        self.edge.push_usage(&UsageReport { days, online }).await?;
+        self.edge.push_usage(&UsageReport { days, online: Some(online) }).await?;
         Ok(pushed)
     }
 }
@@ -403,17 +410,16 @@ fn session_user(s: &AcctSession) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::{DesiredPlan, DesiredSubscriber};
-    use konnekted_radius::db::Secret;
+    use crate::edge::{Plan as DesiredPlan, Subscriber as DesiredSubscriber};
     use konnekted_radius::sync::TenantPolicy;
 
     fn sub(user: &str, plan: &str, status: &str) -> DesiredSubscriber {
         DesiredSubscriber {
             id: format!("id-{user}"),
             username: user.into(),
-            password: Secret::new("pw"),
+            password: "pw".into(),
             plan: plan.into(),
-            status: status.into(),
+            status: EdgeStatus::parse(status),
             static_ip: None,
             site: None,
             expires_at: None,
@@ -423,16 +429,16 @@ mod tests {
     fn desired(subs: Vec<DesiredSubscriber>) -> Desired {
         Desired {
             realm: "acme".into(),
-            generated_at: None,
+            generated_at: String::new(),
             cursor: 7,
             plans: ["basic", "fast"]
                 .iter()
                 .map(|c| DesiredPlan {
                     code: (*c).into(),
-                    name: None,
-                    kind: None,
-                    down_kbps: None,
-                    up_kbps: None,
+                    name: String::new(),
+                    kind: "pppoe".into(),
+                    down_kbps: 0,
+                    up_kbps: 0,
                     rate_limit: if *c == "fast" { "5M/20M".into() } else { "2M/10M".into() },
                 })
                 .collect(),

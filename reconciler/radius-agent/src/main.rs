@@ -2,28 +2,27 @@
 
 use std::path::PathBuf;
 
+use clap::Parser;
+
+/// Keeps each tenant's FreeRADIUS SQL database in line with billing.
+#[derive(Debug, Parser)]
+#[command(name = "konnekted-radius-agent", version)]
+struct Cli {
+    /// The agent's config file (TOML).
+    #[arg(short, long, value_name = "FILE", env = "KONNEKTED_RADIUS_AGENT_CONFIG")]
+    config: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let mut args = std::env::args().skip(1);
-    let mut path: Option<PathBuf> = std::env::var_os("KONNEKTED_RADIUS_AGENT_CONFIG").map(PathBuf::from);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--config" | "-c" => path = args.next().map(PathBuf::from),
-            "--help" | "-h" => {
-                println!("usage: konnekted-radius-agent --config <agent.toml>  (or KONNEKTED_RADIUS_AGENT_CONFIG)");
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other:?} (try --help)"),
-        }
-    }
-    let Some(path) = path else { anyhow::bail!("--config <agent.toml> is required") };
-    let config = konnekted_radius_agent::Config::load(&path)?;
+    let config = konnekted_radius_agent::Config::load(&cli.config)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -32,4 +31,22 @@ async fn main() -> anyhow::Result<()> {
     });
     konnekted_radius_agent::run(config, rx).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cli_unknown_argument_is_an_error() {
+        assert!(Cli::try_parse_from(["konnekted-radius-agent", "--config", "a.toml", "--verbose"]).is_err());
+        assert!(Cli::try_parse_from(["konnekted-radius-agent", "-c", "a.toml"]).is_ok());
+    }
 }

@@ -21,8 +21,8 @@ pub enum LoginMethod {
 pub struct Config {
     /// API user.
     pub user: String,
-    /// API password (redacted in `Debug`).
-    pub password: String,
+    /// API password: held in a [`secrecy::SecretString`] (zeroed on drop, redacted in `Debug`).
+    pub password: secrecy::SecretString,
     /// Login flow.
     pub login: LoginMethod,
     /// Time allowed for TCP connect + TLS + login.
@@ -55,7 +55,7 @@ impl Config {
     pub fn new(user: &str, password: &str) -> Config {
         Config {
             user: user.to_owned(),
-            password: password.to_owned(),
+            password: secrecy::SecretString::from(password),
             login: LoginMethod::Auto,
             connect_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(10),

@@ -3,6 +3,7 @@
 use bytes::BytesMut;
 use routeros_proto::login::{self, LoginOutcome};
 use routeros_proto::{Command, Reply, ReplyKind, Sentence};
+use secrecy::ExposeSecret;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{Config, Error, ErrorKind, LoginMethod, Trap};
@@ -50,7 +51,7 @@ async fn answer_challenge<S>(stream: &mut S, rbuf: &mut BytesMut, cfg: &Config, 
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let cmd = login::legacy(&cfg.user, &cfg.password, challenge).map_err(Error::protocol)?;
+    let cmd = login::legacy(&cfg.user, cfg.password.expose_secret(), challenge).map_err(Error::protocol)?;
     let (_, traps) = exchange(stream, rbuf, cmd, cfg.max_word).await?;
     if traps.is_empty() { Ok(()) } else { Err(refused(traps)) }
 }
@@ -62,7 +63,8 @@ where
 {
     match cfg.login {
         LoginMethod::Auto | LoginMethod::Plain => {
-            let (done, traps) = exchange(stream, rbuf, login::plain(&cfg.user, &cfg.password), cfg.max_word).await?;
+            let (done, traps) =
+                exchange(stream, rbuf, login::plain(&cfg.user, cfg.password.expose_secret()), cfg.max_word).await?;
             if !traps.is_empty() {
                 return Err(refused(traps));
             }

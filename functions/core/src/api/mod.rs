@@ -203,49 +203,54 @@ pub(crate) enum R {
     VoucherCheck,
 }
 
-fn router() -> &'static matchit::Router<R> {
-    static ROUTER: OnceLock<matchit::Router<R>> = OnceLock::new();
-    ROUTER.get_or_init(|| {
-        let mut r = matchit::Router::new();
-        let routes = [
-            ("/health", R::Health),
-            ("/api/tenants", R::Tenants),
-            ("/api/t/{realm}/plans", R::Plans),
-            ("/api/t/{realm}/plans/{id}", R::Plan),
-            ("/api/t/{realm}/subscribers", R::Subscribers),
-            ("/api/t/{realm}/subscribers/{id}", R::Subscriber),
-            ("/api/t/{realm}/subscribers/{id}/ledger", R::Ledger),
-            ("/api/t/{realm}/subscribers/{id}/adjust", R::Adjust),
-            ("/api/t/{realm}/subscribers/{id}/stk-push", R::StkPush),
-            ("/api/t/{realm}/payments", R::Payments),
-            ("/api/t/{realm}/unmatched", R::Unmatched),
-            ("/api/t/{realm}/unmatched/{id}/assign", R::Assign),
-            ("/api/t/{realm}/callbacks", R::Callbacks),
-            ("/api/t/{realm}/settings", R::Settings),
-            ("/api/t/{realm}/daraja/register-c2b", R::RegisterC2b),
-            ("/api/t/{realm}/sweep", R::Sweep),
-            ("/api/t/{realm}/feed", R::Feed),
-            ("/api/p/{realm}/topup", R::Topup),
-            ("/api/p/{realm}/topup/{id}", R::TopupStatus),
-            ("/hooks/{realm}/{token}/stk", R::HookStk),
-            ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
-            ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
-            ("/sync/{realm}/desired", R::SyncDesired),
-            ("/sync/{realm}/feed", R::SyncFeed),
-            ("/sync/{realm}/reports", R::SyncReports),
-            ("/sync/{realm}/usage", R::SyncUsage),
-            ("/api/t/{realm}/usage", R::Usage),
-            ("/api/t/{realm}/online", R::Online),
-            ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
-            ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
-            ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
-        ];
-        for (path, name) in routes {
-            // The table above is static; a bad entry is a programming error caught by tests.
-            let _ = r.insert(path, name);
-        }
-        r
-    })
+/// Every route: path pattern and the handler's name. `build_router` refuses a bad entry (a
+/// conflict or an invalid pattern) and the tests check every entry resolves to its own name.
+const ROUTES: &[(&str, R)] = &[
+    ("/health", R::Health),
+    ("/api/tenants", R::Tenants),
+    ("/api/t/{realm}/plans", R::Plans),
+    ("/api/t/{realm}/plans/{id}", R::Plan),
+    ("/api/t/{realm}/subscribers", R::Subscribers),
+    ("/api/t/{realm}/subscribers/{id}", R::Subscriber),
+    ("/api/t/{realm}/subscribers/{id}/ledger", R::Ledger),
+    ("/api/t/{realm}/subscribers/{id}/adjust", R::Adjust),
+    ("/api/t/{realm}/subscribers/{id}/stk-push", R::StkPush),
+    ("/api/t/{realm}/payments", R::Payments),
+    ("/api/t/{realm}/unmatched", R::Unmatched),
+    ("/api/t/{realm}/unmatched/{id}/assign", R::Assign),
+    ("/api/t/{realm}/callbacks", R::Callbacks),
+    ("/api/t/{realm}/settings", R::Settings),
+    ("/api/t/{realm}/daraja/register-c2b", R::RegisterC2b),
+    ("/api/t/{realm}/sweep", R::Sweep),
+    ("/api/t/{realm}/feed", R::Feed),
+    ("/api/p/{realm}/topup", R::Topup),
+    ("/api/p/{realm}/topup/{id}", R::TopupStatus),
+    ("/hooks/{realm}/{token}/stk", R::HookStk),
+    ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
+    ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
+    ("/sync/{realm}/desired", R::SyncDesired),
+    ("/sync/{realm}/feed", R::SyncFeed),
+    ("/sync/{realm}/reports", R::SyncReports),
+    ("/sync/{realm}/usage", R::SyncUsage),
+    ("/api/t/{realm}/usage", R::Usage),
+    ("/api/t/{realm}/online", R::Online),
+    ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
+    ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
+    ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
+];
+
+fn build_router() -> Result<matchit::Router<R>, String> {
+    let mut r = matchit::Router::new();
+    for &(path, name) in ROUTES {
+        r.insert(path, name).map_err(|e| format!("route {path}: {e}"))?;
+    }
+    Ok(r)
+}
+
+/// The route table, built once; an error (a bad entry) is answered as 503 and logged.
+fn router() -> Result<&'static matchit::Router<R>, &'static str> {
+    static ROUTER: OnceLock<Result<matchit::Router<R>, String>> = OnceLock::new();
+    ROUTER.get_or_init(build_router).as_ref().map_err(String::as_str)
 }
 
 /// Path parameters of the matched route.
@@ -257,8 +262,15 @@ pub(crate) struct Params {
 
 /// Handles one request. Never panics on input; every failure is a JSON error response.
 pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Response<Bytes> {
+    let router = match router() {
+        Ok(r) => r,
+        Err(e) => {
+            p.log(Level::Error, &format!("route table: {e}"));
+            return ApiError::Unavailable("route table".into()).into_response();
+        }
+    };
     let (route, params) = {
-        let Ok(m) = router().at(req.uri().path()) else {
+        let Ok(m) = router.at(req.uri().path()) else {
             return ApiError::NotFound(format!("route {}", req.uri().path())).into_response();
         };
         let get = |k: &str| m.params.get(k).map(str::to_owned);
@@ -321,11 +333,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn router_every_route_is_registered() {
-        assert_eq!(router().at("/api/t/acme/subscribers/x/ledger").map(|m| *m.value).ok(), Some(R::Ledger));
-        assert_eq!(router().at("/hooks/acme/tok/c2b/confirm").map(|m| *m.value).ok(), Some(R::HookConfirm));
-        assert_eq!(router().at("/health").map(|m| *m.value).ok(), Some(R::Health));
-        assert!(router().at("/nope").is_err());
+    fn router_every_route_in_the_table_resolves_to_itself() {
+        let table = build_router().expect("every entry of ROUTES inserts");
+        for &(path, name) in ROUTES {
+            let concrete = path.replace("{realm}", "acme").replace("{id}", "x1").replace("{token}", "tok");
+            let m = table.at(&concrete).unwrap_or_else(|e| panic!("{concrete}: {e}"));
+            assert_eq!(*m.value, name, "{concrete}");
+            for (k, v) in m.params.iter() {
+                assert!(["realm", "id", "token"].contains(&k), "{path}: parameter {k}={v} has no Params field");
+            }
+        }
+        assert!(table.at("/nope").is_err());
+        assert!(router().is_ok());
+    }
+
+    #[test]
+    fn router_conflicting_entry_is_an_error_not_ignored() {
+        let mut r = matchit::Router::new();
+        r.insert("/api/t/{realm}/plans", R::Plans).expect("first");
+        assert!(r.insert("/api/t/{tenant}/plans", R::Plan).is_err());
     }
 
     #[test]

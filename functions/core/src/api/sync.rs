@@ -1,64 +1,37 @@
-//! The reconciler's signed sync API: desired network state, the change feed, reports.
+//! The reconciler's signed sync API: desired network state, the change feed, reports, usage.
 //!
-//! Every request carries `X-Konnekted-Timestamp` (unix seconds) and
-//! `X-Konnekted-Signature` = hex HMAC-SHA256(tenant sync key,
-//! `METHOD\nPATH_AND_QUERY\nTIMESTAMP\nhex(SHA-256(body))`). Stale (±300 s) or wrong: 401.
+//! The wire types, the signing and its header names are the contract crate's
+//! ([`konnekted_sync_proto`]): this module reads the tenant's database into those types and
+//! writes what the reconciler and the RADIUS agent report. Stale (±300 s) or wrong
+//! signature: 401.
 
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http::{Method, Request, StatusCode};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use konnekted_sync_proto as proto;
 
 use super::{ApiError, ApiResult, Params, Query, R, body_json, json, ok, tenant_of};
 use crate::Ctx;
 use crate::db::Db;
 use crate::domain::time::fmt_ts;
 use crate::platform::Platform;
-use crate::secret::constant_time_eq;
 use crate::stmt;
 use crate::store::{feed, plans, usage};
 
-pub const REPLAY_WINDOW_SECS: i64 = 300;
-pub const HEADER_TIMESTAMP: &str = "x-konnekted-timestamp";
-pub const HEADER_SIGNATURE: &str = "x-konnekted-signature";
-
-/// The signature a client sends (and the server expects).
-pub fn sign(key: &[u8], method: &str, path_and_query: &str, timestamp: i64, body: &[u8]) -> String {
-    let body_hash = hex::encode(Sha256::digest(body));
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(format!("{method}\n{path_and_query}\n{timestamp}\n{body_hash}").as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
+pub use proto::{HEADER_SIGNATURE, HEADER_TIMESTAMP, REPLAY_WINDOW_SECS, sign};
 
 fn verify(req: &Request<Bytes>, key: &str, now: i64) -> Result<(), ApiError> {
     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
-    let ts: i64 = header(HEADER_TIMESTAMP).and_then(|t| t.parse().ok()).ok_or(ApiError::Unauthorized)?;
-    if (now - ts).abs() > REPLAY_WINDOW_SECS {
-        return Err(ApiError::Unauthorized);
-    }
-    let got = header(HEADER_SIGNATURE).ok_or(ApiError::Unauthorized)?;
     let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let want = sign(key.as_bytes(), req.method().as_str(), pq, ts, req.body());
-    if constant_time_eq(got.as_bytes(), want.as_bytes()) { Ok(()) } else { Err(ApiError::Unauthorized) }
-}
-
-#[derive(Debug, Deserialize, serde::Serialize)]
-struct Report {
-    router: String,
-    #[serde(default)]
-    started_at: Option<String>,
-    #[serde(default)]
-    finished_at: Option<String>,
-    outcome: String,
-    #[serde(default)]
-    drift_found: i64,
-    #[serde(default)]
-    drift_fixed: i64,
-    #[serde(default)]
-    errors: Vec<serde_json::Value>,
-    #[serde(default)]
-    details: serde_json::Value,
+    proto::verify(
+        key.as_bytes(),
+        req.method().as_str(),
+        pq,
+        header(HEADER_TIMESTAMP),
+        header(HEADER_SIGNATURE),
+        req.body(),
+        now,
+    )
+    .map_err(|_| ApiError::Unauthorized)
 }
 
 pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
@@ -69,14 +42,12 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         (R::SyncFeed, Method::GET) => {
             let q = Query::parse(req.uri().query());
             let after = q.int("after", 0, i64::MAX)?;
-            let limit = q.int("limit", 500, 5000)?;
-            let changes = feed::after(&db, after, limit).await?;
-            let cursor = changes.last().map_or(after, |c| c.seq);
-            ok(&serde_json::json!({"cursor": cursor, "changes": changes}))
+            let limit = q.int("limit", proto::FEED_DEFAULT_LIMIT, proto::FEED_MAX_LIMIT)?;
+            ok(&feed_page(&db, after, limit).await?)
         }
         (R::SyncReports, Method::POST) => {
-            let r: Report = body_json(&req)?;
-            if r.router.trim().is_empty() || !matches!(r.outcome.as_str(), "ok" | "refused" | "error") {
+            let r: proto::Report = body_json(&req)?;
+            if r.router.trim().is_empty() {
                 return Err(ApiError::BadRequest("router is required; outcome is ok, refused or error".into()));
             }
             db.batch(&[stmt!(
@@ -85,26 +56,20 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 &r.router,
                 r.started_at.clone(),
                 r.finished_at.clone(),
-                &r.outcome,
-                r.drift_found,
-                r.drift_fixed,
+                r.outcome.as_str(),
+                i64::try_from(r.drift_found).unwrap_or(i64::MAX),
+                i64::try_from(r.drift_fixed).unwrap_or(i64::MAX),
                 serde_json::to_string(&r).unwrap_or_default(),
                 fmt_ts(ctx.now),
             )])
             .await?;
-            Ok(json(StatusCode::ACCEPTED, &serde_json::json!({"accepted": true})))
+            Ok(json(StatusCode::ACCEPTED, &proto::ReportAccepted { accepted: true }))
         }
         (R::SyncUsage, Method::POST) => {
-            #[derive(Deserialize)]
-            struct Usage {
-                #[serde(default)]
-                days: Vec<usage::DailyUsage>,
-                /// When present, replaces the whole "who is online" snapshot.
-                #[serde(default)]
-                online: Option<Vec<usage::OnlineSession>>,
-            }
-            let u: Usage = body_json(&req)?;
-            if u.days.len() > 10_000 || u.online.as_ref().is_some_and(|o| o.len() > 20_000) {
+            let u: proto::UsageReport = body_json(&req)?;
+            if u.days.len() > proto::MAX_USAGE_DAYS
+                || u.online.as_ref().is_some_and(|o| o.len() > proto::MAX_ONLINE_SESSIONS)
+            {
                 return Err(ApiError::BadRequest("at most 10,000 day rows and 20,000 sessions per report".into()));
             }
             if u.days.iter().any(|d| d.day.len() != 10 || d.input_octets < 0 || d.output_octets < 0) {
@@ -118,16 +83,32 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             if !batch.is_empty() {
                 db.batch(&batch).await?;
             }
-            Ok(json(
-                StatusCode::ACCEPTED,
-                &serde_json::json!({"days": u.days.len(), "online": u.online.map(|o| o.len())}),
-            ))
+            let accepted = proto::UsageAccepted { days: u.days.len(), online: u.online.as_ref().map(Vec::len) };
+            Ok(json(StatusCode::ACCEPTED, &accepted))
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
 }
 
-async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
+/// The change-feed rows after `after`, at most `limit`, as the wire page.
+async fn feed_page(db: &impl Db, after: i64, limit: i64) -> Result<proto::FeedPage, ApiError> {
+    let changes: Vec<proto::FeedChange> = feed::after(db, after, limit)
+        .await?
+        .into_iter()
+        .map(|c| proto::FeedChange {
+            seq: c.seq,
+            subscriber_id: c.subscriber_id,
+            kind: proto::FeedKind::parse(&c.kind),
+            payload: c.payload,
+            created_at: Some(c.created_at),
+        })
+        .collect();
+    let cursor = changes.last().map_or(after, |c| c.seq);
+    Ok(proto::FeedPage { cursor, changes })
+}
+
+/// The tenant's whole desired network state.
+pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<proto::DesiredState, ApiError> {
     let cursor = db
         .query(&stmt!("SELECT COALESCE(MAX(seq), 0) AS c FROM change_feed"))
         .await?
@@ -135,14 +116,17 @@ async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<serde_json::Val
         .map(|r| r.int("c"))
         .transpose()?
         .unwrap_or(0);
-    let plans: Vec<serde_json::Value> = plans::list(db)
+    let kbps = |v: i64| u64::try_from(v).unwrap_or(0);
+    let plans = plans::list(db)
         .await?
         .iter()
-        .map(|p| {
-            serde_json::json!({
-                "code": p.code, "name": p.name, "kind": p.kind, "down_kbps": p.down_kbps,
-                "up_kbps": p.up_kbps, "rate_limit": p.rate_limit(),
-            })
+        .map(|p| proto::Plan {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            kind: p.kind.as_str().to_owned(),
+            down_kbps: kbps(p.down_kbps),
+            up_kbps: kbps(p.up_kbps),
+            rate_limit: p.rate_limit(),
         })
         .collect();
     let rows = db
@@ -154,17 +138,19 @@ async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<serde_json::Val
     let subscribers = rows
         .iter()
         .map(|r| {
-            Ok(serde_json::json!({
-                "id": r.text("id")?, "username": r.text("username")?, "password": r.text("password")?,
-                "plan": r.text("plan")?, "status": r.text("status")?, "static_ip": r.opt_text("static_ip")?,
-                "site": r.opt_text("site")?, "expires_at": r.opt_text("expires_at")?,
-            }))
+            Ok(proto::Subscriber {
+                id: r.text("id")?,
+                username: r.text("username")?,
+                password: r.text("password")?,
+                plan: r.text("plan")?,
+                status: proto::SubscriberStatus::parse(&r.text("status")?),
+                static_ip: r.opt_text("static_ip")?,
+                site: r.opt_text("site")?,
+                expires_at: r.opt_text("expires_at")?,
+            })
         })
         .collect::<Result<Vec<_>, crate::db::StoreError>>()?;
-    Ok(serde_json::json!({
-        "realm": realm, "generated_at": fmt_ts(ctx.now), "cursor": cursor,
-        "plans": plans, "subscribers": subscribers,
-    }))
+    Ok(proto::DesiredState { realm: realm.to_owned(), generated_at: fmt_ts(ctx.now), cursor, plans, subscribers })
 }
 
 #[cfg(test)]

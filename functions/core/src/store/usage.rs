@@ -1,36 +1,10 @@
 //! Usage and online sessions reported from RADIUS accounting.
 
-use serde::{Deserialize, Serialize};
-
 use crate::db::{Db, Statement, StoreError};
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DailyUsage {
-    pub username: String,
-    pub day: String,
-    pub input_octets: i64,
-    pub output_octets: i64,
-    pub online_seconds: i64,
-    #[serde(default)]
-    pub sessions: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OnlineSession {
-    pub nas_ip: String,
-    pub session_id: String,
-    pub username: String,
-    #[serde(default)]
-    pub framed_ip: Option<String>,
-    /// Unix seconds or RFC 3339 text, as the reporter has it.
-    #[serde(default)]
-    pub started_at: Option<serde_json::Value>,
-    #[serde(default)]
-    pub input_octets: i64,
-    #[serde(default)]
-    pub output_octets: i64,
-}
+/// Wire types of `POST /sync/{realm}/usage`, stored as they arrive (the contract crate's).
+pub use konnekted_sync_proto::{DailyUsage, OnlineSession};
 
 /// RADIUS may report `user@realm`; billing knows `user`.
 pub fn bare(username: &str) -> String {
@@ -56,10 +30,7 @@ pub fn upsert_day(u: &DailyUsage, at: &str) -> Statement {
 pub fn replace_online(sessions: &[OnlineSession], at: &str) -> Vec<Statement> {
     let mut out = vec![Statement::new("DELETE FROM online_sessions")];
     for s in sessions {
-        let started = s.started_at.as_ref().map(|v| match v {
-            serde_json::Value::String(t) => t.clone(),
-            other => other.to_string(),
-        });
+        let started = s.started_at.as_ref().map(|t| t.to_text());
         out.push(stmt!(
             "INSERT OR REPLACE INTO online_sessions (nas_ip, session_id, username, framed_ip, started_at, input_octets, \
              output_octets, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -1,0 +1,89 @@
+//! `konnekted-bench`: benchmarks of the native host, apart from the `konnekted` binary so a
+//! release build of that one carries no simulator (feature `bench`).
+
+use clap::{Parser, Subcommand};
+
+#[path = "../bench.rs"]
+mod bench;
+
+/// Benchmarks of the native host (figures in BENCHMARKS.md).
+#[derive(Debug, Parser)]
+#[command(name = "konnekted-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// M-Pesa callbacks through the native host over loopback HTTP, beside raw SQLite
+    /// transactions writing the same rows.
+    Callbacks {
+        /// Callbacks to send.
+        #[arg(long)]
+        n: Option<usize>,
+        /// Tenants they are spread over.
+        #[arg(long)]
+        tenants: Option<usize>,
+        /// Callbacks in flight.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Share of callbacks delivered twice (0..1).
+        #[arg(long)]
+        dup: Option<f64>,
+        /// Subscribers per tenant.
+        #[arg(long)]
+        subscribers: Option<usize>,
+        /// Every callback for one subscriber (the contention shape).
+        #[arg(long)]
+        same_subscriber: bool,
+    },
+    /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        data: std::path::PathBuf,
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,hyper=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Callbacks { n, tenants, concurrency, dup, subscribers, same_subscriber } => {
+            // The bench reads its own option list; hand it exactly what clap accepted.
+            let mut args = Vec::new();
+            let mut push = |name: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    args.extend([name.to_owned(), v]);
+                }
+            };
+            push("--n", n.map(|v| v.to_string()));
+            push("--tenants", tenants.map(|v| v.to_string()));
+            push("--concurrency", concurrency.map(|v| v.to_string()));
+            push("--dup", dup.map(|v| v.to_string()));
+            push("--subscribers", subscribers.map(|v| v.to_string()));
+            if same_subscriber {
+                args.push("--same-subscriber".to_owned());
+            }
+            bench::callbacks(&args).await
+        }
+        Command::Serve { data, listen } => {
+            let mut c = konnekted::Config::load(None)?;
+            c.data_dir = data;
+            c.listen = listen;
+            let tick = std::time::Duration::from_secs(c.tick_seconds.max(1));
+            let running = konnekted::server::launch(&c, Some(tick)).await?;
+            tokio::signal::ctrl_c().await?;
+            running.stop();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `GET /sync/{realm}/desired`: the tenant's whole desired network state.
+
+use serde::{Deserialize, Serialize};
+
+/// One plan as the edge describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Short code (`home10`); subscribers name their plan by it.
+    pub code: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// `pppoe` or `hotspot`.
+    #[serde(default = "pppoe")]
+    pub kind: String,
+    /// Download rate, kbit/s.
+    pub down_kbps: u64,
+    /// Upload rate, kbit/s.
+    pub up_kbps: u64,
+    /// `up/down` as RouterOS and `Mikrotik-Rate-Limit` write it (`2M/10M`).
+    #[serde(default)]
+    pub rate_limit: String,
+}
+
+fn pppoe() -> String {
+    "pppoe".to_owned()
+}
+
+/// Billing status of a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberStatus {
+    /// Paid: online.
+    Active,
+    /// Suspended by the ISP: walled garden.
+    Suspended,
+    /// Subscription ran out: walled garden.
+    Expired,
+    /// Never paid: treated like expired.
+    Pending,
+    /// A status this version does not know (a newer edge): consumers treat it as not
+    /// online, or refuse the state.
+    #[serde(other)]
+    Unknown,
+}
+
+impl SubscriberStatus {
+    /// Every known status.
+    pub const ALL: [SubscriberStatus; 4] =
+        [SubscriberStatus::Active, SubscriberStatus::Suspended, SubscriberStatus::Expired, SubscriberStatus::Pending];
+
+    /// The wire (and storage) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Active => "active",
+            SubscriberStatus::Suspended => "suspended",
+            SubscriberStatus::Expired => "expired",
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The status named `s`; [`SubscriberStatus::Unknown`] for any other text.
+    pub fn parse(s: &str) -> SubscriberStatus {
+        SubscriberStatus::ALL.into_iter().find(|k| k.as_str() == s).unwrap_or(SubscriberStatus::Unknown)
+    }
+
+    /// Whether the subscriber should be online.
+    pub fn is_online(self) -> bool {
+        self == SubscriberStatus::Active
+    }
+}
+
+/// One subscriber as the edge describes it.
+///
+/// `Debug` leaves the password out; the password is on the wire because routers (PPPoE
+/// secrets) and FreeRADIUS (`Cleartext-Password`) need it in clear.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscriber {
+    /// Stable id.
+    pub id: String,
+    /// Login without the realm.
+    pub username: String,
+    /// PPPoE password.
+    #[serde(default)]
+    pub password: String,
+    /// Plan code.
+    pub plan: String,
+    /// Billing status.
+    pub status: SubscriberStatus,
+    /// Fixed address, if any.
+    #[serde(default)]
+    pub static_ip: Option<String>,
+    /// Site (tower), if any.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// When the paid period ends (RFC 3339).
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("plan", &self.plan)
+            .field("status", &self.status)
+            .field("static_ip", &self.static_ip)
+            .field("site", &self.site)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// `GET /sync/{realm}/desired`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredState {
+    /// The tenant.
+    pub realm: String,
+    /// When the edge built it (RFC 3339).
+    #[serde(default)]
+    pub generated_at: String,
+    /// Latest change-feed sequence included: read the feed after it.
+    #[serde(default)]
+    pub cursor: i64,
+    /// Plans.
+    #[serde(default)]
+    pub plans: Vec<Plan>,
+    /// Subscribers, ordered by username.
+    #[serde(default)]
+    pub subscribers: Vec<Subscriber>,
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn arb_status() -> impl Strategy<Value = SubscriberStatus> {
+        prop::sample::select(SubscriberStatus::ALL.to_vec())
+    }
+
+    prop_compose! {
+        fn arb_subscriber()(
+            id in "[a-f0-9-]{1,36}", username in "[a-z0-9.]{1,12}", password in "\\PC{0,16}",
+            plan in "[a-z0-9]{1,8}", status in arb_status(), static_ip in prop::option::of("10\\.[0-9]{1,3}\\.0\\.1"),
+            site in prop::option::of("\\PC{0,8}"), expires_at in prop::option::of("2026-1[0-2]-0[1-9]T00:00:00Z"),
+        ) -> Subscriber {
+            Subscriber { id, username, password, plan, status, static_ip, site, expires_at }
+        }
+    }
+
+    prop_compose! {
+        fn arb_plan()(code in "[a-z0-9]{1,8}", name in "\\PC{0,12}", kind in "pppoe|hotspot",
+            down_kbps in any::<u32>(), up_kbps in any::<u32>(), rate_limit in "[0-9]{1,3}[kM]/[0-9]{1,3}[kM]") -> Plan {
+            Plan { code, name, kind, down_kbps: down_kbps.into(), up_kbps: up_kbps.into(), rate_limit }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn desired_state_round_trips(realm in "[a-z]{1,10}", cursor in any::<i64>(),
+            plans in prop::collection::vec(arb_plan(), 0..4),
+            subscribers in prop::collection::vec(arb_subscriber(), 0..6)) {
+            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers };
+            let back: DesiredState = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+            prop_assert_eq!(back, d);
+        }
+    }
+
+    #[test]
+    fn subscriber_status_as_str_parses_back() {
+        for s in SubscriberStatus::ALL {
+            assert_eq!(SubscriberStatus::parse(s.as_str()), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(SubscriberStatus::parse("frozen"), SubscriberStatus::Unknown);
+    }
+
+    #[test]
+    fn desired_unknown_status_parses_as_unknown_and_offline() {
+        let j = r#"{"realm":"a","cursor":3,"plans":[{"code":"p","name":"P","kind":"pppoe","down_kbps":10000,"up_kbps":2000,"rate_limit":"2M/10M"}],
+            "subscribers":[{"id":"s1","username":"u","password":"x","plan":"p","status":"frozen","static_ip":null,"site":null,"expires_at":null}]}"#;
+        let d: DesiredState = serde_json::from_str(j).expect("parse");
+        assert_eq!(d.subscribers[0].status, SubscriberStatus::Unknown);
+        assert!(!d.subscribers[0].status.is_online());
+    }
+
+    #[test]
+    fn plan_missing_optional_fields_take_defaults() {
+        let p: Plan = serde_json::from_str(r#"{"code":"p","down_kbps":1,"up_kbps":2}"#).expect("parse");
+        assert_eq!((p.name.as_str(), p.kind.as_str(), p.rate_limit.as_str()), ("", "pppoe", ""));
+    }
+
+    #[test]
+    fn subscriber_debug_hides_password() {
+        let s = Subscriber {
+            id: "s1".into(),
+            username: "u".into(),
+            password: "hunter2".into(),
+            plan: "p".into(),
+            status: SubscriberStatus::Active,
+            static_ip: None,
+            site: None,
+            expires_at: None,
+        };
+        let shown = format!("{s:?}");
+        assert!(shown.contains("s1") && !shown.contains("hunter2"), "{shown}");
+    }
+}
