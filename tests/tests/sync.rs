@@ -53,6 +53,18 @@ async fn sync_desired_signed_request_returns_network_state() {
     let body = br#"{"router":"tower-1","outcome":"ok","drift_found":2,"drift_fixed":2}"#;
     let (code, _) = signed(&e, &key, "POST", &format!("/sync/{}/reports", e.realm), body, now()).await;
     assert_eq!(code, 202);
+    let body = br#"{"router":"tower-2","outcome":"refused","drift_found":9,"drift_fixed":0,"details":{"refusal":"would disable 9 of 10"}}"#;
+    let (code, _) = signed(&e, &key, "POST", &format!("/sync/{}/reports", e.realm), body, now()).await;
+    assert_eq!(code, 202);
+
+    // The operator reads them back: newest first, filtered by router or outcome.
+    let all = e.get("/reports").await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all[0]["router"], "tower-2");
+    let refused = e.get("/reports?outcome=refused").await;
+    assert_eq!(refused.as_array().unwrap().len(), 1);
+    assert_eq!(refused[0]["report"]["details"]["refusal"], "would disable 9 of 10", "{refused}");
+    assert_eq!(e.get("/reports?router=tower-1").await[0]["drift_fixed"], 2);
 }
 
 #[tokio::test]

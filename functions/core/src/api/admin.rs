@@ -11,7 +11,7 @@ use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{callbacks, feed, ledger, payments, plans, subscribers, usage};
+use crate::store::{callbacks, feed, ledger, payments, plans, reports, subscribers, usage};
 use crate::usecases::{credit, expiry, sweep};
 
 fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
@@ -198,6 +198,10 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             ok(&usage::days(&db, who.as_deref(), from, to, limit).await?)
         }
         (R::Online, Method::GET) => ok(&usage::online(&db).await?),
+        (R::Reports, Method::GET) => {
+            let limit = q.int("limit", 100, 1000)?;
+            ok(&reports::list(&db, q.get("router"), q.get("outcome"), limit).await?)
+        }
         (R::VoucherBatches, Method::GET) => super::vouchers::list(&db).await,
         (R::VoucherBatches, Method::POST) => super::vouchers::create(p, &tenant, &db, &req, &mut ids, ctx).await,
         (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, &tenant, &db, params, &q).await,

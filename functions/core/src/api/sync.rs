@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::domain::time::fmt_ts;
 use crate::platform::Platform;
 use crate::stmt;
-use crate::store::{feed, plans, usage};
+use crate::store::{feed, plans, reports, usage};
 
 pub use proto::{HEADER_SIGNATURE, HEADER_TIMESTAMP, REPLAY_WINDOW_SECS, sign};
 
@@ -50,18 +50,18 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             if r.router.trim().is_empty() {
                 return Err(ApiError::BadRequest("router is required; outcome is ok, refused or error".into()));
             }
-            db.batch(&[stmt!(
-                "INSERT INTO sync_reports (router, started_at, finished_at, outcome, drift_found, drift_fixed, report, received_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                &r.router,
-                r.started_at.clone(),
-                r.finished_at.clone(),
-                r.outcome.as_str(),
-                i64::try_from(r.drift_found).unwrap_or(i64::MAX),
-                i64::try_from(r.drift_fixed).unwrap_or(i64::MAX),
-                serde_json::to_string(&r).unwrap_or_default(),
-                fmt_ts(ctx.now),
-            )])
+            let report_json = serde_json::to_string(&r).unwrap_or_default();
+            let received_at = fmt_ts(ctx.now);
+            db.batch(&[reports::insert(&reports::NewReport {
+                router: &r.router,
+                started_at: r.started_at.as_deref(),
+                finished_at: r.finished_at.as_deref(),
+                outcome: r.outcome.as_str(),
+                drift_found: i64::try_from(r.drift_found).unwrap_or(i64::MAX),
+                drift_fixed: i64::try_from(r.drift_fixed).unwrap_or(i64::MAX),
+                report_json: &report_json,
+                received_at: &received_at,
+            })])
             .await?;
             Ok(json(StatusCode::ACCEPTED, &proto::ReportAccepted { accepted: true }))
         }
