@@ -5,16 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use konnekted_radius::accounting::{self, AcctSession};
 use konnekted_radius::coa::{CoaClient, CoaOutcome, DynamicAuthRequest, SessionSelector};
 use konnekted_radius::db::{DbError, RadiusDb};
+use konnekted_radius::foreign_acct::{ForeignAcct, ForeignAcctReader};
 use konnekted_radius::sync::{self, DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, SyncError, SyncReport};
 use serde::Serialize;
 
 use crate::config::{Intervals, TenantConfig};
 use crate::edge::{Desired, EdgeClient, EdgeError, OnlineSession, SyncReportBody, UsageDay, UsageReport};
+use crate::metrics::Metrics;
 
 /// Nairobi (EAT, UTC+3, no DST): the offset of usage days.
 pub const NAIROBI_UTC_OFFSET: i64 = 10_800;
@@ -59,6 +62,8 @@ pub struct PassOutcome {
     pub sync: SyncReport,
     pub coa: Vec<CoaAction>,
     pub cursor: i64,
+    /// Accounting this tenant's NASes sent for other realms since the last delivered report.
+    pub foreign: Vec<ForeignAcct>,
 }
 
 /// What one usage push sent.
@@ -163,6 +168,9 @@ pub struct TenantAgent {
     pub coa: CoaClient,
     cursor: Option<i64>,
     applied: Option<BTreeMap<String, Applied>>,
+    /// FreeRADIUS's foreign-accounting log (None: not reported).
+    foreign: Option<ForeignAcctReader>,
+    metrics: Arc<Metrics>,
 }
 
 impl TenantAgent {
@@ -174,7 +182,40 @@ impl TenantAgent {
             Duration::from_secs(intervals.http_timeout_secs.max(1)),
         )?;
         let coa = CoaClient { timeout: Duration::from_secs(2), retries: 1, ..CoaClient::default() };
-        Ok(TenantAgent { cfg, edge, db: None, coa, cursor: None, applied: None })
+        Ok(TenantAgent {
+            cfg,
+            edge,
+            db: None,
+            coa,
+            cursor: None,
+            applied: None,
+            foreign: None,
+            metrics: Metrics::new(),
+        })
+    }
+
+    /// Report accounting this tenant's NASes sent for other realms, read from FreeRADIUS's
+    /// foreign-accounting log at `path` (`<log_dir>/foreign-acct.log`), in each pass's run report
+    /// and in `metrics`.
+    pub fn with_foreign_acct(mut self, path: std::path::PathBuf, metrics: Arc<Metrics>) -> TenantAgent {
+        self.foreign = Some(ForeignAcctReader::new(path));
+        self.metrics = metrics;
+        self
+    }
+
+    /// New lines of the foreign-accounting log sent by this tenant's NASes (not yet committed).
+    fn read_foreign(&self) -> Option<(konnekted_radius::foreign_acct::ForeignAcctBatch, Vec<ForeignAcct>)> {
+        let reader = self.foreign.as_ref()?;
+        match reader.read() {
+            Ok(batch) => {
+                let own = batch.records.iter().filter(|r| r.nas_tenant == self.cfg.realm).cloned().collect();
+                Some((batch, own))
+            }
+            Err(e) => {
+                tracing::warn!(realm = %self.cfg.realm, path = %reader.path().display(), error = %e, "cannot read foreign-accounting log");
+                None
+            }
+        }
     }
 
     pub fn realm(&self) -> &str {
@@ -244,6 +285,8 @@ impl TenantAgent {
         self.applied = Some(after);
         self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));
         let drift = (report.added + report.changed + report.removed) as i64;
+        let foreign = self.read_foreign();
+        let foreign_records: Vec<ForeignAcct> = foreign.as_ref().map(|(_, own)| own.clone()).unwrap_or_default();
         let body = SyncReportBody {
             router: REPORT_ROUTER.into(),
             outcome: "ok".into(),
@@ -255,15 +298,28 @@ impl TenantAgent {
                 "per_table": report.per_table.iter().map(|(t, c)| (t.name(), serde_json::json!({
                     "added": c.added, "changed": c.changed, "removed": c.removed}))).collect::<BTreeMap<_, _>>(),
                 "coa": coa, "cursor": cursor,
+                "foreign_accounting": foreign_summary(&foreign_records),
             }),
         };
         if drift > 0 || !coa.is_empty() {
             tracing::info!(realm = %self.cfg.realm, drift, coa = coa.len(), "radius synced");
         }
-        if let Err(e) = self.edge.report(&body).await {
-            tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered");
+        if !foreign_records.is_empty() {
+            tracing::warn!(realm = %self.cfg.realm, count = foreign_records.len(), "this tenant's NAS sent accounting for other realms (written to no radacct)");
         }
-        Ok(PassOutcome { sync: report, coa, cursor: self.cursor.unwrap_or(cursor) })
+        match self.edge.report(&body).await {
+            Ok(()) => {
+                // Counted and moved past only once delivered: an undelivered report is repeated.
+                if let (Some((batch, own)), Some(reader)) = (&foreign, self.foreign.as_mut()) {
+                    reader.commit(batch);
+                    for r in own {
+                        self.metrics.add_foreign_accounting(&r.nas_tenant, &r.realm, 1);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered"),
+        }
+        Ok(PassOutcome { sync: report, coa, cursor: self.cursor.unwrap_or(cursor), foreign: foreign_records })
     }
 
     async fn report_error(&self, e: &AgentError) {
@@ -393,6 +449,26 @@ impl TenantAgent {
         self.edge.push_usage(&UsageReport { days, online }).await?;
         Ok(pushed)
     }
+}
+
+/// The run report's `foreign_accounting`: the count, and per NAS and claimed realm how many and
+/// the last few sessions (a misconfigured router can send thousands; the report stays small).
+fn foreign_summary(records: &[ForeignAcct]) -> serde_json::Value {
+    let mut by: BTreeMap<(String, String, String), (u64, i64, Vec<String>)> = BTreeMap::new();
+    for r in records {
+        let e = by.entry((r.nas_name.clone(), r.nas_ip.clone(), r.realm.clone())).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(r.at);
+        if e.2.len() < 5 {
+            e.2.push(format!("{} {} {}", r.status, r.username, r.session_id));
+        }
+    }
+    serde_json::json!({
+        "count": records.len(),
+        "by_nas": by.into_iter().map(|((nas, nas_ip, realm), (count, last_at, sample))| serde_json::json!({
+            "nas": nas, "nas_ip": nas_ip, "realm": realm, "count": count, "last_at": last_at, "sample": sample,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// radacct usernames are stored without the realm; tolerate `user@realm` too.

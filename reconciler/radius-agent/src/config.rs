@@ -51,6 +51,11 @@ pub struct Config {
     pub edge_url: String,
     pub intervals: Intervals,
     pub tenants: Vec<TenantConfig>,
+    /// FreeRADIUS's foreign-accounting log (accounting a tenant's NAS sent for another realm);
+    /// default `<log_dir>/foreign-acct.log` of `radius_config`'s server. None: not reported.
+    pub foreign_acct_log: Option<PathBuf>,
+    /// Serve `GET /metrics` here (None: no listener).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The file as written: `db` and `nas` may come from `radius_config` instead.
@@ -62,6 +67,8 @@ struct ConfigFile {
     radius_config: Option<PathBuf>,
     #[serde(default)]
     tenants: Vec<TenantFile>,
+    foreign_acct_log: Option<PathBuf>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Deserialize)]
@@ -251,9 +258,14 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text)?;
         let radius = file.radius_config.as_deref().map(read_radius).transpose()?;
+        let foreign_acct_log = file.foreign_acct_log.or_else(|| {
+            radius.as_ref().map(|r| r.server.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG))
+        });
         let mut c = Config {
             edge_url: env("KONNEKTED_EDGE_URL").unwrap_or(file.edge_url),
             intervals: file.intervals,
+            foreign_acct_log,
+            metrics_addr: file.metrics_addr,
             tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
         };
         for t in &mut c.tenants {
