@@ -454,19 +454,25 @@ impl TenantAgent {
 /// The run report's `foreign_accounting`: the count, and per NAS and claimed realm how many and
 /// the last few sessions (a misconfigured router can send thousands; the report stays small).
 fn foreign_summary(records: &[ForeignAcct]) -> serde_json::Value {
-    let mut by: BTreeMap<(String, String, String), (u64, i64, Vec<String>)> = BTreeMap::new();
+    #[derive(Default)]
+    struct PerNas {
+        count: u64,
+        last_at: i64,
+        sample: Vec<String>,
+    }
+    let mut by: BTreeMap<(&str, &str, &str), PerNas> = BTreeMap::new();
     for r in records {
-        let e = by.entry((r.nas_name.clone(), r.nas_ip.clone(), r.realm.clone())).or_default();
-        e.0 += 1;
-        e.1 = e.1.max(r.at);
-        if e.2.len() < 5 {
-            e.2.push(format!("{} {} {}", r.status, r.username, r.session_id));
+        let e = by.entry((&r.nas_name, &r.nas_ip, &r.realm)).or_default();
+        e.count += 1;
+        e.last_at = e.last_at.max(r.at);
+        if e.sample.len() < 5 {
+            e.sample.push(format!("{} {} {}", r.status, r.username, r.session_id));
         }
     }
     serde_json::json!({
         "count": records.len(),
-        "by_nas": by.into_iter().map(|((nas, nas_ip, realm), (count, last_at, sample))| serde_json::json!({
-            "nas": nas, "nas_ip": nas_ip, "realm": realm, "count": count, "last_at": last_at, "sample": sample,
+        "by_nas": by.into_iter().map(|((nas, nas_ip, realm), p)| serde_json::json!({
+            "nas": nas, "nas_ip": nas_ip, "realm": realm, "count": p.count, "last_at": p.last_at, "sample": p.sample,
         })).collect::<Vec<_>>(),
     })
 }
@@ -514,6 +520,33 @@ mod tests {
                 .collect(),
             subscribers: subs,
         }
+    }
+
+    #[test]
+    fn foreign_summary_groups_by_nas_and_realm_with_a_short_sample() {
+        let rec = |realm: &str, sid: &str, at: i64| ForeignAcct {
+            at,
+            nas_tenant: "acme".into(),
+            nas_name: "pop1".into(),
+            realm: realm.into(),
+            nas_ip: "10.0.0.1".into(),
+            username: format!("u@{realm}"),
+            status: "Start".into(),
+            session_id: sid.into(),
+        };
+        let mut records: Vec<ForeignAcct> = (0..7).map(|i| rec("beta", &format!("s{i}"), 100 + i)).collect();
+        records.push(rec("gamma", "g", 50));
+        let v = foreign_summary(&records);
+        assert_eq!(v["count"], 8);
+        let by = v["by_nas"].as_array().unwrap();
+        assert_eq!(by.len(), 2);
+        assert_eq!(
+            (&by[0]["realm"], &by[0]["count"], &by[0]["last_at"]),
+            (&serde_json::json!("beta"), &serde_json::json!(7), &serde_json::json!(106))
+        );
+        assert_eq!(by[0]["sample"].as_array().unwrap().len(), 5);
+        assert_eq!((&by[1]["realm"], &by[1]["count"]), (&serde_json::json!("gamma"), &serde_json::json!(1)));
+        assert_eq!(foreign_summary(&[])["count"], 0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! edge_url = "https://edge.example"
+//! metrics_addr = "127.0.0.1:9465"   # optional: GET /metrics
+//! foreign_acct_log = "/var/log/konnekted-radius/foreign-acct.log"   # optional, see below
 //!
 //! [intervals]            # all optional
 //! full_pass_secs = 300   # jittered ±20 %
@@ -23,6 +25,9 @@
 //! which already lists each realm's database and NASes. A tenant may then leave out `db` and `nas`:
 //! they are taken from there, so FreeRADIUS and the agent cannot disagree about them. Where both
 //! files give them, they must agree (checked at start).
+//!
+//! `foreign_acct_log` is FreeRADIUS's log of accounting a tenant's NAS sent for another realm; it
+//! defaults to `<log_dir>/foreign-acct.log` of `radius_config`'s server. Without either it is not read.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
