@@ -97,6 +97,9 @@ pub struct ServerConfig {
     pub pgbouncer: Option<PgBouncerConfig>,
     /// SQLite tenants' `PRAGMA synchronous` on every FreeRADIUS connection (`open_query`).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// A "Login OK"/"Login incorrect" line in radius.log per Access-Request (`log { auth }`). Off by
+    /// default: every auth is already a radpostauth row in its tenant's database.
+    pub log_auth: bool,
 }
 
 /// How SQLite tenant databases (in WAL mode) commit FreeRADIUS's writes.
@@ -171,6 +174,7 @@ impl Default for ServerConfig {
             require_message_authenticator: false,
             pgbouncer: None,
             sqlite_synchronous: SqliteSynchronous::default(),
+            log_auth: false,
         }
     }
 }
@@ -738,7 +742,7 @@ fn radiusd_conf(server: &ServerConfig) -> String {
          \tfile = ${{logdir}}/radius.log\n\
          \tsyslog_facility = daemon\n\
          \tstripped_names = no\n\
-         \tauth = yes\n\
+         \tauth = {log_auth}\n\
          \tauth_badpass = no\n\
          \tauth_goodpass = no\n\
          \tmsg_denied = \"You are already logged in - access denied\"\n\
@@ -748,6 +752,7 @@ fn radiusd_conf(server: &ServerConfig) -> String {
         log = server.log_dir.display(),
         run = server.run_dir.display(),
         maxreq = (server.max_threads as usize * 256).max(16384),
+        log_auth = if server.log_auth { "yes" } else { "no" },
     );
     if let Some(u) = &server.user {
         let _ = writeln!(s, "\tuser = {u}");
