@@ -7,7 +7,9 @@
 //!   other tenants' p50/p99 with and without one tenant's DB hung (ACCESS EXCLUSIVE lock).
 //! Environment: KONNEKTED_BENCH_REQUESTS (default 2000), KONNEKTED_BENCH_TENANTS (default 50),
 //! KONNEKTED_BENCH_PGBOUNCER=0 to connect straight to PostgreSQL (then only as many PostgreSQL
-//! tenants as max_connections allows).
+//! tenants as max_connections allows), KONNEKTED_BENCH_SQLITE_SYNC=full for SQLite tenants that
+//! fsync every commit (the setting before `sqlite_synchronous = normal`), KONNEKTED_BENCH_LOG_AUTH=1
+//! for a radius.log line per auth (the setting before `log_auth = false`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -199,6 +201,11 @@ async fn main() {
         }
     }
     let mut server = server_config(&dir, None);
+    if std::env::var("KONNEKTED_BENCH_SQLITE_SYNC").as_deref() == Ok("full") {
+        server.sqlite_synchronous = konnekted_radius::config::SqliteSynchronous::Full;
+    }
+    server.log_auth = std::env::var("KONNEKTED_BENCH_LOG_AUTH").as_deref() == Ok("1");
+    println!("SQLite tenants: synchronous = {:?}; log_auth = {}", server.sqlite_synchronous, server.log_auth);
     if pooled {
         server.pgbouncer = Some(pgbouncer_config(&dir, budget));
     }

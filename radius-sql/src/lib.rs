@@ -7,6 +7,7 @@
 //! - [`sync`]: diff-based sync of plans and subscribers into radcheck/radreply/radusergroup/radgroupreply.
 //! - [`packet`] and [`coa`]: a small pure RADIUS codec and a CoA/Disconnect (RFC 5176) client.
 //! - [`accounting`]: radacct reads, daily usage per subscriber, who is online.
+//! - [`foreign_acct`]: accounting a tenant's NAS sent for another realm (the log the config writes).
 //! - [`cli`]: `gen-config` and `migrate`, run by `konnekted-radius` and `konnekted-reconciler radius`.
 //!
 //! It is not the reconciler daemon: no scheduling, no edge API; the daemon calls into this crate.
@@ -16,5 +17,6 @@ pub mod cli;
 pub mod coa;
 pub mod config;
 pub mod db;
+pub mod foreign_acct;
 pub mod packet;
 pub mod sync;

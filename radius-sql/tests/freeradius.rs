@@ -339,6 +339,21 @@ async fn end_to_end(test: &str, pooled: bool) {
         radclient_acct(rad.acct_addr(), "User-Name = \"ghost@nowhere\"\nAcct-Session-Id = \"g\"\nAcct-Status-Type = Start\nNAS-IP-Address = 127.0.0.1\n"),
         (),
     );
+    // accounting from acme's NAS for a beta session: ACKed, kept out of every radacct, and one line
+    // in foreign-acct.log naming acme's NAS (what the agent reports to acme's operator)
+    let acme_acct = Client::new(Ipv4Addr::new(127, 0, 0, 2), "acmesecret", rad.acct_addr(), Duration::from_secs(3), 1);
+    let r = acme_acct.acct(rad.acct_addr(), "bob@beta", 1, "foreign-1").await;
+    f.check("acct from another tenant's NAS acked", matches!(&r, Ok(r) if r.code == 5), &r);
+    let foreign_log = server.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG);
+    let foreign = konnekted_radius::foreign_acct::ForeignAcctReader::new(&foreign_log).read();
+    f.check(
+        "acct from another tenant's NAS in foreign-acct.log",
+        matches!(&foreign, Ok(b) if b.skipped == 0 && b.records.len() == 1
+            && b.records[0].nas_tenant == "acme" && b.records[0].realm == "beta"
+            && b.records[0].nas_ip == "127.0.0.2" && b.records[0].session_id == "foreign-1"
+            && b.records[0].status == "Start"),
+        (&foreign, std::fs::read_to_string(&foreign_log)),
+    );
     for (name, db, user) in [("acme", &acme, "alice"), ("beta", &beta, "bob"), ("gamma", &gamma, "carol")] {
         let sessions = read_sessions(db, t0 - 86_400, t0 + 86_400).await;
         f.check(

@@ -340,6 +340,44 @@ impl Client {
         Err(ClientError::Timeout)
     }
 
+    /// An Accounting-Request from this NAS to `acct` (the server's accounting address).
+    pub async fn acct(
+        &self,
+        acct: SocketAddr,
+        user: &str,
+        status: u32,
+        session_id: &str,
+    ) -> Result<Reply, ClientError> {
+        let sock = tokio::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(self.src), 0)).await?;
+        sock.connect(acct).await?;
+        let mut p = Packet::new(code::ACCOUNTING_REQUEST, rand::random());
+        p.attributes = vec![
+            Attribute::string(attr::USER_NAME, user),
+            Attribute::integer(attr::ACCT_STATUS_TYPE, status),
+            Attribute::string(attr::ACCT_SESSION_ID, session_id),
+            Attribute::ipv4(attr::NAS_IP_ADDRESS, self.src),
+        ];
+        let bytes = packet::encode_signed_request(&p, self.secret.as_bytes(), false).unwrap();
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..=self.retries {
+            sock.send(&bytes).await?;
+            match tokio::time::timeout(self.timeout, sock.recv(&mut buf)).await {
+                Err(_) => continue,
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(n)) => {
+                    let mut req_auth = [0u8; 16];
+                    req_auth.copy_from_slice(&bytes[4..20]);
+                    if !packet::verify_response(&buf[..n], &req_auth, self.secret.as_bytes()) {
+                        return Err(ClientError::BadAuth);
+                    }
+                    let packet = Packet::decode(&buf[..n]).unwrap();
+                    return Ok(Reply { code: packet.code, packet });
+                }
+            }
+        }
+        Err(ClientError::Timeout)
+    }
+
     pub async fn pap(&self, user: &str, password: &str) -> Result<Reply, ClientError> {
         let auth: [u8; 16] = rand::random();
         let hidden = packet::hide_user_password(password.as_bytes(), self.secret.as_bytes(), &auth);

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use konnekted_radius::accounting::{self, AcctSession};
 use konnekted_radius::coa::{CoaClient, CoaOutcome, DynamicAuthRequest, SessionSelector};
 use konnekted_radius::db::{DbError, RadiusDb, Secret};
+use konnekted_radius::foreign_acct::{ForeignAcct, ForeignAcctReader};
 use konnekted_radius::sync::{self, DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, SyncError, SyncReport};
 use serde::Serialize;
 
@@ -18,6 +20,7 @@ use crate::edge::{
     DailyUsage, DesiredState as Desired, EdgeClient, EdgeError, OnlineSession, Outcome, Report, SessionStart,
     SubscriberStatus as EdgeStatus, UsageReport,
 };
+use crate::metrics::Metrics;
 
 /// Nairobi (EAT, UTC+3, no DST): the offset of usage days.
 pub const NAIROBI_UTC_OFFSET: i64 = 10_800;
@@ -62,6 +65,8 @@ pub struct PassOutcome {
     pub sync: SyncReport,
     pub coa: Vec<CoaAction>,
     pub cursor: i64,
+    /// Accounting this tenant's NASes sent for other realms since the last delivered report.
+    pub foreign: Vec<ForeignAcct>,
 }
 
 /// What one usage push sent.
@@ -166,6 +171,9 @@ pub struct TenantAgent {
     pub coa: CoaClient,
     cursor: Option<i64>,
     applied: Option<BTreeMap<String, Applied>>,
+    /// FreeRADIUS's foreign-accounting log (None: not reported).
+    foreign: Option<ForeignAcctReader>,
+    metrics: Arc<Metrics>,
 }
 
 impl TenantAgent {
@@ -177,7 +185,40 @@ impl TenantAgent {
             Duration::from_secs(intervals.http_timeout_secs.max(1)),
         )?;
         let coa = CoaClient { timeout: Duration::from_secs(2), retries: 1, ..CoaClient::default() };
-        Ok(TenantAgent { cfg, edge, db: None, coa, cursor: None, applied: None })
+        Ok(TenantAgent {
+            cfg,
+            edge,
+            db: None,
+            coa,
+            cursor: None,
+            applied: None,
+            foreign: None,
+            metrics: Metrics::new(),
+        })
+    }
+
+    /// Report accounting this tenant's NASes sent for other realms, read from FreeRADIUS's
+    /// foreign-accounting log at `path` (`<log_dir>/foreign-acct.log`), in each pass's run report
+    /// and in `metrics`.
+    pub fn with_foreign_acct(mut self, path: std::path::PathBuf, metrics: Arc<Metrics>) -> TenantAgent {
+        self.foreign = Some(ForeignAcctReader::new(path));
+        self.metrics = metrics;
+        self
+    }
+
+    /// New lines of the foreign-accounting log sent by this tenant's NASes (not yet committed).
+    fn read_foreign(&self) -> Option<(konnekted_radius::foreign_acct::ForeignAcctBatch, Vec<ForeignAcct>)> {
+        let reader = self.foreign.as_ref()?;
+        match reader.read() {
+            Ok(batch) => {
+                let own = batch.records.iter().filter(|r| r.nas_tenant == self.cfg.realm).cloned().collect();
+                Some((batch, own))
+            }
+            Err(e) => {
+                tracing::warn!(realm = %self.cfg.realm, path = %reader.path().display(), error = %e, "cannot read foreign-accounting log");
+                None
+            }
+        }
     }
 
     pub fn realm(&self) -> &str {
@@ -247,6 +288,8 @@ impl TenantAgent {
         self.applied = Some(after);
         self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));
         let drift = (report.added + report.changed + report.removed) as u64;
+        let foreign = self.read_foreign();
+        let foreign_records: Vec<ForeignAcct> = foreign.as_ref().map(|(_, own)| own.clone()).unwrap_or_default();
         let body = Report {
             router: REPORT_ROUTER.into(),
             started_at: None,
@@ -260,15 +303,28 @@ impl TenantAgent {
                 "per_table": report.per_table.iter().map(|(t, c)| (t.name(), serde_json::json!({
                     "added": c.added, "changed": c.changed, "removed": c.removed}))).collect::<BTreeMap<_, _>>(),
                 "coa": coa, "cursor": cursor,
+                "foreign_accounting": foreign_summary(&foreign_records),
             }),
         };
         if drift > 0 || !coa.is_empty() {
             tracing::info!(realm = %self.cfg.realm, drift, coa = coa.len(), "radius synced");
         }
-        if let Err(e) = self.edge.report(&body).await {
-            tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered");
+        if !foreign_records.is_empty() {
+            tracing::warn!(realm = %self.cfg.realm, count = foreign_records.len(), "this tenant's NAS sent accounting for other realms (written to no radacct)");
         }
-        Ok(PassOutcome { sync: report, coa, cursor: self.cursor.unwrap_or(cursor) })
+        match self.edge.report(&body).await {
+            Ok(()) => {
+                // Counted and moved past only once delivered: an undelivered report is repeated.
+                if let (Some((batch, own)), Some(reader)) = (&foreign, self.foreign.as_mut()) {
+                    reader.commit(batch);
+                    for r in own {
+                        self.metrics.add_foreign_accounting(&r.nas_tenant, &r.realm, 1);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered"),
+        }
+        Ok(PassOutcome { sync: report, coa, cursor: self.cursor.unwrap_or(cursor), foreign: foreign_records })
     }
 
     async fn report_error(&self, e: &AgentError) {
@@ -402,6 +458,32 @@ impl TenantAgent {
     }
 }
 
+/// The run report's `foreign_accounting`: the count, and per NAS and claimed realm how many and
+/// the last few sessions (a misconfigured router can send thousands; the report stays small).
+fn foreign_summary(records: &[ForeignAcct]) -> serde_json::Value {
+    #[derive(Default)]
+    struct PerNas {
+        count: u64,
+        last_at: i64,
+        sample: Vec<String>,
+    }
+    let mut by: BTreeMap<(&str, &str, &str), PerNas> = BTreeMap::new();
+    for r in records {
+        let e = by.entry((&r.nas_name, &r.nas_ip, &r.realm)).or_default();
+        e.count += 1;
+        e.last_at = e.last_at.max(r.at);
+        if e.sample.len() < 5 {
+            e.sample.push(format!("{} {} {}", r.status, r.username, r.session_id));
+        }
+    }
+    serde_json::json!({
+        "count": records.len(),
+        "by_nas": by.into_iter().map(|((nas, nas_ip, realm), p)| serde_json::json!({
+            "nas": nas, "nas_ip": nas_ip, "realm": realm, "count": p.count, "last_at": p.last_at, "sample": p.sample,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// radacct usernames are stored without the realm; tolerate `user@realm` too.
 fn session_user(s: &AcctSession) -> &str {
     s.username.split('@').next().unwrap_or(&s.username)
@@ -444,6 +526,33 @@ mod tests {
                 .collect(),
             subscribers: subs,
         }
+    }
+
+    #[test]
+    fn foreign_summary_groups_by_nas_and_realm_with_a_short_sample() {
+        let rec = |realm: &str, sid: &str, at: i64| ForeignAcct {
+            at,
+            nas_tenant: "acme".into(),
+            nas_name: "pop1".into(),
+            realm: realm.into(),
+            nas_ip: "10.0.0.1".into(),
+            username: format!("u@{realm}"),
+            status: "Start".into(),
+            session_id: sid.into(),
+        };
+        let mut records: Vec<ForeignAcct> = (0..7).map(|i| rec("beta", &format!("s{i}"), 100 + i)).collect();
+        records.push(rec("gamma", "g", 50));
+        let v = foreign_summary(&records);
+        assert_eq!(v["count"], 8);
+        let by = v["by_nas"].as_array().unwrap();
+        assert_eq!(by.len(), 2);
+        assert_eq!(
+            (&by[0]["realm"], &by[0]["count"], &by[0]["last_at"]),
+            (&serde_json::json!("beta"), &serde_json::json!(7), &serde_json::json!(106))
+        );
+        assert_eq!(by[0]["sample"].as_array().unwrap().len(), 5);
+        assert_eq!((&by[1]["realm"], &by[1]["count"]), (&serde_json::json!("gamma"), &serde_json::json!(1)));
+        assert_eq!(foreign_summary(&[])["count"], 0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! edge_url = "https://edge.example"
+//! metrics_addr = "127.0.0.1:9465"   # optional: GET /metrics
+//! foreign_acct_log = "/var/log/konnekted-radius/foreign-acct.log"   # optional, see below
 //!
 //! [intervals]            # all optional
 //! full_pass_secs = 300   # jittered ±20 %
@@ -23,6 +25,9 @@
 //! which already lists each realm's database and NASes. A tenant may then leave out `db` and `nas`:
 //! they are taken from there, so FreeRADIUS and the agent cannot disagree about them. Where both
 //! files give them, they must agree (checked at start).
+//!
+//! `foreign_acct_log` is FreeRADIUS's log of accounting a tenant's NAS sent for another realm; it
+//! defaults to `<log_dir>/foreign-acct.log` of `radius_config`'s server. Without either it is not read.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -51,6 +56,11 @@ pub struct Config {
     pub edge_url: String,
     pub intervals: Intervals,
     pub tenants: Vec<TenantConfig>,
+    /// FreeRADIUS's foreign-accounting log (accounting a tenant's NAS sent for another realm);
+    /// default `<log_dir>/foreign-acct.log` of `radius_config`'s server. None: not reported.
+    pub foreign_acct_log: Option<PathBuf>,
+    /// Serve `GET /metrics` here (None: no listener).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The file as written: `db` and `nas` may come from `radius_config` instead.
@@ -62,6 +72,8 @@ struct ConfigFile {
     radius_config: Option<PathBuf>,
     #[serde(default)]
     tenants: Vec<TenantFile>,
+    foreign_acct_log: Option<PathBuf>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Deserialize)]
@@ -251,9 +263,14 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text)?;
         let radius = file.radius_config.as_deref().map(read_radius).transpose()?;
+        let foreign_acct_log = file.foreign_acct_log.or_else(|| {
+            radius.as_ref().map(|r| r.server.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG))
+        });
         let mut c = Config {
             edge_url: env("KONNEKTED_EDGE_URL").unwrap_or(file.edge_url),
             intervals: file.intervals,
+            foreign_acct_log,
+            metrics_addr: file.metrics_addr,
             tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
         };
         for t in &mut c.tenants {

@@ -7,6 +7,10 @@
 //!   re-fetches the desired state and syncs, then sends a Disconnect-Request for subscribers that
 //!   went active -> suspended/expired/removed and a CoA-Request with the new `Mikrotik-Rate-Limit`
 //!   for rate changes, to the NAS of each open radacct session;
+//! - **foreign accounting**: each pass's run report carries `details.foreign_accounting`, the
+//!   Accounting-Requests this tenant's NASes sent for other realms since the last delivered report
+//!   (read from FreeRADIUS's `foreign-acct.log`, written to no radacct), also counted in
+//!   `konnekted_radius_foreign_accounting_total` ([`metrics`], `GET /metrics` on `metrics_addr`);
 //! - **usage push** every `usage_push_secs`: radacct of the last two Nairobi days summarised per
 //!   day plus the online snapshot -> `POST /sync/{realm}/usage`.
 //!
@@ -16,6 +20,7 @@
 pub mod agent;
 pub mod config;
 pub mod edge;
+pub mod metrics;
 
 use std::time::Duration;
 
@@ -123,11 +128,22 @@ pub async fn run_tenant(mut agent: TenantAgent, intervals: config::Intervals, mu
 /// Run every tenant until `shutdown` turns true (or its sender is dropped).
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), ConfigError> {
     config.validate()?;
+    let metrics = metrics::Metrics::new();
+    if let Some(addr) = config.metrics_addr {
+        match metrics::serve(addr, metrics.clone()).await {
+            Ok(bound) => tracing::info!(addr = %bound, "metrics listening"),
+            Err(e) => tracing::error!(addr = %addr, error = %e, "metrics listener not started"),
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for t in config.tenants.iter().cloned() {
         let realm = t.realm.clone();
         match TenantAgent::new(&config.edge_url, t, &config.intervals) {
             Ok(agent) => {
+                let agent = match &config.foreign_acct_log {
+                    Some(path) => agent.with_foreign_acct(path.clone(), metrics.clone()),
+                    None => agent,
+                };
                 tasks.spawn(run_tenant(agent, config.intervals.clone(), shutdown.clone()));
             }
             Err(e) => tracing::error!(realm = %realm, error = %e, "tenant not started"),

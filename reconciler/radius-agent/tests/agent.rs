@@ -266,6 +266,8 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
         edge_url: edge.base.clone(),
         intervals: Intervals::default(),
         tenants: vec![ghost, edge.config(&settings, vec![], InactivePolicy::Reject)],
+        foreign_acct_log: None,
+        metrics_addr: None,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(konnekted_radius_agent::run(config, rx));

@@ -237,6 +237,11 @@ async fn billing_to_freeradius_and_accounting_back_to_billing_two_tenants() {
         vec![nas_cfg(beta_ip, beta_coa.addr.port(), "betasecret")],
         InactivePolicy::WalledGarden,
     );
+    // both agents read FreeRADIUS's foreign-accounting log and share one metrics registry, as `run` does
+    let metrics = konnekted_radius_agent::metrics::Metrics::new();
+    let foreign_log = server.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG);
+    acme_agent = acme_agent.with_foreign_acct(foreign_log.clone(), metrics.clone());
+    beta_agent = beta_agent.with_foreign_acct(foreign_log, metrics.clone());
 
     // ===== 1. billing -> full pass -> Access-Accept with the plan's rate (upload/download)
     let out = acme_agent.try_pass().await.expect("acme pass");
@@ -304,6 +309,33 @@ async fn billing_to_freeradius_and_accounting_back_to_billing_two_tenants() {
     assert_eq!((s[0].input_octets, s[0].output_octets, s[0].last_update), (1000, 2000, Some(t0 + 60)), "{s:?}");
     assert_eq!(radacct_count(&acme_db).await, 1);
     assert_eq!(radacct_count(&beta_db).await, 0, "beta's NAS may not write acme's session anywhere");
+
+    // ... but it is reported to beta's operator (beta's NAS sent it) in beta's next run report and
+    // metric, once; acme's report does not carry it
+    let out = beta_agent.try_pass().await.expect("beta pass with foreign accounting");
+    assert_eq!(
+        out.foreign
+            .iter()
+            .map(|r| (
+                r.nas_tenant.as_str(),
+                r.realm.as_str(),
+                r.nas_ip.as_str(),
+                r.session_id.as_str(),
+                r.status.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        vec![("beta", "acme", "127.0.0.3", "stray-1", "Start")],
+        "{:?}",
+        out.foreign
+    );
+    assert_eq!(metrics.foreign_accounting("beta", "acme"), 1);
+    assert!(
+        metrics.render().contains("konnekted_radius_foreign_accounting_total{nas_tenant=\"beta\",realm=\"acme\"} 1\n"),
+        "{}",
+        metrics.render()
+    );
+    assert!(beta_agent.try_pass().await.expect("beta pass again").foreign.is_empty(), "reported once");
+    assert!(acme_agent.try_pass().await.expect("acme pass").foreign.is_empty(), "acme's NAS sent none");
 
     // usage push while online: acme's edge shows the session and the day so far; beta's shows nothing
     let pushed = acme_agent.try_usage_push().await.expect("acme usage push");
