@@ -125,7 +125,7 @@ async fn sync_usage_report_shows_in_admin_usage_and_online() {
 /// the reconciler and the RADIUS agent use, typed with the contract crate.
 #[tokio::test]
 async fn sync_seeded_tenant_reads_into_contract_types() {
-    let e = env("e2e-t19").await;
+    let e = env("e2e-t30").await;
     e.plan("home", 500).await;
     let s = e.subscriber("home", "ACC19", "0711000019").await;
     e.callback("c2b/confirm", c2b_body("RKL0000191", "500", "ACC19", "254711000019")).await;
