@@ -634,14 +634,21 @@ async fn fast_path_operator_secret_with_same_name_is_a_conflict_not_a_trap() {
     assert_eq!(h.find("/ppp/active", "name", "carol@clashfast").len(), 1, "their session is not ours to kick");
 }
 
-#[tokio::test]
-async fn guard_suspensions_one_at_a_time_are_counted_over_the_window_and_held_until_confirmed() {
-    let w = World::with_guard("roll", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
+/// A tenant whose guard counts over a 10-minute window (20 %, at least 5), with 30 active
+/// subscribers on one plan: the setup of the rolling-window guard tests.
+async fn guarded_world_of_30(tag: &str) -> (World, Vec<String>) {
+    let w = World::with_guard(tag, GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
     w.plan("home", 10_000, 2_000).await;
     let mut ids = Vec::new();
     for i in 0..30 {
         ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
     }
+    (w, ids)
+}
+
+#[tokio::test]
+async fn guard_suspensions_one_at_a_time_are_counted_over_the_window_and_held_until_confirmed() {
+    let (w, ids) = guarded_world_of_30("roll").await;
     let addr =
         konnekted_reconciler::http::serve_with(([127, 0, 0, 1], 0).into(), w.metrics.clone(), w.ctx.ledger.clone())
             .await
@@ -687,12 +694,7 @@ async fn guard_suspensions_one_at_a_time_are_counted_over_the_window_and_held_un
 
 #[tokio::test]
 async fn guard_ten_at_once_refused_then_released_by_confirmation() {
-    let w = World::with_guard("once", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
-    w.plan("home", 10_000, 2_000).await;
-    let mut ids = Vec::new();
-    for i in 0..30 {
-        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
-    }
+    let (w, ids) = guarded_world_of_30("once").await;
     let mut worker = w.worker();
     assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
     for id in &ids[..10] {
@@ -756,12 +758,7 @@ async fn router_show_lists_managed_objects_desired_values_and_drift() {
 
 #[tokio::test]
 async fn guard_confirmation_not_needed_by_the_next_pass_does_not_carry_over() {
-    let w = World::with_guard("carry", GuardConfig { max_disable_share: 0.2, min_count: 5, window_seconds: 600 }).await;
-    w.plan("home", 10_000, 2_000).await;
-    let mut ids = Vec::new();
-    for i in 0..30 {
-        ids.push(w.active_subscriber(&format!("m{i}"), "home", None).await);
-    }
+    let (w, ids) = guarded_world_of_30("carry").await;
     let mut worker = w.worker();
     assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
     for id in &ids[..10] {
