@@ -20,6 +20,7 @@ pub mod scheduled;
 pub mod secret;
 pub mod store;
 pub mod usecases;
+pub mod web;
 
 #[cfg(test)]
 mod testing;

@@ -8,8 +8,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const CONTROL: &[Migration] =
-    &[Migration { name: "0001_tenants", sql: include_str!("../migrations/control/0001_tenants.sql") }];
+pub const CONTROL: &[Migration] = &[
+    Migration { name: "0001_tenants", sql: include_str!("../migrations/control/0001_tenants.sql") },
+    Migration { name: "0002_throttle", sql: include_str!("../migrations/control/0002_throttle.sql") },
+];
 
 pub const TENANT: &[Migration] = &[
     Migration { name: "0001_billing", sql: include_str!("../migrations/tenant/0001_billing.sql") },
@@ -17,6 +19,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0003_usage", sql: include_str!("../migrations/tenant/0003_usage.sql") },
     Migration { name: "0004_vouchers", sql: include_str!("../migrations/tenant/0004_vouchers.sql") },
     Migration { name: "0005_money_guards", sql: include_str!("../migrations/tenant/0005_money_guards.sql") },
+    Migration { name: "0006_throttle", sql: include_str!("../migrations/tenant/0006_throttle.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::Ctx;
+use crate::db::Db;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::store::tenants;
@@ -48,6 +49,10 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                 match expiry::run(&db, &t.settings, &mut ids, ctx.now).await {
                     Ok(r) => run.expiry = Some(r),
                     Err(e) => run.error = Some(format!("expiry: {e}")),
+                }
+                // Throttle windows are at most a day long; older counts mean nothing.
+                if let Err(e) = db.batch(&[crate::store::throttle::prune(ctx.now, 2 * 86_400)]).await {
+                    run.error = Some(format!("throttle prune: {e}"));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The HTTP API, on `http` types, for every platform: `handle(request) -> response`.
 
 mod admin;
+mod customer;
 mod hooks;
 mod portal;
 pub mod sync;
@@ -202,6 +203,16 @@ pub(crate) enum R {
     VoucherBatches,
     VoucherCodes,
     VoucherCheck,
+    /// Captive-portal pages (`web::captive`).
+    Captive,
+    /// Subscriber-portal pages (`web::portal`).
+    Portal,
+    /// The versioned customer API (`api::customer`).
+    CustomerApi,
+    /// The operator console of one tenant (`web::console`).
+    Console,
+    /// The platform operator's console (`web::console::platform`).
+    PlatformConsole,
 }
 
 /// Every route: path pattern and the handler's name. `build_router` refuses a bad entry (a
@@ -239,6 +250,16 @@ const ROUTES: &[(&str, R)] = &[
     ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
     ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
     ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
+    // Each area below routes its own sub-paths (`rest`) in its own module.
+    ("/h/{realm}", R::Captive),
+    ("/h/{realm}/{*rest}", R::Captive),
+    ("/p/{realm}", R::Portal),
+    ("/p/{realm}/{*rest}", R::Portal),
+    ("/api/p/{realm}/v1/{*rest}", R::CustomerApi),
+    ("/c/{realm}", R::Console),
+    ("/c/{realm}/{*rest}", R::Console),
+    ("/platform", R::PlatformConsole),
+    ("/platform/{*rest}", R::PlatformConsole),
 ];
 
 fn build_router() -> Result<matchit::Router<R>, String> {
@@ -260,6 +281,8 @@ pub(crate) struct Params {
     pub realm: Option<String>,
     pub id: Option<String>,
     pub token: Option<String>,
+    /// The rest of the path after an area's prefix (`""` at the area's root).
+    pub rest: Option<String>,
 }
 
 /// Handles one request. Never panics on input; every failure is a JSON error response.
@@ -276,7 +299,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
             return ApiError::NotFound(format!("route {}", req.uri().path())).into_response();
         };
         let get = |k: &str| m.params.get(k).map(str::to_owned);
-        (*m.value, Params { realm: get("realm"), id: get("id"), token: get("token") })
+        (*m.value, Params { realm: get("realm"), id: get("id"), token: get("token"), rest: get("rest") })
     };
     let result = match route {
         R::Health => ok(&serde_json::json!({"status": "ok"})),
@@ -285,6 +308,12 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
         R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
         R::SyncDesired | R::SyncFeed | R::SyncReports | R::SyncUsage => sync::handle(p, route, &params, req, ctx).await,
+        // Pages answer every outcome (errors included) as HTML themselves.
+        R::Captive => return crate::web::captive::handle(p, &params, req, ctx).await,
+        R::Portal => return crate::web::portal::handle(p, &params, req, ctx).await,
+        R::Console => return crate::web::console::handle(p, &params, req, ctx).await,
+        R::PlatformConsole => return crate::web::console::platform::handle(p, &params, req, ctx).await,
+        R::CustomerApi => customer::handle(p, &params, req, ctx).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };
     match result {
@@ -338,11 +367,15 @@ mod tests {
     fn router_every_route_in_the_table_resolves_to_itself() {
         let table = build_router().expect("every entry of ROUTES inserts");
         for &(path, name) in ROUTES {
-            let concrete = path.replace("{realm}", "acme").replace("{id}", "x1").replace("{token}", "tok");
+            let concrete = path
+                .replace("{realm}", "acme")
+                .replace("{id}", "x1")
+                .replace("{token}", "tok")
+                .replace("{*rest}", "a/b");
             let m = table.at(&concrete).unwrap_or_else(|e| panic!("{concrete}: {e}"));
             assert_eq!(*m.value, name, "{concrete}");
             for (k, v) in m.params.iter() {
-                assert!(["realm", "id", "token"].contains(&k), "{path}: parameter {k}={v} has no Params field");
+                assert!(["realm", "id", "token", "rest"].contains(&k), "{path}: parameter {k}={v} has no Params field");
             }
         }
         assert!(table.at("/nope").is_err());

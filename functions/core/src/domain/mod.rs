@@ -4,6 +4,7 @@ pub mod billing;
 pub mod money;
 pub mod msisdn;
 pub mod names;
+pub mod password;
 pub mod payment;
 pub mod plan;
 pub mod subscriber;

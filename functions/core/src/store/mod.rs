@@ -9,6 +9,7 @@ pub mod reports;
 pub mod stk;
 pub mod subscribers;
 pub mod tenants;
+pub mod throttle;
 pub mod tokens;
 pub mod usage;
 pub mod vouchers;

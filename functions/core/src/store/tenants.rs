@@ -38,6 +38,14 @@ pub struct TenantSettings {
     /// The most one payment, top-up or adjustment may carry (cents). Anything above is refused
     /// with a reason (400; C2B validation answers C2B00013) and kept in the callback log.
     pub max_payment_cents: i64,
+    /// Branding on every page a person sees: one accent colour (`#rrggbb`).
+    pub brand_accent: String,
+    /// The support phone number shown on every page (free text, e.g. `0712 345 678`).
+    pub support_phone: String,
+    /// An optional small logo as a `data:image/png;base64,...` or `data:image/svg+xml;base64,...` URI.
+    pub logo_data_uri: String,
+    /// The language of pages when neither the user nor the browser says: `en` or `sw`.
+    pub default_language: String,
 }
 
 impl TenantSettings {
@@ -56,6 +64,10 @@ impl Default for TenantSettings {
             stk_give_up_seconds: 3_600,
             stk_description: "Internet".into(),
             max_payment_cents: crate::domain::payment::DEFAULT_MAX_PAYMENT.cents(),
+            brand_accent: "#0b6e4f".into(),
+            support_phone: String::new(),
+            logo_data_uri: String::new(),
+            default_language: "en".into(),
         }
     }
 }

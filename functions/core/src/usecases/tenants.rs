@@ -152,6 +152,23 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), UseCaseError> {
     if !(100..=10_000_000_000).contains(&s.max_payment_cents) {
         return bad("max_payment_cents must be between 100 (KES 1) and 10000000000 (KES 100,000,000)");
     }
+    let a = s.brand_accent.as_bytes();
+    if a.len() != 7 || a[0] != b'#' || !a[1..].iter().all(u8::is_ascii_hexdigit) {
+        return bad("brand_accent must be a colour as #rrggbb");
+    }
+    if s.support_phone.len() > 40 || s.support_phone.chars().any(|c| c.is_control()) {
+        return bad("support_phone must be at most 40 printable characters");
+    }
+    if !s.logo_data_uri.is_empty()
+        && (s.logo_data_uri.len() > crate::web::MAX_LOGO_BYTES
+            || !(s.logo_data_uri.starts_with("data:image/png;base64,")
+                || s.logo_data_uri.starts_with("data:image/svg+xml;base64,")))
+    {
+        return bad("logo_data_uri must be a data:image/png;base64 or data:image/svg+xml;base64 URI of at most 8 KiB");
+    }
+    if crate::web::i18n::Lang::from_tag(&s.default_language).is_none() {
+        return bad("default_language must be en or sw");
+    }
     Ok(())
 }
 

@@ -1,0 +1,14 @@
+//! The operator console of one tenant (`/c/{realm}/...`). Routes its own sub-paths (`params.rest`).
+
+pub mod platform;
+
+use bytes::Bytes;
+use http::{Request, Response};
+
+use crate::Ctx;
+use crate::api::Params;
+use crate::platform::Platform;
+
+pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Bytes>, _ctx: &Ctx) -> Response<Bytes> {
+    super::not_found(p, params, &req).await
+}

@@ -1,0 +1,12 @@
+//! The portal pages. Route their own sub-paths (`params.rest`).
+
+use bytes::Bytes;
+use http::{Request, Response};
+
+use crate::Ctx;
+use crate::api::Params;
+use crate::platform::Platform;
+
+pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Bytes>, _ctx: &Ctx) -> Response<Bytes> {
+    super::not_found(p, params, &req).await
+}
