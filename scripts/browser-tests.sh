@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 py="$(scripts/browser-setup.sh | tail -1)"
 cargo build -p konnekted --features demo
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-export KONNEKTED_BIN="${target_dir:-target}/debug/konnekted"
 export CARGO_TARGET_DIR="${target_dir:-target}"
-rm -rf "${CARGO_TARGET_DIR}/screenshots"
+# A private copy: another checkout sharing the target folder may rebuild target/debug/konnekted.
+bin_dir="$CARGO_TARGET_DIR/browser-bin/$(pwd | cksum | cut -d' ' -f1)"
+mkdir -p "$bin_dir"
+cp "$CARGO_TARGET_DIR/debug/konnekted" "$bin_dir/konnekted"
+export KONNEKTED_BIN="$bin_dir/konnekted"
 cd tests/browser
 exec "$py" -m pytest -q -p no:cacheprovider "$@"
