@@ -181,6 +181,96 @@ pub fn bounded_amount(cents: u64, max: Money) -> Result<Money, AmountRefused> {
     }
 }
 
+/// How a Paybill payment found its subscriber (kept in the payment's note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayerMatch {
+    /// The account number as typed.
+    Account,
+    /// The account number after normalising (case, spaces, a missing prefix).
+    AccountNormalised,
+    /// The PPPoE username typed as the account number.
+    Username,
+    /// No account matched; the paying phone is on file for exactly one subscriber.
+    Phone,
+}
+
+impl PayerMatch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayerMatch::Account => "account",
+            PayerMatch::AccountNormalised => "account_normalised",
+            PayerMatch::Username => "username",
+            PayerMatch::Phone => "phone",
+        }
+    }
+}
+
+/// What a Paybill (C2B) confirmation does, given what was read for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum C2bDecision {
+    /// This TransID is already recorded: acknowledge, change nothing.
+    Duplicate,
+    /// Real money nobody could be matched to: keep it in the unmatched inbox for the operator.
+    Park,
+    /// Credit the matched subscriber.
+    Credit(PayerMatch),
+}
+
+/// The confirmation's decision: a TransID is recorded once; money is never refused after it
+/// moved (Daraja's confirmation cannot be declined), only parked when no one matches.
+pub fn decide_c2b(already_recorded: bool, payer: Option<PayerMatch>) -> C2bDecision {
+    match (already_recorded, payer) {
+        (true, _) => C2bDecision::Duplicate,
+        (false, None) => C2bDecision::Park,
+        (false, Some(how)) => C2bDecision::Credit(how),
+    }
+}
+
+/// Why a Paybill payment is declined at validation (before the money moves), with the result
+/// code Daraja expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum C2bRefusal {
+    #[error("shortcode is not this tenant's")]
+    WrongShortcode,
+    #[error("amount below KES 1")]
+    BelowMinimum,
+    #[error("{0}")]
+    Amount(AmountRefused),
+    #[error("unknown account number")]
+    UnknownAccount,
+}
+
+impl C2bRefusal {
+    /// Daraja's validation result code: C2B00012 invalid account, C2B00013 invalid amount,
+    /// C2B00015 invalid shortcode.
+    pub fn result_code(self) -> &'static str {
+        match self {
+            C2bRefusal::WrongShortcode => "C2B00015",
+            C2bRefusal::BelowMinimum | C2bRefusal::Amount(_) => "C2B00013",
+            C2bRefusal::UnknownAccount => "C2B00012",
+        }
+    }
+}
+
+/// The checks of a validation request that need no database: the shortcode is the tenant's
+/// (its Paybill or its till; anything goes while none is configured) and the amount is within
+/// KES 1 and the tenant's per-payment limit.
+pub fn validate_c2b(
+    paid_to: &str,
+    tenant_shortcode: &str,
+    tenant_till: &str,
+    amount_cents: u64,
+    max: Money,
+) -> Result<Money, C2bRefusal> {
+    if !tenant_shortcode.is_empty() && paid_to != tenant_shortcode && paid_to != tenant_till {
+        return Err(C2bRefusal::WrongShortcode);
+    }
+    if amount_cents < 100 {
+        return Err(C2bRefusal::BelowMinimum);
+    }
+    bounded_amount(amount_cents, max).map_err(C2bRefusal::Amount)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +354,48 @@ mod tests {
             prop_assert_eq!(credits, usize::from(money_seen));
             let receipt_seen = seq.iter().any(|e| matches!(e, StkEvidence::CallbackPaid { .. }));
             prop_assert_eq!(v.receipt.is_some(), receipt_seen);
+        }
+    }
+
+    #[test]
+    fn c2b_trans_id_recorded_once_and_unmatched_money_is_parked_not_refused() {
+        assert_eq!(decide_c2b(true, Some(PayerMatch::Account)), C2bDecision::Duplicate);
+        assert_eq!(decide_c2b(true, None), C2bDecision::Duplicate);
+        assert_eq!(decide_c2b(false, None), C2bDecision::Park);
+        assert_eq!(decide_c2b(false, Some(PayerMatch::Phone)), C2bDecision::Credit(PayerMatch::Phone));
+    }
+
+    #[test]
+    fn c2b_validation_checks_shortcode_and_amount_with_darajas_codes() {
+        let max = Money(1_000_000);
+        assert_eq!(validate_c2b("600000", "600000", "", 10_000, max), Ok(Money(10_000)));
+        assert_eq!(validate_c2b("123456", "600000", "123456", 10_000, max), Ok(Money(10_000)), "the till is ours too");
+        assert_eq!(validate_c2b("999999", "", "", 10_000, max), Ok(Money(10_000)), "no shortcode configured yet");
+        let wrong = validate_c2b("999999", "600000", "", 10_000, max).expect_err("other shortcode");
+        assert_eq!(wrong.result_code(), "C2B00015");
+        let low = validate_c2b("600000", "600000", "", 99, max).expect_err("below KES 1");
+        assert_eq!((low, low.result_code()), (C2bRefusal::BelowMinimum, "C2B00013"));
+        let high = validate_c2b("600000", "600000", "", 1_000_001, max).expect_err("over the limit");
+        assert_eq!(high.result_code(), "C2B00013");
+        assert_eq!(C2bRefusal::UnknownAccount.result_code(), "C2B00012");
+    }
+
+    proptest! {
+        #[test]
+        fn c2b_any_delivery_order_credits_one_trans_id_once(deliveries in proptest::collection::vec(proptest::option::of(0u8..4), 1..20)) {
+            // Each delivery of the same TransID sees whether an earlier one recorded it.
+            let mut recorded = false;
+            let mut credits = 0;
+            let mut parked = 0;
+            for d in deliveries {
+                let payer = d.map(|i| [PayerMatch::Account, PayerMatch::AccountNormalised, PayerMatch::Username, PayerMatch::Phone][i as usize]);
+                match decide_c2b(recorded, payer) {
+                    C2bDecision::Credit(_) => { credits += 1; recorded = true; }
+                    C2bDecision::Park => { parked += 1; recorded = true; }
+                    C2bDecision::Duplicate => prop_assert!(recorded),
+                }
+            }
+            prop_assert_eq!(credits + parked, 1, "the money lands once: credited or parked");
         }
     }
 }

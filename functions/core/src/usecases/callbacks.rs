@@ -10,7 +10,10 @@ use crate::db::{Db, Statement, StoreError};
 use crate::domain::Money;
 use crate::domain::Msisdn;
 use crate::domain::names::canonical_account;
-use crate::domain::payment::{AmountRefused, StkDecision, StkEvidence, StkStatus, StkView, bounded_amount, decide_stk};
+use crate::domain::payment::{
+    AmountRefused, C2bDecision, C2bRefusal, PayerMatch, StkDecision, StkEvidence, StkStatus, StkView, bounded_amount,
+    decide_c2b, decide_stk, validate_c2b,
+};
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::store::callbacks::{self, Entry, Outcome};
@@ -397,23 +400,23 @@ pub async fn match_payer(
     db: &impl Db,
     bill_ref: &str,
     msisdn: Option<&Msisdn>,
-) -> Result<Option<(WithBalance, &'static str)>, StoreError> {
+) -> Result<Option<(WithBalance, PayerMatch)>, StoreError> {
     let canonical = canonical_account(bill_ref);
     if !canonical.is_empty() {
         if let Some(s) = subscribers::by_account(db, &canonical).await? {
-            return Ok(Some((s, "account")));
+            return Ok(Some((s, PayerMatch::Account)));
         }
         if let Some(s) = subscribers::by_account_loose(db, bill_ref).await? {
-            return Ok(Some((s, "account_normalised")));
+            return Ok(Some((s, PayerMatch::AccountNormalised)));
         }
         if let Some(s) = subscribers::by_username(db, bill_ref.trim()).await? {
-            return Ok(Some((s, "username")));
+            return Ok(Some((s, PayerMatch::Username)));
         }
     }
     if let Some(m) = msisdn
         && let Some(s) = subscribers::by_phone_unique(db, m.as_str()).await?
     {
-        return Ok(Some((s, "phone")));
+        return Ok(Some((s, PayerMatch::Phone)));
     }
     Ok(None)
 }
@@ -448,27 +451,25 @@ pub async fn c2b_validation(
         }
     };
     let accept = serde_json::json!({"ResultCode": "0", "ResultDesc": "Accepted"});
-    let reject = |code: &str| serde_json::json!({"ResultCode": code, "ResultDesc": "Rejected"});
-    if !tenant.daraja.shortcode.is_empty()
-        && p.business_short_code != tenant.daraja.shortcode
-        && p.business_short_code != tenant.daraja.till
-    {
-        let r = reply(Answer::Taken, reject("C2B00015"), Outcome::Rejected);
-        return log_only(db, KIND, now, body, r, Some("shortcode is not this tenant's"), Some(&p.trans_id)).await;
-    }
-    if p.amount_cents < 100 {
-        let r = reply(Answer::Taken, reject("C2B00013"), Outcome::Rejected);
-        return log_only(db, KIND, now, body, r, Some("amount below KES 1"), Some(&p.trans_id)).await;
-    }
-    if let Err(e) = bounded_amount(p.amount_cents, tenant.settings.max_payment()) {
-        let r = reply(Answer::Taken, reject("C2B00013"), Outcome::Rejected);
-        return log_only(db, KIND, now, body, r, Some(&e.to_string()), Some(&p.trans_id)).await;
-    }
-    if tenant.settings.c2b_validation == C2bValidation::RejectUnknownAccount
+    let s = &tenant.settings;
+    let mut verdict = validate_c2b(
+        &p.business_short_code,
+        &tenant.daraja.shortcode,
+        &tenant.daraja.till,
+        p.amount_cents,
+        s.max_payment(),
+    )
+    .map(|_| ());
+    if verdict.is_ok()
+        && s.c2b_validation == C2bValidation::RejectUnknownAccount
         && match_payer(db, &p.bill_ref_number, None).await?.is_none()
     {
-        let r = reply(Answer::Taken, reject("C2B00012"), Outcome::Rejected);
-        return log_only(db, KIND, now, body, r, Some("unknown account number"), Some(&p.trans_id)).await;
+        verdict = Err(C2bRefusal::UnknownAccount);
+    }
+    if let Err(refusal) = verdict {
+        let body_json = serde_json::json!({"ResultCode": refusal.result_code(), "ResultDesc": "Rejected"});
+        let r = reply(Answer::Taken, body_json, Outcome::Rejected);
+        return log_only(db, KIND, now, body, r, Some(&refusal.to_string()), Some(&p.trans_id)).await;
     }
     log_only(db, KIND, now, body, reply(Answer::Taken, accept, Outcome::Accepted), None, Some(&p.trans_id)).await
 }
@@ -510,19 +511,13 @@ async fn c2b_confirmation_inner(
     };
     let msisdn = payer_msisdn(&p);
     let answered = retry_races!(StoreError, {
-        if payments::by_ref(db, "mpesa", &p.trans_id).await?.is_some() {
-            return log_only(
-                db,
-                KIND,
-                now,
-                body,
-                reply(Answer::Taken, ok.clone(), Outcome::Duplicate),
-                None,
-                Some(&p.trans_id),
-            )
-            .await;
+        let recorded = payments::by_ref(db, "mpesa", &p.trans_id).await?.is_some();
+        let matched = if recorded { None } else { match_payer(db, &p.bill_ref_number, msisdn.as_ref()).await? };
+        let decision = decide_c2b(recorded, matched.as_ref().map(|(_, how)| *how));
+        if decision == C2bDecision::Duplicate {
+            let r = reply(Answer::Taken, ok.clone(), Outcome::Duplicate);
+            return log_only(db, KIND, now, body, r, None, Some(&p.trans_id)).await;
         }
-        let matched = match_payer(db, &p.bill_ref_number, msisdn.as_ref()).await?;
         let mut payment = Payment {
             id: ids.uuid(),
             provider: "mpesa".into(),
@@ -541,18 +536,13 @@ async fn c2b_confirmation_inner(
             received_at: fmt_ts(now),
             applied_at: None,
         };
-        match matched {
-            None => {
-                let r = reply(Answer::Taken, ok.clone(), Outcome::Unmatched);
-                let batch = [payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
-                db.batch(&batch).await.map(|_| r)
-            }
-            Some((s, how)) => {
+        match (decision, matched) {
+            (C2bDecision::Credit(how), Some((s, _))) => {
                 let mut r = reply(Answer::Taken, ok.clone(), Outcome::Applied);
                 payment.subscriber_id = Some(s.subscriber.id.clone());
                 payment.status = PaymentStatus::Applied;
                 payment.applied_at = Some(fmt_ts(now));
-                payment.note = Some(format!("matched by {how}"));
+                payment.note = Some(format!("matched by {}", how.as_str()));
                 let prelude = vec![payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
                 let memo = format!("M-Pesa Paybill {}", p.trans_id);
                 credit_snapshot(
@@ -568,6 +558,11 @@ async fn c2b_confirmation_inner(
                     r.applied = Some(a);
                     r
                 })
+            }
+            _ => {
+                let r = reply(Answer::Taken, ok.clone(), Outcome::Unmatched);
+                let batch = [payments::insert(&payment), log_stmt(KIND, now, body, &r, None, Some(&p.trans_id))];
+                db.batch(&batch).await.map(|_| r)
             }
         }
     })
