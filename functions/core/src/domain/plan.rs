@@ -34,6 +34,8 @@ pub struct Plan {
     pub code: String,
     pub name: String,
     pub kind: PlanKind,
+    /// Answered as `price_cents`, the name the API takes (one naming for input and output).
+    #[serde(rename = "price_cents")]
     pub price: Money,
     pub period_seconds: i64,
     pub down_kbps: i64,
