@@ -345,3 +345,22 @@ async fn scheduled_pass_recovers_payment_whose_callback_never_came() {
     assert_eq!(payments.as_array().unwrap().len(), 1);
     assert!(payments[0]["note"].as_str().unwrap_or("").contains("recovered"), "{payments}");
 }
+
+#[tokio::test]
+async fn subscriber_routes_take_id_account_number_or_username() {
+    let e = env("e2e-t31").await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "ACC-77", "0708374150").await;
+    let id = s["id"].as_str().expect("id");
+    let username = s["username"].as_str().expect("username").to_owned();
+    for key in [id, "ACC-77", "acc77", username.as_str()] {
+        let v = e.get(&format!("/subscribers/{key}")).await;
+        assert_eq!(v["id"], id, "GET /subscribers/{key}");
+    }
+    let (code, v) = e.post("/subscribers/acc-77/adjust", json!({"amount_cents": 500, "memo": "goodwill"})).await;
+    assert_eq!(code, 200, "{v}");
+    let ledger = e.get(&format!("/subscribers/{username}/ledger")).await;
+    assert!(ledger.as_array().expect("entries").iter().any(|l| l["memo"] == "goodwill"), "{ledger}");
+    let r = e.http.get(e.admin("/subscribers/NOPE-1")).bearer_auth(&e.admin_token).send().await.expect("GET");
+    assert_eq!(r.status().as_u16(), 404);
+}

@@ -61,7 +61,16 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         return Err(ApiError::Unauthorized);
     }
     let q = Query::parse(req.uri().query());
-    let id = params.id.as_deref().unwrap_or("");
+    let raw_id = params.id.as_deref().unwrap_or("");
+    // Subscriber routes take an id, an account number or a username; the rest of this function
+    // sees the id.
+    let resolved;
+    let id = if matches!(route, R::Subscriber | R::Ledger | R::Adjust | R::StkPush) {
+        resolved = subscribers::find(&db, raw_id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+        resolved.subscriber.id.as_str()
+    } else {
+        raw_id
+    };
     match (route, m) {
         (R::Plans, Method::GET) => ok(&plans::list(&db).await?),
         (R::Plans, Method::POST) => created(&uc::plans::create_plan(&db, body_json(&req)?, &mut ids, ctx.now).await?),

@@ -109,6 +109,26 @@ pub async fn by_account(db: &impl Db, canonical: &str) -> Result<Option<WithBala
     one(db, stmt!(format!("SELECT {COLS} FROM subscribers s WHERE s.account_no = ?1"), canonical)).await
 }
 
+/// A subscriber named the way an operator names one: by id, account number (any case or
+/// spacing that canonicalises to it) or PPPoE username, in that order. Every admin route that
+/// takes a subscriber in its path or body resolves it with this.
+pub async fn find(db: &impl Db, key: &str) -> Result<Option<WithBalance>, StoreError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if let Some(s) = get(db, key).await? {
+        return Ok(Some(s));
+    }
+    let canonical = crate::domain::names::canonical_account(key);
+    if !canonical.is_empty()
+        && let Some(s) = by_account(db, &canonical).await?
+    {
+        return Ok(Some(s));
+    }
+    by_username(db, key).await
+}
+
 /// Second matching pass: several matches means no match (ambiguity goes to a human).
 pub async fn by_account_loose(db: &impl Db, raw: &str) -> Result<Option<WithBalance>, StoreError> {
     let found = many(

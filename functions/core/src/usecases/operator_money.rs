@@ -36,12 +36,9 @@ pub async fn assign_unmatched(
         if p.status != PaymentStatus::Unmatched {
             return Err(UseCaseError::Conflict("payment is already applied".into()));
         }
-        let s = match subscribers::get(db, &input.subscriber).await? {
-            Some(s) => s,
-            None => subscribers::by_account(db, &crate::domain::names::canonical_account(&input.subscriber))
-                .await?
-                .ok_or(UseCaseError::Invalid("no such subscriber".into()))?,
-        };
+        let s = subscribers::find(db, &input.subscriber)
+            .await?
+            .ok_or(UseCaseError::Invalid("no such subscriber (give its id, account number or username)".into()))?;
         let note = input.note.clone().unwrap_or_else(|| "assigned from the unmatched inbox".into());
         let prelude: Vec<Statement> = payments::assign(&p.id, &s.subscriber.id, &note, &fmt_ts(now)).into();
         let memo = format!("{} {} (assigned)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
