@@ -169,7 +169,7 @@ fn stk_push(sim: &Sim, app: &str, req: &Request<Bytes>) -> Response<Bytes> {
         Err(resp) => return *resp,
     };
     let shortcode = body.business_short_code.to_text();
-    if let Err(resp) = check_credentials(sim, app, &shortcode, &body.timestamp, &body.password) {
+    if let Err(resp) = check_credentials(sim, app, &shortcode, &body.timestamp, body.password.expose()) {
         return *resp;
     }
     if StkTransactionType::parse(&body.transaction_type).is_none() {
@@ -327,7 +327,7 @@ fn stk_query(sim: &Sim, app: &str, req: &Request<Bytes>) -> Response<Bytes> {
         Err(resp) => return *resp,
     };
     let shortcode = body.business_short_code.to_text();
-    if let Err(resp) = check_credentials(sim, app, &shortcode, &body.timestamp, &body.password) {
+    if let Err(resp) = check_credentials(sim, app, &shortcode, &body.timestamp, body.password.expose()) {
         return *resp;
     }
     let mut st = sim.state();

@@ -101,7 +101,7 @@ async fn stk_push_wrong_passkey_is_wrong_credentials() {
     let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
     let t = token(&sim).await;
     let mut p = push("http://127.0.0.1:1/cb", PHONE);
-    p.passkey = "not-the-passkey".into();
+    p.passkey = daraja::wire::Redacted::new("not-the-passkey");
     let err = stk(&sim, &t.token, &p).await.unwrap_err();
     match err {
         ApiError::Daraja { status, code, message, .. } => {

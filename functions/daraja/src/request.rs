@@ -12,7 +12,7 @@ use crate::c2b::{UrlRuleViolation, check_c2b_url, to_json_bytes};
 use crate::env::{Environment, paths};
 use crate::msisdn::is_valid_msisdn;
 use crate::password::{stk_password, timestamp_eat};
-use crate::wire::{C2bRegisterRequest, C2bSimulateRequest, StkPushRequest, StkQueryRequest};
+use crate::wire::{C2bRegisterRequest, C2bSimulateRequest, Redacted, StkPushRequest, StkQueryRequest};
 
 /// Why a request could not be built (nothing was sent).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +60,7 @@ impl StkTransactionType {
 pub struct StkPush {
     /// `BusinessShortCode` (Paybill, or the store/HO number for Tills).
     pub shortcode: String,
-    pub passkey: String,
+    pub passkey: Redacted,
     pub transaction_type: StkTransactionType,
     /// Whole shillings, at least 1.
     pub amount_kes: u64,
@@ -89,7 +89,7 @@ impl StkPush {
     ) -> Self {
         StkPush {
             shortcode: shortcode.to_owned(),
-            passkey: passkey.to_owned(),
+            passkey: Redacted::new(passkey),
             transaction_type: StkTransactionType::PayBill,
             amount_kes,
             party_a: msisdn.to_owned(),
@@ -135,7 +135,7 @@ impl StkPush {
         let timestamp = timestamp_eat(now);
         StkPushRequest {
             business_short_code: self.shortcode.as_str().into(),
-            password: stk_password(&self.shortcode, &self.passkey, &timestamp),
+            password: Redacted::new(stk_password(&self.shortcode, self.passkey.expose(), &timestamp)),
             timestamp,
             transaction_type: self.transaction_type.as_str().to_owned(),
             amount: self.amount_kes.into(),
@@ -153,7 +153,7 @@ impl fmt::Debug for StkPush {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StkPush")
             .field("shortcode", &self.shortcode)
-            .field("passkey", &"<redacted>")
+            .field("passkey", &self.passkey)
             .field("transaction_type", &self.transaction_type)
             .field("amount_kes", &self.amount_kes)
             .field("party_a", &self.party_a)
@@ -251,7 +251,7 @@ pub fn stk_query_request(
     let timestamp = timestamp_eat(now);
     let body = StkQueryRequest {
         business_short_code: shortcode.into(),
-        password: stk_password(shortcode, passkey, &timestamp),
+        password: Redacted::new(stk_password(shortcode, passkey, &timestamp)),
         timestamp,
         checkout_request_id: checkout_request_id.to_owned(),
     };

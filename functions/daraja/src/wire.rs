@@ -70,13 +70,38 @@ pub struct ErrorBody {
     pub error_message: String,
 }
 
+/// A value that must not reach a log: the STK `Password` is `base64(shortcode + passkey +
+/// timestamp)`, so whoever reads it has the tenant's passkey. `Debug` shows `<redacted>`; the
+/// wire form is the plain string.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(s: impl Into<String>) -> Self {
+        Redacted(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// `POST /mpesa/stkpush/v1/processrequest` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StkPushRequest {
     #[serde(rename = "BusinessShortCode")]
     pub business_short_code: NumOrString,
     #[serde(rename = "Password")]
-    pub password: String,
+    pub password: Redacted,
     #[serde(rename = "Timestamp")]
     pub timestamp: String,
     #[serde(rename = "TransactionType")]
@@ -118,7 +143,7 @@ pub struct StkQueryRequest {
     #[serde(rename = "BusinessShortCode")]
     pub business_short_code: NumOrString,
     #[serde(rename = "Password")]
-    pub password: String,
+    pub password: Redacted,
     #[serde(rename = "Timestamp")]
     pub timestamp: String,
     #[serde(rename = "CheckoutRequestID")]

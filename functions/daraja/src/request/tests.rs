@@ -83,6 +83,16 @@ fn stk_push_debug_redacts_passkey() {
 }
 
 #[test]
+fn stk_wire_body_debug_hides_the_password_that_carries_the_passkey() {
+    let wire = push().to_wire(now());
+    let password = wire.password.expose().to_owned();
+    assert_eq!(password, stk_password(&push().shortcode, PASSKEY, &wire.timestamp));
+    let shown = format!("{wire:?}");
+    assert!(!shown.contains(&password) && shown.contains("<redacted>"), "{shown}");
+    assert_eq!(serde_json::to_value(&wire).expect("json")["Password"], password.as_str(), "the wire still carries it");
+}
+
+#[test]
 fn stk_query_request_has_password_and_checkout_id() {
     let env = Environment::Custom("http://127.0.0.1:7070/".into());
     let req = stk_query_request(&env, "tok", "174379", PASSKEY, "ws_CO_1", now()).unwrap();
