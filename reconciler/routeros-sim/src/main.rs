@@ -2,48 +2,66 @@
 
 use std::time::Duration;
 
+use clap::Parser;
 use routeros_sim::{Flavour, SimConfig, Simulator};
 
-const USAGE: &str = "usage: routeros-sim --listen ADDR:PORT --user USER --password PASS \
-[--flavour v6|v7] [--rtt-ms N] [--legacy-login]";
+/// A simulated MikroTik router speaking the RouterOS API (plain `api` service) for tests and demos.
+#[derive(Debug, Parser)]
+#[command(name = "routeros-sim", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8728")]
+    listen: String,
+    /// API user name.
+    #[arg(long, default_value = "admin")]
+    user: String,
+    /// API password.
+    #[arg(long, default_value = "")]
+    password: String,
+    /// RouterOS major version to behave like.
+    #[arg(long, alias = "flavor", value_name = "v6|v7", default_value = "v7", value_parser = parse_flavour)]
+    flavour: Flavour,
+    /// Delay added to every reply, as over a VPN link.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rtt_ms: u64,
+    /// v6 only: answer every `/login` without `=response=` with an MD5 challenge (pre-6.43).
+    #[arg(long)]
+    legacy_login: bool,
+}
 
-fn parse_args() -> Result<(String, SimConfig), String> {
-    let mut listen = "127.0.0.1:8728".to_owned();
-    let mut cfg = SimConfig::new("admin", "");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = || args.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
-        match a.as_str() {
-            "--listen" => listen = val()?,
-            "--user" => cfg.user = val()?,
-            "--password" => cfg.password = val()?,
-            "--flavour" | "--flavor" => cfg.flavour = val()?.parse::<Flavour>()?,
-            "--rtt-ms" => {
-                let ms: u64 = val()?.parse().map_err(|e| format!("--rtt-ms: {e}"))?;
-                cfg.rtt = Duration::from_millis(ms);
-            }
-            "--legacy-login" => cfg = cfg.legacy_login_only(),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    Ok((listen, cfg))
+fn parse_flavour(s: &str) -> Result<Flavour, String> {
+    s.parse::<Flavour>()
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let (listen, cfg) = match parse_args() {
-        Ok(v) => v,
-        Err(msg) => {
-            eprintln!("{msg}");
-            std::process::exit(2);
-        }
-    };
+    let a = Args::parse();
+    let mut cfg = SimConfig::new(&a.user, &a.password);
+    cfg.flavour = a.flavour;
+    cfg.rtt = Duration::from_millis(a.rtt_ms);
+    if a.legacy_login {
+        cfg = cfg.legacy_login_only();
+    }
     let flavour = cfg.flavour;
-    let sim = Simulator::start(&listen, cfg).await?;
+    let sim = Simulator::start(&a.listen, cfg).await?;
     println!("routeros-sim ({flavour:?}) listening on {}", sim.local_addr());
     tokio::signal::ctrl_c().await?;
     drop(sim);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent_and_refuses_unknown_flags() {
+        Args::command().debug_assert();
+        assert!(Args::try_parse_from(["routeros-sim", "--lisen", "x"]).is_err());
+        let a = Args::try_parse_from(["routeros-sim", "--flavor", "v6", "--rtt-ms", "40"]).expect("valid");
+        assert_eq!((a.flavour, a.rtt_ms), (Flavour::V6, 40));
+        assert!(Args::try_parse_from(["routeros-sim", "--flavour", "v8"]).is_err());
+    }
 }
