@@ -5,7 +5,8 @@
 //! - [`config`]: renders a complete FreeRADIUS raddb directory for many tenants (realm -> tenant
 //!   sql instance, per-tenant pool, statement timeout and circuit breaker, NAS binding, voucher REST).
 //! - [`sync`]: diff-based sync of plans and subscribers into radcheck/radreply/radusergroup/radgroupreply.
-//! - [`packet`] and [`coa`]: a small pure RADIUS codec and a CoA/Disconnect (RFC 5176) client.
+//! - [`packet`] and [`coa`]: re-exported from the `radius-proto` crate (the pure RADIUS codec and the
+//!   CoA/Disconnect client), so existing paths keep working.
 //! - [`accounting`]: radacct reads, daily usage per subscriber, who is online.
 //! - [`foreign_acct`]: accounting a tenant's NAS sent for another realm (the log the config writes).
 //! - [`cli`]: `gen-config` and `migrate`, run by `konnekted-radius` and `konnekted-reconciler radius`.
@@ -14,9 +15,9 @@
 
 pub mod accounting;
 pub mod cli;
-pub mod coa;
 pub mod config;
 pub mod db;
 pub mod foreign_acct;
-pub mod packet;
 pub mod sync;
+
+pub use radius_proto::{coa, packet};

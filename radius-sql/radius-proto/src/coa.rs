@@ -3,7 +3,10 @@
 //! Encoding and response parsing are pure ([`encode_request`], [`parse_response`]); [`CoaClient`] adds
 //! the UDP socket, timeout and retransmission (same Identifier and bytes on every retry, as RFC 5080 asks).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
+#[cfg(feature = "client")]
+use std::net::SocketAddr;
+#[cfg(feature = "client")]
 use std::time::Duration;
 
 use crate::packet::{self, Attribute, CodecError, Packet, attr, code, vendor};
@@ -140,6 +143,7 @@ pub fn parse_response(response: &[u8], request: &[u8], secret: &[u8]) -> Result<
 }
 
 /// Sends CoA/Disconnect requests with a per-attempt timeout and retransmissions.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone)]
 pub struct CoaClient {
     pub timeout: Duration,
@@ -150,6 +154,7 @@ pub struct CoaClient {
     pub bind: SocketAddr,
 }
 
+#[cfg(feature = "client")]
 impl Default for CoaClient {
     fn default() -> Self {
         CoaClient {
@@ -161,6 +166,7 @@ impl Default for CoaClient {
     }
 }
 
+#[cfg(feature = "client")]
 impl CoaClient {
     /// Send one request to `nas` (usually `router_ip:3799`) and wait for its ACK/NAK.
     pub async fn send(&self, nas: SocketAddr, secret: &[u8], req: &DynamicAuthRequest) -> Result<CoaOutcome, CoaError> {
