@@ -1,0 +1,173 @@
+//! Input types of the generator: the server, its tenants and their NASes, PgBouncer, errors.
+
+use super::*;
+
+/// Debian's stock FreeRADIUS 3.x config directory.
+pub const DEBIAN_RADDB: &str = "/etc/freeradius/3.0";
+
+/// A RADIUS client (NAS), e.g. a tenant's MikroTik router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NasClient {
+    /// IP address or CIDR the requests come from.
+    pub ip: String,
+    pub secret: Secret,
+    /// Short name, `[A-Za-z0-9._-]`; rendered as `<realm>:<shortname>` for tenant NASes.
+    pub shortname: String,
+}
+
+/// One tenant as FreeRADIUS sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantConfig {
+    /// Realm of `user@realm`, lowercase `[a-z0-9][a-z0-9.-]*` (dots optional).
+    pub realm: String,
+    pub db: DbSettings,
+    #[serde(default)]
+    pub nas: Vec<NasClient>,
+    /// Ask the edge voucher endpoint about users not found in this tenant's database.
+    #[serde(default)]
+    pub vouchers: bool,
+    /// Per-tenant statement timeout; default [`ServerConfig::statement_timeout_ms`].
+    #[serde(default)]
+    pub statement_timeout_ms: Option<u32>,
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Stock tree to copy (dictionaries, mods-available, mods-config, policy.d).
+    pub base_raddb: PathBuf,
+    /// Address to listen on (`*` = all).
+    pub listen_addr: String,
+    pub auth_port: u16,
+    pub acct_port: u16,
+    /// Log directory (radius.log, detail files of unknown realms).
+    pub log_dir: PathBuf,
+    /// Run directory (pid file).
+    pub run_dir: PathBuf,
+    /// Drop privileges to this user/group after binding (e.g. Debian's `freerad`). None (default):
+    /// keep the identity it was started with, which a non-system instance needs.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Worker threads (`thread pool max_servers`); every tenant pool's `max` equals it.
+    pub max_threads: u32,
+    pub statement_timeout_ms: u32,
+    pub breaker_ttl_secs: u32,
+    /// Edge base URL for first use of a hotspot voucher, e.g. `https://edge.example/api`.
+    pub voucher_edge_url: Option<String>,
+    pub voucher_timeout_ms: u32,
+    /// Trusted clients not bound to any tenant (e.g. a monitoring probe or the test harness).
+    pub shared_clients: Vec<NasClient>,
+    pub require_message_authenticator: bool,
+    /// Reach the PostgreSQL tenants through PgBouncer (transaction pooling) instead of directly.
+    pub pgbouncer: Option<PgBouncerConfig>,
+    /// SQLite tenants' `PRAGMA synchronous` on every FreeRADIUS connection (`open_query`).
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// A "Login OK"/"Login incorrect" line in radius.log per Access-Request (`log { auth }`). Off by
+    /// default: every auth is already a radpostauth row in its tenant's database.
+    pub log_auth: bool,
+}
+
+/// How SQLite tenant databases (in WAL mode) commit FreeRADIUS's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// fsync on every commit: each auth's radpostauth INSERT holds the file's single write lock
+    /// for an fsync, and 32 threads queue behind it in SQLite's sleeping busy handler (p99 130-186 ms).
+    Full,
+    /// WAL's usual setting: commits do not fsync (the WAL is synced at checkpoints). Survives a
+    /// FreeRADIUS crash; a power cut may lose the last commits (radpostauth/radacct rows).
+    #[default]
+    Normal,
+}
+
+/// PgBouncer between FreeRADIUS and the tenants' PostgreSQL servers.
+///
+/// rlm_sql does not queue for a free connection, so each tenant's pool may grow to `max_threads`
+/// connections, and a hung tenant database holds every one it opens until the statement timeout.
+/// Directly on PostgreSQL that spends the server's `max_connections` on one tenant (the others get
+/// "too many clients"), and 50 tenants x 32 threads cannot fit at all. Through PgBouncer those
+/// connections are cheap client connections; PgBouncer holds at most `pool_size` server connections
+/// per tenant database, sized so all tenants of one server fit in `server_connection_budget`,
+/// and queues the rest for at most `query_wait_timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PgBouncerConfig {
+    /// Where `pgbouncer.ini` and `userlist.txt` are written (Debian: /etc/pgbouncer).
+    pub config_dir: PathBuf,
+    pub listen_addr: String,
+    pub listen_port: u16,
+    /// Server connections PgBouncer may hold to one PostgreSQL server (host:port), all tenants
+    /// together. Leave room below `max_connections` for the reconciler and other clients.
+    pub server_connection_budget: u32,
+    /// Unix user PgBouncer switches to when started as root (it refuses to run as root).
+    pub user: Option<String>,
+    /// How FreeRADIUS logs in to PgBouncer: `scram-sha-256` (default), `md5`, or `trust` (a
+    /// loopback-only test setup whose PostgreSQL trusts local connections too).
+    pub auth_type: String,
+}
+
+impl Default for PgBouncerConfig {
+    fn default() -> Self {
+        PgBouncerConfig {
+            config_dir: PathBuf::from("/etc/pgbouncer"),
+            listen_addr: "127.0.0.1".into(),
+            listen_port: 6432,
+            server_connection_budget: 60,
+            user: None,
+            auth_type: "scram-sha-256".into(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            base_raddb: PathBuf::from(DEBIAN_RADDB),
+            listen_addr: "*".into(),
+            auth_port: 1812,
+            acct_port: 1813,
+            log_dir: PathBuf::from("/var/log/freeradius"),
+            run_dir: PathBuf::from("/var/run/freeradius"),
+            user: None,
+            group: None,
+            max_threads: 32,
+            statement_timeout_ms: 1000,
+            breaker_ttl_secs: 10,
+            voucher_edge_url: None,
+            voucher_timeout_ms: 2000,
+            shared_clients: Vec::new(),
+            require_message_authenticator: false,
+            pgbouncer: None,
+            sqlite_synchronous: SqliteSynchronous::default(),
+            log_auth: false,
+        }
+    }
+}
+
+/// Input file of `konnekted-radius gen-config` (TOML): `[server]` and `[[tenants]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenConfigInput {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid realm {0:?} (lowercase letters, digits, '.' and '-', at most 63)")]
+    InvalidRealm(String),
+    #[error("duplicate realm or module name for {0:?}")]
+    DuplicateRealm(String),
+    #[error("NAS {0:?} is listed more than once")]
+    DuplicateNas(String),
+    #[error("invalid value for {field}: {value:?}")]
+    InvalidValue { field: &'static str, value: String },
+    #[error("stock file missing: {0}")]
+    MissingStock(PathBuf),
+    #[error("could not rewrite post-auth query in stock queries.conf for {0}")]
+    QueriesFormat(&'static str),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,233 @@
+use super::*;
+
+fn tenants() -> Vec<TenantConfig> {
+    vec![
+        TenantConfig {
+            realm: "acme".into(),
+            db: DbSettings::Postgresql {
+                host: "127.0.0.1".into(),
+                port: 5432,
+                user: "radius_acme".into(),
+                password: Secret::new("pw"),
+                database: "tenant_acme".into(),
+            },
+            nas: vec![NasClient { ip: "10.1.0.1".into(), secret: Secret::new("acmesecret"), shortname: "pop1".into() }],
+            vouchers: true,
+            statement_timeout_ms: None,
+        },
+        TenantConfig {
+            realm: "beta.net".into(),
+            db: DbSettings::Mysql {
+                host: "127.0.0.1".into(),
+                port: 3306,
+                user: "radius_beta".into(),
+                password: Secret::new("pw2"),
+                database: "tenant_beta".into(),
+            },
+            nas: vec![],
+            vouchers: false,
+            statement_timeout_ms: Some(2500),
+        },
+    ]
+}
+
+fn stock() -> BTreeMap<Backend, String> {
+    let q = "# header\nsql_user_name = \"%{User-Name}\"\npost-auth {\n\tquery = \"\\\n\t\tINSERT INTO x VALUES ('%{User-Password}', \\\"{}\\\")\"\n}\n# tail\n";
+    [Backend::Postgresql, Backend::Mysql, Backend::Sqlite].into_iter().map(|b| (b, q.to_string())).collect()
+}
+
+#[test]
+fn post_auth_rewrite_drops_the_password_and_keeps_the_rest() {
+    let out = rewrite_post_auth_query(&stock()[&Backend::Postgresql], Backend::Postgresql).unwrap();
+    assert!(!out.contains("User-Password"));
+    assert!(out.contains("# header") && out.contains("# tail"));
+    assert!(out.contains("'%{SQL-User-Name}'"));
+    assert!(rewrite_post_auth_query("nothing here", Backend::Mysql).is_err());
+}
+
+#[test]
+fn render_has_one_sql_instance_per_tenant_with_lazy_pool_and_timeouts() {
+    let server = ServerConfig { voucher_edge_url: Some("https://edge.example/api".into()), ..Default::default() };
+    let files = render_files(&server, &tenants(), &stock()).unwrap();
+    let acme = &files[Path::new("mods-enabled/konnekted_sql_acme")];
+    assert!(acme.contains("open_query = \"SET statement_timeout = 1000\""));
+    assert!(
+        acme.contains("start = 0")
+            && acme.contains("min = 0")
+            && acme.contains("spare = 1")
+            && acme.contains("max = 32")
+    );
+    // sql_user_name before the include
+    assert!(acme.find("sql_user_name").unwrap() < acme.find("\n\t$INCLUDE").unwrap());
+    let beta = &files[Path::new("mods-enabled/konnekted_sql_beta_net")];
+    assert!(beta.contains("max_statement_time = 2.500") && beta.contains("query_timeout = 3"));
+    let policy = &files[Path::new("policy.d/konnekted")];
+    assert!(policy.contains("case \"acme\" {\n\t\t\tkonnekted_sql_acme"));
+    assert!(policy.contains("case \"beta.net\" {\n\t\t\tkonnekted_sql_beta_net"));
+    // vouchers only for acme
+    let voucher =
+        policy.split("konnekted_voucher_lookup").nth(1).unwrap().split("konnekted_filter_username").next().unwrap();
+    assert!(voucher.contains("\"acme\"") && !voucher.contains("beta.net"));
+    assert!(files.contains_key(Path::new("mods-enabled/konnekted_voucher")));
+    let clients = &files[Path::new("clients.conf")];
+    assert!(clients.contains("shortname = \"acme:pop1\""));
+    assert!(files[Path::new("proxy.conf")].contains("realm beta.net {"));
+}
+
+fn pg_tenant(realm: &str, host: &str, user: &str, pw: &str) -> TenantConfig {
+    TenantConfig {
+        realm: realm.into(),
+        db: DbSettings::Postgresql {
+            host: host.into(),
+            port: 5432,
+            user: user.into(),
+            password: Secret::new(pw),
+            database: format!("radius_{realm}"),
+        },
+        nas: vec![],
+        vouchers: false,
+        statement_timeout_ms: None,
+    }
+}
+
+#[test]
+fn pgbouncer_shares_each_servers_budget_and_fronts_every_postgresql_tenant() {
+    let bouncer = PgBouncerConfig {
+        config_dir: PathBuf::from("/etc/pgbouncer"),
+        listen_port: 6433,
+        server_connection_budget: 10,
+        ..Default::default()
+    };
+    let server = ServerConfig { pgbouncer: Some(bouncer.clone()), ..Default::default() };
+    let mut ts = tenants(); // acme (PostgreSQL on 127.0.0.1) + beta.net (MariaDB)
+    ts.push(pg_tenant("b1", "10.0.0.5", "r_b1", "p1"));
+    ts.push(pg_tenant("b2", "10.0.0.5", "r_b2", "p2"));
+    ts.push(pg_tenant("b3", "10.0.0.5", "r_b3", "p3"));
+    ts[4].statement_timeout_ms = Some(2500);
+    let pools = pgbouncer_pool_sizes(&bouncer, &ts);
+    // acme is alone on its server; b1..b3 split 10 three ways; MariaDB is not pooled
+    assert_eq!(pools.len(), 4);
+    assert_eq!(pools["konnekted_sql_acme"], 10);
+    assert_eq!(pools["konnekted_sql_b1"], 3);
+    let many: Vec<TenantConfig> = (0..50).map(|i| pg_tenant(&format!("t{i}"), "db", "r", "p")).collect();
+    assert!(pgbouncer_pool_sizes(&bouncer, &many).values().all(|&n| n == 1), "never below one");
+
+    let files = render_pgbouncer(&server, &ts).unwrap().unwrap();
+    let ini = &files[Path::new("pgbouncer.ini")];
+    assert!(ini.contains(
+        "konnekted_sql_b3 = host=10.0.0.5 port=5432 dbname=radius_b3 user=r_b3 password='p3' pool_size=3 max_db_connections=3 connect_query='SET statement_timeout = 2500'"
+    ));
+    assert!(ini.contains("pool_mode = transaction") && ini.contains("listen_port = 6433"));
+    assert!(ini.contains("auth_file = /etc/pgbouncer/userlist.txt") && ini.contains("auth_type = scram-sha-256"));
+    assert!(ini.contains(&format!("max_client_conn = {}", 4 * 32 + 64)));
+    assert!(!ini.contains("radius_beta") && !ini.contains("\nuser ="));
+    assert_eq!(
+        files[Path::new("userlist.txt")],
+        "\"r_b1\" \"p1\"\n\"r_b2\" \"p2\"\n\"r_b3\" \"p3\"\n\"radius_acme\" \"pw\"\n"
+    );
+
+    // FreeRADIUS talks to PgBouncer under the instance name; MariaDB tenants are untouched
+    let raddb = render_files(&server, &ts, &stock()).unwrap();
+    let acme = &raddb[Path::new("mods-enabled/konnekted_sql_acme")];
+    assert!(
+        acme.contains("server = \"127.0.0.1\"\n\tport = 6433") && acme.contains("radius_db = \"konnekted_sql_acme\"")
+    );
+    assert!(!acme.contains("open_query"), "the timeout is PgBouncer's connect_query");
+    assert!(raddb[Path::new("mods-enabled/konnekted_sql_beta_net")].contains("port = 3306"));
+    assert!(render_pgbouncer(&ServerConfig::default(), &ts).unwrap().is_none());
+}
+
+#[test]
+fn pgbouncer_refuses_what_it_could_not_serve() {
+    let server = |auth: &str| ServerConfig {
+        pgbouncer: Some(PgBouncerConfig { auth_type: auth.into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let two_passwords = vec![pg_tenant("a", "h", "shared", "x"), pg_tenant("b", "h", "shared", "y")];
+    assert!(render_pgbouncer(&server("md5"), &two_passwords).is_err());
+    let no_password = vec![pg_tenant("a", "h", "r", "")];
+    assert!(render_pgbouncer(&server("scram-sha-256"), &no_password).is_err());
+    assert!(render_pgbouncer(&server("trust"), &no_password).unwrap().is_some());
+    assert!(render_pgbouncer(&server("password"), &no_password).is_err());
+}
+
+#[test]
+fn no_voucher_module_without_edge_url() {
+    let files = render_files(&ServerConfig::default(), &tenants(), &stock()).unwrap();
+    assert!(!files.contains_key(Path::new("mods-enabled/konnekted_voucher")));
+    assert!(!files[Path::new("policy.d/konnekted")].contains("-konnekted_voucher"));
+}
+
+#[test]
+fn bad_inputs_are_refused() {
+    let mut t = tenants();
+    t[0].realm = "Acme".into();
+    assert!(matches!(render_files(&ServerConfig::default(), &t, &stock()), Err(ConfigError::InvalidRealm(_))));
+    let mut t = tenants();
+    let dup = t[0].nas[0].clone();
+    t[1].nas.push(dup);
+    assert!(matches!(render_files(&ServerConfig::default(), &t, &stock()), Err(ConfigError::DuplicateNas(_))));
+    let mut t = tenants();
+    t[0].nas[0].secret = Secret::new("a'b");
+    assert!(render_files(&ServerConfig::default(), &t, &stock()).is_err());
+    let mut t = tenants();
+    t.push(TenantConfig { realm: "beta-net".into(), ..t[1].clone() });
+    assert!(matches!(render_files(&ServerConfig::default(), &t, &stock()), Err(ConfigError::DuplicateRealm(_))));
+}
+
+#[test]
+fn dotless_and_dotted_realms_are_valid() {
+    assert!(valid_realm("acme"));
+    assert!(valid_realm("wisp-1.co.ke"));
+    assert!(!valid_realm("a..b"));
+    assert!(!valid_realm(".a"));
+    assert!(!valid_realm("a b"));
+}
+
+#[test]
+fn gen_config_input_parses_from_toml() {
+    let input: GenConfigInput = toml::from_str(
+        r#"
+        [server]
+        auth_port = 18120
+        acct_port = 18130
+        listen_addr = "127.0.0.1"
+        log_dir = "/var/log/konnekted-radius"
+        run_dir = "/run/konnekted-radius"
+
+        [[tenants]]
+        realm = "acme"
+        vouchers = true
+        db = { kind = "postgresql", host = "127.0.0.1", port = 5432, user = "radius_acme", password = "pw", database = "tenant_acme" }
+        nas = [ { ip = "10.1.0.1", secret = "s", shortname = "pop1" } ]
+
+        [[tenants]]
+        realm = "gamma"
+        db = { kind = "sqlite", path = "/var/lib/konnekted/radius/gamma.db" }
+        "#,
+    )
+    .unwrap();
+    assert_eq!(input.server.auth_port, 18120);
+    assert_eq!(input.server.max_threads, 32);
+    assert_eq!(input.tenants.len(), 2);
+    assert_eq!(input.tenants[1].db.backend(), Backend::Sqlite);
+}
+
+#[test]
+fn templates_are_filled_completely_for_every_server_shape() {
+    let bare = ServerConfig::default();
+    let full = ServerConfig {
+        voucher_edge_url: Some("https://edge.example/".into()),
+        user: Some("freerad".into()),
+        group: Some("freerad".into()),
+        log_auth: true,
+        ..Default::default()
+    };
+    for server in [bare, full] {
+        for (path, text) in render_files(&server, &tenants(), &stock()).unwrap() {
+            assert!(!text.contains("@@"), "{}: a template placeholder was left unfilled", path.display());
+        }
+    }
+    let r = radiusd_conf(&ServerConfig { user: Some("freerad".into()), ..Default::default() });
+    assert!(r.contains("security {\n\tuser = freerad\n\tallow_core_dumps = no"), "{r}");
+}
