@@ -36,3 +36,7 @@ if [ -x scripts/edge-e2e.sh ]; then
   step "the same end-to-end suite against the Worker (wrangler dev, workerd, local D1)"
   scripts/edge-e2e.sh
 fi
+
+step "browser flows: headless Chromium against the native host (JavaScript on and off, 360 px and desktop)"
+# Screenshots and page weights land in target/screenshots/<suite>/.
+scripts/browser-tests.sh
