@@ -213,6 +213,8 @@ pub(crate) enum R {
     Console,
     /// The platform operator's console (`web::console::platform`).
     PlatformConsole,
+    /// `/`: where each kind of user goes (`web::home`).
+    Home,
 }
 
 /// Every route: path pattern and the handler's name. `build_router` refuses a bad entry (a
@@ -260,6 +262,7 @@ const ROUTES: &[(&str, R)] = &[
     ("/c/{realm}/{*rest}", R::Console),
     ("/platform", R::PlatformConsole),
     ("/platform/{*rest}", R::PlatformConsole),
+    ("/", R::Home),
 ];
 
 fn build_router() -> Result<matchit::Router<R>, String> {
@@ -313,6 +316,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         R::Portal => return crate::web::portal::handle(p, &params, req, ctx).await,
         R::Console => return crate::web::console::handle(p, &params, req, ctx).await,
         R::PlatformConsole => return crate::web::console::platform::handle(p, &params, req, ctx).await,
+        R::Home => return crate::web::home::handle(&req),
         R::CustomerApi => customer::handle(p, &params, req, ctx).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };

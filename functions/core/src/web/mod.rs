@@ -16,6 +16,7 @@ pub mod captive;
 pub mod console;
 pub mod fmt;
 pub mod form;
+pub(crate) mod home;
 pub mod i18n;
 pub mod layout;
 pub mod portal;
