@@ -10,7 +10,8 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     sudo_ apt-get install -y -qq chromium chromium-driver fonts-dejavu-core >/dev/null
 fi
 target_dir="${CARGO_TARGET_DIR:-target}"
-venv="$target_dir/browser-venv"
+mkdir -p "$target_dir"
+venv="$(cd "$target_dir" && pwd)/browser-venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import selenium, pytest" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5" "pytest>=8,<9"
