@@ -60,6 +60,7 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
     // Register the Paybill URLs with the simulator, as an operator would with Daraja.
     let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
     let db = p.tenant_db(&t.db_key).await?;
+    seed_hotspot(&db, &mut ids).await?;
     konnekted_core::mpesa::register_c2b(p, &db, &t, c.now).await?;
     Ok(sim)
 }
@@ -98,6 +99,34 @@ async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hotspot packages for the captive portal (`/h/demo`), added to a demo database that lacks them
+/// (also one made before they existed).
+async fn seed_hotspot(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let packages = [
+        ("wifi-15m", "15 minutes", 1, 15 * 60, 2_000, 1_000),
+        ("wifi-1h", "1 hour", 10, 3600, 3_000, 1_000),
+        ("wifi-day", "24 hours", 50, 86_400, 5_000, 2_000),
+    ];
+    for (code, name, kes, seconds, down, up) in packages {
+        if konnekted_core::store::plans::get(db, code).await?.is_some() {
+            continue;
+        }
+        let input = PlanInput {
+            code: code.into(),
+            name: name.into(),
+            kind: konnekted_core::domain::plan::PlanKind::Hotspot,
+            price_cents: kes * 100,
+            period_seconds: seconds,
+            down_kbps: down,
+            up_kbps: up,
+            data_cap_bytes: None,
+        };
+        uc::plans::create_plan(db, input, ids, now).await?;
+    }
+    Ok(())
+}
+
 pub fn print_tryout(base: &str, sim: &str, c: &crate::Config) {
     // Only the demo's own defaults are printed; a secret from the operator's config stays unsaid.
     let shown = |s: &Secret, demo: &str| {
@@ -126,6 +155,9 @@ Try it (admin token: {ADMIN_TOKEN}):
   curl -s -X POST {sim}/__sim/c2b/pay -H 'Content-Type: application/json' \
        -d '{{"shortcode":"174379","amount":"1000","bill_ref":"ACC-9999","msisdn":"254700000009","first_name":"JOHN"}}'
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' {base}/api/t/{REALM}/unmatched
+
+  # the captive portal a hotspot buyer sees (packages, M-Pesa through the simulator, vouchers)
+  #   {base}/h/{REALM}
 
   # the change feed the reconciler reads
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/feed?after=0'

@@ -132,7 +132,9 @@ pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<prot
     let rows = db
         .query(&stmt!(
             "SELECT s.id, s.username, s.password, p.code AS plan, s.status, s.static_ip, s.site, s.expires_at \
-             FROM subscribers s JOIN plans p ON p.id = s.plan_id ORDER BY s.username"
+             FROM subscribers s JOIN plans p ON p.id = s.plan_id WHERE s.id <> ?1 ORDER BY s.username",
+            // The hotspot sales account only collects money; it is nobody's login.
+            crate::store::hotspot_sales::SALES_ACCOUNT_ID
         ))
         .await?;
     let subscribers = rows

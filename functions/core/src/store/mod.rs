@@ -2,6 +2,7 @@
 
 pub mod callbacks;
 pub mod feed;
+pub mod hotspot_sales;
 pub mod ledger;
 pub mod payments;
 pub mod plans;

@@ -13,9 +13,20 @@ pub struct Batch {
     pub note: String,
     pub valid_until: Option<String>,
     pub created_at: String,
+    /// The agent or reseller a printed batch was made for (`""`: none).
+    pub agent: String,
+    /// Price of one code in cents; `None`: the plan's price.
+    pub price_cents: Option<i64>,
+    /// `printed` (made by the operator) or `online` (codes minted one by one for M-Pesa sales).
+    pub kind: String,
 }
 
-const COLS: &str = "id, plan_id, count, note, valid_until, created_at";
+/// A batch the portal mints codes into, one per paid sale.
+pub const KIND_ONLINE: &str = "online";
+/// A batch the operator made to print.
+pub const KIND_PRINTED: &str = "printed";
+
+const COLS: &str = "id, plan_id, count, note, valid_until, created_at, agent, price_cents, kind";
 
 fn from_row(r: &Row<'_>) -> Result<Batch, StoreError> {
     let small = |name: &str| -> Result<u32, StoreError> {
@@ -28,27 +39,36 @@ fn from_row(r: &Row<'_>) -> Result<Batch, StoreError> {
         note: r.text("note")?,
         valid_until: r.opt_text("valid_until")?,
         created_at: r.text("created_at")?,
+        agent: r.text("agent")?,
+        price_cents: r.opt_int("price_cents")?,
+        kind: r.text("kind")?,
     })
 }
 
+/// What a new batch says about itself (besides its plan and size).
+#[derive(Debug, Clone, Copy)]
+pub struct NewBatch<'a> {
+    pub note: &'a str,
+    pub valid_until: Option<&'a str>,
+    pub agent: &'a str,
+    pub price_cents: Option<i64>,
+    pub kind: &'a str,
+}
+
 /// Inserts a batch under the next free batch number; `request_id` finds it again.
-pub fn insert(
-    request_id: &str,
-    plan_id: &str,
-    count: u32,
-    note: &str,
-    valid_until: Option<&str>,
-    created_at: &str,
-) -> Statement {
+pub fn insert(request_id: &str, plan_id: &str, count: u32, b: NewBatch<'_>, created_at: &str) -> Statement {
     stmt!(
-        "INSERT INTO voucher_batches (id, request_id, plan_id, count, note, valid_until, created_at) \
-         SELECT COALESCE(MAX(id), 0) + 1, ?1, ?2, ?3, ?4, ?5, ?6 FROM voucher_batches",
+        "INSERT INTO voucher_batches (id, request_id, plan_id, count, note, valid_until, created_at, agent, price_cents, kind) \
+         SELECT COALESCE(MAX(id), 0) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM voucher_batches",
         request_id,
         plan_id,
         i64::from(count),
-        note,
-        valid_until,
+        b.note,
+        b.valid_until,
         created_at,
+        b.agent,
+        b.price_cents,
+        b.kind,
     )
 }
 

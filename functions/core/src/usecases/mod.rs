@@ -3,6 +3,7 @@
 pub mod callbacks;
 pub mod credit;
 pub mod expiry;
+pub mod hotspot_sales;
 pub mod operator_money;
 pub mod plans;
 pub mod subscribers;

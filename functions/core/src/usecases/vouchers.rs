@@ -26,6 +26,12 @@ pub struct BatchInput {
     /// Unused codes become void this many days after the batch is made; none: never.
     #[serde(default)]
     pub valid_days: Option<u32>,
+    /// The agent or reseller the batch is printed for (shown in the voucher report).
+    #[serde(default)]
+    pub agent: String,
+    /// What one code sells for, in cents; none: the plan's price.
+    #[serde(default)]
+    pub price_cents: Option<i64>,
 }
 
 /// The tenant's voucher key, or why there is none.
@@ -50,6 +56,12 @@ pub async fn create_batch(
     if input.valid_days == Some(0) || input.valid_days.is_some_and(|d| d > 3660) {
         return Err(UseCaseError::Invalid("valid_days must be between 1 and 3660".into()));
     }
+    if input.agent.chars().count() > 80 {
+        return Err(UseCaseError::Invalid("agent is longer than 80 characters".into()));
+    }
+    if input.price_cents.is_some_and(|c| !(100..=10_000_000).contains(&c) || c % 100 != 0) {
+        return Err(UseCaseError::Invalid("price_cents must be whole shillings between KES 1 and KES 100,000".into()));
+    }
     let plan = plans::get(db, input.plan.trim()).await?.ok_or(UseCaseError::NotFound("plan"))?;
     if plan.kind != PlanKind::Hotspot {
         return Err(UseCaseError::Invalid(format!(
@@ -65,8 +77,14 @@ pub async fn create_batch(
     }
     let request_id = ids.uuid();
     let valid_until = input.valid_days.map(|d| fmt_ts(now + Duration::days(i64::from(d))));
-    let insert =
-        vouchers::insert(&request_id, &plan.id, input.count, input.note.trim(), valid_until.as_deref(), &fmt_ts(now));
+    let new = vouchers::NewBatch {
+        note: input.note.trim(),
+        valid_until: valid_until.as_deref(),
+        agent: input.agent.trim(),
+        price_cents: input.price_cents,
+        kind: vouchers::KIND_PRINTED,
+    };
+    let insert = vouchers::insert(&request_id, &plan.id, input.count, new, &fmt_ts(now));
     db.batch(&[insert]).await.map_err(|e| match e {
         // Two batches raced for the last number: the loser retries as a fresh request.
         StoreError::Conflict(m) => UseCaseError::Conflict(format!("voucher batch not created, try again: {m}")),

@@ -2,4 +2,120 @@
 
 use super::Message;
 
-pub const MESSAGES: &[Message] = &[];
+pub const MESSAGES: &[Message] = &[
+    ("captive.account", "Account", "Akaunti"),
+    ("captive.back_to_packages", "Back to the packages", "Rudi kwenye vifurushi"),
+    ("captive.buy_for", "Buy for {price}", "Nunua kwa {price}"),
+    ("captive.buy_title", "Buy {package}", "Nunua {package}"),
+    (
+        "captive.call_isp",
+        "Your provider suspended this account. Please call them to restore it.",
+        "Mtoa huduma wako amesimamisha akaunti hii. Tafadhali wapigie simu ili kuirejesha.",
+    ),
+    ("captive.check_again", "Check again", "Angalia tena"),
+    ("captive.code_expired", "This voucher has expired.", "Vocha hii imepitwa na wakati."),
+    (
+        "captive.code_malformed",
+        "A voucher code has 12 letters and digits, like ABCD-EFGH-JKMN.",
+        "Nambari ya vocha ina herufi na tarakimu 12, kama ABCD-EFGH-JKMN.",
+    ),
+    (
+        "captive.code_not_genuine",
+        "We do not recognise this voucher code. Check it and try again.",
+        "Hatutambui nambari hii ya vocha. Iangalie kisha ujaribu tena.",
+    ),
+    ("captive.code_title", "Your voucher", "Vocha yako"),
+    ("captive.connect_now", "Connect now", "Unganisha sasa"),
+    (
+        "captive.connecting_hint",
+        "We connect this device for you in a moment.",
+        "Tutaunganisha kifaa hiki kwa muda mfupi.",
+    ),
+    ("captive.expired_on", "Ended", "Iliisha"),
+    (
+        "captive.failed_body",
+        "The payment did not go through. No money was taken.",
+        "Malipo hayakufanikiwa. Hakuna pesa iliyokatwa.",
+    ),
+    ("captive.failed_title", "Payment not completed", "Malipo hayakukamilika"),
+    ("captive.gives", "You get", "Unapata"),
+    ("captive.have_voucher", "Have a voucher?", "Una vocha?"),
+    (
+        "captive.keep_code",
+        "Write it down: you can use it again on this hotspot until its time runs out.",
+        "Iandike: unaweza kuitumia tena kwenye hotspot hii hadi muda wake uishe.",
+    ),
+    (
+        "captive.no_account",
+        "We could not find that account. Check the account number on your bill.",
+        "Hatukupata akaunti hiyo. Angalia nambari ya akaunti kwenye bili yako.",
+    ),
+    ("captive.no_packages", "No packages are on sale right now.", "Hakuna vifurushi vinavyouzwa kwa sasa."),
+    (
+        "captive.no_router",
+        "Connect to the hotspot's Wi-Fi and enter this code on its login page.",
+        "Unganisha kwenye Wi-Fi ya hotspot kisha uweke nambari hii kwenye ukurasa wake wa kuingia.",
+    ),
+    ("captive.package", "Package", "Kifurushi"),
+    ("captive.packages", "Packages", "Vifurushi"),
+    ("captive.paid_title", "Paid: you are getting online", "Umelipa: unaunganishwa"),
+    ("captive.pay_with_mpesa", "Pay {price} with M-Pesa", "Lipa {price} kwa M-Pesa"),
+    ("captive.phone", "M-Pesa phone number", "Nambari ya simu ya M-Pesa"),
+    (
+        "captive.phone_hint",
+        "For example 0712 345 678. You will get a prompt for your PIN.",
+        "Kwa mfano 0712 345 678. Utapokea ombi la kuweka PIN yako.",
+    ),
+    (
+        "captive.phone_invalid",
+        "Enter a Safaricom number like 0712 345 678",
+        "Weka nambari ya Safaricom kama 0712 345 678",
+    ),
+    ("captive.price", "Price", "Bei"),
+    (
+        "captive.stk_unavailable",
+        "We could not send the M-Pesa prompt. Please try again in a minute.",
+        "Hatukuweza kutuma ombi la M-Pesa. Tafadhali jaribu tena baada ya dakika moja.",
+    ),
+    ("captive.suspended_title", "Your internet is off", "Intaneti yako imezimwa"),
+    ("captive.title", "Get online", "Ingia mtandaoni"),
+    ("captive.to_pay", "To pay", "Kiasi cha kulipa"),
+    (
+        "captive.topup_paid_body",
+        "We received {price}. You will be back online within a minute.",
+        "Tumepokea {price}. Utarudi mtandaoni ndani ya dakika moja.",
+    ),
+    ("captive.topup_paid_title", "Payment received", "Malipo yamepokelewa"),
+    ("captive.try_again", "Try again", "Jaribu tena"),
+    ("captive.use_voucher", "Use voucher", "Tumia vocha"),
+    ("captive.voucher_code", "Voucher code", "Nambari ya vocha"),
+    ("captive.voucher_hint", "12 letters and digits, as printed", "Herufi na tarakimu 12, kama zilivyochapishwa"),
+    (
+        "captive.waiting_prompt",
+        "Check your phone {phone}: enter your M-Pesa PIN to pay {price}.",
+        "Angalia simu yako {phone}: weka PIN yako ya M-Pesa kulipa {price}.",
+    ),
+    (
+        "captive.waiting_refresh",
+        "This page updates itself every few seconds.",
+        "Ukurasa huu unajisasisha kila baada ya sekunde chache.",
+    ),
+    ("captive.waiting_title", "Waiting for your payment", "Tunasubiri malipo yako"),
+    (
+        "captive.why_active",
+        "Your account is active. If you still cannot browse, restart your router.",
+        "Akaunti yako iko hai. Ikiwa bado huwezi kuvinjari, zima na uwashe ruta yako.",
+    ),
+    (
+        "captive.why_expired",
+        "Your package ended and your balance does not cover the next one.",
+        "Kifurushi chako kimeisha na salio lako halitoshi kwa kinachofuata.",
+    ),
+    (
+        "captive.why_pending",
+        "Your account is waiting for its first payment.",
+        "Akaunti yako inasubiri malipo yake ya kwanza.",
+    ),
+    ("captive.why_suspended", "Your provider suspended this account.", "Mtoa huduma wako amesimamisha akaunti hii."),
+    ("captive.your_code", "Your code", "Nambari yako"),
+];

@@ -1,0 +1,287 @@
+//! The captive portal pages (`/h/{realm}`) end to end over HTTP: packages, buying one with M-Pesa
+//! through the Daraja simulator, the code and the router login form, vouchers, the suspended page.
+//! Realms e2e-h20 .. e2e-h29 (the captive pages' share of the hotspot realms).
+
+use std::time::Duration;
+
+use konnekted_e2e::daraja_sim::{Outcome, Script};
+use konnekted_e2e::{Env, env};
+use serde_json::json;
+
+const BUDGET: usize = 30 * 1024;
+
+/// A browser without JavaScript: keeps the visit cookie, does not follow redirects.
+struct Browser {
+    http: reqwest::Client,
+    cookie: String,
+}
+
+struct Got {
+    status: u16,
+    location: String,
+    csp: String,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Browser { http, cookie: String::new() }
+    }
+
+    async fn take(&mut self, r: reqwest::Response) -> Got {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap_or("");
+            if let Some(rest) = v.strip_prefix("kh_visit=") {
+                self.cookie = format!("kh_visit={}", rest.split(';').next().unwrap_or(""));
+            }
+        }
+        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let (location, csp) = (h("location"), h("content-security-policy"));
+        let status = r.status().as_u16();
+        Got { status, location, csp, body: r.text().await.unwrap_or_default() }
+    }
+
+    async fn get(&mut self, url: &str) -> Got {
+        let r = self.http.get(url).header("cookie", &self.cookie).send().await.expect("GET");
+        self.take(r).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Got {
+        let r = self.http.post(url).header("cookie", &self.cookie).form(form).send().await.expect("POST");
+        self.take(r).await
+    }
+}
+
+/// The value of `<input name="{name}" value="...">` in a page.
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"name="{name}" value=""#))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
+}
+
+async fn hotspot_plan(e: &Env, code: &str, name: &str, kes: i64, seconds: i64) {
+    let (s, v) = e
+        .post(
+            "/plans",
+            json!({"code": code, "name": name, "kind": "hotspot", "price_cents": kes * 100, "period_seconds": seconds,
+                   "down_kbps": 2000, "up_kbps": 1000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
+
+const ROUTER_QUERY: &str = "mac=02%3A11%3A22%3A33%3A44%3A55&ip=10.5.50.9&link-login-only=http%3A%2F%2F10.5.50.1%2Flogin\
+    &chap-id=%5C371&chap-challenge=%5C357%5C015%5C330%5C013%5C021%5C234%5C145%5C245%5C303%5C253%5C142%5C246%5C133%5C175%5C375%5C316\
+    &dst=http%3A%2F%2Fexample.com%2F";
+
+fn chap(code: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    h.update([0o371u8]);
+    h.update(code.as_bytes());
+    h.update(hex::decode("ef0dd80b119c65a5c3ab62a65b7dfdce").expect("hex"));
+    hex::encode(h.finalize())
+}
+
+#[tokio::test]
+async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_chap() {
+    let e = env("e2e-h20").await;
+    hotspot_plan(&e, "m15", "15 minutes", 1, 900).await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.plan("home", 1500).await;
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h20");
+
+    let home = b.get(&format!("{base}?{ROUTER_QUERY}")).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("15 minutes") && home.body.contains("KES 10"), "{}", home.body);
+    assert!(!home.body.contains("home"), "PPPoE plans are not sold here");
+    assert!(home.body.len() < BUDGET, "home is {} bytes", home.body.len());
+    assert!(home.csp.contains("form-action 'self' http://10.5.50.1"), "{}", home.csp);
+    assert!(!b.cookie.is_empty(), "the visit is remembered");
+
+    let buy = b.get(&format!("{base}/buy?plan=h1")).await;
+    assert_eq!(buy.status, 200);
+    assert!(buy.body.contains("Pay KES 10 with M-Pesa"), "{}", buy.body);
+    let csrf = input_value(&buy.body, "csrf").expect("csrf field");
+
+    // Without the CSRF token nothing is started.
+    let refused = b.post(&format!("{base}/buy"), &[("plan", "h1"), ("phone", "0708374149")]).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let bad_phone = b.post(&format!("{base}/buy"), &[("csrf", &csrf), ("plan", "h1"), ("phone", "12")]).await;
+    assert_eq!(bad_phone.status, 400);
+    assert!(bad_phone.body.contains("error-summary") && bad_phone.body.contains(r##"href="#phone""##));
+
+    let started = b.post(&format!("{base}/buy"), &[("csrf", &csrf), ("plan", "h1"), ("phone", "0708374149")]).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    assert!(started.location.starts_with("/h/e2e-h20/wait/"), "{}", started.location);
+    let wait_url = e.url(&started.location);
+
+    let mut code_page = None;
+    for _ in 0..200 {
+        let w = b.get(&wait_url).await;
+        assert_eq!(w.status, 200, "{}", w.body);
+        assert!(w.body.len() < BUDGET);
+        if w.body.contains("the-code") {
+            code_page = Some(w);
+            break;
+        }
+        assert!(w.body.contains(r#"http-equiv="refresh""#), "a waiting page refreshes itself: {}", w.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = code_page.expect("the sale was paid and its code shown");
+    let code = input_value(&page.body, "username").expect("login form username");
+    assert_eq!(code.len(), 14, "{code}");
+    assert!(page.body.contains(r#"action="http://10.5.50.1/login""#), "{}", page.body);
+    assert_eq!(input_value(&page.body, "password").as_deref(), Some(chap(&code).as_str()), "CHAP response");
+    assert_eq!(input_value(&page.body, "dst").as_deref(), Some("http://example.com/"));
+    assert!(page.csp.contains("script-src 'sha256-"), "the auto-login script is allowed by hash: {}", page.csp);
+
+    // The code is genuine, and the money went the billing core's way, exactly once.
+    let (s, _) = {
+        let r = e.http.get(e.url(&format!("/api/v/e2e-h20/vouchers/{code}"))).send().await.expect("check");
+        (r.status().as_u16(), ())
+    };
+    assert_eq!(s, 200);
+    let again = b.get(&wait_url).await;
+    assert_eq!(input_value(&again.body, "username").as_deref(), Some(code.as_str()), "the same code every time");
+    let payments = e.get("/payments").await;
+    let paid: Vec<_> = payments.as_array().expect("list").iter().filter(|p| p["amount_cents"] == 1000).collect();
+    assert_eq!(paid.len(), 1, "{payments}");
+    let batches = e.get("/voucher-batches").await;
+    let online: Vec<_> = batches.as_array().expect("list").iter().filter(|b| b["kind"] == "online").collect();
+    assert_eq!(online.len(), 1, "{batches}");
+    assert_eq!(online[0]["count"], 1);
+
+    // Another browser cannot see this sale's code.
+    let mut other = Browser::new();
+    let peek = other.get(&wait_url).await;
+    assert_eq!(peek.status, 404);
+    assert!(!peek.body.contains(&code));
+}
+
+#[tokio::test]
+async fn a_cancelled_payment_says_so_and_offers_to_try_again() {
+    let e = env("e2e-h21").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.sim.set_script_for("254711000021", Script::new(Outcome::Cancelled));
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h21");
+    let buy = b.get(&format!("{base}/buy?plan=h1")).await;
+    let csrf = input_value(&buy.body, "csrf").expect("csrf");
+    let started = b.post(&format!("{base}/buy"), &[("csrf", &csrf), ("plan", "h1"), ("phone", "0711000021")]).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let url = e.url(&started.location);
+    let mut last = String::new();
+    for _ in 0..200 {
+        last = b.get(&url).await.body;
+        if !last.contains(r#"http-equiv="refresh""#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(last.contains("Payment not completed"), "{last}");
+    assert!(last.contains("/h/e2e-h21/buy?plan=h1"));
+    assert!(!last.contains("the-code"));
+}
+
+#[tokio::test]
+async fn a_printed_voucher_is_checked_and_logged_in_by_pap_and_a_forged_one_refused() {
+    let e = env("e2e-h22").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    let (s, v) =
+        e.post("/voucher-batches", json!({"plan": "h1", "count": 3, "agent": "Mama Mboga", "price_cents": 2000})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["batch"]["agent"], "Mama Mboga");
+    let id = v["batch"]["id"].as_u64().expect("id");
+    let codes = e.get(&format!("/voucher-batches/{id}/codes")).await;
+    let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h22");
+    // A QR code opens the portal with the code filled in; this router allows PAP only.
+    let home = b
+        .get(&format!(
+            "{base}?code={code}&mac=02%3A00%3A00%3A00%3A00%3A01&link-login-only=http%3A%2F%2F10.5.50.1%2Flogin"
+        ))
+        .await;
+    assert_eq!(input_value(&home.body, "code").as_deref(), Some(code.as_str()));
+    let csrf = input_value(&home.body, "csrf").expect("csrf");
+
+    let mut forged = code.clone().into_bytes();
+    forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let refused = b.post(&format!("{base}/voucher"), &[("csrf", &csrf), ("code", &forged)]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("do not recognise"), "{}", refused.body);
+    let short = b.post(&format!("{base}/voucher"), &[("csrf", &csrf), ("code", "ABC")]).await;
+    assert!(short.body.contains("12 letters and digits"), "{}", short.body);
+
+    let ok = b.post(&format!("{base}/voucher"), &[("csrf", &csrf), ("code", &code.to_lowercase())]).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.location, "/h/e2e-h22/connect");
+    let connect = b.get(&e.url(&ok.location)).await;
+    assert_eq!(connect.status, 200);
+    assert_eq!(input_value(&connect.body, "username").as_deref(), Some(code.as_str()));
+    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(code.as_str()), "PAP: the code itself");
+    assert!(connect.body.len() < BUDGET);
+}
+
+#[tokio::test]
+async fn the_suspended_page_says_what_to_pay_and_the_pay_button_restores_the_account() {
+    let e = env("e2e-h23").await;
+    e.plan("home", 1500).await;
+    let s = e.subscriber("home", "ACC7", "0708374149").await;
+    let sid = s["id"].as_str().expect("id").to_owned();
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h23");
+    let page = b.get(&format!("{base}/suspended?account=ACC7")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("KES 1,500") && page.body.contains("first payment"), "{}", page.body);
+    assert!(page.body.len() < BUDGET);
+    let csrf = input_value(&page.body, "csrf").expect("csrf");
+    let nobody = b.get(&format!("{base}/suspended?account=NOPE")).await;
+    assert_eq!(nobody.status, 404);
+
+    let paid =
+        b.post(&format!("{base}/suspended"), &[("csrf", &csrf), ("account", "ACC7"), ("phone", "0708374149")]).await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    assert!(paid.location.starts_with("/h/e2e-h23/topup/"));
+    let url = e.url(&paid.location);
+    let mut last = String::new();
+    for _ in 0..200 {
+        last = b.get(&url).await.body;
+        if last.contains("Payment received") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(last.contains("Payment received"), "{last}");
+    let st = e.subscriber_state(&sid).await;
+    assert_eq!(st["status"], "active", "{st}");
+}
+
+#[tokio::test]
+async fn pages_speak_swahili_when_asked_and_refuse_a_catching_login_url() {
+    let e = env("e2e-h24").await;
+    hotspot_plan(&e, "h1", "Saa 1", 10, 3600).await;
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h24");
+    let r = b
+        .http
+        .get(format!("{base}?link-login-only=http%3A%2F%2Fevil.example.com%2Flogin&mac=x"))
+        .header("accept-language", "sw-KE,sw;q=0.9")
+        .send()
+        .await
+        .expect("GET");
+    let got = b.take(r).await;
+    assert!(got.body.contains(r#"<html lang="sw">"#) && got.body.contains("Vifurushi"), "{}", got.body);
+    assert!(!got.csp.contains("evil.example.com"), "{}", got.csp);
+    let missing = b.get(&e.url("/h/no-such-isp")).await;
+    assert_eq!(missing.status, 404);
+}
