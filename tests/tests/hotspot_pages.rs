@@ -285,3 +285,63 @@ async fn pages_speak_swahili_when_asked_and_refuse_a_catching_login_url() {
     let missing = b.get(&e.url("/h/no-such-isp")).await;
     assert_eq!(missing.status, 404);
 }
+
+/// What the router does with `$(name)` in a page: fills in its value (`$(if x)`..`$(endif)` kept).
+fn router_fill(page: &str, vars: &[(&str, &str)]) -> String {
+    let mut s = page.to_owned();
+    for (k, v) in vars {
+        s = s.replace(&format!("$({k})"), v);
+    }
+    s.replace("$(if chap-id)", "").replace("$(if error)", "").replace("$(endif)", "")
+}
+
+#[tokio::test]
+async fn the_routers_login_page_hands_its_variables_to_the_portal() {
+    let e = env("e2e-h25").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    let login = include_str!("../../functions/hotspot-html/login.html");
+    for page in ["login.html", "alogin.html", "status.html", "logout.html", "error.html"] {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/hotspot-html").join(page);
+        assert!(p.exists(), "{page} is in the hotspot directory");
+    }
+    let filled = router_fill(
+        login,
+        &[
+            ("mac", "02:11:22:33:44:55"),
+            ("ip", "10.5.50.9"),
+            ("link-login-only", "http://10.5.50.1/login"),
+            ("link-orig", "http://example.com/"),
+            ("chap-id", r"\371"),
+            ("chap-challenge", r"\357\015\330\013\021\234\145\245\303\253\142\246\133\175\375\316"),
+            ("error", ""),
+            ("identity", "router"),
+        ],
+    );
+    assert!(filled.contains(r#"action="https://EDGE-HOST/h/REALM""#), "the placeholder the README says to replace");
+    // The browser submits the form: every hidden input becomes a query parameter.
+    let mut query: Vec<(String, String)> = Vec::new();
+    for part in filled.split("<input type=\"hidden\" ").skip(1) {
+        let name = part.split("name=\"").nth(1).and_then(|r| r.split('"').next()).expect("name");
+        let value = part.split("value=\"").nth(1).and_then(|r| r.split('"').next()).expect("value");
+        query.push((name.to_owned(), value.to_owned()));
+    }
+    let names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["mac", "ip", "link-login-only", "dst", "chap-id", "chap-challenge"]);
+    let mut b = Browser::new();
+    let r = b.http.get(e.url("/h/e2e-h25")).query(&query).send().await.expect("GET");
+    let home = b.take(r).await;
+    assert_eq!(home.status, 200);
+    assert!(home.csp.contains("form-action 'self' http://10.5.50.1"), "{}", home.csp);
+
+    // A printed code typed on that visit is logged in by CHAP with the router's challenge.
+    let (s, v) = e.post("/voucher-batches", json!({"plan": "h1", "count": 1})).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["batch"]["id"].as_u64().expect("id");
+    let codes = e.get(&format!("/voucher-batches/{id}/codes")).await;
+    let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+    let csrf = input_value(&home.body, "csrf").expect("csrf");
+    let ok = b.post(&e.url("/h/e2e-h25/voucher"), &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let connect = b.get(&e.url("/h/e2e-h25/connect")).await;
+    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(chap(&code).as_str()));
+}
