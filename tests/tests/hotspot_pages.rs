@@ -345,3 +345,66 @@ async fn the_routers_login_page_hands_its_variables_to_the_portal() {
     let connect = b.get(&e.url("/h/e2e-h25/connect")).await;
     assert_eq!(input_value(&connect.body, "password").as_deref(), Some(chap(&code).as_str()));
 }
+
+#[tokio::test]
+async fn a_batch_prints_on_a4_and_thermal_with_qr_codes_and_the_report_counts_sales() {
+    let e = env("e2e-h26").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    let (s, v) = e
+        .post(
+            "/voucher-batches",
+            json!({"plan": "h1", "count": 60, "agent": "Mama Mboga", "price_cents": 2000, "valid_days": 30}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["batch"]["id"].as_u64().expect("id");
+    let codes = e.get(&format!("/voucher-batches/{id}/codes")).await;
+    let first = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+    let sheet = |layout: &'static str| {
+        let url = e.admin(&format!("/voucher-batches/{id}/sheet?layout={layout}"));
+        let req = e.http.get(url).bearer_auth(&e.admin_token);
+        async move {
+            let r = req.send().await.expect("sheet");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    let (s, a4) = sheet("a4").await;
+    assert_eq!(s, 200, "{a4}");
+    assert_eq!(a4.matches(r#"<div class="page">"#).count(), 2, "60 codes: 50 + 10");
+    assert_eq!(a4.matches("<svg").count(), 60);
+    assert!(a4.contains(&first) && a4.contains("KES 20") && a4.contains("Use by") && a4.contains("ISP e2e-h26"));
+    let (s, roll) = sheet("58").await;
+    assert_eq!(s, 200);
+    assert!(roll.contains("size:58mm auto") && roll.contains(&first));
+    let (s, _) = sheet("letter").await;
+    assert_eq!(s, 400);
+    let unauth = e.http.get(e.admin(&format!("/voucher-batches/{id}/sheet"))).send().await.expect("sheet");
+    assert_eq!(unauth.status().as_u16(), 401);
+
+    // One sale through the portal, then the report.
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h26");
+    let buy = b.get(&format!("{base}/buy?plan=h1")).await;
+    let csrf = input_value(&buy.body, "csrf").expect("csrf");
+    let started = b.post(&format!("{base}/buy"), &[("csrf", &csrf), ("plan", "h1"), ("phone", "0708374149")]).await;
+    assert_eq!(started.status, 303);
+    let url = e.url(&started.location);
+    for _ in 0..200 {
+        if b.get(&url).await.body.contains("the-code") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = e.get("/voucher-report").await;
+    let printed = r["batches"].as_array().expect("batches").iter().find(|x| x["batch"] == id).expect("printed").clone();
+    assert_eq!(
+        (printed["sold"].as_i64(), printed["unused"].as_i64(), printed["agent"].as_str()),
+        (Some(60), Some(60), Some("Mama Mboga")),
+        "{r}"
+    );
+    let agents = r["per_agent"].as_array().expect("agents");
+    let online = agents.iter().find(|a| a["agent"] == "M-Pesa (portal)").expect("online line");
+    assert_eq!((online["sold"].as_i64(), online["revenue_cents"].as_i64()), (Some(1), Some(1000)), "{r}");
+    let revenue: i64 = r["per_day"].as_array().expect("days").iter().filter_map(|d| d["revenue_cents"].as_i64()).sum();
+    assert_eq!(revenue, 1000, "{r}");
+}

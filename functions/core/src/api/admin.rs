@@ -214,6 +214,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         (R::VoucherBatches, Method::GET) => super::vouchers::list(&db).await,
         (R::VoucherBatches, Method::POST) => super::vouchers::create(p, &tenant, &db, &req, &mut ids, ctx).await,
         (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, &tenant, &db, params, &q).await,
+        (R::VoucherSheet, Method::GET) => super::vouchers::sheet(p, &tenant, &db, params, &q, &req).await,
+        (R::VoucherReport, Method::GET) => super::vouchers::report(&db, &q, ctx).await,
         (R::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;

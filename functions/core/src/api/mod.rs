@@ -202,6 +202,8 @@ pub(crate) enum R {
     Reports,
     VoucherBatches,
     VoucherCodes,
+    VoucherSheet,
+    VoucherReport,
     VoucherCheck,
     /// Captive-portal pages (`web::captive`).
     Captive,
@@ -251,6 +253,8 @@ const ROUTES: &[(&str, R)] = &[
     ("/api/t/{realm}/reports", R::Reports),
     ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
     ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
+    ("/api/t/{realm}/voucher-batches/{id}/sheet", R::VoucherSheet),
+    ("/api/t/{realm}/voucher-report", R::VoucherReport),
     ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
     // Each area below routes its own sub-paths (`rest`) in its own module.
     ("/h/{realm}", R::Captive),

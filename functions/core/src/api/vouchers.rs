@@ -4,6 +4,10 @@
 //! - `GET  /api/t/{realm}/voucher-batches` (tenant admin): the newest 100 batches.
 //! - `GET  /api/t/{realm}/voucher-batches/{id}/codes?offset=&limit=&format=csv` (tenant admin): its codes,
 //!   derived again on every call (nothing per code is stored), JSON or CSV for printing.
+//! - `GET  /api/t/{realm}/voucher-batches/{id}/sheet?layout=a4|58|80&offset=&limit=` (tenant admin): the
+//!   print-ready sheet (`web::sheets`), QR codes opening the portal with the code filled in.
+//! - `GET  /api/t/{realm}/voucher-report?days=30` (tenant admin): per batch sold / redeemed / unused /
+//!   expired, redemptions and revenue per day, revenue per agent.
 //! - `GET  /api/v/{realm}/vouchers/{code}` (public): is this a code the tenant issued? Answers from the
 //!   code and the platform secret alone, with no database, so it also runs where none is bound. It says
 //!   nothing about whether the code was used: redemption is a separate, stateful step.
@@ -79,4 +83,71 @@ pub(crate) async fn codes<P: Platform>(p: &P, t: &Tenant, db: &P::Db, params: &P
     let next = (offset.saturating_add(limit) < batch.count).then(|| offset.saturating_add(limit));
     let list: Vec<_> = codes.iter().map(|(serial, code)| serde_json::json!({"serial": serial, "code": code})).collect();
     ok(&serde_json::json!({"batch": batch, "offset": offset, "next_offset": next, "codes": list}))
+}
+
+/// `GET /api/t/{realm}/voucher-batches/{id}/sheet?layout=a4|58|80`.
+pub(crate) async fn sheet<P: Platform>(
+    p: &P,
+    t: &Tenant,
+    db: &P::Db,
+    params: &Params,
+    q: &Query,
+    req: &Request<Bytes>,
+) -> ApiResult {
+    use crate::web::sheets::{self, Layout};
+    let id: u32 =
+        params.id.as_deref().and_then(|s| s.parse().ok()).ok_or_else(|| ApiError::NotFound("voucher batch".into()))?;
+    let batch = vouchers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("voucher batch".into()))?;
+    let layout = Layout::parse(q.get("layout").unwrap_or("a4"))
+        .ok_or_else(|| ApiError::BadRequest("layout must be a4, 58 or 80".into()))?;
+    let plan = crate::store::plans::get(db, &batch.plan_id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?;
+    let key = uc::key(p.settings(), &t.realm)?;
+    let offset = q.int("offset", 0, i64::from(u32::MAX))? as u32;
+    let limit = q.int("limit", 1000, 5000)? as u32;
+    let codes = uc::codes(&key, &t.realm, &batch, offset, limit);
+    let base = match p.settings().public_base_url.trim_end_matches('/') {
+        "" => {
+            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+        b => b.to_owned(),
+    };
+    let portal_url = format!("{base}/h/{}", t.realm.as_str());
+    let lang = crate::web::Lang::En;
+    let gives = crate::web::fmt::duration(plan.period_seconds, lang)
+        + &plan.data_cap_bytes.map(|b| format!(" · {}", crate::web::fmt::bytes(b))).unwrap_or_default();
+    let validity = batch
+        .valid_until
+        .as_deref()
+        .and_then(crate::domain::time::parse_ts)
+        .map(|t| format!("Use by {}", crate::web::fmt::eat_date(t, lang)))
+        .unwrap_or_default();
+    let s = sheets::Sheet {
+        tenant_name: &t.name,
+        portal_url: &portal_url,
+        batch_id: batch.id,
+        package: &plan.name,
+        gives: &gives,
+        price_cents: batch.price_cents.unwrap_or(plan.price.cents()),
+        validity: &validity,
+        agent: &batch.agent,
+        codes: &codes,
+    };
+    let mut r = Response::new(Bytes::from(sheets::render(layout, &s)));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+        ),
+    );
+    Ok(r)
+}
+
+/// `GET /api/t/{realm}/voucher-report?days=30`.
+pub(crate) async fn report(db: &impl Db, q: &Query, ctx: &Ctx) -> ApiResult {
+    let days = q.int("days", 30, 366)?.max(1);
+    ok(&crate::store::voucher_report::report(db, days, ctx.now).await?)
 }

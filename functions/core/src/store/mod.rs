@@ -13,6 +13,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;
+pub mod voucher_report;
 pub mod vouchers;
 
 use crate::db::Statement;

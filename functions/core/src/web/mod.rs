@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod layout;
 pub mod portal;
 pub mod session;
+pub mod sheets;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
