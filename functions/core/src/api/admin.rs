@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiResult, Params, Query, R, bearer, body_json, created, is_platform, ok, tenant_of};
 use crate::Ctx;
+use crate::db::Db;
 use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
@@ -149,29 +150,41 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             let limit = q.int("limit", 50, 500)?;
             ok(&callbacks::list(&db, q.get("outcome"), limit).await?)
         }
-        (R::Settings, Method::GET) => ok(&serde_json::json!({
-            "settings": tenant.settings,
-            "daraja": {
-                "environment": tenant.daraja.environment,
-                "shortcode": tenant.daraja.shortcode,
-                "till": tenant.daraja.till,
-                "c2b_api_version": tenant.daraja.c2b_api_version,
-                "configured": tenant.daraja.is_configured(),
-                // which secrets are set, never their values
-                "consumer_key_set": !tenant.daraja.consumer_key.is_empty(),
-                "consumer_secret_set": !tenant.daraja.consumer_secret.is_empty(),
-                "passkey_set": !tenant.daraja.passkey.is_empty(),
-            },
-            "callback_urls": {
-                "stk": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stk"),
-                "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/validate"),
-                "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/confirm"),
-            }
-        })),
+        (R::Settings, Method::GET) => {
+            let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(&db, "stripe").await?;
+            let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(&db, "paystack").await?;
+            ok(&serde_json::json!({
+                "settings": tenant.settings,
+                "daraja": {
+                    "environment": tenant.daraja.environment,
+                    "shortcode": tenant.daraja.shortcode,
+                    "till": tenant.daraja.till,
+                    "c2b_api_version": tenant.daraja.c2b_api_version,
+                    "configured": tenant.daraja.is_configured(),
+                    // which secrets are set, never their values
+                    "consumer_key_set": !tenant.daraja.consumer_key.is_empty(),
+                    "consumer_secret_set": !tenant.daraja.consumer_secret.is_empty(),
+                    "passkey_set": !tenant.daraja.passkey.is_empty(),
+                },
+                "stripe": uc::cards::stripe_view(&stripe),
+                "paystack": uc::cards::paystack_view(&paystack),
+                "callback_urls": {
+                    "stripe": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stripe"),
+                    "paystack": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "paystack"),
+                    "stk": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stk"),
+                    "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/validate"),
+                    "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/confirm"),
+                }
+            }))
+        }
         (R::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
             let (settings, daraja) = uc::tenants::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
+            let keys = uc::cards::merge_keys(&db, &patch, ctx.now).await?;
             tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
+            if !keys.is_empty() {
+                db.batch(&keys).await?;
+            }
             ok(&serde_json::json!({"updated": true}))
         }
         (R::RegisterC2b, Method::POST) => {
@@ -216,6 +229,10 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, &tenant, &db, params, &q).await,
         (R::VoucherSheet, Method::GET) => super::vouchers::sheet(p, &tenant, &db, params, &q, &req).await,
         (R::VoucherReport, Method::GET) => super::vouchers::report(&db, &q, ctx).await,
+        (R::Reversals, Method::GET) => {
+            let limit = q.int("limit", 100, 1000)?;
+            ok(&crate::store::cards::reversals(&db, limit).await?)
+        }
         (R::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;

@@ -1,6 +1,7 @@
 //! The HTTP API, on `http` types, for every platform: `handle(request) -> response`.
 
 mod admin;
+mod cards;
 mod customer;
 mod hooks;
 mod portal;
@@ -205,6 +206,12 @@ pub(crate) enum R {
     VoucherSheet,
     VoucherReport,
     VoucherCheck,
+    /// Card and aggregator payments (`api::cards`).
+    HookStripe,
+    HookPaystack,
+    Checkout,
+    CheckoutStatus,
+    Reversals,
     /// Captive-portal pages (`web::captive`).
     Captive,
     /// Subscriber-portal pages (`web::portal`).
@@ -244,6 +251,11 @@ const ROUTES: &[(&str, R)] = &[
     ("/hooks/{realm}/{token}/stk", R::HookStk),
     ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
     ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
+    ("/hooks/{realm}/{token}/stripe", R::HookStripe),
+    ("/hooks/{realm}/{token}/paystack", R::HookPaystack),
+    ("/api/p/{realm}/checkout", R::Checkout),
+    ("/api/p/{realm}/checkout/{id}", R::CheckoutStatus),
+    ("/api/t/{realm}/reversals", R::Reversals),
     ("/sync/{realm}/desired", R::SyncDesired),
     ("/sync/{realm}/feed", R::SyncFeed),
     ("/sync/{realm}/reports", R::SyncReports),
@@ -313,6 +325,8 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         R::VoucherCheck if method_is(&req, &Method::GET) => vouchers::check(p, &params),
         R::VoucherCheck => Err(ApiError::MethodNotAllowed),
         R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
+        R::HookStripe | R::HookPaystack => cards::hook(p, route, &params, req, ctx).await,
+        R::Checkout | R::CheckoutStatus => cards::checkout(p, route, &params, req, ctx).await,
         R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
         R::SyncDesired | R::SyncFeed | R::SyncReports | R::SyncUsage => sync::handle(p, route, &params, req, ctx).await,
         // Pages answer every outcome (errors included) as HTML themselves.

@@ -1,6 +1,7 @@
 //! Plain data and pure functions: no storage, no HTTP.
 
 pub mod billing;
+pub mod cards;
 pub mod money;
 pub mod msisdn;
 pub mod names;

@@ -1,6 +1,7 @@
 //! SQL for each capability, over the storage port. One dialect (SQLite), every platform.
 
 pub mod callbacks;
+pub mod cards;
 pub mod feed;
 pub mod hotspot_sales;
 pub mod ledger;

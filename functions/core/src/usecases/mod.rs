@@ -1,6 +1,7 @@
 //! Use cases: read state, decide with the pure domain, write one atomic batch.
 
 pub mod callbacks;
+pub mod cards;
 pub mod credit;
 pub mod expiry;
 pub mod hotspot_sales;

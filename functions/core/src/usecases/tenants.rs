@@ -95,7 +95,7 @@ pub fn merge_settings(
     let invalid = |m: String| UseCaseError::Invalid(m);
     let obj = patch.as_object().ok_or_else(|| invalid("the body must be a JSON object".into()))?;
     for key in obj.keys() {
-        if key != "settings" && key != "daraja" {
+        if key != "settings" && key != "daraja" && key != "stripe" && key != "paystack" {
             return Err(invalid(format!(
                 "unknown field `{key}`: billing settings go under \"settings\", M-Pesa credentials under \"daraja\""
             )));
@@ -114,7 +114,7 @@ pub fn merge_settings(
 }
 
 /// Lays the fields of `patch` over `current`; `clearable` fields accept `null` as "".
-fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
+pub(crate) fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
     section: &str,
     current: &T,
     patch: &serde_json::Value,
