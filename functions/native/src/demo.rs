@@ -61,6 +61,7 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
     let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
     let db = p.tenant_db(&t.db_key).await?;
     seed_hotspot(&db, &mut ids).await?;
+    seed_console(&db, &mut ids, CONSOLE_SUBSCRIBERS).await?;
     konnekted_core::mpesa::register_c2b(p, &db, &t, c.now).await?;
     Ok(sim)
 }
@@ -163,4 +164,147 @@ Try it (admin token: {ADMIN_TOKEN}):
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/feed?after=0'
 "#
     );
+}
+
+/// The demo tenant's owner in the console (`/c/demo`).
+pub const OWNER_LOGIN: &str = "owner@demo";
+pub const OWNER_PASSWORD: &str = "demo-owner-pass";
+/// How many generated subscribers (with up to 24 months of history) the demo console shows.
+pub const CONSOLE_SUBSCRIBERS: usize = 400;
+
+/// The console's demo data, once: the owner `owner@demo` and `n` generated subscribers with up
+/// to 24 months of paid periods (fixed seed: renewals on time and late, lapses and returns, plan
+/// changes), their payments (STK, Paybill, cash) and ledgers, and a few unmatched payments.
+pub async fn seed_console(db: &impl Db, ids: &mut IdGen, n: usize) -> anyhow::Result<()> {
+    use chrono::Duration;
+    use konnekted_core::domain::subscriber::Status;
+    use konnekted_core::domain::time::fmt_ts;
+    use konnekted_core::store::{ledger, payments, plans, staff, subscribers};
+    use konnekted_core::usecases::staff::Role;
+    if staff::user_by_login(db, OWNER_LOGIN).await?.is_some() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    uc::staff::create_user(db, "demo-seed", OWNER_LOGIN, "Demo Owner", Role::Owner, OWNER_PASSWORD, ids, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let all = plans::list(db).await?;
+    if all.is_empty() {
+        return Ok(());
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m.max(1)
+    };
+    const FIRST: [&str; 10] =
+        ["Wanjiru", "Otieno", "Achieng", "Kamau", "Mwangi", "Njeri", "Kiprop", "Atieno", "Mutua", "Chebet"];
+    const LAST: [&str; 10] =
+        ["Kariuki", "Ouma", "Wambui", "Kimani", "Onyango", "Mburu", "Rotich", "Akinyi", "Musyoka", "Korir"];
+    let sites = ["tower-1", "tower-2", "kasarani-ap", "ruiru-ap"];
+    for i in 0..n {
+        let id = ids.uuid();
+        let mut plan = &all[rnd(all.len() as u64) as usize];
+        let mut t = now - Duration::days(rnd(730) as i64 + 1);
+        let created = t;
+        let phone = format!("2547{:08}", 10_000_000 + i);
+        let acct = format!("ACC{}", 2000 + i);
+        let mut batch = Vec::new();
+        let mut last_end = None;
+        while t < now {
+            let sub_id = ids.uuid();
+            let end = t + Duration::seconds(plan.period_seconds);
+            let pay_id = ids.uuid();
+            let (provider, method) = match rnd(10) {
+                0..=5 => ("mpesa", "stk"),
+                6..=8 => ("mpesa", "c2b"),
+                _ => ("manual", "cash"),
+            };
+            let at = fmt_ts(t);
+            batch.push(payments::insert(&payments::Payment {
+                id: pay_id.clone(),
+                provider: provider.into(),
+                method: method.into(),
+                provider_ref: ids.token(20),
+                receipt: Some(format!("S{}", ids.token(9).to_ascii_uppercase())),
+                amount_cents: plan.price.0,
+                subscriber_id: Some(id.clone()),
+                status: payments::PaymentStatus::Applied,
+                msisdn: Some(phone.clone()),
+                payer_name: None,
+                bill_ref: Some(acct.clone()),
+                note: None,
+                paid_at: Some(at.clone()),
+                received_at: at.clone(),
+                applied_at: Some(at.clone()),
+            }));
+            batch.push(ledger::insert(&id, "payment", plan.price.0, Some(&pay_id), None, "M-Pesa / cash (demo)", &at));
+            batch.push(konnekted_core::stmt!(
+                "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)",
+                &sub_id,
+                &id,
+                &plan.id,
+                &at,
+                fmt_ts(end),
+                plan.price.0
+            ));
+            batch.push(ledger::insert(&id, "renewal", -plan.price.0, None, Some(&sub_id), &plan.name, &at));
+            last_end = Some(end);
+            // what happens at the end of this period
+            t = match rnd(100) {
+                0..=69 => end,                                        // on time
+                70..=84 => end + Duration::hours(rnd(48) as i64 + 1), // late, mostly within grace
+                85..=94 => end + Duration::days(rnd(90) as i64 + 5),  // lapses, comes back later
+                _ => now + Duration::days(1000),                      // leaves for good
+            };
+            if rnd(20) == 0 {
+                plan = &all[rnd(all.len() as u64) as usize];
+            }
+        }
+        let status = if last_end.is_some_and(|e| e > now) { Status::Active } else { Status::Expired };
+        let s = subscribers::Subscriber {
+            id: id.clone(),
+            account_no: acct.clone(),
+            name: format!("{} {}", FIRST[rnd(10) as usize], LAST[rnd(10) as usize]),
+            phone: Some(phone),
+            username: format!("u{}", 2000 + i),
+            password: ids.token(12),
+            site: Some(sites[rnd(4) as usize].into()),
+            static_ip: None,
+            plan_id: plan.id.clone(),
+            status,
+            expires_at: last_end,
+            auto_renew: true,
+            version: 0,
+            created_at: created,
+        };
+        batch.insert(0, subscribers::insert(&s));
+        db.batch(&batch).await?;
+    }
+    // a few payments nobody could match, for the inbox
+    for k in 0..5 {
+        let at = fmt_ts(now - Duration::hours(3 * k + 1));
+        db.batch(&[payments::insert(&payments::Payment {
+            id: ids.uuid(),
+            provider: "mpesa".into(),
+            method: "c2b".into(),
+            provider_ref: ids.token(20),
+            receipt: Some(format!("U{}", ids.token(9).to_ascii_uppercase())),
+            amount_cents: 150_000,
+            subscriber_id: None,
+            status: payments::PaymentStatus::Unmatched,
+            msisdn: Some(format!("2547990000{k:02}")),
+            payer_name: Some("JOHN DOE".into()),
+            bill_ref: Some(format!("AC{k}99")),
+            note: None,
+            paid_at: Some(at.clone()),
+            received_at: at,
+            applied_at: None,
+        })])
+        .await?;
+    }
+    Ok(())
 }

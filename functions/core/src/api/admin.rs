@@ -12,13 +12,46 @@ use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{callbacks, feed, ledger, payments, plans, reports, subscribers, usage};
+use crate::store::{callbacks, feed, ledger, payments, plans, reports, staff, subscribers, usage};
+use crate::usecases::staff::{Action, Role};
 use crate::usecases::{credit, expiry, sweep};
 
-fn is_tenant_admin<P: Platform>(p: &P, t: &Tenant, req: &Request<Bytes>) -> bool {
-    is_platform(p, req)
-        || bearer(req)
-            .is_some_and(|tok| constant_time_eq(uc::tenants::token_hash(tok).as_bytes(), t.admin_token_hash.as_bytes()))
+/// Who is calling the tenant admin API: the platform token or the tenant's admin token act as the
+/// owner; a named API key acts with its own role. `None`: no valid credential.
+async fn caller<P: Platform>(
+    p: &P,
+    t: &Tenant,
+    db: &P::Db,
+    req: &Request<Bytes>,
+) -> Result<Option<(Role, String)>, ApiError> {
+    if is_platform(p, req) {
+        return Ok(Some((Role::Owner, "platform".into())));
+    }
+    let Some(tok) = bearer(req) else { return Ok(None) };
+    if constant_time_eq(uc::tenants::token_hash(tok).as_bytes(), t.admin_token_hash.as_bytes()) {
+        return Ok(Some((Role::Owner, "admin-token".into())));
+    }
+    Ok(staff::key_by_secret(db, tok).await?.map(|k| (k.role, format!("api-key:{}", k.name))))
+}
+
+/// What an admin route does, for the role table ([`uc::staff::ROLE_TABLE`]).
+pub(crate) fn route_action(route: R, m: &Method) -> Action {
+    let read = *m == Method::GET;
+    match route {
+        R::Plans | R::Plan if read => Action::ViewBilling,
+        R::Plans | R::Plan => Action::EditPlans,
+        R::Subscribers | R::Subscriber | R::Ledger if read => Action::ViewBilling,
+        R::Subscribers | R::Subscriber | R::Ledger => Action::EditSubscribers,
+        R::Adjust | R::StkPush | R::Assign => Action::TakeMoney,
+        R::Payments | R::Unmatched => Action::ViewBilling,
+        R::Callbacks | R::Usage | R::Online | R::Reports => Action::ViewNetwork,
+        R::VoucherBatches | R::VoucherCodes | R::VoucherSheet | R::VoucherReport if read => Action::ViewVouchers,
+        R::Reversals => Action::ViewBilling,
+        R::VoucherBatches | R::VoucherCodes => Action::SellVouchers,
+        R::StaffUsers => Action::ManageUsers,
+        // settings, sweep, C2B registration, the change feed, anything new: owner only
+        _ => Action::Settings,
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -58,44 +91,82 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
     }
 
     let (tenant, db) = tenant_of(p, params).await?;
-    if !is_tenant_admin(p, &tenant, &req) {
+    let Some((role, actor)) = caller(p, &tenant, &db, &req).await? else {
         return Err(ApiError::Unauthorized);
+    };
+    if !uc::staff::allowed(role, route_action(route, &m)) {
+        return Err(ApiError::Forbidden);
     }
+    let write = m != Method::GET;
+    // Every change through the API is audited: who, what, when, and what was asked (a settings
+    // change records which fields, never their values: they may hold Daraja secrets).
+    let asked = if route == R::Settings || route == R::StaffUsers {
+        serde_json::from_slice::<serde_json::Value>(req.body())
+            .ok()
+            .and_then(|v| v.as_object().map(|o| serde_json::json!({"fields": o.keys().collect::<Vec<_>>()})))
+    } else {
+        serde_json::from_slice::<serde_json::Value>(req.body()).ok()
+    };
+    let what = format!("api {} {}", m, req.uri().path());
+    let result = tenant_route(p, route, params, req, ctx, &tenant, &db, m, &mut ids).await;
+    if write && result.as_ref().is_ok_and(|r| r.status().is_success()) {
+        let at = crate::domain::time::fmt_ts(ctx.now);
+        let target = params.id.as_deref().unwrap_or("");
+        if let Err(e) = db.batch(&[staff::audit(&at, &actor, &what, target, None, asked.as_ref())]).await {
+            p.log(crate::platform::Level::Warn, &format!("audit write failed: {e}"));
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn tenant_route<P: Platform>(
+    p: &P,
+    route: R,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+    tenant_ref: &Tenant,
+    db: &P::Db,
+    m: Method,
+    ids: &mut IdGen,
+) -> ApiResult {
+    let tenant = tenant_ref;
     let q = Query::parse(req.uri().query());
     let raw_id = params.id.as_deref().unwrap_or("");
     // Subscriber routes take an id, an account number or a username; the rest of this function
     // sees the id.
     let resolved;
     let id = if matches!(route, R::Subscriber | R::Ledger | R::Adjust | R::StkPush) {
-        resolved = subscribers::find(&db, raw_id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+        resolved = subscribers::find(db, raw_id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
         resolved.subscriber.id.as_str()
     } else {
         raw_id
     };
     match (route, m) {
-        (R::Plans, Method::GET) => ok(&plans::list(&db).await?),
-        (R::Plans, Method::POST) => created(&uc::plans::create_plan(&db, body_json(&req)?, &mut ids, ctx.now).await?),
-        (R::Plan, Method::GET) => ok(&plans::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?),
-        (R::Plan, Method::PATCH) => ok(&uc::plans::update_plan(&db, id, body_json(&req)?, ctx.now).await?),
+        (R::Plans, Method::GET) => ok(&plans::list(db).await?),
+        (R::Plans, Method::POST) => created(&uc::plans::create_plan(db, body_json(&req)?, ids, ctx.now).await?),
+        (R::Plan, Method::GET) => ok(&plans::get(db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?),
+        (R::Plan, Method::PATCH) => ok(&uc::plans::update_plan(db, id, body_json(&req)?, ctx.now).await?),
 
         (R::Subscribers, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             let offset = q.int("offset", 0, i64::MAX)?;
-            ok(&subscribers::list(&db, q.get("status"), limit, offset).await?)
+            ok(&subscribers::list(db, q.get("status"), limit, offset).await?)
         }
         (R::Subscribers, Method::POST) => {
-            created(&uc::subscribers::create_subscriber(&db, body_json(&req)?, &mut ids, ctx.now).await?)
+            created(&uc::subscribers::create_subscriber(db, body_json(&req)?, ids, ctx.now).await?)
         }
         (R::Subscriber, Method::GET) => {
-            let s = subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            let s = subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             ok(&s)
         }
         (R::Subscriber, Method::PATCH) => {
-            ok(&uc::subscribers::update_subscriber(&db, id, body_json(&req)?, ctx.now).await?)
+            ok(&uc::subscribers::update_subscriber(db, id, body_json(&req)?, ctx.now).await?)
         }
         (R::Ledger, Method::GET) => {
-            subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
-            ok(&ledger::for_subscriber(&db, id).await?)
+            subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            ok(&ledger::for_subscriber(db, id).await?)
         }
         (R::Adjust, Method::POST) => {
             #[derive(Deserialize)]
@@ -104,8 +175,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 memo: String,
             }
             let a: Adj = body_json(&req)?;
-            ok(&uc::operator_money::adjust(&db, &tenant.settings, id, a.amount_cents, &a.memo, &mut ids, ctx.now)
-                .await?)
+            ok(&uc::operator_money::adjust(db, &tenant.settings, id, a.amount_cents, &a.memo, ids, ctx.now).await?)
         }
         (R::StkPush, Method::POST) => {
             #[derive(Deserialize)]
@@ -116,7 +186,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 amount_kes: Option<u64>,
             }
             let body: Push = body_json(&req)?;
-            let s = subscribers::get(&db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
+            let s = subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             let input = crate::usecases::topup::TopupInput {
                 account: s.subscriber.account_no,
                 phone: body.phone,
@@ -124,7 +194,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             };
             Ok(super::json(
                 http::StatusCode::ACCEPTED,
-                &crate::usecases::topup::start(p, &db, &tenant, input, ctx.now).await?,
+                &crate::usecases::topup::start(p, db, tenant, input, ctx.now).await?,
             ))
         }
         (R::Payments, Method::GET) => {
@@ -136,23 +206,22 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                         .ok_or_else(|| ApiError::BadRequest("status is applied or unmatched".into()))?,
                 ),
             };
-            ok(&payments::list(&db, status, q.get("subscriber"), limit).await?)
+            ok(&payments::list(db, status, q.get("subscriber"), limit).await?)
         }
         (R::Unmatched, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&payments::list(&db, Some(payments::PaymentStatus::Unmatched), None, limit).await?)
+            ok(&payments::list(db, Some(payments::PaymentStatus::Unmatched), None, limit).await?)
         }
         (R::Assign, Method::POST) => {
-            ok(&uc::operator_money::assign_unmatched(&db, &tenant.settings, id, body_json(&req)?, &mut ids, ctx.now)
-                .await?)
+            ok(&uc::operator_money::assign_unmatched(db, &tenant.settings, id, body_json(&req)?, ids, ctx.now).await?)
         }
         (R::Callbacks, Method::GET) => {
             let limit = q.int("limit", 50, 500)?;
-            ok(&callbacks::list(&db, q.get("outcome"), limit).await?)
+            ok(&callbacks::list(db, q.get("outcome"), limit).await?)
         }
         (R::Settings, Method::GET) => {
-            let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(&db, "stripe").await?;
-            let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(&db, "paystack").await?;
+            let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(db, "stripe").await?;
+            let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(db, "paystack").await?;
             ok(&serde_json::json!({
                 "settings": tenant.settings,
                 "daraja": {
@@ -169,18 +238,18 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 "stripe": uc::cards::stripe_view(&stripe),
                 "paystack": uc::cards::paystack_view(&paystack),
                 "callback_urls": {
-                    "stripe": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stripe"),
-                    "paystack": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "paystack"),
-                    "stk": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "stk"),
-                    "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/validate"),
-                    "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, &tenant, "c2b/confirm"),
+                    "stripe": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stripe"),
+                    "paystack": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "paystack"),
+                    "stk": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stk"),
+                    "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "c2b/validate"),
+                    "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "c2b/confirm"),
                 }
             }))
         }
         (R::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
             let (settings, daraja) = uc::tenants::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
-            let keys = uc::cards::merge_keys(&db, &patch, ctx.now).await?;
+            let keys = uc::cards::merge_keys(db, &patch, ctx.now).await?;
             tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
             if !keys.is_empty() {
                 db.batch(&keys).await?;
@@ -188,19 +257,16 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             ok(&serde_json::json!({"updated": true}))
         }
         (R::RegisterC2b, Method::POST) => {
-            let ack = crate::mpesa::register_c2b(p, &db, &tenant, ctx.now)
+            let ack = crate::mpesa::register_c2b(p, db, tenant, ctx.now)
                 .await
                 .map_err(|e| ApiError::Provider(e.to_string()))?;
             ok(&serde_json::json!({"registered": true, "description": ack.response_description}))
         }
         (R::Sweep, Method::POST) => {
-            let s = if tenant.daraja.is_configured() {
-                Some(sweep::run(p, &db, &tenant, &mut ids, ctx.now).await?)
-            } else {
-                None
-            };
-            let settled = credit::settle_pending(&db, &tenant.settings, &mut ids, ctx.now).await?;
-            let e = expiry::run(&db, &tenant.settings, &mut ids, ctx.now).await?;
+            let s =
+                if tenant.daraja.is_configured() { Some(sweep::run(p, db, tenant, ids, ctx.now).await?) } else { None };
+            let settled = credit::settle_pending(db, &tenant.settings, ids, ctx.now).await?;
+            let e = expiry::run(db, &tenant.settings, ids, ctx.now).await?;
             ok(&serde_json::json!({"sweep": s, "settled": settled, "expiry": e}))
         }
         (R::Usage, Method::GET) => {
@@ -209,7 +275,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             let to = q.get("to").unwrap_or("9999-99-99");
             let who = match q.get("subscriber") {
                 Some(sid) => Some(
-                    subscribers::get(&db, sid)
+                    subscribers::get(db, sid)
                         .await?
                         .ok_or_else(|| ApiError::NotFound("subscriber".into()))?
                         .subscriber
@@ -217,26 +283,40 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
                 ),
                 None => q.get("username").map(str::to_owned),
             };
-            ok(&usage::days(&db, who.as_deref(), from, to, limit).await?)
+            ok(&usage::days(db, who.as_deref(), from, to, limit).await?)
         }
-        (R::Online, Method::GET) => ok(&usage::online(&db).await?),
+        (R::Online, Method::GET) => ok(&usage::online(db).await?),
         (R::Reports, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&reports::list(&db, q.get("router"), q.get("outcome"), limit).await?)
+            ok(&reports::list(db, q.get("router"), q.get("outcome"), limit).await?)
         }
-        (R::VoucherBatches, Method::GET) => super::vouchers::list(&db).await,
-        (R::VoucherBatches, Method::POST) => super::vouchers::create(p, &tenant, &db, &req, &mut ids, ctx).await,
-        (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, &tenant, &db, params, &q).await,
-        (R::VoucherSheet, Method::GET) => super::vouchers::sheet(p, &tenant, &db, params, &q, &req).await,
-        (R::VoucherReport, Method::GET) => super::vouchers::report(&db, &q, ctx).await,
+        (R::VoucherBatches, Method::GET) => super::vouchers::list(db).await,
+        (R::VoucherBatches, Method::POST) => super::vouchers::create(p, tenant, db, &req, ids, ctx).await,
+        (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, tenant, db, params, &q).await,
+        (R::StaffUsers, Method::GET) => ok(&staff::users(db).await?),
+        (R::StaffUsers, Method::POST) => {
+            #[derive(Deserialize)]
+            struct NewUser {
+                login: String,
+                name: String,
+                role: String,
+                password: String,
+            }
+            let u: NewUser = body_json(&req)?;
+            let role = Role::parse(&u.role)
+                .ok_or_else(|| ApiError::BadRequest("role is owner, staff, agent or readonly".into()))?;
+            created(&uc::staff::create_user(db, "api", &u.login, &u.name, role, &u.password, ids, ctx.now).await?)
+        }
+        (R::VoucherSheet, Method::GET) => super::vouchers::sheet(p, tenant, db, params, &q, &req).await,
+        (R::VoucherReport, Method::GET) => super::vouchers::report(db, &q, ctx).await,
         (R::Reversals, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
-            ok(&crate::store::cards::reversals(&db, limit).await?)
+            ok(&crate::store::cards::reversals(db, limit).await?)
         }
         (R::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;
-            ok(&feed::after(&db, after, limit).await?)
+            ok(&feed::after(db, after, limit).await?)
         }
         _ => Err(ApiError::MethodNotAllowed),
     }

@@ -28,6 +28,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or wrong credentials")]
     Unauthorized,
+    #[error("your role may not do this")]
+    Forbidden,
     #[error("{0} not found")]
     NotFound(String),
     #[error("method not allowed")]
@@ -47,6 +49,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -212,6 +215,8 @@ pub(crate) enum R {
     Checkout,
     CheckoutStatus,
     Reversals,
+    /// Console staff users of a tenant (owner only).
+    StaffUsers,
     /// Captive-portal pages (`web::captive`).
     Captive,
     /// Subscriber-portal pages (`web::portal`).
@@ -268,6 +273,7 @@ const ROUTES: &[(&str, R)] = &[
     ("/api/t/{realm}/voucher-batches/{id}/sheet", R::VoucherSheet),
     ("/api/t/{realm}/voucher-report", R::VoucherReport),
     ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
+    ("/api/t/{realm}/users", R::StaffUsers),
     // Each area below routes its own sub-paths (`rest`) in its own module.
     ("/h/{realm}", R::Captive),
     ("/h/{realm}/{*rest}", R::Captive),

@@ -3,6 +3,7 @@
 pub mod billing;
 pub mod cards;
 pub mod money;
+pub mod mrr;
 pub mod msisdn;
 pub mod names;
 pub mod password;

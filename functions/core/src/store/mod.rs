@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod payments;
 pub mod plans;
 pub mod reports;
+pub mod staff;
 pub mod stk;
 pub mod subscribers;
 pub mod tenants;

@@ -289,3 +289,56 @@ mod tests {
         assert!(shown.contains("ACC1"));
     }
 }
+
+/// What the console's subscriber list asks for: free text over name, phone, account number and
+/// username, and filters by status, plan and expiry.
+#[derive(Debug, Clone, Default)]
+pub struct Search<'a> {
+    pub text: &'a str,
+    pub status: Option<&'a str>,
+    pub plan_id: Option<&'a str>,
+    /// Only those whose period ends before this time (e.g. "expiring within 7 days").
+    pub expires_before: Option<DateTime<Utc>>,
+}
+
+fn search_where(s: &Search<'_>) -> (String, Vec<crate::db::Value>) {
+    let text = s.text.trim();
+    let like = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let phone = crate::domain::Msisdn::parse(text).map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let canonical = crate::domain::names::canonical_account(text);
+    let sql = "(?1 = '' OR s.name LIKE ?2 ESCAPE '\\' OR s.username LIKE ?2 ESCAPE '\\' \
+               OR s.account_no LIKE ?2 ESCAPE '\\' OR s.phone LIKE ?2 ESCAPE '\\' OR s.phone = ?3 \
+               OR s.account_no = ?4) \
+               AND (?5 IS NULL OR s.status = ?5) AND (?6 IS NULL OR s.plan_id = ?6) \
+               AND (?7 IS NULL OR (s.expires_at IS NOT NULL AND s.expires_at < ?7))"
+        .to_owned();
+    let params = vec![
+        text.into(),
+        like.into(),
+        phone.into(),
+        canonical.into(),
+        s.status.into(),
+        s.plan_id.into(),
+        s.expires_before.map(fmt_ts).into(),
+    ];
+    (sql, params)
+}
+
+/// One page of the search, and how many match in all.
+pub async fn search(
+    db: &impl Db,
+    s: &Search<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<WithBalance>, i64), StoreError> {
+    let (w, params) = search_where(s);
+    let mut page =
+        Statement::new(format!("SELECT {COLS} FROM subscribers s WHERE {w} ORDER BY s.account_no LIMIT ?8 OFFSET ?9"));
+    page.params = params.clone();
+    page.params.push(limit.into());
+    page.params.push(offset.into());
+    let mut count = Statement::new(format!("SELECT COUNT(*) AS n FROM subscribers s WHERE {w}"));
+    count.params = params;
+    let total = db.query(&count).await?.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
+    Ok((many(db, page).await?, total))
+}

@@ -7,6 +7,7 @@ pub mod expiry;
 pub mod hotspot_sales;
 pub mod operator_money;
 pub mod plans;
+pub mod staff;
 pub mod subscribers;
 pub mod sweep;
 pub mod tenants;

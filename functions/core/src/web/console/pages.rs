@@ -1,0 +1,1061 @@
+//! The console's pages. Every handler checks the role table before reading or writing; every
+//! POST (CSRF already checked by the caller) answers `303` to a page, or re-renders its form with
+//! an error summary.
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use maud::{Markup, html};
+
+use super::{PRE_COOKIE, Staff, page, role_key, session_cookie};
+use crate::Ctx;
+use crate::api::Query;
+use crate::db::{Db, StoreError};
+use crate::domain::time::fmt_ts;
+use crate::ids::IdGen;
+use crate::platform::Platform;
+use crate::store::{callbacks, ledger, payments, plans, reports, staff, subscribers, usage, vouchers};
+use crate::usecases::UseCaseError;
+use crate::usecases::staff::{self as uc_staff, Action, Role};
+use crate::web::form::{self, FieldError};
+use crate::web::{PageCtx, Policy, session};
+
+pub(crate) enum PageError {
+    NotFound,
+    Forbidden,
+    Store(StoreError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Store(e)
+    }
+}
+
+type PageResult = Result<Response<Bytes>, PageError>;
+
+fn need(st: &Staff, a: Action) -> Result<(), PageError> {
+    if st.may(a) { Ok(()) } else { Err(PageError::Forbidden) }
+}
+
+/// Where a POST goes next, with a notice key in the query (`?done=...`).
+fn done(st: &Staff, path: &str, what: &str) -> Response<Bytes> {
+    crate::web::see_other(&format!("{}/{path}?done={what}", st.base()))
+}
+
+fn notice(cx: &PageCtx, q: &Query) -> Markup {
+    let key: Option<&'static str> = match q.get("done") {
+        Some("cash") => Some("console.done.cash"),
+        Some("assigned") => Some("console.done.assigned"),
+        Some("status") => Some("console.done.status"),
+        Some("plan") => Some("console.done.plan"),
+        Some("stk") => Some("console.done.stk"),
+        Some("created") => Some("console.done.created"),
+        Some("saved") => Some("console.done.saved"),
+        Some("revoked") => Some("console.done.revoked"),
+        _ => None,
+    };
+    let err = q.get("error").filter(|e| !e.is_empty());
+    html! {
+        @if let Some(k) = key { div.notice.ok role="status" { (cx.t(k)) } }
+        @if let Some(e) = err { div.notice.bad role="alert" { (e) } }
+    }
+}
+
+fn uc_message(e: &UseCaseError) -> String {
+    match e {
+        UseCaseError::Store(_) | UseCaseError::Unavailable(_) => "storage unavailable; try again".into(),
+        other => other.to_string(),
+    }
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn eat_opt(cx: &PageCtx, t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "—".into(), |t| cx.eat(t))
+}
+
+fn eat_str(cx: &PageCtx, s: &str) -> String {
+    crate::domain::time::parse_ts(s).map_or_else(|| s.to_owned(), |t| cx.eat(t))
+}
+
+fn status_badge(cx: &PageCtx, s: &str) -> Markup {
+    let class = match s {
+        "active" | "applied" => "badge ok",
+        "expired" | "suspended" | "unmatched" => "badge bad",
+        _ => "badge warn",
+    };
+    let key: &'static str = match s {
+        "active" => "console.status.active",
+        "expired" => "console.status.expired",
+        "suspended" => "console.status.suspended",
+        "pending" => "console.status.pending",
+        "applied" => "console.status.applied",
+        "unmatched" => "console.status.unmatched",
+        _ => "console.status.other",
+    };
+    html! { span class=(class) { (cx.t(key)) } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+pub(crate) async fn login(
+    db: &impl Db,
+    cx: &PageCtx,
+    req: &Request<Bytes>,
+    base: &str,
+    skey: &[u8; 32],
+    ckey: &[u8; 32],
+    ctx: &Ctx,
+) -> Response<Bytes> {
+    let pre_existing = session::cookie(req, PRE_COOKIE).filter(|v| v.len() >= 16).map(str::to_owned);
+    let pre = pre_existing.clone().unwrap_or_else(|| session::random_id(&ctx.entropy, b"console-pre"));
+    let render = |status: StatusCode, errors: &[FieldError], login: &str| {
+        let token = session::csrf_token(ckey, &format!("pre:{pre}"));
+        let body = html! {
+            h1 { (cx.t("console.sign_in")) }
+            (form::error_summary(cx, errors))
+            form method="post" action={ (base) "/login" } {
+                (session::csrf_field(&token))
+                label for="login" { (cx.t("console.login")) }
+                input #login type="text" name="login" value=(login) autocomplete="username" required;
+                label for="password" { (cx.t("console.password")) }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                p { button.block type="submit" { (cx.t("console.sign_in")) } }
+            }
+        };
+        let mut r = crate::web::html(
+            status,
+            crate::web::layout::page(cx, cx.t("console.sign_in"), None, html! { div.narrow { (body) } }),
+            &Policy::default(),
+        );
+        if pre_existing.is_none() {
+            crate::web::add_cookie(&mut r, &session::set_cookie(PRE_COOKIE, &pre, base, 3600, false));
+        }
+        cx.remember(&mut r);
+        r
+    };
+    if req.method() == Method::GET {
+        return render(StatusCode::OK, &[], "");
+    }
+    if req.method() != Method::POST {
+        return render(StatusCode::METHOD_NOT_ALLOWED, &[], "");
+    }
+    let f = form::parse(req).unwrap_or_else(|| Query::parse(None));
+    let login = f.get("login").unwrap_or("").trim().to_owned();
+    let csrf_ok = pre_existing.as_ref().is_some_and(|p| session::csrf_ok(ckey, &format!("pre:{p}"), f.get("csrf")));
+    if !csrf_ok {
+        let e = FieldError { field: "login", message: cx.t("form.csrf_failed").into() };
+        return render(StatusCode::FORBIDDEN, &[e], &login);
+    }
+    match uc_staff::sign_in(db, &login, f.get("password").unwrap_or(""), ctx.now).await {
+        Ok(uc_staff::SignIn::Ok(user)) => {
+            let mut r = crate::web::see_other(base);
+            crate::web::add_cookie(&mut r, &session_cookie(skey, &user, base, ctx));
+            r
+        }
+        Ok(uc_staff::SignIn::Wrong) => {
+            let e = FieldError { field: "login", message: cx.t("console.wrong_login").into() };
+            render(StatusCode::UNAUTHORIZED, &[e], &login)
+        }
+        Ok(uc_staff::SignIn::Throttled { retry_after_seconds }) => {
+            let mins = ((retry_after_seconds + 59) / 60).to_string();
+            let e = FieldError { field: "login", message: cx.tf("console.throttled", &[("minutes", &mins)]) };
+            render(StatusCode::TOO_MANY_REQUESTS, &[e], &login)
+        }
+        Err(_) => crate::web::error_page(cx),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+pub(crate) async fn route<P: Platform>(
+    p: &P,
+    db: &P::Db,
+    cx: &PageCtx,
+    st: &Staff,
+    rest: &str,
+    req: &Request<Bytes>,
+    ctx: &Ctx,
+) -> PageResult {
+    let q = Query::parse(req.uri().query());
+    let f = form::parse(req).unwrap_or_else(|| Query::parse(None));
+    let post = req.method() == Method::POST;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let mut ids = IdGen::new(ctx);
+    match (parts.as_slice(), post) {
+        (["dashboard"], false) => super::dash::dashboard(db, cx, st, &q, ctx.now).await,
+        (["subscribers"], false) => subscribers_page(db, cx, st, &q, ctx.now).await,
+        (["subscribers.csv"], false) => subscribers_csv(db, st).await,
+        (["subscribers", "new"], false) => new_subscriber(db, cx, st, &[], &f).await,
+        (["subscribers"], true) => create_subscriber(db, cx, st, &f, &mut ids, ctx.now).await,
+        (["subscribers", id], false) => subscriber_page(db, cx, st, id, &q).await,
+        (["subscribers", id, action], true) => subscriber_action(p, db, st, id, action, &f, &mut ids, ctx).await,
+        (["payments"], false) => payments_page(db, cx, st, &q).await,
+        (["payments.csv"], false) => payments_csv(db, st).await,
+        (["unmatched"], false) => unmatched_page(db, cx, st, &q, ctx.now).await,
+        (["unmatched", id, "assign"], true) => assign(db, st, id, &f, &mut ids, ctx.now).await,
+        (["plans"], false) => plans_page(db, cx, st).await,
+        (["vouchers"], false) => vouchers_page(db, cx, st).await,
+        (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
+        (["routers"], false) => routers_page(db, cx, st).await,
+        (["online"], false) => online_page(db, cx, st).await,
+        (["settings"], false) => settings_page(p, cx, st, &q),
+        (["users"], false) => users_page(db, cx, st, &q, None).await,
+        (["users"], true) => create_user(db, cx, st, &f, &mut ids, ctx.now).await,
+        (["users", id], true) => update_user(db, st, id, &f, ctx.now).await,
+        (["keys"], true) => create_key(db, cx, st, &f, &mut ids, ctx.now).await,
+        (["keys", id, "revoke"], true) => revoke_key(db, st, id, ctx.now).await,
+        (["audit"], false) => audit_page(db, cx, st, &q).await,
+        _ => Err(PageError::NotFound),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscribers
+
+pub(crate) const PAGE_SIZE: i64 = 50;
+
+async fn subscribers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ViewBilling)?;
+    let all_plans = plans::list(db).await?;
+    let text = q.get("q").unwrap_or("");
+    let status = q.get("status").filter(|s| ["active", "expired", "suspended", "pending"].contains(s));
+    let plan = q.get("plan").filter(|p| all_plans.iter().any(|x| x.id == *p));
+    let within = q.get("expires").and_then(|d| d.parse::<i64>().ok()).filter(|d| (1..=366).contains(d));
+    let page_no = q.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let search =
+        subscribers::Search { text, status, plan_id: plan, expires_before: within.map(|d| now + Duration::days(d)) };
+    let (rows, total) = subscribers::search(db, &search, PAGE_SIZE, (page_no - 1) * PAGE_SIZE).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let base = st.base();
+    let qs = |pg: i64| {
+        format!(
+            "{base}/subscribers?q={}&status={}&plan={}&expires={}&page={pg}",
+            enc(text),
+            status.unwrap_or(""),
+            plan.unwrap_or(""),
+            within.map(|d| d.to_string()).unwrap_or_default()
+        )
+    };
+    let plan_name = |id: &str| all_plans.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.name.clone());
+    let body = html! {
+        (notice(cx, q))
+        div.row {
+            h1 { (cx.t("console.nav.subscribers")) }
+            @if st.may(Action::EditSubscribers) { a.btn href={ (base) "/subscribers/new" } { (cx.t("console.sub.new")) } }
+            @if st.may(Action::Export) { a.btn.secondary href={ (base) "/subscribers.csv" } download { (cx.t("console.export_csv")) } }
+        }
+        form.card method="get" action={ (base) "/subscribers" } role="search" {
+            label for="q" { (cx.t("console.sub.search")) span.hint { (cx.t("console.sub.search_hint")) } }
+            input #q type="search" name="q" value=(text);
+            div.grid {
+                div {
+                    label for="status" { (cx.t("console.sub.status")) }
+                    select #status name="status" {
+                        option value="" { (cx.t("console.any")) }
+                        @for s in ["active", "expired", "suspended", "pending"] {
+                            option value=(s) selected[status == Some(s)] { (status_label(cx, s)) }
+                        }
+                    }
+                }
+                div {
+                    label for="plan" { (cx.t("console.sub.plan")) }
+                    select #plan name="plan" {
+                        option value="" { (cx.t("console.any")) }
+                        @for pl in &all_plans { option value=(pl.id) selected[plan == Some(pl.id.as_str())] { (pl.name) } }
+                    }
+                }
+                div {
+                    label for="expires" { (cx.t("console.sub.expires_within")) }
+                    select #expires name="expires" {
+                        option value="" { (cx.t("console.any")) }
+                        @for d in [1i64, 3, 7, 30] {
+                            option value=(d) selected[within == Some(d)] { (cx.tf("console.days", &[("n", &d.to_string())])) }
+                        }
+                    }
+                }
+            }
+            p { button type="submit" { (cx.t("console.sub.find")) } }
+        }
+        p.muted { (cx.tf("console.sub.found", &[("n", &total.to_string())])) }
+        div.table-wrap { table {
+            thead { tr {
+                th { (cx.t("console.sub.account")) } th { (cx.t("console.sub.name")) } th { (cx.t("console.sub.phone")) }
+                th { (cx.t("console.sub.plan")) } th { (cx.t("console.sub.status")) } th { (cx.t("console.sub.expires")) }
+                th.num { (cx.t("console.sub.balance")) }
+            } }
+            tbody {
+                @for s in &rows {
+                    tr {
+                        td { a href={ (base) "/subscribers/" (s.subscriber.id) } { (s.subscriber.account_no) } }
+                        td { (s.subscriber.name) }
+                        td { (s.subscriber.phone.as_deref().unwrap_or("—")) }
+                        td { (plan_name(&s.subscriber.plan_id)) }
+                        td { (status_badge(cx, s.subscriber.status.as_str())) }
+                        td { (eat_opt(cx, s.subscriber.expires_at)) }
+                        td.num { (cx.kes(s.balance_cents)) }
+                    }
+                }
+            }
+        } }
+        nav.row aria-label="pages" {
+            @if page_no > 1 { a.btn.secondary href=(qs(page_no - 1)) rel="prev" { (cx.t("console.prev")) } }
+            span { (cx.tf("console.page_of", &[("n", &page_no.to_string()), ("of", &pages.to_string())])) }
+            @if page_no < pages { a.btn.secondary href=(qs(page_no + 1)) rel="next" { (cx.t("console.next")) } }
+        }
+    };
+    Ok(page(cx, st, "subscribers", cx.t("console.nav.subscribers"), body))
+}
+
+fn status_label(cx: &PageCtx, s: &str) -> &'static str {
+    match s {
+        "active" => cx.t("console.status.active"),
+        "expired" => cx.t("console.status.expired"),
+        "suspended" => cx.t("console.status.suspended"),
+        _ => cx.t("console.status.pending"),
+    }
+}
+
+/// CSV cell: quoted, quotes doubled, and a leading `= + - @` neutralised (spreadsheet formulas).
+pub(crate) fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn csv_response(name: &str, body: String) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+async fn subscribers_csv(db: &impl Db, st: &Staff) -> PageResult {
+    need(st, Action::Export)?;
+    let all_plans = plans::list(db).await?;
+    let mut out = String::from("account_no,name,phone,username,plan,status,expires_at,balance_kes,site,created_at\n");
+    let mut offset = 0;
+    loop {
+        let rows = subscribers::list(db, None, 1000, offset).await?;
+        for s in &rows {
+            let x = &s.subscriber;
+            let plan = all_plans.iter().find(|p| p.id == x.plan_id).map_or(x.plan_id.as_str(), |p| p.code.as_str());
+            let cells = [
+                csv_cell(&x.account_no),
+                csv_cell(&x.name),
+                csv_cell(x.phone.as_deref().unwrap_or("")),
+                csv_cell(&x.username),
+                csv_cell(plan),
+                csv_cell(x.status.as_str()),
+                csv_cell(&x.expires_at.map(fmt_ts).unwrap_or_default()),
+                format!("{}.{:02}", s.balance_cents / 100, (s.balance_cents % 100).abs()),
+                csv_cell(x.site.as_deref().unwrap_or("")),
+                csv_cell(&fmt_ts(x.created_at)),
+            ];
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        if rows.len() < 1000 {
+            break;
+        }
+        offset += 1000;
+    }
+    Ok(csv_response("subscribers.csv", out))
+}
+
+async fn new_subscriber(db: &impl Db, cx: &PageCtx, st: &Staff, errors: &[FieldError], f: &Query) -> PageResult {
+    need(st, Action::EditSubscribers)?;
+    let all_plans = plans::list(db).await?;
+    let base = st.base();
+    let v = |k: &str| f.get(k).unwrap_or("").to_owned();
+    let body = html! {
+        h1 { (cx.t("console.sub.new")) }
+        (form::error_summary(cx, errors))
+        form.card method="post" action={ (base) "/subscribers" } {
+            (st.csrf_field())
+            label for="name" { (cx.t("console.sub.name")) }
+            input #name type="text" name="name" value=(v("name")) required;
+            label for="phone" { (cx.t("console.sub.phone")) }
+            input #phone type="tel" name="phone" value=(v("phone"));
+            label for="account_no" { (cx.t("console.sub.account")) span.hint { (cx.t("console.sub.account_hint")) } }
+            input #account_no type="text" name="account_no" value=(v("account_no"));
+            label for="plan" { (cx.t("console.sub.plan")) }
+            select #plan name="plan" { @for pl in &all_plans { option value=(pl.code) selected[v("plan") == pl.code] { (pl.name) " · " (cx.kes(pl.price.0)) } } }
+            label for="site" { (cx.t("console.sub.site")) }
+            input #site type="text" name="site" value=(v("site"));
+            p { button type="submit" { (cx.t("console.sub.create")) } }
+        }
+    };
+    Ok(page(cx, st, "subscribers", cx.t("console.sub.new"), body))
+}
+
+async fn create_subscriber(
+    db: &impl Db,
+    cx: &PageCtx,
+    st: &Staff,
+    f: &Query,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> PageResult {
+    need(st, Action::EditSubscribers)?;
+    let opt = |k: &str| f.get(k).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let input = crate::usecases::subscribers::SubscriberInput {
+        name: f.get("name").unwrap_or("").to_owned(),
+        plan: f.get("plan").unwrap_or("").to_owned(),
+        phone: opt("phone"),
+        account_no: opt("account_no"),
+        username: None,
+        password: None,
+        site: opt("site"),
+        static_ip: None,
+        auto_renew: Some(true),
+    };
+    match crate::usecases::subscribers::create_subscriber(db, input, ids, now).await {
+        Ok(s) => {
+            let after = serde_json::json!({"account_no": s.subscriber.account_no, "name": s.subscriber.name,
+                "plan_id": s.subscriber.plan_id, "phone": s.subscriber.phone});
+            audit(db, st, now, "subscriber.create", &s.subscriber.account_no, None, Some(after)).await?;
+            Ok(crate::web::see_other(&format!("{}/subscribers/{}?done=created", st.base(), s.subscriber.id)))
+        }
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => new_subscriber(db, cx, st, &[FieldError { field: "name", message: uc_message(&e) }], f).await,
+    }
+}
+
+/// Writes one audit row (after the change it records has been written).
+async fn audit(
+    db: &impl Db,
+    st: &Staff,
+    now: DateTime<Utc>,
+    action: &str,
+    target: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    db.batch(&[staff::audit(&fmt_ts(now), &st.user.login, action, target, before.as_ref(), after.as_ref())])
+        .await
+        .map(|_| ())
+}
+
+async fn subscriber_page(db: &impl Db, cx: &PageCtx, st: &Staff, id: &str, q: &Query) -> PageResult {
+    need(st, Action::ViewBilling)?;
+    let s = subscribers::get(db, id).await?.ok_or(PageError::NotFound)?;
+    let all_plans = plans::list(db).await?;
+    let entries = ledger::for_subscriber(db, id).await?;
+    let x = &s.subscriber;
+    let base = format!("{}/subscribers/{}", st.base(), x.id);
+    let plan = all_plans.iter().find(|p| p.id == x.plan_id);
+    let body = html! {
+        (notice(cx, q))
+        p { a href={ (st.base()) "/subscribers" } { "← " (cx.t("console.nav.subscribers")) } }
+        h1 { (x.name) " " span.muted { (x.account_no) } }
+        div.grid {
+            div.card { dl.kv {
+                dt { (cx.t("console.sub.status")) } dd { (status_badge(cx, x.status.as_str())) }
+                dt { (cx.t("console.sub.plan")) } dd { (plan.map_or("—", |p| p.name.as_str())) }
+                dt { (cx.t("console.sub.expires")) } dd { (eat_opt(cx, x.expires_at)) }
+                dt { (cx.t("console.sub.balance")) } dd { (cx.kes(s.balance_cents)) }
+                dt { (cx.t("console.sub.phone")) } dd { (x.phone.as_deref().unwrap_or("—")) }
+                dt { (cx.t("console.sub.username")) } dd { (x.username) }
+                dt { (cx.t("console.sub.site")) } dd { (x.site.as_deref().unwrap_or("—")) }
+            } }
+            @if st.may(Action::TakeMoney) {
+                form.card method="post" action={ (base) "/cash" } {
+                    h2 { (cx.t("console.sub.record_cash")) }
+                    (st.csrf_field())
+                    label for="amount" { (cx.t("console.amount_kes")) }
+                    input #amount type="number" name="amount_kes" min="1" step="1" inputmode="numeric" required;
+                    label for="memo" { (cx.t("console.memo")) }
+                    input #memo type="text" name="memo" value="Cash at the office" required;
+                    p { button type="submit" { (cx.t("console.sub.record_cash")) } }
+                }
+                form.card method="post" action={ (base) "/stk" } {
+                    h2 { (cx.t("console.sub.send_stk")) }
+                    (st.csrf_field())
+                    label for="stk_amount" { (cx.t("console.amount_kes")) span.hint { (cx.t("console.sub.stk_hint")) } }
+                    input #stk_amount type="number" name="amount_kes" min="1" step="1" inputmode="numeric";
+                    p { button type="submit" { (cx.t("console.sub.send_stk")) } }
+                }
+            }
+            @if st.may(Action::EditSubscribers) {
+                div.card {
+                    h2 { (cx.t("console.sub.manage")) }
+                    form method="post" action={ (base) "/status" } {
+                        (st.csrf_field())
+                        @if x.status.as_str() == "suspended" {
+                            input type="hidden" name="status" value="active";
+                            button type="submit" { (cx.t("console.sub.resume")) }
+                        } @else {
+                            input type="hidden" name="status" value="suspended";
+                            button.warn type="submit" { (cx.t("console.sub.suspend")) }
+                        }
+                    }
+                    form method="post" action={ (base) "/plan" } {
+                        (st.csrf_field())
+                        label for="newplan" { (cx.t("console.sub.change_plan")) }
+                        select #newplan name="plan" { @for pl in &all_plans { option value=(pl.code) selected[pl.id == x.plan_id] { (pl.name) " · " (cx.kes(pl.price.0)) } } }
+                        p { button.secondary type="submit" { (cx.t("console.sub.change_plan")) } }
+                    }
+                }
+            }
+        }
+        h2 { (cx.t("console.sub.ledger")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.when")) } th { (cx.t("console.kind")) } th { (cx.t("console.memo")) } th.num { (cx.t("console.amount")) } th.num { (cx.t("console.sub.balance")) } } }
+            tbody { @for e in entries.iter().rev().take(200) {
+                tr { td { (eat_str(cx, &e.created_at)) } td { (e.kind) } td { (e.memo) } td.num { (cx.kes(e.amount_cents)) } td.num { (cx.kes(e.balance_cents)) } }
+            } }
+        } }
+    };
+    Ok(page(cx, st, "subscribers", &x.name, body))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn subscriber_action<P: Platform>(
+    p: &P,
+    db: &P::Db,
+    st: &Staff,
+    id: &str,
+    action: &str,
+    f: &Query,
+    ids: &mut IdGen,
+    ctx: &Ctx,
+) -> PageResult {
+    let s = subscribers::get(db, id).await?.ok_or(PageError::NotFound)?;
+    let back = format!("subscribers/{}", s.subscriber.id);
+    let fail = |e: UseCaseError| match e {
+        UseCaseError::Store(e) => Err(PageError::Store(e)),
+        e => Ok(crate::web::see_other(&format!("{}/{back}?error={}", st.base(), enc(&uc_message(&e))))),
+    };
+    let acct = s.subscriber.account_no.clone();
+    match action {
+        "cash" => {
+            need(st, Action::TakeMoney)?;
+            let kes = f.get("amount_kes").and_then(|a| a.trim().parse::<i64>().ok()).unwrap_or(0);
+            let memo = f.get("memo").unwrap_or("").trim();
+            let memo = format!("{memo} (by {})", st.user.login);
+            let r = crate::usecases::operator_money::adjust(
+                db,
+                &st.tenant.settings,
+                id,
+                kes.saturating_mul(100),
+                &memo,
+                ids,
+                ctx.now,
+            )
+            .await;
+            match r {
+                Ok(_) => {
+                    let before = serde_json::json!({"balance_cents": s.balance_cents});
+                    let after =
+                        serde_json::json!({"balance_cents": s.balance_cents + kes * 100, "cash_cents": kes * 100});
+                    audit(db, st, ctx.now, "subscriber.cash", &acct, Some(before), Some(after)).await?;
+                    Ok(done(st, &back, "cash"))
+                }
+                Err(e) => fail(e),
+            }
+        }
+        "stk" => {
+            need(st, Action::TakeMoney)?;
+            let amount_kes = f.get("amount_kes").and_then(|a| a.trim().parse::<u64>().ok()).filter(|a| *a > 0);
+            let input = crate::usecases::topup::TopupInput { account: acct.clone(), phone: None, amount_kes };
+            match crate::usecases::topup::start(p, db, &st.tenant, input, ctx.now).await {
+                Ok(started) => {
+                    let after = serde_json::json!({"checkout_request_id": started.checkout_request_id, "amount_kes": started.amount_kes});
+                    audit(db, st, ctx.now, "subscriber.stk", &acct, None, Some(after)).await?;
+                    Ok(done(st, &back, "stk"))
+                }
+                Err(e) => fail(e),
+            }
+        }
+        "status" | "plan" => {
+            need(st, Action::EditSubscribers)?;
+            let mut patch = crate::usecases::subscribers::SubscriberPatch::default();
+            let before;
+            if action == "status" {
+                patch.status = f.get("status").map(str::to_owned);
+                before = serde_json::json!({"status": s.subscriber.status.as_str()});
+            } else {
+                patch.plan = f.get("plan").map(str::to_owned);
+                before = serde_json::json!({"plan_id": s.subscriber.plan_id});
+            }
+            match crate::usecases::subscribers::update_subscriber(db, id, patch, ctx.now).await {
+                Ok(n) => {
+                    let after = if action == "status" {
+                        serde_json::json!({"status": n.subscriber.status.as_str()})
+                    } else {
+                        serde_json::json!({"plan_id": n.subscriber.plan_id})
+                    };
+                    audit(db, st, ctx.now, &format!("subscriber.{action}"), &acct, Some(before), Some(after)).await?;
+                    Ok(done(st, &back, action))
+                }
+                Err(e) => fail(e),
+            }
+        }
+        _ => Err(PageError::NotFound),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments and the unmatched inbox
+
+fn payments_table(cx: &PageCtx, st: &Staff, list: &[payments::Payment]) -> Markup {
+    html! {
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.when")) } th { (cx.t("console.pay.method")) } th { (cx.t("console.pay.receipt")) } th { (cx.t("console.pay.payer")) } th { (cx.t("console.pay.account")) } th { (cx.t("console.sub.status")) } th.num { (cx.t("console.amount")) } } }
+            tbody { @for x in list {
+                tr {
+                    td { (eat_str(cx, &x.received_at)) }
+                    td { (x.provider) " " (x.method) }
+                    td { (x.receipt.as_deref().unwrap_or(&x.provider_ref)) }
+                    td { (x.payer_name.as_deref().unwrap_or("")) " " span.muted { (x.msisdn.as_deref().unwrap_or("")) } }
+                    td { @if let Some(sid) = &x.subscriber_id { a href={ (st.base()) "/subscribers/" (sid) } { (x.bill_ref.as_deref().unwrap_or("→")) } } @else { (x.bill_ref.as_deref().unwrap_or("")) } }
+                    td { (status_badge(cx, x.status.as_str())) }
+                    td.num { (cx.kes(x.amount_cents)) }
+                }
+            } }
+        } }
+    }
+}
+
+async fn payments_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
+    need(st, Action::ViewBilling)?;
+    let list = payments::list(db, None, None, 200).await?;
+    let body = html! {
+        (notice(cx, q))
+        div.row {
+            h1 { (cx.t("console.nav.payments")) }
+            @if st.may(Action::Export) { a.btn.secondary href={ (st.base()) "/payments.csv" } download { (cx.t("console.export_csv")) } }
+        }
+        p.muted { (cx.t("console.pay.latest")) }
+        (payments_table(cx, st, &list))
+    };
+    Ok(page(cx, st, "payments", cx.t("console.nav.payments"), body))
+}
+
+async fn payments_csv(db: &impl Db, st: &Staff) -> PageResult {
+    need(st, Action::Export)?;
+    let rows = db
+        .query(&crate::stmt!(
+            "SELECT p.received_at, p.provider, p.method, p.provider_ref, p.receipt, p.amount_cents, p.status, \
+             p.msisdn, p.payer_name, p.bill_ref, s.account_no FROM payments p \
+             LEFT JOIN subscribers s ON s.id = p.subscriber_id ORDER BY p.received_at, p.id"
+        ))
+        .await?;
+    let mut out = String::from(
+        "received_at,provider,method,reference,receipt,amount_kes,status,msisdn,payer,bill_ref,account_no\n",
+    );
+    for r in rows.iter() {
+        let t = |k: &str| r.opt_text(k).ok().flatten().unwrap_or_default();
+        let cents = r.int("amount_cents")?;
+        let cells = [
+            csv_cell(&t("received_at")),
+            csv_cell(&t("provider")),
+            csv_cell(&t("method")),
+            csv_cell(&t("provider_ref")),
+            csv_cell(&t("receipt")),
+            format!("{}.{:02}", cents / 100, cents % 100),
+            csv_cell(&t("status")),
+            csv_cell(&t("msisdn")),
+            csv_cell(&t("payer_name")),
+            csv_cell(&t("bill_ref")),
+            csv_cell(&t("account_no")),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    Ok(csv_response("payments.csv", out))
+}
+
+async fn unmatched_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ViewBilling)?;
+    let list = payments::list(db, Some(payments::PaymentStatus::Unmatched), None, 200).await?;
+    let oldest = list.iter().filter_map(|p| crate::domain::time::parse_ts(&p.received_at)).min();
+    let body = html! {
+        (notice(cx, q))
+        h1 { (cx.t("console.nav.unmatched")) }
+        p { (cx.tf("console.unmatched.summary", &[("n", &list.len().to_string()),
+            ("age", &oldest.map_or_else(|| "—".into(), |o| crate::web::fmt::duration((now - o).num_seconds(), cx.lang)))])) }
+        @for x in &list {
+            div.card {
+                dl.kv {
+                    dt { (cx.t("console.when")) } dd { (eat_str(cx, &x.received_at)) }
+                    dt { (cx.t("console.amount")) } dd { (cx.kes(x.amount_cents)) }
+                    dt { (cx.t("console.pay.receipt")) } dd { (x.receipt.as_deref().unwrap_or(&x.provider_ref)) }
+                    dt { (cx.t("console.pay.payer")) } dd { (x.payer_name.as_deref().unwrap_or("")) " " (x.msisdn.as_deref().unwrap_or("")) }
+                    dt { (cx.t("console.pay.typed")) } dd { (x.bill_ref.as_deref().unwrap_or("—")) }
+                }
+                @if st.may(Action::TakeMoney) {
+                    form method="post" action={ (st.base()) "/unmatched/" (x.id) "/assign" } {
+                        (st.csrf_field())
+                        label for={ "to-" (x.id) } { (cx.t("console.unmatched.assign_to")) span.hint { (cx.t("console.unmatched.assign_hint")) } }
+                        input id={ "to-" (x.id) } type="text" name="subscriber" required;
+                        p { button type="submit" { (cx.t("console.unmatched.assign")) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(cx, st, "unmatched", cx.t("console.nav.unmatched"), body))
+}
+
+async fn assign(db: &impl Db, st: &Staff, id: &str, f: &Query, ids: &mut IdGen, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::TakeMoney)?;
+    let who = f.get("subscriber").unwrap_or("").trim().to_owned();
+    let input = crate::usecases::operator_money::AssignInput {
+        subscriber: who.clone(),
+        note: Some(format!("assigned by {}", st.user.login)),
+    };
+    match crate::usecases::operator_money::assign_unmatched(db, &st.tenant.settings, id, input, ids, now).await {
+        Ok(_) => {
+            let before = serde_json::json!({"status": "unmatched"});
+            let after = serde_json::json!({"status": "applied", "subscriber": who});
+            audit(db, st, now, "payment.assign", id, Some(before), Some(after)).await?;
+            Ok(done(st, "unmatched", "assigned"))
+        }
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(crate::web::see_other(&format!("{}/unmatched?error={}", st.base(), enc(&uc_message(&e))))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans, vouchers, callbacks, routers, online, settings
+
+async fn plans_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+    need(st, Action::ViewBilling)?;
+    let list = plans::list(db).await?;
+    let body = html! {
+        h1 { (cx.t("console.nav.plans")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.plan.code")) } th { (cx.t("console.plan.name")) } th { (cx.t("console.plan.kind")) } th.num { (cx.t("console.plan.price")) } th { (cx.t("console.plan.period")) } th { (cx.t("console.plan.speed")) } th.num { (cx.t("console.plan.per_30_days")) } } }
+            tbody { @for pl in &list {
+                tr {
+                    td { (pl.code) } td { (pl.name) } td { (pl.kind.as_str()) }
+                    td.num { (cx.kes(pl.price.0)) }
+                    td { (crate::web::fmt::duration(pl.period_seconds, cx.lang)) }
+                    td { (pl.down_kbps / 1000) "/" (pl.up_kbps / 1000) " Mbps" }
+                    td.num { (cx.kes(crate::domain::mrr::monthly_cents(pl.price.0, pl.period_seconds))) }
+                }
+            } }
+        } }
+    };
+    Ok(page(cx, st, "plans", cx.t("console.nav.plans"), body))
+}
+
+async fn vouchers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+    need(st, Action::ViewVouchers)?;
+    let list = vouchers::list(db, 200).await?;
+    let all_plans = plans::list(db).await?;
+    let body = html! {
+        h1 { (cx.t("console.nav.vouchers")) }
+        p.muted { (cx.t("console.vouchers.hint")) }
+        div.table-wrap { table {
+            thead { tr { th { "#" } th { (cx.t("console.sub.plan")) } th.num { (cx.t("console.vouchers.count")) } th { (cx.t("console.memo")) } th { (cx.t("console.when")) } } }
+            tbody { @for b in &list {
+                tr {
+                    td { (b.id) }
+                    td { (all_plans.iter().find(|p| p.id == b.plan_id).map_or(b.plan_id.as_str(), |p| p.name.as_str())) }
+                    td.num { (b.count) } td { (b.note) } td { (eat_str(cx, &b.created_at)) }
+                }
+            } }
+        } }
+    };
+    Ok(page(cx, st, "vouchers", cx.t("console.nav.vouchers"), body))
+}
+
+async fn callbacks_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
+    need(st, Action::ViewNetwork)?;
+    let list = callbacks::list(db, q.get("outcome").filter(|o| !o.is_empty()), 50).await?;
+    let body = html! {
+        h1 { (cx.t("console.nav.callbacks")) }
+        @for c in &list {
+            details.card {
+                summary { (eat_str(cx, &c.received_at)) " · " (c.provider) " " (c.kind) " · " (c.outcome) " · HTTP " (c.http_status) }
+                p.small { (c.detail.as_deref().unwrap_or("")) " " (c.provider_ref.as_deref().unwrap_or("")) }
+                pre.small style="white-space:pre-wrap;word-break:break-all" { (c.raw_body.chars().take(4000).collect::<String>()) }
+            }
+        }
+    };
+    Ok(page(cx, st, "callbacks", cx.t("console.nav.callbacks"), body))
+}
+
+async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+    need(st, Action::ViewNetwork)?;
+    let list = reports::list(db, None, None, 200).await?;
+    // the last report of each router
+    let mut last: Vec<&reports::RunReport> = Vec::new();
+    for r in &list {
+        if !last.iter().any(|l| l.router == r.router) {
+            last.push(r);
+        }
+    }
+    let body = html! {
+        h1 { (cx.t("console.nav.routers")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.router")) } th { (cx.t("console.router.last")) } th { (cx.t("console.router.outcome")) } th.num { (cx.t("console.router.drift_found")) } th.num { (cx.t("console.router.drift_fixed")) } } }
+            tbody { @for r in &last {
+                tr { td { (r.router) } td { (eat_str(cx, r.finished_at.as_deref().unwrap_or(&r.received_at))) } td { (r.outcome) } td.num { (r.drift_found) } td.num { (r.drift_fixed) } }
+            } }
+        } }
+        h2 { (cx.t("console.router.reports")) }
+        @for r in list.iter().take(30) {
+            details.card {
+                summary { (r.router) " · " (eat_str(cx, &r.received_at)) " · " (r.outcome) }
+                pre.small style="white-space:pre-wrap;word-break:break-all" { (serde_json::to_string_pretty(&r.report).unwrap_or_default().chars().take(4000).collect::<String>()) }
+            }
+        }
+    };
+    Ok(page(cx, st, "routers", cx.t("console.nav.routers"), body))
+}
+
+async fn online_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+    need(st, Action::ViewNetwork)?;
+    let list = usage::online(db).await?;
+    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let n = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let body = html! {
+        h1 { (cx.t("console.nav.online")) }
+        p { (cx.tf("console.online.count", &[("n", &list.len().to_string())])) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.sub.username")) } th { (cx.t("console.sub.name")) } th { "NAS" } th { "IP" } th.num { "↓" } th.num { "↑" } } }
+            tbody { @for v in &list {
+                tr { td { (s(v, "username")) } td { (s(v, "name")) } td { (s(v, "nas_ip")) } td { (s(v, "framed_ip")) }
+                     td.num { (crate::web::fmt::bytes(n(v, "output_octets"))) } td.num { (crate::web::fmt::bytes(n(v, "input_octets"))) } }
+            } }
+        } }
+    };
+    Ok(page(cx, st, "online", cx.t("console.nav.online"), body))
+}
+
+fn settings_page<P: Platform>(p: &P, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
+    need(st, Action::Settings)?;
+    let t = &st.tenant;
+    let s = &t.settings;
+    let d = &t.daraja;
+    let base_url = &p.settings().public_base_url;
+    let body = html! {
+        (notice(cx, q))
+        h1 { (cx.t("console.nav.settings")) }
+        div.card { h2 { "Daraja" } dl.kv {
+            dt { (cx.t("console.settings.configured")) } dd { (if d.is_configured() { cx.t("console.yes") } else { cx.t("console.no") }) }
+            dt { "Shortcode" } dd { (d.shortcode) }
+            dt { "Till" } dd { (d.till) }
+            dt { "Consumer key" } dd { (if d.consumer_key.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
+            dt { "Consumer secret" } dd { (if d.consumer_secret.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
+            dt { "Passkey" } dd { (if d.passkey.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
+            dt { "STK callback" } dd.small { (crate::mpesa::hook_url(base_url, t, "stk")) }
+            dt { "C2B confirmation" } dd.small { (crate::mpesa::hook_url(base_url, t, "c2b/confirm")) }
+        } }
+        div.card { h2 { (cx.t("console.settings.billing")) } dl.kv {
+            dt { (cx.t("console.settings.grace")) } dd { (crate::web::fmt::duration(s.grace_seconds, cx.lang)) }
+            dt { (cx.t("console.settings.sweep_after")) } dd { (crate::web::fmt::duration(s.stk_sweep_after_seconds, cx.lang)) }
+            dt { (cx.t("console.settings.requery")) } dd { (crate::web::fmt::duration(s.stk_requery_seconds, cx.lang)) }
+        } }
+        div.card { h2 { (cx.t("console.settings.branding")) } dl.kv {
+            dt { (cx.t("console.plan.name")) } dd { (t.name) }
+            dt { (cx.t("console.settings.accent")) } dd { (s.brand_accent) }
+            dt { (cx.t("console.settings.support_phone")) } dd { (s.support_phone) }
+        } }
+        p.muted { (cx.t("console.settings.api_hint")) }
+    };
+    Ok(page(cx, st, "settings", cx.t("console.nav.settings"), body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users, API keys, audit log
+
+async fn users_page(
+    db: &impl Db,
+    cx: &PageCtx,
+    st: &Staff,
+    q: &Query,
+    new_secret: Option<(&str, &[FieldError])>,
+) -> PageResult {
+    need(st, Action::ManageUsers)?;
+    let users = staff::users(db).await?;
+    let keys = staff::keys(db).await?;
+    let errors: &[FieldError] = new_secret.map_or(&[], |n| n.1);
+    let secret = new_secret.map(|n| n.0).filter(|s| !s.is_empty());
+    let roles = Role::ALL;
+    let base = st.base();
+    let body = html! {
+        (notice(cx, q))
+        (form::error_summary(cx, errors))
+        @if let Some(sec) = secret {
+            div.notice.ok role="status" { p { (cx.t("console.keys.shown_once")) } p { code { (sec) } } }
+        }
+        h1 { (cx.t("console.nav.users")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.login")) } th { (cx.t("console.sub.name")) } th { (cx.t("console.users.role")) } th { (cx.t("console.users.last_login")) } th {} } }
+            tbody { @for u in &users {
+                tr {
+                    td { (u.login) } td { (u.name) }
+                    td { (cx.t(role_key(u.role))) @if !u.active { " " span.badge.bad { (cx.t("console.users.off")) } } }
+                    td { (u.last_login_at.as_deref().map_or_else(|| "—".into(), |t| eat_str(cx, t))) }
+                    td { @if u.id != st.user.id {
+                        form.row method="post" action={ (base) "/users/" (u.id) } {
+                            (st.csrf_field())
+                            select name="role" aria-label=(cx.t("console.users.role")) { @for r in roles { option value=(r.as_str()) selected[r == u.role] { (cx.t(role_key(r))) } } }
+                            select name="active" aria-label=(cx.t("console.users.active")) {
+                                option value="1" selected[u.active] { (cx.t("console.users.on")) }
+                                option value="0" selected[!u.active] { (cx.t("console.users.off")) }
+                            }
+                            button.secondary type="submit" { (cx.t("console.save")) }
+                        }
+                    } }
+                }
+            } }
+        } }
+        form.card method="post" action={ (base) "/users" } {
+            h2 { (cx.t("console.users.add")) }
+            (st.csrf_field())
+            label for="u_login" { (cx.t("console.login")) }
+            input #u_login type="text" name="login" required;
+            label for="u_name" { (cx.t("console.sub.name")) }
+            input #u_name type="text" name="name" required;
+            label for="u_role" { (cx.t("console.users.role")) }
+            select #u_role name="role" { @for r in roles { option value=(r.as_str()) { (cx.t(role_key(r))) } } }
+            label for="u_password" { (cx.t("console.password")) span.hint { (cx.t("console.users.password_hint")) } }
+            input #u_password type="password" name="password" autocomplete="new-password" required;
+            p { button type="submit" { (cx.t("console.users.add")) } }
+        }
+        h2 { (cx.t("console.keys.title")) }
+        p.muted { (cx.t("console.keys.hint")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.plan.name")) } th { (cx.t("console.keys.prefix")) } th { (cx.t("console.users.role")) } th { (cx.t("console.when")) } th {} } }
+            tbody { @for k in &keys {
+                tr {
+                    td { (k.name) } td { code { (k.prefix) "…" } } td { (cx.t(role_key(k.role))) }
+                    td { (eat_str(cx, &k.created_at)) }
+                    td { @if k.revoked_at.is_some() { span.badge.bad { (cx.t("console.keys.revoked")) } } @else {
+                        form method="post" action={ (base) "/keys/" (k.id) "/revoke" } { (st.csrf_field()) button.warn type="submit" { (cx.t("console.keys.revoke")) } }
+                    } }
+                }
+            } }
+        } }
+        form.card method="post" action={ (base) "/keys" } {
+            h2 { (cx.t("console.keys.add")) }
+            (st.csrf_field())
+            label for="k_name" { (cx.t("console.plan.name")) }
+            input #k_name type="text" name="name" required;
+            label for="k_role" { (cx.t("console.users.role")) }
+            select #k_role name="role" { @for r in roles { option value=(r.as_str()) { (cx.t(role_key(r))) } } }
+            p { button type="submit" { (cx.t("console.keys.add")) } }
+        }
+    };
+    Ok(page(cx, st, "users", cx.t("console.nav.users"), body))
+}
+
+async fn create_user(
+    db: &impl Db,
+    cx: &PageCtx,
+    st: &Staff,
+    f: &Query,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> PageResult {
+    need(st, Action::ManageUsers)?;
+    let role = f.get("role").and_then(Role::parse).unwrap_or(Role::ReadOnly);
+    let r = uc_staff::create_user(
+        db,
+        &st.user.login,
+        f.get("login").unwrap_or(""),
+        f.get("name").unwrap_or(""),
+        role,
+        f.get("password").unwrap_or(""),
+        ids,
+        now,
+    )
+    .await;
+    match r {
+        Ok(_) => Ok(done(st, "users", "created")),
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            let errs = [FieldError { field: "u_login", message: uc_message(&e) }];
+            let mut r = users_page(db, cx, st, &Query::parse(None), Some(("", &errs))).await?;
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(r)
+        }
+    }
+}
+
+async fn update_user(db: &impl Db, st: &Staff, id: &str, f: &Query, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ManageUsers)?;
+    if id == st.user.id {
+        return Err(PageError::Forbidden);
+    }
+    let role = f.get("role").and_then(Role::parse).ok_or(PageError::NotFound)?;
+    let active = f.get("active") != Some("0");
+    match uc_staff::set_user(db, &st.user.login, id, role, active, now).await {
+        Ok(()) => Ok(done(st, "users", "saved")),
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(_) => Err(PageError::NotFound),
+    }
+}
+
+async fn create_key(
+    db: &impl Db,
+    cx: &PageCtx,
+    st: &Staff,
+    f: &Query,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> PageResult {
+    need(st, Action::ManageUsers)?;
+    let role = f.get("role").and_then(Role::parse).unwrap_or(Role::ReadOnly);
+    match uc_staff::create_key(db, &st.user.login, f.get("name").unwrap_or(""), role, ids, now).await {
+        // The secret is shown once, on this answer (not a redirect: it must not sit in a URL).
+        Ok(k) => users_page(db, cx, st, &Query::parse(None), Some((&k.secret, &[]))).await,
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            let errs = [FieldError { field: "k_name", message: uc_message(&e) }];
+            users_page(db, cx, st, &Query::parse(None), Some(("", &errs))).await
+        }
+    }
+}
+
+async fn revoke_key(db: &impl Db, st: &Staff, id: &str, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ManageUsers)?;
+    match uc_staff::revoke_key(db, &st.user.login, id, now).await {
+        Ok(()) => Ok(done(st, "users", "revoked")),
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(_) => Err(PageError::NotFound),
+    }
+}
+
+async fn audit_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
+    need(st, Action::ViewAudit)?;
+    let page_no = q.get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let list = staff::audit_list(db, 100, (page_no - 1) * 100).await?;
+    let body = html! {
+        h1 { (cx.t("console.nav.audit")) }
+        div.table-wrap { table {
+            thead { tr { th { (cx.t("console.when")) } th { (cx.t("console.audit.who")) } th { (cx.t("console.audit.what")) } th { (cx.t("console.audit.target")) } th { (cx.t("console.audit.before")) } th { (cx.t("console.audit.after")) } } }
+            tbody { @for e in &list {
+                tr { td { (eat_str(cx, &e.at)) } td { (e.actor) } td { (e.action) } td { (e.target) }
+                     td.small { code { (e.before.as_deref().unwrap_or("")) } } td.small { code { (e.after.as_deref().unwrap_or("")) } } }
+            } }
+        } }
+        nav.row {
+            @if page_no > 1 { a.btn.secondary href={ (st.base()) "/audit?page=" (page_no - 1) } { (cx.t("console.prev")) } }
+            @if list.len() == 100 { a.btn.secondary href={ (st.base()) "/audit?page=" (page_no + 1) } { (cx.t("console.next")) } }
+        }
+    };
+    Ok(page(cx, st, "audit", cx.t("console.nav.audit"), body))
+}
