@@ -165,6 +165,23 @@ pub struct Config {
     /// Routers, each belonging to one tenant.
     #[serde(default, rename = "router")]
     pub routers: Vec<RouterConfig>,
+    /// The reconciler's end of the tenants' WireGuard tunnels (for `router onboard`).
+    #[serde(default)]
+    pub wireguard: Option<WireguardConfig>,
+}
+
+/// The reconciler's WireGuard end: routers dial it and reach their API through it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireguardConfig {
+    /// The reconciler's WireGuard public key (base64).
+    pub public_key: String,
+    /// Where routers reach it (`vpn.example.net:51820`).
+    pub endpoint: String,
+    /// The reconciler's tunnel address (`10.255.0.1`).
+    pub address: String,
+    /// The tunnel network routers get addresses from (`10.255.0.0/16`).
+    pub network: String,
 }
 
 /// Refuses plans that would disable an unusual share of a router's subscribers.

@@ -25,6 +25,7 @@ pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod model;
+pub mod onboard;
 pub mod plan;
 pub mod reconcile;
 pub mod router;

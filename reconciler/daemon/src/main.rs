@@ -69,6 +69,29 @@ enum RouterCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Bring a new router under management: print the RouterOS script to paste once, print
+    /// the reconciler side's WireGuard peer, add the router to the config file.
+    Onboard {
+        /// The tenant's realm (already in the config).
+        #[arg(long)]
+        tenant: String,
+        /// The router's name (new).
+        #[arg(long)]
+        name: String,
+        /// A hotspot router: also its hotspot profile's RADIUS and the walled garden.
+        #[arg(long)]
+        hotspot: bool,
+        /// The hotspot profile to configure (with --hotspot).
+        #[arg(long, default_value = "default")]
+        hotspot_profile: String,
+        /// Print only; leave the config file as it is.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// A fresh WireGuard key pair for the reconciler's own end (private, then public).
+    WgKeygen,
 }
 
 #[cfg(feature = "bench")]
@@ -132,6 +155,15 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Router(RouterCommand::Show { name, menu, config })) => {
             router_show(&name, menu.as_deref(), &config, &rt)
         }
+        Some(Command::Router(RouterCommand::Onboard { tenant, name, hotspot, hotspot_profile, dry_run, config })) => {
+            let req = konnekted_reconciler::onboard::OnboardRequest { tenant, name, hotspot, hotspot_profile };
+            router_onboard(&req, dry_run, &config)
+        }
+        Some(Command::Router(RouterCommand::WgKeygen)) => {
+            let (private, public) = konnekted_reconciler::onboard::wg_keypair();
+            println!("PrivateKey = {}\nPublicKey = {public}", private.expose());
+            Ok(())
+        }
         #[cfg(feature = "bench")]
         Some(Command::Bench { what, quick }) => bench(what, quick, &rt),
         #[cfg(feature = "bench")]
@@ -162,6 +194,35 @@ fn router_show(name: &str, menu: Option<&str>, c: &ConfigArg, rt: &tokio::runtim
     let router = c.routers.iter().find(|r| r.name == name).ok_or_else(|| anyhow::anyhow!("no router {name:?}"))?;
     let tenant = c.tenant(&router.tenant).ok_or_else(|| anyhow::anyhow!("router {name}: no tenant"))?;
     print!("{}", rt.block_on(konnekted_reconciler::show::show(tenant, router, menu))?);
+    Ok(())
+}
+
+/// `router onboard --tenant T --name N [--hotspot]`: the script, the server peer, the
+/// config block (appended to the config file unless `--dry-run`).
+fn router_onboard(
+    req: &konnekted_reconciler::onboard::OnboardRequest,
+    dry_run: bool,
+    c: &ConfigArg,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let c_loaded = c.load()?;
+    let o = konnekted_reconciler::onboard::onboard(&c_loaded, req)?;
+    if !dry_run {
+        let path = c.config.as_ref().ok_or_else(|| anyhow::anyhow!("no config file"))?;
+        let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+        f.write_all(o.router_toml.as_bytes())?;
+        // The appended file must still load.
+        c.load()?;
+    }
+    println!("# ---- 1. RouterOS script: paste into the router's terminal once ----");
+    print!("{}", o.script(req));
+    println!("\n# ---- 2. Reconciler side: add to the reconciler's WireGuard interface ----");
+    print!("{}", o.server_peer(req));
+    println!(
+        "\n# ---- 3. {} the reconciler's config ----",
+        if dry_run { "To add to (not written: --dry-run)" } else { "Added to" }
+    );
+    print!("{}", o.router_toml);
     Ok(())
 }
 

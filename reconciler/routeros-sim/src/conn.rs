@@ -264,7 +264,7 @@ fn login(shared: &Shared, session: &mut Session, req: &Request) -> Vec<Reply> {
         return vec![Reply::new(ReplyKind::Done).with_attr("ret", &challenge)];
     }
     match (name, req.attributes.get("password")) {
-        (Some(n), Some(p)) if n == cfg.user && p == cfg.password => {
+        (Some(n), Some(p)) if (n == cfg.user && p == cfg.password) || shared.with_state(|s| s.api_user(n, p)) => {
             session.logged_in = true;
             vec![Reply::new(ReplyKind::Done)]
         }

@@ -5,7 +5,11 @@
 //! system drives: `/ppp/secret`, `/ppp/active`, `/ppp/profile`, `/queue/tree`, `/queue/type`,
 //! `/queue/simple`, `/ip/firewall/{filter,nat,mangle,address-list}`,
 //! `/ip/hotspot/{user,active}`, `/radius`, `/radius/incoming`, `/system/identity`,
-//! `/system/resource`. It implements `print` (with `.proplist`, `?` queries including
+//! `/system/resource`, and the menus `router onboard` touches: `/interface/wireguard`,
+//! `/interface/wireguard/peers`, `/ip/address`, `/user`, `/user/group`, `/ip/service`,
+//! `/ppp/aaa`, `/ip/hotspot/profile`, `/ip/hotspot/walled-garden` (keys must be 32-byte
+//! base64, references must name existing interfaces and groups, policies must be known; a
+//! `/user` whose group grants `api` may log in). It implements `print` (with `.proplist`, `?` queries including
 //! `?#` stack operations, `=count-only=`), `add` (`!done =ret=*HEX`), `set`, `remove`,
 //! `enable`, `disable` (with `=.id=` lists or names), `move` (firewall filter, nat and mangle:
 //! `=numbers=` before `=destination=`), `/login` (plain, and the legacy MD5

@@ -60,6 +60,8 @@ pub const BOOL_FIELDS: &[&str] = &[
     "require-message-auth",
     "log",
     "radius",
+    "use-radius",
+    "radius-accounting",
 ];
 
 /// Properties holding a rate in bit/s (a `a/b` pair in `/queue/simple`): stored and
@@ -183,6 +185,46 @@ pub const BUILTIN_QUEUE_TYPES: &[(&str, &str)] = &[
     ("only-hardware-queue", "none"),
     ("multi-queue-ethernet-default", "mq-pfifo"),
     ("default-small", "pfifo"),
+];
+/// Policies of `/user/group` (RouterOS 7); `!name` denies one.
+pub const USER_POLICIES: &[&str] = &[
+    "local",
+    "telnet",
+    "ssh",
+    "ftp",
+    "reboot",
+    "read",
+    "write",
+    "policy",
+    "test",
+    "winbox",
+    "password",
+    "web",
+    "sniff",
+    "sensitive",
+    "api",
+    "romon",
+    "rest-api",
+];
+/// Built-in `/user/group` entries: name and policy.
+pub const BUILTIN_GROUPS: &[(&str, &str)] = &[
+    ("read", "local,telnet,ssh,reboot,read,test,winbox,password,web,sniff,api,romon,rest-api"),
+    ("write", "local,telnet,ssh,reboot,read,write,test,winbox,password,web,sniff,api,romon,rest-api"),
+    (
+        "full",
+        "local,telnet,ssh,ftp,reboot,read,write,policy,test,winbox,password,web,sniff,sensitive,api,romon,rest-api",
+    ),
+];
+/// Built-in `/ip/service` entries: name and port.
+pub const BUILTIN_SERVICES: &[(&str, &str)] = &[
+    ("telnet", "23"),
+    ("ftp", "21"),
+    ("www", "80"),
+    ("ssh", "22"),
+    ("www-ssl", "443"),
+    ("api", "8728"),
+    ("winbox", "8291"),
+    ("api-ssl", "8729"),
 ];
 /// `kind=` values of `/queue/type`.
 pub const QUEUE_KINDS: &[&str] = &["bfifo", "cake", "fq-codel", "mq-pfifo", "none", "pcq", "pfifo", "red", "sfq"];
@@ -577,6 +619,121 @@ pub static MENUS: &[MenuSpec] = &[
         can_remove: false,
         can_move: false,
     },
+    table(
+        "/interface/wireguard",
+        &["name", "listen-port", "mtu", "private-key", "comment", "disabled"],
+        &["running"],
+        &[("listen-port", "13231"), ("mtu", "1420"), ("disabled", "false"), ("running", "true")],
+        &["name", "private-key"],
+        Unique::Name,
+    ),
+    table(
+        "/interface/wireguard/peers",
+        &[
+            "interface",
+            "public-key",
+            "preshared-key",
+            "endpoint-address",
+            "endpoint-port",
+            "allowed-address",
+            "persistent-keepalive",
+            "comment",
+            "disabled",
+        ],
+        &[],
+        &[("endpoint-port", "0"), ("persistent-keepalive", "0s"), ("disabled", "false")],
+        &["interface", "public-key", "allowed-address"],
+        Unique::None,
+    ),
+    table(
+        "/ip/address",
+        &["address", "network", "interface", "comment", "disabled"],
+        &["dynamic", "invalid"],
+        &[("disabled", "false"), ("dynamic", "false"), ("invalid", "false")],
+        &["address", "interface"],
+        Unique::None,
+    ),
+    MenuSpec {
+        can_toggle: false,
+        ..table(
+            "/user/group",
+            &["name", "policy", "skin", "comment"],
+            &[],
+            &[("skin", "default")],
+            &["name", "policy"],
+            Unique::Name,
+        )
+    },
+    table(
+        "/user",
+        &["name", "group", "password", "address", "comment", "disabled"],
+        &["last-logged-in"],
+        &[("address", ""), ("disabled", "false")],
+        &["name", "group"],
+        Unique::Name,
+    ),
+    MenuSpec {
+        can_add: false,
+        can_remove: false,
+        ..table(
+            "/ip/service",
+            &["name", "port", "address", "certificate", "disabled"],
+            &[],
+            &[("address", ""), ("certificate", "none"), ("disabled", "false")],
+            &["name"],
+            Unique::Name,
+        )
+    },
+    MenuSpec {
+        path: "/ppp/aaa",
+        kind: MenuKind::Single,
+        fields: &["use-radius", "accounting", "interim-update"],
+        read_only: &[],
+        defaults: &[("use-radius", "false"), ("accounting", "true"), ("interim-update", "0s")],
+        required: &[],
+        unique: Unique::None,
+        can_add: false,
+        can_set: true,
+        can_toggle: false,
+        can_remove: false,
+        can_move: false,
+    },
+    MenuSpec {
+        can_toggle: false,
+        ..table(
+            "/ip/hotspot/profile",
+            &[
+                "name",
+                "hotspot-address",
+                "dns-name",
+                "html-directory",
+                "login-by",
+                "use-radius",
+                "radius-accounting",
+                "radius-interim-update",
+                "comment",
+            ],
+            &["default"],
+            &[
+                ("html-directory", "hotspot"),
+                ("login-by", "cookie,http-chap"),
+                ("use-radius", "false"),
+                ("radius-accounting", "true"),
+                ("radius-interim-update", "received"),
+                ("default", "false"),
+            ],
+            &["name"],
+            Unique::Name,
+        )
+    },
+    table(
+        "/ip/hotspot/walled-garden",
+        &["dst-host", "dst-port", "path", "method", "src-address", "server", "action", "comment", "disabled"],
+        &["dynamic"],
+        &[("action", "allow"), ("disabled", "false"), ("dynamic", "false")],
+        &[],
+        Unique::None,
+    ),
     MenuSpec {
         path: "/system/identity",
         kind: MenuKind::Single,

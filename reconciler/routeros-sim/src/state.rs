@@ -76,6 +76,21 @@ fn is_list_address(v: &str) -> bool {
     v.len() <= 253 && v.bytes().any(|b| b.is_ascii_alphabetic()) && v.split('.').all(dns)
 }
 
+/// An IPv4 prefix `a.b.c.d/n`.
+fn is_prefix(v: &str) -> bool {
+    v.split_once('/').is_some_and(|(a, n)| is_ipv4(a) && n.parse::<u8>().is_ok_and(|n| n <= 32))
+}
+
+/// A WireGuard key as RouterOS takes it: 32 bytes in standard base64 (44 characters, one `=`).
+fn is_wg_key(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 44
+        && b[43] == b'='
+        && b[..43].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        // The last character before `=` carries 4 bits: the low two must be zero.
+        && b"AEIMQUYcgkosw048".contains(&b[42])
+}
+
 /// Who makes a change: the API (rules of the API apply) or an operator in Winbox
 /// (may also create `/ppp/active` and `/ip/hotspot/active` entries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +179,50 @@ impl State {
                 t.items.push(Item { id: 0xFFFF_FF00 + i as u32, attrs, since: now });
             }
         }
+        let builtin =
+            |tables: &mut HashMap<&'static str, Table>, path: &str, rows: Vec<Vec<(&'static str, &'static str)>>| {
+                let defaults = schema::menu(path).map(|m| m.defaults).unwrap_or(&[]);
+                if let Some(t) = tables.get_mut(path) {
+                    for (i, extra) in rows.into_iter().enumerate() {
+                        let mut attrs: Row = defaults.iter().copied().collect();
+                        for (k, v) in extra {
+                            attrs.insert(k, v);
+                        }
+                        t.items.push(Item { id: 0xFFFF_FF00 + i as u32, attrs, since: now });
+                    }
+                }
+            };
+        builtin(
+            &mut tables,
+            "/user/group",
+            schema::BUILTIN_GROUPS.iter().map(|(n, p)| vec![("name", *n), ("policy", *p)]).collect(),
+        );
+        builtin(
+            &mut tables,
+            "/ip/service",
+            schema::BUILTIN_SERVICES.iter().map(|(n, p)| vec![("name", *n), ("port", *p)]).collect(),
+        );
+        builtin(&mut tables, "/ip/hotspot/profile", vec![vec![("name", "default"), ("default", "true")]]);
         State { tables, started: now, flavour }
+    }
+
+    /// Whether `/user` has an enabled user `name` with this password whose group grants `api`
+    /// (and does not deny it): the accounts the API accepts besides the configured one.
+    pub(crate) fn api_user(&self, name: &str, password: &str) -> bool {
+        let Some(user) = self.tables.get("/user").and_then(|t| {
+            t.items.iter().find(|i| i.attrs.get("name") == Some(name) && i.attrs.get("disabled") != Some("true"))
+        }) else {
+            return false;
+        };
+        if user.attrs.get("password").unwrap_or("") != password {
+            return false;
+        }
+        let group = user.attrs.get("group").unwrap_or("");
+        self.tables.get("/user/group").is_some_and(|t| {
+            t.items.iter().any(|g| {
+                g.attrs.get("name") == Some(group) && g.attrs.get("policy").unwrap_or("").split(',').any(|p| p == "api")
+            })
+        })
     }
 
     /// Names of the items of `path`.
@@ -204,6 +262,40 @@ impl State {
                     }
                     true
                 }
+                ("/interface/wireguard", "private-key")
+                | ("/interface/wireguard/peers", "public-key" | "preshared-key") => {
+                    if !is_wg_key(v) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/interface/wireguard/peers", "interface") => self.names("/interface/wireguard").any(|n| n == v),
+                ("/interface/wireguard/peers", "allowed-address") => {
+                    if !v.split(',').all(is_prefix) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/ip/address", "address") => {
+                    if !is_prefix(v) && !is_ipv4(v) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/ip/address", "interface") => {
+                    schema::INTERFACES.contains(&v) || self.names("/interface/wireguard").any(|n| n == v)
+                }
+                ("/user/group", "policy") => {
+                    v.split(',').all(|p| schema::USER_POLICIES.contains(&p.strip_prefix('!').unwrap_or(p)))
+                }
+                ("/user", "group") => self.names("/user/group").any(|n| n == v),
+                ("/user" | "/ip/service", "address") => {
+                    if !v.is_empty() && !v.split(',').all(|a| is_prefix(a) || is_ipv4(a)) {
+                        return Err(invalid_value(k));
+                    }
+                    true
+                }
+                ("/ip/hotspot/walled-garden", "action") => matches!(v, "allow" | "deny"),
                 ("/radius", "address") => {
                     if !is_ipv4(v) {
                         return Err(invalid_value(k));

@@ -1,0 +1,138 @@
+//! `router onboard`: the printed script, applied to the simulator as an operator pasting it,
+//! leaves the router in the state the reconciler manages: its first pass (logged in as the
+//! onboarded API user) changes nothing.
+
+mod common;
+
+use common::World;
+use konnekted_reconciler::Config;
+use konnekted_reconciler::onboard::{self, OnboardRequest, ScriptCommand};
+use konnekted_reconciler::{RouterWorker, Scope};
+use routeros_sim::SimHandle;
+
+const BASE: &str = r#"
+[wireguard]
+public_key = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
+endpoint = "vpn.example.net:51820"
+address = "10.255.0.1"
+network = "10.255.0.0/24"
+
+[[tenant]]
+realm = "placeholder"
+edge_url = "http://placeholder"
+"#;
+
+/// Applies one script command as the router's terminal would.
+fn apply(h: &SimHandle, c: &ScriptCommand) -> Result<(), String> {
+    let args: Vec<(&str, &str)> = c.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    match (c.verb.as_str(), &c.find) {
+        ("add", None) => h.add(&c.menu, &args).map(|_| ()).map_err(|e| format!("{e:?}")),
+        ("set", None) => h.set(&c.menu, "", &args).map_err(|e| format!("{e:?}")),
+        ("set", Some((k, v))) => {
+            let rows = h.find(&c.menu, k, v);
+            let id = rows.first().and_then(|r| r.get(".id")).ok_or_else(|| format!("no item {k}={v} in {}", c.menu))?;
+            h.set(&c.menu, id, &args).map_err(|e| format!("{e:?}"))
+        }
+        other => Err(format!("unexpected command {other:?}")),
+    }
+}
+
+fn config(w: &World) -> Config {
+    let mut c = Config::from_toml(BASE).expect("base config");
+    c.tenants = vec![w.tenant_cfg()];
+    c
+}
+
+async fn onboard_then_first_pass(hotspot: bool) {
+    let w = World::new(if hotspot { "onbh" } else { "onbp" }).await;
+    let c = config(&w);
+    let req =
+        OnboardRequest { tenant: w.realm.clone(), name: "tower-9".into(), hotspot, hotspot_profile: "default".into() };
+    let o = onboard::onboard(&c, &req).expect("onboard");
+    let script = o.script(&req);
+    let commands = onboard::parse_script(&script).expect("script parses");
+    assert_eq!(commands, o.commands, "the printed script is the commands");
+    let h = w.h();
+    for cmd in &commands {
+        apply(&h, cmd).unwrap_or_else(|e| panic!("{}: {e}", onboard::render(cmd)));
+    }
+
+    // The router side: tunnel, least-privilege user, API only through the tunnel.
+    let wg = h.find("/interface/wireguard", "name", onboard::WG_INTERFACE);
+    assert_eq!(wg.len(), 1);
+    let private = wg[0].get("private-key").expect("private key");
+    assert_eq!(onboard::wg_public_key(private).expect("pub"), o.router_public_key);
+    let peers = h.rows("/interface/wireguard/peers");
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].get("public-key"), Some("hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="));
+    assert_eq!(peers[0].get("allowed-address"), Some("10.255.0.1/32"));
+    assert_eq!(peers[0].get("preshared-key"), Some(o.preshared_key.expose()));
+    assert_eq!(h.find("/ip/address", "interface", onboard::WG_INTERFACE)[0].get("address"), Some("10.255.0.2/24"));
+    assert_eq!(h.find("/user/group", "name", onboard::API_GROUP)[0].get("policy"), Some(onboard::API_POLICIES));
+    assert_eq!(h.find("/user", "name", "konnekted")[0].get("password"), Some(o.password.expose()));
+    let api = &h.find("/ip/service", "name", "api")[0];
+    assert_eq!((api.get("address"), api.get("disabled")), (Some("10.255.0.1/32"), Some("false")));
+    assert_eq!(h.find("/ip/service", "name", "api-ssl")[0].get("disabled"), Some("true"));
+    let incoming = &h.rows("/radius/incoming")[0];
+    assert_eq!((incoming.get("accept"), incoming.get("port")), (Some("true"), Some("3799")));
+    assert_eq!(h.rows("/ppp/aaa")[0].get("use-radius"), Some("true"));
+    let profile = &h.find("/ip/hotspot/profile", "name", "default")[0];
+    assert_eq!(profile.get("use-radius"), Some(if hotspot { "true" } else { "false" }));
+    assert_eq!(h.rows("/ip/hotspot/walled-garden").len(), usize::from(hotspot));
+
+    // The reconciler side: the appended block loads, and the first pass (as the new user,
+    // reaching the simulator where the tunnel would lead) changes nothing.
+    let text = format!("{BASE}{}", o.router_toml);
+    let c2 = Config::from_toml(&text).expect("config with the new router");
+    let mut router = c2.routers.last().cloned().expect("router block");
+    assert_eq!((router.name.as_str(), router.address.as_str()), ("tower-9", "10.255.0.2"));
+    assert_eq!(router.password.expose(), o.password.expose());
+    router.address = w.sim.local_addr().ip().to_string();
+    router.port = w.sim.local_addr().port();
+    let mut worker = RouterWorker::new(router, w.tenant.clone(), w.ctx.clone());
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(r.drift_found, 0, "first pass after onboarding must change nothing: {r:?}");
+    assert_eq!(h.rows("/radius").len(), 1);
+
+    // A second router of the tenant gets the next address and other keys.
+    let mut c3 = Config::from_toml(&text).expect("config with tower-9");
+    c3.tenants = c.tenants.clone();
+    let o2 = onboard::onboard(&c3, &OnboardRequest { name: "tower-10".into(), ..req.clone() }).expect("second");
+    assert_eq!(o2.router_address.to_string(), "10.255.0.3");
+    assert_ne!(o2.router_public_key, o.router_public_key);
+    assert_ne!(o2.password.expose(), o.password.expose());
+    assert!(onboard::onboard(&c3, &req).is_err(), "the same name twice is refused");
+}
+
+#[tokio::test]
+async fn onboard_ppp_router_first_pass_changes_nothing() {
+    onboard_then_first_pass(false).await;
+}
+
+#[tokio::test]
+async fn onboard_hotspot_router_first_pass_changes_nothing() {
+    onboard_then_first_pass(true).await;
+}
+
+#[tokio::test]
+async fn onboard_simulator_refuses_what_a_router_refuses() {
+    let w = World::new("onbr").await;
+    let h = w.h();
+    assert!(h.add("/interface/wireguard", &[("name", "wg0"), ("private-key", "not-a-key")]).is_err());
+    assert!(h.add("/user", &[("name", "x"), ("group", "nosuchgroup")]).is_err());
+    assert!(h.add("/user/group", &[("name", "g"), ("policy", "api,root")]).is_err());
+    assert!(
+        h.add(
+            "/interface/wireguard/peers",
+            &[
+                ("interface", "nosuchwg"),
+                ("public-key", "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="),
+                ("allowed-address", "10.0.0.1/32")
+            ]
+        )
+        .is_err()
+    );
+    assert!(h.add("/ip/address", &[("address", "10.0.0.1/24"), ("interface", "nosuchif")]).is_err());
+    assert!(h.set("/ip/service", "api", &[("address", "not-an-address")]).is_err());
+}
