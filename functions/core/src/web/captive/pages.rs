@@ -156,7 +156,7 @@ pub fn code_page(
         h1 { (cx.t(if paid { "captive.paid_title" } else { "captive.code_title" })) }
         div.card {
             p.muted { (cx.t("captive.your_code")) }
-            p.big #the-code style="font-family:monospace;letter-spacing:.06em;user-select:all;word-break:break-all" { (code) }
+            p.big #the-code style="font-family:monospace;font-size:1.7em;letter-spacing:.04em;user-select:all;white-space:nowrap" { (code) }
             @if let Some(p) = plan {
                 p.muted.small { (p.name) " · " (package_facts(cx, p)) }
             }
