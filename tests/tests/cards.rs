@@ -1,0 +1,139 @@
+//! Card payments (Stripe webhooks) end to end: signatures over the raw body, exactly-once
+//! crediting under duplicate and concurrent deliveries, refunds as debits, other events ignored.
+//! Each test owns one realm (e2e-sNN). The signatures are made by Python's standard-library
+//! `hmac` (an implementation independent of ours; the core's unit tests check ours against the
+//! reference vectors).
+
+use konnekted_e2e::{Env, env};
+use serde_json::{Value, json};
+
+const WHSEC: &str = "whsec_e2e_cards_secret";
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// `t=..,v1=..` computed by Python's stdlib hmac over "t.body" (falls back to our own code).
+fn header(secret: &str, t: i64, body: &str) -> String {
+    let script = "import hmac,hashlib,sys\nsecret,t=sys.argv[1],sys.argv[2]\nbody=sys.stdin.buffer.read()\n\
+                  print('t=%s,v1=%s' % (t, hmac.new(secret.encode(), t.encode()+b'.'+body, hashlib.sha256).hexdigest()))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, secret, &t.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().map(|mut i| i.write_all(body.as_bytes()));
+            c.wait_with_output()
+        });
+    let o = out.expect("python3 (the independent HMAC implementation)");
+    assert!(o.status.success(), "python3 failed");
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn session_completed(event: &str, pi: &str, cents: i64, account: &str) -> String {
+    json!({
+        "id": event, "object": "event", "type": "checkout.session.completed", "api_version": "2024-06-20",
+        "created": now_unix(), "livemode": false,
+        "data": {"object": {"id": format!("cs_{pi}"), "object": "checkout.session", "payment_status": "paid",
+            "payment_intent": pi, "amount_total": cents, "currency": "kes",
+            "metadata": {"account": account}}}
+    })
+    .to_string()
+}
+
+async fn stripe(e: &Env, body: &str, sig: Option<&str>) -> (u16, Value) {
+    let mut r = e.http.post(e.hook("stripe")).header("content-type", "application/json").body(body.to_owned());
+    if let Some(s) = sig {
+        r = r.header("stripe-signature", s);
+    }
+    let r = r.send().await.expect("webhook");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn set_keys(e: &Env) {
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"stripe": {"secret_key": "sk_test_e2e", "webhook_secret": WHSEC}}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    let v = e.get("/settings").await;
+    assert_eq!(v["stripe"]["configured"], true, "{v}");
+    assert!(!v.to_string().contains(WHSEC), "the webhook secret never comes back: {v}");
+    assert!(!v.to_string().contains("sk_test_e2e"), "the secret key never comes back: {v}");
+}
+
+#[tokio::test]
+async fn stripe_webhook_signature_cases_and_exactly_once() {
+    let e = env("e2e-s01").await;
+    set_keys(&e).await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "CARD1", "0711000101").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let t = now_unix();
+    let body = session_completed("evt_1", "pi_e2e_1", 100_000, "CARD1");
+
+    // refused: missing, malformed, tampered, old, future, another tenant's secret
+    let (c, v) = stripe(&e, &body, None).await;
+    assert_eq!(c, 400, "{v}");
+    assert_eq!(stripe(&e, &body, Some("garbage")).await.0, 400);
+    let good = header(WHSEC, t, &body);
+    assert_eq!(stripe(&e, &body.replace("100000", "900000"), Some(&good)).await.0, 400);
+    assert_eq!(stripe(&e, &body, Some(&header(WHSEC, t - 400, &body))).await.0, 400);
+    assert_eq!(stripe(&e, &body, Some(&header(WHSEC, t + 400, &body))).await.0, 400);
+    assert_eq!(stripe(&e, &body, Some(&header("whsec_other_tenant", t, &body))).await.0, 400);
+    assert_eq!(e.get(&format!("/payments?subscriber={id}")).await.as_array().unwrap().len(), 0);
+
+    // accepted once, duplicates acknowledged; a rolled secret (two v1) verifies too
+    let (code, v) = stripe(&e, &body, Some(&good)).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let new_v1 = header("whsec_new", t, &body);
+    let rolled = format!("{new_v1},v1={}", good.split_once(",v1=").unwrap().1);
+    let (code, v) = stripe(&e, &body, Some(&rolled)).await;
+    assert_eq!((code, v["outcome"].as_str()), (200, Some("duplicate")), "{v}");
+    let st = e.subscriber_state(&id).await;
+    assert_eq!(st["status"], "active", "{st}");
+    let payments = e.get(&format!("/payments?subscriber={id}")).await;
+    assert_eq!(payments.as_array().unwrap().len(), 1, "{payments}");
+    assert_eq!(payments[0]["provider"], "stripe");
+    assert_eq!(payments[0]["provider_ref"], "pi_e2e_1");
+
+    // concurrent deliveries of a second payment credit once
+    let body2 = session_completed("evt_2", "pi_e2e_2", 50_000, "CARD1");
+    let h2 = header(WHSEC, t, &body2);
+    let answers = futures::future::join_all((0..8).map(|_| stripe(&e, &body2, Some(&h2)))).await;
+    assert!(answers.iter().all(|(c, _)| *c == 200), "{answers:?}");
+    assert_eq!(answers.iter().filter(|(_, v)| v["outcome"] == "applied").count(), 1, "{answers:?}");
+    assert_eq!(e.get(&format!("/payments?subscriber={id}")).await.as_array().unwrap().len(), 2);
+    let before = e.subscriber_state(&id).await["balance_cents"].as_i64().unwrap();
+
+    // a refund is a debit with its reason, once
+    let refund = json!({"id": "evt_3", "object": "event", "type": "charge.refunded",
+        "data": {"object": {"id": "ch_2", "object": "charge", "payment_intent": "pi_e2e_2", "amount_refunded": 20000,
+            "refunds": {"data": [{"id": "re_e2e_1", "amount": 20000, "reason": "requested_by_customer"}]}}}})
+    .to_string();
+    let hr = header(WHSEC, t, &refund);
+    assert_eq!(stripe(&e, &refund, Some(&hr)).await.1["outcome"], "applied");
+    assert_eq!(stripe(&e, &refund, Some(&hr)).await.1["outcome"], "duplicate");
+    let after = e.subscriber_state(&id).await["balance_cents"].as_i64().unwrap();
+    assert_eq!(before - after, 20_000);
+    let rev = e.get("/reversals").await;
+    assert_eq!(rev.as_array().unwrap().len(), 1, "{rev}");
+    assert_eq!(rev[0]["reason"], "requested_by_customer");
+
+    // other events: acknowledged and ignored; every body kept in the callback log
+    let other =
+        json!({"id": "evt_4", "object": "event", "type": "customer.created", "data": {"object": {}}}).to_string();
+    let (code, v) = stripe(&e, &other, Some(&header(WHSEC, t, &other))).await;
+    assert_eq!((code, v["outcome"].as_str()), (200, Some("accepted")), "{v}");
+    let log = e.get("/callbacks?limit=500").await;
+    let stripe_rows = log.as_array().unwrap().iter().filter(|r| r["provider"] == "stripe").count();
+    assert_eq!(stripe_rows, 6 + 2 + 8 + 2 + 1, "every delivery is in the log: {log}");
+}
