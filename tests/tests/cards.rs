@@ -137,3 +137,182 @@ async fn stripe_webhook_signature_cases_and_exactly_once() {
     let stripe_rows = log.as_array().unwrap().iter().filter(|r| r["provider"] == "stripe").count();
     assert_eq!(stripe_rows, 6 + 2 + 8 + 2 + 1, "every delivery is in the log: {log}");
 }
+
+/// A scripted Paystack peer on its wire format (initialize, verify): just enough for one test.
+/// The full simulator (hosted page, retries) is not built yet.
+async fn fake_paystack(verify_status: &'static str) -> String {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let amounts: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let amounts = amounts.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head, body) = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((h, b)) = text.split_once("\r\n\r\n") {
+                        let len = h
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if b.len() >= len {
+                            break (h.to_owned(), b.to_owned());
+                        }
+                    }
+                };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let reply = if path == "/transaction/initialize" {
+                    let v: Value = serde_json::from_str(&body).unwrap_or_default();
+                    let reference = v["reference"].as_str().unwrap_or("").to_owned();
+                    amounts.lock().unwrap().insert(reference.clone(), v["amount"].as_i64().unwrap_or(0));
+                    json!({"status": true, "message": "Authorization URL created", "data": {
+                        "authorization_url": format!("http://{addr}/pay/{reference}"), "access_code": "AC_e2e",
+                        "reference": reference}})
+                } else if let Some(reference) = path.strip_prefix("/transaction/verify/") {
+                    let amount = amounts.lock().unwrap().get(reference).copied().unwrap_or(0);
+                    json!({"status": true, "message": "Verification successful", "data": {
+                        "status": verify_status, "reference": reference, "amount": amount, "currency": "KES",
+                        "channel": "card", "customer": {"email": "payer@example.com"}}})
+                } else {
+                    json!({"status": false, "message": "not found"})
+                };
+                let text = reply.to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// HMAC-SHA512 of the raw body with the secret key, by Python's stdlib (independent of ours).
+fn paystack_sig(secret: &str, body: &str) -> String {
+    let script = "import hmac,hashlib,sys\nprint(hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha512).hexdigest())";
+    let mut c = std::process::Command::new("python3")
+        .args(["-c", script, secret])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        c.stdin.take().expect("stdin").write_all(body.as_bytes()).expect("write");
+    }
+    String::from_utf8_lossy(&c.wait_with_output().expect("python3").stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn paystack_checkout_webhook_verified_then_credited_once() {
+    let e = env("e2e-s02").await;
+    let base = fake_paystack("success").await;
+    let secret = "sk_test_e2e_paystack";
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"paystack": {"environment": base, "secret_key": secret}}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success());
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "PAY1", "0711000201").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let r = e
+        .http
+        .post(e.url(&format!("/api/p/{}/checkout", e.realm)))
+        .json(&json!({"account": "PAY1", "provider": "paystack", "amount_kes": 1000}))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status().as_u16(), 201);
+    let started: Value = r.json().await.expect("json");
+    let reference = started["checkout_id"].as_str().unwrap().to_owned();
+    assert!(started["url"].as_str().unwrap().contains(&reference), "{started}");
+
+    let body = json!({"event": "charge.success", "data": {"reference": reference, "amount": 100000,
+        "currency": "KES", "status": "success"}})
+    .to_string();
+    let post = |sig: Option<String>| {
+        let mut r = e.http.post(e.hook("paystack")).header("content-type", "application/json").body(body.clone());
+        if let Some(s) = sig {
+            r = r.header("x-paystack-signature", s);
+        }
+        async move {
+            let r = r.send().await.expect("webhook");
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(post(None).await.0, 400);
+    assert_eq!(post(Some(paystack_sig("sk_test_other_tenant", &body))).await.0, 400);
+    let sig = paystack_sig(secret, &body);
+    let answers = futures::future::join_all((0..5).map(|_| post(Some(sig.clone())))).await;
+    assert!(answers.iter().all(|(c, _)| *c == 200), "{answers:?}");
+    assert_eq!(answers.iter().filter(|(_, v)| v["outcome"] == "applied").count(), 1, "{answers:?}");
+    let payments = e.get(&format!("/payments?subscriber={id}")).await;
+    assert_eq!(payments.as_array().unwrap().len(), 1, "{payments}");
+    assert_eq!(payments[0]["provider"], "paystack");
+    assert_eq!(payments[0]["amount_cents"], 100_000);
+    assert_eq!(e.subscriber_state(&id).await["status"], "active");
+    let r = e.http.get(e.url(&format!("/api/p/{}/checkout/{reference}", e.realm))).send().await.expect("status");
+    assert_eq!(r.json::<Value>().await.expect("json")["status"], "paid");
+}
+
+#[tokio::test]
+async fn paystack_webhook_not_credited_when_verify_says_failed() {
+    let e = env("e2e-s03").await;
+    let base = fake_paystack("abandoned").await;
+    let secret = "sk_test_e2e_paystack3";
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"paystack": {"environment": base, "secret_key": secret}}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success());
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "PAY3", "0711000203").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let r = e
+        .http
+        .post(e.url(&format!("/api/p/{}/checkout", e.realm)))
+        .json(&json!({"account": "PAY3", "provider": "paystack", "amount_kes": 1000}))
+        .send()
+        .await
+        .expect("checkout");
+    let started: Value = r.json().await.expect("json");
+    let reference = started["checkout_id"].as_str().unwrap().to_owned();
+    // a correctly signed webhook claiming success is not believed: verify says abandoned
+    let body = json!({"event": "charge.success", "data": {"reference": reference, "amount": 100000,
+        "currency": "KES", "status": "success"}})
+    .to_string();
+    let r = e
+        .http
+        .post(e.hook("paystack"))
+        .header("x-paystack-signature", paystack_sig(secret, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["outcome"], "amount_refused", "{v}");
+    assert_eq!(e.get(&format!("/payments?subscriber={id}")).await.as_array().unwrap().len(), 0);
+}
