@@ -58,9 +58,11 @@ class Host:
         req = urllib.request.Request(self.base + path, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read(), dict(r.headers)
+                return r.status, r.read(), r.headers
         except urllib.error.HTTPError as e:
-            return e.code, e.read(), dict(e.headers)
+            # The headers as a message: names are looked up case-insensitively (the host sends them
+            # in lower case), e.g. headers["Content-Security-Policy"].
+            return e.code, e.read(), e.headers
 
     def api(self, method, path, body=None, token="demo-admin-token"):
         data = None if body is None else json.dumps(body).encode()
