@@ -316,3 +316,98 @@ async fn paystack_webhook_not_credited_when_verify_says_failed() {
     assert_eq!(v["outcome"], "amount_refused", "{v}");
     assert_eq!(e.get(&format!("/payments?subscriber={id}")).await.as_array().unwrap().len(), 0);
 }
+
+/// A scripted Stripe peer answering `POST /v1/checkout/sessions`; hands back what it received.
+async fn fake_stripe() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let request = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((h, b)) = text.split_once("\r\n\r\n") {
+                        let len = h
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if b.len() >= len {
+                            break text;
+                        }
+                    }
+                };
+                let _ = tx.send(request);
+                let text = json!({"id": "cs_test_e2e", "object": "checkout.session",
+                    "url": format!("http://{addr}/pay/cs_test_e2e"), "payment_status": "unpaid"})
+                .to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn stripe_checkout_session_then_webhook_credits_the_checkouts_subscriber() {
+    let e = env("e2e-s04").await;
+    let (base, mut seen) = fake_stripe().await;
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"stripe": {"environment": base, "secret_key": "sk_test_e2e4", "webhook_secret": WHSEC}}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success());
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "CARD4", "0711000204").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let r = e
+        .http
+        .post(e.url(&format!("/api/p/{}/checkout", e.realm)))
+        .json(&json!({"account": "CARD4", "provider": "stripe", "amount_kes": 1000}))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(r.status().as_u16(), 201);
+    let started: Value = r.json().await.expect("json");
+    let checkout = started["checkout_id"].as_str().unwrap().to_owned();
+    let request = seen.recv().await.expect("the session request reached Stripe");
+    let lower = request.to_ascii_lowercase();
+    assert!(request.starts_with("POST /v1/checkout/sessions "), "{request}");
+    assert!(lower.contains(&format!("idempotency-key: {}", checkout.to_ascii_lowercase())), "{request}");
+    assert!(lower.contains("authorization: bearer sk_test_e2e4"), "{request}");
+    assert!(request.contains("line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=100000"), "KES cents: {request}");
+    assert!(request.contains("line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=kes"), "{request}");
+    assert!(request.contains("metadata%5Baccount%5D=CARD4"), "{request}");
+    assert_eq!(started["url"], format!("{base}/pay/cs_test_e2e"));
+
+    // the webhook names our checkout (client_reference_id), not the account: it still lands
+    let body = json!({"id": "evt_s4", "object": "event", "type": "checkout.session.async_payment_succeeded",
+        "data": {"object": {"id": "cs_test_e2e", "payment_status": "paid", "payment_intent": "pi_e2e_4",
+            "amount_total": 100000, "currency": "kes", "client_reference_id": checkout}}})
+    .to_string();
+    let (code, v) = stripe(&e, &body, Some(&header(WHSEC, now_unix(), &body))).await;
+    assert_eq!((code, v["outcome"].as_str()), (200, Some("applied")), "{v}");
+    assert_eq!(e.subscriber_state(&id).await["status"], "active");
+    let r = e.http.get(e.url(&format!("/api/p/{}/checkout/{checkout}", e.realm))).send().await.expect("status");
+    assert_eq!(r.json::<Value>().await.expect("json")["status"], "paid");
+}
