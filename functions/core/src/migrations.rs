@@ -20,6 +20,10 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0004_vouchers", sql: include_str!("../migrations/tenant/0004_vouchers.sql") },
     Migration { name: "0005_money_guards", sql: include_str!("../migrations/tenant/0005_money_guards.sql") },
     Migration { name: "0006_throttle", sql: include_str!("../migrations/tenant/0006_throttle.sql") },
+    Migration {
+        name: "0007_voucher_redemptions",
+        sql: include_str!("../migrations/tenant/0007_voucher_redemptions.sql"),
+    },
     Migration { name: "0009_console", sql: include_str!("../migrations/tenant/0009_console.sql") },
     Migration { name: "0010_cards", sql: include_str!("../migrations/tenant/0010_cards.sql") },
     Migration { name: "0011_hotspot_sales", sql: include_str!("../migrations/tenant/0011_hotspot_sales.sql") },

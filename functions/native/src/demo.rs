@@ -77,6 +77,7 @@ async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
         down_kbps: down,
         up_kbps: up,
         data_cap_bytes: None,
+        max_devices: 1,
     };
     uc::plans::create_plan(db, plan("home-5m", "Home 5 Mbps", 1500, 30, 5_000, 2_000), ids, now).await?;
     uc::plans::create_plan(db, plan("home-10m", "Home 10 Mbps", 2500, 30, 10_000, 4_000), ids, now).await?;

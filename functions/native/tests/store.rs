@@ -46,6 +46,7 @@ async fn expiry_pass_auto_renews_then_expires_after_grace() {
         down_kbps: 5000,
         up_kbps: 1000,
         data_cap_bytes: None,
+        max_devices: 1,
     };
     uc::plans::create_plan(&db, plan, &mut ids, t0).await.unwrap();
     let input = uc::subscribers::SubscriberInput {

@@ -8,9 +8,10 @@
 //!   print-ready sheet (`web::sheets`), QR codes opening the portal with the code filled in.
 //! - `GET  /api/t/{realm}/voucher-report?days=30` (tenant admin): per batch sold / redeemed / unused /
 //!   expired, redemptions and revenue per day, revenue per agent.
-//! - `GET  /api/v/{realm}/vouchers/{code}` (public): is this a code the tenant issued? Answers from the
-//!   code and the platform secret alone, with no database, so it also runs where none is bound. It says
-//!   nothing about whether the code was used: redemption is a separate, stateful step.
+//! - `GET  /api/v/{realm}/vouchers/{code}` (public): is this code well-formed and signed with the
+//!   tenant's key? Answers from the code and the platform secret alone, with no database, so it also
+//!   runs where none is bound. It does not say the batch exists, the serial was printed or the code is
+//!   unused: redemption (`usecases::vouchers::redeem`) decides "issued and unused" from the database.
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -34,7 +35,8 @@ pub(crate) fn check<P: Platform>(p: &P, params: &Params) -> ApiResult {
     let realm = realm_of(params)?;
     let typed = params.id.as_deref().map(super::percent_decode).unwrap_or_default();
     let (code, id) = uc::check(p.settings(), &realm, &typed)?;
-    ok(&serde_json::json!({"realm": realm.as_str(), "code": code, "batch": id.batch, "serial": id.serial}))
+    ok(&serde_json::json!({"realm": realm.as_str(), "code": code, "batch": id.batch, "serial": id.serial,
+        "status": "well_formed_and_signed"}))
 }
 
 pub(crate) async fn create<P: Platform>(

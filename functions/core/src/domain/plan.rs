@@ -41,13 +41,20 @@ pub struct Plan {
     pub down_kbps: i64,
     pub up_kbps: i64,
     pub data_cap_bytes: Option<i64>,
+    /// How many devices one voucher code of this plan may serve at once (1-16).
+    pub max_devices: i64,
     pub active: bool,
 }
 
 impl Plan {
     /// MikroTik rate-limit string, upload first as the router sees it: `2M/10M`.
     pub fn rate_limit(&self) -> String {
-        format!("{}/{}", fmt_rate(self.up_kbps), fmt_rate(self.down_kbps))
+        Plan::rate_limit_of(self.up_kbps, self.down_kbps)
+    }
+
+    /// The rate-limit string of these speeds.
+    pub fn rate_limit_of(up_kbps: i64, down_kbps: i64) -> String {
+        format!("{}/{}", fmt_rate(up_kbps), fmt_rate(down_kbps))
     }
 }
 
@@ -76,6 +83,7 @@ mod tests {
             down_kbps: 10_000,
             up_kbps: 2_500,
             data_cap_bytes: None,
+            max_devices: 1,
             active: true,
         };
         assert_eq!(p.rate_limit(), "2500k/10M");

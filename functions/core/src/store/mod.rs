@@ -7,6 +7,7 @@ pub mod hotspot_sales;
 pub mod ledger;
 pub mod payments;
 pub mod plans;
+pub mod redemptions;
 pub mod reports;
 pub mod staff;
 pub mod stk;

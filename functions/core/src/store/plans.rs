@@ -5,7 +5,8 @@ use crate::domain::Money;
 use crate::domain::plan::{Plan, PlanKind};
 use crate::stmt;
 
-const COLS: &str = "id, code, name, kind, price_cents, period_seconds, down_kbps, up_kbps, data_cap_bytes, active";
+const COLS: &str =
+    "id, code, name, kind, price_cents, period_seconds, down_kbps, up_kbps, data_cap_bytes, max_devices, active";
 
 fn from_row(r: &Row<'_>) -> Result<Plan, StoreError> {
     Ok(Plan {
@@ -18,6 +19,7 @@ fn from_row(r: &Row<'_>) -> Result<Plan, StoreError> {
         down_kbps: r.int("down_kbps")?,
         up_kbps: r.int("up_kbps")?,
         data_cap_bytes: r.opt_int("data_cap_bytes")?,
+        max_devices: r.int("max_devices")?,
         active: r.bool("active")?,
     })
 }
@@ -34,7 +36,7 @@ pub async fn get(db: &impl Db, id_or_code: &str) -> Result<Option<Plan>, StoreEr
 
 pub fn insert(p: &Plan, created_at: &str) -> Statement {
     stmt!(
-        format!("INSERT INTO plans ({COLS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+        format!("INSERT INTO plans ({COLS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         &p.id,
         &p.code,
         &p.name,
@@ -44,6 +46,7 @@ pub fn insert(p: &Plan, created_at: &str) -> Statement {
         p.down_kbps,
         p.up_kbps,
         p.data_cap_bytes,
+        p.max_devices,
         p.active,
         created_at,
     )
@@ -52,7 +55,7 @@ pub fn insert(p: &Plan, created_at: &str) -> Statement {
 pub fn update(p: &Plan) -> Statement {
     stmt!(
         "UPDATE plans SET name = ?2, price_cents = ?3, period_seconds = ?4, down_kbps = ?5, up_kbps = ?6, \
-         data_cap_bytes = ?7, active = ?8 WHERE id = ?1",
+         data_cap_bytes = ?7, active = ?8, max_devices = ?9 WHERE id = ?1",
         &p.id,
         &p.name,
         p.price.cents(),
@@ -61,5 +64,6 @@ pub fn update(p: &Plan) -> Statement {
         p.up_kbps,
         p.data_cap_bytes,
         p.active,
+        p.max_devices,
     )
 }

@@ -46,6 +46,11 @@ pub struct TenantSettings {
     pub logo_data_uri: String,
     /// The language of pages when neither the user nor the browser says: `en` or `sw`.
     pub default_language: String,
+    /// A voucher typed on a new device when its places are taken: `move` (the new device takes the
+    /// place of one that is offline) or `refuse`.
+    pub voucher_binding: crate::domain::redemption::BindingPolicy,
+    /// Hotspot sessions idle this long are ended (RADIUS `Idle-Timeout`); 0: never.
+    pub hotspot_idle_timeout_seconds: i64,
 }
 
 impl TenantSettings {
@@ -68,6 +73,8 @@ impl Default for TenantSettings {
             support_phone: String::new(),
             logo_data_uri: String::new(),
             default_language: "en".into(),
+            voucher_binding: crate::domain::redemption::BindingPolicy::Move,
+            hotspot_idle_timeout_seconds: 300,
         }
     }
 }

@@ -620,6 +620,7 @@ mod tests {
             down_kbps: 10_000,
             up_kbps: 2_000,
             data_cap_bytes: None,
+            max_devices: 1,
         };
         run(uc::plans::create_plan(&db, plan, ids, now)).expect("plan");
         let input = uc::subscribers::SubscriberInput {

@@ -23,6 +23,13 @@ pub struct PlanInput {
     pub up_kbps: i64,
     #[serde(default)]
     pub data_cap_bytes: Option<i64>,
+    /// Devices one voucher code may serve at once (hotspot plans); 1 unless said.
+    #[serde(default = "one")]
+    pub max_devices: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 fn default_kind() -> PlanKind {
@@ -49,6 +56,9 @@ fn validate_plan(p: &PlanInput) -> Result<(), UseCaseError> {
     if p.data_cap_bytes.is_some_and(|c| c <= 0) {
         return bad("data_cap_bytes must be positive when set");
     }
+    if !(1..=16).contains(&p.max_devices) {
+        return bad("max_devices must be between 1 and 16");
+    }
     Ok(())
 }
 
@@ -69,6 +79,7 @@ pub async fn create_plan(
         down_kbps: input.down_kbps,
         up_kbps: input.up_kbps,
         data_cap_bytes: input.data_cap_bytes,
+        max_devices: input.max_devices,
         active: true,
     };
     db.batch(&[plans::insert(&plan, &fmt_ts(now))]).await.map_err(|e| match e {
@@ -86,6 +97,7 @@ pub struct PlanPatch {
     pub down_kbps: Option<i64>,
     pub up_kbps: Option<i64>,
     pub data_cap_bytes: Option<Option<i64>>,
+    pub max_devices: Option<i64>,
     pub active: Option<bool>,
 }
 
@@ -102,6 +114,7 @@ pub async fn update_plan(db: &impl Db, id: &str, patch: PlanPatch, now: DateTime
         down_kbps: patch.down_kbps.unwrap_or(p.down_kbps),
         up_kbps: patch.up_kbps.unwrap_or(p.up_kbps),
         data_cap_bytes: patch.data_cap_bytes.unwrap_or(p.data_cap_bytes),
+        max_devices: patch.max_devices.unwrap_or(p.max_devices),
     };
     validate_plan(&input)?;
     p.name = input.name;
@@ -110,6 +123,7 @@ pub async fn update_plan(db: &impl Db, id: &str, patch: PlanPatch, now: DateTime
     p.down_kbps = input.down_kbps;
     p.up_kbps = input.up_kbps;
     p.data_cap_bytes = input.data_cap_bytes;
+    p.max_devices = input.max_devices;
     p.active = patch.active.unwrap_or(p.active);
     let mut batch = vec![plans::update(&p)];
     if speed_changed {

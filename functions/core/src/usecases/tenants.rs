@@ -169,6 +169,9 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), UseCaseError> {
     if crate::web::i18n::Lang::from_tag(&s.default_language).is_none() {
         return bad("default_language must be en or sw");
     }
+    if !(0..=86_400).contains(&s.hotspot_idle_timeout_seconds) {
+        return bad("hotspot_idle_timeout_seconds must be between 0 and 86400");
+    }
     Ok(())
 }
 

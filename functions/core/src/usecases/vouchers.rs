@@ -1,17 +1,19 @@
-//! Hotspot voucher batches: create one, print its codes, check a typed code.
+//! Hotspot vouchers: create a batch, print its codes, check a typed code, redeem one ([`redeem`]).
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::UseCaseError;
+use super::{RaceLost, UseCaseError, retry_races};
 use crate::db::{Db, StoreError};
 use crate::domain::Realm;
-use crate::domain::plan::PlanKind;
+use crate::domain::plan::{Plan, PlanKind};
+use crate::domain::redemption::{self, Binding, Mac, Refusal};
 use crate::domain::time::fmt_ts;
 use crate::domain::voucher::{MAX_BATCH, VoucherError, VoucherId, VoucherKey};
 use crate::ids::IdGen;
 use crate::platform::Settings;
-use crate::store::{plans, vouchers};
+use crate::store::tenants::Tenant;
+use crate::store::{plans, redemptions, throttle, vouchers};
 
 /// The most codes one batch request may create (serials allow more; a printed sheet does not).
 pub const MAX_COUNT: u32 = 20_000;
@@ -109,5 +111,428 @@ pub fn check(settings: &Settings, realm: &Realm, typed: &str) -> Result<(String,
         Ok((code, id)) => Ok((code.to_string(), id)),
         Err(VoucherError::NotGenuine) => Err(UseCaseError::NotFound("voucher")),
         Err(e) => Err(UseCaseError::Invalid(e.to_string())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redemption: "issued and unused" (the stateless check above only says "well-formed and signed").
+// ---------------------------------------------------------------------------------------------
+
+/// Failed attempts allowed per device (MAC) in [`FAIL_WINDOW_SECONDS`].
+pub const FAIL_LIMIT_MAC: i64 = 5;
+/// Failed attempts allowed per client IP (several phones behind one address) in the window.
+pub const FAIL_LIMIT_IP: i64 = 20;
+/// Failed attempts allowed for the whole tenant in the window: the ceiling on guessing however
+/// many devices an attacker fakes. Reaching it refuses everyone's codes until the window ends, so
+/// it sits far above what honest typing errors produce.
+pub const FAIL_LIMIT_TENANT: i64 = 300;
+/// The throttle window (fixed windows, see `store::throttle`).
+pub const FAIL_WINDOW_SECONDS: i64 = 600;
+
+fn fail_limits(mac: &Mac, ip: &str) -> [(String, throttle::Limit); 3] {
+    let w = FAIL_WINDOW_SECONDS;
+    [
+        (format!("voucher-fail:mac:{}", mac.as_str()), throttle::Limit { limit: FAIL_LIMIT_MAC, window_seconds: w }),
+        (format!("voucher-fail:ip:{ip}"), throttle::Limit { limit: FAIL_LIMIT_IP, window_seconds: w }),
+        ("voucher-fail:tenant".to_owned(), throttle::Limit { limit: FAIL_LIMIT_TENANT, window_seconds: w }),
+    ]
+}
+
+/// A code that may be used now, and on what terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redeemed {
+    /// As printed: `XXXX-XXXX-XXXX`.
+    pub code: String,
+    /// The 12 symbols without dashes: the RADIUS username (and password) of the code.
+    pub username: String,
+    pub batch: u32,
+    pub serial: u32,
+    /// This call was the code's first use (it recorded the redemption).
+    pub first_use: bool,
+    /// What happened to the device binding.
+    #[serde(flatten)]
+    pub binding: Binding,
+    pub expires_at: String,
+    /// Seconds left (RADIUS `Session-Timeout`).
+    pub remaining_seconds: i64,
+    /// Bytes left when the plan has a data cap (`Mikrotik-Total-Limit`/`-Gigawords`).
+    pub remaining_bytes: Option<i64>,
+    /// MikroTik rate limit, upload/download: `1M/2M`.
+    pub rate_limit: String,
+    /// The tenant's hotspot idle timeout (RADIUS `Idle-Timeout`); 0: none.
+    pub idle_timeout_seconds: i64,
+    pub plan_code: String,
+    pub plan_name: String,
+}
+
+/// Why [`redeem`] did not let a device on.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    /// A reason the buyer can read ([`Refusal::key`] for pages, `Display` in English).
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The request itself is wrong (no MAC) or the deployment/store failed.
+    #[error(transparent)]
+    Failed(#[from] UseCaseError),
+}
+
+impl From<StoreError> for RedeemError {
+    fn from(e: StoreError) -> Self {
+        RedeemError::Failed(e.into())
+    }
+}
+
+impl From<Refusal> for RedeemError {
+    fn from(r: Refusal) -> Self {
+        RedeemError::Refused(r)
+    }
+}
+
+impl RaceLost for RedeemError {
+    fn lost_race(&self) -> bool {
+        matches!(self, RedeemError::Failed(e) if e.lost_race())
+    }
+}
+
+/// Uses a typed voucher code on the device (call it as `redeem(p.settings(), &db, &tenant, ...)`)
+/// on the device `mac` (client address `ip`) at `now`.
+///
+/// Exactly once: the first use inserts the redemption row keyed by (batch, serial) in the same
+/// batch as the device binding, so of any number of racing first uses one commits and the others
+/// re-read and are treated as later logins (same device: `Same`; another: bound, moved or refused
+/// by the plan's `max_devices` and the tenant's `voucher_binding`). Later logins get the time
+/// left from the first use and the bytes left after accounting. Unknown and malformed codes count
+/// against the MAC, the IP and the tenant ([`FAIL_LIMIT_MAC`] ...); over any limit, every attempt
+/// from there is refused as `Throttled` until the window ends.
+pub async fn redeem(
+    settings: &Settings,
+    db: &impl Db,
+    tenant: &Tenant,
+    typed: &str,
+    mac: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Redeemed, RedeemError> {
+    let key = key(settings, &tenant.realm)?;
+    let mac = Mac::parse(mac)
+        .ok_or_else(|| UseCaseError::Invalid("mac must be a MAC address such as AA:BB:CC:DD:EE:FF".into()))?;
+    let ip = ip.trim();
+    if ip.len() > 64 || ip.chars().any(|c| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
+        return Err(UseCaseError::Invalid("ip must be an IP address".into()).into());
+    }
+    let limits = fail_limits(&mac, ip);
+    let mut wait = 0;
+    for (k, lim) in &limits {
+        if let throttle::Verdict::Limited { retry_after_seconds } = throttle::check(db, k, *lim, now).await? {
+            wait = wait.max(retry_after_seconds);
+        }
+    }
+    if wait > 0 {
+        return Err(Refusal::Throttled { retry_after_seconds: wait }.into());
+    }
+    match attempt(db, tenant, &key, typed, &mac, ip, now).await {
+        Err(RedeemError::Refused(r)) if r.counts_as_guess() => {
+            let bumps: Vec<_> = limits.iter().map(|(k, lim)| throttle::bump(k, *lim, now)).collect();
+            db.batch(&bumps).await?;
+            Err(r.into())
+        }
+        other => other,
+    }
+}
+
+async fn attempt(
+    db: &impl Db,
+    tenant: &Tenant,
+    key: &VoucherKey,
+    typed: &str,
+    mac: &Mac,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Redeemed, RedeemError> {
+    let realm = &tenant.realm;
+    let (code, id) = key.verify(realm, typed).map_err(|e| match e {
+        VoucherError::NotGenuine => Refusal::Unknown,
+        e => Refusal::Malformed { detail: e.to_string() },
+    })?;
+    // Signed is not issued: the batch must exist and the serial be one it printed.
+    let batch = match redemptions::batch(db, id.batch).await? {
+        Some(b) if id.serial < b.count => b,
+        _ => return Err(Refusal::Unknown.into()),
+    };
+    let username = code.compact();
+    let rate_limit = Plan::rate_limit_of(batch.up_kbps, batch.down_kbps);
+    let answer = |first_use: bool, binding: Binding, expires_at: DateTime<Utc>, bytes: Option<i64>| Redeemed {
+        code: code.to_string(),
+        username: username.clone(),
+        batch: id.batch,
+        serial: id.serial,
+        first_use,
+        binding,
+        expires_at: fmt_ts(expires_at),
+        remaining_seconds: (expires_at - now).num_seconds(),
+        remaining_bytes: bytes,
+        rate_limit: rate_limit.clone(),
+        idle_timeout_seconds: tenant.settings.hotspot_idle_timeout_seconds,
+        plan_code: batch.plan_code.clone(),
+        plan_name: batch.plan_name.clone(),
+    };
+    let done = retry_races!(RedeemError, {
+        let Some(r) = redemptions::get(db, id.batch, id.serial).await? else {
+            let first = redemption::first_use(now, batch.period_seconds, batch.valid_until, batch.voided)?;
+            db.batch(&[
+                redemptions::insert(id.batch, id.serial, &username, &batch.plan_id, now, first.expires_at, mac, ip),
+                redemptions::bind(id.batch, id.serial, mac, now),
+            ])
+            .await?;
+            return Ok(answer(true, Binding::New, first.expires_at, batch.data_cap_bytes));
+        };
+        let used = r.bytes_used.max(redemptions::bytes_from_usage(db, &username, realm.as_str()).await?);
+        let stored = redemption::Redeemed {
+            expires_at: r.expires_at,
+            data_cap_bytes: batch.data_cap_bytes,
+            bytes_used: used,
+            batch_voided: batch.voided,
+        };
+        let (_, bytes) = redemption::remaining(&stored, now)?;
+        let bound = redemptions::devices(db, id.batch, id.serial).await?;
+        let online = redemptions::online(db, &username, realm.as_str()).await?;
+        let binding = redemption::bind(&bound, mac, batch.max_devices, online, tenant.settings.voucher_binding)?;
+        let mut stmts = Vec::new();
+        if binding != Binding::Same {
+            stmts.extend(redemptions::guard(id.batch, id.serial, r.version));
+        }
+        if let Binding::Moved { replaced } = &binding {
+            stmts.push(redemptions::unbind(id.batch, id.serial, replaced));
+        }
+        stmts.push(redemptions::bind(id.batch, id.serial, mac, now));
+        db.batch(&stmts).await?;
+        Ok(answer(false, binding, r.expires_at, bytes))
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("voucher busy, try again".into()).into())
+}
+
+/// Voids batch `id`: its codes are refused from now on, used or not.
+pub async fn void_batch(db: &impl Db, id: u32, now: DateTime<Utc>) -> Result<(), UseCaseError> {
+    vouchers::get(db, id).await?.ok_or(UseCaseError::NotFound("voucher batch"))?;
+    db.batch(&[redemptions::void_batch(id, now)]).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod redeem_tests {
+    use super::*;
+    use crate::domain::Money;
+    use crate::domain::redemption::BindingPolicy;
+    use crate::secret::Secret;
+    use crate::store::tenants::TenantSettings;
+    use crate::testing::{TestDb, run, tenant};
+    use chrono::TimeZone;
+
+    const A: &str = "00:11:22:33:44:0A";
+    const B: &str = "02:11:22:33:44:0B";
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("valid")
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            public_base_url: "http://edge".into(),
+            platform_token: Secret::new("pt"),
+            voucher_secret: Secret::new("voucher secret"),
+        }
+    }
+
+    /// A tenant DB with a 1-hour plan (optionally capped) and a batch of 10 codes.
+    fn setup(cap: Option<i64>, max_devices: i64, valid_days: Option<u32>) -> TestDb {
+        let db = TestDb::tenant();
+        let plan = Plan {
+            id: "p1".into(),
+            code: "hour".into(),
+            name: "One hour".into(),
+            kind: PlanKind::Hotspot,
+            price: Money::from_shillings(10),
+            period_seconds: 3600,
+            down_kbps: 2000,
+            up_kbps: 1000,
+            data_cap_bytes: cap,
+            max_devices,
+            active: true,
+        };
+        run(db.batch(&[plans::insert(&plan, &fmt_ts(t0()))])).expect("plan");
+        let input = BatchInput { plan: "hour".into(), count: 10, note: String::new(), valid_days };
+        let ctx = crate::Ctx { now: t0(), entropy: [7; 32] };
+        run(create_batch(&db, input, &mut IdGen::new(&ctx), t0())).expect("batch");
+        db
+    }
+
+    fn code(serial: u32) -> String {
+        let realm = Realm::parse("test").expect("realm");
+        key(&settings(), &realm).expect("key").code(&realm, VoucherId::new(1, serial).expect("id")).to_string()
+    }
+
+    fn go(db: &TestDb, policy: BindingPolicy, c: &str, mac: &str, at: DateTime<Utc>) -> Result<Redeemed, RedeemError> {
+        let t = tenant(TenantSettings { voucher_binding: policy, ..TenantSettings::default() });
+        run(redeem(&settings(), db, &t, c, mac, "10.5.50.7", at))
+    }
+
+    fn refusal(r: Result<Redeemed, RedeemError>) -> Refusal {
+        match r {
+            Err(RedeemError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn voucher_first_use_binds_and_later_login_gets_the_remaining_time() {
+        let db = setup(None, 1, None);
+        let first = go(&db, BindingPolicy::Refuse, &code(3), A, t0()).expect("first use");
+        assert!(first.first_use);
+        assert_eq!((first.binding.clone(), first.remaining_seconds), (Binding::New, 3600));
+        assert_eq!(first.rate_limit, "1M/2M");
+        let later = go(&db, BindingPolicy::Refuse, &code(3), A, t0() + Duration::minutes(20)).expect("later");
+        assert!(!later.first_use);
+        assert_eq!((later.binding, later.remaining_seconds), (Binding::Same, 2400));
+        let gone = go(&db, BindingPolicy::Refuse, &code(3), A, t0() + Duration::minutes(60));
+        assert_eq!(refusal(gone), Refusal::Expired);
+    }
+
+    #[test]
+    fn voucher_reused_on_other_mac_is_refused_or_moved_by_policy() {
+        let db = setup(None, 1, None);
+        go(&db, BindingPolicy::Refuse, &code(1), A, t0()).expect("first use");
+        let r = go(&db, BindingPolicy::Refuse, &code(1), B, t0() + Duration::minutes(1));
+        assert_eq!(refusal(r), Refusal::InUseElsewhere);
+        let moved = go(&db, BindingPolicy::Move, &code(1), B, t0() + Duration::minutes(2)).expect("moved");
+        assert_eq!(moved.binding, Binding::Moved { replaced: Mac::parse(A).expect("mac") });
+        assert_eq!(moved.remaining_seconds, 3480);
+        // Now A is the stranger: refused under `refuse`.
+        let back = go(&db, BindingPolicy::Refuse, &code(1), A, t0() + Duration::minutes(3));
+        assert_eq!(refusal(back), Refusal::InUseElsewhere);
+        // While the bound device is online, even `move` refuses.
+        run(db.batch(&[crate::stmt!(
+            "INSERT INTO online_sessions (nas_ip, session_id, username, input_octets, output_octets, reported_at) \
+             VALUES ('10.0.0.1', 's1', ?1, 0, 0, '2026-12-04T10:03:00Z')",
+            code(1).replace('-', "") + "@test"
+        )]))
+        .expect("online");
+        let r = go(&db, BindingPolicy::Move, &code(1), A, t0() + Duration::minutes(4));
+        assert_eq!(refusal(r), Refusal::InUseElsewhere);
+    }
+
+    #[test]
+    fn voucher_plan_with_two_devices_serves_two() {
+        let db = setup(None, 2, None);
+        go(&db, BindingPolicy::Refuse, &code(2), A, t0()).expect("A");
+        assert_eq!(go(&db, BindingPolicy::Refuse, &code(2), B, t0()).expect("B").binding, Binding::New);
+        let c = "00:11:22:33:44:0C";
+        assert_eq!(refusal(go(&db, BindingPolicy::Refuse, &code(2), c, t0())), Refusal::InUseElsewhere);
+    }
+
+    #[test]
+    fn voucher_signed_but_not_issued_is_unknown() {
+        let db = setup(None, 1, None);
+        // Serial 10 of a 10-code batch, and batch 2 which does not exist, both carry valid tags.
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &code(10), A, t0())), Refusal::Unknown);
+        let realm = Realm::parse("test").expect("realm");
+        let other = key(&settings(), &realm).expect("key").code(&realm, VoucherId::new(2, 0).expect("id"));
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &other.to_string(), A, t0())), Refusal::Unknown);
+        assert!(matches!(refusal(go(&db, BindingPolicy::Move, "ABC", B, t0())), Refusal::Malformed { .. }));
+    }
+
+    #[test]
+    fn voucher_of_expired_or_voided_batch_is_refused() {
+        let db = setup(None, 1, Some(1));
+        let later = t0() + Duration::days(2);
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &code(0), A, later)), Refusal::Expired);
+        // Time is capped at the batch's end: first use 30 minutes before it gives 30 minutes.
+        let near = t0() + Duration::days(1) - Duration::minutes(30);
+        assert_eq!(go(&db, BindingPolicy::Move, &code(4), A, near).expect("near").remaining_seconds, 1800);
+        run(void_batch(&db, 1, t0())).expect("void");
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &code(5), A, t0())), Refusal::Voided);
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &code(4), A, near)), Refusal::Voided);
+    }
+
+    #[test]
+    fn voucher_data_cap_counts_accounting_across_sessions() {
+        let db = setup(Some(1_000_000), 1, None);
+        let first = go(&db, BindingPolicy::Move, &code(6), A, t0()).expect("first");
+        assert_eq!(first.remaining_bytes, Some(1_000_000));
+        let u = code(6).replace('-', "");
+        run(db.batch(&[crate::stmt!(
+            "INSERT INTO usage_daily (username, day, input_octets, output_octets, online_seconds, sessions, \
+             updated_at) VALUES (?1, '2026-12-04', 100000, 300000, 60, 1, '2026-12-04T10:05:00Z')",
+            u.clone()
+        )]))
+        .expect("usage");
+        let again = go(&db, BindingPolicy::Move, &code(6), A, t0() + Duration::minutes(6)).expect("again");
+        assert_eq!(again.remaining_bytes, Some(600_000));
+        run(db.batch(&[redemptions::record_bytes(&u, 1_000_000)])).expect("used");
+        assert_eq!(refusal(go(&db, BindingPolicy::Move, &code(6), A, t0())), Refusal::DataUsedUp);
+    }
+
+    #[test]
+    fn voucher_guessing_is_throttled_per_mac_and_recovers() {
+        let db = setup(None, 1, None);
+        let wrong = |serial: u32| {
+            let mut c = code(serial).into_bytes();
+            c[0] = if c[0] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(c).expect("utf8")
+        };
+        for i in 0..FAIL_LIMIT_MAC {
+            assert_eq!(refusal(go(&db, BindingPolicy::Move, &wrong(1), A, t0())), Refusal::Unknown, "attempt {i}");
+        }
+        // Tripped: even a good code from this MAC waits for the window's end.
+        let r = refusal(go(&db, BindingPolicy::Move, &code(1), A, t0() + Duration::seconds(60)));
+        assert_eq!(r, Refusal::Throttled { retry_after_seconds: 540 });
+        // Another device on another address is not affected.
+        let t = tenant(TenantSettings::default());
+        run(redeem(&settings(), &db, &t, &code(2), B, "10.5.50.8", t0())).expect("other device");
+        // The next window lets the first device in again.
+        go(&db, BindingPolicy::Move, &code(1), A, t0() + Duration::seconds(FAIL_WINDOW_SECONDS)).expect("recovered");
+    }
+
+    #[test]
+    fn voucher_race_on_the_same_row_has_one_first_use() {
+        // The guarded insert: a second insert of the same (batch, serial) fails as a conflict.
+        let db = setup(None, 1, None);
+        let mac = Mac::parse(A).expect("mac");
+        let ins = || redemptions::insert(1, 7, "X", "p1", t0(), t0(), &mac, "");
+        run(db.batch(&[ins()])).expect("first");
+        assert!(matches!(run(db.batch(&[ins()])), Err(StoreError::Conflict(_))));
+    }
+}
+
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    proptest! {
+        #[test]
+        fn any_changed_character_is_rejected(batch in 1..=MAX_BATCH, serial in 0..(1u32 << 18), pos in 0usize..12, sym in 0usize..32) {
+            let realm = Realm::parse("acme").expect("realm");
+            let k = VoucherKey::derive(b"secret", &realm).expect("key");
+            let code = k.code(&realm, VoucherId::new(batch, serial).expect("id")).compact();
+            let mut typo = code.clone().into_bytes();
+            prop_assume!(typo[pos] != ALPHABET[sym]);
+            typo[pos] = ALPHABET[sym];
+            let typo = String::from_utf8(typo).expect("utf8");
+            prop_assert_eq!(k.verify(&realm, &typo), Err(VoucherError::NotGenuine));
+        }
+
+        #[test]
+        fn another_tenants_key_rejects_the_code(batch in 1..=MAX_BATCH, serial in 0..(1u32 << 18), other in "[a-z]{1,12}") {
+            let acme = Realm::parse("acme.co.ke").expect("realm");
+            let other = format!("{other}.co.ke");
+            prop_assume!(other != "acme.co.ke");
+            let them = Realm::parse(&other).expect("realm");
+            let code = VoucherKey::derive(b"secret", &acme).expect("key").code(&acme, VoucherId::new(batch, serial).expect("id"));
+            let k = VoucherKey::derive(b"secret", &them).expect("key");
+            prop_assert_eq!(k.verify(&them, &code.to_string()), Err(VoucherError::NotGenuine));
+        }
     }
 }
