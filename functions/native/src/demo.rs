@@ -123,6 +123,7 @@ async fn seed_hotspot(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
             down_kbps: down,
             up_kbps: up,
             data_cap_bytes: None,
+            max_devices: 1,
         };
         uc::plans::create_plan(db, input, ids, now).await?;
     }

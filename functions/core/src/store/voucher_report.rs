@@ -195,6 +195,7 @@ mod tests {
             down_kbps: 2000,
             up_kbps: 1000,
             data_cap_bytes: None,
+            max_devices: 1,
             active: true,
         };
         let at = "2026-12-01T00:00:00Z";

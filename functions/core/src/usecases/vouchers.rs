@@ -361,7 +361,14 @@ mod redeem_tests {
             active: true,
         };
         run(db.batch(&[plans::insert(&plan, &fmt_ts(t0()))])).expect("plan");
-        let input = BatchInput { plan: "hour".into(), count: 10, note: String::new(), valid_days };
+        let input = BatchInput {
+            plan: "hour".into(),
+            count: 10,
+            note: String::new(),
+            valid_days,
+            agent: String::new(),
+            price_cents: None,
+        };
         let ctx = crate::Ctx { now: t0(), entropy: [7; 32] };
         run(create_batch(&db, input, &mut IdGen::new(&ctx), t0())).expect("batch");
         db

@@ -278,6 +278,7 @@ mod tests {
             down_kbps: 2000,
             up_kbps: 1000,
             data_cap_bytes: Some(1_000_000_000),
+            max_devices: 1,
             active: true,
         }
     }
