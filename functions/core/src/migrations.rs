@@ -24,6 +24,7 @@ pub const TENANT: &[Migration] = &[
         name: "0007_voucher_redemptions",
         sql: include_str!("../migrations/tenant/0007_voucher_redemptions.sql"),
     },
+    Migration { name: "0008_portal", sql: include_str!("../migrations/tenant/0008_portal.sql") },
     Migration { name: "0009_console", sql: include_str!("../migrations/tenant/0009_console.sql") },
     Migration { name: "0010_cards", sql: include_str!("../migrations/tenant/0010_cards.sql") },
     Migration { name: "0011_hotspot_sales", sql: include_str!("../migrations/tenant/0011_hotspot_sales.sql") },

@@ -12,7 +12,7 @@ use crate::ids::IdGen;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, Tenant};
-use crate::store::{callbacks, feed, ledger, payments, plans, reports, staff, subscribers, usage};
+use crate::store::{callbacks, feed, ledger, payments, plans, reports, sms, staff, subscribers, usage};
 use crate::usecases::staff::{Action, Role};
 use crate::usecases::{credit, expiry, sweep};
 
@@ -317,6 +317,10 @@ async fn tenant_route<P: Platform>(
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;
             ok(&feed::after(db, after, limit).await?)
+        }
+        (R::SmsOutbox, Method::GET) => {
+            let limit = q.int("limit", 50, 500)?;
+            ok(&sms::list(db, q.get("to"), q.get("status"), limit).await?)
         }
         _ => Err(ApiError::MethodNotAllowed),
     }

@@ -192,6 +192,8 @@ pub(crate) enum R {
     RegisterC2b,
     Sweep,
     Feed,
+    /// The SMS outbox (development sink; `store::sms`).
+    SmsOutbox,
     Topup,
     TopupStatus,
     HookStk,
@@ -251,6 +253,7 @@ const ROUTES: &[(&str, R)] = &[
     ("/api/t/{realm}/daraja/register-c2b", R::RegisterC2b),
     ("/api/t/{realm}/sweep", R::Sweep),
     ("/api/t/{realm}/feed", R::Feed),
+    ("/api/t/{realm}/sms-outbox", R::SmsOutbox),
     ("/api/p/{realm}/topup", R::Topup),
     ("/api/p/{realm}/topup/{id}", R::TopupStatus),
     ("/hooks/{realm}/{token}/stk", R::HookStk),

@@ -9,6 +9,7 @@ pub mod payments;
 pub mod plans;
 pub mod redemptions;
 pub mod reports;
+pub mod sms;
 pub mod staff;
 pub mod stk;
 pub mod subscribers;
