@@ -147,4 +147,16 @@ mod tests {
         );
         assert!(run(db.batch(&[bad])).is_err());
     }
+
+    #[test]
+    fn sms_enqueue_is_written_only_with_its_cause() {
+        let db = TestDb::tenant();
+        let msg = enqueue("m1", "254700000001", "Code 123456", Kind::Transactional, "sw", "2026-12-04T09:00:00Z");
+        // The cause fails (a table that does not exist): the whole batch, message included, is dropped.
+        let failing_cause = Statement::new("INSERT INTO no_such_table (x) VALUES (1)");
+        assert!(run(db.batch(&[msg.clone(), failing_cause])).is_err());
+        assert!(run(list(&db, None, None, 10)).expect("list").is_empty(), "no message without its cause");
+        run(db.batch(&[msg])).expect("enqueue");
+        assert_eq!(run(list(&db, None, None, 10)).expect("list").len(), 1);
+    }
 }
