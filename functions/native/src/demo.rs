@@ -187,13 +187,8 @@ pub async fn seed_console(db: &impl Db, ids: &mut IdGen, n: usize) -> anyhow::Re
         return Ok(());
     }
     let now = chrono::Utc::now();
-    uc::staff::create_user(db, "demo-seed", OWNER_LOGIN, "Demo Owner", Role::Owner, OWNER_PASSWORD, ids, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let all = plans::list(db).await?;
-    if all.is_empty() {
-        return Ok(());
-    }
+    let n = if all.is_empty() { 0 } else { n };
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut rnd = move |m: u64| {
         x ^= x << 13;
@@ -308,5 +303,9 @@ pub async fn seed_console(db: &impl Db, ids: &mut IdGen, n: usize) -> anyhow::Re
         })])
         .await?;
     }
+    // The owner last: its existence says the seed is complete.
+    uc::staff::create_user(db, "demo-seed", OWNER_LOGIN, "Demo Owner", Role::Owner, OWNER_PASSWORD, ids, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
