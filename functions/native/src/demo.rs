@@ -143,6 +143,15 @@ Konnekted is running at {base} with a demo ISP (realm "{REALM}") and a Daraja si
 Demo secrets: admin token {ADMIN_TOKEN}, platform token {platform},
 voucher secret {voucher} (print codes: KONNEKTED_VOUCHER_SECRET={voucher} konnekted voucher code {REALM} 1 0).
 
+Open in a browser (every page a person uses; Swahili or English, works without JavaScript):
+
+  {base}/                      where each kind of user goes
+  {base}/c/{REALM}/login         the operator console: sign in as {OWNER_LOGIN} / {OWNER_PASSWORD}
+                                   (dashboard with MRR and the expiry forecast, subscribers, payments,
+                                    the unmatched inbox, callbacks, routers, who is online, users and API keys)
+  {base}/h/{REALM}               the captive portal a hotspot buyer sees: pick a package, pay through the
+                                   simulator (any Safaricom-style number, e.g. 0712345678), get the code
+
 Try it (admin token: {ADMIN_TOKEN}):
 
   # subscribers and their balances
