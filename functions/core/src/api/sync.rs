@@ -14,8 +14,7 @@ use crate::Ctx;
 use crate::db::Db;
 use crate::domain::time::fmt_ts;
 use crate::platform::Platform;
-use crate::stmt;
-use crate::store::{feed, plans, reports, usage};
+use crate::store::{feed, plans, reports, subscribers, usage};
 
 pub use proto::{HEADER_SIGNATURE, HEADER_TIMESTAMP, REPLAY_WINDOW_SECS, sign};
 
@@ -109,13 +108,7 @@ async fn feed_page(db: &impl Db, after: i64, limit: i64) -> Result<proto::FeedPa
 
 /// The tenant's whole desired network state.
 pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<proto::DesiredState, ApiError> {
-    let cursor = db
-        .query(&stmt!("SELECT COALESCE(MAX(seq), 0) AS c FROM change_feed"))
-        .await?
-        .first()
-        .map(|r| r.int("c"))
-        .transpose()?
-        .unwrap_or(0);
+    let cursor = feed::cursor(db).await?;
     let kbps = |v: i64| u64::try_from(v).unwrap_or(0);
     let plans = plans::list(db)
         .await?
@@ -129,29 +122,20 @@ pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<prot
             rate_limit: p.rate_limit(),
         })
         .collect();
-    let rows = db
-        .query(&stmt!(
-            "SELECT s.id, s.username, s.password, p.code AS plan, s.status, s.static_ip, s.site, s.expires_at \
-             FROM subscribers s JOIN plans p ON p.id = s.plan_id WHERE s.id <> ?1 ORDER BY s.username",
-            // The hotspot sales account only collects money; it is nobody's login.
-            crate::store::hotspot_sales::SALES_ACCOUNT_ID
-        ))
-        .await?;
-    let subscribers = rows
-        .iter()
-        .map(|r| {
-            Ok(proto::Subscriber {
-                id: r.text("id")?,
-                username: r.text("username")?,
-                password: r.text("password")?,
-                plan: r.text("plan")?,
-                status: proto::SubscriberStatus::parse(&r.text("status")?),
-                static_ip: r.opt_text("static_ip")?,
-                site: r.opt_text("site")?,
-                expires_at: r.opt_text("expires_at")?,
-            })
+    let subscribers = subscribers::network_rows(db)
+        .await?
+        .into_iter()
+        .map(|r| proto::Subscriber {
+            id: r.id,
+            username: r.username,
+            password: r.password.expose().to_owned(),
+            plan: r.plan_code,
+            status: proto::SubscriberStatus::parse(&r.status),
+            static_ip: r.static_ip,
+            site: r.site,
+            expires_at: r.expires_at,
         })
-        .collect::<Result<Vec<_>, crate::db::StoreError>>()?;
+        .collect();
     Ok(proto::DesiredState { realm: realm.to_owned(), generated_at: fmt_ts(ctx.now), cursor, plans, subscribers })
 }
 

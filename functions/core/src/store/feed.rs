@@ -37,6 +37,17 @@ pub fn append(subscriber_id: Option<&str>, kind: &str, payload: &serde_json::Val
     )
 }
 
+/// The newest change's sequence number (0 for an empty feed): where a reader that has just
+/// read the whole desired state continues.
+pub async fn cursor(db: &impl Db) -> Result<i64, StoreError> {
+    db.query(&stmt!("SELECT COALESCE(MAX(seq), 0) AS c FROM change_feed"))
+        .await?
+        .first()
+        .map(|r| r.int("c"))
+        .transpose()
+        .map(|c| c.unwrap_or(0))
+}
+
 pub async fn after(db: &impl Db, cursor: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
     let rows = db
         .query(&stmt!(

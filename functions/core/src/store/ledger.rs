@@ -18,6 +18,29 @@ pub struct Entry {
     pub balance_cents: i64,
 }
 
+/// One paid period of a plan (a renewal's subscription row).
+pub fn insert_subscription(
+    id: &str,
+    subscriber_id: &str,
+    plan_id: &str,
+    starts_at: &str,
+    ends_at: &str,
+    price_cents: i64,
+    created_at: &str,
+) -> Statement {
+    stmt!(
+        "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        id,
+        subscriber_id,
+        plan_id,
+        starts_at,
+        ends_at,
+        price_cents,
+        created_at
+    )
+}
+
 pub fn insert(
     subscriber_id: &str,
     kind: &str,

@@ -342,3 +342,42 @@ pub async fn search(
     let total = db.query(&count).await?.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
     Ok((many(db, page).await?, total))
 }
+
+/// What the network needs of one subscriber (the sync API's desired state), with the plan's code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRow {
+    pub id: String,
+    pub username: String,
+    pub password: crate::secret::Secret,
+    pub plan_code: String,
+    pub status: String,
+    pub static_ip: Option<String>,
+    pub site: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// Every subscriber as the network sees it, ordered by username. The hotspot sales account only
+/// collects money; it is nobody's login, so it is left out.
+pub async fn network_rows(db: &impl Db) -> Result<Vec<NetworkRow>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT s.id, s.username, s.password, p.code AS plan, s.status, s.static_ip, s.site, s.expires_at \
+             FROM subscribers s JOIN plans p ON p.id = s.plan_id WHERE s.id <> ?1 ORDER BY s.username",
+            crate::store::hotspot_sales::SALES_ACCOUNT_ID
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(NetworkRow {
+                id: r.text("id")?,
+                username: r.text("username")?,
+                password: crate::secret::Secret::new(r.text("password")?),
+                plan_code: r.text("plan")?,
+                status: r.text("status")?,
+                static_ip: r.opt_text("static_ip")?,
+                site: r.opt_text("site")?,
+                expires_at: r.opt_text("expires_at")?,
+            })
+        })
+        .collect()
+}

@@ -65,14 +65,12 @@ pub fn outcome_statements(
     let mut out = Vec::new();
     for p in &outcome.periods {
         let sub_id = ids.uuid();
-        out.push(crate::stmt!(
-            "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        out.push(ledger::insert_subscription(
             &sub_id,
             &s.subscriber.id,
             &plan.id,
-            fmt_ts(p.starts_at),
-            fmt_ts(p.ends_at),
+            &fmt_ts(p.starts_at),
+            &fmt_ts(p.ends_at),
             plan.price.cents(),
             &at,
         ));
