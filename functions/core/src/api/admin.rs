@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, Params, Query, R, bearer, body_json, created, is_platform, ok, tenant_of};
+use super::{ApiError, ApiResult, Params, Query, Route, bearer, body_json, created, is_platform, ok, tenant_of};
 use crate::Ctx;
 use crate::db::Db;
 use crate::ids::IdGen;
@@ -35,20 +35,22 @@ async fn caller<P: Platform>(
 }
 
 /// What an admin route does, for the role table ([`uc::staff::ROLE_TABLE`]).
-pub(crate) fn route_action(route: R, m: &Method) -> Action {
+pub(crate) fn route_action(route: Route, m: &Method) -> Action {
     let read = *m == Method::GET;
     match route {
-        R::Plans | R::Plan if read => Action::ViewBilling,
-        R::Plans | R::Plan => Action::EditPlans,
-        R::Subscribers | R::Subscriber | R::Ledger if read => Action::ViewBilling,
-        R::Subscribers | R::Subscriber | R::Ledger => Action::EditSubscribers,
-        R::Adjust | R::StkPush | R::Assign => Action::TakeMoney,
-        R::Payments | R::Unmatched => Action::ViewBilling,
-        R::Callbacks | R::Usage | R::Online | R::Reports => Action::ViewNetwork,
-        R::VoucherBatches | R::VoucherCodes | R::VoucherSheet | R::VoucherReport if read => Action::ViewVouchers,
-        R::Reversals => Action::ViewBilling,
-        R::VoucherBatches | R::VoucherCodes => Action::SellVouchers,
-        R::StaffUsers => Action::ManageUsers,
+        Route::Plans | Route::Plan if read => Action::ViewBilling,
+        Route::Plans | Route::Plan => Action::EditPlans,
+        Route::Subscribers | Route::Subscriber | Route::Ledger if read => Action::ViewBilling,
+        Route::Subscribers | Route::Subscriber | Route::Ledger => Action::EditSubscribers,
+        Route::Adjust | Route::StkPush | Route::Assign => Action::TakeMoney,
+        Route::Payments | Route::Unmatched => Action::ViewBilling,
+        Route::Callbacks | Route::Usage | Route::Online | Route::Reports => Action::ViewNetwork,
+        Route::VoucherBatches | Route::VoucherCodes | Route::VoucherSheet | Route::VoucherReport if read => {
+            Action::ViewVouchers
+        }
+        Route::Reversals => Action::ViewBilling,
+        Route::VoucherBatches | Route::VoucherCodes => Action::SellVouchers,
+        Route::StaffUsers => Action::ManageUsers,
         // settings, sweep, C2B registration, the change feed, anything new: owner only
         _ => Action::Settings,
     }
@@ -63,10 +65,16 @@ struct TenantView<'a> {
     daraja_configured: bool,
 }
 
-pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+pub(crate) async fn handle<P: Platform>(
+    p: &P,
+    route: Route,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> ApiResult {
     let mut ids = IdGen::new(ctx);
     let m = req.method().clone();
-    if route == R::Tenants {
+    if route == Route::Tenants {
         if !is_platform(p, &req) {
             return Err(ApiError::Unauthorized);
         }
@@ -100,7 +108,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
     let write = m != Method::GET;
     // Every change through the API is audited: who, what, when, and what was asked (a settings
     // change records which fields, never their values: they may hold Daraja secrets).
-    let asked = if route == R::Settings || route == R::StaffUsers {
+    let asked = if route == Route::Settings || route == Route::StaffUsers {
         serde_json::from_slice::<serde_json::Value>(req.body())
             .ok()
             .and_then(|v| v.as_object().map(|o| serde_json::json!({"fields": o.keys().collect::<Vec<_>>()})))
@@ -122,7 +130,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
 #[allow(clippy::too_many_arguments)]
 async fn tenant_route<P: Platform>(
     p: &P,
-    route: R,
+    route: Route,
     params: &Params,
     req: Request<Bytes>,
     ctx: &Ctx,
@@ -137,38 +145,40 @@ async fn tenant_route<P: Platform>(
     // Subscriber routes take an id, an account number or a username; the rest of this function
     // sees the id.
     let resolved;
-    let id = if matches!(route, R::Subscriber | R::Ledger | R::Adjust | R::StkPush) {
+    let id = if matches!(route, Route::Subscriber | Route::Ledger | Route::Adjust | Route::StkPush) {
         resolved = subscribers::find(db, raw_id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
         resolved.subscriber.id.as_str()
     } else {
         raw_id
     };
     match (route, m) {
-        (R::Plans, Method::GET) => ok(&plans::list(db).await?),
-        (R::Plans, Method::POST) => created(&uc::plans::create_plan(db, body_json(&req)?, ids, ctx.now).await?),
-        (R::Plan, Method::GET) => ok(&plans::get(db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?),
-        (R::Plan, Method::PATCH) => ok(&uc::plans::update_plan(db, id, body_json(&req)?, ctx.now).await?),
+        (Route::Plans, Method::GET) => ok(&plans::list(db).await?),
+        (Route::Plans, Method::POST) => created(&uc::plans::create_plan(db, body_json(&req)?, ids, ctx.now).await?),
+        (Route::Plan, Method::GET) => {
+            ok(&plans::get(db, id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?)
+        }
+        (Route::Plan, Method::PATCH) => ok(&uc::plans::update_plan(db, id, body_json(&req)?, ctx.now).await?),
 
-        (R::Subscribers, Method::GET) => {
+        (Route::Subscribers, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             let offset = q.int("offset", 0, i64::MAX)?;
             ok(&subscribers::list(db, q.get("status"), limit, offset).await?)
         }
-        (R::Subscribers, Method::POST) => {
+        (Route::Subscribers, Method::POST) => {
             created(&uc::subscribers::create_subscriber(db, body_json(&req)?, ids, ctx.now).await?)
         }
-        (R::Subscriber, Method::GET) => {
+        (Route::Subscriber, Method::GET) => {
             let s = subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             ok(&s)
         }
-        (R::Subscriber, Method::PATCH) => {
+        (Route::Subscriber, Method::PATCH) => {
             ok(&uc::subscribers::update_subscriber(db, id, body_json(&req)?, ctx.now).await?)
         }
-        (R::Ledger, Method::GET) => {
+        (Route::Ledger, Method::GET) => {
             subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             ok(&ledger::for_subscriber(db, id).await?)
         }
-        (R::Adjust, Method::POST) => {
+        (Route::Adjust, Method::POST) => {
             #[derive(Deserialize)]
             struct Adj {
                 amount_cents: i64,
@@ -177,7 +187,7 @@ async fn tenant_route<P: Platform>(
             let a: Adj = body_json(&req)?;
             ok(&uc::operator_money::adjust(db, &tenant.settings, id, a.amount_cents, &a.memo, ids, ctx.now).await?)
         }
-        (R::StkPush, Method::POST) => {
+        (Route::StkPush, Method::POST) => {
             #[derive(Deserialize)]
             struct Push {
                 #[serde(default)]
@@ -197,7 +207,7 @@ async fn tenant_route<P: Platform>(
                 &crate::usecases::topup::start(p, db, tenant, input, ctx.now).await?,
             ))
         }
-        (R::Payments, Method::GET) => {
+        (Route::Payments, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             let status = match q.get("status") {
                 None => None,
@@ -208,18 +218,18 @@ async fn tenant_route<P: Platform>(
             };
             ok(&payments::list(db, status, q.get("subscriber"), limit).await?)
         }
-        (R::Unmatched, Method::GET) => {
+        (Route::Unmatched, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             ok(&payments::list(db, Some(payments::PaymentStatus::Unmatched), None, limit).await?)
         }
-        (R::Assign, Method::POST) => {
+        (Route::Assign, Method::POST) => {
             ok(&uc::operator_money::assign_unmatched(db, &tenant.settings, id, body_json(&req)?, ids, ctx.now).await?)
         }
-        (R::Callbacks, Method::GET) => {
+        (Route::Callbacks, Method::GET) => {
             let limit = q.int("limit", 50, 500)?;
             ok(&callbacks::list(db, q.get("outcome"), limit).await?)
         }
-        (R::Settings, Method::GET) => {
+        (Route::Settings, Method::GET) => {
             let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(db, "stripe").await?;
             let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(db, "paystack").await?;
             ok(&serde_json::json!({
@@ -246,7 +256,7 @@ async fn tenant_route<P: Platform>(
                 }
             }))
         }
-        (R::Settings, Method::PUT) => {
+        (Route::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
             let (settings, daraja) = uc::tenants::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
             let keys = uc::cards::merge_keys(db, &patch, ctx.now).await?;
@@ -256,20 +266,20 @@ async fn tenant_route<P: Platform>(
             }
             ok(&serde_json::json!({"updated": true}))
         }
-        (R::RegisterC2b, Method::POST) => {
+        (Route::RegisterC2b, Method::POST) => {
             let ack = crate::mpesa::register_c2b(p, db, tenant, ctx.now)
                 .await
                 .map_err(|e| ApiError::Provider(e.to_string()))?;
             ok(&serde_json::json!({"registered": true, "description": ack.response_description}))
         }
-        (R::Sweep, Method::POST) => {
+        (Route::Sweep, Method::POST) => {
             let s =
                 if tenant.daraja.is_configured() { Some(sweep::run(p, db, tenant, ids, ctx.now).await?) } else { None };
             let settled = credit::settle_pending(db, &tenant.settings, ids, ctx.now).await?;
             let e = expiry::run(db, &tenant.settings, ids, ctx.now).await?;
             ok(&serde_json::json!({"sweep": s, "settled": settled, "expiry": e}))
         }
-        (R::Usage, Method::GET) => {
+        (Route::Usage, Method::GET) => {
             let limit = q.int("limit", 366, 10_000)?;
             let from = q.get("from").unwrap_or("0000-00-00");
             let to = q.get("to").unwrap_or("9999-99-99");
@@ -285,16 +295,16 @@ async fn tenant_route<P: Platform>(
             };
             ok(&usage::days(db, who.as_deref(), from, to, limit).await?)
         }
-        (R::Online, Method::GET) => ok(&usage::online(db).await?),
-        (R::Reports, Method::GET) => {
+        (Route::Online, Method::GET) => ok(&usage::online(db).await?),
+        (Route::Reports, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             ok(&reports::list(db, q.get("router"), q.get("outcome"), limit).await?)
         }
-        (R::VoucherBatches, Method::GET) => super::vouchers::list(db).await,
-        (R::VoucherBatches, Method::POST) => super::vouchers::create(p, tenant, db, &req, ids, ctx).await,
-        (R::VoucherCodes, Method::GET) => super::vouchers::codes(p, tenant, db, params, &q).await,
-        (R::StaffUsers, Method::GET) => ok(&staff::users(db).await?),
-        (R::StaffUsers, Method::POST) => {
+        (Route::VoucherBatches, Method::GET) => super::vouchers::list(db).await,
+        (Route::VoucherBatches, Method::POST) => super::vouchers::create(p, tenant, db, &req, ids, ctx).await,
+        (Route::VoucherCodes, Method::GET) => super::vouchers::codes(p, tenant, db, params, &q).await,
+        (Route::StaffUsers, Method::GET) => ok(&staff::users(db).await?),
+        (Route::StaffUsers, Method::POST) => {
             #[derive(Deserialize)]
             struct NewUser {
                 login: String,
@@ -307,18 +317,18 @@ async fn tenant_route<P: Platform>(
                 .ok_or_else(|| ApiError::BadRequest("role is owner, staff, agent or readonly".into()))?;
             created(&uc::staff::create_user(db, "api", &u.login, &u.name, role, &u.password, ids, ctx.now).await?)
         }
-        (R::VoucherSheet, Method::GET) => super::vouchers::sheet(p, tenant, db, params, &q, &req).await,
-        (R::VoucherReport, Method::GET) => super::vouchers::report(db, &q, ctx).await,
-        (R::Reversals, Method::GET) => {
+        (Route::VoucherSheet, Method::GET) => super::vouchers::sheet(p, tenant, db, params, &q, &req).await,
+        (Route::VoucherReport, Method::GET) => super::vouchers::report(db, &q, ctx).await,
+        (Route::Reversals, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             ok(&crate::store::cards::reversals(db, limit).await?)
         }
-        (R::Feed, Method::GET) => {
+        (Route::Feed, Method::GET) => {
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", 500, 5000)?;
             ok(&feed::after(db, after, limit).await?)
         }
-        (R::SmsOutbox, Method::GET) => {
+        (Route::SmsOutbox, Method::GET) => {
             let limit = q.int("limit", 50, 500)?;
             ok(&sms::list(db, q.get("to"), q.get("status"), limit).await?)
         }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 
-use super::{ApiError, ApiResult, Params, R, body_json, json, method_is, ok, tenant_of};
+use super::{ApiError, ApiResult, Params, Route, body_json, json, method_is, ok, tenant_of};
 use crate::Ctx;
 use crate::db::Db;
 use crate::ids::IdGen;
@@ -16,27 +16,33 @@ use crate::usecases::cards;
 
 pub(crate) async fn checkout<P: Platform>(
     p: &P,
-    route: R,
+    route: Route,
     params: &Params,
     req: Request<Bytes>,
     ctx: &Ctx,
 ) -> ApiResult {
     let (tenant, db) = tenant_of(p, params).await?;
     match route {
-        R::Checkout if method_is(&req, &Method::POST) => {
+        Route::Checkout if method_is(&req, &Method::POST) => {
             let input: cards::CheckoutInput = body_json(&req)?;
             let mut ids = IdGen::new(ctx);
             let started = cards::start_checkout(p, &db, &tenant, input, &mut ids, ctx.now).await?;
             Ok(json(StatusCode::CREATED, &started))
         }
-        R::CheckoutStatus if method_is(&req, &Method::GET) => {
+        Route::CheckoutStatus if method_is(&req, &Method::GET) => {
             ok(&cards::checkout_status(&db, params.id.as_deref().unwrap_or("")).await?)
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
 }
 
-pub(crate) async fn hook<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+pub(crate) async fn hook<P: Platform>(
+    p: &P,
+    route: Route,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> ApiResult {
     if !method_is(&req, &Method::POST) {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -46,7 +52,7 @@ pub(crate) async fn hook<P: Platform>(p: &P, route: R, params: &Params, req: Req
         p.log(Level::Warn, &format!("{}: webhook with a wrong token refused", tenant.realm));
         return Err(ApiError::NotFound("route".into()));
     }
-    let provider = if route == R::HookStripe { cards::STRIPE } else { cards::PAYSTACK };
+    let provider = if route == Route::HookStripe { cards::STRIPE } else { cards::PAYSTACK };
     let body = req.body();
     if let Some(cut) = req.extensions().get::<crate::BodyTruncated>() {
         let reply = cards::oversized(&db, provider, body, cut.total, ctx.now).await?;
@@ -54,7 +60,7 @@ pub(crate) async fn hook<P: Platform>(p: &P, route: R, params: &Params, req: Req
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let mut ids = IdGen::new(ctx);
-    let result = if route == R::HookStripe {
+    let result = if route == Route::HookStripe {
         cards::stripe_webhook(&db, &tenant, header("stripe-signature"), body, &mut ids, ctx.now).await
     } else {
         cards::paystack_webhook(p, &db, &tenant, header("x-paystack-signature"), body, &mut ids, ctx.now).await

@@ -5,14 +5,20 @@
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 
-use super::{ApiError, ApiResult, Params, R, json, method_is, tenant_of};
+use super::{ApiError, ApiResult, Params, Route, json, method_is, tenant_of};
 use crate::Ctx;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::secret::constant_time_eq;
 use crate::usecases::callbacks;
 
-pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+pub(crate) async fn handle<P: Platform>(
+    p: &P,
+    route: Route,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> ApiResult {
     if !method_is(&req, &Method::POST) {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -26,8 +32,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
     let body = req.body();
     if let Some(cut) = req.extensions().get::<crate::BodyTruncated>() {
         let kind = match route {
-            R::HookStk => "stk_callback",
-            R::HookValidate => "c2b_validation",
+            Route::HookStk => "stk_callback",
+            Route::HookValidate => "c2b_validation",
             _ => "c2b_confirmation",
         };
         let reply = callbacks::oversized(&db, kind, body, cut.total, ctx.now).await?;
@@ -38,8 +44,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
         return Ok(json(StatusCode::PAYLOAD_TOO_LARGE, &reply.body));
     }
     let reply = match route {
-        R::HookStk => callbacks::stk_callback(&db, &tenant, body, &mut ids, ctx.now).await?,
-        R::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,
+        Route::HookStk => callbacks::stk_callback(&db, &tenant, body, &mut ids, ctx.now).await?,
+        Route::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,
         _ => callbacks::c2b_confirmation(&db, &tenant, body, &mut ids, ctx.now).await?,
     };
     if reply.outcome == crate::store::callbacks::Outcome::Malformed {

@@ -174,7 +174,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
 
 /// Route names; the router maps a path to one of these plus its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum R {
+pub(crate) enum Route {
     Health,
     Tenants,
     Plans,
@@ -235,62 +235,62 @@ pub(crate) enum R {
 
 /// Every route: path pattern and the handler's name. `build_router` refuses a bad entry (a
 /// conflict or an invalid pattern) and the tests check every entry resolves to its own name.
-const ROUTES: &[(&str, R)] = &[
-    ("/health", R::Health),
-    ("/api/tenants", R::Tenants),
-    ("/api/t/{realm}/plans", R::Plans),
-    ("/api/t/{realm}/plans/{id}", R::Plan),
-    ("/api/t/{realm}/subscribers", R::Subscribers),
-    ("/api/t/{realm}/subscribers/{id}", R::Subscriber),
-    ("/api/t/{realm}/subscribers/{id}/ledger", R::Ledger),
-    ("/api/t/{realm}/subscribers/{id}/adjust", R::Adjust),
-    ("/api/t/{realm}/subscribers/{id}/stk-push", R::StkPush),
-    ("/api/t/{realm}/payments", R::Payments),
-    ("/api/t/{realm}/unmatched", R::Unmatched),
-    ("/api/t/{realm}/unmatched/{id}/assign", R::Assign),
-    ("/api/t/{realm}/callbacks", R::Callbacks),
-    ("/api/t/{realm}/settings", R::Settings),
-    ("/api/t/{realm}/daraja/register-c2b", R::RegisterC2b),
-    ("/api/t/{realm}/sweep", R::Sweep),
-    ("/api/t/{realm}/feed", R::Feed),
-    ("/api/t/{realm}/sms-outbox", R::SmsOutbox),
-    ("/api/p/{realm}/topup", R::Topup),
-    ("/api/p/{realm}/topup/{id}", R::TopupStatus),
-    ("/hooks/{realm}/{token}/stk", R::HookStk),
-    ("/hooks/{realm}/{token}/c2b/validate", R::HookValidate),
-    ("/hooks/{realm}/{token}/c2b/confirm", R::HookConfirm),
-    ("/hooks/{realm}/{token}/stripe", R::HookStripe),
-    ("/hooks/{realm}/{token}/paystack", R::HookPaystack),
-    ("/api/p/{realm}/checkout", R::Checkout),
-    ("/api/p/{realm}/checkout/{id}", R::CheckoutStatus),
-    ("/api/t/{realm}/reversals", R::Reversals),
-    ("/sync/{realm}/desired", R::SyncDesired),
-    ("/sync/{realm}/feed", R::SyncFeed),
-    ("/sync/{realm}/reports", R::SyncReports),
-    ("/sync/{realm}/usage", R::SyncUsage),
-    ("/api/t/{realm}/usage", R::Usage),
-    ("/api/t/{realm}/online", R::Online),
-    ("/api/t/{realm}/reports", R::Reports),
-    ("/api/t/{realm}/voucher-batches", R::VoucherBatches),
-    ("/api/t/{realm}/voucher-batches/{id}/codes", R::VoucherCodes),
-    ("/api/t/{realm}/voucher-batches/{id}/sheet", R::VoucherSheet),
-    ("/api/t/{realm}/voucher-report", R::VoucherReport),
-    ("/api/v/{realm}/vouchers/{id}", R::VoucherCheck),
-    ("/api/t/{realm}/users", R::StaffUsers),
+const ROUTES: &[(&str, Route)] = &[
+    ("/health", Route::Health),
+    ("/api/tenants", Route::Tenants),
+    ("/api/t/{realm}/plans", Route::Plans),
+    ("/api/t/{realm}/plans/{id}", Route::Plan),
+    ("/api/t/{realm}/subscribers", Route::Subscribers),
+    ("/api/t/{realm}/subscribers/{id}", Route::Subscriber),
+    ("/api/t/{realm}/subscribers/{id}/ledger", Route::Ledger),
+    ("/api/t/{realm}/subscribers/{id}/adjust", Route::Adjust),
+    ("/api/t/{realm}/subscribers/{id}/stk-push", Route::StkPush),
+    ("/api/t/{realm}/payments", Route::Payments),
+    ("/api/t/{realm}/unmatched", Route::Unmatched),
+    ("/api/t/{realm}/unmatched/{id}/assign", Route::Assign),
+    ("/api/t/{realm}/callbacks", Route::Callbacks),
+    ("/api/t/{realm}/settings", Route::Settings),
+    ("/api/t/{realm}/daraja/register-c2b", Route::RegisterC2b),
+    ("/api/t/{realm}/sweep", Route::Sweep),
+    ("/api/t/{realm}/feed", Route::Feed),
+    ("/api/t/{realm}/sms-outbox", Route::SmsOutbox),
+    ("/api/p/{realm}/topup", Route::Topup),
+    ("/api/p/{realm}/topup/{id}", Route::TopupStatus),
+    ("/hooks/{realm}/{token}/stk", Route::HookStk),
+    ("/hooks/{realm}/{token}/c2b/validate", Route::HookValidate),
+    ("/hooks/{realm}/{token}/c2b/confirm", Route::HookConfirm),
+    ("/hooks/{realm}/{token}/stripe", Route::HookStripe),
+    ("/hooks/{realm}/{token}/paystack", Route::HookPaystack),
+    ("/api/p/{realm}/checkout", Route::Checkout),
+    ("/api/p/{realm}/checkout/{id}", Route::CheckoutStatus),
+    ("/api/t/{realm}/reversals", Route::Reversals),
+    ("/sync/{realm}/desired", Route::SyncDesired),
+    ("/sync/{realm}/feed", Route::SyncFeed),
+    ("/sync/{realm}/reports", Route::SyncReports),
+    ("/sync/{realm}/usage", Route::SyncUsage),
+    ("/api/t/{realm}/usage", Route::Usage),
+    ("/api/t/{realm}/online", Route::Online),
+    ("/api/t/{realm}/reports", Route::Reports),
+    ("/api/t/{realm}/voucher-batches", Route::VoucherBatches),
+    ("/api/t/{realm}/voucher-batches/{id}/codes", Route::VoucherCodes),
+    ("/api/t/{realm}/voucher-batches/{id}/sheet", Route::VoucherSheet),
+    ("/api/t/{realm}/voucher-report", Route::VoucherReport),
+    ("/api/v/{realm}/vouchers/{id}", Route::VoucherCheck),
+    ("/api/t/{realm}/users", Route::StaffUsers),
     // Each area below routes its own sub-paths (`rest`) in its own module.
-    ("/h/{realm}", R::Captive),
-    ("/h/{realm}/{*rest}", R::Captive),
-    ("/p/{realm}", R::Portal),
-    ("/p/{realm}/{*rest}", R::Portal),
-    ("/api/p/{realm}/v1/{*rest}", R::CustomerApi),
-    ("/c/{realm}", R::Console),
-    ("/c/{realm}/{*rest}", R::Console),
-    ("/platform", R::PlatformConsole),
-    ("/platform/{*rest}", R::PlatformConsole),
-    ("/", R::Home),
+    ("/h/{realm}", Route::Captive),
+    ("/h/{realm}/{*rest}", Route::Captive),
+    ("/p/{realm}", Route::Portal),
+    ("/p/{realm}/{*rest}", Route::Portal),
+    ("/api/p/{realm}/v1/{*rest}", Route::CustomerApi),
+    ("/c/{realm}", Route::Console),
+    ("/c/{realm}/{*rest}", Route::Console),
+    ("/platform", Route::PlatformConsole),
+    ("/platform/{*rest}", Route::PlatformConsole),
+    ("/", Route::Home),
 ];
 
-fn build_router() -> Result<matchit::Router<R>, String> {
+fn build_router() -> Result<matchit::Router<Route>, String> {
     let mut r = matchit::Router::new();
     for &(path, name) in ROUTES {
         r.insert(path, name).map_err(|e| format!("route {path}: {e}"))?;
@@ -299,8 +299,8 @@ fn build_router() -> Result<matchit::Router<R>, String> {
 }
 
 /// The route table, built once; an error (a bad entry) is answered as 503 and logged.
-fn router() -> Result<&'static matchit::Router<R>, &'static str> {
-    static ROUTER: OnceLock<Result<matchit::Router<R>, String>> = OnceLock::new();
+fn router() -> Result<&'static matchit::Router<Route>, &'static str> {
+    static ROUTER: OnceLock<Result<matchit::Router<Route>, String>> = OnceLock::new();
     ROUTER.get_or_init(build_router).as_ref().map_err(String::as_str)
 }
 
@@ -330,21 +330,23 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         (*m.value, Params { realm: get("realm"), id: get("id"), token: get("token"), rest: get("rest") })
     };
     let result = match route {
-        R::Health => ok(&serde_json::json!({"status": "ok"})),
-        R::VoucherCheck if method_is(&req, &Method::GET) => vouchers::check(p, &params),
-        R::VoucherCheck => Err(ApiError::MethodNotAllowed),
-        R::HookStk | R::HookValidate | R::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
-        R::HookStripe | R::HookPaystack => cards::hook(p, route, &params, req, ctx).await,
-        R::Checkout | R::CheckoutStatus => cards::checkout(p, route, &params, req, ctx).await,
-        R::Topup | R::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
-        R::SyncDesired | R::SyncFeed | R::SyncReports | R::SyncUsage => sync::handle(p, route, &params, req, ctx).await,
+        Route::Health => ok(&serde_json::json!({"status": "ok"})),
+        Route::VoucherCheck if method_is(&req, &Method::GET) => vouchers::check(p, &params),
+        Route::VoucherCheck => Err(ApiError::MethodNotAllowed),
+        Route::HookStk | Route::HookValidate | Route::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
+        Route::HookStripe | Route::HookPaystack => cards::hook(p, route, &params, req, ctx).await,
+        Route::Checkout | Route::CheckoutStatus => cards::checkout(p, route, &params, req, ctx).await,
+        Route::Topup | Route::TopupStatus => portal::handle(p, route, &params, req, ctx).await,
+        Route::SyncDesired | Route::SyncFeed | Route::SyncReports | Route::SyncUsage => {
+            sync::handle(p, route, &params, req, ctx).await
+        }
         // Pages answer every outcome (errors included) as HTML themselves.
-        R::Captive => return crate::web::captive::handle(p, &params, req, ctx).await,
-        R::Portal => return crate::web::portal::handle(p, &params, req, ctx).await,
-        R::Console => return crate::web::console::handle(p, &params, req, ctx).await,
-        R::PlatformConsole => return crate::web::console::platform::handle(p, &params, req, ctx).await,
-        R::Home => return crate::web::home::handle(&req),
-        R::CustomerApi => customer::handle(p, &params, req, ctx).await,
+        Route::Captive => return crate::web::captive::handle(p, &params, req, ctx).await,
+        Route::Portal => return crate::web::portal::handle(p, &params, req, ctx).await,
+        Route::Console => return crate::web::console::handle(p, &params, req, ctx).await,
+        Route::PlatformConsole => return crate::web::console::platform::handle(p, &params, req, ctx).await,
+        Route::Home => return crate::web::home::handle(&req),
+        Route::CustomerApi => customer::handle(p, &params, req, ctx).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };
     match result {
@@ -416,8 +418,8 @@ mod tests {
     #[test]
     fn router_conflicting_entry_is_an_error_not_ignored() {
         let mut r = matchit::Router::new();
-        r.insert("/api/t/{realm}/plans", R::Plans).expect("first");
-        assert!(r.insert("/api/t/{tenant}/plans", R::Plan).is_err());
+        r.insert("/api/t/{realm}/plans", Route::Plans).expect("first");
+        assert!(r.insert("/api/t/{tenant}/plans", Route::Plan).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use konnekted_sync_proto as proto;
 
-use super::{ApiError, ApiResult, Params, Query, R, body_json, json, ok, tenant_of};
+use super::{ApiError, ApiResult, Params, Query, Route, body_json, json, ok, tenant_of};
 use crate::Ctx;
 use crate::db::Db;
 use crate::domain::time::fmt_ts;
@@ -33,18 +33,24 @@ fn verify(req: &Request<Bytes>, key: &str, now: i64) -> Result<(), ApiError> {
     .map_err(|_| ApiError::Unauthorized)
 }
 
-pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+pub(crate) async fn handle<P: Platform>(
+    p: &P,
+    route: Route,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> ApiResult {
     let (tenant, db) = tenant_of(p, params).await?;
     verify(&req, tenant.sync_key.expose(), ctx.now.timestamp())?;
     match (route, req.method().clone()) {
-        (R::SyncDesired, Method::GET) => ok(&desired(&db, tenant.realm.as_str(), ctx).await?),
-        (R::SyncFeed, Method::GET) => {
+        (Route::SyncDesired, Method::GET) => ok(&desired(&db, tenant.realm.as_str(), ctx).await?),
+        (Route::SyncFeed, Method::GET) => {
             let q = Query::parse(req.uri().query());
             let after = q.int("after", 0, i64::MAX)?;
             let limit = q.int("limit", proto::FEED_DEFAULT_LIMIT, proto::FEED_MAX_LIMIT)?;
             ok(&feed_page(&db, after, limit).await?)
         }
-        (R::SyncReports, Method::POST) => {
+        (Route::SyncReports, Method::POST) => {
             let r: proto::Report = body_json(&req)?;
             if r.router.trim().is_empty() {
                 return Err(ApiError::BadRequest("router is required; outcome is ok, refused or error".into()));
@@ -64,7 +70,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, route: R, params: &Params, req: R
             .await?;
             Ok(json(StatusCode::ACCEPTED, &proto::ReportAccepted { accepted: true }))
         }
-        (R::SyncUsage, Method::POST) => {
+        (Route::SyncUsage, Method::POST) => {
             let u: proto::UsageReport = body_json(&req)?;
             if u.days.len() > proto::MAX_USAGE_DAYS
                 || u.online.as_ref().is_some_and(|o| o.len() > proto::MAX_ONLINE_SESSIONS)
