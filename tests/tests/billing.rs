@@ -95,6 +95,13 @@ async fn callback_with_other_tenants_token_is_refused_and_writes_nothing() {
     // Unknown token too.
     let url = format!("{}/hooks/{}/not-the-token/stk", a.base, a.realm);
     assert_eq!(a.http.post(url).body("{}").send().await.unwrap().status().as_u16(), 404);
+    // The card webhooks share the same gate: the other tenant's token is a 404, a GET is a 405.
+    for provider in ["stripe", "paystack"] {
+        let url = format!("{}/hooks/{}/{}/{provider}", a.base, a.realm, b.callback_token);
+        assert_eq!(a.http.post(&url).body("{}").send().await.unwrap().status().as_u16(), 404, "{provider}");
+        let url = format!("{}/hooks/{}/{}/{provider}", a.base, a.realm, a.callback_token);
+        assert_eq!(a.http.get(&url).send().await.unwrap().status().as_u16(), 405, "{provider}");
+    }
     assert_eq!(a.get("/payments").await.as_array().unwrap().len(), 0);
     assert_eq!(a.get("/callbacks").await.as_array().unwrap().len(), 0);
     assert_eq!(b.get("/callbacks").await.as_array().unwrap().len(), 0);

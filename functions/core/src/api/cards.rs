@@ -10,7 +10,6 @@ use crate::Ctx;
 use crate::db::Db;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
-use crate::secret::constant_time_eq;
 use crate::store::callbacks::{self as log, Entry, Outcome};
 use crate::usecases::cards;
 
@@ -43,15 +42,7 @@ pub(crate) async fn hook<P: Platform>(
     req: Request<Bytes>,
     ctx: &Ctx,
 ) -> ApiResult {
-    if !method_is(&req, &Method::POST) {
-        return Err(ApiError::MethodNotAllowed);
-    }
-    let (tenant, db) = tenant_of(p, params).await?;
-    let token = params.token.as_deref().unwrap_or("");
-    if !constant_time_eq(token.as_bytes(), tenant.callback_token.expose().as_bytes()) {
-        p.log(Level::Warn, &format!("{}: webhook with a wrong token refused", tenant.realm));
-        return Err(ApiError::NotFound("route".into()));
-    }
+    let (tenant, db) = super::hooks::hook_tenant(p, params, &req).await?;
     let provider = if route == Route::HookStripe { cards::STRIPE } else { cards::PAYSTACK };
     let body = req.body();
     if let Some(cut) = req.extensions().get::<crate::BodyTruncated>() {

@@ -10,16 +10,18 @@ use crate::Ctx;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::secret::constant_time_eq;
+use crate::store::tenants::Tenant;
 use crate::usecases::callbacks;
 
-pub(crate) async fn handle<P: Platform>(
+/// The tenant a provider's POST to `/hooks/{realm}/{token}/...` belongs to. Anything but a POST is refused; a
+/// wrong token (compared in constant time) is answered exactly like an unknown route, so the URL reveals nothing,
+/// and the attempt is logged.
+pub(crate) async fn hook_tenant<P: Platform>(
     p: &P,
-    route: Route,
     params: &Params,
-    req: Request<Bytes>,
-    ctx: &Ctx,
-) -> ApiResult {
-    if !method_is(&req, &Method::POST) {
+    req: &Request<Bytes>,
+) -> Result<(Tenant, P::Db), ApiError> {
+    if !method_is(req, &Method::POST) {
         return Err(ApiError::MethodNotAllowed);
     }
     let (tenant, db) = tenant_of(p, params).await?;
@@ -28,6 +30,17 @@ pub(crate) async fn handle<P: Platform>(
         p.log(Level::Warn, &format!("{}: callback with a wrong token refused", tenant.realm));
         return Err(ApiError::NotFound("route".into()));
     }
+    Ok((tenant, db))
+}
+
+pub(crate) async fn handle<P: Platform>(
+    p: &P,
+    route: Route,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> ApiResult {
+    let (tenant, db) = hook_tenant(p, params, &req).await?;
     let mut ids = IdGen::new(ctx);
     let body = req.body();
     if let Some(cut) = req.extensions().get::<crate::BodyTruncated>() {
