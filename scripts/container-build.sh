@@ -39,6 +39,7 @@ buildah config \
   --user 65532:65532 \
   --env KONNEKTED_RECONCILER_CONFIG=/etc/konnekted/reconciler.toml \
   --env KONNEKTED_RECONCILER_LISTEN=0.0.0.0:9108 \
+  --env KONNEKTED_LOG_FORMAT=json \
   --port 9108 \
   --entrypoint '["/usr/local/bin/konnekted-reconciler"]' \
   --cmd 'run' \

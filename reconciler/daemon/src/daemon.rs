@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reconcile::{Ctx, RouterWorker, Settings, Tenant};
 
-/// Starts everything and runs until the process ends.
+/// Starts everything and runs until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(Ctx::new(Settings::from_config(&config), metrics.clone()));
@@ -23,8 +23,20 @@ pub async fn run_with(config: Config, metrics: Arc<Metrics>) -> anyhow::Result<(
     run_ctx(config, ctx).await
 }
 
-/// [`run`] with a context the caller made (and may serve: `ctx.ledger`).
+/// [`run`] with a context the caller made (and may serve: `ctx.ledger`). Runs until SIGTERM or
+/// Ctrl-C, with or without routers: a fresh install has none until the first `router onboard`,
+/// and its `/health` must stay up meanwhile.
 pub async fn run_ctx(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    let routers = start(config, ctx).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: {routers} router tasks stopped");
+    Ok(())
+}
+
+/// Spawns the feed and router tasks; answers how many routers are reconciled. Each router's
+/// task is supervised: a panic in one router's pass is logged and the router is started
+/// again after a pause, never taking the others or the daemon with it.
+pub async fn start(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<usize> {
     let metrics = ctx.metrics.clone();
     let mut tenants = BTreeMap::new();
     for t in &config.tenants {
@@ -32,17 +44,60 @@ pub async fn run_ctx(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<()> {
         tokio::spawn(tenant.clone().run_feed(config.feed_poll(), metrics.clone()));
         tenants.insert(t.realm.clone(), tenant);
     }
-    let mut tasks = Vec::new();
+    let mut routers = 0;
     for r in &config.routers {
-        let Some(tenant) = tenants.get(&r.tenant) else { continue };
-        let worker = RouterWorker::new(r.clone(), tenant.clone(), ctx.clone());
-        tasks.push(tokio::spawn(worker.run()));
+        let Some(tenant) = tenants.get(&r.tenant) else {
+            tracing::error!("router {}: tenant {} is not in the config; not reconciled", r.name, r.tenant);
+            continue;
+        };
+        let (r, tenant, ctx) = (r.clone(), tenant.clone(), ctx.clone());
+        tokio::spawn(async move {
+            loop {
+                let worker = RouterWorker::new(r.clone(), tenant.clone(), ctx.clone());
+                match tokio::spawn(worker.run()).await {
+                    Ok(()) => return,
+                    Err(e) if e.is_cancelled() => return,
+                    Err(e) => {
+                        tracing::error!(router = %r.name, "router task panicked, restarting in {RESTART_PAUSE:?}: {e}");
+                        tokio::time::sleep(RESTART_PAUSE).await;
+                    }
+                }
+            }
+        });
+        routers += 1;
     }
-    tracing::info!("reconciling {} routers of {} tenants", tasks.len(), tenants.len());
-    for t in tasks {
-        if let Err(e) = t.await {
-            tracing::error!("router task ended: {e}");
+    if routers == 0 {
+        tracing::warn!(
+            "no routers to reconcile yet: add one with `konnekted-reconciler router onboard`; serving /health meanwhile"
+        );
+    } else {
+        tracing::info!("reconciling {routers} routers of {} tenants", tenants.len());
+    }
+    Ok(routers)
+}
+
+/// How long a router whose task panicked waits before it is started again.
+const RESTART_PAUSE: Duration = Duration::from_secs(5);
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    Ok(())
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

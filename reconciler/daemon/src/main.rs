@@ -139,14 +139,22 @@ fn main() {
     }
 }
 
+/// Logs: human-readable lines on stderr, or with `KONNEKTED_LOG_FORMAT=json` one JSON object
+/// per line on stdout (the container image sets it; log collectors read stdout). `RUST_LOG`
+/// filters either way (default `info`). Printed output of the subcommands stays on stdout
+/// only in the text format, so scripts that read it should not set the JSON format.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if std::env::var("KONNEKTED_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stdout).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+}
+
 fn real_main(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         None => run(&cli.run, &rt),
