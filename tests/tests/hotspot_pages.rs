@@ -136,7 +136,7 @@ async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_ch
     }
     let page = code_page.expect("the sale was paid and its code shown");
     let code = input_value(&page.body, "username").expect("login form username");
-    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!(code.len(), 12, "the canonical form, no dashes: {code}");
     assert!(page.body.contains(r#"action="http://10.5.50.1/login""#), "{}", page.body);
     assert_eq!(input_value(&page.body, "password").as_deref(), Some(chap(&code).as_str()), "CHAP response");
     assert_eq!(input_value(&page.body, "dst").as_deref(), Some("http://example.com/"));
@@ -227,9 +227,97 @@ async fn a_printed_voucher_is_checked_and_logged_in_by_pap_and_a_forged_one_refu
     assert_eq!(ok.location, "/h/e2e-h22/connect");
     let connect = b.get(&e.url(&ok.location)).await;
     assert_eq!(connect.status, 200);
-    assert_eq!(input_value(&connect.body, "username").as_deref(), Some(code.as_str()));
-    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(code.as_str()), "PAP: the code itself");
+    // The router gets the canonical form (no dashes): what the redemption stored and RADIUS knows.
+    let canonical = code.replace('-', "");
+    assert_eq!(input_value(&connect.body, "username").as_deref(), Some(canonical.as_str()));
+    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(canonical.as_str()), "PAP: the code itself");
+    assert!(connect.body.contains(&code), "the page shows the code as printed");
     assert!(connect.body.len() < BUDGET);
+}
+
+async fn redeemed_in_report(e: &Env, batch: u64) -> i64 {
+    let r = e.get("/voucher-report").await;
+    let b = r["batches"].as_array().expect("batches").iter().find(|x| x["batch"] == batch).cloned();
+    b.and_then(|b| b["redeemed"].as_i64()).unwrap_or_else(|| panic!("batch {batch} in {r}"))
+}
+
+fn hotspot_query(mac: &str, ip: &str) -> String {
+    format!("mac={}&ip={ip}&link-login-only=http%3A%2F%2F10.5.50.1%2Flogin", mac.replace(':', "%3A"))
+}
+
+#[tokio::test]
+async fn a_typed_voucher_is_redeemed_on_the_device_and_refusals_are_said_in_plain_words() {
+    let e = env("e2e-h27").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"settings": {"voucher_binding": "refuse"}}))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    let (s, v) = e.post("/voucher-batches", json!({"plan": "h1", "count": 2})).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["batch"]["id"].as_u64().expect("id");
+    let codes = e.get(&format!("/voucher-batches/{id}/codes")).await;
+    let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+    let other_code = codes["codes"][1]["code"].as_str().expect("code").to_owned();
+    assert_eq!(redeemed_in_report(&e, id).await, 0);
+
+    // Device A, behind the hotspot, types the code sloppily: its first use is recorded.
+    let mut a = Browser::new();
+    let base = e.url("/h/e2e-h27");
+    let home = a.get(&format!("{base}?{}", hotspot_query("00:11:22:33:44:0A", "10.5.50.11"))).await;
+    let csrf = input_value(&home.body, "csrf").expect("csrf");
+    let typed = code.to_lowercase().replace('-', " ");
+    let ok = a.post(&format!("{base}/voucher"), &[("csrf", &csrf), ("code", &typed)]).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let connect = a.get(&e.url("/h/e2e-h27/connect")).await;
+    let canonical = code.replace('-', "");
+    assert_eq!(input_value(&connect.body, "username").as_deref(), Some(canonical.as_str()));
+    assert_eq!(redeemed_in_report(&e, id).await, 1, "the first use is recorded by the page");
+
+    // Device B with the same code: the tenant refuses a second device, in words, in both languages.
+    let mut b = Browser::new();
+    let home = b.get(&format!("{base}?{}", hotspot_query("00:11:22:33:44:0B", "10.5.50.12"))).await;
+    let csrf_b = input_value(&home.body, "csrf").expect("csrf");
+    let refused = b.post(&format!("{base}/voucher"), &[("csrf", &csrf_b), ("code", &code)]).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("in use on another device"), "{}", refused.body);
+    let sw = b.post(&format!("{base}/voucher?lang=sw"), &[("csrf", &csrf_b), ("code", &code)]).await;
+    assert!(sw.body.contains("inatumika kwenye kifaa kingine"), "{}", sw.body);
+    // Device A again: the same code still serves it.
+    let again = a.post(&format!("{base}/voucher"), &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(redeemed_in_report(&e, id).await, 1, "one redemption however often it is used");
+
+    // Device C guesses: after five wrong codes even a good one waits, and the page says so.
+    let mut c = Browser::new();
+    let home = c.get(&format!("{base}?{}", hotspot_query("00:11:22:33:44:0C", "10.5.50.13"))).await;
+    let csrf_c = input_value(&home.body, "csrf").expect("csrf");
+    let mut wrong = other_code.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'A' { b'B' } else { b'A' };
+    let wrong = String::from_utf8(wrong).expect("ascii");
+    for i in 0..5 {
+        let r = c.post(&format!("{base}/voucher"), &[("csrf", &csrf_c), ("code", &wrong)]).await;
+        assert!(r.body.contains("do not recognise"), "attempt {i}: {}", r.body);
+    }
+    let held = c.post(&format!("{base}/voucher"), &[("csrf", &csrf_c), ("code", &other_code)]).await;
+    assert_eq!(held.status, 400);
+    assert!(held.body.contains("Too many wrong codes") && held.body.contains("minutes"), "{}", held.body);
+    assert_eq!(redeemed_in_report(&e, id).await, 1, "refusals record nothing");
+
+    // Opened outside a hotspot (no MAC): the code is checked but its time does not start.
+    let mut d = Browser::new();
+    let home = d.get(&base).await;
+    let csrf_d = input_value(&home.body, "csrf").expect("csrf");
+    let seen = d.post(&format!("{base}/voucher"), &[("csrf", &csrf_d), ("code", &other_code)]).await;
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    let page = d.get(&e.url("/h/e2e-h27/connect")).await;
+    assert!(page.body.contains(&other_code) && page.body.contains("Wi-Fi"), "{}", page.body);
+    assert_eq!(redeemed_in_report(&e, id).await, 1);
 }
 
 #[tokio::test]
@@ -343,7 +431,7 @@ async fn the_routers_login_page_hands_its_variables_to_the_portal() {
     let ok = b.post(&e.url("/h/e2e-h25/voucher"), &[("csrf", &csrf), ("code", &code)]).await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let connect = b.get(&e.url("/h/e2e-h25/connect")).await;
-    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(chap(&code).as_str()));
+    assert_eq!(input_value(&connect.body, "password").as_deref(), Some(chap(&code.replace('-', "")).as_str()));
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::domain::Realm;
 use crate::domain::payment::StkStatus;
 use crate::domain::plan::{Plan, PlanKind};
 use crate::domain::time::fmt_ts;
-use crate::domain::voucher::{VoucherId, VoucherKey};
+use crate::domain::voucher::{VoucherCode, VoucherId, VoucherKey};
 use crate::ids::IdGen;
 use crate::mpesa::{self, GatewayError};
 use crate::platform::Platform;
@@ -126,7 +126,7 @@ pub enum SaleState {
     /// Refused or cancelled; Daraja's words.
     Failed(String),
     /// Paid: the code minted for it.
-    Paid { code: String, plan: Plan },
+    Paid { code: VoucherCode, plan: Plan },
 }
 
 /// The state of `checkout_request_id` for `visitor`; mints its code on the first look after it
@@ -161,9 +161,9 @@ pub async fn state(
     }
 }
 
-fn code_of(key: &VoucherKey, realm: &Realm, (batch, serial): (u32, u32)) -> Result<String, UseCaseError> {
+fn code_of(key: &VoucherKey, realm: &Realm, (batch, serial): (u32, u32)) -> Result<VoucherCode, UseCaseError> {
     let id = VoucherId::new(batch, serial).ok_or_else(|| UseCaseError::Invalid("minted serial out of range".into()))?;
-    Ok(key.code(realm, id).to_string())
+    Ok(key.code(realm, id))
 }
 
 /// Gives a paid sale its code exactly once, however many pages ask at once.

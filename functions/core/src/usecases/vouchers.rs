@@ -9,7 +9,7 @@ use crate::domain::Realm;
 use crate::domain::plan::{Plan, PlanKind};
 use crate::domain::redemption::{self, Binding, Mac, Refusal};
 use crate::domain::time::fmt_ts;
-use crate::domain::voucher::{MAX_BATCH, VoucherError, VoucherId, VoucherKey};
+use crate::domain::voucher::{MAX_BATCH, VoucherCode, VoucherError, VoucherId, VoucherKey};
 use crate::ids::IdGen;
 use crate::platform::Settings;
 use crate::store::tenants::Tenant;
@@ -129,13 +129,61 @@ pub const FAIL_LIMIT_TENANT: i64 = 300;
 /// The throttle window (fixed windows, see `store::throttle`).
 pub const FAIL_WINDOW_SECONDS: i64 = 600;
 
-fn fail_limits(mac: &Mac, ip: &str) -> [(String, throttle::Limit); 3] {
+/// The counters a failed attempt bumps: the device (when known), the client address (when known)
+/// and the tenant.
+fn fail_limits(mac: Option<&Mac>, ip: &str) -> Vec<(String, throttle::Limit)> {
     let w = FAIL_WINDOW_SECONDS;
-    [
-        (format!("voucher-fail:mac:{}", mac.as_str()), throttle::Limit { limit: FAIL_LIMIT_MAC, window_seconds: w }),
-        (format!("voucher-fail:ip:{ip}"), throttle::Limit { limit: FAIL_LIMIT_IP, window_seconds: w }),
-        ("voucher-fail:tenant".to_owned(), throttle::Limit { limit: FAIL_LIMIT_TENANT, window_seconds: w }),
-    ]
+    let mut v = Vec::with_capacity(3);
+    if let Some(mac) = mac {
+        v.push((
+            format!("voucher-fail:mac:{}", mac.as_str()),
+            throttle::Limit { limit: FAIL_LIMIT_MAC, window_seconds: w },
+        ));
+    }
+    if !ip.is_empty() {
+        v.push((format!("voucher-fail:ip:{ip}"), throttle::Limit { limit: FAIL_LIMIT_IP, window_seconds: w }));
+    }
+    v.push(("voucher-fail:tenant".to_owned(), throttle::Limit { limit: FAIL_LIMIT_TENANT, window_seconds: w }));
+    v
+}
+
+fn client_ip(ip: &str) -> Result<&str, RedeemError> {
+    let ip = ip.trim();
+    if ip.len() > 64 || ip.chars().any(|c| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
+        return Err(UseCaseError::Invalid("ip must be an IP address".into()).into());
+    }
+    Ok(ip)
+}
+
+/// Refuses while any of `limits` is exhausted.
+async fn throttled(db: &impl Db, limits: &[(String, throttle::Limit)], now: DateTime<Utc>) -> Result<(), RedeemError> {
+    let mut wait = 0;
+    for (k, lim) in limits {
+        if let throttle::Verdict::Limited { retry_after_seconds } = throttle::check(db, k, *lim, now).await? {
+            wait = wait.max(retry_after_seconds);
+        }
+    }
+    if wait > 0 {
+        return Err(Refusal::Throttled { retry_after_seconds: wait }.into());
+    }
+    Ok(())
+}
+
+/// Counts a refusal that looks like guessing against every limit, then passes the result on.
+async fn count_guess<T>(
+    db: &impl Db,
+    limits: &[(String, throttle::Limit)],
+    now: DateTime<Utc>,
+    r: Result<T, RedeemError>,
+) -> Result<T, RedeemError> {
+    match r {
+        Err(RedeemError::Refused(r)) if r.counts_as_guess() => {
+            let bumps: Vec<_> = limits.iter().map(|(k, lim)| throttle::bump(k, *lim, now)).collect();
+            db.batch(&bumps).await?;
+            Err(r.into())
+        }
+        other => other,
+    }
 }
 
 /// A code that may be used now, and on what terms.
@@ -216,27 +264,87 @@ pub async fn redeem(
     let key = key(settings, &tenant.realm)?;
     let mac = Mac::parse(mac)
         .ok_or_else(|| UseCaseError::Invalid("mac must be a MAC address such as AA:BB:CC:DD:EE:FF".into()))?;
-    let ip = ip.trim();
-    if ip.len() > 64 || ip.chars().any(|c| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
-        return Err(UseCaseError::Invalid("ip must be an IP address".into()).into());
+    let ip = client_ip(ip)?;
+    let limits = fail_limits(Some(&mac), ip);
+    throttled(db, &limits, now).await?;
+    let r = attempt(db, tenant, &key, typed, &mac, ip, now).await;
+    count_guess(db, &limits, now, r).await
+}
+
+/// What a code would give, without a device to bind it to (the portal opened outside a hotspot):
+/// the same checks and throttling as [`redeem`], and nothing recorded but failed guesses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inspected {
+    /// As printed: `XXXX-XXXX-XXXX`.
+    pub code: String,
+    /// The canonical form ([`crate::domain::voucher::VoucherCode::compact`]).
+    pub username: String,
+    /// Already used once (time is running).
+    pub redeemed: bool,
+    /// Seconds left: the plan's period (capped by the batch's end) while unused.
+    pub remaining_seconds: i64,
+    pub plan_code: String,
+    pub plan_name: String,
+}
+
+pub async fn inspect(
+    settings: &Settings,
+    db: &impl Db,
+    tenant: &Tenant,
+    typed: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Inspected, RedeemError> {
+    let key = key(settings, &tenant.realm)?;
+    let ip = client_ip(ip)?;
+    let limits = fail_limits(None, ip);
+    throttled(db, &limits, now).await?;
+    let r = async {
+        let (code, id, batch) = issued(db, tenant, &key, typed).await?;
+        let username = code.compact();
+        let (redeemed, remaining_seconds) = match redemptions::get(db, id.batch, id.serial).await? {
+            None => {
+                let first = redemption::first_use(now, batch.period_seconds, batch.valid_until, batch.voided)?;
+                (false, (first.expires_at - now).num_seconds())
+            }
+            Some(r) => {
+                let used = r.bytes_used.max(redemptions::bytes_from_usage(db, &username, tenant.realm.as_str()).await?);
+                let stored = redemption::Redeemed {
+                    expires_at: r.expires_at,
+                    data_cap_bytes: batch.data_cap_bytes,
+                    bytes_used: used,
+                    batch_voided: batch.voided,
+                };
+                (true, redemption::remaining(&stored, now)?.0)
+            }
+        };
+        Ok(Inspected {
+            code: code.to_string(),
+            username,
+            redeemed,
+            remaining_seconds,
+            plan_code: batch.plan_code,
+            plan_name: batch.plan_name,
+        })
     }
-    let limits = fail_limits(&mac, ip);
-    let mut wait = 0;
-    for (k, lim) in &limits {
-        if let throttle::Verdict::Limited { retry_after_seconds } = throttle::check(db, k, *lim, now).await? {
-            wait = wait.max(retry_after_seconds);
-        }
-    }
-    if wait > 0 {
-        return Err(Refusal::Throttled { retry_after_seconds: wait }.into());
-    }
-    match attempt(db, tenant, &key, typed, &mac, ip, now).await {
-        Err(RedeemError::Refused(r)) if r.counts_as_guess() => {
-            let bumps: Vec<_> = limits.iter().map(|(k, lim)| throttle::bump(k, *lim, now)).collect();
-            db.batch(&bumps).await?;
-            Err(r.into())
-        }
-        other => other,
+    .await;
+    count_guess(db, &limits, now, r).await
+}
+
+/// A genuine code of an issued batch (the batch exists, the serial is one it printed).
+async fn issued(
+    db: &impl Db,
+    tenant: &Tenant,
+    key: &VoucherKey,
+    typed: &str,
+) -> Result<(VoucherCode, VoucherId, redemptions::IssuedBatch), RedeemError> {
+    let (code, id) = key.verify(&tenant.realm, typed).map_err(|e| match e {
+        VoucherError::NotGenuine => Refusal::Unknown,
+        e => Refusal::Malformed { detail: e.to_string() },
+    })?;
+    match redemptions::batch(db, id.batch).await? {
+        Some(b) if id.serial < b.count => Ok((code, id, b)),
+        _ => Err(Refusal::Unknown.into()),
     }
 }
 
@@ -250,15 +358,7 @@ async fn attempt(
     now: DateTime<Utc>,
 ) -> Result<Redeemed, RedeemError> {
     let realm = &tenant.realm;
-    let (code, id) = key.verify(realm, typed).map_err(|e| match e {
-        VoucherError::NotGenuine => Refusal::Unknown,
-        e => Refusal::Malformed { detail: e.to_string() },
-    })?;
-    // Signed is not issued: the batch must exist and the serial be one it printed.
-    let batch = match redemptions::batch(db, id.batch).await? {
-        Some(b) if id.serial < b.count => b,
-        _ => return Err(Refusal::Unknown.into()),
-    };
+    let (code, id, batch) = issued(db, tenant, key, typed).await?;
     let username = code.compact();
     let rate_limit = Plan::rate_limit_of(batch.up_kbps, batch.down_kbps);
     let answer = |first_use: bool, binding: Binding, expires_at: DateTime<Utc>, bytes: Option<i64>| Redeemed {
@@ -498,6 +598,25 @@ mod redeem_tests {
         run(redeem(&settings(), &db, &t, &code(2), B, "10.5.50.8", t0())).expect("other device");
         // The next window lets the first device in again.
         go(&db, BindingPolicy::Move, &code(1), A, t0() + Duration::seconds(FAIL_WINDOW_SECONDS)).expect("recovered");
+    }
+
+    #[test]
+    fn voucher_inspect_without_a_device_records_nothing_and_still_counts_guesses() {
+        let db = setup(None, 1, None);
+        let t = tenant(TenantSettings::default());
+        let seen = run(inspect(&settings(), &db, &t, &code(2).to_lowercase(), "", t0())).expect("genuine");
+        assert_eq!((seen.redeemed, seen.remaining_seconds, seen.username.len()), (false, 3600, 12));
+        assert!(run(redemptions::get(&db, 1, 2)).expect("read").is_none(), "no first use without a device");
+        go(&db, BindingPolicy::Move, &code(2), A, t0()).expect("used on a device");
+        let later = run(inspect(&settings(), &db, &t, &code(2), "", t0() + Duration::minutes(10))).expect("used");
+        assert_eq!((later.redeemed, later.remaining_seconds), (true, 3000));
+        // No MAC and no address: the tenant ceiling still holds guessing.
+        for _ in 0..FAIL_LIMIT_TENANT {
+            let r = run(inspect(&settings(), &db, &t, "AAAA-AAAA-AAAA", "", t0()));
+            assert!(matches!(r, Err(RedeemError::Refused(Refusal::Unknown))), "{r:?}");
+        }
+        let r = run(inspect(&settings(), &db, &t, &code(3), "", t0()));
+        assert!(matches!(r, Err(RedeemError::Refused(Refusal::Throttled { .. }))), "{r:?}");
     }
 
     #[test]

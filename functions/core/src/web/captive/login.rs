@@ -5,6 +5,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Query;
+use crate::domain::voucher::VoucherCode;
 
 /// What the router's `login.html` hands the portal (see `functions/hotspot-html`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,20 +136,23 @@ pub struct LoginForm {
 }
 
 /// The login form for `code` through `router`, or `None` when the page was not opened by a
-/// hotspot (no usable `link-login-only`).
-pub fn login_form(router: &Router, code: &str) -> Option<LoginForm> {
+/// hotspot (no usable `link-login-only`). The username and password are the code's canonical
+/// form ([`VoucherCode::compact`]): the one the redemption stores, the RADIUS database holds and
+/// the `/radius/voucher` answer's `Cleartext-Password` carries, so every path names the code alike.
+pub fn login_form(router: &Router, code: &VoucherCode) -> Option<LoginForm> {
     if router.login.is_empty() {
         return None;
     }
+    let secret = code.compact();
     let chap = match (octal_bytes(&router.chap_id), octal_bytes(&router.chap_challenge)) {
-        (Some(id), Some(ch)) if id.len() == 1 && !ch.is_empty() => Some(chap_response(&id, code, &ch)),
+        (Some(id), Some(ch)) if id.len() == 1 && !ch.is_empty() => Some(chap_response(&id, &secret, &ch)),
         _ => None,
     };
     Some(LoginForm {
         action: router.login.clone(),
-        username: code.to_owned(),
+        username: secret.clone(),
         chap: chap.is_some(),
-        password: chap.unwrap_or_else(|| code.to_owned()),
+        password: chap.unwrap_or(secret),
         dst: router.dst.clone(),
     })
 }
@@ -184,14 +188,18 @@ mod tests {
         let r = Router::from_query(&q).expect("router fields");
         assert_eq!(r.mac, "AA:BB:CC:00:11:22");
         assert_eq!(r.login_origin().as_deref(), Some("http://10.5.50.1"));
-        let f = login_form(&r, "secret").expect("form");
+        let code = VoucherCode::parse("ABCD-EFGH-JKMN").expect("code");
+        let f = login_form(&r, &code).expect("form");
         assert!(f.chap);
-        assert_eq!(f.password, "e5627b636f982d6233d0cf5931d404c2");
+        assert_eq!(f.username, "ABCDEFGHJKMN", "the canonical form, as redemption stores it");
+        let (id, ch) = (octal_bytes(&r.chap_id).expect("id"), octal_bytes(&r.chap_challenge).expect("challenge"));
+        assert_eq!(f.password, chap_response(&id, "ABCDEFGHJKMN", &ch));
         assert_eq!((f.action.as_str(), f.dst.as_str()), ("http://10.5.50.1/login", "http://example.com/"));
         let pap = Router { chap_id: String::new(), chap_challenge: String::new(), ..r };
-        let f = login_form(&pap, "ABCD-EFGH-JKLM").expect("form");
+        // However it was typed (case, dashes, L for 1), the router gets one form.
+        let f = login_form(&pap, &VoucherCode::parse("abcd-efgh-jklm").expect("code")).expect("form");
         assert!(!f.chap);
-        assert_eq!(f.password, "ABCD-EFGH-JKLM");
+        assert_eq!((f.username.as_str(), f.password.as_str()), ("ABCDEFGHJK1M", "ABCDEFGHJK1M"));
     }
 
     #[test]
@@ -220,6 +228,7 @@ mod tests {
         }
         let q = Query::parse(Some("link-login-only=http%3A%2F%2Fevil.example.com%2Flogin&mac=x"));
         assert_eq!(Router::from_query(&q).expect("mac given").login, "");
-        assert!(login_form(&Router::from_query(&q).expect("mac"), "c").is_none());
+        let code = VoucherCode::parse("ABCD-EFGH-JKMN").expect("code");
+        assert!(login_form(&Router::from_query(&q).expect("mac"), &code).is_none());
     }
 }

@@ -31,13 +31,15 @@ use super::session::{self, Expiring};
 use super::{PageCtx, Policy, html, layout, see_other};
 use crate::Ctx;
 use crate::api::{Params, Query};
-use crate::domain::time::parse_ts;
+use crate::domain::redemption::{Binding, Mac, Refusal};
+use crate::domain::voucher::VoucherCode;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::store::tenants::Tenant;
-use crate::store::{plans, stk, subscribers, vouchers};
+use crate::store::{plans, stk, subscribers};
 use crate::usecases::hotspot_sales::{self, BuyError, SaleState};
-use crate::usecases::{UseCaseError, topup};
+use crate::usecases::topup;
+use crate::usecases::vouchers::{self as vouchers_uc, RedeemError};
 
 /// How long a visit (the router's variables, the visitor id) is remembered.
 const VISIT_SECONDS: i64 = 6 * 3600;
@@ -50,9 +52,13 @@ struct Visit {
     v: String,
     #[serde(default)]
     r: Router,
-    /// A code typed in the voucher form, waiting on the connect page.
+    /// A code typed in the voucher form, waiting on the connect page, in its canonical form
+    /// ([`VoucherCode::compact`]: what the redemption stored and the router logs in with).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     code: String,
+    /// What happened to the code's device binding, as a catalogue key for the connect page.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    note: String,
     exp: i64,
 }
 
@@ -246,45 +252,49 @@ async fn wait<P: Platform>(page: &Page<'_, P>, id: &str) -> Response<Bytes> {
             let body = pages::failed(cx, &retry, &reason);
             page.render(StatusCode::OK, cx.t("captive.failed_title"), body, None, &page.policy(vec![]))
         }
-        Ok(Some((_, SaleState::Paid { code, plan }))) => code_response(page, &code, Some(&plan), true),
+        Ok(Some((_, SaleState::Paid { code, plan }))) => code_response(page, &code, Some(&plan), true, None),
         Err(e) => page.unavailable("sale state", e),
     }
 }
 
 fn code_response<P: Platform>(
     page: &Page<'_, P>,
-    code: &str,
+    code: &VoucherCode,
     plan: Option<&crate::domain::plan::Plan>,
     paid: bool,
+    note: Option<&'static str>,
 ) -> Response<Bytes> {
     let form = login::login_form(&page.visit.r, code);
     let scripts = if form.is_some() { vec![pages::AUTO_LOGIN_JS] } else { vec![] };
     let head = form.as_ref().map(|_| maud::html! { script { (maud::PreEscaped(pages::AUTO_LOGIN_JS)) } });
-    let body = pages::code_page(&page.cx, &page.base, code, plan, form.as_ref(), paid);
+    let shown = code.to_string();
+    let body = pages::code_page(&page.cx, &page.base, &shown, plan, form.as_ref(), paid, note);
     let title = page.cx.t(if paid { "captive.paid_title" } else { "captive.code_title" });
     page.render(StatusCode::OK, title, body, head, &page.policy(scripts))
 }
 
-/// Why a typed code cannot be used, as a catalogue key; `None` when it can.
-async fn refusal<P: Platform>(
-    page: &Page<'_, P>,
-    typed: &str,
-) -> Result<Result<(String, crate::domain::plan::Plan), &'static str>, UseCaseError> {
-    let (code, id) = match crate::usecases::vouchers::check(page.p.settings(), &page.tenant.realm, typed) {
-        Ok(v) => v,
-        Err(UseCaseError::NotFound(_)) => return Ok(Err("captive.code_not_genuine")),
-        Err(UseCaseError::Invalid(_)) => return Ok(Err("captive.code_malformed")),
-        Err(e) => return Err(e),
-    };
-    let Some(batch) = vouchers::get(&page.db, id.batch).await? else { return Ok(Err("captive.code_not_genuine")) };
-    if id.serial >= batch.count {
-        return Ok(Err("captive.code_not_genuine"));
+/// The words a buyer reads for a refused code.
+fn refusal_message(cx: &PageCtx, r: &Refusal) -> String {
+    match r {
+        Refusal::Malformed { .. } => cx.t("captive.code_malformed").to_owned(),
+        Refusal::Unknown => cx.t("captive.code_not_genuine").to_owned(),
+        Refusal::Expired => cx.t("captive.code_expired").to_owned(),
+        Refusal::Voided => cx.t("captive.code_voided").to_owned(),
+        Refusal::DataUsedUp => cx.t("captive.code_data_used_up").to_owned(),
+        Refusal::InUseElsewhere => cx.t("captive.code_in_use").to_owned(),
+        Refusal::Throttled { retry_after_seconds } => {
+            let minutes = ((retry_after_seconds + 59) / 60).max(1).to_string();
+            cx.tf("captive.code_throttled", &[("minutes", &minutes)])
+        }
     }
-    if batch.valid_until.as_deref().and_then(parse_ts).is_some_and(|t| t <= page.ctx.now) {
-        return Ok(Err("captive.code_expired"));
+}
+
+/// The catalogue key that tells the buyer what happened to the code's devices, when worth saying.
+fn binding_note(b: &Binding) -> &'static str {
+    match b {
+        Binding::Moved { .. } => "captive.binding_moved",
+        Binding::New | Binding::Same => "",
     }
-    let plan = plans::get(&page.db, &batch.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;
-    Ok(Ok((code, plan)))
 }
 
 async fn voucher_post<P: Platform>(page: &mut Page<'_, P>, req: &Request<Bytes>) -> Response<Bytes> {
@@ -293,24 +303,37 @@ async fn voucher_post<P: Platform>(page: &mut Page<'_, P>, req: &Request<Bytes>)
     if !page.csrf_ok(&f) {
         return home(page, &typed, &csrf_error(&page.cx, "code"), None).await;
     }
-    match refusal(page, &typed).await {
-        Ok(Ok((code, _plan))) => {
-            page.visit.code = code;
+    // The router's client address, when it is one (failed guesses are counted per address).
+    let ip = page.visit.r.ip.parse::<std::net::IpAddr>().map(|a| a.to_string()).unwrap_or_default();
+    let (settings, now) = (page.p.settings(), page.ctx.now);
+    // Opened by a hotspot (a device MAC): this is the code's use on that device, recorded as its
+    // first use if it is one. Opened elsewhere: checked only; time starts when a device logs in.
+    let outcome = match Mac::parse(&page.visit.r.mac) {
+        Some(mac) => vouchers_uc::redeem(settings, &page.db, &page.tenant, &typed, mac.as_str(), &ip, now)
+            .await
+            .map(|r| (r.username, binding_note(&r.binding))),
+        None => {
+            vouchers_uc::inspect(settings, &page.db, &page.tenant, &typed, &ip, now).await.map(|i| (i.username, ""))
+        }
+    };
+    match outcome {
+        Ok((username, note)) => {
+            page.visit.code = username;
+            page.visit.note = note.to_owned();
             see_other(&format!("{}/connect", page.base))
         }
-        Ok(Err(key)) => {
-            let e = vec![FieldError { field: "code", message: page.cx.t(key).to_owned() }];
+        Err(RedeemError::Refused(r)) => {
+            let e = vec![FieldError { field: "code", message: refusal_message(&page.cx, &r) }];
             home(page, &typed, &e, None).await
         }
-        Err(e) => page.unavailable("voucher check", e),
+        Err(RedeemError::Failed(e)) => page.unavailable("voucher redemption", e),
     }
 }
 
 fn connect<P: Platform>(page: &Page<'_, P>) -> Response<Bytes> {
-    if page.visit.code.is_empty() {
-        return see_other(&page.base);
-    }
-    code_response(page, &page.visit.code, None, false)
+    let Ok(code) = VoucherCode::parse(&page.visit.code) else { return see_other(&page.base) };
+    let note = (page.visit.note == "captive.binding_moved").then_some("captive.binding_moved");
+    code_response(page, &code, None, false, note)
 }
 
 async fn suspended<P: Platform>(

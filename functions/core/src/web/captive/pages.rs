@@ -151,9 +151,11 @@ pub fn code_page(
     plan: Option<&Plan>,
     login: Option<&LoginForm>,
     paid: bool,
+    note: Option<&'static str>,
 ) -> Markup {
     html! {
         h1 { (cx.t(if paid { "captive.paid_title" } else { "captive.code_title" })) }
+        @if let Some(n) = note { div.notice { p { (cx.t(n)) } } }
         div.card {
             p.muted { (cx.t("captive.your_code")) }
             p.big #the-code style="font-family:monospace;font-size:1.7em;letter-spacing:.04em;user-select:all;white-space:nowrap" { (code) }
@@ -363,13 +365,14 @@ mod tests {
             dst: "http://example.com/".into(),
             chap: true,
         };
-        let h = full(&c, code_page(&c, "/h/acme", "ABCD-EFGH-JKMN", Some(&plan("h1", 1000, 3600)), Some(&f), true));
+        let h =
+            full(&c, code_page(&c, "/h/acme", "ABCD-EFGH-JKMN", Some(&plan("h1", 1000, 3600)), Some(&f), true, None));
         assert!(h.contains(r#"<form id="login" method="post" action="http://10.5.50.1/login">"#), "{h}");
         assert!(h.contains(r#"name="username" value="ABCD-EFGH-JKMN""#));
         assert!(h.contains(r#"name="password" value="e5627b636f982d6233d0cf5931d404c2""#));
         assert!(h.contains(r#"name="dst" value="http://example.com/""#));
         assert!(h.contains("Connect now") && h.contains("the-code"));
-        let none = code_page(&c, "/h/acme", "ABCD-EFGH-JKMN", None, None, false).into_string();
+        let none = code_page(&c, "/h/acme", "ABCD-EFGH-JKMN", None, None, false, None).into_string();
         assert!(!none.contains("<form") && none.contains("Wi-Fi"), "{none}");
     }
 

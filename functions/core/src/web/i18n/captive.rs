@@ -5,6 +5,11 @@ use super::Message;
 pub const MESSAGES: &[Message] = &[
     ("captive.account", "Account", "Akaunti"),
     ("captive.back_to_packages", "Back to the packages", "Rudi kwenye vifurushi"),
+    (
+        "captive.binding_moved",
+        "This code was in use on another of your devices. It now works on this one instead.",
+        "Nambari hii ilikuwa ikitumika kwenye kifaa chako kingine. Sasa inafanya kazi kwenye hiki badala yake.",
+    ),
     ("captive.buy_for", "Buy for {price}", "Nunua kwa {price}"),
     ("captive.buy_title", "Buy {package}", "Nunua {package}"),
     (
@@ -13,7 +18,17 @@ pub const MESSAGES: &[Message] = &[
         "Mtoa huduma wako amesimamisha akaunti hii. Tafadhali wapigie simu ili kuirejesha.",
     ),
     ("captive.check_again", "Check again", "Angalia tena"),
+    (
+        "captive.code_data_used_up",
+        "This voucher's data is used up. Buy a package or use another voucher.",
+        "Data ya vocha hii imekwisha. Nunua kifurushi au tumia vocha nyingine.",
+    ),
     ("captive.code_expired", "This voucher has expired.", "Vocha hii imepitwa na wakati."),
+    (
+        "captive.code_in_use",
+        "This voucher is in use on another device. Disconnect that device first, or use another voucher.",
+        "Vocha hii inatumika kwenye kifaa kingine. Tenganisha kifaa hicho kwanza, au tumia vocha nyingine.",
+    ),
     (
         "captive.code_malformed",
         "A voucher code has 12 letters and digits, like ABCD-EFGH-JKMN.",
@@ -24,7 +39,17 @@ pub const MESSAGES: &[Message] = &[
         "We do not recognise this voucher code. Check it and try again.",
         "Hatutambui nambari hii ya vocha. Iangalie kisha ujaribu tena.",
     ),
+    (
+        "captive.code_throttled",
+        "Too many wrong codes were tried from here. Try again in {minutes} minutes.",
+        "Nambari nyingi zisizo sahihi zimejaribiwa kutoka hapa. Jaribu tena baada ya dakika {minutes}.",
+    ),
     ("captive.code_title", "Your voucher", "Vocha yako"),
+    (
+        "captive.code_voided",
+        "The seller cancelled this voucher. Ask them for a new one.",
+        "Muuzaji ameifuta vocha hii. Mwombe mpya.",
+    ),
     ("captive.connect_now", "Connect now", "Unganisha sasa"),
     (
         "captive.connecting_hint",
