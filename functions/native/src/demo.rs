@@ -66,6 +66,45 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
     Ok(sim)
 }
 
+/// The demo ISP's Stripe and Paystack keys (test keys known only to the simulator).
+pub const STRIPE_SECRET_KEY: &str = "sk_test_demo_stripe";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_demo_stripe";
+pub const PAYSTACK_SECRET_KEY: &str = "sk_test_demo_paystack";
+
+/// Starts the Stripe / Paystack simulator and points the demo ISP's card keys at it: the
+/// simulator knows the keys and sends its webhooks to the demo's hooks, signed.
+pub async fn setup_providers(p: &NativePlatform, base: &str) -> anyhow::Result<providers_sim::SimHandle> {
+    use konnekted_core::store::cards::{self, PaystackKeys, StripeKeys};
+    let sim = match std::env::var("KONNEKTED_DEMO_PROVIDERS_LISTEN").ok().and_then(|a| a.parse().ok()) {
+        Some(addr) => providers_sim::ProvidersSim::bind(addr, Default::default()).await?,
+        None => providers_sim::ProvidersSim::spawn(Default::default()).await?,
+    };
+    let hook = |leaf: &str| format!("{base}/hooks/{REALM}/{CALLBACK_TOKEN}/{leaf}");
+    sim.stripe_account(providers_sim::StripeAccount {
+        secret_key: STRIPE_SECRET_KEY.into(),
+        webhook_url: Some(hook("stripe")),
+        webhook_secrets: vec![STRIPE_WEBHOOK_SECRET.into()],
+    });
+    sim.paystack_account(providers_sim::PaystackAccount {
+        secret_key: PAYSTACK_SECRET_KEY.into(),
+        webhook_url: Some(hook("paystack")),
+    });
+    let realm = Realm::parse(REALM)?;
+    let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
+    let db = p.tenant_db(&t.db_key).await?;
+    let now = konnekted_core::domain::time::fmt_ts(chrono::Utc::now());
+    let stripe = StripeKeys {
+        environment: sim.base_url(),
+        secret_key: Secret::new(STRIPE_SECRET_KEY),
+        webhook_secret: Secret::new(STRIPE_WEBHOOK_SECRET),
+        previous_webhook_secret: Secret::default(),
+    };
+    let paystack =
+        PaystackKeys { environment: sim.base_url(), secret_key: Secret::new(PAYSTACK_SECRET_KEY), mobile_money: true };
+    db.batch(&[cards::put_keys("stripe", &stripe, &now), cards::put_keys("paystack", &paystack, &now)]).await?;
+    Ok(sim)
+}
+
 async fn seed(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let plan = |code: &str, name: &str, kes: i64, days: i64, down: i64, up: i64| PlanInput {
@@ -130,7 +169,7 @@ async fn seed_hotspot(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_tryout(base: &str, sim: &str, c: &crate::Config) {
+pub fn print_tryout(base: &str, sim: &str, providers: &str, c: &crate::Config) {
     // Only the demo's own defaults are printed; a secret from the operator's config stays unsaid.
     let shown = |s: &Secret, demo: &str| {
         if s.expose() == demo { demo.to_owned() } else { "(from your config)".to_owned() }
@@ -167,6 +206,17 @@ Try it (admin token: {ADMIN_TOKEN}):
   curl -s -X POST {sim}/__sim/c2b/pay -H 'Content-Type: application/json' \
        -d '{{"shortcode":"174379","amount":"1000","bill_ref":"ACC-9999","msisdn":"254700000009","first_name":"JOHN"}}'
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' {base}/api/t/{REALM}/unmatched
+
+  # Otieno pays by card (Stripe Checkout, simulated): create the checkout, open the "url" it
+  # answers in a browser and press Pay (test card 4242 4242 4242 4242; 4000 0000 0000 0002 is declined)
+  curl -s -X POST {base}/api/p/{REALM}/checkout -H 'Content-Type: application/json' \
+       -d '{{"account":"ACC1002","provider":"stripe"}}'
+  # or through Paystack (card or M-Pesa mobile money on its page):
+  curl -s -X POST {base}/api/p/{REALM}/checkout -H 'Content-Type: application/json' \
+       -d '{{"account":"ACC1003","provider":"paystack"}}'
+  # the simulator signs and sends the webhook (plus a duplicate); the payment is credited once:
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/payments?limit=5'
+  #   every checkout and webhook delivery at the simulator: {providers}/  ({providers}/__sim/deliveries)
 
   # the captive portal a hotspot buyer sees (packages, M-Pesa through the simulator, vouchers)
   #   {base}/h/{REALM}

@@ -187,10 +187,14 @@ fn demo_defaults(_: &mut Config) -> anyhow::Result<()> {
 }
 
 #[cfg(feature = "demo")]
-async fn demo_setup(running: &server::Running, c: &Config) -> anyhow::Result<daraja_sim::SimHandle> {
+async fn demo_setup(
+    running: &server::Running,
+    c: &Config,
+) -> anyhow::Result<(daraja_sim::SimHandle, providers_sim::SimHandle)> {
     let sim = konnekted::demo::setup(&running.platform).await?;
-    konnekted::demo::print_tryout(&running.base_url(), &sim.base_url(), c);
-    Ok(sim)
+    let providers = konnekted::demo::setup_providers(&running.platform, &running.base_url()).await?;
+    konnekted::demo::print_tryout(&running.base_url(), &sim.base_url(), &providers.base_url(), c);
+    Ok((sim, providers))
 }
 
 #[cfg(not(feature = "demo"))]
