@@ -98,7 +98,8 @@ async fn stripe_sim_checkout_page_pays_webhook_credits_once() {
     assert_eq!(d.len(), 2, "{d:?}");
     assert!(d.iter().all(|x| x.ok()), "{d:?}");
     assert!(d[0].signature.as_deref().unwrap_or("").starts_with("t="), "{d:?}");
-    let outcomes: Vec<Value> = d.iter().map(|x| serde_json::from_str::<Value>(&x.response).unwrap()["outcome"].clone()).collect();
+    let outcomes: Vec<Value> =
+        d.iter().map(|x| serde_json::from_str::<Value>(&x.response).unwrap()["outcome"].clone()).collect();
     assert_eq!(outcomes, [json!("applied"), json!("duplicate")]);
     let payments = e.get(&format!("/payments?subscriber={id}")).await;
     assert_eq!(payments.as_array().unwrap().len(), 1, "{payments}");
@@ -169,7 +170,8 @@ async fn paystack_sim_mpesa_and_card_checkouts_credit_once_each() {
     assert!(r.headers()["location"].to_str().unwrap().contains("reference="));
     let d = sim.wait_deliveries("/paystack", 2, Duration::from_secs(15)).await;
     assert!(d.iter().all(|x| x.ok()), "{d:?}");
-    let outcomes: Vec<Value> = d.iter().map(|x| serde_json::from_str::<Value>(&x.response).unwrap()["outcome"].clone()).collect();
+    let outcomes: Vec<Value> =
+        d.iter().map(|x| serde_json::from_str::<Value>(&x.response).unwrap()["outcome"].clone()).collect();
     assert_eq!(outcomes, [json!("applied"), json!("duplicate")]);
 
     // the same subscriber pays again by card: a second top-up is a second credit
@@ -178,7 +180,8 @@ async fn paystack_sim_mpesa_and_card_checkouts_credit_once_each() {
     assert_eq!(paid.status().as_u16(), 303);
     sim.wait_deliveries("/paystack", 4, Duration::from_secs(15)).await;
     let payments = e.get(&format!("/payments?subscriber={id}")).await;
-    let mut amounts: Vec<i64> = payments.as_array().unwrap().iter().map(|p| p["amount_cents"].as_i64().unwrap()).collect();
+    let mut amounts: Vec<i64> =
+        payments.as_array().unwrap().iter().map(|p| p["amount_cents"].as_i64().unwrap()).collect();
     amounts.sort();
     assert_eq!(amounts, [50_000, 100_000], "{payments}");
     let methods: Vec<&str> = payments.as_array().unwrap().iter().map(|p| p["method"].as_str().unwrap()).collect();

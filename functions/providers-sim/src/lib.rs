@@ -21,6 +21,9 @@
 //! `GET /__sim/sms`, `GET /__sim/deliveries`, `POST /__sim/stripe/sessions/{id}/pay`,
 //! `POST /__sim/paystack/transactions/{reference}/pay`.
 
+// An early answer (a refusal) is an HTTP response: returning it as the `Err` is the point.
+#![allow(clippy::result_large_err)]
+
 mod control;
 mod form;
 mod page;
@@ -389,7 +392,10 @@ impl SimHandle {
             st.deliveries.iter().filter(|d| d.url.contains(&part)).cloned().collect()
         };
         let p2 = pick.clone();
-        self.sim.wait_until(timeout, move |st| Some(p2(st)).filter(|v| v.len() >= n)).await.unwrap_or_else(|| pick(&self.sim.state()))
+        self.sim
+            .wait_until(timeout, move |st| Some(p2(st)).filter(|v| v.len() >= n))
+            .await
+            .unwrap_or_else(|| pick(&self.sim.state()))
     }
 
     /// Waits until `n` messages reached the inbox.

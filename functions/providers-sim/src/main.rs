@@ -28,8 +28,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config: SimConfig = match &cli.config {
-        Some(p) => serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-            .with_context(|| format!("parsing {}", p.display()))?,
+        Some(p) => {
+            serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("parsing {}", p.display()))?
+        }
         None => SimConfig::default(),
     };
     let sim = ProvidersSim::bind(cli.listen, config).await.with_context(|| format!("binding {}", cli.listen))?;

@@ -45,7 +45,9 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
 
 pub(crate) fn index(sim: &Sim) -> String {
     let st = sim.state();
-    let mut body = String::from("<ul><li><a href=\"/inbox\">SMS inbox (Africa's Talking)</a></li></ul><h2>Stripe Checkout Sessions</h2><ul>");
+    let mut body = String::from(
+        "<ul><li><a href=\"/inbox\">SMS inbox (Africa's Talking)</a></li></ul><h2>Stripe Checkout Sessions</h2><ul>",
+    );
     for s in st.sessions.iter().rev().take(20) {
         body.push_str(&format!(
             "<li><a href=\"/c/pay/{0}\">{0}</a> {1} {2}</li>",

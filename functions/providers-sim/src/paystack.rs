@@ -283,10 +283,7 @@ fn page_for(t: &PaystackTransaction, error: Option<&str>) -> String {
         ));
     }
     let err = error.map(|e| format!("<p class=err>{}</p>", esc(e))).unwrap_or_default();
-    page::wrap(
-        "Paystack (simulator)",
-        &format!("<p class=amount>{amount}</p><p>{}</p>{err}{forms}", esc(&t.email)),
-    )
+    page::wrap("Paystack (simulator)", &format!("<p class=amount>{amount}</p><p>{}</p>{err}{forms}", esc(&t.email)))
 }
 
 #[cfg(test)]

@@ -114,12 +114,9 @@ pub(crate) async fn route(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
             let st = sim.state();
             match st.sessions.iter().find(|s| s.id == *id && s.secret_key == acct.secret_key) {
                 Some(s) => json(200, &s.object(sim.base_url())),
-                None => error(
-                    404,
-                    "invalid_request_error",
-                    &format!("No such checkout.session: '{id}'"),
-                    Some("session"),
-                ),
+                None => {
+                    error(404, "invalid_request_error", &format!("No such checkout.session: '{id}'"), Some("session"))
+                }
             }
         }
         (&Method::GET | &Method::POST, ["c", "pay", _]) => hosted(sim, req, &segs),
@@ -349,7 +346,11 @@ mod tests {
 
     #[test]
     fn stripe_signature_matches_the_reference_vector() {
-        let h = signature_header(&["whsec_test_secret".into()], 1_700_000_000, br#"{"id":"evt_test_webhook","object":"event"}"#);
+        let h = signature_header(
+            &["whsec_test_secret".into()],
+            1_700_000_000,
+            br#"{"id":"evt_test_webhook","object":"event"}"#,
+        );
         assert_eq!(h, "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990");
         let two = signature_header(&["a".into(), "b".into()], 1, b"x");
         assert_eq!(two.matches(",v1=").count(), 2);

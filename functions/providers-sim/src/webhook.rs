@@ -35,6 +35,9 @@ impl Delivery {
     }
 }
 
+/// Signs one attempt: the header (name, value) to send with it, if any.
+pub(crate) type Signer = Box<dyn Fn(&[u8]) -> Option<(&'static str, String)> + Send + Sync>;
+
 pub(crate) struct Outgoing {
     pub kind: &'static str,
     pub about: String,
@@ -42,7 +45,7 @@ pub(crate) struct Outgoing {
     pub body: Bytes,
     pub content_type: &'static str,
     /// Called before every attempt: (header name, value) to sign this attempt.
-    pub sign: Box<dyn Fn(&[u8]) -> Option<(&'static str, String)> + Send + Sync>,
+    pub sign: Signer,
     /// How many successful copies to deliver.
     pub copies: u32,
     pub first_delay: Duration,
@@ -76,7 +79,10 @@ pub(crate) fn spawn(sim: &Sim, out: Outgoing) {
                     attempt,
                     status: result.as_ref().ok().map(|r| r.status().as_u16()),
                     error: result.as_ref().err().cloned(),
-                    response: result.as_ref().map(|r| String::from_utf8_lossy(r.body()).into_owned()).unwrap_or_default(),
+                    response: result
+                        .as_ref()
+                        .map(|r| String::from_utf8_lossy(r.body()).into_owned())
+                        .unwrap_or_default(),
                     at: chrono::Utc::now().to_rfc3339(),
                     body: String::from_utf8_lossy(&out.body).into_owned(),
                     signature: sig.map(|(_, v)| v),
