@@ -2,6 +2,8 @@
 
 use daraja_sim::{DarajaSim, SimConfig, SimHandle};
 use konnekted_core::db::Db;
+use konnekted_core::domain::msisdn::Msisdn;
+use konnekted_core::domain::names::{AccountNo, Username};
 use konnekted_core::ids::IdGen;
 use konnekted_core::platform::Platform;
 use konnekted_core::store::tenants::{self, DarajaSettings};
@@ -323,10 +325,10 @@ pub async fn seed_console(db: &impl Db, ids: &mut IdGen, n: usize) -> anyhow::Re
         let status = if last_end.is_some_and(|e| e > now) { Status::Active } else { Status::Expired };
         let s = subscribers::Subscriber {
             id: id.clone(),
-            account_no: acct.clone(),
+            account_no: AccountNo::parse(&acct)?,
             name: format!("{} {}", FIRST[rnd(10) as usize], LAST[rnd(10) as usize]),
-            phone: Some(phone),
-            username: format!("u{}", 2000 + i),
+            phone: Some(Msisdn::parse(&phone)?),
+            username: Username::parse(&format!("u{}", 2000 + i))?,
             password: ids.token(12),
             site: Some(sites[rnd(4) as usize].into()),
             static_ip: None,

@@ -198,7 +198,7 @@ async fn tenant_route<P: Platform>(
             let body: Push = body_json(&req)?;
             let s = subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             let input = crate::usecases::topup::TopupInput {
-                account: s.subscriber.account_no,
+                account: s.subscriber.account_no.to_string(),
                 phone: body.phone,
                 amount_kes: body.amount_kes,
             };
@@ -289,7 +289,8 @@ async fn tenant_route<P: Platform>(
                         .await?
                         .ok_or_else(|| ApiError::NotFound("subscriber".into()))?
                         .subscriber
-                        .username,
+                        .username
+                        .to_string(),
                 ),
                 None => q.get("username").map(str::to_owned),
             };

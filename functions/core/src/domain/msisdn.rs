@@ -32,6 +32,12 @@ impl Msisdn {
         Ok(Msisdn(format!("254{national}")))
     }
 
+    /// A number read back from a tenant's own database, which only ever stores parsed ones.
+    /// Not re-checked: a row written by an older, looser version must stay readable.
+    pub fn from_stored(s: String) -> Msisdn {
+        Msisdn(s)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -45,6 +51,14 @@ impl Msisdn {
 impl fmt::Display for Msisdn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A read-only view as `&str` (nothing can be written through it, so the parse stays true).
+impl std::ops::Deref for Msisdn {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
     }
 }
 

@@ -54,6 +54,11 @@ impl Username {
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
         if ok { Ok(Username(s)) } else { Err(NameError::Username) }
     }
+    /// A username read back from a tenant's own database, which only ever stores parsed ones.
+    /// Not re-checked: a row written by an older, looser version must stay readable.
+    pub fn from_stored(s: String) -> Username {
+        Username(s)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -78,8 +83,40 @@ impl AccountNo {
         let c = canonical_account(s);
         if (1..=20).contains(&c.len()) { Ok(AccountNo(c)) } else { Err(NameError::AccountNo) }
     }
+    /// An account number read back from a tenant's own database (see [`Username::from_stored`]).
+    pub fn from_stored(s: String) -> AccountNo {
+        AccountNo(s)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+// Read-only views as `&str` (nothing can be written through them, so the parse stays true): a
+// page or a statement takes `&s.username` where it wants text.
+impl std::ops::Deref for Username {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for AccountNo {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for AccountNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::db::{Db, Row, Statement, StoreError};
 use crate::domain::Money;
-use crate::domain::names::loose_account;
+use crate::domain::msisdn::Msisdn;
+use crate::domain::names::{AccountNo, Username, loose_account};
 use crate::domain::subscriber::Status;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::stmt;
@@ -13,10 +14,10 @@ use crate::stmt;
 #[derive(Clone, PartialEq, Serialize)]
 pub struct Subscriber {
     pub id: String,
-    pub account_no: String,
+    pub account_no: AccountNo,
     pub name: String,
-    pub phone: Option<String>,
-    pub username: String,
+    pub phone: Option<Msisdn>,
+    pub username: Username,
     #[serde(skip)]
     pub password: String,
     pub site: Option<String>,
@@ -73,10 +74,10 @@ fn from_row(r: &Row<'_>) -> Result<WithBalance, StoreError> {
     Ok(WithBalance {
         subscriber: Subscriber {
             id: r.text("id")?,
-            account_no: r.text("account_no")?,
+            account_no: AccountNo::from_stored(r.text("account_no")?),
             name: r.text("name")?,
-            phone: r.opt_text("phone")?,
-            username: r.text("username")?,
+            phone: r.opt_text("phone")?.map(Msisdn::from_stored),
+            username: Username::from_stored(r.text("username")?),
             password: r.text("password")?,
             site: r.opt_text("site")?,
             static_ip: r.opt_text("static_ip")?,
@@ -202,11 +203,11 @@ pub fn insert(s: &Subscriber) -> Statement {
          plan_id, status, expires_at, auto_renew, version, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14)",
         &s.id,
-        &s.account_no,
-        loose_account(&s.account_no),
+        s.account_no.as_str(),
+        loose_account(s.account_no.as_str()),
         &s.name,
-        s.phone.clone(),
-        &s.username,
+        s.phone.as_ref().map(|p| p.as_str().to_owned()),
+        s.username.as_str(),
         &s.password,
         s.site.clone(),
         s.static_ip.clone(),
@@ -235,7 +236,7 @@ pub fn set_profile(s: &Subscriber) -> Statement {
          plan_id = ?8 WHERE id = ?1",
         &s.id,
         &s.name,
-        s.phone.clone(),
+        s.phone.as_ref().map(|p| p.as_str().to_owned()),
         &s.password,
         s.site.clone(),
         s.static_ip.clone(),
@@ -270,10 +271,10 @@ mod tests {
     fn subscriber_debug_hides_the_pppoe_password() {
         let s = Subscriber {
             id: "s1".into(),
-            account_no: "ACC1".into(),
+            account_no: AccountNo::parse("ACC1").unwrap(),
             name: "Jane".into(),
             phone: None,
-            username: "acc1".into(),
+            username: Username::parse("acc1").unwrap(),
             password: "hunter2-pppoe".into(),
             site: None,
             static_ip: None,

@@ -122,10 +122,10 @@ pub async fn start_checkout<P: Platform>(
                 ("line_items[0][price_data][currency]", "kes".into()),
                 ("line_items[0][price_data][unit_amount]", amount_cents.to_string()),
                 ("line_items[0][price_data][product_data][name]", format!("{} top-up {account}", tenant.name)),
-                ("metadata[account]", account.clone()),
+                ("metadata[account]", account.to_string()),
                 ("metadata[checkout_id]", checkout_id.clone()),
                 ("metadata[realm]", tenant.realm.to_string()),
-                ("payment_intent_data[metadata][account]", account.clone()),
+                ("payment_intent_data[metadata][account]", account.to_string()),
                 ("payment_intent_data[metadata][checkout_id]", checkout_id.clone()),
             ]);
             let req = http::Request::post(format!("{}/v1/checkout/sessions", keys.base_url()))

@@ -33,10 +33,10 @@ pub struct SubscriberInput {
     pub auto_renew: Option<bool>,
 }
 
-fn parse_phone(p: Option<&str>) -> Result<Option<String>, UseCaseError> {
+fn parse_phone(p: Option<&str>) -> Result<Option<Msisdn>, UseCaseError> {
     match p.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => Msisdn::parse(s).map(|m| Some(m.to_string())).map_err(|e| UseCaseError::Invalid(e.to_string())),
+        Some(s) => Msisdn::parse(s).map(Some).map_err(|e| UseCaseError::Invalid(e.to_string())),
     }
 }
 
@@ -61,12 +61,13 @@ pub async fn create_subscriber(
     }
     let plan = plans::get(db, &input.plan).await?.ok_or(UseCaseError::Invalid("unknown plan".into()))?;
     let account_no = match input.account_no.as_deref() {
-        Some(a) => AccountNo::parse(a).map_err(|e| UseCaseError::Invalid(e.to_string()))?.as_str().to_owned(),
-        None => format!("K{}", ids.digits(6)),
+        Some(a) => AccountNo::parse(a).map_err(|e| UseCaseError::Invalid(e.to_string()))?,
+        None => AccountNo::from_stored(format!("K{}", ids.digits(6))),
     };
     let username = match input.username.as_deref() {
-        Some(u) => Username::parse(u).map_err(|e| UseCaseError::Invalid(e.to_string()))?.as_str().to_owned(),
-        None => account_no.to_ascii_lowercase(),
+        Some(u) => Username::parse(u).map_err(|e| UseCaseError::Invalid(e.to_string()))?,
+        // An account number (letters and digits) is always a valid username in lower case.
+        None => Username::from_stored(account_no.to_ascii_lowercase()),
     };
     let password = match input.password {
         Some(p) if (6..=64).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_graphic()) => p,

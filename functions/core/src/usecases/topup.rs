@@ -50,7 +50,7 @@ pub async fn start<P: Platform>(
     };
     let phone_text = input
         .phone
-        .or_else(|| s.subscriber.phone.clone())
+        .or_else(|| s.subscriber.phone.as_ref().map(|m| m.to_string()))
         .ok_or_else(|| UseCaseError::Invalid("phone is required (this account has no phone number on file)".into()))?;
     let phone = Msisdn::parse(&phone_text).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;

@@ -362,7 +362,11 @@ async fn suspended<P: Platform>(
         Err(e) => return page.unavailable("plan", e),
     };
     let due_cents = ((plan.price - s.balance()).whole_shillings_ceil().max(1)) * 100;
-    let phone = if phone.is_empty() { s.subscriber.phone.clone().unwrap_or_default() } else { phone.to_owned() };
+    let phone = if phone.is_empty() {
+        s.subscriber.phone.as_ref().map(|m| m.to_string()).unwrap_or_default()
+    } else {
+        phone.to_owned()
+    };
     let phone_shown = if phone.starts_with("254") && phone.len() == 12 { format!("0{}", &phone[3..]) } else { phone };
     let info = pages::Suspension {
         name: &s.subscriber.name,

@@ -574,7 +574,7 @@ async fn subscriber_action<P: Platform>(
         "stk" => {
             need(st, Action::TakeMoney)?;
             let amount_kes = f.get("amount_kes").and_then(|a| a.trim().parse::<u64>().ok()).filter(|a| *a > 0);
-            let input = crate::usecases::topup::TopupInput { account: acct.clone(), phone: None, amount_kes };
+            let input = crate::usecases::topup::TopupInput { account: acct.to_string(), phone: None, amount_kes };
             match crate::usecases::topup::start(p, db, &st.tenant, input, ctx.now).await {
                 Ok(started) => {
                     let after = serde_json::json!({"checkout_request_id": started.checkout_request_id, "amount_kes": started.amount_kes});
