@@ -24,6 +24,14 @@ async fn sqlite_memory_store_meets_the_storage_contract() {
     konnekted_core::contract::run_all(&SqliteDb::memory().await.unwrap()).await.unwrap();
 }
 
+#[tokio::test]
+async fn sqlite_store_passes_the_edge_batch_selftest() {
+    // The same check the Workers and Spin adapters serve at /__selftest/batch.
+    let seen = konnekted_core::contract::batch_semantics(&SqliteDb::memory().await.unwrap()).await.unwrap();
+    assert_eq!(seen["pass"], true, "{seen}");
+    assert_eq!(seen["failed_batch_rolled_back"], true, "{seen}");
+}
+
 async fn tenant_db() -> SqliteDb {
     let db = SqliteDb::memory().await.unwrap();
     migrations::migrate(&db, migrations::TENANT).await.unwrap();

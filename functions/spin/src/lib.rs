@@ -16,7 +16,6 @@
 #[cfg(not(feature = "spin"))]
 mod nodb;
 mod platform;
-mod selftest;
 #[cfg(feature = "spin")]
 mod store;
 
@@ -90,7 +89,7 @@ async fn respond(req: Request) -> http::Response<Bytes> {
             json(200, &serde_json::to_value(&runs).unwrap_or_default())
         }
         (&Method::GET, "/__selftest/batch") if platform::flag("edge_selftest").await => {
-            match selftest::batch_semantics(platform.control()).await {
+            match konnekted_core::contract::batch_semantics(platform.control()).await {
                 Ok(report) => json(200, &report),
                 Err(e) => error(500, &e.to_string()),
             }

@@ -10,7 +10,6 @@
 
 mod d1;
 mod platform;
-mod selftest;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -69,7 +68,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         return json_error(503, &format!("control database: {e}"));
     }
     if selftest && req.path() == "/__selftest/batch" {
-        return match selftest::batch_semantics(platform.control()).await {
+        return match konnekted_core::contract::batch_semantics(platform.control()).await {
             Ok(report) => Response::from_json(&report),
             Err(e) => json_error(500, &e.to_string()),
         };
