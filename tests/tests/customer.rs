@@ -1,8 +1,10 @@
-//! The subscriber's side: the SMS outbox development sink, end to end over HTTP.
-//! Realms e2e-p01 and e2e-p02 (each test owns its realms; see billing.rs).
+//! The subscriber's side, end to end over HTTP: the SMS outbox development sink, OTP sign-in,
+//! the customer API (`/api/p/{realm}/v1/...`) and the anonymous STK top-up's limits.
+//! Realms e2e-p01..e2e-p09 (each test owns its realms; see billing.rs).
 
-use konnekted_e2e::env;
-use serde_json::Value;
+use konnekted_e2e::daraja_sim::SimConfig;
+use konnekted_e2e::{Env, c2b_body, env, env_with};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_sms_outbox_sink_needs_the_tenant_admin_token_and_starts_empty() {
@@ -20,4 +22,293 @@ async fn the_sms_outbox_sink_needs_the_tenant_admin_token_and_starts_empty() {
     assert_eq!(r.status().as_u16(), 401, "another tenant's admin token is refused");
     let r = e.http.post(&url).bearer_auth(&e.admin_token).send().await.expect("POST");
     assert_eq!(r.status().as_u16(), 405, "the sink is read-only");
+}
+
+fn v1(e: &Env, path: &str) -> String {
+    format!("{}/api/p/{}/v1/{path}", e.base, e.realm)
+}
+
+async fn call(e: &Env, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut r = e.http.request(method.parse().expect("method"), v1(e, path));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Signs in by OTP, reading the code from the development sink; returns the token answer.
+async fn sign_in(e: &Env, phone: &str) -> Value {
+    let (s, v) = call(e, "POST", "auth/otp", None, Some(json!({"phone": phone}))).await;
+    assert_eq!(s, 202, "{v}");
+    let challenge = v["challenge_id"].as_str().expect("challenge").to_owned();
+    let to = format!("254{}", &phone[1..]);
+    let sms = e.get(&format!("/sms-outbox?to={to}&limit=1")).await;
+    let body = sms[0]["body"].as_str().expect("an SMS with the code").to_owned();
+    let code: String = body
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .expect("6 digits")
+        .to_owned();
+    let (s, tok) =
+        call(e, "POST", "auth/otp/verify", None, Some(json!({"challenge_id": challenge, "code": code}))).await;
+    assert_eq!(s, 200, "{tok}");
+    tok
+}
+
+fn token(t: &Value) -> String {
+    t["access_token"].as_str().expect("access token").to_owned()
+}
+
+/// Defect: anyone who knew an account number could make its phone ring with prompts sent to any
+/// number, as often as they liked, and an `amount` they sent was ignored.
+#[tokio::test]
+async fn stk_topup_without_a_session_rings_only_the_phone_on_file_a_few_times_an_hour() {
+    // The simulator lets one phone have several prompts in flight (the real one may refuse).
+    let mut sim = SimConfig::default();
+    sim.lock_subscriber = false;
+    let e = env_with("e2e-p03", sim).await;
+    e.plan("home", 1500).await;
+    e.subscriber("home", "SPAM1", "0711000301").await;
+    let url = format!("{}/api/p/{}/topup", e.base, e.realm);
+    let post = |body: Value| {
+        let r = e.http.post(&url).json(&body);
+        async move {
+            let r = r.send().await.expect("topup");
+            let s = r.status().as_u16();
+            let retry = r.headers().get("retry-after").is_some();
+            (s, retry, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, _, v) = post(json!({"account": "SPAM1", "phone": "0722000999"})).await;
+    assert_eq!(s, 400, "another phone without a session: {v}");
+    assert!(v.to_string().contains("phone number on file"), "{v}");
+    let (s, _, v) = post(json!({"account": "SPAM1", "amount": 50})).await;
+    assert_eq!(s, 400, "an amount under a name the API does not take is refused, not ignored: {v}");
+    assert!(v.to_string().contains("amount"), "{v}");
+    let (s, _, v) = post(json!({"account": "SPAM1", "amount_cents": 5050})).await;
+    assert_eq!(s, 400, "cents M-Pesa cannot take: {v}");
+    let (s, _, v) = post(json!({"account": "SPAM1", "amount_kes": 70})).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["amount_kes"], 70, "the amount asked for is the amount prompted");
+    let (s, _, v) = post(json!({"account": "SPAM1", "amount_cents": 8000, "phone": "+254711000301"})).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["amount_kes"], 80);
+    let (s, _, v) = post(json!({"account": "SPAM1"})).await;
+    assert_eq!(s, 202, "third prompt this hour: {v}");
+    let (s, retry, v) = post(json!({"account": "SPAM1"})).await;
+    assert_eq!(s, 429, "fourth prompt this hour: {v}");
+    assert!(retry, "429 says when to come back");
+}
+
+#[tokio::test]
+async fn otp_sign_in_opens_the_account_and_refresh_rotates_until_logout() {
+    let e = env("e2e-p04").await;
+    e.plan("home", 1500).await;
+    let s = e.subscriber("home", "OTP1", "0711000401").await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    let (code, v) = call(&e, "GET", "me", None, None).await;
+    assert_eq!(code, 401, "{v}");
+    assert_eq!(v["error"]["code"], "unauthorized", "error body: {v}");
+
+    let tok = sign_in(&e, "0711000401").await;
+    let at = token(&tok);
+    let (code, me) = call(&e, "GET", "me", Some(&at), None).await;
+    assert_eq!(code, 200, "{me}");
+    assert_eq!(me["id"], id.as_str());
+    assert_eq!(me["has_password"], false);
+    let (code, sub) = call(&e, "GET", "subscription", Some(&at), None).await;
+    assert_eq!(code, 200, "{sub}");
+    assert_eq!(sub["plan"]["price_cents"], 150_000);
+    assert_eq!(sub["currency"], "KES");
+    assert_eq!(sub["due_for_next_period_cents"], 150_000);
+
+    // ETag on reads
+    let r = e.http.get(v1(&e, "wallet")).bearer_auth(&at).send().await.expect("GET");
+    let etag = r.headers()["etag"].to_str().expect("etag").to_owned();
+    let r = e.http.get(v1(&e, "wallet")).bearer_auth(&at).header("if-none-match", &etag).send().await.expect("GET");
+    assert_eq!(r.status().as_u16(), 304);
+
+    // password sign-in after setting one
+    let (code, v) = call(&e, "PUT", "me/password", Some(&at), Some(json!({"password": "portal-pass-1"}))).await;
+    assert_eq!(code, 200, "{v}");
+    let (code, t2) =
+        call(&e, "POST", "auth/login", None, Some(json!({"login": "otp1", "password": "portal-pass-1"}))).await;
+    assert_eq!(code, 200, "{t2}");
+    let (code, v) =
+        call(&e, "POST", "auth/login", None, Some(json!({"login": "OTP1", "password": "wrong-pass"}))).await;
+    assert_eq!((code, v["error"]["code"].as_str()), (401, Some("invalid_credentials")), "{v}");
+
+    // refresh rotates; the old refresh token no longer works
+    let r1 = tok["refresh_token"].as_str().expect("refresh").to_owned();
+    let (code, t3) = call(&e, "POST", "auth/refresh", None, Some(json!({"refresh_token": r1}))).await;
+    assert_eq!(code, 200, "{t3}");
+    let (code, _) = call(&e, "POST", "auth/refresh", None, Some(json!({"refresh_token": r1}))).await;
+    assert_eq!(code, 401, "an old refresh token is refused");
+    let (code, _) = call(&e, "POST", "auth/refresh", None, Some(json!({"refresh_token": t3["refresh_token"]}))).await;
+    assert_eq!(code, 401, "reusing an old token ended that sign-in");
+
+    // logout ends the password sign-in's refresh token
+    let at2 = token(&t2);
+    let (code, _) = call(&e, "POST", "auth/logout", Some(&at2), None).await;
+    assert_eq!(code, 200);
+    let (code, _) = call(&e, "POST", "auth/refresh", None, Some(json!({"refresh_token": t2["refresh_token"]}))).await;
+    assert_eq!(code, 401, "logged out");
+
+    // a wrong code, five times, kills the challenge
+    let (_, ch) = call(&e, "POST", "auth/otp", None, Some(json!({"account": "OTP1"}))).await;
+    for _ in 0..5 {
+        let (code, _) = call(
+            &e,
+            "POST",
+            "auth/otp/verify",
+            None,
+            Some(json!({"challenge_id": ch["challenge_id"], "code": "000000"})),
+        )
+        .await;
+        assert_eq!(code, 401);
+    }
+}
+
+#[tokio::test]
+async fn another_subscribers_and_another_tenants_ids_are_404_and_write_nothing() {
+    let e = env("e2e-p05").await;
+    let other = env("e2e-p06").await;
+    e.plan("home", 1000).await;
+    e.plan("fast", 2000).await;
+    other.plan("home", 1000).await;
+    e.subscriber("home", "AUTHA", "0711000501").await;
+    let b = e.subscriber("home", "AUTHB", "0711000502").await;
+    other.subscriber("home", "AUTHC", "0711000503").await;
+    // B has a payment and a top-up
+    let (s, _) = e.callback("c2b/confirm", c2b_body("AUTHB00001", "500.00", "AUTHB", "254711000502")).await;
+    assert_eq!(s, 200);
+    let pays = e.get(&format!("/payments?subscriber={}", b["id"].as_str().expect("id"))).await;
+    let b_payment = pays[0]["id"].as_str().expect("payment").to_owned();
+    let tb = token(&sign_in(&e, "0711000502").await);
+    let (s, top) = call(&e, "POST", "topups", Some(&tb), Some(json!({"amount_kes": 10}))).await;
+    assert_eq!(s, 202, "{top}");
+    let b_topup = top["id"].as_str().expect("topup").to_owned();
+    let (s, _) = call(&e, "GET", &format!("payments/{b_payment}/receipt"), Some(&tb), None).await;
+    assert_eq!(s, 200, "B sees their own receipt");
+
+    let ta = token(&sign_in(&e, "0711000501").await);
+    let feed_before = e.get("/feed?after=0").await.as_array().map(Vec::len);
+    for path in [format!("payments/{b_payment}"), format!("payments/{b_payment}/receipt"), format!("topups/{b_topup}")]
+    {
+        let (s, v) = call(&e, "GET", &path, Some(&ta), None).await;
+        assert_eq!(s, 404, "A reading B's {path}: {v}");
+        assert_eq!(v["error"]["code"], "not_found");
+    }
+    // another tenant's plan id, and a plan that is not offered, change nothing
+    let other_plans = other.get("/plans").await;
+    let other_plan = other_plans[0]["id"].as_str().expect("plan").to_owned();
+    let (s, _) = call(&e, "POST", "subscription/plan-change", Some(&ta), Some(json!({"plan": other_plan}))).await;
+    assert_eq!(s, 404);
+    let (s, _) = call(&e, "GET", &format!("plans/{other_plan}"), Some(&ta), None).await;
+    assert_eq!(s, 404);
+    assert_eq!(e.get("/feed?after=0").await.as_array().map(Vec::len), feed_before, "nothing written");
+
+    // a token of another tenant opens nothing here
+    let tc = token(&sign_in(&other, "0711000503").await);
+    let (s, _) = call(&e, "GET", "me", Some(&tc), None).await;
+    assert_eq!(s, 401, "another tenant's token");
+    let (s, _) = call(&e, "GET", "me", Some("garbage.token"), None).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn signed_in_topup_from_another_phone_credits_and_lists_with_a_receipt() {
+    let e = env("e2e-p07").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "PAY1", "0711000701").await;
+    let t = token(&sign_in(&e, "0711000701").await);
+    let (s, top) = call(&e, "POST", "topups", Some(&t), Some(json!({"phone": "0722000702", "amount_kes": 1000}))).await;
+    assert_eq!(s, 202, "a signed-in subscriber may pay from another phone: {top}");
+    assert_eq!(top["amount_cents"], 100_000);
+    let id = top["id"].as_str().expect("id").to_owned();
+    let done = e
+        .wait_for(15, || async {
+            let (_, v) = call(&e, "GET", &format!("topups/{id}"), Some(&t), None).await;
+            (v["status"] == "paid").then_some(v)
+        })
+        .await;
+    assert!(done.is_some(), "the simulator completes the prompt");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["status"], "active", "{sub}");
+    let (_, pays) = call(&e, "GET", "payments", Some(&t), None).await;
+    let pid = pays["items"][0]["id"].as_str().expect("payment").to_owned();
+    let (s, rc) = call(&e, "GET", &format!("payments/{pid}/receipt"), Some(&t), None).await;
+    assert_eq!(s, 200, "{rc}");
+    assert_eq!(rc["amount_cents"], 100_000);
+    let (_, w) = call(&e, "GET", "wallet/entries?limit=1", Some(&t), None).await;
+    assert_eq!(w["items"].as_array().map(Vec::len), Some(1), "{w}");
+    let cursor = w["next_cursor"].as_str().expect("a next page").to_owned();
+    let (_, w2) = call(&e, "GET", &format!("wallet/entries?limit=5&cursor={cursor}"), Some(&t), None).await;
+    assert_eq!(w2["items"].as_array().map(Vec::len), Some(1), "payment then renewal: {w2}");
+    assert_eq!(w2["items"][0]["kind"], "payment");
+    assert_eq!(w["items"][0]["balance_after_cents"], 0);
+    assert_eq!(w2["items"][0]["balance_after_cents"], 100_000);
+}
+
+#[tokio::test]
+async fn plan_change_is_quoted_then_made_at_the_quoted_price() {
+    let e = env("e2e-p08").await;
+    e.plan("home", 1500).await;
+    e.plan("fast", 2000).await;
+    let s = e.subscriber("home", "CHG1", "0711000801").await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    let (st, _) =
+        e.post(&format!("/subscribers/{id}/adjust"), json!({"amount_cents": 150_000 + 100_000, "memo": "cash"})).await;
+    assert_eq!(st, 200);
+    let t = token(&sign_in(&e, "0711000801").await);
+    let (s, q) = call(&e, "POST", "subscription/plan-change/quote", Some(&t), Some(json!({"plan": "fast"}))).await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["balance_before_cents"], 100_000, "one period bought, the rest on the balance: {q}");
+    assert!(q["charge_cents"].as_i64() > q["credit_cents"].as_i64(), "an upgrade costs: {q}");
+    let (s, done) = call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast"}))).await;
+    assert_eq!(s, 200, "{done}");
+    let (_, w) = call(&e, "GET", "wallet", Some(&t), None).await;
+    // the quote was made a moment earlier: the same figures within a cent per second
+    let quoted = q["balance_after_cents"].as_i64().expect("after");
+    let now = w["balance_cents"].as_i64().expect("balance");
+    assert!((now - quoted).abs() <= 10, "quoted {quoted}, now {now}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["plan"]["code"], "fast");
+    let feed = e.get("/feed?after=0").await;
+    assert!(feed.as_array().expect("feed").iter().any(|c| c["kind"] == "plan_changed"), "{feed}");
+    let (s, _) = call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast"}))).await;
+    assert_eq!(s, 400, "already on it");
+}
+
+#[tokio::test]
+async fn a_paybill_payment_with_a_wrong_account_is_claimed_once_with_amount_and_phone() {
+    let e = env("e2e-p09").await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "CLM1", "0711000901").await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    let (st, _) = e.callback("c2b/confirm", c2b_body("CLMRCPT001", "1000.00", "WRONG-ACC", "254799000901")).await;
+    assert_eq!(st, 200);
+    assert_eq!(e.get("/unmatched").await.as_array().map(Vec::len), Some(1));
+    let t = token(&sign_in(&e, "0711000901").await);
+    let claim = |amount: i64, phone: &str| json!({"receipt": "clmrcpt001", "amount_cents": amount, "phone": phone});
+    let (s, v) = call(&e, "POST", "payments/claim", Some(&t), Some(claim(90_000, "0799000901"))).await;
+    assert_eq!(s, 404, "wrong amount: {v}");
+    let (s, _) = call(&e, "POST", "payments/claim", Some(&t), Some(claim(100_000, "0799000999"))).await;
+    assert_eq!(s, 404, "wrong phone");
+    let (s, v) = call(&e, "POST", "payments/claim", Some(&t), Some(claim(100_000, "0799000901"))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = call(&e, "POST", "payments/claim", Some(&t), Some(claim(100_000, "0799000901"))).await;
+    assert_eq!(s, 404, "claimed once");
+    let st = e.subscriber_state(&id).await;
+    assert_eq!(st["status"], "active", "{st}");
+    assert_eq!(e.get("/unmatched").await.as_array().map(Vec::len), Some(0));
+    let ledger = e.get(&format!("/subscribers/{id}/ledger")).await;
+    let credits = ledger.as_array().expect("ledger").iter().filter(|l| l["kind"] == "payment").count();
+    assert_eq!(credits, 1);
 }

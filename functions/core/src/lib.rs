@@ -37,6 +37,12 @@ pub struct BodyTruncated {
     pub total: usize,
 }
 
+/// The client's address as the host saw it (the native host: the TCP peer), set by the host as a
+/// request extension. Without it the core reads `CF-Connecting-IP` (set by Cloudflare in front of
+/// a Worker, not by the client). Used only for throttling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIp(pub String);
+
 /// What the outside world lends one request: the time and some randomness.
 #[derive(Debug, Clone)]
 pub struct Ctx {

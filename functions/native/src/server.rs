@@ -24,6 +24,7 @@ pub fn ctx() -> Ctx {
 
 async fn serve_one(
     p: NativePlatform,
+    peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
@@ -48,6 +49,7 @@ async fn serve_one(
         }
     };
     let mut req = http::Request::from_parts(parts, bytes);
+    req.extensions_mut().insert(konnekted_core::ClientIp(peer.ip().to_string()));
     if let Some(total) = cut {
         req.extensions_mut().insert(konnekted_core::BodyTruncated { total });
     }
@@ -86,14 +88,14 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => { tracing::warn!("accept failed: {e}"); continue; }
                 };
                 let _ = stream.set_nodelay(true);
                 let p = p.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| serve_one(p.clone(), req));
+                    let svc = service_fn(move |req| serve_one(p.clone(), peer, req));
                     let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     if let Err(e) = conn.serve_connection(TokioIo::new(stream), svc).await {
                         tracing::debug!("connection ended: {e}");

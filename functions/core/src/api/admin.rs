@@ -201,10 +201,12 @@ async fn tenant_route<P: Platform>(
                 account: s.subscriber.account_no.to_string(),
                 phone: body.phone,
                 amount_kes: body.amount_kes,
+                amount_cents: None,
             };
+            let caller = crate::usecases::topup::Caller::Operator;
             Ok(super::json(
                 http::StatusCode::ACCEPTED,
-                &crate::usecases::topup::start(p, db, tenant, input, ctx.now).await?,
+                &crate::usecases::topup::start(p, db, tenant, input, caller, ctx.now).await?,
             ))
         }
         (Route::Payments, Method::GET) => {

@@ -42,6 +42,8 @@ pub enum ApiError {
     Provider(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many requests; try again in {0} seconds")]
+    TooMany(i64),
 }
 
 impl ApiError {
@@ -56,12 +58,17 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     pub fn into_response(self) -> Response<Bytes> {
         let status = self.status();
-        json(status, &serde_json::json!({"error": self.to_string()}))
+        let mut r = json(status, &serde_json::json!({"error": self.to_string()}));
+        if let ApiError::TooMany(secs) = self {
+            r.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from(secs.max(1)));
+        }
+        r
     }
 }
 
@@ -84,6 +91,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::Conflict(m) => ApiError::Conflict(m),
             UseCaseError::Provider(m) => ApiError::Provider(m),
             UseCaseError::Unavailable(m) => ApiError::Unavailable(m),
+            UseCaseError::Throttled(s) => ApiError::TooMany(s),
             UseCaseError::Store(s) => s.into(),
         }
     }
@@ -386,6 +394,19 @@ pub(crate) fn bearer(req: &Request<Bytes>) -> Option<&str> {
 pub(crate) fn is_platform<P: Platform>(p: &P, req: &Request<Bytes>) -> bool {
     let want = p.settings().platform_token.expose();
     !want.is_empty() && bearer(req).is_some_and(|t| constant_time_eq(t.as_bytes(), want.as_bytes()))
+}
+
+/// The client's address for throttling: the host's [`crate::ClientIp`], else `CF-Connecting-IP`,
+/// else `unknown` (then every anonymous client shares one count).
+pub(crate) fn client_ip(req: &Request<Bytes>) -> String {
+    if let Some(ip) = req.extensions().get::<crate::ClientIp>() {
+        return ip.0.clone();
+    }
+    req.headers()
+        .get("cf-connecting-ip")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':'))
+        .map_or_else(|| "unknown".to_owned(), str::to_owned)
 }
 
 pub(crate) fn method_is(req: &Request<Bytes>, m: &Method) -> bool {

@@ -20,7 +20,8 @@ pub(crate) async fn handle<P: Platform>(
     match route {
         Route::Topup if method_is(&req, &Method::POST) => {
             let input: topup::TopupInput = body_json(&req)?;
-            let started = topup::start(p, &db, &tenant, input, ctx.now).await?;
+            let ip = super::client_ip(&req);
+            let started = topup::start(p, &db, &tenant, input, topup::Caller::Anonymous { ip: &ip }, ctx.now).await?;
             Ok(json(StatusCode::ACCEPTED, &started))
         }
         Route::TopupStatus if method_is(&req, &Method::GET) => {

@@ -9,6 +9,7 @@ pub mod names;
 pub mod password;
 pub mod payment;
 pub mod plan;
+pub mod plan_change;
 pub mod redemption;
 pub mod subscriber;
 pub mod time;

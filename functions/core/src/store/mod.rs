@@ -2,6 +2,7 @@
 
 pub mod callbacks;
 pub mod cards;
+pub mod customer;
 pub mod feed;
 pub mod hotspot_sales;
 pub mod ledger;

@@ -51,6 +51,11 @@ pub struct TenantSettings {
     pub voucher_binding: crate::domain::redemption::BindingPolicy,
     /// Hotspot sessions idle this long are ended (RADIUS `Idle-Timeout`); 0: never.
     pub hotspot_idle_timeout_seconds: i64,
+    /// M-Pesa prompts anyone may start for one account in an hour without signing in (the public
+    /// top-up, the captive "suspended" page); they ring only the phone on file.
+    pub stk_prompts_per_account_hour: i64,
+    /// The same per client address, across accounts.
+    pub stk_prompts_per_ip_hour: i64,
 }
 
 impl TenantSettings {
@@ -75,6 +80,8 @@ impl Default for TenantSettings {
             default_language: "en".into(),
             voucher_binding: crate::domain::redemption::BindingPolicy::Move,
             hotspot_idle_timeout_seconds: 300,
+            stk_prompts_per_account_hour: 3,
+            stk_prompts_per_ip_hour: 10,
         }
     }
 }

@@ -3,6 +3,8 @@
 pub mod callbacks;
 pub mod cards;
 pub mod credit;
+pub mod customer;
+pub mod customer_auth;
 pub mod expiry;
 pub mod hotspot_sales;
 pub mod operator_money;
@@ -73,6 +75,9 @@ pub enum UseCaseError {
     /// The deployment lacks something this needs (a secret, a binding).
     #[error("{0}")]
     Unavailable(String),
+    /// Too many of these for now; try again in this many seconds.
+    #[error("too many requests; try again in {0} seconds")]
+    Throttled(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -172,6 +172,11 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), UseCaseError> {
     if !(0..=86_400).contains(&s.hotspot_idle_timeout_seconds) {
         return bad("hotspot_idle_timeout_seconds must be between 0 and 86400");
     }
+    if !(0..=1_000_000).contains(&s.stk_prompts_per_account_hour)
+        || !(0..=1_000_000).contains(&s.stk_prompts_per_ip_hour)
+    {
+        return bad("stk_prompts_per_account_hour and stk_prompts_per_ip_hour must be between 0 and 1000000");
+    }
     Ok(())
 }
 

@@ -11,19 +11,68 @@ use crate::mpesa::{self, GatewayError};
 use crate::platform::Platform;
 use crate::store::stk::{self, StkRequest};
 use crate::store::tenants::Tenant;
+use crate::store::throttle::{self, Limit, Verdict};
 use crate::store::{plans, subscribers};
 use crate::usecases::UseCaseError;
 
-#[derive(Debug, Deserialize)]
+/// A top-up request. Unknown fields are refused by name (an `amount` the caller meant must never
+/// be dropped silently and the prompt sent for another sum).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TopupInput {
     /// Account number (or username) of the subscriber being paid for.
     pub account: String,
-    /// Phone that gets the PIN prompt; defaults to the subscriber's phone.
+    /// Phone that gets the PIN prompt; defaults to the subscriber's phone. Without a session
+    /// only the phone on file may be named.
     #[serde(default)]
     pub phone: Option<String>,
     /// Whole shillings; defaults to what is due for the next period.
     #[serde(default)]
     pub amount_kes: Option<u64>,
+    /// The same in cents (whole shillings only: M-Pesa takes no cents). At most one of the two.
+    #[serde(default)]
+    pub amount_cents: Option<i64>,
+}
+
+/// Who asks for the prompt: that decides which phone may ring and how often.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// Nobody signed in (the public top-up endpoint, the captive "suspended" page): the prompt goes
+    /// only to the phone on file, at most `stk_prompts_per_account_hour` per account and
+    /// `stk_prompts_per_ip_hour` per client address (tenant settings).
+    Anonymous { ip: &'a str },
+    /// The subscriber themselves, signed in (customer API, portal): may name another phone.
+    Subscriber { id: &'a str },
+    /// The ISP's staff (admin API, console).
+    Operator,
+}
+
+/// Why a top-up was refused, with what the caller can do about it.
+pub fn amount_kes(input: &TopupInput, due_kes: u64, max_payment_cents: i64) -> Result<u64, UseCaseError> {
+    let kes = match (input.amount_kes, input.amount_cents) {
+        (Some(_), Some(_)) => {
+            return Err(UseCaseError::Invalid("give amount_kes or amount_cents, not both".into()));
+        }
+        (Some(k), None) => k,
+        (None, Some(c)) if c <= 0 => return Err(UseCaseError::Invalid("amount_cents must be above zero".into())),
+        (None, Some(c)) if c % 100 != 0 => {
+            return Err(UseCaseError::Invalid(
+                "amount_cents must be whole shillings (a multiple of 100): M-Pesa takes no cents".into(),
+            ));
+        }
+        (None, Some(c)) => (c / 100) as u64,
+        (None, None) => due_kes,
+    };
+    if kes == 0 || kes > MAX_STK_KES {
+        return Err(UseCaseError::Invalid(format!("the amount must be between KES 1 and KES {MAX_STK_KES}")));
+    }
+    if (kes as i64).saturating_mul(100) > max_payment_cents {
+        return Err(UseCaseError::Invalid(format!(
+            "the amount is above this ISP's limit for one payment (KES {})",
+            max_payment_cents / 100
+        )));
+    }
+    Ok(kes)
 }
 
 #[derive(Debug, Serialize)]
@@ -42,22 +91,52 @@ pub async fn start<P: Platform>(
     db: &P::Db,
     tenant: &Tenant,
     input: TopupInput,
+    caller: Caller<'_>,
     now: DateTime<Utc>,
 ) -> Result<TopupStarted, UseCaseError> {
     let s = match subscribers::by_account(db, &canonical_account(&input.account)).await? {
         Some(s) => s,
         None => subscribers::by_username(db, input.account.trim()).await?.ok_or(UseCaseError::NotFound("account"))?,
     };
-    let phone_text = input
-        .phone
-        .or_else(|| s.subscriber.phone.as_ref().map(|m| m.to_string()))
-        .ok_or_else(|| UseCaseError::Invalid("phone is required (this account has no phone number on file)".into()))?;
-    let phone = Msisdn::parse(&phone_text).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
+    if let Caller::Subscriber { id } = caller
+        && id != s.subscriber.id
+    {
+        return Err(UseCaseError::NotFound("account"));
+    }
+    let on_file = s.subscriber.phone.clone();
+    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Msisdn::parse(p).map_err(|e| UseCaseError::Invalid(e.to_string()))?,
+        None => on_file.clone().ok_or_else(|| {
+            UseCaseError::Invalid("phone is required (this account has no phone number on file)".into())
+        })?,
+    };
+    let mut throttle_bumps = Vec::new();
+    if let Caller::Anonymous { ip } = caller {
+        if on_file.as_ref() != Some(&phone) {
+            return Err(UseCaseError::Invalid(
+                "without signing in, the M-Pesa prompt goes only to the phone number on file for this account; \
+                 sign in to the portal to pay from another phone"
+                    .into(),
+            ));
+        }
+        let per_hour = |n: i64| Limit { limit: n.max(0), window_seconds: 3600 };
+        let limits = [
+            (format!("stk-anon:account:{}", s.subscriber.id), per_hour(tenant.settings.stk_prompts_per_account_hour)),
+            (format!("stk-anon:ip:{ip}"), per_hour(tenant.settings.stk_prompts_per_ip_hour)),
+        ];
+        for (key, lim) in &limits {
+            if let Verdict::Limited { retry_after_seconds } = throttle::check(db, key, *lim, now).await? {
+                return Err(UseCaseError::Throttled(retry_after_seconds));
+            }
+        }
+        throttle_bumps = limits.iter().map(|(k, l)| throttle::bump(k, *l, now)).collect();
+    }
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;
     let due = (plan.price - s.balance()).whole_shillings_ceil().max(1) as u64;
-    let amount_kes = input.amount_kes.unwrap_or(due);
-    if amount_kes == 0 || amount_kes > MAX_STK_KES {
-        return Err(UseCaseError::Invalid(format!("amount_kes must be between 1 and {MAX_STK_KES}")));
+    let amount_kes = amount_kes(&input, due, tenant.settings.max_payment_cents)?;
+    if !throttle_bumps.is_empty() {
+        // Counted before the prompt goes out: a prompt that rang counts even if what follows fails.
+        db.batch(&throttle_bumps).await?;
     }
     // AccountReference is at most 12 characters and shown in the prompt.
     let account_ref: String = s.subscriber.account_no.chars().take(12).collect();

@@ -1,13 +1,608 @@
 //! The versioned customer API (`/api/p/{realm}/v1/...`): what a signed-in subscriber can see and do.
 //! Routes its own sub-paths (`params.rest`).
+//!
+//! - Sign-in (`auth/...`) hands out a short access token (HMAC-signed, checked without a database
+//!   read) and a refresh token ([`crate::usecases::customer_auth`]). Every other route needs
+//!   `Authorization: Bearer <access token>` and acts on the token's subscriber only: an id in the
+//!   path that is not theirs (another subscriber's, another tenant's) is a 404 and writes nothing.
+//! - Errors are `{"error": {"code", "message"}}` with a stable `code`; 429s carry `Retry-After`.
+//! - Money is integer cents with `currency`; lists page by `cursor` (`next_cursor` in the answer);
+//!   reads carry an `ETag` and answer `304` to a matching `If-None-Match`.
 
 use bytes::Bytes;
-use http::Request;
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-use super::{ApiError, ApiResult, Params};
+use super::{ApiError, ApiResult, Params, Query, body_json, client_ip, tenant_of};
 use crate::Ctx;
-use crate::platform::Platform;
+use crate::db::StoreError;
+use crate::domain::money::CURRENCY;
+use crate::domain::plan::Plan;
+use crate::domain::time::fmt_ts;
+use crate::domain::{Msisdn, time};
+use crate::ids::IdGen;
+use crate::platform::{Level, Platform};
+use crate::store::subscribers::WithBalance;
+use crate::store::tenants::Tenant;
+use crate::store::{customer, payments, plans, stk, subscribers, usage};
+use crate::usecases::UseCaseError;
+use crate::usecases::customer as uc;
+use crate::usecases::customer_auth::{self as auth, AuthError, Keys};
+use crate::usecases::topup;
 
-pub(crate) async fn handle<P: Platform>(_p: &P, params: &Params, _req: Request<Bytes>, _ctx: &Ctx) -> ApiResult {
-    Err(ApiError::NotFound(format!("route v1/{}", params.rest.as_deref().unwrap_or(""))))
+/// A customer-API error: status, stable code, message for people.
+#[derive(Debug)]
+pub(crate) struct CustError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<i64>,
+}
+
+impl CustError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        CustError { status, code, message: message.into(), retry_after: None }
+    }
+    fn not_found(what: &str) -> Self {
+        CustError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+    fn unauthorized() -> Self {
+        CustError::new(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first: Authorization: Bearer <access token>")
+    }
+    fn throttled(secs: i64) -> Self {
+        CustError {
+            retry_after: Some(secs.max(1)),
+            ..CustError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; try again in {secs} seconds"),
+            )
+        }
+    }
+    pub(crate) fn into_response(self) -> Response<Bytes> {
+        let mut r = super::json(self.status, &json!({"error": {"code": self.code, "message": self.message}}));
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+impl From<StoreError> for CustError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => CustError::not_found("record"),
+            StoreError::Conflict(m) => CustError::new(StatusCode::CONFLICT, "conflict", m),
+            other => CustError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", other.to_string()),
+        }
+    }
+}
+
+impl From<UseCaseError> for CustError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::Invalid(m) => CustError::new(StatusCode::BAD_REQUEST, "invalid_request", m),
+            UseCaseError::NotFound(w) => CustError::not_found(w),
+            UseCaseError::Conflict(m) => CustError::new(StatusCode::CONFLICT, "conflict", m),
+            UseCaseError::Provider(m) => CustError::new(StatusCode::BAD_GATEWAY, "provider_error", m),
+            UseCaseError::Unavailable(m) => CustError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            UseCaseError::Throttled(s) => CustError::throttled(s),
+            UseCaseError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AuthError> for CustError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Refused(m) => CustError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", m),
+            AuthError::Throttled(s) => CustError::throttled(s),
+            AuthError::Invalid(m) => CustError::new(StatusCode::BAD_REQUEST, "invalid_request", m),
+            AuthError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ApiError> for CustError {
+    fn from(e: ApiError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ApiError::BadRequest(_) => CustError::new(StatusCode::BAD_REQUEST, "invalid_request", msg),
+            ApiError::TooLarge => CustError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", msg),
+            ApiError::NotFound(_) => CustError::new(StatusCode::NOT_FOUND, "not_found", msg),
+            ApiError::Unauthorized => CustError::unauthorized(),
+            ApiError::TooMany(s) => CustError::throttled(s),
+            ApiError::Conflict(_) => CustError::new(StatusCode::CONFLICT, "conflict", msg),
+            _ => CustError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg),
+        }
+    }
+}
+
+type CResult = Result<Response<Bytes>, CustError>;
+
+fn answer<T: Serialize>(status: StatusCode, body: &T) -> CResult {
+    Ok(super::json(status, body))
+}
+
+/// A read's answer with its `ETag`; `304` when the client already has it.
+fn read<T: Serialize>(req: &Request<Bytes>, body: &T) -> CResult {
+    let mut r = super::json(StatusCode::OK, body);
+    let tag = format!("\"{}\"", &hex::encode(Sha256::digest(r.body()))[..32]);
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    if matches {
+        r = Response::new(Bytes::new());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+    }
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> ApiResult {
+    let rest = params.rest.clone().unwrap_or_default();
+    Ok(match route(p, params, &rest, req, ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status.is_server_error() {
+                p.log(Level::Error, &format!("customer api v1/{rest}: {}", e.message));
+            }
+            e.into_response()
+        }
+    })
+}
+
+/// Every route of the customer API: (method, path under `v1/`). The OpenAPI check and the
+/// router test walk this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "auth/otp"),
+    ("POST", "auth/otp/verify"),
+    ("POST", "auth/login"),
+    ("POST", "auth/refresh"),
+    ("POST", "auth/logout"),
+    ("GET", "me"),
+    ("PATCH", "me"),
+    ("PUT", "me/password"),
+    ("GET", "plans"),
+    ("GET", "plans/{id}"),
+    ("GET", "subscription"),
+    ("POST", "subscription/renew"),
+    ("POST", "subscription/plan-change/quote"),
+    ("POST", "subscription/plan-change"),
+    ("PUT", "subscription/auto-renew"),
+    ("GET", "usage"),
+    ("GET", "usage/daily"),
+    ("GET", "sessions"),
+    ("GET", "wallet"),
+    ("GET", "wallet/entries"),
+    ("POST", "topups"),
+    ("GET", "topups"),
+    ("GET", "topups/{id}"),
+    ("GET", "payments"),
+    ("GET", "payments/{id}"),
+    ("GET", "payments/{id}/receipt"),
+    ("POST", "payments/claim"),
+    ("GET", "payment-methods"),
+];
+
+fn known_path(segs: &[&str]) -> bool {
+    ROUTES.iter().any(|(_, path)| {
+        let want: Vec<&str> = path.split('/').collect();
+        want.len() == segs.len() && want.iter().zip(segs).all(|(w, s)| *w == "{id}" || w == s)
+    })
+}
+
+/// The signed-in subscriber of a request.
+pub(crate) struct Me {
+    pub sub: WithBalance,
+    pub sid: String,
+}
+
+async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Bytes>, ctx: &Ctx) -> CResult {
+    let (tenant, db) = tenant_of(p, params).await?;
+    let realm = tenant.realm.as_str().to_owned();
+    let keys = Keys::of(p.settings(), &realm)
+        .ok_or_else(|| CustError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "sign-in is not configured"))?;
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let m = req.method().clone();
+    let now = ctx.now;
+    let mut ids = IdGen::new(ctx);
+    let ip = client_ip(&req);
+
+    // Sign-in: no token needed.
+    match (&m, segs.as_slice()) {
+        (&Method::POST, ["auth", "otp"]) => {
+            let input: auth::OtpInput = body_json(&req)?;
+            let sent = auth::send_otp(&db, &keys, &tenant, &input, &ip, &mut ids, now).await?;
+            return answer(StatusCode::ACCEPTED, &sent);
+        }
+        (&Method::POST, ["auth", "otp", "verify"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct V {
+                challenge_id: String,
+                code: String,
+            }
+            let v: V = body_json(&req)?;
+            return answer(
+                StatusCode::OK,
+                &auth::verify_otp(&db, &keys, &v.challenge_id, &v.code, &ip, &mut ids, now).await?,
+            );
+        }
+        (&Method::POST, ["auth", "login"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct L {
+                login: String,
+                password: String,
+            }
+            let l: L = body_json(&req)?;
+            return answer(StatusCode::OK, &auth::login(&db, &keys, &l.login, &l.password, &ip, &mut ids, now).await?);
+        }
+        (&Method::POST, ["auth", "refresh"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct R {
+                refresh_token: String,
+            }
+            let r: R = body_json(&req)?;
+            return answer(StatusCode::OK, &auth::refresh(&db, &keys, &r.refresh_token, &mut ids, now).await?);
+        }
+        (&Method::POST, ["auth", "logout"]) => {
+            let family = match super::bearer(&req).and_then(|t| auth::verify_access(&keys, t, now)) {
+                Some(a) => Some(a.sid),
+                None => {
+                    #[derive(serde::Deserialize)]
+                    struct R {
+                        refresh_token: String,
+                    }
+                    match body_json::<R>(&req) {
+                        Ok(r) => auth::family_of(&db, &r.refresh_token).await?.map(|(f, _)| f),
+                        Err(_) => None,
+                    }
+                }
+            };
+            let family = family.ok_or_else(CustError::unauthorized)?;
+            auth::logout(&db, &family, now).await?;
+            return answer(StatusCode::OK, &json!({"signed_out": true}));
+        }
+        _ => {}
+    }
+
+    if !known_path(&segs) {
+        return Err(CustError::new(StatusCode::NOT_FOUND, "not_found", format!("no route v1/{rest}")));
+    }
+    let access =
+        super::bearer(&req).and_then(|t| auth::verify_access(&keys, t, now)).ok_or_else(CustError::unauthorized)?;
+    let sub = subscribers::get(&db, &access.sub).await?.ok_or_else(CustError::unauthorized)?;
+    let me = Me { sub, sid: access.sid };
+    let q = Query::parse(req.uri().query());
+
+    match (&m, segs.as_slice()) {
+        (&Method::GET, ["me"]) => read(&req, &me_view(&db, &me).await?),
+        (&Method::PATCH, ["me"]) => {
+            let patch: uc::ProfilePatch = body_json(&req)?;
+            uc::patch_profile(&db, &me.sub.subscriber.id, &patch).await?;
+            let me = Me {
+                sub: subscribers::get(&db, &me.sub.subscriber.id).await?.ok_or_else(CustError::unauthorized)?,
+                ..me
+            };
+            answer(StatusCode::OK, &me_view(&db, &me).await?)
+        }
+        (&Method::PUT, ["me", "password"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct P {
+                password: String,
+            }
+            let b: P = body_json(&req)?;
+            auth::set_password(&db, &me.sub.subscriber.id, &me.sid, &b.password, &mut ids, now).await?;
+            answer(StatusCode::OK, &json!({"password_set": true, "other_sign_ins_ended": true}))
+        }
+        (&Method::GET, ["plans"]) => {
+            let list: Vec<Value> = uc::offered_plans(&db).await?.iter().map(|p| plan_view(p, &me)).collect();
+            read(&req, &json!({"items": list}))
+        }
+        (&Method::GET, ["plans", id]) => {
+            let p = plans::get(&db, id)
+                .await?
+                .filter(|p| {
+                    p.id == me.sub.subscriber.plan_id || (p.active && p.kind == crate::domain::plan::PlanKind::Pppoe)
+                })
+                .ok_or_else(|| CustError::not_found("plan"))?;
+            read(&req, &plan_view(&p, &me))
+        }
+        (&Method::GET, ["subscription"]) => read(&req, &subscription_view(&db, &tenant, &me, now).await?),
+        (&Method::POST, ["subscription", "renew"]) => {
+            let a = uc::renew(&db, &tenant.settings, &me.sub.subscriber.id, &mut ids, now).await?;
+            answer(StatusCode::OK, &a)
+        }
+        (&Method::POST, ["subscription", "plan-change", "quote"]) => {
+            let input: uc::PlanChangeInput = body_json(&req)?;
+            answer(StatusCode::OK, &uc::quote(&db, &me.sub.subscriber.id, &input, now).await?)
+        }
+        (&Method::POST, ["subscription", "plan-change"]) => {
+            let input: uc::PlanChangeInput = body_json(&req)?;
+            let q = uc::change_plan(&db, &me.sub.subscriber.id, &input, now).await?;
+            answer(StatusCode::OK, &json!({"changed": true, "quote": q}))
+        }
+        (&Method::PUT, ["subscription", "auto-renew"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct A {
+                auto_renew: bool,
+            }
+            let a: A = body_json(&req)?;
+            let patch =
+                crate::usecases::subscribers::SubscriberPatch { auto_renew: Some(a.auto_renew), ..Default::default() };
+            crate::usecases::subscribers::update_subscriber(&db, &me.sub.subscriber.id, patch, now).await?;
+            answer(StatusCode::OK, &json!({"auto_renew": a.auto_renew}))
+        }
+        (&Method::GET, ["usage"]) => read(&req, &usage_view(&db, &me, now).await?),
+        (&Method::GET, ["usage", "daily"]) => {
+            let to = q.get("to").map(str::to_owned).unwrap_or_else(|| nairobi_day(now));
+            let from = q.get("from").map(str::to_owned).unwrap_or_else(|| nairobi_day(now - Duration::days(29)));
+            for d in [&from, &to] {
+                if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                    return Err(CustError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "from and to are days: YYYY-MM-DD",
+                    ));
+                }
+            }
+            let days = usage::days(&db, Some(&me.sub.subscriber.username), &from, &to, 400).await?;
+            let items: Vec<Value> = days
+                .iter()
+                .map(|d| {
+                    json!({"day": d.day, "download_bytes": d.output_octets, "upload_bytes": d.input_octets,
+                                "online_seconds": d.online_seconds, "sessions": d.sessions})
+                })
+                .collect();
+            read(&req, &json!({"from": from, "to": to, "items": items}))
+        }
+        (&Method::GET, ["sessions"]) => {
+            let items = customer::online_of(&db, &me.sub.subscriber.username).await?;
+            read(&req, &json!({"online": !items.is_empty(), "items": items}))
+        }
+        (&Method::GET, ["wallet"]) => {
+            let plan =
+                plans::get(&db, &me.sub.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
+            let due = (plan.price.cents() - me.sub.balance_cents).max(0);
+            read(
+                &req,
+                &json!({"balance_cents": me.sub.balance_cents, "currency": CURRENCY,
+                               "next_period_price_cents": plan.price.cents(), "due_for_next_period_cents": due}),
+            )
+        }
+        (&Method::GET, ["wallet", "entries"]) => {
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+                Some(c) => Some(
+                    c.parse::<i64>()
+                        .map_err(|_| CustError::new(StatusCode::BAD_REQUEST, "invalid_request", "bad cursor"))?,
+                ),
+                None => None,
+            };
+            let items = customer::wallet_page(&db, &me.sub.subscriber.id, cursor, limit, me.sub.balance_cents).await?;
+            let next = (items.len() as i64 == limit).then(|| items.last().map(|e| e.id.to_string())).flatten();
+            read(&req, &json!({"items": items, "next_cursor": next}))
+        }
+        (&Method::POST, ["topups"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct T {
+                #[serde(default)]
+                phone: Option<String>,
+                #[serde(default)]
+                amount_kes: Option<u64>,
+                #[serde(default)]
+                amount_cents: Option<i64>,
+            }
+            let t: T = body_json(&req)?;
+            let input = topup::TopupInput {
+                account: me.sub.subscriber.account_no.clone(),
+                phone: t.phone,
+                amount_kes: t.amount_kes,
+                amount_cents: t.amount_cents,
+            };
+            let caller = topup::Caller::Subscriber { id: &me.sub.subscriber.id };
+            let started = topup::start(p, &db, &tenant, input, caller, now).await?;
+            let id = started.checkout_request_id.clone();
+            answer(
+                StatusCode::ACCEPTED,
+                &json!({"id": id, "status": "pending", "amount_cents": started.amount_kes as i64 * 100, "currency": CURRENCY,
+                        "phone": started.phone, "message": started.customer_message,
+                        "next": {"action": "enter_mpesa_pin_on_phone", "status_url": format!("/api/p/{realm}/v1/topups/{id}")}}),
+            )
+        }
+        (&Method::GET, ["topups"]) => {
+            let mut items = Vec::new();
+            for id in
+                customer::topups(&db, &me.sub.subscriber.id, q.int("limit", 20, 100).map_err(CustError::from)?).await?
+            {
+                if let Some(s) = stk::get(&db, &id).await? {
+                    items.push(topup_view(&s));
+                }
+            }
+            read(&req, &json!({"items": items}))
+        }
+        (&Method::GET, ["topups", id]) => {
+            let s = stk::get(&db, id)
+                .await?
+                .filter(|s| s.subscriber_id == me.sub.subscriber.id)
+                .ok_or_else(|| CustError::not_found("top-up"))?;
+            read(&req, &topup_view(&s))
+        }
+        (&Method::POST, ["payments", "claim"]) => {
+            let input: uc::ClaimInput = body_json(&req)?;
+            let c = uc::claim(&db, &tenant.settings, &me.sub.subscriber.id, &input, &mut ids, now).await?;
+            answer(StatusCode::OK, &c)
+        }
+        (&Method::GET, ["payments"]) => {
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            let cursor = q.get("cursor").filter(|c| !c.is_empty());
+            let list = customer::payments_page(&db, &me.sub.subscriber.id, cursor, limit).await?;
+            let next = (list.len() as i64 == limit).then(|| list.last().map(|p| p.id.clone())).flatten();
+            let items: Vec<Value> = list.iter().map(payment_view).collect();
+            read(&req, &json!({"items": items, "next_cursor": next}))
+        }
+        (&Method::GET, ["payments", id]) => read(&req, &payment_view(&own_payment(&db, &me, id).await?)),
+        (&Method::GET, ["payments", id, "receipt"]) => {
+            let pay = own_payment(&db, &me, id).await?;
+            read(&req, &receipt_view(&tenant, &me, &pay))
+        }
+        (&Method::GET, ["payment-methods"]) => {
+            let d = &tenant.daraja;
+            let stripe: crate::store::cards::StripeKeys =
+                crate::store::cards::keys(&db, "stripe").await.unwrap_or_default();
+            let paystack: crate::store::cards::PaystackKeys =
+                crate::store::cards::keys(&db, "paystack").await.unwrap_or_default();
+            let mut methods = Vec::new();
+            if d.is_configured() {
+                methods.push(json!({"type": "mpesa_stk", "how": "POST topups: a prompt on your phone"}));
+            }
+            if !d.shortcode.is_empty() && d.till.is_empty() {
+                methods.push(json!({"type": "mpesa_paybill", "business_number": d.shortcode, "account_number": me.sub.subscriber.account_no}));
+            }
+            if !d.till.is_empty() {
+                methods.push(json!({"type": "mpesa_till", "till_number": d.till}));
+            }
+            if stripe.is_configured() {
+                methods.push(
+                    json!({"type": "card", "provider": "stripe", "how": format!("POST /api/p/{realm}/checkout")}),
+                );
+            }
+            if paystack.is_configured() {
+                methods.push(
+                    json!({"type": "card", "provider": "paystack", "how": format!("POST /api/p/{realm}/checkout")}),
+                );
+            }
+            read(&req, &json!({"items": methods}))
+        }
+        _ => Err(CustError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{m} is not allowed on v1/{rest}"),
+        )),
+    }
+}
+
+fn nairobi_day(t: DateTime<Utc>) -> String {
+    t.with_timezone(&time::eat()).format("%Y-%m-%d").to_string()
+}
+
+async fn own_payment(db: &impl crate::db::Db, me: &Me, id: &str) -> Result<payments::Payment, CustError> {
+    payments::get(db, id)
+        .await?
+        .filter(|p| p.subscriber_id.as_deref() == Some(me.sub.subscriber.id.as_str()))
+        .ok_or_else(|| CustError::not_found("payment"))
+}
+
+async fn me_view(db: &impl crate::db::Db, me: &Me) -> Result<Value, CustError> {
+    let prof = customer::profile(db, &me.sub.subscriber.id).await?;
+    let s = &me.sub.subscriber;
+    Ok(json!({
+        "id": s.id, "account_no": s.account_no, "name": s.name, "phone": s.phone, "username": s.username,
+        "email": prof.email, "language": prof.language, "status": s.status, "plan_id": s.plan_id,
+        "has_password": prof.portal_password_hash.is_some(),
+    }))
+}
+
+fn plan_view(p: &Plan, me: &Me) -> Value {
+    json!({
+        "id": p.id, "code": p.code, "name": p.name, "price_cents": p.price.cents(), "currency": CURRENCY,
+        "period_seconds": p.period_seconds, "down_kbps": p.down_kbps, "up_kbps": p.up_kbps,
+        "data_cap_bytes": p.data_cap_bytes, "current": p.id == me.sub.subscriber.plan_id,
+    })
+}
+
+/// What `GET subscription` answers (also the portal's home page).
+pub(crate) async fn subscription_view(
+    db: &impl crate::db::Db,
+    tenant: &Tenant,
+    me_sub: &Me,
+    now: DateTime<Utc>,
+) -> Result<Value, CustError> {
+    let s = &me_sub.sub;
+    let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
+    let left = s.subscriber.expires_at.map(|e| (e - now).num_seconds().max(0));
+    let due = (plan.price.cents() - s.balance_cents).max(0);
+    Ok(json!({
+        "status": s.subscriber.status,
+        "plan": plan_view(&plan, me_sub),
+        "expires_at": s.subscriber.expires_at.map(fmt_ts),
+        "seconds_left": left,
+        "grace_seconds": tenant.settings.grace_seconds,
+        "auto_renew": s.subscriber.auto_renew,
+        "balance_cents": s.balance_cents,
+        "currency": CURRENCY,
+        "due_for_next_period_cents": due,
+    }))
+}
+
+async fn usage_view(db: &impl crate::db::Db, me: &Me, now: DateTime<Utc>) -> Result<Value, CustError> {
+    let plan = plans::get(db, &me.sub.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
+    let start = match me.sub.subscriber.expires_at {
+        Some(e) if e > now => e - Duration::seconds(plan.period_seconds),
+        _ => now - Duration::days(30),
+    };
+    let (from, to) = (nairobi_day(start), nairobi_day(now));
+    let (up, down, secs) = customer::usage_between(db, &me.sub.subscriber.username, &from, &to).await?;
+    let used = up + down;
+    Ok(json!({
+        "from": from, "to": to, "download_bytes": down, "upload_bytes": up, "total_bytes": used,
+        "online_seconds": secs, "data_cap_bytes": plan.data_cap_bytes,
+        "cap_used_percent": plan.data_cap_bytes.filter(|c| *c > 0).map(|c| (used as i128 * 100 / c as i128) as i64),
+    }))
+}
+
+fn topup_view(s: &stk::StkRequest) -> Value {
+    json!({
+        "id": s.checkout_request_id, "status": s.status, "amount_cents": s.amount_cents, "currency": CURRENCY,
+        "phone": Msisdn::parse(&s.msisdn).map(|m| m.masked()).unwrap_or_default(),
+        "result": s.result_desc, "created_at": s.created_at, "resolved_at": s.resolved_at,
+    })
+}
+
+fn payment_view(p: &payments::Payment) -> Value {
+    json!({
+        "id": p.id, "provider": p.provider, "method": p.method, "receipt": p.receipt,
+        "amount_cents": p.amount_cents, "currency": CURRENCY, "paid_at": p.paid_at, "received_at": p.received_at,
+    })
+}
+
+fn receipt_view(t: &Tenant, me: &Me, p: &payments::Payment) -> Value {
+    json!({
+        "receipt_no": p.receipt.clone().unwrap_or_else(|| p.provider_ref.clone()),
+        "issued_by": t.name, "account_no": me.sub.subscriber.account_no, "name": me.sub.subscriber.name,
+        "amount_cents": p.amount_cents, "currency": CURRENCY, "method": p.method, "provider": p.provider,
+        "paid_at": p.paid_at.clone().unwrap_or_else(|| p.received_at.clone()), "payment_id": p.id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_routes_are_unique_and_known() {
+        for (i, (m, p)) in ROUTES.iter().enumerate() {
+            assert!(!ROUTES[..i].contains(&(m, p)), "{m} {p} twice");
+            let segs: Vec<&str> = p.split('/').map(|s| if s == "{id}" { "x1" } else { s }).collect();
+            assert!(known_path(&segs), "{p}");
+        }
+        assert!(!known_path(&["nope"]));
+    }
 }

@@ -393,8 +393,10 @@ async fn suspended_pay<P: Platform>(page: &Page<'_, P>, req: &Request<Bytes>) ->
         let e = vec![FieldError { field: "phone", message: page.cx.t("captive.phone_invalid").to_owned() }];
         return suspended(page, &account, &phone, &e).await;
     }
-    let input = topup::TopupInput { account: account.clone(), phone: Some(phone.clone()), amount_kes: None };
-    match topup::start(page.p, &page.db, &page.tenant, input, page.ctx.now).await {
+    let input = topup::TopupInput { account: account.clone(), phone: Some(phone.clone()), ..Default::default() };
+    let ip = crate::api::client_ip(req);
+    match topup::start(page.p, &page.db, &page.tenant, input, topup::Caller::Anonymous { ip: &ip }, page.ctx.now).await
+    {
         Ok(s) => see_other(&format!("{}/topup/{}", page.base, s.checkout_request_id)),
         Err(e) => {
             page.p.log(Level::Warn, &format!("captive {}: top-up: {e}", page.tenant.realm.as_str()));

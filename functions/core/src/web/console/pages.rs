@@ -574,8 +574,9 @@ async fn subscriber_action<P: Platform>(
         "stk" => {
             need(st, Action::TakeMoney)?;
             let amount_kes = f.get("amount_kes").and_then(|a| a.trim().parse::<u64>().ok()).filter(|a| *a > 0);
-            let input = crate::usecases::topup::TopupInput { account: acct.to_string(), phone: None, amount_kes };
-            match crate::usecases::topup::start(p, db, &st.tenant, input, ctx.now).await {
+            let input = crate::usecases::topup::TopupInput { account: acct.to_string(), amount_kes, ..Default::default() };
+            let caller = crate::usecases::topup::Caller::Operator;
+            match crate::usecases::topup::start(p, db, &st.tenant, input, caller, ctx.now).await {
                 Ok(started) => {
                     let after = serde_json::json!({"checkout_request_id": started.checkout_request_id, "amount_kes": started.amount_kes});
                     audit(db, st, ctx.now, "subscriber.stk", &acct, None, Some(after)).await?;

@@ -1,0 +1,266 @@
+//! What a signed-in subscriber can do to their own account: change plan (with its quote), renew
+//! from the balance, claim a Paybill payment that went to the unmatched inbox, edit their profile.
+//! Every function takes the subscriber's id from the verified access token, never from the request.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, Statement};
+use crate::domain::Money;
+use crate::domain::Msisdn;
+use crate::domain::plan::{Plan, PlanKind};
+use crate::domain::plan_change::{self, Quote, When};
+use crate::domain::subscriber::Status;
+use crate::domain::time::fmt_ts;
+use crate::ids::IdGen;
+use crate::store::payments::PaymentStatus;
+use crate::store::subscribers::WithBalance;
+use crate::store::tenants::TenantSettings;
+use crate::store::throttle::{self, Limit, Verdict};
+use crate::store::{customer, feed, ledger, occ_bump, payments, plans, subscribers};
+use crate::usecases::credit::{self, Applied, Credit, credit_snapshot, feed_payload};
+use crate::usecases::{UseCaseError, retry_races};
+
+/// `POST subscription/plan-change/quote` and `POST subscription/plan-change`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanChangeInput {
+    /// The new plan's id or code.
+    pub plan: String,
+    #[serde(default = "now_when")]
+    pub when: When,
+}
+
+fn now_when() -> When {
+    When::Now
+}
+
+async fn load(db: &impl Db, subscriber_id: &str) -> Result<(WithBalance, Plan), UseCaseError> {
+    let s = subscribers::get(db, subscriber_id).await?.ok_or(UseCaseError::NotFound("subscriber"))?;
+    let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;
+    Ok((s, plan))
+}
+
+/// The plans a subscriber may move to: active home (PPPoE) plans.
+pub async fn offered_plans(db: &impl Db) -> Result<Vec<Plan>, UseCaseError> {
+    Ok(plans::list(db).await?.into_iter().filter(|p| p.active && p.kind == PlanKind::Pppoe).collect())
+}
+
+async fn target(db: &impl Db, key: &str, current: &Plan) -> Result<Plan, UseCaseError> {
+    let to = plans::get(db, key.trim())
+        .await?
+        .filter(|p| p.active && p.kind == PlanKind::Pppoe)
+        .ok_or(UseCaseError::NotFound("plan"))?;
+    if to.id == current.id {
+        return Err(UseCaseError::Invalid("that is already your plan".into()));
+    }
+    Ok(to)
+}
+
+/// States what a change would cost, without making it.
+pub async fn quote(
+    db: &impl Db,
+    subscriber_id: &str,
+    input: &PlanChangeInput,
+    now: DateTime<Utc>,
+) -> Result<Quote, UseCaseError> {
+    let (s, plan) = load(db, subscriber_id).await?;
+    let to = target(db, &input.plan, &plan).await?;
+    Ok(plan_change::quote(&plan, &to, paid_until(&s, now), s.balance(), input.when, now))
+}
+
+fn paid_until(s: &WithBalance, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match s.subscriber.status {
+        Status::Active => s.subscriber.expires_at.filter(|e| *e > now),
+        _ => None,
+    }
+}
+
+/// Makes a plan change now, at the quoted price (one atomic batch: plan, money, change feed).
+pub async fn change_plan(
+    db: &impl Db,
+    subscriber_id: &str,
+    input: &PlanChangeInput,
+    now: DateTime<Utc>,
+) -> Result<Quote, UseCaseError> {
+    if input.when == When::AtRenewal {
+        return Err(UseCaseError::Invalid(
+            "a change at renewal is not offered yet: change now (the quote says what it costs)".into(),
+        ));
+    }
+    let done = retry_races!(UseCaseError, {
+        let (s, plan) = load(db, subscriber_id).await?;
+        if s.subscriber.status == Status::Suspended {
+            return Err(UseCaseError::Invalid("the account is suspended; call your ISP".into()));
+        }
+        let to = target(db, &input.plan, &plan).await?;
+        let q = plan_change::quote(&plan, &to, paid_until(&s, now), s.balance(), When::Now, now);
+        if !q.affordable {
+            return Err(UseCaseError::Invalid(format!(
+                "the balance does not cover this change: top up KES {} first (quote: {})",
+                Money(-q.balance_after_cents).whole_shillings_ceil(),
+                q.explanation
+            )));
+        }
+        let at = fmt_ts(now);
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        batch.push(crate::stmt!("UPDATE subscribers SET plan_id = ?2 WHERE id = ?1", subscriber_id, &to.id));
+        if q.balance_change_cents != 0 {
+            let memo = format!("plan change {} -> {}: {}", plan.name, to.name, q.explanation);
+            batch.push(ledger::insert(subscriber_id, "adjustment", q.balance_change_cents, None, None, &memo, &at));
+        }
+        let payload = feed_payload(&s, &to.code, s.subscriber.status.as_str(), s.subscriber.expires_at);
+        batch.push(feed::append(Some(subscriber_id), feed::kind::PLAN_CHANGED, &payload, &at));
+        db.batch(&batch).await?;
+        Ok(q)
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
+}
+
+/// `POST subscription/renew`: buys the next period from the balance.
+pub async fn renew(
+    db: &impl Db,
+    settings: &TenantSettings,
+    subscriber_id: &str,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Applied, UseCaseError> {
+    let (s, plan) = load(db, subscriber_id).await?;
+    if s.subscriber.status == Status::Suspended {
+        return Err(UseCaseError::Invalid("the account is suspended; call your ISP".into()));
+    }
+    if s.balance() < plan.price {
+        return Err(UseCaseError::Invalid(format!(
+            "the balance does not cover a period of {}: top up KES {} first",
+            plan.name,
+            (plan.price - s.balance()).whole_shillings_ceil()
+        )));
+    }
+    Ok(credit::settle(db, settings, subscriber_id, ids, now).await?)
+}
+
+/// `POST payments/claim`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimInput {
+    /// The M-Pesa receipt code from the payer's SMS (e.g. `SIM0000001`).
+    pub receipt: String,
+    pub amount_cents: i64,
+    /// The phone that paid.
+    pub phone: String,
+}
+
+/// Wrong claims allowed per subscriber in an hour (receipt codes are guessable only slowly).
+pub const CLAIM_FAIL_LIMIT: Limit = Limit { limit: 5, window_seconds: 3600 };
+
+#[derive(Debug, Serialize)]
+pub struct Claimed {
+    pub payment_id: String,
+    #[serde(flatten)]
+    pub applied: Applied,
+}
+
+fn payer_matches(stored: Option<&str>, phone: &Msisdn) -> bool {
+    let Some(stored) = stored.map(str::trim).filter(|s| !s.is_empty()) else { return false };
+    if let Ok(m) = Msisdn::parse(stored) {
+        return &m == phone;
+    }
+    // Daraja's newer C2B confirmations carry a hash of the payer's number, not the number.
+    stored.len() == 64 && stored.eq_ignore_ascii_case(&hex::encode(Sha256::digest(phone.as_str().as_bytes())))
+}
+
+/// Claims a Paybill payment that landed in the unmatched inbox (a wrong account number): the
+/// receipt finds it, the amount and the paying phone must match too. Exactly once: the payment
+/// moves out of the inbox in the same batch as the credit and the claim row.
+pub async fn claim(
+    db: &impl Db,
+    settings: &TenantSettings,
+    subscriber_id: &str,
+    input: &ClaimInput,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Claimed, UseCaseError> {
+    let key = format!("claim-fail:{subscriber_id}");
+    if let Verdict::Limited { retry_after_seconds } = throttle::check(db, &key, CLAIM_FAIL_LIMIT, now).await? {
+        return Err(UseCaseError::Throttled(retry_after_seconds));
+    }
+    let phone = Msisdn::parse(&input.phone).map_err(|e| UseCaseError::Invalid(e.to_string()))?;
+    let receipt = input.receipt.trim().to_ascii_uppercase();
+    let found = customer::unmatched_by_receipt(db, &receipt).await?;
+    let Some(p) = found.filter(|p| p.amount_cents == input.amount_cents && payer_matches(p.msisdn.as_deref(), &phone))
+    else {
+        db.batch(&[throttle::bump(&key, CLAIM_FAIL_LIMIT, now)]).await?;
+        return Err(UseCaseError::NotFound("unmatched payment with that receipt, amount and phone"));
+    };
+    let claimed = retry_races!(UseCaseError, {
+        let cur = payments::get(db, &p.id).await?.ok_or(UseCaseError::NotFound("payment"))?;
+        if cur.status != PaymentStatus::Unmatched {
+            return Err(UseCaseError::Conflict("this payment has already been claimed or assigned".into()));
+        }
+        let s = subscribers::get(db, subscriber_id).await?.ok_or(UseCaseError::NotFound("subscriber"))?;
+        let at = fmt_ts(now);
+        let mut prelude: Vec<Statement> =
+            payments::assign(&p.id, subscriber_id, "claimed by the subscriber", &at).into();
+        prelude.push(customer::insert_claim(&p.id, subscriber_id, &at));
+        let memo = format!("{} {} (claimed)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
+        let credit = Credit { amount: Money(p.amount_cents), payment_id: &p.id, memo: &memo, prelude };
+        match credit_snapshot(db, settings, &s, credit, ids, now).await {
+            Ok(a) => Ok(a),
+            // The guard of `payments::assign` lost: someone claimed or assigned it first.
+            Err(crate::db::StoreError::Conflict(_)) => {
+                let again = payments::get(db, &p.id).await?;
+                if again.is_some_and(|x| x.status != PaymentStatus::Unmatched) {
+                    return Err(UseCaseError::Conflict("this payment has already been claimed or assigned".into()));
+                }
+                Err(UseCaseError::Store(crate::db::StoreError::Conflict("retry".into())))
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+    let applied = claimed.ok_or_else(|| UseCaseError::Conflict("the payment is being changed; try again".into()))?;
+    Ok(Claimed { payment_id: p.id, applied })
+}
+
+/// `PATCH me`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `""` clears it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `sw` or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+pub async fn patch_profile(db: &impl Db, subscriber_id: &str, patch: &ProfilePatch) -> Result<(), UseCaseError> {
+    let (s, _) = load(db, subscriber_id).await?;
+    let cur = customer::profile(db, subscriber_id).await?;
+    let name = match &patch.name {
+        Some(n) if n.trim().is_empty() || n.trim().chars().count() > 100 => {
+            return Err(UseCaseError::Invalid("name must be 1-100 characters".into()));
+        }
+        Some(n) => n.trim().to_owned(),
+        None => s.subscriber.name.clone(),
+    };
+    let email = match patch.email.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(e) if e.len() > 200 || !e.contains('@') || e.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            return Err(UseCaseError::Invalid("email must look like name@example.com".into()));
+        }
+        Some(e) => Some(e.to_owned()),
+        None => cur.email,
+    };
+    let language = match patch.language.as_deref() {
+        Some(l @ ("sw" | "en")) => Some(l.to_owned()),
+        Some(_) => return Err(UseCaseError::Invalid("language must be sw or en".into())),
+        None => cur.language,
+    };
+    db.batch(&[customer::set_contact(subscriber_id, &name, email.as_deref(), language.as_deref())]).await?;
+    Ok(())
+}
