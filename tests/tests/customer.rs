@@ -70,9 +70,7 @@ fn token(t: &Value) -> String {
 #[tokio::test]
 async fn stk_topup_without_a_session_rings_only_the_phone_on_file_a_few_times_an_hour() {
     // The simulator lets one phone have several prompts in flight (the real one may refuse).
-    let mut sim = SimConfig::default();
-    sim.lock_subscriber = false;
-    let e = env_with("e2e-p03", sim).await;
+    let e = env_with("e2e-p03", SimConfig { lock_subscriber: false, ..SimConfig::default() }).await;
     e.plan("home", 1500).await;
     e.subscriber("home", "SPAM1", "0711000301").await;
     let url = format!("{}/api/p/{}/topup", e.base, e.realm);

@@ -188,7 +188,10 @@ pub async fn send_otp(
         }
         (None, Some(a)) => {
             let s = by_login(db, a).await?;
-            let key = s.as_ref().and_then(|s| s.subscriber.phone.clone()).unwrap_or_else(|| a.trim().to_lowercase());
+            let key = s
+                .as_ref()
+                .and_then(|s| s.subscriber.phone.as_ref().map(|m| m.to_string()))
+                .unwrap_or_else(|| a.trim().to_lowercase());
             (s, key)
         }
         _ => return Err(AuthError::Invalid("give exactly one of `phone` or `account`".into())),
@@ -214,7 +217,7 @@ pub async fn send_otp(
         let c = Challenge {
             id: challenge_id.clone(),
             subscriber_id: s.subscriber.id.clone(),
-            msisdn: phone.clone(),
+            msisdn: phone.to_string(),
             code_hash: keys.code_hash(&challenge_id, &code),
             attempts: 0,
             expires_at: fmt_ts(now + Duration::seconds(OTP_SECONDS)),
@@ -223,7 +226,7 @@ pub async fn send_otp(
         batch.push(customer::insert_challenge(&c, &at));
         batch.push(sms::enqueue(
             &ids.uuid(),
-            &phone,
+            phone.as_str(),
             &otp_message(&lang, &tenant.name, &code),
             sms::Kind::Transactional,
             &lang,

@@ -412,7 +412,7 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             }
             let t: T = body_json(&req)?;
             let input = topup::TopupInput {
-                account: me.sub.subscriber.account_no.clone(),
+                account: me.sub.subscriber.account_no.to_string(),
                 phone: t.phone,
                 amount_kes: t.amount_kes,
                 amount_cents: t.amount_cents,

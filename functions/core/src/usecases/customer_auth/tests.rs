@@ -40,10 +40,10 @@ pub(crate) fn seeded() -> TestDb {
     for i in 1..=2 {
         stmts.push(subscribers::insert(&Subscriber {
             id: format!("sub-{i}"),
-            account_no: format!("ACC{i}"),
+            account_no: crate::domain::AccountNo::parse(&format!("ACC{i}")).expect("account"),
             name: format!("Customer {i}"),
-            phone: Some(format!("25471100000{i}")),
-            username: format!("user{i}"),
+            phone: Some(Msisdn::parse(&format!("25471100000{i}")).expect("phone")),
+            username: crate::domain::Username::parse(&format!("user{i}")).expect("username"),
             password: "pppoe-secret".into(),
             site: None,
             static_ip: None,

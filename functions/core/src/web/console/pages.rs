@@ -574,7 +574,8 @@ async fn subscriber_action<P: Platform>(
         "stk" => {
             need(st, Action::TakeMoney)?;
             let amount_kes = f.get("amount_kes").and_then(|a| a.trim().parse::<u64>().ok()).filter(|a| *a > 0);
-            let input = crate::usecases::topup::TopupInput { account: acct.to_string(), amount_kes, ..Default::default() };
+            let input =
+                crate::usecases::topup::TopupInput { account: acct.to_string(), amount_kes, ..Default::default() };
             let caller = crate::usecases::topup::Caller::Operator;
             match crate::usecases::topup::start(p, db, &st.tenant, input, caller, ctx.now).await {
                 Ok(started) => {
