@@ -210,3 +210,133 @@ async fn another_tenants_session_never_opens_pages_and_api_keys_follow_their_rol
     let r = a.http.get(a.admin("/subscribers")).bearer_auth(&key).send().await.expect("GET");
     assert_eq!(r.status(), 401, "revoked");
 }
+
+/// Voucher batches made in the console by `cookie`; answers the `Location` of the POST.
+async fn make_batch(e: &Env, cookie: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let (_, page) = get(e, cookie, "/vouchers").await;
+    let csrf = csrf_of(&page);
+    let mut f = vec![("csrf", csrf.as_str())];
+    f.extend_from_slice(form);
+    post(e, cookie, "/vouchers", &f).await
+}
+
+/// The batch numbers a voucher page lists (`/vouchers/{id}/sheet` links).
+fn sheet_ids(html: &str) -> Vec<u32> {
+    let mut out: Vec<u32> = html
+        .split("/vouchers/")
+        .skip(1)
+        .filter_map(|s| s.split_once("/sheet").and_then(|(id, _)| id.parse().ok()))
+        .collect();
+    out.dedup();
+    out
+}
+
+#[tokio::test]
+async fn voucher_batches_are_made_printed_and_sold_and_agents_see_only_their_own() {
+    let e = env("e2e-c04").await;
+    let (s, v) = e
+        .post(
+            "/plans",
+            json!({"code": "wifi-1h", "name": "1 hour", "kind": "hotspot", "price_cents": 1000, "period_seconds": 3600,
+                   "down_kbps": 2000, "up_kbps": 1000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let roles = ["owner", "staff", "agent", "readonly"];
+    let mut cookies = Vec::new();
+    for r in roles {
+        add_user(&e, &format!("{r}@c04"), r).await;
+        cookies.push((r, sign_in(&e, &format!("{r}@c04")).await));
+    }
+    add_user(&e, "other-agent@c04", "agent").await;
+    let other = sign_in(&e, "other-agent@c04").await;
+    let (owner, staff, agent, ro) = (&cookies[0].1, &cookies[1].1, &cookies[2].1, &cookies[3].1);
+
+    // owner: a batch for the agent at KES 20; staff: one for nobody at the plan's price
+    let (s, loc, _b) = make_batch(
+        &e,
+        owner,
+        &[("plan", "wifi-1h"), ("count", "30"), ("price_kes", "20"), ("agent", "agent@c04"), ("note", "market")],
+    )
+    .await;
+    assert_eq!((s, loc.contains("/vouchers?done=created")), (303, true), "{loc} {_b}");
+    let (s, _, _) = make_batch(&e, staff, &[("plan", "wifi-1h"), ("count", "5"), ("agent", "")]).await;
+    assert_eq!(s, 303);
+    // the agent's own batch: the price and agent fields are not theirs to set
+    let (s, _, _) =
+        make_batch(&e, agent, &[("plan", "wifi-1h"), ("count", "7"), ("price_kes", "1"), ("agent", "other-agent@c04")])
+            .await;
+    assert_eq!(s, 303);
+    // read-only may look, not make
+    let (s, _, _) = make_batch(&e, ro, &[("plan", "wifi-1h"), ("count", "5")]).await;
+    assert_eq!(s, 403, "read-only may not make vouchers");
+    // bad input: the form again with its error, nothing made
+    for bad in [("count", "0"), ("count", "5001"), ("count", "ten")] {
+        let (s, _, body) = make_batch(&e, owner, &[("plan", "wifi-1h"), bad]).await;
+        assert_eq!(s, 422, "{bad:?}");
+        assert!(body.contains("error-summary") && body.contains("1 to 5000"), "{bad:?}");
+    }
+    let (s, _, body) = make_batch(&e, owner, &[("plan", "nope"), ("count", "3")]).await;
+    assert_eq!(s, 422, "unknown plan");
+    assert!(body.contains("error-summary"));
+
+    let batches = e.get("/voucher-batches").await;
+    let list = batches.as_array().expect("list");
+    assert_eq!(list.len(), 3, "{batches}");
+    let by_count = |n: u64| list.iter().find(|b| b["count"] == n).expect("batch").clone();
+    let (b_owner, b_staff, b_agent) = (by_count(30), by_count(5), by_count(7));
+    assert_eq!((b_owner["agent"].as_str(), b_owner["price_cents"].as_i64()), (Some("agent@c04"), Some(2000)));
+    assert_eq!((b_staff["agent"].as_str(), b_staff["price_cents"].as_i64()), (Some(""), None));
+    assert_eq!(
+        (b_agent["agent"].as_str(), b_agent["price_cents"].as_i64()),
+        (Some("agent@c04"), None),
+        "the agent's own, at the plan's price"
+    );
+    let id = |b: &serde_json::Value| b["id"].as_u64().expect("id") as u32;
+
+    // who sees which batch, and who may print it
+    let (_, page) = get(&e, agent, "/vouchers").await;
+    assert_eq!(sheet_ids(&page), vec![id(&b_agent), id(&b_owner)], "the agent sees their two batches");
+    let (_, page) = get(&e, &other, "/vouchers").await;
+    assert!(sheet_ids(&page).is_empty(), "another agent sees none of them");
+    for (role, cookie) in [("owner", owner), ("staff", staff), ("readonly", ro)] {
+        let (_, page) = get(&e, cookie, "/vouchers").await;
+        assert_eq!(sheet_ids(&page), vec![id(&b_agent), id(&b_staff), id(&b_owner)], "{role} sees every batch");
+    }
+    let sheet = |b: &serde_json::Value| format!("/vouchers/{}/sheet?layout=a4", id(b));
+    for (who, cookie, b, want) in [
+        ("agent own", agent, &b_owner, 200),
+        ("agent own", agent, &b_agent, 200),
+        ("agent other", agent, &b_staff, 404),
+        ("other agent", &other, &b_owner, 404),
+        ("owner", owner, &b_staff, 200),
+        ("staff", staff, &b_agent, 200),
+        ("readonly", ro, &b_owner, 200),
+    ] {
+        let (s, body) = get(&e, cookie, &sheet(b)).await;
+        assert_eq!(s, want, "{who} prints batch {}", id(b));
+        if s == 200 {
+            let n = b["count"].as_u64().expect("count") as usize;
+            assert_eq!(body.matches("<svg").count(), n, "a QR code per voucher");
+        }
+    }
+    // the sheet prints the same codes as the admin API's
+    let (_, body) = get(&e, agent, &sheet(&b_owner)).await;
+    let codes = e.get(&format!("/voucher-batches/{}/codes?limit=30", id(&b_owner))).await;
+    for c in codes["codes"].as_array().expect("codes") {
+        assert!(body.contains(c["code"].as_str().expect("code")), "{c}");
+    }
+    assert!(body.contains("KES 20"), "the batch's price is printed");
+    let (s, _) = get(&e, agent, "/vouchers/999/sheet").await;
+    assert_eq!(s, 404);
+
+    // sales: the agent's line only; the owner sees all three agents' lines
+    let (_, page) = get(&e, agent, "/vouchers").await;
+    assert!(page.contains("agent@c04") && !page.contains("other-agent@c04"));
+    let (_, page) = get(&e, owner, "/vouchers").await;
+    assert!(page.contains("Sales") && page.contains(r#"<option value="agent@c04">"#), "agents offered in the form");
+    // the audit log has each batch with who made it
+    let (_, audit) = get(&e, owner, "/audit").await;
+    assert_eq!(audit.matches("voucher.create").count(), 3, "three batches made, three audit rows");
+    assert!(audit.contains("agent@c04"));
+}

@@ -6,7 +6,7 @@ mod customer;
 mod hooks;
 mod portal;
 pub mod sync;
-mod vouchers;
+pub(crate) mod vouchers;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};

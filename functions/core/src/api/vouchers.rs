@@ -96,17 +96,30 @@ pub(crate) async fn sheet<P: Platform>(
     q: &Query,
     req: &Request<Bytes>,
 ) -> ApiResult {
-    use crate::web::sheets::{self, Layout};
     let id: u32 =
         params.id.as_deref().and_then(|s| s.parse().ok()).ok_or_else(|| ApiError::NotFound("voucher batch".into()))?;
     let batch = vouchers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("voucher batch".into()))?;
+    sheet_of(p, t, db, &batch, q, req).await
+}
+
+/// The print-ready sheet of `batch` (`?layout=a4|58|80&offset=&limit=`): the admin API's sheet
+/// route and the console's print page both answer with it.
+pub(crate) async fn sheet_of<P: Platform>(
+    p: &P,
+    t: &Tenant,
+    db: &P::Db,
+    batch: &vouchers::Batch,
+    q: &Query,
+    req: &Request<Bytes>,
+) -> ApiResult {
+    use crate::web::sheets::{self, Layout};
     let layout = Layout::parse(q.get("layout").unwrap_or("a4"))
         .ok_or_else(|| ApiError::BadRequest("layout must be a4, 58 or 80".into()))?;
     let plan = crate::store::plans::get(db, &batch.plan_id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))?;
     let key = uc::key(p.settings(), &t.realm)?;
     let offset = q.int("offset", 0, i64::from(u32::MAX))? as u32;
     let limit = q.int("limit", 1000, 5000)? as u32;
-    let codes = uc::codes(&key, &t.realm, &batch, offset, limit);
+    let codes = uc::codes(&key, &t.realm, batch, offset, limit);
     let base = match p.settings().public_base_url.trim_end_matches('/') {
         "" => {
             let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");

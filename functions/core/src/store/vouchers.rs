@@ -89,6 +89,19 @@ pub async fn list(db: &impl Db, limit: i64) -> Result<Vec<Batch>, StoreError> {
     rows.iter().map(|r| from_row(&r)).collect()
 }
 
+/// Newest first, only the batches printed for `agent` (an agent's own batches).
+pub async fn list_for_agent(db: &impl Db, agent: &str, limit: i64) -> Result<Vec<Batch>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            format!("SELECT {COLS} FROM voucher_batches WHERE agent = ?1 AND kind = ?2 ORDER BY id DESC LIMIT ?3"),
+            agent,
+            KIND_PRINTED,
+            limit
+        ))
+        .await?;
+    rows.iter().map(|r| from_row(&r)).collect()
+}
+
 pub async fn last_id(db: &impl Db) -> Result<u32, StoreError> {
     let rows = db.query(&stmt!("SELECT COALESCE(MAX(id), 0) AS n FROM voucher_batches")).await?;
     let n = rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);

@@ -105,9 +105,10 @@ a{color:var(--a)}a:focus,button:focus,input:focus,select:focus,textarea:focus{ou
 header.top{background:var(--a);color:#fff;padding:10px 16px;display:flex;align-items:center;gap:10px;flex-wrap:wrap}
 header.top a{color:#fff}header.top .brand{font-weight:700;font-size:1.15em;text-decoration:none;flex:1}
 header.top img{height:32px;width:auto;vertical-align:middle}
-nav.tabs{background:#fff;border-bottom:1px solid #ccc;overflow-x:auto;white-space:nowrap;padding:0 8px}
-nav.tabs a{display:inline-block;padding:12px 10px;text-decoration:none;color:#1b1b1b}
+nav.tabs{background:#fff;border-bottom:1px solid #ccc;display:flex;flex-wrap:wrap;align-items:center;padding:0 8px}
+nav.tabs a{display:inline-block;padding:12px 10px;text-decoration:none;color:#1b1b1b;white-space:nowrap}
 nav.tabs a[aria-current]{border-bottom:4px solid var(--a);font-weight:700}
+nav.tabs form{margin:4px 0 4px auto}form.inline{display:inline}
 main{max-width:960px;margin:0 auto;padding:16px}
 main.narrow{max-width:520px}
 h1{font-size:1.6em;line-height:1.2;margin:.2em 0 .6em}h2{font-size:1.25em;margin:1.2em 0 .5em}
@@ -129,12 +130,18 @@ width:100%;min-height:44px;padding:8px;font:inherit;border:2px solid #0b0c0c;bor
 .notice.ok{border-color:#00703c}.notice.bad{border-color:#b3261e}
 table{width:100%;border-collapse:collapse;background:#fff}th,td{text-align:left;padding:8px;border-bottom:1px solid #d5d8d5;vertical-align:top}
 th{font-size:.875em;color:#505a5f}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.table-wrap{overflow-x:auto}
+.table-wrap{overflow-x:auto;max-width:100%}
+.grid>*,.row>*{min-width:0}dl.kv dd,pre{overflow-wrap:anywhere}
+@media(max-width:600px){nav.tabs{padding:0 4px}nav.tabs a{padding:10px 7px}
+table.stack thead{position:absolute;left:-9999px}table.stack tr{display:block;border-bottom:2px solid #b1b4b6;padding:4px 0}
+table.stack td{display:flex;justify-content:space-between;gap:12px;border:0;padding:4px 8px;text-align:right}
+table.stack td::before{content:attr(data-label);font-weight:700;color:#505a5f;text-align:left}
+table.stack td:empty,table.stack td[data-label=""]::before{display:none}}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:.8em;font-weight:700;background:#e8ebe8}
 .badge.ok{background:#cce2d8;color:#005a30}.badge.bad{background:#f4cdc9;color:#8a1a14}.badge.warn{background:#fff7bf;color:#594d00}
 .grid{display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(200px,1fr))}
 .row{display:flex;gap:8px;flex-wrap:wrap;align-items:center}
-dl.kv{display:grid;grid-template-columns:auto 1fr;gap:4px 16px;margin:0}dl.kv dt{color:#505a5f}dl.kv dd{margin:0;font-weight:700}
+dl.kv{display:grid;grid-template-columns:auto minmax(0,1fr);gap:4px 16px;margin:0}dl.kv dt{color:#505a5f}dl.kv dd{margin:0;font-weight:700}
 footer.foot{max-width:960px;margin:0 auto;padding:16px;color:#505a5f;font-size:.875em}
 .lang a{color:#fff}
 svg.chart{width:100%;height:auto;background:#fff}

@@ -42,9 +42,12 @@ pub async fn periods(db: &impl Db) -> Result<Vec<Period>, StoreError> {
 
 fn table(head: &[&str], rows: Vec<Vec<String>>) -> Markup {
     html! {
-        div.table-wrap { table {
+        div.table-wrap { table.stack {
             thead { tr { @for (i, h) in head.iter().enumerate() { @if i == 0 { th { (h) } } @else { th.num { (h) } } } } }
-            tbody { @for r in &rows { tr { @for (i, c) in r.iter().enumerate() { @if i == 0 { td { (c) } } @else { td.num { (c) } } } } } }
+            tbody { @for r in &rows { tr { @for (i, c) in r.iter().enumerate() {
+                @let label = head.get(i).copied().unwrap_or("");
+                @if i == 0 { td data-label=(label) { (c) } } @else { td.num data-label=(label) { (c) } }
+            } } } }
         } }
     }
 }
@@ -157,15 +160,15 @@ pub(crate) async fn dashboard(
         (table(&[cx.t("console.dash.month"), cx.t("console.dash.ended"), cx.t("console.dash.expected"), cx.t("console.dash.renewed"), cx.t("console.dash.error")],
             tests.iter().map(|b| vec![b.label.clone(), b.ended.to_string(), format!("{:.1}", b.predicted), b.actual.to_string(), format!("{:.1}%", b.error() * 100.0)]).collect()))
         h2 { (cx.t("console.dash.this_week")) }
-        div.table-wrap { table {
+        div.table-wrap { table.stack {
             thead { tr { th { (cx.t("console.sub.name")) } th { (cx.t("console.sub.expires")) } th.num { (cx.t("console.dash.chance")) } th.num { (cx.t("console.dash.at_risk")) } th {} } }
             tbody { @for e in &week {
                 @let (name, acct, has_phone) = who.get(&e.subscriber).cloned().unwrap_or_default();
                 tr {
-                    td { a href={ (base) "/subscribers/" (e.subscriber) } { (name) } " " span.muted.small { (acct) } }
-                    td { (cx.eat(e.ends_at)) }
-                    td.num { (format!("{:.0}%", e.chance * 100.0)) }
-                    td.num { (kes(e.at_risk_cents)) }
+                    td data-label=(cx.t("console.sub.name")) { a href={ (base) "/subscribers/" (e.subscriber) } { (name) } " " span.muted.small { (acct) } }
+                    td data-label=(cx.t("console.sub.expires")) { (cx.eat(e.ends_at)) }
+                    td.num data-label=(cx.t("console.dash.chance")) { (format!("{:.0}%", e.chance * 100.0)) }
+                    td.num data-label=(cx.t("console.dash.at_risk")) { (kes(e.at_risk_cents)) }
                     td { @if has_phone && st.may(Action::TakeMoney) {
                         form method="post" action={ (base) "/subscribers/" (e.subscriber) "/stk" } { (st.csrf_field()) button.secondary type="submit" { (cx.t("console.sub.send_stk")) } }
                     } }

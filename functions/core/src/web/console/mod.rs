@@ -10,6 +10,7 @@ pub mod charts;
 mod dash;
 mod pages;
 pub mod platform;
+mod vouchers;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};

@@ -14,7 +14,7 @@ use crate::db::{Db, StoreError};
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::platform::Platform;
-use crate::store::{callbacks, ledger, payments, plans, reports, staff, subscribers, usage, vouchers};
+use crate::store::{callbacks, ledger, payments, plans, reports, staff, subscribers, usage};
 use crate::usecases::UseCaseError;
 use crate::usecases::staff::{self as uc_staff, Action, Role};
 use crate::web::form::{self, FieldError};
@@ -32,18 +32,18 @@ impl From<StoreError> for PageError {
     }
 }
 
-type PageResult = Result<Response<Bytes>, PageError>;
+pub(super) type PageResult = Result<Response<Bytes>, PageError>;
 
-fn need(st: &Staff, a: Action) -> Result<(), PageError> {
+pub(super) fn need(st: &Staff, a: Action) -> Result<(), PageError> {
     if st.may(a) { Ok(()) } else { Err(PageError::Forbidden) }
 }
 
 /// Where a POST goes next, with a notice key in the query (`?done=...`).
-fn done(st: &Staff, path: &str, what: &str) -> Response<Bytes> {
+pub(super) fn done(st: &Staff, path: &str, what: &str) -> Response<Bytes> {
     crate::web::see_other(&format!("{}/{path}?done={what}", st.base()))
 }
 
-fn notice(cx: &PageCtx, q: &Query) -> Markup {
+pub(super) fn notice(cx: &PageCtx, q: &Query) -> Markup {
     let key: Option<&'static str> = match q.get("done") {
         Some("cash") => Some("console.done.cash"),
         Some("assigned") => Some("console.done.assigned"),
@@ -62,7 +62,7 @@ fn notice(cx: &PageCtx, q: &Query) -> Markup {
     }
 }
 
-fn uc_message(e: &UseCaseError) -> String {
+pub(super) fn uc_message(e: &UseCaseError) -> String {
     match e {
         UseCaseError::Store(_) | UseCaseError::Unavailable(_) => "storage unavailable; try again".into(),
         other => other.to_string(),
@@ -85,7 +85,7 @@ fn eat_opt(cx: &PageCtx, t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "—".into(), |t| cx.eat(t))
 }
 
-fn eat_str(cx: &PageCtx, s: &str) -> String {
+pub(super) fn eat_str(cx: &PageCtx, s: &str) -> String {
     crate::domain::time::parse_ts(s).map_or_else(|| s.to_owned(), |t| cx.eat(t))
 }
 
@@ -208,7 +208,9 @@ pub(crate) async fn route<P: Platform>(
         (["unmatched"], false) => unmatched_page(db, cx, st, &q, ctx.now).await,
         (["unmatched", id, "assign"], true) => assign(db, st, id, &f, &mut ids, ctx.now).await,
         (["plans"], false) => plans_page(db, cx, st).await,
-        (["vouchers"], false) => vouchers_page(db, cx, st).await,
+        (["vouchers"], false) => super::vouchers::page(db, cx, st, &q, ctx.now, &[], &f).await,
+        (["vouchers"], true) => super::vouchers::create(p, db, cx, st, &f, &mut ids, ctx.now).await,
+        (["vouchers", id, "sheet"], false) => super::vouchers::sheet(p, db, st, id, req).await,
         (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
         (["routers"], false) => routers_page(db, cx, st).await,
         (["online"], false) => online_page(db, cx, st).await,
@@ -439,7 +441,7 @@ async fn create_subscriber(
 }
 
 /// Writes one audit row (after the change it records has been written).
-async fn audit(
+pub(super) async fn audit(
     db: &impl Db,
     st: &Staff,
     now: DateTime<Utc>,
@@ -758,27 +760,6 @@ async fn plans_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
         } }
     };
     Ok(page(cx, st, "plans", cx.t("console.nav.plans"), body))
-}
-
-async fn vouchers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
-    need(st, Action::ViewVouchers)?;
-    let list = vouchers::list(db, 200).await?;
-    let all_plans = plans::list(db).await?;
-    let body = html! {
-        h1 { (cx.t("console.nav.vouchers")) }
-        p.muted { (cx.t("console.vouchers.hint")) }
-        div.table-wrap { table {
-            thead { tr { th { "#" } th { (cx.t("console.sub.plan")) } th.num { (cx.t("console.vouchers.count")) } th { (cx.t("console.memo")) } th { (cx.t("console.when")) } } }
-            tbody { @for b in &list {
-                tr {
-                    td { (b.id) }
-                    td { (all_plans.iter().find(|p| p.id == b.plan_id).map_or(b.plan_id.as_str(), |p| p.name.as_str())) }
-                    td.num { (b.count) } td { (b.note) } td { (eat_str(cx, &b.created_at)) }
-                }
-            } }
-        } }
-    };
-    Ok(page(cx, st, "vouchers", cx.t("console.nav.vouchers"), body))
 }
 
 async fn callbacks_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
