@@ -4,7 +4,6 @@
 //! One pool per tenant database. All three backends go through sqlx's `Any` driver with dialect
 //! SQL chosen per backend (placeholders, time conversion); values read are only text and integers.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
@@ -54,53 +53,7 @@ impl Backend {
     }
 }
 
-/// A secret string whose `Debug` never shows the value: held in a [`secrecy::SecretString`]
-/// (zeroed on drop); `expose` is the one way to read it.
-#[derive(Clone)]
-pub struct Secret(secrecy::SecretString);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(secrecy::SecretString::from(s.into()))
-    }
-    /// The value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        secrecy::ExposeSecret::expose_secret(&self.0)
-    }
-}
-
-impl Default for Secret {
-    fn default() -> Self {
-        Secret::new("")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
-    }
-}
-
-impl Eq for Secret {}
-
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as serde::Deserialize>::deserialize(d).map(Secret::new)
-    }
-}
-
-impl serde::Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.expose())
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use konnekted_sync_proto::secret::Secret;
 
 /// Where a tenant's RADIUS database lives. The same settings feed the FreeRADIUS `sql` instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,66 +1,7 @@
-//! Secrets whose `Debug` never shows the value.
+//! Secrets whose `Debug` never shows the value (the type lives in `konnekted-sync-proto`, shared
+//! by every part).
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-
-/// A secret string (tokens, keys, passwords): held in a [`secrecy::SecretString`] (zeroed
-/// on drop), never shown by `Debug`, compared in constant time; serialised as the plain
-/// string only where it is stored.
-#[derive(Clone)]
-pub struct Secret(SecretString);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(SecretString::from(s.into()))
-    }
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.expose().is_empty()
-    }
-}
-
-impl Default for Secret {
-    fn default() -> Self {
-        Secret::new("")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        constant_time_eq(self.expose().as_bytes(), other.expose().as_bytes())
-    }
-}
-
-impl Eq for Secret {}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.expose())
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret::new)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
-    }
-}
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use konnekted_sync_proto::secret::{Secret, constant_time_eq};
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@
 mod desired;
 mod feed;
 mod report;
+pub mod secret;
 pub mod signing;
 mod usage;
 

@@ -10,53 +10,12 @@
 //! A value given in the environment wins over the file, so the file can be kept free of secrets.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A secret string whose `Debug` never shows the value: held in a [`secrecy::SecretString`]
-/// (zeroed on drop); `expose` is the one way to read it.
-#[derive(Clone)]
-pub struct Secret(secrecy::SecretString);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(secrecy::SecretString::from(s.into()))
-    }
-    /// The value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        secrecy::ExposeSecret::expose_secret(&self.0)
-    }
-}
-
-impl Default for Secret {
-    fn default() -> Self {
-        Secret::new("")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
-    }
-}
-
-impl Eq for Secret {}
-
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as serde::Deserialize>::deserialize(d).map(Secret::new)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use konnekted_sync_proto::secret::Secret;
 
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
