@@ -192,6 +192,11 @@ Open in a browser (every page a person uses; Swahili or English, works without J
                                     the unmatched inbox, callbacks, routers, who is online, users and API keys)
   {base}/h/{REALM}               the captive portal a hotspot buyer sees: pick a package, pay through the
                                    simulator (any Safaricom-style number, e.g. 0712345678), get the code
+  {base}/p/{REALM}               the subscriber portal: sign in as Wanjiku with 0708374149 (or ACC1001);
+                                   the code "sent by SMS" is in the development sink:
+                                   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/sms-outbox?limit=1'
+                                   then plan, expiry, balance, usage, pay with M-Pesa (the simulator
+                                   completes it), change plan with its quote, payments and receipts
 
 Try it (admin token: {ADMIN_TOKEN}):
 
@@ -219,6 +224,12 @@ Try it (admin token: {ADMIN_TOKEN}):
   # the simulator signs and sends the webhook (plus a duplicate); the payment is credited once:
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/payments?limit=5'
   #   every checkout and webhook delivery at the simulator: {providers}/  ({providers}/__sim/deliveries)
+
+  # the customer API: a code by SMS (read it from the sink above), then a token for /api/p/{REALM}/v1/...
+  curl -s -X POST {base}/api/p/{REALM}/v1/auth/otp -H 'Content-Type: application/json' -d '{{"account":"ACC1001"}}'
+  curl -s -X POST {base}/api/p/{REALM}/v1/auth/otp/verify -H 'Content-Type: application/json' \
+       -d '{{"challenge_id":"<from the answer above>","code":"<6 digits from the sink>"}}'
+  curl -s -H 'Authorization: Bearer <access_token>' {base}/api/p/{REALM}/v1/subscription
 
   # the captive portal a hotspot buyer sees (packages, M-Pesa through the simulator, vouchers)
   #   {base}/h/{REALM}

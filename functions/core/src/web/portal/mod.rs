@@ -1,12 +1,507 @@
-//! The portal pages. Route their own sub-paths (`params.rest`).
+//! The subscriber portal (`/p/{realm}/...`): sign in by a code sent by SMS, see plan, expiry,
+//! balance and usage, pay with M-Pesa (a waiting page that refreshes itself), change plan after
+//! seeing its quote, payments and receipts. Routes its own sub-paths (`params.rest`).
+//!
+//! The pages call the same use cases as the customer API ([`crate::usecases::customer_auth`],
+//! [`crate::usecases::customer`], [`crate::usecases::topup`]). The session is a signed cookie
+//! (`HttpOnly; Secure; SameSite=Strict`, path `/p/{realm}`) naming the subscriber and the sign-in
+//! (the refresh family, revoked on sign-out); every form carries a CSRF token bound to it (before
+//! sign-in, to a random `kp_pre` cookie). Every action is a form POST answered 303.
+
+mod pages;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response, StatusCode};
+use maud::Markup;
+use serde::{Deserialize, Serialize};
 
+use super::form::{self, FieldError};
+use super::session::{self, Expiring};
+use super::{PageCtx, Policy};
 use crate::Ctx;
 use crate::api::Params;
-use crate::platform::Platform;
+use crate::domain::Msisdn;
+use crate::domain::plan_change::When;
+use crate::ids::IdGen;
+use crate::platform::{Level, Platform};
+use crate::store::subscribers::{self, WithBalance};
+use crate::store::tenants::Tenant;
+use crate::store::{customer, payments, plans, stk};
+use crate::usecases::customer as uc;
+use crate::usecases::customer_auth::{self as auth, AuthError, Keys};
+use crate::usecases::{UseCaseError, topup};
 
-pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Bytes>, _ctx: &Ctx) -> Response<Bytes> {
-    super::not_found(p, params, &req).await
+pub const SESSION_COOKIE: &str = "kp_session";
+pub const PRE_COOKIE: &str = "kp_pre";
+/// A portal session lasts 12 hours.
+pub const SESSION_SECONDS: i64 = 12 * 3600;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    sid: String,
+    exp: i64,
+}
+
+impl Expiring for Claims {
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+}
+
+/// One request's page state.
+pub(crate) struct Page<'a, P: Platform> {
+    p: &'a P,
+    db: P::Db,
+    tenant: Tenant,
+    cx: PageCtx,
+    base: String,
+    skey: [u8; 32],
+    ckey: [u8; 32],
+    keys: Keys,
+    ctx: &'a Ctx,
+}
+
+impl<P: Platform> Page<'_, P> {
+    fn render(
+        &self,
+        status: StatusCode,
+        title: &str,
+        nav: bool,
+        body: Markup,
+        head: Option<Markup>,
+    ) -> Response<Bytes> {
+        let nav = nav.then(|| pages::nav(&self.cx, &self.base));
+        let mut r = super::html(status, super::layout::page_with(&self.cx, title, nav, body, head), &Policy::default());
+        self.cx.remember(&mut r);
+        r
+    }
+
+    fn unavailable(&self, what: &str, e: impl std::fmt::Display) -> Response<Bytes> {
+        self.p.log(Level::Error, &format!("portal {} {what}: {e}", self.tenant.realm.as_str()));
+        super::error_page(&self.cx)
+    }
+}
+
+pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Bytes>, ctx: &Ctx) -> Response<Bytes> {
+    let Some((tenant, db, cx)) = super::tenant_page(p, params, &req).await else {
+        return super::not_found(p, params, &req).await;
+    };
+    let realm = tenant.realm.as_str().to_owned();
+    let secret = p.settings().voucher_secret.expose().to_owned();
+    let Some(keys) = Keys::of(p.settings(), &realm) else {
+        p.log(Level::Error, "portal: no platform secret configured, so no session key; the portal is off");
+        return super::error_page(&cx);
+    };
+    let page = Page {
+        p,
+        db,
+        skey: session::derive_key(&secret, "portal-session", &realm),
+        ckey: session::derive_key(&secret, "portal-csrf", &realm),
+        keys,
+        base: format!("/p/{realm}"),
+        tenant,
+        cx,
+        ctx,
+    };
+    let rest = params.rest.as_deref().unwrap_or("").trim_matches('/').to_owned();
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let m = req.method().clone();
+    let now = ctx.now;
+
+    // Before sign-in: the two sign-in pages.
+    if matches!(segs.as_slice(), ["login"] | ["verify"]) {
+        let (pre, fresh) = match session::cookie(&req, PRE_COOKIE).filter(|v| v.len() >= 16 && v.len() <= 64) {
+            Some(v) => (v.to_owned(), false),
+            None => (session::random_id(&ctx.entropy, b"portal-pre"), true),
+        };
+        let csrf = session::csrf_token(&page.ckey, &pre);
+        let mut r = if m == Method::POST {
+            let f = form::parse(&req);
+            if !session::csrf_ok(&page.ckey, &pre, f.as_ref().and_then(|f| f.get("csrf"))) {
+                csrf_refused(&page)
+            } else if segs == ["login"] {
+                login_post(&page, &req, f.as_ref(), &csrf).await
+            } else {
+                verify_post(&page, &req, f.as_ref(), &csrf).await
+            }
+        } else if segs == ["login"] {
+            page.render(
+                StatusCode::OK,
+                page.cx.t("portal.sign_in_title"),
+                false,
+                pages::login(&page.cx, &page.base, &csrf, "", &[]),
+                None,
+            )
+        } else {
+            let q = crate::api::Query::parse(req.uri().query());
+            let c = q.get("c").unwrap_or("").to_owned();
+            page.render(
+                StatusCode::OK,
+                page.cx.t("portal.code_title"),
+                false,
+                pages::verify(&page.cx, &page.base, &csrf, &c, &[]),
+                None,
+            )
+        };
+        if fresh {
+            super::add_cookie(&mut r, &session::set_cookie(PRE_COOKIE, &pre, &page.base, 3600, false));
+        }
+        return r;
+    }
+
+    // Everything else needs a session.
+    let claims =
+        session::cookie(&req, SESSION_COOKIE).and_then(|t| session::verify::<Claims>(&page.skey, t, now.timestamp()));
+    let me = match &claims {
+        Some(c) => match subscribers::get(&page.db, &c.sub).await {
+            Ok(s) => s,
+            Err(e) => return page.unavailable("session", e),
+        },
+        None => None,
+    };
+    let (Some(me), Some(claims)) = (me, claims) else {
+        if m == Method::GET {
+            return super::see_other(&format!("{}/login", page.base));
+        }
+        let body = maud::html! { h1 { (page.cx.t("common.session_expired")) } p { a.btn href={ (page.base) "/login" } { (page.cx.t("portal.sign_in")) } } };
+        return page.render(StatusCode::UNAUTHORIZED, page.cx.t("common.session_expired"), false, body, None);
+    };
+    let csrf = session::csrf_token(&page.ckey, &claims.sid);
+    let form = if m == Method::POST {
+        let f = form::parse(&req);
+        if !session::csrf_ok(&page.ckey, &claims.sid, f.as_ref().and_then(|f| f.get("csrf"))) {
+            return csrf_refused(&page);
+        }
+        f
+    } else {
+        None
+    };
+    let q = crate::api::Query::parse(req.uri().query());
+    match (&m, segs.as_slice()) {
+        (&Method::GET, []) | (&Method::GET, ["home"]) => home(&page, &me, &csrf, q.get("done")).await,
+        (&Method::POST, ["logout"]) => {
+            if let Err(e) = auth::logout(&page.db, &claims.sid, now).await {
+                return page.unavailable("logout", e);
+            }
+            let mut r = super::see_other(&format!("{}/login", page.base));
+            super::add_cookie(&mut r, &session::clear_cookie(SESSION_COOKIE, &page.base));
+            r
+        }
+        (&Method::GET, ["topup"]) => topup_form(&page, &me, &csrf, None, None, &[]).await,
+        (&Method::POST, ["topup"]) => topup_post(&page, &me, &csrf, form.as_ref()).await,
+        (&Method::GET, ["topup", id]) => topup_wait(&page, &me, id).await,
+        (&Method::GET, ["plans"]) => plans_list(&page, &me).await,
+        (&Method::GET, ["plans", id]) => plan_quote(&page, &me, &csrf, id, None).await,
+        (&Method::POST, ["plans", id]) => {
+            let input = uc::PlanChangeInput { plan: (*id).to_owned(), when: When::Now };
+            match uc::change_plan(&page.db, &me.subscriber.id, &input, now).await {
+                Ok(_) => super::see_other(&format!("{}/home?done=plan", page.base)),
+                Err(UseCaseError::Invalid(msg)) => plan_quote(&page, &me, &csrf, id, Some(msg)).await,
+                Err(UseCaseError::NotFound(_)) => super::not_found_page(&page.cx),
+                Err(e) => page.unavailable("plan change", e),
+            }
+        }
+        (&Method::GET, ["payments"]) => match customer::payments_page(&page.db, &me.subscriber.id, None, 50).await {
+            Ok(list) => page.render(
+                StatusCode::OK,
+                page.cx.t("portal.payments_title"),
+                true,
+                pages::payments(&page.cx, &page.base, &list),
+                None,
+            ),
+            Err(e) => page.unavailable("payments", e),
+        },
+        (&Method::GET, ["payments", id]) => match payments::get(&page.db, id).await {
+            Ok(Some(pay)) if pay.subscriber_id.as_deref() == Some(me.subscriber.id.as_str()) => page.render(
+                StatusCode::OK,
+                page.cx.t("portal.receipt_title"),
+                true,
+                pages::receipt(&page.cx, &page.base, &page.tenant.name, &me, &pay),
+                None,
+            ),
+            Ok(_) => super::not_found_page(&page.cx),
+            Err(e) => page.unavailable("receipt", e),
+        },
+        _ => super::not_found_page(&page.cx),
+    }
+}
+
+fn csrf_refused<P: Platform>(page: &Page<'_, P>) -> Response<Bytes> {
+    let body = maud::html! { h1 { (page.cx.t("form.csrf_failed")) } p { a href=(page.cx.path) { (page.cx.t("common.back")) } } };
+    page.render(StatusCode::FORBIDDEN, page.cx.t("form.csrf_failed"), false, body, None)
+}
+
+fn err(field: &'static str, message: String) -> Vec<FieldError> {
+    vec![FieldError { field, message }]
+}
+
+async fn login_post<P: Platform>(
+    page: &Page<'_, P>,
+    req: &Request<Bytes>,
+    f: Option<&form::Form>,
+    csrf: &str,
+) -> Response<Bytes> {
+    let cx = &page.cx;
+    let who = f.and_then(|f| f.get("who")).unwrap_or("").trim().to_owned();
+    let again = |errors: Vec<FieldError>| {
+        page.render(
+            StatusCode::BAD_REQUEST,
+            cx.t("portal.sign_in_title"),
+            false,
+            pages::login(cx, &page.base, csrf, &who, &errors),
+            None,
+        )
+    };
+    if who.is_empty() {
+        return again(err("who", cx.t("portal.who_missing").to_owned()));
+    }
+    let input = if Msisdn::parse(&who).is_ok() {
+        auth::OtpInput { phone: Some(who.clone()), account: None }
+    } else {
+        auth::OtpInput { phone: None, account: Some(who.clone()) }
+    };
+    let ip = crate::api::client_ip(req);
+    let mut ids = IdGen::new(page.ctx);
+    match auth::send_otp(&page.db, &page.keys, &page.tenant, &input, &ip, &mut ids, page.ctx.now).await {
+        Ok(sent) => super::see_other(&format!("{}/verify?c={}", page.base, sent.challenge_id)),
+        Err(AuthError::Throttled(s)) => {
+            again(err("who", cx.tf("portal.wait_minutes", &[("minutes", &(s.div_euclid(60) + 1).to_string())])))
+        }
+        Err(AuthError::Invalid(_)) => again(err("who", cx.t("portal.who_missing").to_owned())),
+        Err(e) => page.unavailable("send code", e),
+    }
+}
+
+async fn verify_post<P: Platform>(
+    page: &Page<'_, P>,
+    req: &Request<Bytes>,
+    f: Option<&form::Form>,
+    csrf: &str,
+) -> Response<Bytes> {
+    let cx = &page.cx;
+    let c = f.and_then(|f| f.get("c")).unwrap_or("").trim().to_owned();
+    let code: String = f.and_then(|f| f.get("code")).unwrap_or("").chars().filter(char::is_ascii_digit).collect();
+    let again = |errors: Vec<FieldError>| {
+        page.render(
+            StatusCode::BAD_REQUEST,
+            cx.t("portal.code_title"),
+            false,
+            pages::verify(cx, &page.base, csrf, &c, &errors),
+            None,
+        )
+    };
+    let ip = crate::api::client_ip(req);
+    let mut ids = IdGen::new(page.ctx);
+    match auth::verify_otp(&page.db, &page.keys, &c, &code, &ip, &mut ids, page.ctx.now).await {
+        Ok(t) => {
+            let sid = auth::verify_access(&page.keys, &t.access_token, page.ctx.now).map(|a| a.sid).unwrap_or_default();
+            let claims = Claims { sub: t.subscriber_id, sid, exp: page.ctx.now.timestamp() + SESSION_SECONDS };
+            let mut r = super::see_other(&format!("{}/home", page.base));
+            super::add_cookie(
+                &mut r,
+                &session::set_cookie(
+                    SESSION_COOKIE,
+                    &session::sign(&page.skey, &claims),
+                    &page.base,
+                    SESSION_SECONDS,
+                    false,
+                ),
+            );
+            super::add_cookie(&mut r, &session::clear_cookie(PRE_COOKIE, &page.base));
+            r
+        }
+        Err(AuthError::Refused(_)) | Err(AuthError::Invalid(_)) => {
+            again(err("code", cx.t("portal.code_wrong").to_owned()))
+        }
+        Err(AuthError::Throttled(s)) => {
+            again(err("code", cx.tf("portal.wait_minutes", &[("minutes", &(s.div_euclid(60) + 1).to_string())])))
+        }
+        Err(e) => page.unavailable("verify code", e),
+    }
+}
+
+async fn home<P: Platform>(page: &Page<'_, P>, me: &WithBalance, csrf: &str, done: Option<&str>) -> Response<Bytes> {
+    let plan = match plans::get(&page.db, &me.subscriber.plan_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return page.unavailable("plan", "missing"),
+        Err(e) => return page.unavailable("plan", e),
+    };
+    let now = page.ctx.now;
+    let start = match me.subscriber.expires_at {
+        Some(e) if e > now => e - chrono::Duration::seconds(plan.period_seconds),
+        _ => now - chrono::Duration::days(30),
+    };
+    let day =
+        |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&crate::domain::time::eat()).format("%Y-%m-%d").to_string();
+    let used = match customer::usage_between(&page.db, me.subscriber.username.as_str(), &day(start), &day(now)).await {
+        Ok((up, down, _)) => up + down,
+        Err(e) => return page.unavailable("usage", e),
+    };
+    let notice = match done {
+        Some("plan") => Some(page.cx.t("portal.plan_changed")),
+        _ => None,
+    };
+    let body = pages::home(&page.cx, &page.base, me, &plan, used, now, csrf, notice);
+    page.render(StatusCode::OK, page.cx.t("portal.home_title"), true, body, None)
+}
+
+async fn due_kes(db: &impl crate::db::Db, me: &WithBalance) -> Result<i64, crate::db::StoreError> {
+    let plan = plans::get(db, &me.subscriber.plan_id).await?.ok_or(crate::db::StoreError::NotFound)?;
+    Ok((plan.price - me.balance()).whole_shillings_ceil().max(1))
+}
+
+async fn topup_form<P: Platform>(
+    page: &Page<'_, P>,
+    me: &WithBalance,
+    csrf: &str,
+    amount: Option<&str>,
+    phone: Option<&str>,
+    errors: &[FieldError],
+) -> Response<Bytes> {
+    let due = match due_kes(&page.db, me).await {
+        Ok(d) => d,
+        Err(e) => return page.unavailable("top-up", e),
+    };
+    let on_file = me.subscriber.phone.as_ref().map(|m| format!("0{}", &m.as_str()[3..])).unwrap_or_default();
+    let amount = amount.map_or_else(|| due.to_string(), str::to_owned);
+    let phone = phone.map_or(on_file, str::to_owned);
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let body = pages::topup(&page.cx, &page.base, csrf, &amount, &phone, me.balance_cents, errors);
+    page.render(status, page.cx.t("portal.pay_title"), true, body, None)
+}
+
+async fn topup_post<P: Platform>(
+    page: &Page<'_, P>,
+    me: &WithBalance,
+    csrf: &str,
+    f: Option<&form::Form>,
+) -> Response<Bytes> {
+    let cx = &page.cx;
+    let amount = f.and_then(|f| f.get("amount")).unwrap_or("").trim().to_owned();
+    let phone = f.and_then(|f| f.get("phone")).unwrap_or("").trim().to_owned();
+    let Some(kes) = amount.replace(',', "").parse::<u64>().ok().filter(|k| *k > 0) else {
+        return topup_form(
+            page,
+            me,
+            csrf,
+            Some(&amount),
+            Some(&phone),
+            &err("amount", cx.t("portal.amount_invalid").to_owned()),
+        )
+        .await;
+    };
+    if Msisdn::parse(&phone).is_err() {
+        return topup_form(
+            page,
+            me,
+            csrf,
+            Some(&amount),
+            Some(&phone),
+            &err("phone", cx.t("portal.phone_invalid").to_owned()),
+        )
+        .await;
+    }
+    let input = topup::TopupInput {
+        account: me.subscriber.account_no.to_string(),
+        phone: Some(phone.clone()),
+        amount_kes: Some(kes),
+        amount_cents: None,
+    };
+    let caller = topup::Caller::Subscriber { id: &me.subscriber.id };
+    match topup::start(page.p, &page.db, &page.tenant, input, caller, page.ctx.now).await {
+        Ok(s) => super::see_other(&format!("{}/topup/{}", page.base, s.checkout_request_id)),
+        Err(UseCaseError::Invalid(m)) => {
+            topup_form(page, me, csrf, Some(&amount), Some(&phone), &err("amount", m)).await
+        }
+        Err(e) => {
+            page.p.log(Level::Warn, &format!("portal {}: top-up: {e}", page.tenant.realm.as_str()));
+            topup_form(
+                page,
+                me,
+                csrf,
+                Some(&amount),
+                Some(&phone),
+                &err("phone", cx.t("portal.stk_unavailable").to_owned()),
+            )
+            .await
+        }
+    }
+}
+
+async fn topup_wait<P: Platform>(page: &Page<'_, P>, me: &WithBalance, id: &str) -> Response<Bytes> {
+    let cx = &page.cx;
+    let here = format!("{}/topup/{}", page.base, id);
+    let r = match stk::get(&page.db, id).await {
+        Ok(Some(r)) if r.subscriber_id == me.subscriber.id => r,
+        Ok(_) => return super::not_found_page(cx),
+        Err(e) => return page.unavailable("top-up", e),
+    };
+    match r.status {
+        crate::domain::payment::StkStatus::Pending => {
+            let phone = Msisdn::parse(&r.msisdn).map(|m| m.masked()).unwrap_or_default();
+            let head = maud::html! { meta http-equiv="refresh" content={ "3;url=" (here) }; };
+            page.render(
+                StatusCode::OK,
+                cx.t("portal.waiting_title"),
+                true,
+                pages::waiting(cx, &here, r.amount_cents, &phone),
+                Some(head),
+            )
+        }
+        crate::domain::payment::StkStatus::Failed => page.render(
+            StatusCode::OK,
+            cx.t("portal.failed_title"),
+            true,
+            pages::failed(cx, &page.base, r.result_desc.as_deref().unwrap_or("")),
+            None,
+        ),
+        crate::domain::payment::StkStatus::Paid => page.render(
+            StatusCode::OK,
+            cx.t("portal.paid_title"),
+            true,
+            pages::paid(cx, &page.base, r.amount_cents, me.balance_cents),
+            None,
+        ),
+    }
+}
+
+async fn plans_list<P: Platform>(page: &Page<'_, P>, me: &WithBalance) -> Response<Bytes> {
+    match uc::offered_plans(&page.db).await {
+        Ok(list) => page.render(
+            StatusCode::OK,
+            page.cx.t("portal.plans_title"),
+            true,
+            pages::plans(&page.cx, &page.base, &list, &me.subscriber.plan_id),
+            None,
+        ),
+        Err(e) => page.unavailable("plans", e),
+    }
+}
+
+async fn plan_quote<P: Platform>(
+    page: &Page<'_, P>,
+    me: &WithBalance,
+    csrf: &str,
+    id: &str,
+    error: Option<String>,
+) -> Response<Bytes> {
+    let input = uc::PlanChangeInput { plan: id.to_owned(), when: When::Now };
+    let q = match uc::quote(&page.db, &me.subscriber.id, &input, page.ctx.now).await {
+        Ok(q) => q,
+        Err(UseCaseError::NotFound(_)) | Err(UseCaseError::Invalid(_)) => return super::not_found_page(&page.cx),
+        Err(e) => return page.unavailable("quote", e),
+    };
+    let to = match plans::get(&page.db, &q.to_plan).await {
+        Ok(Some(p)) => p,
+        _ => return super::not_found_page(&page.cx),
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    page.render(
+        status,
+        page.cx.t("portal.quote_title"),
+        true,
+        pages::quote(&page.cx, &page.base, csrf, &to, &q, error.as_deref()),
+        None,
+    )
 }

@@ -1,0 +1,202 @@
+//! The subscriber portal's pages (`/p/{realm}`) over HTTP, as a browser without JavaScript uses
+//! them: sign in with the code from the SMS sink, home, pay through the Daraja simulator until the
+//! balance moves, change plan after its quote, payments and a receipt, sign out. Realms
+//! e2e-p10..e2e-p11.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use konnekted_e2e::{Env, env};
+
+/// A cookie jar that follows nothing by itself (every 303 is asserted).
+struct Browser {
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Got {
+    status: u16,
+    location: String,
+    csp: String,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Browser { http, cookies: BTreeMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn take(&mut self, r: reqwest::Response) -> Got {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap_or("");
+            let pair = v.split(';').next().unwrap_or("");
+            if let Some((k, val)) = pair.split_once('=') {
+                if val.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), val.to_owned());
+                }
+            }
+        }
+        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let (location, csp) = (h("location"), h("content-security-policy"));
+        let status = r.status().as_u16();
+        Got { status, location, csp, body: r.text().await.unwrap_or_default() }
+    }
+
+    async fn get(&mut self, url: &str) -> Got {
+        let r = self.http.get(url).header("cookie", self.cookie_header()).send().await.expect("GET");
+        self.take(r).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Got {
+        let r = self.http.post(url).header("cookie", self.cookie_header()).form(form).send().await.expect("POST");
+        self.take(r).await
+    }
+}
+
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"name="{name}" value=""#))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
+}
+
+const BUDGET: usize = 50 * 1024;
+
+fn check_page(g: &Got, what: &str) {
+    assert!(g.body.len() < BUDGET, "{what}: {} bytes", g.body.len());
+    assert!(g.csp.contains("script-src 'none'"), "{what}: {}", g.csp);
+    assert!(g.body.contains(r#"name="viewport""#), "{what}");
+    eprintln!("page weight {what}: {} bytes", g.body.len());
+}
+
+async fn code_from_sink(e: &Env, to: &str) -> String {
+    let sms = e.get(&format!("/sms-outbox?to={to}&limit=1")).await;
+    let body = sms[0]["body"].as_str().expect("an SMS").to_owned();
+    body.split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .expect("6 digits")
+        .to_owned()
+}
+
+async fn sign_in(b: &mut Browser, e: &Env, base: &str, who: &str, msisdn: &str) {
+    let first = b.get(base).await;
+    assert_eq!(
+        (first.status, first.location.as_str()),
+        (303, format!("{}/login", base.trim_start_matches(&e.base)).as_str())
+    );
+    let login = b.get(&format!("{base}/login")).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    check_page(&login, "sign in");
+    let csrf = input_value(&login.body, "csrf").expect("csrf");
+    let sent = b.post(&format!("{base}/login"), &[("csrf", &csrf), ("who", who)]).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert!(sent.location.contains("/verify?c="), "{}", sent.location);
+    let verify = b.get(&e.url(&sent.location)).await;
+    check_page(&verify, "code");
+    let c = input_value(&verify.body, "c").expect("challenge");
+    let csrf = input_value(&verify.body, "csrf").expect("csrf");
+    let wrong = b.post(&format!("{base}/verify"), &[("csrf", &csrf), ("c", &c), ("code", "12345x")]).await;
+    assert_eq!(wrong.status, 400, "a wrong code is said on the page");
+    let code = code_from_sink(e, msisdn).await;
+    let done = b.post(&format!("{base}/verify"), &[("csrf", &csrf), ("c", &c), ("code", &code)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done.location.ends_with("/home"));
+    assert!(b.cookies.contains_key("kp_session"));
+}
+
+#[tokio::test]
+async fn portal_sign_in_pay_change_plan_receipt_and_sign_out_without_javascript() {
+    let e = env("e2e-p10").await;
+    e.plan("home", 1500).await;
+    let fast = e.plan("fast", 2000).await;
+    let s = e.subscriber("home", "PORT1", "0711001001").await;
+    let other = e.subscriber("home", "PORT2", "0711001002").await;
+    let (st, _) =
+        e.callback("c2b/confirm", konnekted_e2e::c2b_body("PORT2PAY01", "100.00", "PORT2", "254711001002")).await;
+    assert_eq!(st, 200);
+    let other_payment = e.get(&format!("/payments?subscriber={}", other["id"].as_str().expect("id"))).await[0]["id"]
+        .as_str()
+        .expect("payment")
+        .to_owned();
+    let base = e.url("/p/e2e-p10");
+    let mut b = Browser::new();
+    sign_in(&mut b, &e, &base, "0711 001 001", "254711001001").await;
+
+    let home = b.get(&format!("{base}/home")).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    check_page(&home, "home");
+    assert!(home.body.contains("Customer PORT1") && home.body.contains("KES 1,500"), "{}", home.body);
+    let sw = b.get(&format!("{base}/home?lang=sw")).await;
+    assert!(sw.body.contains("Salio"), "Swahili");
+    b.get(&format!("{base}/home?lang=en")).await;
+
+    // pay KES 2,100 from the phone on file; the simulator completes it
+    let pay = b.get(&format!("{base}/topup")).await;
+    check_page(&pay, "pay");
+    assert_eq!(input_value(&pay.body, "amount").as_deref(), Some("1500"), "the amount due is offered");
+    let csrf = input_value(&pay.body, "csrf").expect("csrf");
+    let r = b.post(&format!("{base}/topup"), &[("csrf", &csrf), ("amount", "2100"), ("phone", "0711001001")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let wait_url = e.url(&r.location);
+    let mut last = String::new();
+    for _ in 0..200 {
+        let g = b.get(&wait_url).await;
+        if g.body.contains("http-equiv=\"refresh\"") {
+            check_page(&g, "waiting");
+        }
+        last = g.body;
+        if last.contains("Payment received") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(last.contains("Payment received") && last.contains("KES 600"), "{last}");
+    let st = e.subscriber_state(s["id"].as_str().expect("id")).await;
+    assert_eq!((st["status"].as_str(), st["balance_cents"].as_i64()), (Some("active"), Some(60_000)), "{st}");
+
+    // change plan after the quote
+    let plans = b.get(&format!("{base}/plans")).await;
+    check_page(&plans, "plans");
+    let fast_id = fast["id"].as_str().expect("id");
+    let quote = b.get(&format!("{base}/plans/{fast_id}")).await;
+    assert_eq!(quote.status, 200, "{}", quote.body);
+    check_page(&quote, "plan quote");
+    let csrf = input_value(&quote.body, "csrf").expect("a confirm form: the balance covers it");
+    let no_csrf = b.post(&format!("{base}/plans/{fast_id}"), &[("csrf", "forged")]).await;
+    assert_eq!(no_csrf.status, 403);
+    let done = b.post(&format!("{base}/plans/{fast_id}"), &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let home = b.get(&e.url(&done.location)).await;
+    assert!(home.body.contains("fast") && home.body.contains("changed"), "{}", home.body);
+
+    // payments and a receipt; another subscriber's payment is not found
+    let list = b.get(&format!("{base}/payments")).await;
+    check_page(&list, "payments");
+    let at = list.body.find("/payments/").expect("a receipt link");
+    let id: String = list.body[at + 10..].chars().take_while(|c| *c != '"').collect();
+    let receipt = b.get(&format!("{base}/payments/{id}")).await;
+    assert_eq!(receipt.status, 200);
+    check_page(&receipt, "receipt");
+    assert!(receipt.body.contains("KES 2,100"), "{}", receipt.body);
+    let theirs = b.get(&format!("{base}/payments/{other_payment}")).await;
+    assert_eq!(theirs.status, 404);
+
+    // sign out: the session is gone
+    let home = b.get(&format!("{base}/home")).await;
+    let csrf = input_value(&home.body, "csrf").expect("csrf");
+    let out = b.post(&format!("{base}/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    let again = b.get(&format!("{base}/home")).await;
+    assert_eq!(again.status, 303, "signed out");
+}
