@@ -34,6 +34,7 @@ pub fn nav(cx: &PageCtx, base: &str) -> Markup {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn text_field(
     cx: &PageCtx,
     errors: &[FieldError],
