@@ -6,7 +6,8 @@
 //! migrate --input tenants.toml [--realm <realm>]
 //! ```
 //! `gen-config` renders the FreeRADIUS directory (see `konnekted_radius::config`), and PgBouncer's
-//! files if `[server.pgbouncer]` is set; with `--check` it then runs `freeradius -C -d <dir>`. Adding or removing a tenant needs a restart of FreeRADIUS
+//! files if `[server.pgbouncer]` is set; with `--check` it then runs `freeradius -C -d <dir>` (and
+//! `-C -n <node>` for each of `[[server.nodes]]`). Adding or removing a tenant needs a restart of FreeRADIUS
 //! afterwards (not a HUP). `migrate` creates/migrates each tenant's RADIUS database.
 
 use std::path::{Path, PathBuf};
@@ -60,18 +61,29 @@ pub async fn run(cmd: RadiusCommand) -> anyhow::Result<()> {
                 );
             }
             if check {
-                let st = std::process::Command::new("freeradius")
-                    .arg("-C")
-                    .arg("-d")
-                    .arg(&out)
-                    .status()
-                    .context("running freeradius -C")?;
-                if !st.success() {
-                    bail!("freeradius -C rejected the generated config");
+                // The single server's radiusd.conf, then each node's <name>.conf.
+                let names: Vec<Option<&str>> =
+                    std::iter::once(None).chain(input.server.nodes.iter().map(|n| Some(n.name.as_str()))).collect();
+                for name in names {
+                    let mut cmd = std::process::Command::new("freeradius");
+                    cmd.arg("-C");
+                    if let Some(n) = name {
+                        cmd.arg("-n").arg(n);
+                    }
+                    let st = cmd.arg("-d").arg(&out).status().context("running freeradius -C")?;
+                    let which = name.map(|n| format!("node {n}")).unwrap_or_else(|| "radiusd.conf".into());
+                    if !st.success() {
+                        bail!("freeradius -C rejected the generated config ({which})");
+                    }
+                    println!("freeradius -C ({which}): ok");
                 }
-                println!("freeradius -C: ok");
             }
-            println!("note: restart FreeRADIUS to apply tenant changes (HUP does not reload sql instances)");
+            for n in &input.server.nodes {
+                println!("node {}: freeradius -n {} -d {}", n.name, n.name, out.display());
+            }
+            println!(
+                "note: restart FreeRADIUS to apply tenant changes (HUP does not reload sql instances); with several nodes, one at a time"
+            );
             Ok(())
         }
         RadiusCommand::Migrate { input, realm } => {

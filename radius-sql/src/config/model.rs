@@ -66,6 +66,76 @@ pub struct ServerConfig {
     /// A "Login OK"/"Login incorrect" line in radius.log per Access-Request (`log { auth }`). Off by
     /// default: every auth is already a radpostauth row in its tenant's database.
     pub log_auth: bool,
+    /// The FreeRADIUS nodes of the cluster, all run from the one generated directory (see
+    /// [`RadiusNode`]). Empty: a single server started without `-n`, on the values above.
+    pub nodes: Vec<RadiusNode>,
+}
+
+/// One FreeRADIUS process of the cluster.
+///
+/// Every node runs from the same generated directory: `freeradius -n <name> -d <dir>` reads
+/// `<dir>/<name>.conf`, which the generator writes per node. It differs from `radiusd.conf` only
+/// in the node's own listen address, ports, log and run directories; modules, policies, tenants
+/// and clients are shared, so the nodes answer alike. On separate hosts the nodes usually keep the
+/// server's values (leave the fields out); on one host they need their own ports and directories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusNode {
+    /// `[a-z0-9][a-z0-9_-]*`, at most 32: the `-n` argument and the `<name>.conf` file.
+    pub name: String,
+    #[serde(default)]
+    pub listen_addr: Option<String>,
+    #[serde(default)]
+    pub auth_port: Option<u16>,
+    #[serde(default)]
+    pub acct_port: Option<u16>,
+    #[serde(default)]
+    pub log_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Where one node listens and keeps its files: the node's own values, else the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// `None` for the single server (`radiusd.conf`, started without `-n`).
+    pub name: Option<String>,
+    pub listen_addr: String,
+    pub auth_port: u16,
+    pub acct_port: u16,
+    pub log_dir: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl ServerConfig {
+    /// The settings of the single server (`radiusd.conf`).
+    pub fn single(&self) -> NodeSettings {
+        NodeSettings {
+            name: None,
+            listen_addr: self.listen_addr.clone(),
+            auth_port: self.auth_port,
+            acct_port: self.acct_port,
+            log_dir: self.log_dir.clone(),
+            run_dir: self.run_dir.clone(),
+        }
+    }
+
+    /// The settings of one node: its own values, the server's for the rest.
+    pub fn node(&self, n: &RadiusNode) -> NodeSettings {
+        NodeSettings {
+            name: Some(n.name.clone()),
+            listen_addr: n.listen_addr.clone().unwrap_or_else(|| self.listen_addr.clone()),
+            auth_port: n.auth_port.unwrap_or(self.auth_port),
+            acct_port: n.acct_port.unwrap_or(self.acct_port),
+            log_dir: n.log_dir.clone().unwrap_or_else(|| self.log_dir.clone()),
+            run_dir: n.run_dir.clone().unwrap_or_else(|| self.run_dir.clone()),
+        }
+    }
+
+    /// Every process this config describes: the nodes, or the single server if there are none.
+    pub fn processes(&self) -> Vec<NodeSettings> {
+        if self.nodes.is_empty() { vec![self.single()] } else { self.nodes.iter().map(|n| self.node(n)).collect() }
+    }
 }
 
 /// How SQLite tenant databases (in WAL mode) commit FreeRADIUS's writes.
@@ -141,6 +211,7 @@ impl Default for ServerConfig {
             pgbouncer: None,
             sqlite_synchronous: SqliteSynchronous::default(),
             log_auth: false,
+            nodes: Vec::new(),
         }
     }
 }

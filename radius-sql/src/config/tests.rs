@@ -228,6 +228,116 @@ fn templates_are_filled_completely_for_every_server_shape() {
             assert!(!text.contains("@@"), "{}: a template placeholder was left unfilled", path.display());
         }
     }
-    let r = radiusd_conf(&ServerConfig { user: Some("freerad".into()), ..Default::default() });
+    let s = ServerConfig { user: Some("freerad".into()), ..Default::default() };
+    let r = radiusd_conf(&s, &s.single());
     assert!(r.contains("security {\n\tuser = freerad\n\tallow_core_dumps = no"), "{r}");
+}
+
+fn two_nodes() -> ServerConfig {
+    ServerConfig {
+        listen_addr: "127.0.0.1".into(),
+        auth_port: 18120,
+        acct_port: 18121,
+        log_dir: "/var/log/kr".into(),
+        run_dir: "/run/kr".into(),
+        nodes: vec![
+            RadiusNode {
+                name: "a".into(),
+                listen_addr: None,
+                auth_port: None,
+                acct_port: None,
+                log_dir: Some("/var/log/kr-a".into()),
+                run_dir: Some("/run/kr-a".into()),
+            },
+            RadiusNode {
+                name: "b".into(),
+                listen_addr: Some("127.0.0.9".into()),
+                auth_port: Some(18220),
+                acct_port: Some(18221),
+                log_dir: Some("/var/log/kr-b".into()),
+                run_dir: Some("/run/kr-b".into()),
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn cluster_nodes_get_their_own_conf_and_share_everything_else() {
+    let server = two_nodes();
+    let files = render_files(&server, &tenants(), &stock()).unwrap();
+    let a = &files[Path::new("a.conf")];
+    let b = &files[Path::new("b.conf")];
+    // a keeps the server's listen values, b has its own
+    assert!(a.contains("konnekted_node = \"a\"") && a.contains("konnekted_auth_port = 18120"), "{a}");
+    assert!(a.contains("konnekted_listen_addr = \"127.0.0.1\"") && a.contains("logdir = \"/var/log/kr-a\""));
+    assert!(b.contains("konnekted_listen_addr = \"127.0.0.9\""), "{b}");
+    assert!(b.contains("konnekted_auth_port = 18220") && b.contains("konnekted_acct_port = 18221"));
+    assert!(b.contains("run_dir = \"/run/kr-b\"") && b.contains("freeradius -n b -d"));
+    // the single-server file stays, on the server's values
+    let single = &files[Path::new("radiusd.conf")];
+    assert!(single.contains("konnekted_node = \"single\"") && single.contains("logdir = \"/var/log/kr\""));
+    // nothing else differs between the nodes: the two files are the same outside the node's lines
+    let strip = |t: &str| -> String {
+        t.lines()
+            .filter(|l| {
+                !(l.starts_with("konnekted_")
+                    || l.starts_with("logdir")
+                    || l.starts_with("run_dir")
+                    || l.starts_with("# Node"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(a), strip(b));
+    // the site listens on the process's values
+    let site = &files[Path::new("sites-enabled/konnekted")];
+    assert!(site.contains("port = ${konnekted_auth_port}") && site.contains("ipaddr = ${konnekted_listen_addr}"));
+    assert!(!site.contains("18120"));
+    assert_eq!(server.processes().len(), 2);
+    assert_eq!(ServerConfig::default().processes().len(), 1);
+}
+
+#[test]
+fn cluster_node_names_that_would_replace_a_stock_file_or_repeat_are_refused() {
+    for bad in ["radiusd", "clients", "proxy", "A", "", "a.b", "../x", "-a"] {
+        let mut s = two_nodes();
+        s.nodes[1].name = bad.into();
+        assert!(
+            matches!(
+                render_files(&s, &tenants(), &stock()),
+                Err(ConfigError::InvalidValue { field: "nodes.name", .. })
+            ),
+            "{bad:?} accepted"
+        );
+    }
+    let mut s = two_nodes();
+    s.nodes[1].name = "a".into();
+    assert!(render_files(&s, &tenants(), &stock()).is_err(), "duplicate node accepted");
+    let mut s = two_nodes();
+    s.nodes[1].log_dir = Some("/var/log/\"x".into());
+    assert!(render_files(&s, &tenants(), &stock()).is_err(), "quote in a node's log_dir accepted");
+}
+
+#[test]
+fn cluster_nodes_parse_from_toml() {
+    let input: GenConfigInput = toml::from_str(
+        r#"
+        [server]
+        auth_port = 1812
+        [[server.nodes]]
+        name = "nbo-1"
+        [[server.nodes]]
+        name = "nbo-2"
+        auth_port = 1912
+        acct_port = 1913
+        "#,
+    )
+    .unwrap();
+    let p = input.server.processes();
+    assert_eq!(
+        p.iter().map(|n| (n.name.as_deref(), n.auth_port)).collect::<Vec<_>>(),
+        [(Some("nbo-1"), 1812), (Some("nbo-2"), 1912)]
+    );
+    assert!(toml::from_str::<GenConfigInput>("[[server.nodes]]\nname = \"a\"\nport = 1\n").is_err(), "unknown key");
 }

@@ -49,6 +49,19 @@ pub(crate) fn valid_ip_or_cidr(s: &str) -> bool {
     }
 }
 
+/// `.conf` files of the stock tree (and ours) that a node's `<name>.conf` must not replace.
+pub(crate) const RESERVED_NODE_NAMES: &[&str] =
+    &["radiusd", "freeradius", "clients", "proxy", "templates", "trigger", "experimental", "debug", "panic"];
+
+pub(crate) fn valid_node_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+        && !RESERVED_NODE_NAMES.contains(&n)
+}
+
 /// Check the inputs before rendering anything.
 pub fn validate(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<(), ConfigError> {
     let mut names = BTreeSet::new();
@@ -111,9 +124,20 @@ pub fn validate(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<(), C
     if let Some(b) = &server.pgbouncer {
         validate_pgbouncer(b, tenants)?;
     }
-    dquote_plain("listen_addr", &server.listen_addr)?;
-    for (field, p) in [("log_dir", &server.log_dir), ("run_dir", &server.run_dir)] {
-        dquote_plain(field, &p.to_string_lossy())?;
+    let mut node_names = BTreeSet::new();
+    for n in &server.nodes {
+        if !valid_node_name(&n.name) {
+            return Err(ConfigError::InvalidValue { field: "nodes.name", value: n.name.clone() });
+        }
+        if !node_names.insert(n.name.as_str()) {
+            return Err(ConfigError::InvalidValue { field: "nodes.name (duplicate)", value: n.name.clone() });
+        }
+    }
+    for p in server.processes().iter().chain([&server.single()]) {
+        dquote_plain("listen_addr", &p.listen_addr)?;
+        for (field, d) in [("log_dir", &p.log_dir), ("run_dir", &p.run_dir)] {
+            dquote_plain(field, &d.to_string_lossy())?;
+        }
     }
     Ok(())
 }

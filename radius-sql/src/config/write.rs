@@ -59,9 +59,11 @@ pub fn write_raddb(server: &ServerConfig, tenants: &[TenantConfig], target: &Pat
     }
     // Files hold DB passwords and NAS secrets.
     set_private(&tmp)?;
-    std::fs::create_dir_all(&server.log_dir)?;
-    std::fs::create_dir_all(server.log_dir.join("radacct"))?;
-    std::fs::create_dir_all(&server.run_dir)?;
+    for p in server.processes() {
+        std::fs::create_dir_all(&p.log_dir)?;
+        std::fs::create_dir_all(p.log_dir.join("radacct"))?;
+        std::fs::create_dir_all(&p.run_dir)?;
+    }
     if target.exists() {
         std::fs::rename(target, &old)?;
         std::fs::rename(&tmp, target)?;

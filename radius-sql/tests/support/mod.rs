@@ -223,6 +223,14 @@ impl Radiusd {
     }
 }
 
+impl Radiusd {
+    /// SIGKILL and wait: requests in flight get no answer at all (see `stop` for SIGTERM).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Radiusd {
     fn drop(&mut self) {
         self.stop();
@@ -233,7 +241,28 @@ impl Drop for Radiusd {
 pub async fn start_radiusd(server: &ServerConfig, tenants: &[TenantConfig], dir: &Path) -> Radiusd {
     let raddb = dir.join("raddb");
     write_raddb(server, tenants, &raddb).expect("render raddb");
-    let out = Command::new("freeradius").arg("-C").arg("-d").arg(&raddb).output().unwrap();
+    spawn_radiusd(server.clone(), None, raddb).await
+}
+
+/// Start one node of a cluster from an already rendered directory (`freeradius -n <node> -d <raddb>`,
+/// after `-C`) and wait until it answers. Its `server` holds the node's own ports and directories.
+pub async fn start_node(server: &ServerConfig, node: &str, raddb: &Path) -> Radiusd {
+    let n = server.nodes.iter().find(|n| n.name == node).expect("node in config");
+    let p = server.node(n);
+    let own = ServerConfig {
+        listen_addr: p.listen_addr,
+        auth_port: p.auth_port,
+        acct_port: p.acct_port,
+        log_dir: p.log_dir,
+        run_dir: p.run_dir,
+        ..server.clone()
+    };
+    spawn_radiusd(own, Some(node), raddb.to_path_buf()).await
+}
+
+async fn spawn_radiusd(server: ServerConfig, node: Option<&str>, raddb: PathBuf) -> Radiusd {
+    let name: Vec<&str> = node.map(|n| vec!["-n", n]).unwrap_or_default();
+    let out = Command::new("freeradius").arg("-C").args(&name).arg("-d").arg(&raddb).output().unwrap();
     assert!(
         out.status.success(),
         "freeradius -C failed:\n{}\n{}",
@@ -242,13 +271,14 @@ pub async fn start_radiusd(server: &ServerConfig, tenants: &[TenantConfig], dir:
     );
     let child = Command::new("freeradius")
         .arg("-f")
+        .args(&name)
         .arg("-d")
         .arg(&raddb)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn freeradius");
-    let mut r = Radiusd { child, raddb, server: server.clone() };
+    let mut r = Radiusd { child, raddb, server };
     // Wait until it answers (a bare name gets an Access-Reject without touching any DB).
     for _ in 0..100 {
         if let Ok(Some(_)) = r.child.try_wait() {
@@ -348,6 +378,18 @@ impl Client {
         status: u32,
         session_id: &str,
     ) -> Result<Reply, ClientError> {
+        self.acct_with(acct, user, status, session_id, Vec::new()).await
+    }
+
+    /// [`acct`](Self::acct) with more attributes (session time, octets, ...).
+    pub async fn acct_with(
+        &self,
+        acct: SocketAddr,
+        user: &str,
+        status: u32,
+        session_id: &str,
+        more: Vec<Attribute>,
+    ) -> Result<Reply, ClientError> {
         let sock = tokio::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(self.src), 0)).await?;
         sock.connect(acct).await?;
         let mut p = Packet::new(code::ACCOUNTING_REQUEST, rand::random());
@@ -357,6 +399,7 @@ impl Client {
             Attribute::string(attr::ACCT_SESSION_ID, session_id),
             Attribute::ipv4(attr::NAS_IP_ADDRESS, self.src),
         ];
+        p.attributes.extend(more);
         let bytes = packet::encode_signed_request(&p, self.secret.as_bytes(), false).unwrap();
         let mut buf = vec![0u8; 4096];
         for _ in 0..=self.retries {

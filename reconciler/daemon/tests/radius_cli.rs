@@ -40,6 +40,14 @@ acct_port = 18613
 log_dir = "{log}"
 run_dir = "{run}"
 
+[[server.nodes]]
+name = "nbo-1"
+
+[[server.nodes]]
+name = "nbo-2"
+auth_port = 18712
+acct_port = 18713
+
 [[tenants]]
 realm = "acme"
 db = {{ kind = "sqlite", path = "{db}" }}
@@ -67,7 +75,11 @@ db = {{ kind = "postgresql", host = "127.0.0.1", port = 5432, user = "postgres",
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("(2 tenants)"), "{stdout}");
-    assert!(stdout.contains("freeradius -C: ok"), "{stdout}");
+    for which in ["radiusd.conf", "node nbo-1", "node nbo-2"] {
+        assert!(stdout.contains(&format!("freeradius -C ({which}): ok")), "{stdout}");
+    }
+    let nbo2 = std::fs::read_to_string(out.join("nbo-2.conf")).unwrap();
+    assert!(nbo2.contains("konnekted_auth_port = 18712"), "{nbo2}");
     assert!(out.join("mods-enabled/konnekted_sql_acme").exists());
     let proxy = std::fs::read_to_string(out.join("proxy.conf")).unwrap();
     assert!(proxy.contains("acme") && proxy.contains("beta.co.ke"), "{proxy}");
