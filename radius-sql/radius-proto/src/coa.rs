@@ -194,6 +194,35 @@ impl CoaClient {
         }
         Err(CoaError::Timeout { attempts })
     }
+
+    /// [`send`](Self::send) from each of `sources` in turn until the NAS answers: the addresses of
+    /// the RADIUS cluster's nodes, which a MikroTik lists in `/radius` and is the only place it
+    /// accepts CoA/Disconnect from. A source that gets no answer (that node's address is not
+    /// reachable from the NAS, not configured there, or not on this host) costs its timeout and
+    /// retransmissions, then the next is tried. An ACK or NAK is the NAS's answer: no other source
+    /// is tried (another would get the same), nor after an error a retry cannot fix (bad secret).
+    /// Empty `sources`: from `bind` alone. Returns the answer and the source that got it.
+    pub async fn send_from_any(
+        &self,
+        sources: &[std::net::IpAddr],
+        nas: SocketAddr,
+        secret: &[u8],
+        req: &DynamicAuthRequest,
+    ) -> Result<(CoaOutcome, SocketAddr), CoaError> {
+        if sources.is_empty() {
+            return self.send(nas, secret, req).await.map(|o| (o, self.bind));
+        }
+        let mut last = None;
+        for src in sources {
+            let from = CoaClient { bind: SocketAddr::new(*src, 0), ..self.clone() };
+            match from.send(nas, secret, req).await {
+                Ok(o) => return Ok((o, from.bind)),
+                Err(e) if e.is_transient() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(CoaError::Timeout { attempts: 0 }))
+    }
 }
 
 #[cfg(test)]

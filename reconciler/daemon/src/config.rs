@@ -221,12 +221,18 @@ pub struct TenantConfig {
     pub walled_garden: Option<GardenConfig>,
 }
 
-/// The `/radius` entry.
+/// The `/radius` entries: one per node of the FreeRADIUS cluster, same realm, secret and
+/// services. RouterOS asks them in list order, the next one when one does not answer within its
+/// `timeout`, so `address` is the primary and `backup_addresses` follow in order.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RadiusConfig {
-    /// RADIUS server address.
+    /// Address of the primary RADIUS node.
     pub address: String,
+    /// Addresses of the other nodes, in the order routers should try them (at most
+    /// [`MAX_RADIUS_BACKUPS`]).
+    #[serde(default)]
+    pub backup_addresses: Vec<String>,
     /// Shared secret (or `KONNEKTED_RADIUS_SECRET_<REALM>`).
     #[serde(default)]
     pub secret: Secret,
@@ -237,6 +243,17 @@ pub struct RadiusConfig {
 
 fn default_services() -> String {
     "ppp,hotspot".to_owned()
+}
+
+/// At most this many backup nodes (RouterOS tries them one timeout after another: with the
+/// default 300 ms, nine entries already cost 2.7 s before the last one is asked).
+pub const MAX_RADIUS_BACKUPS: usize = 8;
+
+impl RadiusConfig {
+    /// Every node address, primary first.
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.address.as_str()).chain(self.backup_addresses.iter().map(String::as_str))
+    }
 }
 
 /// Where suspended subscribers may still go.
@@ -390,6 +407,20 @@ impl Config {
             }
             if !(t.edge_url.starts_with("http://") || t.edge_url.starts_with("https://")) {
                 return bad(format!("tenant {}: edge_url must be http(s)", t.realm));
+            }
+            if let Some(r) = &t.radius {
+                if r.backup_addresses.len() > MAX_RADIUS_BACKUPS {
+                    return bad(format!("tenant {}: at most {MAX_RADIUS_BACKUPS} radius backup_addresses", t.realm));
+                }
+                let mut seen = BTreeSet::new();
+                for a in r.addresses() {
+                    if a.parse::<std::net::Ipv4Addr>().is_err() {
+                        return bad(format!("tenant {}: radius address {a:?} is not an IPv4 address", t.realm));
+                    }
+                    if !seen.insert(a) {
+                        return bad(format!("tenant {}: radius address {a} listed twice", t.realm));
+                    }
+                }
             }
         }
         let mut names = BTreeSet::new();

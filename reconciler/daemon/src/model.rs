@@ -23,7 +23,10 @@
 //!   address-list `konnekted-suspended`; filter rules let that list reach DNS and the
 //!   portal (`konnekted-portal` list holding the portal host) and reject the rest; a
 //!   `dst-nat` sends their HTTP to the portal.
-//! * **`/radius`:** one entry with the tenant's realm, address and secret.
+//! * **`/radius`:** one entry per node of the FreeRADIUS cluster with the tenant's realm and
+//!   secret: `konnekted:radius:<realm>` for the primary, `konnekted:radius:<realm>:2`, `:3`...
+//!   for the backups. RouterOS asks them in list order and `/radius` items cannot be moved, so
+//!   the planner keeps them in that order by removing and adding again ([`radius_rank`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -788,10 +791,26 @@ fn garden_objects(d: &mut Fixed, g: &GardenConfig) {
 }
 
 fn radius_object(d: &mut Fixed, r: &RadiusConfig, realm: &str) {
-    d.insert(
-        (Menu::Radius, format!("{MARKER}radius:{realm}")),
-        attrs([("address", &r.address), ("secret", r.secret.expose()), ("service", &r.service), ("realm", realm)]),
-    );
+    for (i, address) in r.addresses().enumerate() {
+        d.insert(
+            (Menu::Radius, radius_comment(realm, i)),
+            attrs([("address", address), ("secret", r.secret.expose()), ("service", &r.service), ("realm", realm)]),
+        );
+    }
+}
+
+/// The comment of a tenant's `i`-th `/radius` entry (0: the primary).
+pub fn radius_comment(realm: &str, i: usize) -> String {
+    if i == 0 { format!("{MARKER}radius:{realm}") } else { format!("{MARKER}radius:{realm}:{}", i + 1) }
+}
+
+/// The position (0: primary) of a managed `/radius` entry in its router's list, from its comment.
+pub fn radius_rank(comment: &str) -> Option<usize> {
+    let rest = comment.strip_prefix(MARKER)?.strip_prefix("radius:")?;
+    match rest.rsplit_once(':') {
+        None => Some(0),
+        Some((_, n)) => n.parse::<usize>().ok().filter(|n| *n >= 2).map(|n| n - 1),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use routeros_client::proto::value::{parse_bool, parse_duration, parse_rate};
 
-use crate::model::{Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral, observed_value};
+use crate::model::{
+    Attrs, DesiredRouter, MARKER, Menu, SUSPENDED_LIST, is_managed, is_neutral, observed_value, radius_rank,
+};
 
 /// One item read from a managed menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,10 +305,14 @@ pub fn plan(desired: &DesiredRouter, observed: &Observed) -> Plan {
             taken.entry((item.menu, key)).or_insert(item.id.as_str());
         }
     }
+    let misplaced = misplaced_radius(desired, observed);
     let mut seen: BTreeMap<(Menu, &str), &ObservedItem> = BTreeMap::new();
     for item in observed.items.iter().filter(|i| i.is_managed() && desired.menus.contains(&i.menu)) {
         let comment = item.comment().unwrap_or_default();
-        if !seen.contains_key(&(item.menu, comment)) && desired.contains(item.menu, comment) {
+        if !seen.contains_key(&(item.menu, comment))
+            && desired.contains(item.menu, comment)
+            && !(item.menu == Menu::Radius && misplaced.contains(item.id.as_str()))
+        {
             seen.insert((item.menu, comment), item);
         } else {
             changes.push(Change::Remove { menu: item.menu, id: item.id.clone(), comment: comment.to_owned() });
@@ -351,6 +357,36 @@ pub fn plan(desired: &DesiredRouter, observed: &Observed) -> Plan {
     }
     changes.sort_by_key(Change::phase);
     Plan { changes, conflicts }
+}
+
+/// The `.id`s (ids are per menu) of the managed `/radius` entries that are not where RouterOS
+/// would ask them in the desired order.
+///
+/// RouterOS asks its `/radius` entries top to bottom and they cannot be moved; an `add` appends.
+/// So the desired entries that may stay are those already in order from the primary on (the
+/// first kept one is the primary, the next kept one the first backup, ...); every other kept
+/// entry is removed and added again, and the adds (in rank order) land behind them. An operator's
+/// own entries in between are left alone.
+fn misplaced_radius<'a>(desired: &DesiredRouter, observed: &'a Observed) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::new();
+    if !desired.menus.contains(&Menu::Radius) {
+        return out;
+    }
+    // Comments of the entries that stay; a later one with the same comment is a duplicate (removed
+    // anyway), but one behind a misplaced entry of its comment may still be the one that stays.
+    let mut kept = BTreeSet::new();
+    for item in observed.items.iter().filter(|i| i.menu == Menu::Radius && i.is_managed()) {
+        let comment = item.comment().unwrap_or_default();
+        if !desired.contains(Menu::Radius, comment) || kept.contains(comment) {
+            continue;
+        }
+        if radius_rank(comment) == Some(kept.len()) {
+            kept.insert(comment);
+        } else {
+            out.insert(item.id.as_str());
+        }
+    }
+    out
 }
 
 /// Menus whose items are read top to bottom, so their order matters.
@@ -589,7 +625,12 @@ mod tests {
 
     fn full_tenant() -> crate::config::TenantConfig {
         let mut t = bench_tenant("acme");
-        t.radius = Some(RadiusConfig { address: "10.0.0.2".into(), secret: Secret::new("rs"), service: "ppp".into() });
+        t.radius = Some(RadiusConfig {
+            address: "10.0.0.2".into(),
+            backup_addresses: vec!["10.0.0.3".into()],
+            secret: Secret::new("rs"),
+            service: "ppp".into(),
+        });
         t.walled_garden = Some(GardenConfig {
             portal_host: "pay.example".into(),
             portal_address: "192.0.2.10".into(),
@@ -634,6 +675,148 @@ mod tests {
         let first = plan_changes(&d, &Observed::default());
         let after = apply_to_observed(&Observed::default(), &first);
         assert_eq!(plan_changes(&d, &after), Vec::<Change>::new());
+    }
+
+    /// The managed `/radius` entries' addresses in router order, and the operator's (`op:`).
+    fn radius_list(o: &Observed) -> Vec<String> {
+        o.items
+            .iter()
+            .filter(|i| i.menu == Menu::Radius)
+            .map(|i| {
+                let a = i.attrs.get("address").cloned().unwrap_or_default();
+                if i.is_managed() { a } else { format!("op:{a}") }
+            })
+            .collect()
+    }
+
+    fn radius_item(id: &str, address: &str, comment: &str) -> ObservedItem {
+        let attrs: Attrs =
+            [("address", address), ("secret", "rs"), ("service", "ppp"), ("realm", "acme"), ("comment", comment)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        ObservedItem { menu: Menu::Radius, id: id.into(), attrs }
+    }
+
+    fn radius_only(d: &DesiredRouter, items: Vec<ObservedItem>) -> (Vec<Change>, Observed) {
+        // Everything else already in place, so the plan is about /radius alone.
+        let full = apply_to_observed(&Observed::default(), &plan_changes(d, &Observed::default()));
+        let mut obs = Observed { items: full.items.into_iter().filter(|i| i.menu != Menu::Radius).collect(), ..full };
+        obs.items.extend(items);
+        (plan_changes(d, &obs), obs)
+    }
+
+    #[test]
+    fn radius_primary_and_backup_are_added_in_order_with_one_realm_and_secret() {
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        let (changes, obs) = radius_only(&d, vec![]);
+        let adds: Vec<&Change> = changes.iter().filter(|c| c.path() == "/radius").collect();
+        assert_eq!(adds.len(), 2, "{changes:?}");
+        let after = apply_to_observed(&obs, &changes);
+        assert_eq!(radius_list(&after), ["10.0.0.2", "10.0.0.3"]);
+        for i in after.items.iter().filter(|i| i.menu == Menu::Radius) {
+            assert_eq!(
+                (i.attrs.get("realm").map(String::as_str), i.attrs.get("secret").map(String::as_str)),
+                (Some("acme"), Some("rs"))
+            );
+        }
+        assert_eq!(plan_changes(&d, &after), vec![]);
+    }
+
+    #[test]
+    fn radius_backup_left_alone_gets_the_primary_before_it_by_remove_and_add() {
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        // the operator deleted the primary: an add alone would put it behind the backup
+        let (changes, obs) = radius_only(&d, vec![radius_item("*R2", "10.0.0.3", "konnekted:radius:acme:2")]);
+        assert!(changes.iter().any(|c| matches!(c, Change::Remove { id, .. } if id == "*R2")), "{changes:?}");
+        assert!(changes.iter().all(|c| !matches!(c, Change::Move { .. })), "/radius cannot be moved");
+        let after = apply_to_observed(&obs, &changes);
+        assert_eq!(radius_list(&after), ["10.0.0.2", "10.0.0.3"]);
+        assert_eq!(plan_changes(&d, &after), vec![]);
+    }
+
+    #[test]
+    fn radius_entries_swapped_are_put_back_in_order_and_the_operators_stays() {
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        let (changes, obs) = radius_only(
+            &d,
+            vec![
+                radius_item("*R2", "10.0.0.3", "konnekted:radius:acme:2"),
+                radius_item("*R9", "192.0.2.50", "operator's own"),
+                radius_item("*R1", "10.0.0.2", "konnekted:radius:acme"),
+            ],
+        );
+        // the primary is kept; only the backup is removed and added again
+        let removed: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Remove { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(removed, ["*R2"]);
+        let after = apply_to_observed(&obs, &changes);
+        assert_eq!(radius_list(&after), ["op:192.0.2.50", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(plan_changes(&d, &after), vec![]);
+    }
+
+    #[test]
+    fn radius_backup_with_a_wrong_address_is_corrected_in_place() {
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        let (changes, _) = radius_only(
+            &d,
+            vec![
+                radius_item("*R1", "10.0.0.2", "konnekted:radius:acme"),
+                radius_item("*R2", "10.0.0.99", "konnekted:radius:acme:2"),
+            ],
+        );
+        assert_eq!(
+            changes,
+            vec![Change::Set {
+                menu: Menu::Radius,
+                id: "*R2".into(),
+                comment: "konnekted:radius:acme:2".into(),
+                attrs: [("address".to_owned(), "10.0.0.3".to_owned())].into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn radius_duplicate_of_a_backup_whose_primary_is_gone_is_not_kept_in_front() {
+        // found by the property test: primary deleted, the backup duplicated behind it
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        let (changes, obs) = radius_only(
+            &d,
+            vec![
+                radius_item("*R2", "10.0.0.3", "konnekted:radius:acme:2"),
+                radius_item("*D1", "10.0.0.3", "konnekted:radius:acme:2"),
+            ],
+        );
+        let after = apply_to_observed(&obs, &changes);
+        assert_eq!(radius_list(&after), ["10.0.0.2", "10.0.0.3"]);
+        assert_eq!(plan_changes(&d, &after), vec![]);
+    }
+
+    #[test]
+    fn radius_misplaced_id_does_not_touch_another_menus_item_with_that_id() {
+        // ids are per menu on a router: a queue with the misplaced entry's id stays
+        let d = build_desired(synthetic_state("acme", 2), &full_tenant(), &router());
+        let (_, mut obs) = radius_only(&d, vec![radius_item("*R2", "10.0.0.3", "konnekted:radius:acme:2")]);
+        let queue = obs.items.iter_mut().find(|i| i.menu == Menu::QueueTree).expect("a queue");
+        queue.id = "*R2".into();
+        let changes = plan_changes(&d, &obs);
+        assert!(changes.iter().all(|c| c.path() == "/radius"), "{changes:?}");
+    }
+
+    #[test]
+    fn radius_rank_reads_the_comment() {
+        assert_eq!(crate::model::radius_rank("konnekted:radius:acme.co.ke"), Some(0));
+        assert_eq!(crate::model::radius_rank("konnekted:radius:acme:2"), Some(1));
+        assert_eq!(crate::model::radius_rank("konnekted:radius:acme:9"), Some(8));
+        assert_eq!(crate::model::radius_rank("konnekted:radius:acme:1"), None);
+        assert_eq!(crate::model::radius_rank("konnekted:garden:x"), None);
+        assert_eq!(crate::model::radius_comment("acme", 0), "konnekted:radius:acme");
+        assert_eq!(crate::model::radius_comment("acme", 2), "konnekted:radius:acme:3");
     }
 
     #[test]

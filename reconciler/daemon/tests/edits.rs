@@ -64,8 +64,12 @@ async fn edit_any_property_of_any_managed_object_is_corrected_in_one_pass() {
     let sim = Simulator::start("127.0.0.1:0", SimConfig::new("admin", "x")).await.expect("sim");
     let h = sim.handle();
     let mut tenant = bench_tenant("acme");
-    tenant.radius =
-        Some(RadiusConfig { address: "10.0.0.2".into(), secret: Secret::new("rs"), service: "ppp,hotspot".into() });
+    tenant.radius = Some(RadiusConfig {
+        address: "10.0.0.2".into(),
+        backup_addresses: vec!["10.0.0.3".into()],
+        secret: Secret::new("rs"),
+        service: "ppp,hotspot".into(),
+    });
     tenant.walled_garden = Some(GardenConfig {
         portal_host: "pay.example.net".into(),
         portal_address: "192.0.2.10".into(),

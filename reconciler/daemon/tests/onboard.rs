@@ -93,7 +93,17 @@ async fn onboard_then_first_pass(hotspot: bool) {
     let r = worker.try_step(Scope::Full).await;
     assert_eq!(r.outcome, "ok", "{r:?}");
     assert_eq!(r.drift_found, 0, "first pass after onboarding must change nothing: {r:?}");
-    assert_eq!(h.rows("/radius").len(), 1);
+    // one entry per FreeRADIUS node, primary first, same realm and secret
+    let rows = h.rows("/radius");
+    let radius: Vec<_> = rows.iter().map(|e| (e.get("address"), e.get("realm"), e.get("secret"))).collect();
+    let realm = w.realm.as_str();
+    assert_eq!(
+        radius,
+        [
+            (Some("10.0.0.2"), Some(realm), Some("radius-secret")),
+            (Some("10.0.0.3"), Some(realm), Some("radius-secret"))
+        ]
+    );
 
     // A second router of the tenant gets the next address and other keys.
     let mut c3 = Config::from_toml(&text).expect("config with tower-9");

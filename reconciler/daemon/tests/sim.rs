@@ -54,14 +54,73 @@ async fn reconcile_cold_start_creates_secrets_queues_garden_and_radius() {
     assert!(filter.iter().any(|f| f.get("dst-port") == Some("53") && f.get("action") == Some("accept")));
     assert_eq!(filter.last().and_then(|f| f.get("action")), Some("reject"), "reject rule after the accepts");
     assert!(h.rows("/ip/firewall/nat").iter().any(|n| n.get("to-addresses") == Some("192.0.2.10")));
-    let radius = h.rows("/radius");
-    assert_eq!(radius.len(), 1);
-    assert_eq!(radius[0].get("realm"), Some("cold"));
+    // One /radius entry per FreeRADIUS node, the primary first, one realm and secret.
+    let rows = h.rows("/radius");
+    let radius: Vec<_> = rows.iter().map(|e| (e.get("address"), e.get("realm"), e.get("secret"))).collect();
+    assert_eq!(
+        radius,
+        [
+            (Some("10.0.0.2"), Some("cold"), Some("radius-secret")),
+            (Some("10.0.0.3"), Some("cold"), Some("radius-secret"))
+        ]
+    );
 
     let again = worker.try_step(Scope::Full).await;
     assert_eq!((again.outcome, again.drift_found), ("ok", 0), "{again:?}");
     // Both reports were accepted by the edge (a refused report counts as an edge error).
     assert!(!w.metrics.render().contains("konnekted_reconciler_edge_errors_total{"), "{}", w.metrics.render());
+}
+
+/// The addresses of the router's `/radius` entries in list order (the order RouterOS asks them).
+fn radius_order(h: &routeros_sim::SimHandle) -> Vec<String> {
+    h.rows("/radius").iter().map(|e| e.get("address").unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn reconcile_radius_cluster_entries_deleted_swapped_or_edited_come_back_in_order() {
+    let w = World::new("radc").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("alice", "home", None).await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    assert_eq!(radius_order(&h), ["10.0.0.2", "10.0.0.3"]);
+    let id_of = |address: &str| h.find("/radius", "address", address)[0].id().expect("id").to_owned();
+
+    // The operator deletes the primary: adding it alone would put it behind the backup.
+    h.remove("/radius", &id_of("10.0.0.2")).expect("operator removes primary");
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(radius_order(&h), ["10.0.0.2", "10.0.0.3"]);
+    assert_eq!(worker.try_step(Scope::Full).await.drift_found, 0);
+
+    // Adds their own entry first, and re-creates ours in the wrong order by hand.
+    h.add("/radius", &[("address", "192.0.2.50"), ("secret", "theirs"), ("service", "login")]).expect("own entry");
+    let secret = "radius-secret";
+    h.remove("/radius", &id_of("10.0.0.2")).expect("remove primary");
+    h.add(
+        "/radius",
+        &[
+            ("address", "10.0.0.2"),
+            ("secret", secret),
+            ("service", "ppp,hotspot"),
+            ("realm", "radc"),
+            ("comment", "konnekted:radius:radc"),
+        ],
+    )
+    .expect("primary appended after the backup");
+    assert_eq!(radius_order(&h), ["10.0.0.3", "192.0.2.50", "10.0.0.2"]);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!(r.outcome, "ok", "{r:?}");
+    assert_eq!(radius_order(&h), ["192.0.2.50", "10.0.0.2", "10.0.0.3"], "operator's entry left where it was");
+
+    // The backup's secret edited: corrected in place (read back by the pass's verify).
+    h.set("/radius", &id_of("10.0.0.3"), &[("secret", "wrong")]).expect("edit");
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.drift_found), ("ok", 1), "{r:?}");
+    assert_eq!(h.find("/radius", "address", "10.0.0.3")[0].get("secret"), Some(secret));
+    assert_eq!(radius_order(&h), ["192.0.2.50", "10.0.0.2", "10.0.0.3"]);
+    assert_eq!(worker.try_step(Scope::Full).await.drift_found, 0);
 }
 
 #[tokio::test]

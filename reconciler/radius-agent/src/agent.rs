@@ -57,6 +57,8 @@ pub struct CoaAction {
     pub session_id: String,
     /// `ack`, `nak <cause>`, `error: ...` or `no nas configured`.
     pub result: String,
+    /// The source address the NAS answered (one of the cluster's nodes); empty without an answer.
+    pub via: String,
 }
 
 /// What one pass did.
@@ -169,6 +171,8 @@ pub struct TenantAgent {
     db: Option<RadiusDb>,
     /// The CoA client (tests shorten its timeout).
     pub coa: CoaClient,
+    /// Source addresses of CoA/Disconnect in order: the cluster's nodes, which the NAS trusts.
+    pub coa_sources: Vec<std::net::IpAddr>,
     cursor: Option<i64>,
     applied: Option<BTreeMap<String, Applied>>,
     /// FreeRADIUS's foreign-accounting log (None: not reported).
@@ -190,11 +194,18 @@ impl TenantAgent {
             edge,
             db: None,
             coa,
+            coa_sources: Vec::new(),
             cursor: None,
             applied: None,
             foreign: None,
             metrics: Metrics::new(),
         })
+    }
+
+    /// Send CoA/Disconnect from these addresses, in order, until the NAS answers.
+    pub fn with_coa_sources(mut self, sources: Vec<std::net::IpAddr>) -> TenantAgent {
+        self.coa_sources = sources;
+        self
     }
 
     /// Report accounting this tenant's NASes sent for other realms, read from FreeRADIUS's
@@ -393,9 +404,11 @@ impl TenantAgent {
             nas: s.nas_ip.clone(),
             session_id: s.session_id.clone(),
             result: String::new(),
+            via: String::new(),
         };
         let realm = self.cfg.realm.clone();
         let client = self.coa.clone();
+        let sources = self.coa_sources.clone();
         let nas_ip: Option<Ipv4Addr> = s.nas_ip.trim().split('/').next().and_then(|ip| ip.parse().ok());
         let target = nas_ip.and_then(|ip| self.cfg.nas.iter().find(|n| n.ip == ip)).map(|nas| {
             let session = SessionSelector {
@@ -418,13 +431,19 @@ impl TenantAgent {
                 tracing::warn!(realm = %realm, nas = %action.nas, user = %action.username, "session on a NAS not in the config; no CoA");
                 return action;
             };
-            action.result = match client.send(addr, secret.expose().as_bytes(), &req).await {
-                Ok(CoaOutcome::Ack) => "ack".into(),
-                Ok(CoaOutcome::Nak { error_cause: Some(c), .. }) => format!("nak {c}"),
-                Ok(CoaOutcome::Nak { error_cause: None, .. }) => "nak".into(),
+            let sent = client.send_from_any(&sources, addr, secret.expose().as_bytes(), &req).await;
+            if let Ok((_, via)) = &sent
+                && !sources.is_empty()
+            {
+                action.via = via.ip().to_string();
+            }
+            action.result = match sent {
+                Ok((CoaOutcome::Ack, _)) => "ack".into(),
+                Ok((CoaOutcome::Nak { error_cause: Some(c), .. }, _)) => format!("nak {c}"),
+                Ok((CoaOutcome::Nak { error_cause: None, .. }, _)) => "nak".into(),
                 Err(e) => format!("error: {e}"),
             };
-            tracing::info!(realm = %realm, user = %action.username, kind, nas = %addr, result = %action.result, "live action");
+            tracing::info!(realm = %realm, user = %action.username, kind, nas = %addr, via = %action.via, result = %action.result, "live action");
             action
         }
     }

@@ -26,6 +26,12 @@
 //! they are taken from there, so FreeRADIUS and the agent cannot disagree about them. Where both
 //! files give them, they must agree (checked at start).
 //!
+//! `coa_sources = ["10.0.0.2", "10.0.0.3"]` (optional) are the addresses of the FreeRADIUS
+//! cluster's nodes, the ones every router lists in `/radius` and so the only ones it accepts
+//! CoA/Disconnect from: the agent sends from the first and, if the NAS does not answer, from the
+//! next (see `CoaClient::send_from_any`). They must be addresses of the agent's host (it binds
+//! them; one that is not fails over at once). Empty: the system picks the source address.
+//!
 //! `foreign_acct_log` is FreeRADIUS's log of accounting a tenant's NAS sent for another realm; it
 //! defaults to `<log_dir>/foreign-acct.log` of `radius_config`'s server. Without either it is not read.
 
@@ -61,6 +67,8 @@ pub struct Config {
     pub foreign_acct_log: Option<PathBuf>,
     /// Serve `GET /metrics` here (None: no listener).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Source addresses of CoA/Disconnect, in order (the cluster's node addresses).
+    pub coa_sources: Vec<std::net::IpAddr>,
 }
 
 /// The file as written: `db` and `nas` may come from `radius_config` instead.
@@ -74,6 +82,8 @@ struct ConfigFile {
     tenants: Vec<TenantFile>,
     foreign_acct_log: Option<PathBuf>,
     metrics_addr: Option<std::net::SocketAddr>,
+    #[serde(default)]
+    coa_sources: Vec<std::net::IpAddr>,
 }
 
 #[derive(Deserialize)]
@@ -271,6 +281,7 @@ impl Config {
             intervals: file.intervals,
             foreign_acct_log,
             metrics_addr: file.metrics_addr,
+            coa_sources: file.coa_sources,
             tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
         };
         for t in &mut c.tenants {
@@ -321,6 +332,15 @@ db = { kind = "sqlite", path = "acme.db" }
 policy = { suspended = "walled_garden" }
 nas = [ { ip = "10.1.0.1", secret = "s3" } ]
 "#;
+
+    #[test]
+    fn config_coa_sources_parse_in_order_and_default_to_none() {
+        let env = |k: &str| (k == "KONNEKTED_SYNC_KEY_ACME_NET").then(|| "k".to_owned());
+        let c = Config::from_toml(&format!("coa_sources = [\"10.0.0.3\", \"10.0.0.2\"]\n{TEXT}"), env).unwrap();
+        assert_eq!(c.coa_sources, ["10.0.0.3".parse::<std::net::IpAddr>().unwrap(), "10.0.0.2".parse().unwrap()]);
+        assert!(Config::from_toml(TEXT, env).unwrap().coa_sources.is_empty());
+        assert!(Config::from_toml(&format!("coa_sources = [\"node-a\"]\n{TEXT}"), env).is_err());
+    }
 
     #[test]
     fn config_with_env_key_parses_with_defaults() {

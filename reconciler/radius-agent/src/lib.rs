@@ -140,6 +140,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         let realm = t.realm.clone();
         match TenantAgent::new(&config.edge_url, t, &config.intervals) {
             Ok(agent) => {
+                let agent = agent.with_coa_sources(config.coa_sources.clone());
                 let agent = match &config.foreign_acct_log {
                     Some(path) => agent.with_foreign_acct(path.clone(), metrics.clone()),
                     None => agent,

@@ -130,6 +130,109 @@ async fn fake_nas(secret: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle
     (addr, h)
 }
 
+/// A MikroTik's `/radius incoming` as seen from the agent: it answers only requests from the
+/// addresses in its `/radius` list (`trusted`) and drops the rest without a word. Records the
+/// source of every request it received.
+async fn fake_nas_trusting(
+    trusted: std::net::IpAddr,
+    secret: &'static [u8],
+) -> (SocketAddr, tokio::task::JoinHandle<Vec<(std::net::IpAddr, Packet)>>) {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let addr = sock.local_addr().expect("addr");
+    let h = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(Ok((n, from))) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await {
+            let req = Packet::decode(&buf[..n]).expect("decode");
+            seen.push((from.ip(), req.clone()));
+            if from.ip() != trusted {
+                continue;
+            }
+            assert!(packet::verify_signed_request(&buf[..n], secret), "request authenticator must verify");
+            let ack = if req.code == code::DISCONNECT_REQUEST { code::DISCONNECT_ACK } else { code::COA_ACK };
+            let bytes = packet::encode_response(&Packet::new(ack, req.identifier), &req.authenticator, secret, true)
+                .expect("enc");
+            sock.send_to(&bytes, from).await.expect("send");
+        }
+        seen
+    });
+    (addr, h)
+}
+
+#[tokio::test]
+async fn coa_fails_over_to_the_node_the_nas_trusts() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    // node a = 127.0.0.11 (the NAS does not answer it: its entry is gone, or its path is down),
+    // node b = 127.0.0.12 (listed in the NAS's /radius)
+    let (a, b): (std::net::IpAddr, std::net::IpAddr) = ([127, 0, 0, 11].into(), [127, 0, 0, 12].into());
+    let (nas_addr, nas) = fake_nas_trusting(b, b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject).with_coa_sources(vec![a, b]);
+    agent.try_pass().await.expect("pass");
+    let t = now();
+    acct(&db, "sess-f", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+
+    edge.patch_subscriber(&id, json!({"status": "suspended"})).await;
+    let started = std::time::Instant::now();
+    let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    let took = started.elapsed();
+    assert_eq!(out.coa.len(), 1, "{:?}", out.coa);
+    assert_eq!(
+        (out.coa[0].kind, out.coa[0].result.as_str(), out.coa[0].via.as_str()),
+        ("disconnect", "ack", "127.0.0.12")
+    );
+    // node a was tried first, with its retransmission (500 ms each), then b
+    let seen = nas.await.expect("nas");
+    let sources: Vec<std::net::IpAddr> = seen.iter().map(|(ip, _)| *ip).collect();
+    assert_eq!(sources, [a, a, b], "{seen:?}");
+    assert!(seen.iter().all(|(_, p)| p.code == code::DISCONNECT_REQUEST));
+    assert!(took >= Duration::from_millis(1000), "a's two timeouts before b: {took:?}");
+}
+
+#[tokio::test]
+async fn coa_from_the_trusted_primary_does_not_touch_the_backup() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let (a, b): (std::net::IpAddr, std::net::IpAddr) = ([127, 0, 0, 11].into(), [127, 0, 0, 12].into());
+    let (nas_addr, nas) = fake_nas_trusting(a, b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject).with_coa_sources(vec![a, b]);
+    agent.try_pass().await.expect("pass");
+    let t = now();
+    acct(&db, "sess-p", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+    edge.patch_subscriber(&id, json!({"plan": "fast"})).await;
+    let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    assert_eq!(
+        (out.coa[0].kind, out.coa[0].result.as_str(), out.coa[0].via.as_str()),
+        ("rate_limit", "ack", "127.0.0.11")
+    );
+    let seen = nas.await.expect("nas");
+    assert_eq!(seen.iter().map(|(ip, _)| *ip).collect::<Vec<_>>(), [a]);
+}
+
+#[tokio::test]
+async fn coa_no_node_trusted_is_an_error_after_every_source() {
+    let edge = Edge::start("acme").await;
+    let (id, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let (a, b): (std::net::IpAddr, std::net::IpAddr) = ([127, 0, 0, 11].into(), [127, 0, 0, 12].into());
+    let (nas_addr, nas) = fake_nas_trusting([127, 0, 0, 99].into(), b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject).with_coa_sources(vec![a, b]);
+    agent.try_pass().await.expect("pass");
+    let t = now();
+    acct(&db, "sess-n", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+    edge.patch_subscriber(&id, json!({"status": "suspended"})).await;
+    let out = agent.try_fast_path().await.expect("fast path").expect("changes seen");
+    assert!(out.coa[0].result.starts_with("error: no answer"), "{:?}", out.coa);
+    assert_eq!(out.coa[0].via, "");
+    let seen = nas.await.expect("nas");
+    assert_eq!(seen.iter().map(|(ip, _)| *ip).collect::<Vec<_>>(), [a, a, b, b]);
+}
+
 #[tokio::test]
 async fn pass_with_active_subscriber_writes_radcheck_and_group() {
     let edge = Edge::start("acme").await;
@@ -268,6 +371,7 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
         tenants: vec![ghost, edge.config(&settings, vec![], InactivePolicy::Reject)],
         foreign_acct_log: None,
         metrics_addr: None,
+        coa_sources: vec![],
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(konnekted_radius_agent::run(config, rx));

@@ -163,6 +163,7 @@ impl World {
             secret_naming: Default::default(),
             radius: Some(RadiusConfig {
                 address: "10.0.0.2".into(),
+                backup_addresses: vec!["10.0.0.3".into()],
                 secret: Secret::new("radius-secret"),
                 service: "ppp,hotspot".into(),
             }),
