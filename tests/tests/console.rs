@@ -340,3 +340,96 @@ async fn voucher_batches_are_made_printed_and_sold_and_agents_see_only_their_own
     assert_eq!(audit.matches("voucher.create").count(), 3, "three batches made, three audit rows");
     assert!(audit.contains("agent@c04"));
 }
+
+#[tokio::test]
+async fn the_owner_edits_settings_secrets_stay_write_only_and_each_change_is_audited() {
+    use konnekted_e2e::daraja_sim;
+    let e = env("e2e-c05").await;
+    add_user(&e, "owner@c05", "owner").await;
+    add_user(&e, "staff@c05", "staff").await;
+    let owner = sign_in(&e, "owner@c05").await;
+    let staff = sign_in(&e, "staff@c05").await;
+    let (s, page) = get(&e, &owner, "/settings").await;
+    assert_eq!(s, 200);
+    for secret in [daraja_sim::SANDBOX_PASSKEY, daraja_sim::DEFAULT_CONSUMER_SECRET, daraja_sim::DEFAULT_CONSUMER_KEY] {
+        assert!(!page.contains(secret), "a Daraja secret is never shown back");
+    }
+    assert!(page.contains(daraja_sim::SANDBOX_SHORTCODE), "the shortcode is");
+    let csrf = csrf_of(&page);
+    // staff may not, even with a valid token of their own
+    let (_, sp) = get(&e, &staff, "/subscribers").await;
+    let (s, _, _) = post(&e, &staff, "/settings", &[("csrf", &csrf_of(&sp)), ("grace_seconds", "1")]).await;
+    assert_eq!(s, 403);
+    // no CSRF token: refused
+    let (s, _, _) = post(&e, &owner, "/settings", &[("grace_seconds", "1")]).await;
+    assert_eq!(s, 403);
+
+    // grace 2 hours, sweep after 3 minutes, branding; every secret field left empty: kept
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("grace_seconds", "2"),
+        ("grace_seconds_unit", "3600"),
+        ("stk_sweep_after_seconds", "3"),
+        ("stk_sweep_after_seconds_unit", "60"),
+        ("consumer_key", ""),
+        ("consumer_secret", ""),
+        ("passkey", ""),
+        ("brand_accent", "#123456"),
+        ("support_phone", "0700 111 222"),
+        ("default_language", "sw"),
+    ];
+    let (s, loc, _) = post(&e, &owner, "/settings", &form).await;
+    assert_eq!((s, loc.ends_with("/settings?done=saved")), (303, true), "{loc}");
+    let v = e.get("/settings").await;
+    assert_eq!(v["settings"]["grace_seconds"], 7200);
+    assert_eq!(v["settings"]["stk_sweep_after_seconds"], 180);
+    assert_eq!(v["settings"]["brand_accent"], "#123456");
+    assert_eq!(v["settings"]["default_language"], "sw");
+    assert_eq!(v["daraja"]["passkey_set"], true, "an empty field keeps the passkey");
+    assert_eq!(v["daraja"]["consumer_secret_set"], true);
+    assert_eq!(v["daraja"]["configured"], true);
+    // the kept credentials still work: an STK prompt reaches the simulator, which checks them
+    e.plan("home", 1500).await;
+    e.subscriber("home", "C500", "0708374149").await;
+    let (code, v) = e.topup("C500", None).await;
+    assert_eq!(code, 202, "STK with the kept Daraja credentials: {v}");
+    let (_, page) = get(&e, &owner, "/settings").await;
+    assert!(page.contains("0700 111 222") && page.contains("--a:#123456"), "the new branding shows");
+
+    // a new passkey: saved, never shown, audited as "changed"
+    let (s, _, _) =
+        post(&e, &owner, "/settings", &[("csrf", csrf.as_str()), ("passkey", "a-new-passkey-9f8e7d")]).await;
+    assert_eq!(s, 303);
+    let (_, page) = get(&e, &owner, "/settings").await;
+    assert!(!page.contains("a-new-passkey-9f8e7d"));
+    let (_, audit) = get(&e, &owner, "/audit").await;
+    assert_eq!(audit.matches("settings.update").count(), 2, "one row per saved change");
+    assert!(audit.contains("settings.grace_seconds") && audit.contains("7200"), "before/after of the grace");
+    assert!(audit.contains("daraja.passkey") && audit.contains("changed"));
+    assert!(
+        !audit.contains("a-new-passkey-9f8e7d") && !audit.contains(daraja_sim::SANDBOX_PASSKEY),
+        "secrets redacted"
+    );
+    // saving the form unchanged writes no audit row
+    let (s, _, _) = post(&e, &owner, "/settings", &[("csrf", csrf.as_str()), ("grace_seconds", "7200")]).await;
+    assert_eq!(s, 303);
+    let (_, audit) = get(&e, &owner, "/audit").await;
+    assert_eq!(audit.matches("settings.update").count(), 2);
+
+    // bad input: the form again with the error at its field, nothing saved
+    for (bad, field) in [
+        (("brand_accent", "red"), "brand_accent"),
+        (("grace_seconds", "two"), "grace_seconds"),
+        (("grace_seconds", "-5"), "grace_seconds"),
+        (("max_payment_kes", "0"), "max_payment_kes"),
+    ] {
+        let (s, _, body) = post(&e, &owner, "/settings", &[("csrf", csrf.as_str()), bad]).await;
+        assert_eq!(s, 422, "{bad:?}");
+        assert!(body.contains(&format!(r##"href="#{field}""##)), "{bad:?}: the summary links to the field");
+    }
+    let v = e.get("/settings").await;
+    assert_eq!(
+        (v["settings"]["grace_seconds"].as_i64(), v["settings"]["brand_accent"].as_str()),
+        (Some(7200), Some("#123456"))
+    );
+}

@@ -10,6 +10,7 @@ pub mod charts;
 mod dash;
 mod pages;
 pub mod platform;
+mod settings;
 mod vouchers;
 
 use bytes::Bytes;

@@ -214,7 +214,8 @@ pub(crate) async fn route<P: Platform>(
         (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
         (["routers"], false) => routers_page(db, cx, st).await,
         (["online"], false) => online_page(db, cx, st).await,
-        (["settings"], false) => settings_page(p, cx, st, &q),
+        (["settings"], false) => super::settings::page(p, cx, st, &q, &Query::parse(None), &[]),
+        (["settings"], true) => super::settings::save(p, db, cx, st, &f, ctx.now).await,
         (["users"], false) => users_page(db, cx, st, &q, None).await,
         (["users"], true) => create_user(db, cx, st, &f, &mut ids, ctx.now).await,
         (["users", id], true) => update_user(db, st, id, &f, ctx.now).await,
@@ -824,40 +825,6 @@ async fn online_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
         } }
     };
     Ok(page(cx, st, "online", cx.t("console.nav.online"), body))
-}
-
-fn settings_page<P: Platform>(p: &P, cx: &PageCtx, st: &Staff, q: &Query) -> PageResult {
-    need(st, Action::Settings)?;
-    let t = &st.tenant;
-    let s = &t.settings;
-    let d = &t.daraja;
-    let base_url = &p.settings().public_base_url;
-    let body = html! {
-        (notice(cx, q))
-        h1 { (cx.t("console.nav.settings")) }
-        div.card { h2 { "Daraja" } dl.kv {
-            dt { (cx.t("console.settings.configured")) } dd { (if d.is_configured() { cx.t("console.yes") } else { cx.t("console.no") }) }
-            dt { "Shortcode" } dd { (d.shortcode) }
-            dt { "Till" } dd { (d.till) }
-            dt { "Consumer key" } dd { (if d.consumer_key.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
-            dt { "Consumer secret" } dd { (if d.consumer_secret.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
-            dt { "Passkey" } dd { (if d.passkey.is_empty() { cx.t("console.no") } else { cx.t("console.settings.set") }) }
-            dt { "STK callback" } dd.small { (crate::mpesa::hook_url(base_url, t, "stk")) }
-            dt { "C2B confirmation" } dd.small { (crate::mpesa::hook_url(base_url, t, "c2b/confirm")) }
-        } }
-        div.card { h2 { (cx.t("console.settings.billing")) } dl.kv {
-            dt { (cx.t("console.settings.grace")) } dd { (crate::web::fmt::duration(s.grace_seconds, cx.lang)) }
-            dt { (cx.t("console.settings.sweep_after")) } dd { (crate::web::fmt::duration(s.stk_sweep_after_seconds, cx.lang)) }
-            dt { (cx.t("console.settings.requery")) } dd { (crate::web::fmt::duration(s.stk_requery_seconds, cx.lang)) }
-        } }
-        div.card { h2 { (cx.t("console.settings.branding")) } dl.kv {
-            dt { (cx.t("console.plan.name")) } dd { (t.name) }
-            dt { (cx.t("console.settings.accent")) } dd { (s.brand_accent) }
-            dt { (cx.t("console.settings.support_phone")) } dd { (s.support_phone) }
-        } }
-        p.muted { (cx.t("console.settings.api_hint")) }
-    };
-    Ok(page(cx, st, "settings", cx.t("console.nav.settings"), body))
 }
 
 // ---------------------------------------------------------------------------------------------
