@@ -196,6 +196,7 @@ async fn freeradius_cluster_fails_over_and_closes_each_session_once() {
                 shortname: "pop1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
         TenantConfig {
@@ -207,6 +208,7 @@ async fn freeradius_cluster_fails_over_and_closes_each_session_once() {
                 shortname: "pop1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
     ];

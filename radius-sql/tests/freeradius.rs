@@ -139,6 +139,7 @@ async fn end_to_end(test: &str, pooled: bool) {
                 shortname: "pop1".into(),
             }],
             vouchers: true,
+            voucher_key: Some(Secret::new("ab".repeat(32))),
             statement_timeout_ms: None,
         },
         TenantConfig {
@@ -150,6 +151,7 @@ async fn end_to_end(test: &str, pooled: bool) {
                 shortname: "pop1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
         TenantConfig {
@@ -161,6 +163,7 @@ async fn end_to_end(test: &str, pooled: bool) {
                 shortname: "ap1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
     ];
@@ -169,6 +172,7 @@ async fn end_to_end(test: &str, pooled: bool) {
         db: delta_db.clone(),
         nas: vec![NasClient { ip: "127.0.0.5".into(), secret: Secret::new("deltasecret"), shortname: "pop1".into() }],
         vouchers: false,
+        voucher_key: None,
         statement_timeout_ms: None,
     });
     // omega's PostgreSQL server is down (nothing listens on port 1)
@@ -183,6 +187,7 @@ async fn end_to_end(test: &str, pooled: bool) {
         },
         nas: vec![],
         vouchers: false,
+        voucher_key: None,
         statement_timeout_ms: None,
     });
     let rad = start_radiusd(&server, &tenants, &dir).await;

@@ -36,9 +36,13 @@ fn tenant(realm: &str, path: std::path::PathBuf, vouchers: bool) -> TenantConfig
         db: DbSettings::Sqlite { path },
         nas: vec![],
         vouchers,
+        voucher_key: vouchers.then(|| Secret::new(VOUCHER_KEY)),
         statement_timeout_ms: None,
     }
 }
+
+/// The tenant's voucher key the stub endpoint expects.
+const VOUCHER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// Minimal edge voucher endpoint: POST /api/radius/voucher, form body with code=...
 async fn voucher_endpoint(hits: Arc<AtomicUsize>) -> u16 {
@@ -78,6 +82,7 @@ async fn voucher_endpoint(hits: Arc<AtomicUsize>) -> u16 {
                 let (status, body) = if text.starts_with("POST /api/radius/voucher")
                     && text.contains("code=v123")
                     && text.contains("realm=one")
+                    && text.to_ascii_lowercase().contains(&format!("x-konnekted-voucher-key: {VOUCHER_KEY}"))
                 {
                     (
                         "200 OK",

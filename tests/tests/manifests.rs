@@ -61,6 +61,7 @@ fn every_public_path_reaches_the_right_component() {
         ("/sync/acme/feed", "sync"),
         ("/sync/acme/reports", "sync"),
         ("/sync/acme/usage", "sync"),
+        ("/radius/voucher", "sync"),
         ("/api/tenants", "admin"),
         ("/api/t/acme/plans", "admin"),
         ("/api/t/acme/voucher-batches/1/codes", "admin"),

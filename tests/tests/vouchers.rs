@@ -114,3 +114,102 @@ async fn a_batch_prints_codes_that_check_for_their_tenant_only() {
     assert_eq!(s, 400, "{v}");
     assert!(v["error"].as_str().unwrap().contains("12 letters"), "{v}");
 }
+
+/// `POST /radius/voucher` as FreeRADIUS's rest module sends it: (status, body).
+async fn radius_lookup(e: &konnekted_e2e::Env, key: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = e.http.post(e.url("/radius/voucher")).form(form);
+    if let Some(k) = key {
+        req = req.header(konnekted_sync_proto::HEADER_VOUCHER_KEY, k);
+    }
+    let r = req.send().await.expect("lookup");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_attributes() {
+    let e = env("e2e-t22").await;
+    hotspot_plan(&e, "hour").await;
+    let (s, v) = e
+        .post(
+            "/plans",
+            json!({"code": "gig", "name": "5 GB", "kind": "hotspot", "price_cents": 5000, "period_seconds": 86400,
+                   "down_kbps": 4000, "up_kbps": 2000, "data_cap_bytes": 5_368_709_120i64}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let mut codes = Vec::new();
+    for plan in ["hour", "gig"] {
+        let (s, v) = e.post("/voucher-batches", json!({"plan": plan, "count": 2})).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["batch"]["id"].as_u64().expect("id");
+        let list = e.get(&format!("/voucher-batches/{id}/codes")).await;
+        codes.push(list["codes"][0]["code"].as_str().expect("code").to_owned());
+    }
+    let key = konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes());
+    let code = codes[0].replace('-', "");
+    let form = |code: &str, mac: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("realm", "e2e-t22".into()),
+            ("code", code.to_owned()),
+            ("mac", mac.to_owned()),
+            ("ip", "10.5.50.20".into()),
+            ("nas", "10.0.0.1".into()),
+        ]
+    };
+    let as_refs = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let send = |key: Option<String>, f: Vec<(&'static str, String)>| {
+        let e = &e;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            radius_lookup(e, key.as_deref(), &pairs).await
+        }
+    };
+
+    // No key, a wrong key, another tenant's realm: never an accept, and nothing recorded.
+    let mac = "00:11:22:33:44:01";
+    assert_eq!(send(None, as_refs(&form(&code, mac))).await.0, 403);
+    assert_eq!(send(Some("0".repeat(64)), as_refs(&form(&code, mac))).await.0, 403);
+    let mut elsewhere = form(&code, mac);
+    elsewhere[0].1 = "no-such-isp".into();
+    assert_eq!(send(Some(key.clone()), elsewhere).await.0, 404);
+    let report = e.get("/voucher-report").await;
+    assert!(report["batches"].as_array().expect("batches").iter().all(|b| b["redeemed"] == 0), "{report}");
+
+    // The right key: the first use is recorded and the answer carries the code's terms.
+    let (s, a) = send(Some(key.clone()), as_refs(&form(&code, mac))).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["control:Cleartext-Password"], code.as_str());
+    assert_eq!(a["reply:Session-Timeout"], 3600);
+    assert_eq!(a["reply:Mikrotik-Rate-Limit"], "1M/2M");
+    assert_eq!(a["reply:Idle-Timeout"], 300, "the tenant's default hotspot idle timeout");
+    assert!(a.get("reply:Mikrotik-Total-Limit").is_none(), "no cap on a time plan");
+    // However the router spells the username, the password it must match is that spelling.
+    let (s, a) = send(Some(key.clone()), as_refs(&form(&codes[0].to_lowercase(), mac))).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["control:Cleartext-Password"], codes[0].to_lowercase().as_str());
+
+    // A capped plan: the bytes left, split into gigawords.
+    let (s, a) = send(Some(key.clone()), as_refs(&form(&codes[1], mac))).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(
+        (a["reply:Mikrotik-Total-Limit-Gigawords"].as_i64(), a["reply:Mikrotik-Total-Limit"].as_i64()),
+        (Some(1), Some(1_073_741_824))
+    );
+
+    // Refusals are Access-Reject material with words: forged, no device.
+    let mut forged = code.clone().into_bytes();
+    forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let (s, a) = send(Some(key.clone()), as_refs(&form(&forged, mac))).await;
+    assert_eq!(s, 401, "{a}");
+    assert!(a["reply:Reply-Message"].as_str().is_some_and(|m| m.contains("no such voucher")), "{a}");
+    let (s, a) = send(Some(key.clone()), as_refs(&form(&code, ""))).await;
+    assert_eq!(s, 401, "{a}");
+    assert!(a["reply:Reply-Message"].as_str().is_some_and(|m| m.contains("mac")), "{a}");
+
+    let report = e.get("/voucher-report").await;
+    let redeemed: i64 =
+        report["batches"].as_array().expect("batches").iter().filter_map(|b| b["redeemed"].as_i64()).sum();
+    assert_eq!(redeemed, 2, "{report}");
+}

@@ -28,7 +28,10 @@ mod usage;
 pub use desired::{DesiredState, Plan, Subscriber, SubscriberStatus};
 pub use feed::{FeedChange, FeedKind, FeedPage};
 pub use report::{Outcome, Report, ReportAccepted};
-pub use signing::{HEADER_SIGNATURE, HEADER_TIMESTAMP, REPLAY_WINDOW_SECS, SignatureError, sign, verify};
+pub use signing::{
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_VOUCHER_KEY, REPLAY_WINDOW_SECS, SignatureError, radius_voucher_key,
+    sign, verify,
+};
 pub use usage::{DailyUsage, OnlineSession, SessionStart, UsageAccepted, UsageReport};
 
 /// Address list that holds the static addresses of subscribers who may not browse

@@ -16,6 +16,21 @@ pub const HEADER_SIGNATURE: &str = "x-konnekted-signature";
 /// How far (seconds, either way) a request's timestamp may be from the edge's clock.
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 
+/// Header with the tenant's RADIUS voucher key on `POST /radius/voucher` (FreeRADIUS `rlm_rest`
+/// sends it; the value is [`radius_voucher_key`]).
+pub const HEADER_VOUCHER_KEY: &str = "x-konnekted-voucher-key";
+
+/// The key FreeRADIUS presents when it asks the edge about a voucher code: lower-case hex
+/// HMAC-SHA256(tenant sync key, `"konnekted radius voucher key v1"`). Derived, so the edge stores
+/// nothing new, and one-way, so the FreeRADIUS host (which holds it in its generated config)
+/// cannot sign sync requests with it. A new sync key gives a new voucher key.
+pub fn radius_voucher_key(sync_key: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(sync_key).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(b"konnekted radius voucher key v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Why a request's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureError {
@@ -76,6 +91,15 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radius_voucher_key_is_a_fixed_one_way_function_of_the_sync_key() {
+        let k = radius_voucher_key(b"demo-sync-key-0123456789abcdef");
+        assert_eq!(k.len(), 64);
+        assert_eq!(k, radius_voucher_key(b"demo-sync-key-0123456789abcdef"));
+        assert_ne!(k, radius_voucher_key(b"another sync key"));
+        assert!(!k.contains("demo-sync-key"));
+    }
 
     const T: i64 = 1_700_000_000;
 

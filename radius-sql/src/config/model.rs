@@ -26,6 +26,12 @@ pub struct TenantConfig {
     /// Ask the edge voucher endpoint about users not found in this tenant's database.
     #[serde(default)]
     pub vouchers: bool,
+    /// The tenant's RADIUS voucher key (64 hex digits; `konnekted tenant add` prints it, it is
+    /// `konnekted_sync_proto::radius_voucher_key` of the tenant's sync key), sent to the edge in
+    /// `X-Konnekted-Voucher-Key` with every lookup. Required when `vouchers` is on and the server
+    /// has a `voucher_edge_url`: the edge answers a lookup without it with 403.
+    #[serde(default)]
+    pub voucher_key: Option<Secret>,
     /// Per-tenant statement timeout; default [`ServerConfig::statement_timeout_ms`].
     #[serde(default)]
     pub statement_timeout_ms: Option<u32>,
@@ -53,7 +59,8 @@ pub struct ServerConfig {
     pub max_threads: u32,
     pub statement_timeout_ms: u32,
     pub breaker_ttl_secs: u32,
-    /// Edge base URL for first use of a hotspot voucher, e.g. `https://edge.example/api`.
+    /// Edge base URL for first use of a hotspot voucher, e.g. `https://edge.example` (the module
+    /// POSTs to `<url>/radius/voucher`).
     pub voucher_edge_url: Option<String>,
     pub voucher_timeout_ms: u32,
     /// Trusted clients not bound to any tenant (e.g. a monitoring probe or the test harness).

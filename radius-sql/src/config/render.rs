@@ -234,10 +234,12 @@ pub(crate) fn policy(server: &ServerConfig, tenants: &[TenantConfig]) -> String 
     );
     if server.voucher_edge_url.is_some() {
         for t in tenants.iter().filter(|t| t.vouchers) {
+            let key = t.voucher_key.as_ref().map(|k| k.expose()).unwrap_or("");
             let _ = writeln!(
                 s,
-                "\t\tcase \"{}\" {{\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 1\n\t\t\t\tnotfound = 1\n\t\t\t\treject = 1\n\t\t\t\tinvalid = 1\n\t\t\t\tuserlock = 1\n\t\t\t}}\n\t\t}}",
-                t.realm
+                "\t\tcase \"{}\" {{\n\t\t\tupdate control {{\n\t\t\t\t&REST-HTTP-Header := \"{}: {key}\"\n\t\t\t}}\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 1\n\t\t\t\tnotfound = 1\n\t\t\t\treject = 1\n\t\t\t\tinvalid = 1\n\t\t\t\tuserlock = 1\n\t\t\t}}\n\t\t}}",
+                t.realm,
+                konnekted_sync_proto::HEADER_VOUCHER_KEY,
             );
         }
     }
@@ -328,6 +330,13 @@ pub(crate) fn site(server: &ServerConfig, tenants: &[TenantConfig]) -> String {
          \t\t\tkonnekted_voucher_lookup\n\
          \t\t\tif (fail) {\n\
          \t\t\t\tupdate reply {\n\t\t\t\t\t&Reply-Message := \"Voucher service unavailable\"\n\t\t\t\t}\n\
+         \t\t\t\treject\n\
+         \t\t\t}\n\
+         \t\t\telsif (reject) {\n\
+         \t\t\t\t# the edge refused the code: its Reply-Message says why (expired, in use...)\n\
+         \t\t\t\tif (!&reply:Reply-Message) {\n\
+         \t\t\t\t\tupdate reply {\n\t\t\t\t\t\t&Reply-Message := \"Voucher refused\"\n\t\t\t\t\t}\n\
+         \t\t\t\t}\n\
          \t\t\t\treject\n\
          \t\t\t}\n\
          \t\t\telsif (!ok && !updated) {\n\

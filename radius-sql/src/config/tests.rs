@@ -1,5 +1,7 @@
 use super::*;
 
+const ACME_VOUCHER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 fn tenants() -> Vec<TenantConfig> {
     vec![
         TenantConfig {
@@ -13,6 +15,7 @@ fn tenants() -> Vec<TenantConfig> {
             },
             nas: vec![NasClient { ip: "10.1.0.1".into(), secret: Secret::new("acmesecret"), shortname: "pop1".into() }],
             vouchers: true,
+            voucher_key: Some(Secret::new(ACME_VOUCHER_KEY)),
             statement_timeout_ms: None,
         },
         TenantConfig {
@@ -26,6 +29,7 @@ fn tenants() -> Vec<TenantConfig> {
             },
             nas: vec![],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: Some(2500),
         },
     ]
@@ -68,6 +72,14 @@ fn render_has_one_sql_instance_per_tenant_with_lazy_pool_and_timeouts() {
     let voucher =
         policy.split("konnekted_voucher_lookup").nth(1).unwrap().split("konnekted_filter_username").next().unwrap();
     assert!(voucher.contains("\"acme\"") && !voucher.contains("beta.net"));
+    // Each tenant's lookup carries its own key to the edge.
+    assert!(
+        voucher.contains(&format!("&REST-HTTP-Header := \"x-konnekted-voucher-key: {ACME_VOUCHER_KEY}\"")),
+        "{voucher}"
+    );
+    assert!(files[Path::new("mods-enabled/konnekted_voucher")].contains("${..connect_uri}/radius/voucher"));
+    // A refusal keeps the edge's Reply-Message.
+    assert!(files[Path::new("sites-enabled/konnekted")].contains("elsif (reject)"));
     assert!(files.contains_key(Path::new("mods-enabled/konnekted_voucher")));
     let clients = &files[Path::new("clients.conf")];
     assert!(clients.contains("shortname = \"acme:pop1\""));
@@ -86,6 +98,7 @@ fn pg_tenant(realm: &str, host: &str, user: &str, pw: &str) -> TenantConfig {
         },
         nas: vec![],
         vouchers: false,
+        voucher_key: None,
         statement_timeout_ms: None,
     }
 }
@@ -340,4 +353,16 @@ fn cluster_nodes_parse_from_toml() {
         [(Some("nbo-1"), 1812), (Some("nbo-2"), 1912)]
     );
     assert!(toml::from_str::<GenConfigInput>("[[server.nodes]]\nname = \"a\"\nport = 1\n").is_err(), "unknown key");
+#[test]
+fn a_voucher_tenant_without_its_key_is_refused() {
+    let server = ServerConfig { voucher_edge_url: Some("https://edge.example".into()), ..Default::default() };
+    let mut t = tenants();
+    assert!(validate(&server, &t).is_ok());
+    t[0].voucher_key = None;
+    let e = validate(&server, &t).unwrap_err().to_string();
+    assert!(e.contains("voucher_key"), "{e}");
+    t[0].voucher_key = Some(Secret::new("short\""));
+    assert!(validate(&server, &t).is_err(), "not 64 hex digits (and no quote can reach the config)");
+    // Without an edge URL no key is needed (no lookup is rendered).
+    assert!(validate(&ServerConfig::default(), &[TenantConfig { voucher_key: None, ..tenants()[0].clone() }]).is_ok());
 }

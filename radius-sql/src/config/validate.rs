@@ -87,6 +87,15 @@ pub fn validate(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<(), C
                 return Err(ConfigError::DuplicateNas(n.ip.clone()));
             }
         }
+        if t.vouchers && server.voucher_edge_url.is_some() {
+            let key = t.voucher_key.as_ref().map(|k| k.expose()).unwrap_or("");
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::InvalidValue {
+                    field: "voucher_key (64 hex digits, from `konnekted tenant add`)",
+                    value: format!("{} characters", key.len()),
+                });
+            }
+        }
         match &t.db {
             DbSettings::Postgresql { host, user, password, database, .. }
             | DbSettings::Mysql { host, user, password, database, .. } => {

@@ -201,6 +201,7 @@ async fn billing_to_freeradius_and_accounting_back_to_billing_two_tenants() {
                 shortname: "pop1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
         RadiusTenant {
@@ -212,6 +213,7 @@ async fn billing_to_freeradius_and_accounting_back_to_billing_two_tenants() {
                 shortname: "pop1".into(),
             }],
             vouchers: false,
+            voucher_key: None,
             statement_timeout_ms: None,
         },
     ];

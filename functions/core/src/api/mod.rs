@@ -5,6 +5,7 @@ mod cards;
 mod customer;
 mod hooks;
 mod portal;
+mod radius;
 pub mod sync;
 pub(crate) mod vouchers;
 
@@ -219,6 +220,7 @@ pub(crate) enum Route {
     VoucherSheet,
     VoucherReport,
     VoucherCheck,
+    RadiusVoucher,
     /// Card and aggregator payments (`api::cards`).
     HookStripe,
     HookPaystack,
@@ -284,6 +286,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/api/t/{realm}/voucher-batches/{id}/sheet", Route::VoucherSheet),
     ("/api/t/{realm}/voucher-report", Route::VoucherReport),
     ("/api/v/{realm}/vouchers/{id}", Route::VoucherCheck),
+    ("/radius/voucher", Route::RadiusVoucher),
     ("/api/t/{realm}/users", Route::StaffUsers),
     // Each area below routes its own sub-paths (`rest`) in its own module.
     ("/h/{realm}", Route::Captive),
@@ -341,6 +344,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         Route::Health => ok(&serde_json::json!({"status": "ok"})),
         Route::VoucherCheck if method_is(&req, &Method::GET) => vouchers::check(p, &params),
         Route::VoucherCheck => Err(ApiError::MethodNotAllowed),
+        Route::RadiusVoucher => radius::voucher(p, req, ctx).await,
         Route::HookStk | Route::HookValidate | Route::HookConfirm => hooks::handle(p, route, &params, req, ctx).await,
         Route::HookStripe | Route::HookPaystack => cards::hook(p, route, &params, req, ctx).await,
         Route::Checkout | Route::CheckoutStatus => cards::checkout(p, route, &params, req, ctx).await,

@@ -25,6 +25,9 @@ pub struct NewTenant {
     pub admin_token: String,
     pub callback_token: String,
     pub sync_key: String,
+    /// What FreeRADIUS presents on `POST /radius/voucher` (the tenant's `voucher_key` in the
+    /// RADIUS generator's `tenants.toml`), derived from the sync key.
+    pub radius_voucher_key: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +83,8 @@ pub async fn create_tenant<P: Platform>(
         StoreError::Conflict(_) => UseCaseError::Conflict(format!("tenant {realm} exists")),
         e => e.into(),
     })?;
-    Ok(NewTenant { realm: realm.to_string(), admin_token, callback_token, sync_key })
+    let radius_voucher_key = konnekted_sync_proto::radius_voucher_key(sync_key.as_bytes());
+    Ok(NewTenant { realm: realm.to_string(), admin_token, callback_token, sync_key, radius_voucher_key })
 }
 
 /// A partial update of a tenant's settings (`PUT .../settings`): what is left out keeps its value.
