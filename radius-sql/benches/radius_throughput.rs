@@ -197,7 +197,14 @@ async fn main() {
             sync_tenant(&h, &state(i + 1)).await.unwrap();
             h.close().await;
             cleanup.dbs.push(db.clone());
-            tenants.push(TenantConfig { realm, db, nas: vec![], vouchers: false, statement_timeout_ms: None });
+            tenants.push(TenantConfig {
+                realm,
+                db,
+                nas: vec![],
+                vouchers: false,
+                voucher_key: None,
+                statement_timeout_ms: None,
+            });
         }
     }
     let mut server = server_config(&dir, None);
