@@ -353,6 +353,8 @@ fn cluster_nodes_parse_from_toml() {
         [(Some("nbo-1"), 1812), (Some("nbo-2"), 1912)]
     );
     assert!(toml::from_str::<GenConfigInput>("[[server.nodes]]\nname = \"a\"\nport = 1\n").is_err(), "unknown key");
+}
+
 #[test]
 fn a_voucher_tenant_without_its_key_is_refused() {
     let server = ServerConfig { voucher_edge_url: Some("https://edge.example".into()), ..Default::default() };
