@@ -5,13 +5,16 @@
 #
 # Addresses and folders (a second instance needs its own of each):
 #   KONNEKTED_LISTEN (127.0.0.1:8080), KONNEKTED_DEMO_ROUTER_PORT (18728),
-#   KONNEKTED_RECONCILER_METRICS (127.0.0.1:9108), KONNEKTED_DATA_DIR (data)
+#   KONNEKTED_RECONCILER_METRICS (127.0.0.1:9108), KONNEKTED_DATA_DIR (data),
+#   KONNEKTED_DEMO_PROVIDERS_LISTEN (127.0.0.1:8091: the Stripe / Paystack / SMS simulators and the SMS inbox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 listen="${KONNEKTED_LISTEN:-127.0.0.1:8080}"
 router_port="${KONNEKTED_DEMO_ROUTER_PORT:-18728}"
 metrics="${KONNEKTED_RECONCILER_METRICS:-127.0.0.1:9108}"
 data="${KONNEKTED_DATA_DIR:-data}"
+providers="${KONNEKTED_DEMO_PROVIDERS_LISTEN:-127.0.0.1:8091}"
+export KONNEKTED_DEMO_PROVIDERS_LISTEN="$providers"
 
 # Refuse before touching anything: another instance's files stay as they are.
 if [ -f "$data/run.pid" ] && kill -0 "$(cat "$data/run.pid")" 2>/dev/null; then
@@ -19,10 +22,10 @@ if [ -f "$data/run.pid" ] && kill -0 "$(cat "$data/run.pid")" 2>/dev/null; then
         "stop it or set KONNEKTED_DATA_DIR (and the addresses above) for a second one" >&2
     exit 1
 fi
-for addr in "$listen" "127.0.0.1:$router_port" "$metrics"; do
+for addr in "$listen" "127.0.0.1:$router_port" "$metrics" "$providers"; do
     if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; then
-        echo "run.sh: $addr is already in use; set KONNEKTED_LISTEN, KONNEKTED_DEMO_ROUTER_PORT or" \
-            "KONNEKTED_RECONCILER_METRICS to free addresses" >&2
+        echo "run.sh: $addr is already in use; set KONNEKTED_LISTEN, KONNEKTED_DEMO_ROUTER_PORT," \
+            "KONNEKTED_RECONCILER_METRICS or KONNEKTED_DEMO_PROVIDERS_LISTEN to free addresses" >&2
         exit 1
     fi
 done
@@ -85,6 +88,9 @@ full pass every 60 s as configured here, change feed polled every second).
 After the STK top-up above, the change feed carries the payment to the router within seconds
 (the fast path): watch the counters move with
   curl -s http://$metrics/metrics | grep -E 'feed_changes|changes_applied|passes_total'
+
+Card payments (Stripe, Paystack) and SMS go through simulators at http://$providers/ ; every SMS
+the ISP sends (payment receipts, reminders) lands in the simulator's inbox: http://$providers/inbox
 
 The binaries are in $bin (not on PATH): e.g.
   $bin/konnekted tenant list --data $data

@@ -57,3 +57,47 @@ pub trait Platform {
     /// Writes a log line (never with secrets in it).
     fn log(&self, level: Level, message: &str);
 }
+
+/// One text message for an SMS provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// International form, `+2547XXXXXXXX`.
+    pub to: String,
+    pub body: String,
+    /// Promotional (bulk) rather than transactional.
+    pub bulk: bool,
+}
+
+/// What the provider said about one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsAccepted {
+    /// The provider's id for the message (delivery reports name it); `None` when refused.
+    pub message_id: Option<String>,
+    /// The provider's per-recipient status code (Africa's Talking: 101 Sent, 403 InvalidPhoneNumber...).
+    pub status_code: i64,
+    /// Its name (`Success`, `InvalidPhoneNumber`...).
+    pub status: String,
+    /// What it cost, in ten-thousandths of a shilling.
+    pub cost_e4: Option<i64>,
+}
+
+/// Why a send got no per-recipient answer (nothing is known to have been sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SmsError {
+    /// No provider is configured for this tenant: the message waits.
+    #[error("no SMS provider is configured")]
+    NotConfigured,
+    /// The provider refused the request as a whole (credentials, a malformed request): retried later.
+    #[error("the SMS provider refused the request: {0}")]
+    Refused(String),
+    /// The provider could not be reached or failed: retried later.
+    #[error("the SMS provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The SMS port: sends one message. Africa's Talking is the real adapter
+/// (`usecases::sms::AfricasTalking`, over [`Platform::fetch`]); tests plug in their own.
+#[allow(async_fn_in_trait)]
+pub trait SmsGateway {
+    async fn send(&self, sms: &OutgoingSms) -> Result<SmsAccepted, SmsError>;
+}

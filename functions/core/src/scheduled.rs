@@ -17,6 +17,10 @@ pub struct TenantRun {
     pub expiry: Option<expiry::ExpiryReport>,
     /// Subscribers whose money was recorded but whose renewal lost its races, settled now.
     pub settled: usize,
+    /// Expiry reminders queued.
+    pub reminders: usize,
+    /// What the SMS drain did (when the tenant has an SMS provider).
+    pub sms: Option<crate::usecases::sms::DrainReport>,
     pub error: Option<String>,
 }
 
@@ -49,6 +53,20 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                 match expiry::run(&db, &t.settings, &mut ids, ctx.now).await {
                     Ok(r) => run.expiry = Some(r),
                     Err(e) => run.error = Some(format!("expiry: {e}")),
+                }
+                // Reminders after expiry (they see the pass's result); then the outbox drains,
+                // receipts written by this pass's credits included.
+                match crate::usecases::sms::reminders(&db, &t.settings, &mut ids, ctx.now).await {
+                    Ok(n) => run.reminders = n,
+                    Err(e) => run.error = Some(format!("reminders: {e}")),
+                }
+                match crate::usecases::sms::gateway(p, &db).await {
+                    Ok(Some(g)) => match crate::usecases::sms::drain(&db, &g, ctx.now, 500).await {
+                        Ok(r) => run.sms = Some(r),
+                        Err(e) => run.error = Some(format!("sms: {e}")),
+                    },
+                    Ok(None) => {}
+                    Err(e) => run.error = Some(format!("sms: {e}")),
                 }
                 // Throttle windows are at most a day long; older counts mean nothing.
                 if let Err(e) = db.batch(&[crate::store::throttle::prune(ctx.now, 2 * 86_400)]).await {

@@ -72,6 +72,9 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
 pub const STRIPE_SECRET_KEY: &str = "sk_test_demo_stripe";
 pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_demo_stripe";
 pub const PAYSTACK_SECRET_KEY: &str = "sk_test_demo_paystack";
+/// The demo ISP's Africa's Talking app (sandbox username, a key known only to the simulator).
+pub const SMS_USERNAME: &str = "sandbox";
+pub const SMS_API_KEY: &str = "atsk_demo_sms";
 
 /// Starts the Stripe / Paystack simulator and points the demo ISP's card keys at it: the
 /// simulator knows the keys and sends its webhooks to the demo's hooks, signed.
@@ -91,6 +94,12 @@ pub async fn setup_providers(p: &NativePlatform, base: &str) -> anyhow::Result<p
         secret_key: PAYSTACK_SECRET_KEY.into(),
         webhook_url: Some(hook("paystack")),
     });
+    sim.sms_account(providers_sim::SmsAccount {
+        username: SMS_USERNAME.into(),
+        api_key: SMS_API_KEY.into(),
+        sender_ids: Vec::new(),
+        callback_url: Some(hook("sms/delivery")),
+    });
     let realm = Realm::parse(REALM)?;
     let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
     let db = p.tenant_db(&t.db_key).await?;
@@ -103,7 +112,18 @@ pub async fn setup_providers(p: &NativePlatform, base: &str) -> anyhow::Result<p
     };
     let paystack =
         PaystackKeys { environment: sim.base_url(), secret_key: Secret::new(PAYSTACK_SECRET_KEY), mobile_money: true };
-    db.batch(&[cards::put_keys("stripe", &stripe, &now), cards::put_keys("paystack", &paystack, &now)]).await?;
+    let sms = konnekted_core::store::sms::SmsKeys {
+        environment: sim.base_url(),
+        username: SMS_USERNAME.into(),
+        api_key: Secret::new(SMS_API_KEY),
+        sender_id: String::new(),
+    };
+    db.batch(&[
+        cards::put_keys("stripe", &stripe, &now),
+        cards::put_keys("paystack", &paystack, &now),
+        cards::put_keys(konnekted_core::store::sms::PROVIDER, &sms, &now),
+    ])
+    .await?;
     Ok(sim)
 }
 
@@ -224,6 +244,10 @@ Try it (admin token: {ADMIN_TOKEN}):
   # the simulator signs and sends the webhook (plus a duplicate); the payment is credited once:
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/payments?limit=5'
   #   every checkout and webhook delivery at the simulator: {providers}/  ({providers}/__sim/deliveries)
+  # each payment (M-Pesa, card, Paystack, cash) queues an SMS receipt with the credit; the
+  # scheduled pass (every 30 s) sends it through Africa's Talking (simulated). Read them in the
+  # SMS simulator's inbox:   {providers}/inbox
+  curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/sms-outbox?limit=5'
 
   # the customer API: a code by SMS (read it from the sink above), then a token for /api/p/{REALM}/v1/...
   curl -s -X POST {base}/api/p/{REALM}/v1/auth/otp -H 'Content-Type: application/json' -d '{{"account":"ACC1001"}}'

@@ -49,6 +49,8 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
             Action::ViewVouchers
         }
         Route::Reversals => Action::ViewBilling,
+        Route::SmsOutbox | Route::SmsCosts | Route::SmsOptouts if read => Action::ViewBilling,
+        Route::SmsOptouts => Action::EditSubscribers,
         Route::VoucherBatches | Route::VoucherCodes => Action::SellVouchers,
         Route::StaffUsers => Action::ManageUsers,
         // settings, sweep, C2B registration, the change feed, anything new: owner only
@@ -234,6 +236,7 @@ async fn tenant_route<P: Platform>(
         (Route::Settings, Method::GET) => {
             let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(db, "stripe").await?;
             let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(db, "paystack").await?;
+            let sms_keys: sms::SmsKeys = crate::store::cards::keys(db, sms::PROVIDER).await?;
             ok(&serde_json::json!({
                 "settings": tenant.settings,
                 "daraja": {
@@ -249,7 +252,9 @@ async fn tenant_route<P: Platform>(
                 },
                 "stripe": uc::cards::stripe_view(&stripe),
                 "paystack": uc::cards::paystack_view(&paystack),
+                "sms": uc::sms::keys_view(&sms_keys),
                 "callback_urls": {
+                    "sms_delivery_reports": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "sms/delivery"),
                     "stripe": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stripe"),
                     "paystack": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "paystack"),
                     "stk": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stk"),
@@ -261,7 +266,8 @@ async fn tenant_route<P: Platform>(
         (Route::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
             let (settings, daraja) = uc::tenants::merge_settings(&tenant.settings, &tenant.daraja, &patch)?;
-            let keys = uc::cards::merge_keys(db, &patch, ctx.now).await?;
+            let mut keys = uc::cards::merge_keys(db, &patch, ctx.now).await?;
+            keys.extend(uc::sms::merge_keys(db, &patch, ctx.now).await?);
             tenants::update_settings(p.control(), &tenant.realm, &settings, &daraja).await?;
             if !keys.is_empty() {
                 db.batch(&keys).await?;
@@ -334,6 +340,53 @@ async fn tenant_route<P: Platform>(
         (Route::SmsOutbox, Method::GET) => {
             let limit = q.int("limit", 50, 500)?;
             ok(&sms::list(db, q.get("to"), q.get("status"), limit).await?)
+        }
+        (Route::SmsBroadcast, Method::POST) => {
+            let input: uc::sms::BroadcastInput = body_json(&req)?;
+            created(&uc::sms::broadcast(db, &tenant.settings, input, ids, ctx.now).await?)
+        }
+        (Route::SmsOptouts, Method::GET) => {
+            let list = sms::optouts(db).await?;
+            ok(&list
+                .into_iter()
+                .map(|(msisdn, source, at)| serde_json::json!({"msisdn": msisdn, "source": source, "created_at": at}))
+                .collect::<Vec<_>>())
+        }
+        (Route::SmsOptouts, Method::POST) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct OptOut {
+                phone: String,
+                #[serde(default = "yes")]
+                opt_out: bool,
+            }
+            fn yes() -> bool {
+                true
+            }
+            let input: OptOut = body_json(&req)?;
+            let msisdn = crate::domain::msisdn::Msisdn::parse(&input.phone)
+                .map_err(|e| ApiError::BadRequest(format!("phone: {e}")))?;
+            let stmt = if input.opt_out {
+                sms::opt_out(msisdn.as_str(), "operator", &crate::domain::time::fmt_ts(ctx.now))
+            } else {
+                sms::opt_in(msisdn.as_str())
+            };
+            db.batch(&[stmt]).await?;
+            ok(&serde_json::json!({"msisdn": msisdn.as_str(), "opted_out": input.opt_out}))
+        }
+        (Route::SmsCosts, Method::GET) => {
+            let days = q.int("days", 30, 3660)?;
+            let since = crate::domain::time::fmt_ts(ctx.now - chrono::Duration::days(days));
+            let per_day = sms::costs(db, &since).await?;
+            let total: i64 = per_day.iter().map(|d| d.2).sum();
+            let messages: i64 = per_day.iter().map(|d| d.1).sum();
+            ok(&serde_json::json!({
+                "days": days,
+                "messages": messages,
+                "cost_e4": total,
+                "cost_kes": format!("{}.{:04}", total / 10_000, total % 10_000),
+                "per_day": per_day.into_iter().map(|(day, n, c)| serde_json::json!({"day": day, "messages": n, "cost_e4": c})).collect::<Vec<_>>(),
+            }))
         }
         _ => Err(ApiError::MethodNotAllowed),
     }

@@ -67,3 +67,16 @@ pub(crate) async fn handle<P: Platform>(
     let status = StatusCode::from_u16(reply.answer.http_status()).unwrap_or(StatusCode::OK);
     Ok(json(status, &reply.body))
 }
+
+/// `POST /hooks/{realm}/{token}/sms/delivery`: Africa's Talking's delivery report (form body).
+/// Always 200 once the token is right: the report is kept raw whatever it says.
+pub(crate) async fn sms_delivery<P: Platform>(
+    p: &P,
+    params: &Params,
+    req: Request<Bytes>,
+    ctx: &Ctx,
+) -> super::ApiResult {
+    let (_tenant, db) = hook_tenant(p, params, &req).await?;
+    let outcome = crate::usecases::sms::delivery_report(&db, req.body(), ctx.now).await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({"received": true, "outcome": outcome.as_str()})))
+}

@@ -11,6 +11,7 @@ pub mod payment;
 pub mod plan;
 pub mod plan_change;
 pub mod redemption;
+pub mod sms;
 pub mod subscriber;
 pub mod time;
 pub mod voucher;

@@ -29,8 +29,12 @@ impl Kind {
     }
 }
 
-/// `queued` when written; a sender moves it to `sent`, then `delivered` or `failed`.
+/// `queued` when written; a drain holds it as `sending`, then `sent`, then `delivered` or `failed`.
 pub const STATUS_QUEUED: &str = "queued";
+pub const STATUS_SENDING: &str = "sending";
+pub const STATUS_SENT: &str = "sent";
+pub const STATUS_DELIVERED: &str = "delivered";
+pub const STATUS_FAILED: &str = "failed";
 
 /// One message of the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,9 +48,20 @@ pub struct Sms {
     pub language: String,
     pub status: String,
     pub created_at: String,
+    pub subscriber_id: Option<String>,
+    pub attempts: i64,
+    pub provider_message_id: Option<String>,
+    /// The provider's last word about it (`Success`, `InvalidPhoneNumber`, `DeliveryFailure`...).
+    pub provider_status: Option<String>,
+    /// What the provider charged, in ten-thousandths of a shilling.
+    pub cost_e4: Option<i64>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
 }
 
 const COLS: &str = "id, to_msisdn, body, kind, language, status, created_at";
+const READ: &str = "id, to_msisdn, body, kind, language, status, created_at, subscriber_id, attempts, \
+                    provider_message_id, provider_status, cost_e4, last_error, sent_at";
 
 fn from_row(r: &Row<'_>) -> Result<Sms, StoreError> {
     let kind = match r.text("kind")?.as_str() {
@@ -61,6 +76,13 @@ fn from_row(r: &Row<'_>) -> Result<Sms, StoreError> {
         language: r.text("language")?,
         status: r.text("status")?,
         created_at: r.text("created_at")?,
+        subscriber_id: r.opt_text("subscriber_id")?,
+        attempts: r.int("attempts")?,
+        provider_message_id: r.opt_text("provider_message_id")?,
+        provider_status: r.opt_text("provider_status")?,
+        cost_e4: r.opt_int("cost_e4")?,
+        last_error: r.opt_text("last_error")?,
+        sent_at: r.opt_text("sent_at")?,
     })
 }
 
@@ -88,7 +110,7 @@ pub async fn list(db: &impl Db, to: Option<&str>, status: Option<&str>, limit: i
     let rows = db
         .query(&stmt!(
             format!(
-                "SELECT {COLS} FROM sms_outbox WHERE (?1 IS NULL OR to_msisdn = ?1) AND (?2 IS NULL OR status = ?2) \
+                "SELECT {READ} FROM sms_outbox WHERE (?1 IS NULL OR to_msisdn = ?1) AND (?2 IS NULL OR status = ?2) \
                  ORDER BY created_at DESC, id DESC LIMIT ?3"
             ),
             to,
@@ -103,12 +125,263 @@ pub async fn list(db: &impl Db, to: Option<&str>, status: Option<&str>, limit: i
 pub async fn queued(db: &impl Db, limit: i64) -> Result<Vec<Sms>, StoreError> {
     let rows = db
         .query(&stmt!(
-            format!("SELECT {COLS} FROM sms_outbox WHERE status = ?1 ORDER BY created_at, id LIMIT ?2"),
+            format!("SELECT {READ} FROM sms_outbox WHERE status = ?1 ORDER BY created_at, id LIMIT ?2"),
             STATUS_QUEUED,
             limit
         ))
         .await?;
     rows.iter().map(|r| from_row(&r)).collect()
+}
+
+/// A message to a subscriber, in their language: queued only if they have a phone (and, for a
+/// promotional one, have not opted out), at most once per `dedupe_key`. The phone and language
+/// are read inside the statement, so it needs no read before the batch that writes its cause.
+pub struct ToSubscriber<'a> {
+    pub id: &'a str,
+    pub subscriber_id: &'a str,
+    /// One message per cause: `receipt:<payment id>`, `reminder:<subscriber>:<expiry>:<stage>`...
+    pub dedupe_key: &'a str,
+    pub body_en: &'a str,
+    pub body_sw: &'a str,
+    pub kind: Kind,
+    /// The tenant's language for subscribers who did not choose one.
+    pub default_language: &'a str,
+    pub at: &'a str,
+    /// Not sent before this (promotional hours); `None`: at once.
+    pub not_before: Option<&'a str>,
+}
+
+pub fn enqueue_for(m: &ToSubscriber<'_>) -> Statement {
+    stmt!(
+        "INSERT OR IGNORE INTO sms_outbox (id, to_msisdn, body, kind, language, status, created_at, subscriber_id, \
+         dedupe_key, next_attempt_at) \
+         SELECT ?1, s.phone, CASE COALESCE(s.language, ?6) WHEN 'en' THEN ?4 ELSE ?5 END, ?7, \
+                COALESCE(s.language, ?6), 'queued', ?8, s.id, ?3, ?9 \
+         FROM subscribers s WHERE s.id = ?2 AND s.phone IS NOT NULL AND s.phone != '' \
+           AND (?7 = 'transactional' OR NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.msisdn = s.phone))",
+        m.id,
+        m.subscriber_id,
+        m.dedupe_key,
+        m.body_en,
+        m.body_sw,
+        m.default_language,
+        m.kind.as_str(),
+        m.at,
+        m.not_before,
+    )
+}
+
+/// Messages a drain should try now: queued and due, or held by a drain that never finished
+/// (crashed) past its hold. Oldest first.
+pub async fn due(db: &impl Db, now: &str, limit: i64) -> Result<Vec<Sms>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            format!(
+                "SELECT {READ} FROM sms_outbox WHERE (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)) \
+                 OR (status = 'sending' AND claimed_until < ?1) ORDER BY created_at, id LIMIT ?2"
+            ),
+            now,
+            limit
+        ))
+        .await?;
+    rows.iter().map(|r| from_row(&r)).collect()
+}
+
+/// Takes a message for one send attempt until `until`; the batch fails (`Conflict`) when another
+/// drain took it first (its `attempts` moved on).
+pub fn claim(id: &str, attempts: i64, until: &str) -> [Statement; 3] {
+    [
+        stmt!(
+            "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, claimed_until = ?3 \
+             WHERE id = ?1 AND attempts = ?2 AND status IN ('queued', 'sending')",
+            id,
+            attempts,
+            until
+        ),
+        Statement::new("INSERT INTO occ_guard (changed) VALUES (changes())"),
+        Statement::new("DELETE FROM occ_guard"),
+    ]
+}
+
+/// The provider accepted it.
+pub fn mark_sent(
+    id: &str,
+    message_id: Option<&str>,
+    provider_status: &str,
+    cost_e4: Option<i64>,
+    at: &str,
+) -> Statement {
+    stmt!(
+        "UPDATE sms_outbox SET status = 'sent', provider_message_id = ?2, provider_status = ?3, cost_e4 = ?4, \
+         sent_at = ?5, claimed_until = NULL, last_error = NULL WHERE id = ?1",
+        id,
+        message_id,
+        provider_status,
+        cost_e4,
+        at
+    )
+}
+
+/// It will not go (refused, opted out, or out of attempts).
+pub fn mark_failed(id: &str, provider_status: Option<&str>, error: &str) -> Statement {
+    stmt!(
+        "UPDATE sms_outbox SET status = 'failed', provider_status = COALESCE(?2, provider_status), last_error = ?3, \
+         claimed_until = NULL WHERE id = ?1",
+        id,
+        provider_status,
+        error
+    )
+}
+
+/// Back to the queue, not before `next_at` (a retry after backoff, or promotional hours).
+pub fn requeue(id: &str, next_at: &str, error: Option<&str>) -> Statement {
+    stmt!(
+        "UPDATE sms_outbox SET status = 'queued', next_attempt_at = ?2, last_error = COALESCE(?3, last_error), \
+         claimed_until = NULL WHERE id = ?1",
+        id,
+        next_at,
+        error
+    )
+}
+
+/// A delivery report. A final one (delivered or failed) replaces whatever was there, so the latest
+/// final report wins; one that is not final only notes the provider's word while none final came.
+pub fn apply_report(message_id: &str, delivered: Option<bool>, provider_status: &str, at: &str) -> Statement {
+    let status = match delivered {
+        Some(true) => Some(STATUS_DELIVERED),
+        Some(false) => Some(STATUS_FAILED),
+        None => None,
+    };
+    stmt!(
+        "UPDATE sms_outbox SET status = COALESCE(?2, status), provider_status = ?3, \
+         reported_at = CASE WHEN ?2 IS NULL THEN reported_at ELSE ?4 END \
+         WHERE provider_message_id = ?1 AND (?2 IS NOT NULL OR status NOT IN ('delivered', 'failed'))",
+        message_id,
+        status,
+        provider_status,
+        at
+    )
+}
+
+pub async fn by_provider_id(db: &impl Db, message_id: &str) -> Result<Option<Sms>, StoreError> {
+    let rows =
+        db.query(&stmt!(format!("SELECT {READ} FROM sms_outbox WHERE provider_message_id = ?1"), message_id)).await?;
+    rows.iter().next().map(|r| from_row(&r)).transpose()
+}
+
+pub fn opt_out(msisdn: &str, source: &str, at: &str) -> Statement {
+    stmt!("INSERT OR IGNORE INTO sms_optouts (msisdn, source, created_at) VALUES (?1, ?2, ?3)", msisdn, source, at)
+}
+
+pub fn opt_in(msisdn: &str) -> Statement {
+    stmt!("DELETE FROM sms_optouts WHERE msisdn = ?1", msisdn)
+}
+
+pub async fn opted_out(db: &impl Db, msisdn: &str) -> Result<bool, StoreError> {
+    Ok(!db.query(&stmt!("SELECT 1 AS x FROM sms_optouts WHERE msisdn = ?1", msisdn)).await?.is_empty())
+}
+
+pub async fn optouts(db: &impl Db) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows = db.query(&stmt!("SELECT msisdn, source, created_at FROM sms_optouts ORDER BY created_at DESC")).await?;
+    rows.iter().map(|r| Ok((r.text("msisdn")?, r.text("source")?, r.text("created_at")?))).collect()
+}
+
+/// What SMS cost the tenant per day (UTC date of sending) since `since`: (day, messages, cost_e4).
+pub async fn costs(db: &impl Db, since: &str) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT substr(sent_at, 1, 10) AS day, COUNT(*) AS n, COALESCE(SUM(cost_e4), 0) AS cost \
+             FROM sms_outbox WHERE sent_at IS NOT NULL AND sent_at >= ?1 GROUP BY day ORDER BY day",
+            since
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("day")?, r.int("n")?, r.int("cost")?))).collect()
+}
+
+/// A subscriber an expiry reminder may be due for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderCandidate {
+    pub subscriber_id: String,
+    pub account_no: String,
+    pub expires_at: String,
+    pub auto_renew: bool,
+    pub balance_cents: i64,
+    pub price_cents: i64,
+    pub period_seconds: i64,
+}
+
+/// Subscribers with a phone, active or expired, whose expiry is within `[from, to]`.
+pub async fn reminder_candidates(
+    db: &impl Db,
+    from: &str,
+    to: &str,
+    limit: i64,
+) -> Result<Vec<ReminderCandidate>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT s.id, s.account_no, s.expires_at, s.auto_renew, s.balance_cents, p.price_cents, p.period_seconds \
+             FROM subscribers s JOIN plans p ON p.id = s.plan_id \
+             WHERE s.phone IS NOT NULL AND s.phone != '' AND s.status IN ('active', 'expired') \
+               AND s.expires_at >= ?1 AND s.expires_at <= ?2 ORDER BY s.expires_at LIMIT ?3",
+            from,
+            to,
+            limit
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ReminderCandidate {
+                subscriber_id: r.text("id")?,
+                account_no: r.text("account_no")?,
+                expires_at: r.text("expires_at")?,
+                auto_renew: r.int("auto_renew")? != 0,
+                balance_cents: r.int("balance_cents")?,
+                price_cents: r.int("price_cents")?,
+                period_seconds: r.int("period_seconds")?,
+            })
+        })
+        .collect()
+}
+
+/// Ids of subscribers with a phone in one of `statuses` (for broadcasts).
+pub async fn subscriber_ids_with_phone(db: &impl Db, statuses: &[&str]) -> Result<Vec<String>, StoreError> {
+    let list = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
+    let rows = db
+        .query(&stmt!(
+            "SELECT id FROM subscribers WHERE phone IS NOT NULL AND phone != '' \
+             AND status IN (SELECT value FROM json_each(?1)) ORDER BY id",
+            list
+        ))
+        .await?;
+    rows.iter().map(|r| r.text("id")).collect()
+}
+
+/// A tenant's Africa's Talking account (provider key `africastalking` in `provider_keys`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SmsKeys {
+    /// `sandbox`, `live`, or a base URL (the simulator).
+    pub environment: String,
+    /// The app's username (`sandbox` in the sandbox).
+    pub username: String,
+    pub api_key: crate::secret::Secret,
+    /// The approved alphanumeric sender ID or short code; empty: the provider's default.
+    pub sender_id: String,
+}
+
+pub const PROVIDER: &str = "africastalking";
+
+impl SmsKeys {
+    pub fn is_configured(&self) -> bool {
+        !self.username.is_empty() && !self.api_key.is_empty()
+    }
+    pub fn base_url(&self) -> String {
+        match self.environment.as_str() {
+            "" | "sandbox" => "https://api.sandbox.africastalking.com".into(),
+            "live" => "https://api.africastalking.com".into(),
+            custom => custom.trim_end_matches('/').to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -280,7 +280,8 @@ pub(crate) async fn apply_stk(
                 (Some(rc), _) => format!("M-Pesa {rc}"),
                 (None, _) => "M-Pesa (recovered by STK query)".to_owned(),
             };
-            let credit = Credit { amount, payment_id: &payment.id, memo: &memo, prelude };
+            let reference = receipt.clone().unwrap_or_else(|| id.to_owned());
+            let credit = Credit { amount, payment_id: &payment.id, reference: &reference, memo: &memo, prelude };
             let a = credit_once(db, &tenant.settings, &req.subscriber_id, credit, ids, now).await?;
             r.applied = Some(a);
             Ok(log.map(|_| r))
@@ -549,7 +550,13 @@ async fn c2b_confirmation_inner(
                     db,
                     &tenant.settings,
                     &s,
-                    Credit { amount: Money(payment.amount_cents), payment_id: &payment.id, memo: &memo, prelude },
+                    Credit {
+                        amount: Money(payment.amount_cents),
+                        payment_id: &payment.id,
+                        reference: &p.trans_id,
+                        memo: &memo,
+                        prelude,
+                    },
                     ids,
                     now,
                 )

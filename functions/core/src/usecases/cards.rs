@@ -502,7 +502,7 @@ async fn credit_card(
                     STRIPE => format!("Card (Stripe) {reference}"),
                     _ => format!("Paystack {reference}"),
                 };
-                let credit = Credit { amount, payment_id: &payment.id, memo: &memo, prelude };
+                let credit = Credit { amount, payment_id: &payment.id, reference, memo: &memo, prelude };
                 r.applied = Some(credit_once(db, &tenant.settings, &sid, credit, ids, now).await?);
                 Ok(r)
             }

@@ -105,6 +105,8 @@ pub fn outcome_statements(
 pub struct Credit<'a> {
     pub amount: Money,
     pub payment_id: &'a str,
+    /// What the payer knows the payment by (M-Pesa receipt, card payment id...): on the SMS receipt.
+    pub reference: &'a str,
     pub memo: &'a str,
     pub prelude: Vec<Statement>,
 }
@@ -136,8 +138,22 @@ pub async fn credit_snapshot(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
-    let Credit { amount, payment_id, memo, prelude } = credit;
+    let Credit { amount, payment_id, reference, memo, prelude } = credit;
     let subscriber_id = s.subscriber.id.as_str();
+    // The SMS receipt is written with the money, in the same batch: never lost, never doubled.
+    let sms_id = ids.uuid();
+    let receipt = |until: Option<DateTime<Utc>>| {
+        let r = crate::usecases::sms::Receipt {
+            message_id: &sms_id,
+            subscriber_id,
+            account: &s.subscriber.account_no,
+            payment_id,
+            reference,
+            cents: amount.cents(),
+            until,
+        };
+        crate::usecases::sms::receipt_statement(settings, &r, now)
+    };
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(StoreError::NotFound)?;
     let entry = ledger::insert(subscriber_id, "payment", amount.cents(), Some(payment_id), None, memo, &fmt_ts(now));
 
@@ -148,6 +164,8 @@ pub async fn credit_snapshot(
     batch.push(entry.clone());
     batch.extend(outcome_statements(s, &plan, &outcome, ids, now));
     batch.push(subscribers::mark_settled(subscriber_id));
+    let active = outcome.status == crate::domain::subscriber::Status::Active;
+    batch.push(receipt(outcome.expires_at.filter(|_| active)));
     match db.batch(&batch).await {
         Ok(_) => return Ok(applied(subscriber_id, &outcome)),
         Err(StoreError::Conflict(_)) => {}
@@ -156,6 +174,7 @@ pub async fn credit_snapshot(
 
     let mut record = prelude;
     record.push(entry);
+    record.push(receipt(None));
     record.push(subscribers::mark_unsettled(subscriber_id));
     db.batch(&record).await?;
     Ok(settle_within(db, settings, subscriber_id, INLINE_SETTLE_ATTEMPTS, ids, now).await.unwrap_or_else(|_| Applied {

@@ -42,7 +42,9 @@ pub async fn assign_unmatched(
         let note = input.note.clone().unwrap_or_else(|| "assigned from the unmatched inbox".into());
         let prelude: Vec<Statement> = payments::assign(&p.id, &s.subscriber.id, &note, &fmt_ts(now)).into();
         let memo = format!("{} {} (assigned)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
-        let credit = Credit { amount: Money(p.amount_cents), payment_id: &p.id, memo: &memo, prelude };
+        let reference = p.receipt.clone().unwrap_or_else(|| p.provider_ref.clone());
+        let credit =
+            Credit { amount: Money(p.amount_cents), payment_id: &p.id, reference: &reference, memo: &memo, prelude };
         // `s` was read just above: credit that snapshot rather than reading it again
         Ok(credit_snapshot(db, settings, &s, credit, ids, now).await?)
     })
@@ -88,7 +90,8 @@ pub async fn adjust(
             applied_at: Some(fmt_ts(now)),
         };
         let prelude = vec![payments::insert(&payment)];
-        let credit = Credit { amount, payment_id: &payment.id, memo, prelude };
+        let reference = format!("CASH-{}", &payment.id[payment.id.len().saturating_sub(6)..]).to_ascii_uppercase();
+        let credit = Credit { amount, payment_id: &payment.id, reference: &reference, memo, prelude };
         match credit_once(db, settings, subscriber_id, credit, ids, now).await {
             Ok(a) => Ok(a),
             Err(StoreError::NotFound) => Err(UseCaseError::NotFound("subscriber")),

@@ -99,7 +99,7 @@ pub fn merge_settings(
     let invalid = |m: String| UseCaseError::Invalid(m);
     let obj = patch.as_object().ok_or_else(|| invalid("the body must be a JSON object".into()))?;
     for key in obj.keys() {
-        if key != "settings" && key != "daraja" && key != "stripe" && key != "paystack" {
+        if key != "settings" && key != "daraja" && key != "stripe" && key != "paystack" && key != "sms" {
             return Err(invalid(format!(
                 "unknown field `{key}`: billing settings go under \"settings\", M-Pesa credentials under \"daraja\""
             )));

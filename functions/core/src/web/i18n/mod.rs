@@ -8,6 +8,7 @@ mod captive;
 mod common;
 mod console;
 mod portal;
+mod sms;
 
 /// A page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,7 +21,8 @@ pub enum Lang {
 /// `(key, English, Swahili)`.
 pub type Message = (&'static str, &'static str, &'static str);
 
-const CATALOGUES: &[&[Message]] = &[common::MESSAGES, captive::MESSAGES, portal::MESSAGES, console::MESSAGES];
+const CATALOGUES: &[&[Message]] =
+    &[common::MESSAGES, captive::MESSAGES, portal::MESSAGES, console::MESSAGES, sms::MESSAGES];
 
 impl Lang {
     /// `en` / `sw` (also `en-KE`, `sw-KE`, any case).
