@@ -205,7 +205,9 @@ pub async fn claim(
             payments::assign(&p.id, subscriber_id, "claimed by the subscriber", &at).into();
         prelude.push(customer::insert_claim(&p.id, subscriber_id, &at));
         let memo = format!("{} {} (claimed)", p.method, p.receipt.as_deref().unwrap_or(&p.provider_ref));
-        let credit = Credit { amount: Money(p.amount_cents), payment_id: &p.id, memo: &memo, prelude };
+        let reference = p.receipt.clone().unwrap_or_else(|| p.provider_ref.clone());
+        let credit =
+            Credit { amount: Money(p.amount_cents), payment_id: &p.id, reference: &reference, memo: &memo, prelude };
         match credit_snapshot(db, settings, &s, credit, ids, now).await {
             Ok(a) => Ok(a),
             // The guard of `payments::assign` lost: someone claimed or assigned it first.
