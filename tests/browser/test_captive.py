@@ -84,6 +84,8 @@ def test_buy_a_package_pay_by_mpesa_see_the_code_and_get_logged_in(host, phone, 
         harness.record_weight(suite, f"code-{tag}", len(phone.page_source.encode()), harness.CAPTIVE_BUDGET)
 
         if not js:
+            # Nothing submits by itself: the page says to tap.
+            assert phone.find_element(By.ID, "tap-to-connect").is_displayed()
             phone.find_element(By.CSS_SELECTOR, "#login button").click()
         posted = wait_for(lambda: router.posts, secs=15)
         assert posted, "the login form never reached the router's link-login-only"

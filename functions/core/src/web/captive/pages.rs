@@ -173,7 +173,13 @@ pub fn code_page(
                     input type="hidden" name="popup" value="true";
                     button.block type="submit" { (cx.t("captive.connect_now")) }
                 }
-                p.muted.small { (cx.t("captive.connecting_hint")) }
+                // What happens next: with JavaScript the form goes by itself; without, the tap
+                // on "Connect now" does it, and the page says so.
+                p.muted.small.js-hint { (cx.t("captive.connecting_hint")) }
+                noscript {
+                    style { ".js-hint{display:none}" }
+                    p.small #tap-to-connect { (cx.t("captive.tap_to_connect")) }
+                }
             }
             None => {
                 div.notice { p { (cx.t("captive.no_router")) } }
@@ -372,6 +378,13 @@ mod tests {
         assert!(h.contains(r#"name="password" value="e5627b636f982d6233d0cf5931d404c2""#));
         assert!(h.contains(r#"name="dst" value="http://example.com/""#));
         assert!(h.contains("Connect now") && h.contains("the-code"));
+        // Without JavaScript nothing submits by itself: the page says to tap, and hides the other hint.
+        let ns = &h[h.find("<noscript>").expect("noscript")..h.find("</noscript>").expect("end")];
+        assert!(ns.contains("Tap Connect now") && ns.contains(".js-hint{display:none}"), "{ns}");
+        assert!(h.contains(r#"class="muted small js-hint""#) && h.contains("in a moment"), "{h}");
+        let sw = cx(Lang::Sw);
+        let h = full(&sw, code_page(&sw, "/h/acme", "ABCD-EFGH-JKMN", None, Some(&f), false, None));
+        assert!(h.contains("Gusa") && h.contains("Unganisha sasa"), "{h}");
         let none = code_page(&c, "/h/acme", "ABCD-EFGH-JKMN", None, None, false, None).into_string();
         assert!(!none.contains("<form") && none.contains("Wi-Fi"), "{none}");
     }

@@ -103,6 +103,11 @@ pub const MESSAGES: &[Message] = &[
         "Hatukuweza kutuma ombi la M-Pesa. Tafadhali jaribu tena baada ya dakika moja.",
     ),
     ("captive.suspended_title", "Your internet is off", "Intaneti yako imezimwa"),
+    (
+        "captive.tap_to_connect",
+        "Tap Connect now: this device goes online and the page you wanted opens.",
+        "Gusa Unganisha sasa: kifaa hiki kitaunganishwa na ukurasa uliotaka utafunguka.",
+    ),
     ("captive.title", "Get online", "Ingia mtandaoni"),
     ("captive.to_pay", "To pay", "Kiasi cha kulipa"),
     (
