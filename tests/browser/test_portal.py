@@ -1,0 +1,147 @@
+"""The subscriber portal in a real browser at 360 px, JavaScript on and off: sign in with the code
+read from the SMS outbox (the development sink), pay through the demo's Daraja simulator until the
+balance moves, change plan after reading its quote, open a receipt, sign out."""
+
+import time
+
+import harness
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+SUITE = "portal"
+WANJIKU = "ACC1001"
+WANJIKU_MSISDN = "254708374149"
+
+
+def wait_for(pred, secs=30):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    return None
+
+
+def go(d, element):
+    """Clicks a link or button and waits until the next page has replaced this one."""
+    old = d.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(d, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(d, 30).until(lambda drv: drv.execute_script("return document.readyState") == "complete")
+
+
+def weigh(d, page, tag):
+    harness.record_weight(SUITE, f"{page}-{tag}", len(d.page_source.encode()), harness.PORTAL_BUDGET)
+
+
+def fits_360(d, js):
+    if js:
+        assert d.execute_script("return document.documentElement.scrollWidth") <= 360, "the page scrolls sideways"
+
+
+def code_from_sink(host, before_id):
+    """The newest code sent to Wanjiku that is not `before_id`'s."""
+    def newest():
+        status, msgs = host.api("GET", f"/api/t/demo/sms-outbox?to={WANJIKU_MSISDN}&limit=1")
+        assert status == 200, msgs
+        return msgs[0] if msgs and msgs[0]["id"] != before_id else None
+    msg = wait_for(newest, secs=10)
+    assert msg, "no SMS with a code reached the outbox"
+    return next(w.rstrip(".") for w in msg["body"].split() if len(w.rstrip(".")) == 6 and w.rstrip(".").isdigit())
+
+
+def balance(host):
+    status, s = host.api("GET", f"/api/t/demo/subscribers/{WANJIKU}")
+    assert status == 200, s
+    return s["balance_cents"]
+
+
+def test_sign_in_by_code_pay_change_plan_and_read_a_receipt(host, phone, js):
+    tag = "js-on" if js else "js-off"
+    d = phone
+    # Start Wanjiku on the dearest home plan (an operator's change), so moving to the cheapest is
+    # a downgrade her unused days always cover: the quote has a confirm button.
+    status, plans = host.api("GET", "/api/t/demo/plans")
+    assert status == 200, plans
+    home = sorted((p for p in plans if p["kind"] == "pppoe" and p["active"]), key=lambda p: p["price_cents"])
+    cheapest, dearest = home[0], home[-1]
+    status, s = host.api("PATCH", f"/api/t/demo/subscribers/{WANJIKU}", {"plan": dearest["code"]})
+    assert status == 200, s
+
+    status, last = host.api("GET", f"/api/t/demo/sms-outbox?to={WANJIKU_MSISDN}&limit=1")
+    before_sms = last[0]["id"] if last else None
+
+    d.get(f"{host.base}/p/demo")
+    assert d.current_url.endswith("/p/demo/login"), d.current_url
+    harness.shot(d, SUITE, f"1-sign-in-{tag}")
+    weigh(d, "sign-in", tag)
+    fits_360(d, js)
+    d.find_element(By.ID, "who").send_keys(WANJIKU)
+    go(d, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert "/p/demo/verify" in d.current_url, d.current_url
+    code = code_from_sink(host, before_sms)
+    harness.shot(d, SUITE, f"2-code-{tag}")
+    weigh(d, "code", tag)
+    d.find_element(By.ID, "code").send_keys(code)
+    go(d, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert d.current_url.endswith("/p/demo/home"), d.current_url + d.find_element(By.TAG_NAME, "main").text
+    assert "Wanjiku" in d.find_element(By.TAG_NAME, "h1").text
+    harness.shot(d, SUITE, f"3-home-{tag}")
+    weigh(d, "home", tag)
+    fits_360(d, js)
+
+    # Pay KES 100 with M-Pesa; the simulator enters the PIN and the waiting page refreshes itself.
+    was = balance(host)
+    go(d, d.find_element(By.PARTIAL_LINK_TEXT, "Pay now"))
+    amount = d.find_element(By.ID, "amount")
+    amount.clear()
+    amount.send_keys("100")
+    harness.shot(d, SUITE, f"4-pay-{tag}")
+    weigh(d, "pay", tag)
+    go(d, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert "/p/demo/topup/" in d.current_url, d.find_element(By.TAG_NAME, "main").text
+    if "Waiting" in d.page_source:
+        harness.shot(d, SUITE, f"5-waiting-{tag}")
+        weigh(d, "waiting", tag)
+    def received():
+        try:
+            return "Payment received" in d.page_source
+        except Exception:  # the page was replaced while reading it (the refresh)
+            return False
+    paid = wait_for(received, secs=40)
+    assert paid, "the payment never showed as received: " + d.find_element(By.TAG_NAME, "main").text
+    harness.shot(d, SUITE, f"6-paid-{tag}")
+    assert wait_for(lambda: balance(host) != was, secs=10), "the balance did not move"
+
+    # Plan change: read the quote, then confirm.
+    go(d, d.find_element(By.LINK_TEXT, "Plans"))
+    harness.shot(d, SUITE, f"7-plans-{tag}")
+    weigh(d, "plans", tag)
+    go(d, d.find_element(By.CSS_SELECTOR, f"a[href='/p/demo/plans/{cheapest['id']}']"))
+    assert "Unused days" in d.page_source, d.find_element(By.TAG_NAME, "main").text
+    harness.shot(d, SUITE, f"8-quote-{tag}")
+    weigh(d, "quote", tag)
+    fits_360(d, js)
+    go(d, d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert "Your plan has been changed" in d.page_source, d.find_element(By.TAG_NAME, "main").text
+    assert cheapest["name"] in d.page_source
+    status, s = host.api("GET", f"/api/t/demo/subscribers/{WANJIKU}")
+    assert s["plan_id"] == cheapest["id"], s
+
+    # Payments and a receipt.
+    go(d, d.find_element(By.LINK_TEXT, "Payments"))
+    harness.shot(d, SUITE, f"9-payments-{tag}")
+    weigh(d, "payments", tag)
+    go(d, d.find_element(By.CSS_SELECTOR, "td a[href^='/p/demo/payments/']"))
+    assert "Receipt" in d.find_element(By.TAG_NAME, "h1").text
+    harness.shot(d, SUITE, f"10-receipt-{tag}")
+    weigh(d, "receipt", tag)
+
+    # Sign out: home asks to sign in again.
+    go(d, d.find_element(By.LINK_TEXT, "My account"))
+    go(d, d.find_element(By.CSS_SELECTOR, "form[action='/p/demo/logout'] button"))
+    assert d.current_url.endswith("/p/demo/login"), d.current_url
+    d.get(f"{host.base}/p/demo/home")
+    assert d.current_url.endswith("/p/demo/login")
