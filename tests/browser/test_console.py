@@ -168,3 +168,23 @@ def test_no_console_page_scrolls_sideways_at_360_px(host):
         assert d.execute_script("return getComputedStyle(arguments[0], '::before').content", cell) != "none"
     finally:
         d.quit()
+
+
+def test_the_platform_operator_sees_every_tenant_and_suspends_and_resumes_one(host, screen):
+    d, tag, js, size = screen
+    d.get(f"{host.base}/platform/tenants")
+    assert d.current_url.endswith("/platform/login")
+    d.find_element(By.ID, "token").send_keys("demo-platform-token")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    until(lambda: d.current_url.endswith("/platform/tenants"))
+    row = d.find_element(By.XPATH, "//main//table//tr[td[contains(., 'demo')]]")
+    assert "Active" in row.text, row.text
+    check(d, tag, "9-platform", size, js)
+    row.find_element(By.XPATH, ".//button[text()='Suspend']").click()
+    assert "Tenant suspended" in notice(d, "Tenant suspended")
+    status, _, _ = host.get("/c/demo/login")
+    assert status == 404, "a suspended tenant's console is gone"
+    d.find_element(By.XPATH, "//main//table//tr[td[contains(., 'demo')]]//button[text()='Resume']").click()
+    assert "resumed" in notice(d, "resumed")
+    status, _, _ = host.get("/c/demo/login")
+    assert status == 200

@@ -33,8 +33,13 @@ async fn add_user(e: &Env, login: &str, role: &str) {
 
 /// Signs in through the form; answers the session cookie.
 async fn sign_in(e: &Env, login: &str) -> String {
+    sign_in_at(e, &e.realm, login).await
+}
+
+/// Signs in to the console of `realm` (of `e`'s deployment).
+async fn sign_in_at(e: &Env, realm: &str, login: &str) -> String {
     let http = client();
-    let url = e.url(&format!("/c/{}/login", e.realm));
+    let url = e.url(&format!("/c/{realm}/login"));
     let r = http.get(&url).send().await.expect("login page");
     assert_eq!(r.status(), 200);
     let pre = set_cookie(&r, "kc_pre").expect("pre-session cookie");
@@ -432,4 +437,170 @@ async fn the_owner_edits_settings_secrets_stay_write_only_and_each_change_is_aud
         (v["settings"]["grace_seconds"].as_i64(), v["settings"]["brand_accent"].as_str()),
         (Some(7200), Some("#123456"))
     );
+}
+
+/// The platform console: `GET`/`POST` under `/platform` with a cookie.
+async fn pget(e: &Env, cookie: &str, path: &str) -> (u16, String, String) {
+    let r = client().get(e.url(&format!("/platform{path}"))).header("cookie", cookie).send().await.expect("GET");
+    let s = r.status().as_u16();
+    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (s, loc, r.text().await.unwrap_or_default())
+}
+
+async fn ppost(e: &Env, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let r = client()
+        .post(e.url(&format!("/platform{path}")))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    let s = r.status().as_u16();
+    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (s, loc, r.text().await.unwrap_or_default())
+}
+
+/// Tries the platform sign-in with `token`; answers the status and the session cookie, if any.
+async fn platform_sign_in(e: &Env, token: &str) -> (u16, Option<String>) {
+    let r = client().get(e.url("/platform/login")).send().await.expect("login page");
+    assert_eq!(r.status(), 200);
+    let pre = set_cookie(&r, "kp_pre").expect("pre-session cookie");
+    let csrf = csrf_of(&r.text().await.expect("body"));
+    let r = client()
+        .post(e.url("/platform/login"))
+        .header("cookie", &pre)
+        .form(&[("csrf", csrf.as_str()), ("token", token)])
+        .send()
+        .await
+        .expect("sign in");
+    let full = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kp_session="))
+        .map(str::to_owned);
+    if let Some(c) = &full {
+        assert!(
+            c.contains("HttpOnly")
+                && c.contains("Secure")
+                && c.contains("SameSite=Strict")
+                && c.contains("Path=/platform"),
+            "{c}"
+        );
+    }
+    (r.status().as_u16(), full.map(|c| c.split(';').next().unwrap_or("").to_owned()))
+}
+
+#[tokio::test]
+async fn the_platform_console_lists_tenants_with_their_health_creates_and_suspends_them() {
+    let e = env("e2e-c06").await;
+    e.plan("home", 1500).await;
+    e.subscriber("home", "C600", "0712000600").await;
+    let (s, loc, _) = pget(&e, "", "/tenants").await;
+    assert_eq!((s, loc.as_str()), (303, "/platform/login"), "not signed in");
+    assert_eq!(platform_sign_in(&e, "not-the-token").await, (401, None));
+    let (s, cookie) = platform_sign_in(&e, &e.platform_token).await;
+    assert_eq!(s, 303);
+    let cookie = cookie.expect("a platform session");
+    // a tenant admin token is not the platform's
+    assert_eq!(platform_sign_in(&e, &e.admin_token).await.0, 401);
+
+    let (s, _, page) = pget(&e, &cookie, "/tenants").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("e2e-c06") && page.contains("ISP e2e-c06"), "the tenant is listed");
+    assert!(page.contains("1 / 1") || page.contains("0 / 1"), "its subscribers are counted");
+    assert!(page.len() <= konnekted_core::web::CONSOLE_BUDGET);
+    let csrf = csrf_of(&page);
+
+    // a new tenant with its first owner; no CSRF token: refused
+    let suffix = format!("{:x}", rand_suffix());
+    let realm = format!("e2e-c07-{suffix}");
+    let form = [
+        ("realm", realm.as_str()),
+        ("name", "Kilimani Net"),
+        ("owner_login", "boss@kilimani"),
+        ("owner_password", "pass-for-tests"),
+    ];
+    let (s, _, _) = ppost(&e, &cookie, "/tenants", &form).await;
+    assert_eq!(s, 403, "no CSRF token");
+    let mut with = vec![("csrf", csrf.as_str())];
+    with.extend_from_slice(&form);
+    let (s, _, page) = ppost(&e, &cookie, "/tenants", &with).await;
+    assert_eq!(s, 201, "{}", &page[page.len().saturating_sub(3000)..]);
+    assert!(page.contains(&format!("Tenant {realm} created")));
+    // the admin token is shown once and works
+    let i = page.find("Admin API token").expect("admin token shown");
+    let rest = &page[i..];
+    let start = rest.find("<code>").expect("code") + "<code>".len();
+    let token: String = rest[start..].chars().take_while(|c| *c != '<').collect();
+    let r = e.http.get(e.url(&format!("/api/t/{realm}/subscribers"))).bearer_auth(&token).send().await.expect("GET");
+    assert_eq!(r.status(), 200, "the new tenant's admin token works");
+    // its owner signs in to its console
+    let owner = sign_in_at(&e, &realm, "boss@kilimani").await;
+    let r = client().get(e.url(&format!("/c/{realm}/dashboard"))).header("cookie", &owner).send().await.expect("GET");
+    assert_eq!(r.status(), 200);
+    // bad input: the form again with its error; nothing made
+    for (bad_realm, why) in [("Bad Realm!", "not a realm"), (realm.as_str(), "exists")] {
+        let f = [("csrf", csrf.as_str()), ("realm", bad_realm), ("name", "x")];
+        let (s, _, body) = ppost(&e, &cookie, "/tenants", &f).await;
+        assert_eq!(s, 422, "{why}");
+        assert!(body.contains("error-summary") && body.contains(r##"href="#realm""##), "{why}");
+    }
+    let (s, _, body) = ppost(
+        &e,
+        &cookie,
+        "/tenants",
+        &[
+            ("csrf", csrf.as_str()),
+            ("realm", "e2e-c08"),
+            ("name", "y"),
+            ("owner_login", "o"),
+            ("owner_password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 422, "a short owner password is refused before anything is made");
+    assert!(body.contains(r##"href="#owner_password""##));
+    let r = e.http.get(e.url("/api/tenants")).bearer_auth(&e.platform_token).send().await.expect("GET");
+    let all: serde_json::Value = r.json().await.expect("json");
+    assert!(!all.to_string().contains("e2e-c08"));
+
+    // suspend: its API, pages and console answer as if it did not exist; resume: back
+    let (s, loc, _) =
+        ppost(&e, &cookie, "/tenants/e2e-c06/status", &[("csrf", csrf.as_str()), ("status", "disabled")]).await;
+    assert_eq!((s, loc.as_str()), (303, "/platform/tenants?done=disabled"));
+    let r = e.http.get(e.admin("/subscribers")).bearer_auth(&e.admin_token).send().await.expect("GET");
+    assert_eq!(r.status(), 404, "a suspended tenant's API is gone");
+    let r = client().get(e.url("/c/e2e-c06/login")).send().await.expect("GET");
+    assert_eq!(r.status(), 404, "and its console");
+    let (_, _, page) = pget(&e, &cookie, "/tenants?done=disabled").await;
+    assert!(page.contains("Tenant suspended") && page.contains(r#"value="active""#));
+    let (s, _, _) =
+        ppost(&e, &cookie, "/tenants/e2e-c06/status", &[("csrf", csrf.as_str()), ("status", "active")]).await;
+    assert_eq!(s, 303);
+    let r = e.http.get(e.admin("/subscribers")).bearer_auth(&e.admin_token).send().await.expect("GET");
+    assert_eq!(r.status(), 200, "resumed");
+    let (s, _, _) =
+        ppost(&e, &cookie, "/tenants/no-such-isp/status", &[("csrf", csrf.as_str()), ("status", "disabled")]).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = ppost(&e, &cookie, "/tenants/e2e-c06/status", &[("csrf", csrf.as_str()), ("status", "gone")]).await;
+    assert_eq!(s, 404);
+
+    // sign out ends the session; then wrong tokens are throttled (per client address)
+    let (s, _, _) = ppost(&e, &cookie, "/logout", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(s, 303);
+    for _ in 0..4 {
+        assert_eq!(platform_sign_in(&e, "guess").await.0, 401);
+    }
+    assert_eq!(platform_sign_in(&e, "guess").await.0, 429, "the sixth try in 15 minutes is refused");
+    assert_eq!(
+        platform_sign_in(&e, &e.platform_token).await.0,
+        429,
+        "even with the right token, until the window ends"
+    );
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
 }

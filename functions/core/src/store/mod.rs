@@ -4,6 +4,7 @@ pub mod callbacks;
 pub mod cards;
 pub mod customer;
 pub mod feed;
+pub mod health;
 pub mod hotspot_sales;
 pub mod ledger;
 pub mod payments;

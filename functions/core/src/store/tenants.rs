@@ -241,3 +241,10 @@ pub async fn update_settings(
         .await?;
     if n.first().copied().unwrap_or(0) == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
+
+/// Switches a tenant on (`Active`) or off (`Disabled`: every route answers as if it did not exist).
+pub async fn set_status(db: &impl Db, realm: &Realm, status: TenantStatus) -> Result<(), StoreError> {
+    let n =
+        db.batch(&[stmt!("UPDATE tenants SET status = ?2 WHERE realm = ?1", realm.as_str(), status.as_str())]).await?;
+    if n.first().copied().unwrap_or(0) == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
