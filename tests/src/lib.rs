@@ -220,6 +220,19 @@ impl Env {
         }
     }
 
+    /// Runs the scheduled pass as if it were `now` (native host only: a Worker's clock cannot be
+    /// moved). Returns false, doing nothing, against a remote deployment.
+    pub async fn fire_scheduled_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match &self._host {
+            Some((running, _)) => {
+                let ctx = konnekted_core::Ctx { now, ..konnekted::server::ctx() };
+                konnekted_core::run_scheduled(&running.platform, &ctx).await;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
     pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
     where

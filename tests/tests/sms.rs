@@ -167,3 +167,71 @@ async fn sms_receipt_committed_before_a_stop_is_sent_once_after_the_restart() {
     assert_eq!(inbox[0].to, "+254711000501");
     assert!(inbox[0].message.starts_with("We received KES 1,000 for account CRASH1"), "{}", inbox[0].message);
 }
+
+#[tokio::test]
+async fn sms_reminders_reach_the_simulator_at_their_eat_times_once_each_in_swahili() {
+    use chrono::Duration as D;
+    use konnekted_core::domain::sms::{Stage, schedule};
+    use konnekted_core::domain::time::parse_ts;
+    let e = env("e2e-m03").await;
+    let sim = ProvidersSim::spawn(Default::default()).await.expect("sim");
+    sim.sms_account(SmsAccount { username: "isp-m03".into(), api_key: AT_KEY.into(), ..Default::default() });
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({
+            "settings": {"default_language": "sw", "grace_seconds": 86400},
+            "sms": {"environment": sim.base_url(), "username": "isp-m03", "api_key": AT_KEY},
+        }))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success());
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "REM1", "0711000601").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let (c, v) = e.post(&format!("/subscribers/{id}/adjust"), json!({"amount_cents": 100000, "memo": "cash"})).await;
+    assert!(c < 300, "{v}");
+    let st = e.subscriber_state(&id).await;
+    let expires = parse_ts(st["expires_at"].as_str().unwrap()).expect("expiry");
+    let plan = schedule(expires, D::days(30), D::days(1));
+    assert_eq!(
+        plan.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [Stage::ThreeDays, Stage::OneDay, Stage::Expired, Stage::GraceEnded]
+    );
+    let now = chrono::Utc::now();
+    if !e.fire_scheduled_at(now).await {
+        return; // a Worker's clock cannot be moved: native only
+    }
+    assert_eq!(sim.wait_sms(1, Duration::from_secs(5)).await.len(), 1, "the receipt");
+    // each stage: nothing a minute before it, its message a minute after; twice, still once
+    for (i, (stage, at)) in plan.iter().enumerate() {
+        e.fire_scheduled_at(*at - D::minutes(1)).await;
+        assert_eq!(sim.sms_inbox().len(), 1 + i, "nothing before {stage:?}");
+        e.fire_scheduled_at(*at + D::minutes(1)).await;
+        e.fire_scheduled_at(*at + D::minutes(2)).await;
+        let inbox = sim.wait_sms(2 + i, Duration::from_secs(5)).await;
+        assert_eq!(inbox.len(), 2 + i, "{stage:?}: {inbox:?}");
+    }
+    let texts: Vec<String> = sim.sms_inbox().into_iter().map(|m| m.message).collect();
+    assert!(texts[0].starts_with("Tumepokea KES 1,000 kwa akaunti REM1"), "{texts:?}");
+    assert!(
+        texts[1].starts_with("Intaneti ya akaunti REM1 itaisha") && texts[1].contains("Lipa KES 1,000"),
+        "{texts:?}"
+    );
+    assert!(texts[2].starts_with("Intaneti ya akaunti REM1 itaisha"), "{texts:?}");
+    assert!(texts[3].starts_with("Intaneti ya akaunti REM1 imeisha"), "{texts:?}");
+    assert!(texts[4].starts_with("Akaunti REM1 imesitishwa"), "{texts:?}");
+    // the 3-day reminder went at 09:00 EAT (06:00 UTC) on the third EAT day before the expiry's
+    let sent: Vec<String> = e
+        .get("/sms-outbox?limit=10")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sent_at"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(sent.iter().any(|t| t.ends_with("T06:01:00Z")), "{sent:?}");
+    assert_eq!(e.subscriber_state(&id).await["status"], "expired");
+}
