@@ -310,3 +310,52 @@ async fn a_paybill_payment_with_a_wrong_account_is_claimed_once_with_amount_and_
     let credits = ledger.as_array().expect("ledger").iter().filter(|l| l["kind"] == "payment").count();
     assert_eq!(credits, 1);
 }
+
+#[tokio::test]
+async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
+    let e = env("e2e-p11").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "INV1", "0711001101").await;
+    let b = e.subscriber("home", "INV2", "0711001102").await;
+    for (trans, acct, msisdn) in [("INV1PAY001", "INV1", "254711001101"), ("INV2PAY001", "INV2", "254711001102")] {
+        let (s, _) = e.callback("c2b/confirm", c2b_body(trans, "1000.00", acct, msisdn)).await;
+        assert_eq!(s, 200);
+    }
+    let t = token(&sign_in(&e, "0711001101").await);
+    let (s, inv) = call(&e, "GET", "invoices", Some(&t), None).await;
+    assert_eq!(s, 200, "{inv}");
+    let items = inv["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "one paid period: {inv}");
+    assert_eq!(items[0]["amount_cents"], 100_000);
+    let id = items[0]["id"].as_str().expect("id").to_owned();
+    let (s, one) = call(&e, "GET", &format!("invoices/{id}"), Some(&t), None).await;
+    assert_eq!((s, one["id"].as_str()), (200, Some(id.as_str())));
+    let tb = token(&sign_in(&e, "0711001102").await);
+    let (_, theirs) = call(&e, "GET", "invoices", Some(&tb), None).await;
+    let their_id = theirs["items"][0]["id"].as_str().expect("B's invoice").to_owned();
+    let (s, _) = call(&e, "GET", &format!("invoices/{their_id}"), Some(&t), None).await;
+    assert_eq!(s, 404, "another subscriber's invoice");
+
+    let r = e.http.get(v1(&e, "wallet/statement")).bearer_auth(&t).send().await.expect("GET");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("text/csv"));
+    let csv = r.text().await.expect("body");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header, payment, renewal: {csv}");
+    assert!(lines[1].contains(",payment,") && lines[1].ends_with(",1000.00,1000.00"), "{csv}");
+    assert!(lines[2].contains(",renewal,") && lines[2].ends_with(",-1000.00,0.00"), "{csv}");
+
+    let (s, v) = call(&e, "PUT", "me/pppoe-password", Some(&t), Some(json!({"password": "abc"}))).await;
+    assert_eq!(s, 400, "too short: {v}");
+    let feed_before = e.get("/feed?after=0").await.as_array().map_or(0, Vec::len);
+    let (s, v) = call(&e, "PUT", "me/pppoe-password", Some(&t), Some(json!({"password": "new-pppoe-secret"}))).await;
+    assert_eq!(s, 200, "{v}");
+    let feed = e.get("/feed?after=0").await;
+    let feed = feed.as_array().expect("feed");
+    assert_eq!(feed.len(), feed_before + 1, "the change reaches the network through the feed");
+    assert_eq!(feed.last().expect("change")["kind"], "subscriber_updated");
+    assert_ne!(feed.last().expect("change")["subscriber_id"], b["id"]);
+
+    let (s, v) = call(&e, "GET", "sessions/current", Some(&t), None).await;
+    assert_eq!(s, 404, "not online: {v}");
+}

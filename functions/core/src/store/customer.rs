@@ -361,3 +361,61 @@ pub fn insert_claim(payment_id: &str, subscriber_id: &str, at: &str) -> Statemen
         at
     )
 }
+
+/// One paid period (a renewal bought it): what the customer API calls an invoice.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Invoice {
+    pub id: String,
+    pub plan_id: String,
+    pub plan_name: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub amount_cents: i64,
+    pub currency: &'static str,
+    pub issued_at: String,
+}
+
+const INVOICE_SQL: &str = "SELECT s.id, s.plan_id, COALESCE(p.name, '') AS plan_name, s.starts_at, s.ends_at, \
+                           s.price_cents, s.created_at FROM subscriptions s LEFT JOIN plans p ON p.id = s.plan_id";
+
+fn invoice(r: &crate::db::Row<'_>) -> Result<Invoice, StoreError> {
+    Ok(Invoice {
+        id: r.text("id")?,
+        plan_id: r.text("plan_id")?,
+        plan_name: r.text("plan_name")?,
+        period_start: r.text("starts_at")?,
+        period_end: r.text("ends_at")?,
+        amount_cents: r.int("price_cents")?,
+        currency: crate::domain::money::CURRENCY,
+        issued_at: r.text("created_at")?,
+    })
+}
+
+/// A subscriber's paid periods, newest first, before the period `before` (the cursor).
+pub async fn invoices(
+    db: &impl Db,
+    subscriber_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Invoice>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            format!(
+                "{INVOICE_SQL} WHERE s.subscriber_id = ?1 AND (?2 IS NULL OR (s.starts_at, s.id) < \
+                 (SELECT starts_at, id FROM subscriptions WHERE id = ?2 AND subscriber_id = ?1)) \
+                 ORDER BY s.starts_at DESC, s.id DESC LIMIT ?3"
+            ),
+            subscriber_id,
+            before,
+            limit
+        ))
+        .await?;
+    rows.iter().map(|r| invoice(&r)).collect()
+}
+
+/// One paid period, only if it is the subscriber's.
+pub async fn invoice_of(db: &impl Db, subscriber_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+    let rows =
+        db.query(&stmt!(format!("{INVOICE_SQL} WHERE s.id = ?1 AND s.subscriber_id = ?2"), id, subscriber_id)).await?;
+    rows.first().map(|r| invoice(&r)).transpose()
+}

@@ -174,6 +174,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "me"),
     ("PATCH", "me"),
     ("PUT", "me/password"),
+    ("PUT", "me/pppoe-password"),
     ("GET", "plans"),
     ("GET", "plans/{id}"),
     ("GET", "subscription"),
@@ -184,8 +185,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "usage"),
     ("GET", "usage/daily"),
     ("GET", "sessions"),
+    ("GET", "sessions/current"),
     ("GET", "wallet"),
     ("GET", "wallet/entries"),
+    ("GET", "wallet/statement"),
     ("POST", "topups"),
     ("GET", "topups"),
     ("GET", "topups/{id}"),
@@ -194,6 +197,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "payments/{id}/receipt"),
     ("POST", "payments/claim"),
     ("GET", "payment-methods"),
+    ("GET", "invoices"),
+    ("GET", "invoices/{id}"),
 ];
 
 fn known_path(segs: &[&str]) -> bool {
@@ -309,6 +314,67 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let b: P = body_json(&req)?;
             auth::set_password(&db, &me.sub.subscriber.id, &me.sid, &b.password, &mut ids, now).await?;
             answer(StatusCode::OK, &json!({"password_set": true, "other_sign_ins_ended": true}))
+        }
+        (&Method::PUT, ["me", "pppoe-password"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct P {
+                password: String,
+            }
+            let b: P = body_json(&req)?;
+            // The operator's path: the new secret reaches RADIUS and the router through the change feed.
+            let patch =
+                crate::usecases::subscribers::SubscriberPatch { password: Some(b.password), ..Default::default() };
+            crate::usecases::subscribers::update_subscriber(&db, &me.sub.subscriber.id, patch, now).await?;
+            answer(StatusCode::OK, &json!({"pppoe_password_set": true, "applies": "at your next connection"}))
+        }
+        (&Method::GET, ["sessions", "current"]) => {
+            let items = customer::online_of(&db, me.sub.subscriber.username.as_str()).await?;
+            let first = items.into_iter().next().ok_or_else(|| CustError::not_found("online session"))?;
+            read(&req, &first)
+        }
+        (&Method::GET, ["wallet", "statement"]) => {
+            let entries = crate::store::ledger::for_subscriber(&db, &me.sub.subscriber.id).await?;
+            let mut csv = String::from("date,kind,memo,amount_kes,balance_kes\r\n");
+            let cell = |s: &str| {
+                // Quoted, and a leading = + - @ made inert for spreadsheets.
+                let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+                format!("\"{}\"", s.replace('"', "\"\""))
+            };
+            let kes = |c: i64| format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100);
+            for e in &entries {
+                csv.push_str(&format!(
+                    "{},{},{},{},{}\r\n",
+                    e.created_at,
+                    e.kind,
+                    cell(&e.memo),
+                    kes(e.amount_cents),
+                    kes(e.balance_cents)
+                ));
+            }
+            let mut r = Response::new(Bytes::from(csv));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "attachment; filename=\"statement-{}.csv\"",
+                me.sub.subscriber.account_no.as_str()
+            )) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(r)
+        }
+        (&Method::GET, ["invoices"]) => {
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            let cursor = q.get("cursor").filter(|c| !c.is_empty());
+            let items = customer::invoices(&db, &me.sub.subscriber.id, cursor, limit).await?;
+            let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id.clone())).flatten();
+            read(&req, &json!({"items": items, "next_cursor": next}))
+        }
+        (&Method::GET, ["invoices", id]) => {
+            let inv = customer::invoice_of(&db, &me.sub.subscriber.id, id)
+                .await?
+                .ok_or_else(|| CustError::not_found("invoice"))?;
+            read(&req, &inv)
         }
         (&Method::GET, ["plans"]) => {
             let list: Vec<Value> = uc::offered_plans(&db).await?.iter().map(|p| plan_view(p, &me)).collect();
