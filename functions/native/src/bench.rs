@@ -334,3 +334,207 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `konnekted-bench customer`: reads of the customer API (`GET subscription`, `GET usage`,
+/// `GET wallet/entries`) through the native host with `subscribers` subscribers, each with a year
+/// of monthly payments and renewals and 30 days of usage, `concurrency` clients on loopback.
+/// The history is written straight into the tenant's SQLite file (the HTTP path would take
+/// minutes for 120,000 payments); the reads go through HTTP with signed access tokens.
+pub async fn customer(subscribers: usize, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+    use konnekted_core::usecases::customer_auth::{Access, Keys};
+    use konnekted_core::web::session;
+
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-customer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let (token, secret, realm) = ("bench-platform-token", "bench-voucher-secret", "benchp");
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--data", &dir.join("host").to_string_lossy(), "--listen", &format!("127.0.0.1:{port}")])
+        .env("KONNEKTED_PLATFORM_TOKEN", token)
+        .env("KONNEKTED_VOUCHER_SECRET", secret)
+        .env("KONNEKTED_TICK_SECONDS", "3600")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the host")?;
+    let pid = child.id().context("host pid")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .json(&json!({"realm": realm, "name": "Bench ISP", "admin_token": "bench-admin"}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("create tenant: {}", r.text().await?);
+    }
+    let plan: Value = http
+        .post(format!("{base}/api/t/{realm}/plans"))
+        .bearer_auth("bench-admin")
+        .json(&json!({"code":"home","name":"Home","price_cents":100_000,"period_seconds":2_592_000,"down_kbps":10_000,"up_kbps":2_000,"data_cap_bytes": 200_000_000_000i64}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let plan_id = plan["id"].as_str().context("plan id")?.to_owned();
+
+    // A year of history, straight into the tenant file.
+    let setup = Instant::now();
+    let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("{realm}.sqlite"))).await?;
+    let now = chrono::Utc::now();
+    let ts = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut ids = Vec::with_capacity(subscribers);
+    for chunk in (0..subscribers).collect::<Vec<_>>().chunks(500) {
+        let mut batch = Vec::new();
+        for &i in chunk {
+            let id = format!("sub-{i:06}");
+            let acct = format!("B{i:06}");
+            let expires = now + chrono::Duration::days(15);
+            batch.push(stmt!(
+                "INSERT INTO subscribers (id, account_no, account_loose, name, phone, username, password, plan_id, status, \
+                 expires_at, auto_renew, version, created_at) VALUES (?1, ?2, ?2, ?3, ?4, ?5, 'pppoe-pass', ?6, 'active', ?7, 1, 0, ?8)",
+                &id,
+                &acct,
+                format!("Subscriber {i}"),
+                format!("2547{:08}", 10_000_000 + i),
+                acct.to_lowercase(),
+                &plan_id,
+                ts(expires),
+                ts(now - chrono::Duration::days(365))
+            ));
+            for m in 0..12i64 {
+                let paid = now - chrono::Duration::days(345 - m * 30);
+                let pid_ = format!("pay-{i:06}-{m:02}");
+                let sid = format!("per-{i:06}-{m:02}");
+                batch.push(stmt!(
+                    "INSERT INTO payments (id, provider, method, provider_ref, receipt, amount_cents, subscriber_id, status, msisdn, \
+                     paid_at, received_at, applied_at) VALUES (?1, 'mpesa', 'c2b', ?2, ?2, 100000, ?3, 'applied', ?4, ?5, ?5, ?5)",
+                    &pid_,
+                    format!("R{i:06}{m:02}X"),
+                    &id,
+                    format!("2547{:08}", 10_000_000 + i),
+                    ts(paid)
+                ));
+                batch.push(stmt!(
+                    "INSERT INTO ledger (subscriber_id, kind, amount_cents, payment_id, memo, created_at) \
+                     VALUES (?1, 'payment', 100000, ?2, 'c2b', ?3)",
+                    &id,
+                    &pid_,
+                    ts(paid)
+                ));
+                batch.push(stmt!(
+                    "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 100000, ?4)",
+                    &sid,
+                    &id,
+                    &plan_id,
+                    ts(paid),
+                    ts(paid + chrono::Duration::days(30))
+                ));
+                batch.push(stmt!(
+                    "INSERT INTO ledger (subscriber_id, kind, amount_cents, subscription_id, memo, created_at) \
+                     VALUES (?1, 'renewal', -100000, ?2, 'Home', ?3)",
+                    &id,
+                    &sid,
+                    ts(paid)
+                ));
+            }
+            for d in 0..30i64 {
+                let day = (now - chrono::Duration::days(d)).format("%Y-%m-%d").to_string();
+                batch.push(stmt!(
+                    "INSERT INTO usage_daily (username, day, input_octets, output_octets, online_seconds, sessions, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, 36000, 2, ?5)",
+                    acct.to_lowercase(),
+                    day,
+                    100_000_000 + i as i64,
+                    900_000_000 + d,
+                    ts(now)
+                ));
+            }
+            ids.push(id);
+        }
+        db.batch(&batch).await?;
+    }
+    drop(db);
+    eprintln!(
+        "setup: {subscribers} subscribers, {} payments, {} ledger rows, {:.1}s",
+        subscribers * 12,
+        subscribers * 24,
+        setup.elapsed().as_secs_f64()
+    );
+
+    let settings = konnekted_core::platform::Settings {
+        public_base_url: base.clone(),
+        platform_token: konnekted_core::secret::Secret::new(token),
+        voucher_secret: konnekted_core::secret::Secret::new(secret),
+    };
+    let keys = Keys::of(&settings, realm).context("keys")?;
+    let exp = now.timestamp() + 3600;
+    let tokens: Vec<String> = ids
+        .iter()
+        .map(|id| session::sign(&keys.access, &Access { sub: id.clone(), sid: "bench".into(), exp }))
+        .collect();
+    let tokens = std::sync::Arc::new(tokens);
+    println!(
+        "customer API reads through the native host ({subscribers} subscribers, a year of monthly payments each, {concurrency} concurrent, {requests} requests per endpoint)"
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for path in ["subscription", "usage", "wallet/entries?limit=20"] {
+        let order: Vec<usize> = (0..requests).map(|_| rng.gen_range(0..tokens.len())).collect();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
+        let url = format!("{base}/api/p/{realm}/v1/{path}");
+        let cpu0 = cpu_time(pid).unwrap_or_default();
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (http, queue, tokens, url) = (http.clone(), queue.clone(), tokens.clone(), url.clone());
+            workers.push(tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0usize);
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some(i) = next else { break };
+                    let t = Instant::now();
+                    match http.get(&url).bearer_auth(&tokens[i]).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => errors += 1,
+                    }
+                    lat.push(t.elapsed());
+                }
+                (lat, errors)
+            }));
+        }
+        let (mut lat, mut errors) = (Vec::new(), 0);
+        for w in workers {
+            let (l, e) = w.await?;
+            lat.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed();
+        let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
+        lat.sort();
+        println!(
+            "  GET {path:<24} {:>6.0} req/s  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  host CPU {:.0} us/req  errors {errors}",
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            percentile(&lat, 0.50).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e6 / lat.len().max(1) as f64
+        );
+        if errors > 0 {
+            bail!("{errors} reads of {path} were not answered 200");
+        }
+    }
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -38,6 +38,19 @@ enum Command {
         #[arg(long)]
         same_subscriber: bool,
     },
+    /// Customer API reads (`GET subscription`, `GET usage`, `GET wallet/entries`) with many
+    /// subscribers and a year of payments each.
+    Customer {
+        /// Subscribers seeded.
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: usize,
+        /// Requests per endpoint.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
     Serve {
@@ -74,6 +87,9 @@ async fn main() -> anyhow::Result<()> {
                 args.push("--same-subscriber".to_owned());
             }
             bench::callbacks(&args).await
+        }
+        Command::Customer { subscribers, requests, concurrency } => {
+            bench::customer(subscribers, requests, concurrency).await
         }
         Command::Serve { data, listen } => {
             let mut c = konnekted::Config::load(None)?;
