@@ -102,6 +102,44 @@ pub fn csrf_ok(key: &[u8; 32], binding: &str, submitted: Option<&str>) -> bool {
     submitted.is_some_and(|s| constant_time_eq(s.as_bytes(), csrf_token(key, binding).as_bytes()))
 }
 
+/// The pre-sign-in cookie a sign-in form's CSRF token is bound to (there is no session yet). A
+/// visitor without one gets a fresh value with the form; a POST is accepted only with the cookie
+/// it was given and the token bound to it.
+#[derive(Debug, Clone)]
+pub struct PreSession {
+    value: String,
+    fresh: bool,
+}
+
+impl PreSession {
+    /// The visitor's pre-session from cookie `name`, else a fresh one from the request's entropy.
+    pub fn of(req: &Request<Bytes>, name: &str, entropy: &[u8; 32], label: &[u8]) -> PreSession {
+        match cookie(req, name).filter(|v| v.len() >= 16) {
+            Some(v) => PreSession { value: v.to_owned(), fresh: false },
+            None => PreSession { value: random_id(entropy, label), fresh: true },
+        }
+    }
+
+    fn binding(&self) -> String {
+        format!("pre:{}", self.value)
+    }
+
+    /// The hidden field of the sign-in form.
+    pub fn csrf_field(&self, key: &[u8; 32]) -> Markup {
+        csrf_field(&csrf_token(key, &self.binding()))
+    }
+
+    /// True when the visitor came with the cookie and the form with its token.
+    pub fn csrf_ok(&self, key: &[u8; 32], submitted: Option<&str>) -> bool {
+        !self.fresh && csrf_ok(key, &self.binding(), submitted)
+    }
+
+    /// The `Set-Cookie` value to send with the form (an hour), when the visitor had none.
+    pub fn set_cookie(&self, name: &str, path: &str) -> Option<String> {
+        self.fresh.then(|| set_cookie(name, &self.value, path, 3600, false))
+    }
+}
+
 /// `n` random bytes' worth of URL-safe text from the request's entropy (for session ids, nonces).
 pub fn random_id(entropy: &[u8; 32], label: &[u8]) -> String {
     let mut m = HmacSha256::new_from_slice(entropy).expect("HMAC takes any key length");
@@ -112,6 +150,23 @@ pub fn random_id(entropy: &[u8; 32], label: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pre_session_accepts_only_its_own_cookie_and_token() {
+        let key = [7u8; 32];
+        let bare = Request::builder().uri("/c/x/login").body(Bytes::new()).expect("request");
+        let fresh = PreSession::of(&bare, "kc_pre", &[1u8; 32], b"t");
+        let set = fresh.set_cookie("kc_pre", "/c/x").expect("a fresh pre-session sets its cookie");
+        let token = csrf_token(&key, &fresh.binding());
+        assert!(!fresh.csrf_ok(&key, Some(&token)), "no cookie yet: refused even with the token");
+        let value = set.split(';').next().expect("pair").to_owned();
+        let back = Request::builder().uri("/c/x/login").header(header::COOKIE, &value).body(Bytes::new()).expect("req");
+        let again = PreSession::of(&back, "kc_pre", &[2u8; 32], b"t");
+        assert!(again.set_cookie("kc_pre", "/c/x").is_none(), "an existing pre-session is kept");
+        assert!(again.csrf_ok(&key, Some(&token)));
+        assert!(!again.csrf_ok(&key, Some("forged")) && !again.csrf_ok(&key, None));
+        assert!(!again.csrf_ok(&[8u8; 32], Some(&token)), "another key's token");
+    }
     use serde::Deserialize;
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]

@@ -107,6 +107,42 @@ fn status_badge(cx: &PageCtx, s: &str) -> Markup {
     html! { span class=(class) { (cx.t(key)) } }
 }
 
+/// Previous / next links of a paged list (`has_next`: another page follows).
+fn pager(cx: &PageCtx, page_no: i64, of: Option<i64>, has_next: bool, href: impl Fn(i64) -> String) -> Markup {
+    html! {
+        nav.row aria-label="pages" {
+            @if page_no > 1 { a.btn.secondary href=(href(page_no - 1)) rel="prev" { (cx.t("console.prev")) } }
+            @if let Some(of) = of { span { (cx.tf("console.page_of", &[("n", &page_no.to_string()), ("of", &of.to_string())])) } }
+            @if has_next { a.btn.secondary href=(href(page_no + 1)) rel="next" { (cx.t("console.next")) } }
+        }
+    }
+}
+
+/// A raw body (callback, router report) under its summary line, cut at 4,000 characters.
+fn raw_details(summary: Markup, detail: Option<Markup>, raw: &str) -> Markup {
+    html! {
+        details.card {
+            summary { (summary) }
+            @if let Some(d) = detail { p.small { (d) } }
+            pre.small style="white-space:pre-wrap;word-break:break-all" { (raw.chars().take(4000).collect::<String>()) }
+        }
+    }
+}
+
+/// The role picker of the users and API keys forms.
+fn role_select(cx: &PageCtx, id: Option<&str>, selected: Option<Role>) -> Markup {
+    html! {
+        select id=[id] name="role" aria-label=(cx.t("console.users.role")) {
+            @for r in Role::ALL { option value=(r.as_str()) selected[Some(r) == selected] { (cx.t(role_key(r))) } }
+        }
+    }
+}
+
+/// A plan's name by id (the id itself when the plan is gone).
+pub(super) fn plan_name<'a>(all: &'a [crate::domain::plan::Plan], id: &'a str) -> &'a str {
+    all.iter().find(|p| p.id == id).map_or(id, |p| p.name.as_str())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sign-in
 
@@ -119,15 +155,13 @@ pub(crate) async fn login(
     ckey: &[u8; 32],
     ctx: &Ctx,
 ) -> Response<Bytes> {
-    let pre_existing = session::cookie(req, PRE_COOKIE).filter(|v| v.len() >= 16).map(str::to_owned);
-    let pre = pre_existing.clone().unwrap_or_else(|| session::random_id(&ctx.entropy, b"console-pre"));
+    let pre = session::PreSession::of(req, PRE_COOKIE, &ctx.entropy, b"console-pre");
     let render = |status: StatusCode, errors: &[FieldError], login: &str| {
-        let token = session::csrf_token(ckey, &format!("pre:{pre}"));
         let body = html! {
             h1 { (cx.t("console.sign_in")) }
             (form::error_summary(cx, errors))
             form method="post" action={ (base) "/login" } {
-                (session::csrf_field(&token))
+                (pre.csrf_field(ckey))
                 label for="login" { (cx.t("console.login")) }
                 input #login type="text" name="login" value=(login) autocomplete="username" required;
                 label for="password" { (cx.t("console.password")) }
@@ -140,8 +174,8 @@ pub(crate) async fn login(
             crate::web::layout::page(cx, cx.t("console.sign_in"), None, html! { div.narrow { (body) } }),
             &Policy::default(),
         );
-        if pre_existing.is_none() {
-            crate::web::add_cookie(&mut r, &session::set_cookie(PRE_COOKIE, &pre, base, 3600, false));
+        if let Some(c) = pre.set_cookie(PRE_COOKIE, base) {
+            crate::web::add_cookie(&mut r, &c);
         }
         cx.remember(&mut r);
         r
@@ -154,8 +188,7 @@ pub(crate) async fn login(
     }
     let f = form::parse(req).unwrap_or_else(|| Query::parse(None));
     let login = f.get("login").unwrap_or("").trim().to_owned();
-    let csrf_ok = pre_existing.as_ref().is_some_and(|p| session::csrf_ok(ckey, &format!("pre:{p}"), f.get("csrf")));
-    if !csrf_ok {
+    if !pre.csrf_ok(ckey, f.get("csrf")) {
         let e = FieldError { field: "login", message: cx.t("form.csrf_failed").into() };
         return render(StatusCode::FORBIDDEN, &[e], &login);
     }
@@ -253,7 +286,6 @@ async fn subscribers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now
             within.map(|d| d.to_string()).unwrap_or_default()
         )
     };
-    let plan_name = |id: &str| all_plans.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.name.clone());
     let body = html! {
         (notice(cx, q))
         div.row {
@@ -306,7 +338,7 @@ async fn subscribers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now
                         td { a href={ (base) "/subscribers/" (s.subscriber.id) } { (s.subscriber.account_no) } }
                         td { (s.subscriber.name) }
                         td { (s.subscriber.phone.as_deref().unwrap_or("—")) }
-                        td { (plan_name(&s.subscriber.plan_id)) }
+                        td { (plan_name(&all_plans, &s.subscriber.plan_id)) }
                         td { (status_badge(cx, s.subscriber.status.as_str())) }
                         td { (eat_opt(cx, s.subscriber.expires_at)) }
                         td.num { (cx.kes(s.balance_cents)) }
@@ -314,11 +346,7 @@ async fn subscribers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now
                 }
             }
         } }
-        nav.row aria-label="pages" {
-            @if page_no > 1 { a.btn.secondary href=(qs(page_no - 1)) rel="prev" { (cx.t("console.prev")) } }
-            span { (cx.tf("console.page_of", &[("n", &page_no.to_string()), ("of", &pages.to_string())])) }
-            @if page_no < pages { a.btn.secondary href=(qs(page_no + 1)) rel="next" { (cx.t("console.next")) } }
-        }
+        (pager(cx, page_no, Some(pages), page_no < pages, qs))
     };
     Ok(page(cx, st, "subscribers", cx.t("console.nav.subscribers"), body))
 }
@@ -769,11 +797,11 @@ async fn callbacks_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> Pa
     let body = html! {
         h1 { (cx.t("console.nav.callbacks")) }
         @for c in &list {
-            details.card {
-                summary { (eat_str(cx, &c.received_at)) " · " (c.provider) " " (c.kind) " · " (c.outcome) " · HTTP " (c.http_status) }
-                p.small { (c.detail.as_deref().unwrap_or("")) " " (c.provider_ref.as_deref().unwrap_or("")) }
-                pre.small style="white-space:pre-wrap;word-break:break-all" { (c.raw_body.chars().take(4000).collect::<String>()) }
-            }
+            (raw_details(
+                html! { (eat_str(cx, &c.received_at)) " · " (c.provider) " " (c.kind) " · " (c.outcome) " · HTTP " (c.http_status) },
+                Some(html! { (c.detail.as_deref().unwrap_or("")) " " (c.provider_ref.as_deref().unwrap_or("")) }),
+                &c.raw_body,
+            ))
         }
     };
     Ok(page(cx, st, "callbacks", cx.t("console.nav.callbacks"), body))
@@ -799,10 +827,11 @@ async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
         } }
         h2 { (cx.t("console.router.reports")) }
         @for r in list.iter().take(30) {
-            details.card {
-                summary { (r.router) " · " (eat_str(cx, &r.received_at)) " · " (r.outcome) }
-                pre.small style="white-space:pre-wrap;word-break:break-all" { (serde_json::to_string_pretty(&r.report).unwrap_or_default().chars().take(4000).collect::<String>()) }
-            }
+            (raw_details(
+                html! { (r.router) " · " (eat_str(cx, &r.received_at)) " · " (r.outcome) },
+                None,
+                &serde_json::to_string_pretty(&r.report).unwrap_or_default(),
+            ))
         }
     };
     Ok(page(cx, st, "routers", cx.t("console.nav.routers"), body))
@@ -842,7 +871,6 @@ async fn users_page(
     let keys = staff::keys(db).await?;
     let errors: &[FieldError] = new_secret.map_or(&[], |n| n.1);
     let secret = new_secret.map(|n| n.0).filter(|s| !s.is_empty());
-    let roles = Role::ALL;
     let base = st.base();
     let body = html! {
         (notice(cx, q))
@@ -861,7 +889,7 @@ async fn users_page(
                     td { @if u.id != st.user.id {
                         form.row method="post" action={ (base) "/users/" (u.id) } {
                             (st.csrf_field())
-                            select name="role" aria-label=(cx.t("console.users.role")) { @for r in roles { option value=(r.as_str()) selected[r == u.role] { (cx.t(role_key(r))) } } }
+                            (role_select(cx, None, Some(u.role)))
                             select name="active" aria-label=(cx.t("console.users.active")) {
                                 option value="1" selected[u.active] { (cx.t("console.users.on")) }
                                 option value="0" selected[!u.active] { (cx.t("console.users.off")) }
@@ -880,7 +908,7 @@ async fn users_page(
             label for="u_name" { (cx.t("console.sub.name")) }
             input #u_name type="text" name="name" required;
             label for="u_role" { (cx.t("console.users.role")) }
-            select #u_role name="role" { @for r in roles { option value=(r.as_str()) { (cx.t(role_key(r))) } } }
+            (role_select(cx, Some("u_role"), None))
             label for="u_password" { (cx.t("console.password")) span.hint { (cx.t("console.users.password_hint")) } }
             input #u_password type="password" name="password" autocomplete="new-password" required;
             p { button type="submit" { (cx.t("console.users.add")) } }
@@ -905,7 +933,7 @@ async fn users_page(
             label for="k_name" { (cx.t("console.plan.name")) }
             input #k_name type="text" name="name" required;
             label for="k_role" { (cx.t("console.users.role")) }
-            select #k_role name="role" { @for r in roles { option value=(r.as_str()) { (cx.t(role_key(r))) } } }
+            (role_select(cx, Some("k_role"), None))
             p { button type="submit" { (cx.t("console.keys.add")) } }
         }
     };
@@ -1002,10 +1030,7 @@ async fn audit_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageRe
                      td.small { code { (e.before.as_deref().unwrap_or("")) } } td.small { code { (e.after.as_deref().unwrap_or("")) } } }
             } }
         } }
-        nav.row {
-            @if page_no > 1 { a.btn.secondary href={ (st.base()) "/audit?page=" (page_no - 1) } { (cx.t("console.prev")) } }
-            @if list.len() == 100 { a.btn.secondary href={ (st.base()) "/audit?page=" (page_no + 1) } { (cx.t("console.next")) } }
-        }
+        (pager(cx, page_no, None, list.len() == 100, |n| format!("{}/audit?page={n}", st.base())))
     };
     Ok(page(cx, st, "audit", cx.t("console.nav.audit"), body))
 }

@@ -136,16 +136,14 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
 }
 
 async fn login<P: Platform>(p: &P, cx: &PageCtx, req: &Request<Bytes>, k: &Keys, ctx: &Ctx) -> Response<Bytes> {
-    let pre_existing = session::cookie(req, PRE_COOKIE).filter(|v| v.len() >= 16).map(str::to_owned);
-    let pre = pre_existing.clone().unwrap_or_else(|| session::random_id(&ctx.entropy, b"platform-pre"));
+    let pre = session::PreSession::of(req, PRE_COOKIE, &ctx.entropy, b"platform-pre");
     let render = |status: StatusCode, errors: &[FieldError]| {
-        let token = session::csrf_token(&k.csrf, &format!("pre:{pre}"));
         let body = html! {
             div.narrow {
                 h1 { (cx.t("console.platform.title")) }
                 (form::error_summary(cx, errors))
                 form method="post" action={ (BASE) "/login" } {
-                    (session::csrf_field(&token))
+                    (pre.csrf_field(&k.csrf))
                     label for="token" { (cx.t("console.platform.token")) span.hint { (cx.t("console.platform.token_hint")) } }
                     input #token type="password" name="token" autocomplete="current-password" required;
                     p { button.block type="submit" { (cx.t("console.sign_in")) } }
@@ -153,8 +151,8 @@ async fn login<P: Platform>(p: &P, cx: &PageCtx, req: &Request<Bytes>, k: &Keys,
             }
         };
         let mut r = respond(cx, status, cx.t("console.platform.title"), false, body);
-        if pre_existing.is_none() {
-            crate::web::add_cookie(&mut r, &session::set_cookie(PRE_COOKIE, &pre, BASE, 3600, false));
+        if let Some(c) = pre.set_cookie(PRE_COOKIE, BASE) {
+            crate::web::add_cookie(&mut r, &c);
         }
         r
     };
@@ -164,8 +162,7 @@ async fn login<P: Platform>(p: &P, cx: &PageCtx, req: &Request<Bytes>, k: &Keys,
         _ => return render(StatusCode::METHOD_NOT_ALLOWED, &[]),
     }
     let f = form::parse(req).unwrap_or_else(|| Query::parse(None));
-    let csrf_ok = pre_existing.as_ref().is_some_and(|p| session::csrf_ok(&k.csrf, &format!("pre:{p}"), f.get("csrf")));
-    if !csrf_ok {
+    if !pre.csrf_ok(&k.csrf, f.get("csrf")) {
         return render(
             StatusCode::FORBIDDEN,
             &[FieldError { field: "token", message: cx.t("form.csrf_failed").into() }],

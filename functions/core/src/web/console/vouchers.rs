@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use maud::{Markup, html};
 
 use super::Staff;
-use super::pages::{PageError, PageResult, audit, done, eat_str, need, notice, uc_message};
+use super::pages::{PageError, PageResult, audit, done, eat_str, need, notice, plan_name, uc_message};
 use crate::api::Query;
 use crate::db::Db;
 use crate::domain::plan::PlanKind;
@@ -68,7 +68,6 @@ pub(super) async fn page(
     } else {
         staff::users(db).await?.into_iter().filter(|u| u.role == Role::Agent && u.active).map(|u| u.login).collect()
     };
-    let plan_name = |id: &str| all_plans.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.name.clone());
     let base = st.base();
     let v = |k: &str| f.get(k).unwrap_or("").to_owned();
     let body = html! {
@@ -85,7 +84,7 @@ pub(super) async fn page(
             tbody { @for b in list.iter().filter(|b| visible(st, b)) {
                 tr {
                     td { (b.id) }
-                    td { (plan_name(&b.plan_id)) }
+                    td { (plan_name(&all_plans, &b.plan_id)) }
                     td.num { (b.count) }
                     td.num { (b.price_cents.map_or_else(|| cx.t("console.vouchers.plan_price").to_owned(), |c| cx.kes(c))) }
                     td { (if b.kind == vouchers::KIND_ONLINE { voucher_report::ONLINE_AGENT } else { b.agent.as_str() }) }
