@@ -60,6 +60,13 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                     Ok(n) => run.reminders = n,
                     Err(e) => run.error = Some(format!("reminders: {e}")),
                 }
+                // Captive buyers get their code by SMS too (once per sale).
+                if let Ok(key) = crate::usecases::vouchers::key(p.settings(), &t.realm)
+                    && let Err(e) =
+                        crate::usecases::sms::voucher_codes(&db, &key, &t.realm, &t.settings, &mut ids, ctx.now).await
+                {
+                    run.error = Some(format!("voucher codes: {e}"));
+                }
                 match crate::usecases::sms::gateway(p, &db).await {
                     Ok(Some(g)) => match crate::usecases::sms::drain(&db, &g, ctx.now, 500).await {
                         Ok(r) => run.sms = Some(r),

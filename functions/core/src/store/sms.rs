@@ -343,6 +343,49 @@ pub async fn reminder_candidates(
         .collect()
 }
 
+/// A message to a number (not a subscriber), once per `dedupe_key`.
+pub fn enqueue_once(
+    id: &str,
+    to: &str,
+    body: &str,
+    kind: Kind,
+    language: &str,
+    dedupe_key: &str,
+    at: &str,
+) -> Statement {
+    stmt!(
+        "INSERT OR IGNORE INTO sms_outbox (id, to_msisdn, body, kind, language, status, created_at, dedupe_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+        id,
+        to,
+        body,
+        kind.as_str(),
+        language,
+        at,
+        dedupe_key
+    )
+}
+
+/// Captive-portal sales paid since `since` whose code has not been sent by SMS yet:
+/// (checkout request id, buyer's number, package name).
+pub async fn paid_sales_without_code_sms(
+    db: &impl Db,
+    since: &str,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT h.checkout_request_id, h.msisdn, p.name FROM hotspot_sales h \
+             JOIN stk_requests s ON s.checkout_request_id = h.checkout_request_id \
+             JOIN plans p ON p.id = h.plan_id \
+             WHERE s.status = 'paid' AND h.created_at >= ?1 \
+               AND NOT EXISTS (SELECT 1 FROM sms_outbox o WHERE o.dedupe_key = 'voucher:' || h.checkout_request_id) \
+             ORDER BY h.created_at LIMIT 500",
+            since
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("checkout_request_id")?, r.text("msisdn")?, r.text("name")?))).collect()
+}
+
 /// Ids of subscribers with a phone in one of `statuses` (for broadcasts).
 pub async fn subscriber_ids_with_phone(db: &impl Db, statuses: &[&str]) -> Result<Vec<String>, StoreError> {
     let list = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());

@@ -319,6 +319,40 @@ pub async fn reminders(
     Ok(queued)
 }
 
+/// Sends each captive-portal buyer the code their payment bought, once, whether or not their
+/// browser stayed on the waiting page: a paid sale without a code gets one minted now (the same
+/// one the page shows). Sales older than a day are left alone.
+pub async fn voucher_codes(
+    db: &impl Db,
+    key: &crate::domain::voucher::VoucherKey,
+    realm: &crate::domain::Realm,
+    settings: &TenantSettings,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<usize, UseCaseError> {
+    let lang = Lang::from_tag(&settings.default_language).unwrap_or(Lang::Sw);
+    let mut queued = 0;
+    for (checkout, msisdn, package) in store::paid_sales_without_code_sms(db, &fmt_ts(now - Duration::days(1))).await? {
+        let (batch, serial) = crate::usecases::hotspot_sales::mint(db, &checkout, now).await?;
+        let Some(id) = crate::domain::voucher::VoucherId::new(batch, serial) else { continue };
+        let code = key.code(realm, id).to_string();
+        let body = lang.tf("sms.voucher", &[("package", &package), ("code", &code)]);
+        let n = db
+            .batch(&[store::enqueue_once(
+                &ids.uuid(),
+                &msisdn,
+                &body,
+                Kind::Transactional,
+                lang.tag(),
+                &format!("voucher:{checkout}"),
+                &fmt_ts(now),
+            )])
+            .await?;
+        queued += usize::from(n.first().copied().unwrap_or(0) > 0);
+    }
+    Ok(queued)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastInput {
@@ -695,6 +729,67 @@ mod tests {
         assert!(g.sent.borrow().iter().all(|m| m.bulk));
         let bad = BroadcastInput { message_en: String::new(), message_sw: "x".into(), to: None };
         assert!(run(broadcast(&db, &settings, bad, &mut ids, noon)).is_err());
+    }
+
+    #[test]
+    fn sms_captive_buyer_gets_the_code_the_page_shows_once_even_without_looking() {
+        use crate::domain::voucher::VoucherKey;
+        let now = t("2026-12-04T09:00:00Z");
+        let (db, settings, _, _) = setup(now);
+        let mut ids = ids_at(now + Duration::seconds(1));
+        let plan = PlanInput {
+            code: "wifi-1h".into(),
+            name: "1 hour".into(),
+            kind: PlanKind::Hotspot,
+            price_cents: 1000,
+            period_seconds: 3600,
+            down_kbps: 2000,
+            up_kbps: 1000,
+            data_cap_bytes: None,
+            max_devices: 1,
+        };
+        let p = run(create_plan(&db, plan, &mut ids, now)).expect("plan");
+        let at = fmt_ts(now);
+        let sale = |id: &str, status: &str| {
+            let s = crate::store::hotspot_sales::Sale {
+                checkout_request_id: id.into(),
+                plan_id: p.id.clone(),
+                msisdn: "254708374149".into(),
+                amount_cents: 1000,
+                visitor: "v1".into(),
+                mac: None,
+                minted: None,
+                created_at: at.clone(),
+            };
+            run(db.batch(&[
+                crate::store::hotspot_sales::ensure_sales_account(&p.id, "pw", &at),
+                crate::store::hotspot_sales::insert(&s),
+                crate::stmt!(
+                    "INSERT INTO stk_requests (checkout_request_id, merchant_request_id, subscriber_id, msisdn, \
+                     amount_cents, account_ref, status, created_at) VALUES (?1, 'm', 'hotspot-sales', '254708374149', \
+                     1000, 'HOTSPOT', ?2, ?3)",
+                    id,
+                    status,
+                    &at
+                ),
+            ]))
+            .expect("sale");
+        };
+        sale("ws_CO_paid", "paid");
+        sale("ws_CO_pending", "pending");
+        let realm = crate::domain::Realm::parse("test").expect("realm");
+        let key = VoucherKey::derive(b"secret", &realm).expect("key");
+        assert_eq!(run(voucher_codes(&db, &key, &realm, &settings, &mut ids, now)).expect("codes"), 1);
+        assert_eq!(run(voucher_codes(&db, &key, &realm, &settings, &mut ids, now)).expect("codes"), 0, "once");
+        let m = outbox(&db);
+        let sms = m.iter().find(|x| x.to == "254708374149").expect("code SMS");
+        // the code the waiting page shows (it reads the same mint)
+        let (minted, _) = run(crate::usecases::hotspot_sales::state(&db, &key, &realm, "ws_CO_paid", "v1", now))
+            .expect("state")
+            .expect("sale");
+        let (b, s) = minted.minted.expect("minted");
+        let code = key.code(&realm, crate::domain::voucher::VoucherId::new(b, s).expect("id")).to_string();
+        assert_eq!(sms.body, format!("Nambari yako ya Wi-Fi (1 hour): {code}. Iandike kwenye ukurasa wa kuingia."));
     }
 
     #[test]

@@ -27,4 +27,9 @@ pub const MESSAGES: &[Message] = &[
         "Internet for account {account} expired {when}. Pay KES {amount} to reconnect.",
         "Intaneti ya akaunti {account} imeisha {when}. Lipa KES {amount} kurejesha huduma.",
     ),
+    (
+        "sms.voucher",
+        "Your {package} Wi-Fi code: {code}. Type it on the login page.",
+        "Nambari yako ya Wi-Fi ({package}): {code}. Iandike kwenye ukurasa wa kuingia.",
+    ),
 ];
