@@ -175,8 +175,8 @@ pub struct TenantAgent {
     pub coa_sources: Vec<std::net::IpAddr>,
     cursor: Option<i64>,
     applied: Option<BTreeMap<String, Applied>>,
-    /// FreeRADIUS's foreign-accounting log (None: not reported).
-    foreign: Option<ForeignAcctReader>,
+    /// FreeRADIUS's foreign-accounting logs, one per node on this host (none: not reported).
+    foreign: Vec<ForeignAcctReader>,
     metrics: Arc<Metrics>,
 }
 
@@ -197,7 +197,7 @@ impl TenantAgent {
             coa_sources: Vec::new(),
             cursor: None,
             applied: None,
-            foreign: None,
+            foreign: Vec::new(),
             metrics: Metrics::new(),
         })
     }
@@ -210,26 +210,31 @@ impl TenantAgent {
 
     /// Report accounting this tenant's NASes sent for other realms, read from FreeRADIUS's
     /// foreign-accounting log at `path` (`<log_dir>/foreign-acct.log`), in each pass's run report
-    /// and in `metrics`.
+    /// and in `metrics`. Call it once per log: each FreeRADIUS node writes its own.
     pub fn with_foreign_acct(mut self, path: std::path::PathBuf, metrics: Arc<Metrics>) -> TenantAgent {
-        self.foreign = Some(ForeignAcctReader::new(path));
+        self.foreign.push(ForeignAcctReader::new(path));
         self.metrics = metrics;
         self
     }
 
-    /// New lines of the foreign-accounting log sent by this tenant's NASes (not yet committed).
-    fn read_foreign(&self) -> Option<(konnekted_radius::foreign_acct::ForeignAcctBatch, Vec<ForeignAcct>)> {
-        let reader = self.foreign.as_ref()?;
-        match reader.read() {
-            Ok(batch) => {
-                let own = batch.records.iter().filter(|r| r.nas_tenant == self.cfg.realm).cloned().collect();
-                Some((batch, own))
-            }
-            Err(e) => {
-                tracing::warn!(realm = %self.cfg.realm, path = %reader.path().display(), error = %e, "cannot read foreign-accounting log");
-                None
+    /// New lines of the foreign-accounting logs sent by this tenant's NASes (not yet committed):
+    /// per log its batch (by index into `self.foreign`), and this tenant's records of all of them.
+    fn read_foreign(&self) -> (Vec<(usize, konnekted_radius::foreign_acct::ForeignAcctBatch)>, Vec<ForeignAcct>) {
+        let mut batches = Vec::new();
+        let mut own = Vec::new();
+        for (i, reader) in self.foreign.iter().enumerate() {
+            match reader.read() {
+                Ok(batch) => {
+                    own.extend(batch.records.iter().filter(|r| r.nas_tenant == self.cfg.realm).cloned());
+                    batches.push((i, batch));
+                }
+                // the other logs are still read; this one is read again next time
+                Err(e) => {
+                    tracing::warn!(realm = %self.cfg.realm, path = %reader.path().display(), error = %e, "cannot read foreign-accounting log")
+                }
             }
         }
+        (batches, own)
     }
 
     pub fn realm(&self) -> &str {
@@ -299,8 +304,7 @@ impl TenantAgent {
         self.applied = Some(after);
         self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));
         let drift = (report.added + report.changed + report.removed) as u64;
-        let foreign = self.read_foreign();
-        let foreign_records: Vec<ForeignAcct> = foreign.as_ref().map(|(_, own)| own.clone()).unwrap_or_default();
+        let (foreign_batches, foreign_records) = self.read_foreign();
         let body = Report {
             router: REPORT_ROUTER.into(),
             started_at: None,
@@ -326,11 +330,11 @@ impl TenantAgent {
         match self.edge.report(&body).await {
             Ok(()) => {
                 // Counted and moved past only once delivered: an undelivered report is repeated.
-                if let (Some((batch, own)), Some(reader)) = (&foreign, self.foreign.as_mut()) {
-                    reader.commit(batch);
-                    for r in own {
-                        self.metrics.add_foreign_accounting(&r.nas_tenant, &r.realm, 1);
-                    }
+                for (i, batch) in &foreign_batches {
+                    self.foreign[*i].commit(batch);
+                }
+                for r in &foreign_records {
+                    self.metrics.add_foreign_accounting(&r.nas_tenant, &r.realm, 1);
                 }
             }
             Err(e) => tracing::warn!(realm = %self.cfg.realm, error = %e, "report not delivered"),

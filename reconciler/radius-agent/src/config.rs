@@ -4,6 +4,7 @@
 //! edge_url = "https://edge.example"
 //! metrics_addr = "127.0.0.1:9465"   # optional: GET /metrics
 //! foreign_acct_log = "/var/log/konnekted-radius/foreign-acct.log"   # optional, see below
+//! # or, several FreeRADIUS nodes on this host: foreign_acct_logs = ["…/a/foreign-acct.log", "…/b/…"]
 //!
 //! [intervals]            # all optional
 //! full_pass_secs = 300   # jittered ±20 %
@@ -33,7 +34,10 @@
 //! them; one that is not fails over at once). Empty: the system picks the source address.
 //!
 //! `foreign_acct_log` is FreeRADIUS's log of accounting a tenant's NAS sent for another realm; it
-//! defaults to `<log_dir>/foreign-acct.log` of `radius_config`'s server. Without either it is not read.
+//! defaults to `<log_dir>/foreign-acct.log` of `radius_config`'s server, or with `[[server.nodes]]`
+//! there, of every node (each node writes its own; `foreign_acct_logs` lists several by hand).
+//! Without any it is not read. A node on another host writes its log there: run an agent there too
+//! (with no tenants' CoA of its own to send) or ship the file; this agent reads local files only.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -62,9 +66,10 @@ pub struct Config {
     pub edge_url: String,
     pub intervals: Intervals,
     pub tenants: Vec<TenantConfig>,
-    /// FreeRADIUS's foreign-accounting log (accounting a tenant's NAS sent for another realm);
-    /// default `<log_dir>/foreign-acct.log` of `radius_config`'s server. None: not reported.
-    pub foreign_acct_log: Option<PathBuf>,
+    /// FreeRADIUS's foreign-accounting logs (accounting a tenant's NAS sent for another realm), one
+    /// per node on this host; default `<log_dir>/foreign-acct.log` of each of `radius_config`'s
+    /// nodes (or its server). Empty: not reported.
+    pub foreign_acct_logs: Vec<PathBuf>,
     /// Serve `GET /metrics` here (None: no listener).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Source addresses of CoA/Disconnect, in order (the cluster's node addresses).
@@ -81,6 +86,8 @@ struct ConfigFile {
     #[serde(default)]
     tenants: Vec<TenantFile>,
     foreign_acct_log: Option<PathBuf>,
+    #[serde(default)]
+    foreign_acct_logs: Vec<PathBuf>,
     metrics_addr: Option<std::net::SocketAddr>,
     #[serde(default)]
     coa_sources: Vec<std::net::IpAddr>,
@@ -273,13 +280,22 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text)?;
         let radius = file.radius_config.as_deref().map(read_radius).transpose()?;
-        let foreign_acct_log = file.foreign_acct_log.or_else(|| {
-            radius.as_ref().map(|r| r.server.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG))
-        });
+        let mut foreign_acct_logs: Vec<PathBuf> =
+            file.foreign_acct_log.into_iter().chain(file.foreign_acct_logs).collect();
+        if foreign_acct_logs.is_empty()
+            && let Some(r) = &radius
+        {
+            for p in r.server.processes() {
+                let log = p.log_dir.join(konnekted_radius::foreign_acct::FOREIGN_ACCT_LOG);
+                if !foreign_acct_logs.contains(&log) {
+                    foreign_acct_logs.push(log);
+                }
+            }
+        }
         let mut c = Config {
             edge_url: env("KONNEKTED_EDGE_URL").unwrap_or(file.edge_url),
             intervals: file.intervals,
-            foreign_acct_log,
+            foreign_acct_logs,
             metrics_addr: file.metrics_addr,
             coa_sources: file.coa_sources,
             tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
@@ -396,6 +412,38 @@ db = { kind = "sqlite", path = "beta.db" }
             (t.nas[0].ip, t.nas[0].coa_port, t.nas[0].secret.expose()),
             (Ipv4Addr::new(10, 1, 0, 1), 3799, "s3")
         );
+    }
+
+    #[test]
+    fn foreign_acct_logs_default_to_every_nodes_log_dir() {
+        let agent =
+            "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\nrealm = \"acme-net\"\n";
+        let parse = |agent: &str, radius: String| {
+            Config::parse(
+                agent,
+                |k| k.starts_with("KONNEKTED_SYNC_KEY_").then(|| "k".into()),
+                move |_| Ok(toml::from_str(&radius).unwrap()),
+            )
+            .unwrap()
+        };
+        let single = format!("[server]\nlog_dir = \"/var/log/kr\"\n{RADIUS}");
+        assert_eq!(parse(agent, single).foreign_acct_logs, [PathBuf::from("/var/log/kr/foreign-acct.log")]);
+        // two nodes on this host with their own log dirs, a third on the server's: each log once
+        let nodes = format!(
+            "[server]\nlog_dir = \"/var/log/kr\"\n[[server.nodes]]\nname = \"a\"\nlog_dir = \"/var/log/kr-a\"\n\
+             [[server.nodes]]\nname = \"b\"\nlog_dir = \"/var/log/kr-b\"\n[[server.nodes]]\nname = \"c\"\n{RADIUS}"
+        );
+        assert_eq!(
+            parse(agent, nodes.clone()).foreign_acct_logs,
+            [
+                PathBuf::from("/var/log/kr-a/foreign-acct.log"),
+                PathBuf::from("/var/log/kr-b/foreign-acct.log"),
+                PathBuf::from("/var/log/kr/foreign-acct.log"),
+            ]
+        );
+        // given by hand: those alone
+        let own = format!("foreign_acct_log = \"/x/f.log\"\nforeign_acct_logs = [\"/y/f.log\"]\n{agent}");
+        assert_eq!(parse(&own, nodes).foreign_acct_logs, [PathBuf::from("/x/f.log"), PathBuf::from("/y/f.log")]);
     }
 
     #[test]

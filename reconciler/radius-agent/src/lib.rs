@@ -141,10 +141,10 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         match TenantAgent::new(&config.edge_url, t, &config.intervals) {
             Ok(agent) => {
                 let agent = agent.with_coa_sources(config.coa_sources.clone());
-                let agent = match &config.foreign_acct_log {
-                    Some(path) => agent.with_foreign_acct(path.clone(), metrics.clone()),
-                    None => agent,
-                };
+                let agent = config
+                    .foreign_acct_logs
+                    .iter()
+                    .fold(agent, |a, path| a.with_foreign_acct(path.clone(), metrics.clone()));
                 tasks.spawn(run_tenant(agent, config.intervals.clone(), shutdown.clone()));
             }
             Err(e) => tracing::error!(realm = %realm, error = %e, "tenant not started"),

@@ -234,6 +234,38 @@ async fn coa_no_node_trusted_is_an_error_after_every_source() {
 }
 
 #[tokio::test]
+async fn foreign_accounting_of_two_nodes_logs_is_reported_once_each() {
+    let edge = Edge::start("acme").await;
+    edge.seed().await;
+    let (settings, _db) = radius(&edge.dir).await;
+    // each FreeRADIUS node writes its own foreign-accounting log
+    let (log_a, log_b) = (edge.dir.0.join("log-a-foreign.log"), edge.dir.0.join("log-b-foreign.log"));
+    std::fs::write(&log_a, "1795737600\tacme:pop1\tbeta\t127.0.0.2\tbob@beta\tStart\tsess-1\n").unwrap();
+    std::fs::write(
+        &log_b,
+        "1795737660\tacme:pop1\tbeta\t127.0.0.2\tbob@beta\tStop\tsess-1\n\
+         1795737660\tbeta:pop1\tacme\t127.0.0.3\talice@acme\tStart\tsess-2\n",
+    )
+    .unwrap();
+    let metrics = konnekted_radius_agent::metrics::Metrics::new();
+    let mut agent = edge
+        .agent(&settings, vec![], InactivePolicy::Reject)
+        .with_foreign_acct(log_a.clone(), metrics.clone())
+        .with_foreign_acct(log_b.clone(), metrics.clone());
+    let out = agent.try_pass().await.expect("pass");
+    let seen: Vec<(&str, &str)> = out.foreign.iter().map(|r| (r.status.as_str(), r.session_id.as_str())).collect();
+    assert_eq!(seen, [("Start", "sess-1"), ("Stop", "sess-1")], "acme's NAS only, from both logs");
+    assert_eq!(metrics.foreign_accounting("acme", "beta"), 2);
+    assert!(agent.try_pass().await.expect("pass").foreign.is_empty(), "reported once");
+    // a new line in one log is picked up alone
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log_a).unwrap();
+    f.write_all(b"1795737720\tacme:pop1\tbeta\t127.0.0.2\tbob@beta\tStart\tsess-3\n").unwrap();
+    let out = agent.try_pass().await.expect("pass");
+    assert_eq!(out.foreign.iter().map(|r| r.session_id.as_str()).collect::<Vec<_>>(), ["sess-3"]);
+}
+
+#[tokio::test]
 async fn pass_with_active_subscriber_writes_radcheck_and_group() {
     let edge = Edge::start("acme").await;
     let (_, user) = edge.seed().await;
@@ -369,7 +401,7 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
         edge_url: edge.base.clone(),
         intervals: Intervals::default(),
         tenants: vec![ghost, edge.config(&settings, vec![], InactivePolicy::Reject)],
-        foreign_acct_log: None,
+        foreign_acct_logs: vec![],
         metrics_addr: None,
         coa_sources: vec![],
     };
