@@ -358,4 +358,15 @@ async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
 
     let (s, v) = call(&e, "GET", "sessions/current", Some(&t), None).await;
     assert_eq!(s, 404, "not online: {v}");
+
+    // notifications: the receipt of the payment, never the sign-in code
+    let (s, n) = call(&e, "GET", "me/notifications", Some(&t), None).await;
+    assert_eq!(s, 200, "{n}");
+    let items = n["items"].as_array().expect("items");
+    assert!(items.iter().any(|m| m["body"].as_str().unwrap_or("").contains("INV1PAY001")), "the receipt: {n}");
+    assert!(items.iter().all(|m| !m["body"].as_str().unwrap_or("").contains("sign-in code")), "no codes: {n}");
+    let (s, p) = call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": false}))).await;
+    assert_eq!((s, p["promotional_sms"].as_bool()), (200, Some(false)), "{p}");
+    let (s, p) = call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": true}))).await;
+    assert_eq!((s, p["promotional_sms"].as_bool()), (200, Some(true)), "{p}");
 }

@@ -419,3 +419,34 @@ pub async fn invoice_of(db: &impl Db, subscriber_id: &str, id: &str) -> Result<O
         db.query(&stmt!(format!("{INVOICE_SQL} WHERE s.id = ?1 AND s.subscriber_id = ?2"), id, subscriber_id)).await?;
     rows.first().map(|r| invoice(&r)).transpose()
 }
+
+/// Messages sent to the subscriber about their account (receipts, reminders, broadcasts), newest
+/// first. Sign-in codes are written without a subscriber and are never listed.
+pub async fn notifications(
+    db: &impl Db,
+    subscriber_id: &str,
+    limit: i64,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT id, kind, body, language, status, created_at, sent_at FROM sms_outbox WHERE subscriber_id = ?1 \
+             ORDER BY created_at DESC, id DESC LIMIT ?2",
+            subscriber_id,
+            limit
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "id": r.text("id")?, "channel": "sms", "kind": r.text("kind")?, "body": r.text("body")?,
+                "language": r.text("language")?, "status": r.text("status")?,
+                "created_at": r.text("created_at")?, "sent_at": r.opt_text("sent_at")?,
+            }))
+        })
+        .collect()
+}
+
+/// The subscriber takes back their own opt-out (an operator's or the provider's stays).
+pub fn opt_in_own(msisdn: &str) -> Statement {
+    stmt!("DELETE FROM sms_optouts WHERE msisdn = ?1 AND source = 'subscriber'", msisdn)
+}

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiResult, Params, Query, body_json, client_ip, tenant_of};
 use crate::Ctx;
-use crate::db::StoreError;
+use crate::db::{Db, StoreError};
 use crate::domain::money::CURRENCY;
 use crate::domain::plan::Plan;
 use crate::domain::time::fmt_ts;
@@ -175,6 +175,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "me"),
     ("PUT", "me/password"),
     ("PUT", "me/pppoe-password"),
+    ("GET", "me/notifications"),
+    ("PUT", "me/notification-preferences"),
     ("GET", "plans"),
     ("GET", "plans/{id}"),
     ("GET", "subscription"),
@@ -327,6 +329,31 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
                 crate::usecases::subscribers::SubscriberPatch { password: Some(b.password), ..Default::default() };
             crate::usecases::subscribers::update_subscriber(&db, &me.sub.subscriber.id, patch, now).await?;
             answer(StatusCode::OK, &json!({"pppoe_password_set": true, "applies": "at your next connection"}))
+        }
+        (&Method::GET, ["me", "notifications"]) => {
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            let items = customer::notifications(&db, &me.sub.subscriber.id, limit).await?;
+            read(&req, &json!({"items": items}))
+        }
+        (&Method::PUT, ["me", "notification-preferences"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct N {
+                /// Offers and announcements by SMS (receipts, reminders and codes always go).
+                promotional_sms: bool,
+            }
+            let n: N = body_json(&req)?;
+            let phone = me.sub.subscriber.phone.as_ref().ok_or_else(|| {
+                CustError::new(StatusCode::BAD_REQUEST, "invalid_request", "this account has no phone number on file")
+            })?;
+            let stmt = if n.promotional_sms {
+                customer::opt_in_own(phone.as_str())
+            } else {
+                crate::store::sms::opt_out(phone.as_str(), "subscriber", &fmt_ts(now))
+            };
+            db.batch(&[stmt]).await?;
+            let out = crate::store::sms::opted_out(&db, phone.as_str()).await?;
+            answer(StatusCode::OK, &json!({"promotional_sms": !out, "transactional_sms": true}))
         }
         (&Method::GET, ["sessions", "current"]) => {
             let items = customer::online_of(&db, me.sub.subscriber.username.as_str()).await?;
