@@ -538,3 +538,363 @@ pub async fn customer(subscribers: usize, requests: usize, concurrency: usize) -
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Starts the host under test (this same binary's hidden `serve`) on a fresh data folder.
+async fn start_host(dir: &std::path::Path, token: &str) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--data", &dir.join("host").to_string_lossy(), "--listen", &format!("127.0.0.1:{port}")])
+        .env("KONNEKTED_PLATFORM_TOKEN", token)
+        .env("KONNEKTED_VOUCHER_SECRET", "bench-voucher-secret")
+        .env("KONNEKTED_TICK_SECONDS", "3600")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the host")?;
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            return Ok((child, base));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the host did not answer /health")
+}
+
+/// `konnekted-bench vouchers`: codes generated and verified per second on one core (in process),
+/// then first uses through the native host's `POST /radius/voucher` (what FreeRADIUS calls) at
+/// `concurrency` in flight, each code raced by two devices at once: exactly one may win.
+pub async fn vouchers(n: usize, concurrency: usize) -> anyhow::Result<()> {
+    use konnekted_core::domain::Realm;
+    use konnekted_core::domain::voucher::{VoucherId, VoucherKey};
+
+    // 1. Generation and verification, one thread.
+    let realm = Realm::parse("bench").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = VoucherKey::derive(b"bench-voucher-secret", &realm).context("key")?;
+    let gen_n: u32 = 200_000;
+    let t = Instant::now();
+    let mut codes = Vec::with_capacity(gen_n as usize);
+    for i in 0..gen_n {
+        let id = VoucherId::new(1 + i / 100_000, i % 100_000).context("id")?;
+        codes.push(key.code(&realm, id).to_string());
+    }
+    let gen_rate = f64::from(gen_n) / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut ok = 0usize;
+    for c in &codes {
+        ok += usize::from(key.verify(&realm, c).is_ok());
+    }
+    let verify_ns = t.elapsed().as_secs_f64() * 1e9 / codes.len() as f64;
+    if ok != codes.len() {
+        bail!("{} of {} generated codes did not verify", codes.len() - ok, codes.len());
+    }
+
+    // 2. Redemptions through the host.
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-vouchers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let token = "bench-platform-token";
+    let (mut child, base) = start_host(&dir, token).await?;
+    let pid = child.id().context("host pid")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let admin = "bench-admin-token";
+    let r = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .json(&json!({"realm": "bench", "name": "bench", "admin_token": admin,
+                      "settings": {"voucher_binding": "refuse"}}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("create tenant: {}", r.text().await?);
+    }
+    let t: Value = r.json().await?;
+    let voucher_key = t["radius_voucher_key"].as_str().context("radius_voucher_key")?.to_owned();
+    let admin_url = format!("{base}/api/t/bench");
+    http.post(format!("{admin_url}/plans"))
+        .bearer_auth(admin)
+        .json(&json!({"code": "hour", "name": "1 hour", "kind": "hotspot", "price_cents": 1000,
+                      "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut issued = Vec::with_capacity(n);
+    while issued.len() < n {
+        let count = (n - issued.len()).min(20_000);
+        let b: Value = http
+            .post(format!("{admin_url}/voucher-batches"))
+            .bearer_auth(admin)
+            .json(&json!({"plan": "hour", "count": count}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = b["batch"]["id"].as_u64().context("batch id")?;
+        let mut offset = 0;
+        while offset < count {
+            let page: Value = http
+                .get(format!("{admin_url}/voucher-batches/{id}/codes?offset={offset}&limit=5000"))
+                .bearer_auth(admin)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            for c in page["codes"].as_array().context("codes")? {
+                issued.push(c["code"].as_str().context("code")?.replace('-', ""));
+            }
+            offset += 5000;
+        }
+    }
+    // Every code twice, by two devices, next to each other in the queue: they race.
+    let mut order: Vec<(usize, u8)> = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        order.push((i, 0));
+        order.push((i, 1));
+    }
+    order.reverse();
+    let issued = std::sync::Arc::new(issued);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
+    let cpu0 = cpu_time(pid).unwrap_or_default();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, queue, issued, url, key) =
+            (http.clone(), queue.clone(), issued.clone(), format!("{base}/radius/voucher"), voucher_key.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut refused, mut errors) = (Vec::new(), 0usize, 0usize);
+            let mut won: Vec<usize> = Vec::new();
+            loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some((i, device)) = next else { break };
+                let mac =
+                    format!("02:00:{:02X}:{:02X}:{:02X}:{:02X}", device, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+                let form = [("realm", "bench"), ("code", issued[i].as_str()), ("mac", mac.as_str())];
+                let t = Instant::now();
+                match http.post(&url).header("x-konnekted-voucher-key", &key).form(&form).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                        won.push(i);
+                    }
+                    Ok(r) if r.status() == 401 => {
+                        let _ = r.bytes().await;
+                        refused += 1;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (lat, won, refused, errors)
+        }));
+    }
+    let (mut lat, mut won, mut refused, mut errors) = (Vec::new(), Vec::new(), 0, 0);
+    for w in workers {
+        let (l, wn, r, e) = w.await?;
+        lat.extend(l);
+        won.extend(wn);
+        refused += r;
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    let cpu1 = cpu_time(pid).unwrap_or_default();
+    lat.sort();
+    let report: Value = http
+        .get(format!("{admin_url}/voucher-report"))
+        .bearer_auth(admin)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let redeemed: i64 =
+        report["batches"].as_array().context("batches")?.iter().filter_map(|b| b["redeemed"].as_i64()).sum();
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    won.sort_unstable();
+    let distinct = {
+        let mut w = won.clone();
+        w.dedup();
+        w.len()
+    };
+
+    println!("voucher codes (one thread, in process)");
+    println!("  generated       {gen_rate:.0} codes/s ({gen_n} codes)");
+    println!("  verified        {verify_ns:.0} ns per code");
+    println!(
+        "first uses through the native host, POST /radius/voucher ({n} codes, each raced by 2 devices, {concurrency} concurrent)"
+    );
+    println!("  requests        {} (accepted {}, refused {}, errors {})", lat.len(), won.len(), refused, errors);
+    println!(
+        "  throughput      {:.0} lookups/s, {:.0} redemptions/s",
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        won.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  latency         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "  host CPU        {:.0} us per lookup",
+        cpu1.saturating_sub(cpu0).as_secs_f64() * 1e6 / lat.len().max(1) as f64
+    );
+    println!("  redeemed        {redeemed} in the voucher report (expected {n})");
+    if errors > 0 {
+        bail!("{errors} lookups were neither accepted nor refused");
+    }
+    if won.len() != n || distinct != n || redeemed != n as i64 {
+        bail!(
+            "exactly-once violated: {} accepts for {distinct} distinct codes, {redeemed} redeemed, {n} codes",
+            won.len()
+        );
+    }
+    Ok(())
+}
+
+/// The text of `<... id="the-code" ...>CODE</...>` in a captive page.
+fn shown_code(html: &str) -> Option<String> {
+    let at = html.find(r#"id="the-code""#)?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')? + start;
+    Some(rest[start..end].trim().to_owned())
+}
+
+/// The value of `<input name="{name}" value="...">`.
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!(r#"name="{name}" value=""#))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// `konnekted-bench sale-latency`: `sales` hotspot sales through the captive pages, each paid by
+/// an STK callback the bench delivers at a random moment of the waiting page's 3 s refresh cycle;
+/// latency = from that callback reaching the host to the code's `POST /radius/voucher` being
+/// accepted, with the page refreshing every 3 s as `<meta refresh>` does (FreeRADIUS itself not
+/// included: its own figures are in the FreeRADIUS section).
+pub async fn sale_latency(sales: usize) -> anyhow::Result<()> {
+    const REFRESH: Duration = Duration::from_secs(3);
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-sales-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let token = "bench-platform-token";
+    let (mut child, base) = start_host(&dir, token).await?;
+    let mut sim_config =
+        SimConfig::default().default_script(Script::new(Outcome::NoCallback).delay(Duration::from_secs(3600)));
+    sim_config.lock_subscriber = false;
+    let sim = DarajaSim::spawn(sim_config).await?;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let (admin, cb) = ("bench-admin-token", "benchcallbacktoken0001");
+    let r = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .json(&json!({"realm": "bench", "name": "bench", "admin_token": admin, "callback_token": cb,
+            "settings": {"stk_prompts_per_account_hour": 1_000_000, "stk_prompts_per_ip_hour": 1_000_000},
+            "daraja": {"environment": sim.base_url(), "consumer_key": daraja_sim::DEFAULT_CONSUMER_KEY,
+                       "consumer_secret": daraja_sim::DEFAULT_CONSUMER_SECRET, "passkey": daraja_sim::SANDBOX_PASSKEY,
+                       "shortcode": daraja_sim::SANDBOX_SHORTCODE}}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("create tenant: {}", r.text().await?);
+    }
+    let t: Value = r.json().await?;
+    let voucher_key = t["radius_voucher_key"].as_str().context("radius_voucher_key")?.to_owned();
+    http.post(format!("{base}/api/t/bench/plans"))
+        .bearer_auth(admin)
+        .json(&json!({"code": "hour", "name": "1 hour", "kind": "hotspot", "price_cents": 1000,
+                      "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let mut tasks = Vec::new();
+    for i in 0..sales {
+        let (http, base, key) = (http.clone(), base.clone(), voucher_key.clone());
+        tasks.push(tokio::spawn(async move {
+            // Spread the buyers over a few seconds, as people arrive.
+            tokio::time::sleep(Duration::from_millis((i as u64 * 37) % 4000)).await;
+            let r = http.get(format!("{base}/h/bench/buy?plan=hour")).send().await?;
+            let cookie = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| v.strip_prefix("kh_visit=").map(|c| format!("kh_visit={}", c.split(';').next().unwrap_or(""))))
+                .context("visit cookie")?;
+            let csrf = input_value(&r.text().await?, "csrf").context("csrf")?;
+            let r = http
+                .post(format!("{base}/h/bench/buy"))
+                .header("cookie", &cookie)
+                .form(&[("csrf", csrf.as_str()), ("plan", "hour"), ("phone", "0708374149")])
+                .send()
+                .await?;
+            let wait = r.headers().get("location").and_then(|v| v.to_str().ok()).context("wait page")?.to_owned();
+            let checkout = wait.rsplit('/').next().unwrap_or("").to_owned();
+            // The page's refresh cycle starts now; the payment lands somewhere inside it.
+            let cycle = Instant::now();
+            let pay_at = Duration::from_millis(rand::thread_rng().gen_range(0..3000));
+            tokio::time::sleep(pay_at).await;
+            let body = format!(
+                r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m","CheckoutRequestID":"{checkout}","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":10.00}},{{"Name":"MpesaReceiptNumber","Value":"SL{i:08}"}},{{"Name":"PhoneNumber","Value":254708374149}}]}}}}}}}}"#
+            );
+            let t0 = Instant::now();
+            let r = http.post(format!("{base}/hooks/bench/{cb}/stk")).body(body).send().await?;
+            if r.status() != 200 {
+                bail!("STK callback answered {}", r.status());
+            }
+            let mut next = cycle + REFRESH;
+            let code = loop {
+                tokio::time::sleep_until(next.into()).await;
+                next += REFRESH;
+                let page = http.get(format!("{base}{wait}")).header("cookie", &cookie).send().await?.text().await?;
+                if let Some(c) = shown_code(&page) {
+                    break c.replace('-', "");
+                }
+                if t0.elapsed() > Duration::from_secs(60) {
+                    bail!("sale {checkout}: no code a minute after payment");
+                }
+            };
+            let mac = format!("02:10:00:00:{:02X}:{:02X}", (i >> 8) & 0xff, i & 0xff);
+            let r = http
+                .post(format!("{base}/radius/voucher"))
+                .header("x-konnekted-voucher-key", &key)
+                .form(&[("realm", "bench"), ("code", code.as_str()), ("mac", mac.as_str())])
+                .send()
+                .await?;
+            if r.status() != 200 {
+                bail!("sale {checkout}: the RADIUS lookup answered {}", r.status());
+            }
+            Ok::<Duration, anyhow::Error>(t0.elapsed())
+        }));
+    }
+    let mut lat = Vec::with_capacity(sales);
+    let mut failures = 0;
+    for t in tasks {
+        match t.await? {
+            Ok(d) => lat.push(d),
+            Err(e) => {
+                failures += 1;
+                eprintln!("sale failed: {e:#}");
+            }
+        }
+    }
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    lat.sort();
+    println!(
+        "hotspot sale latency: STK callback reaching the host -> code shown by the 3 s refresh -> /radius/voucher accepted"
+    );
+    println!("  sales           {} (failed {failures})", lat.len());
+    println!(
+        "  latency         p50 {:.2} s, p95 {:.2} s, max {:.2} s",
+        percentile(&lat, 0.50).as_secs_f64(),
+        percentile(&lat, 0.95).as_secs_f64(),
+        lat.last().copied().unwrap_or_default().as_secs_f64()
+    );
+    if failures > 0 {
+        bail!("{failures} sales did not end in an accepted code");
+    }
+    Ok(())
+}

@@ -51,6 +51,23 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Voucher codes generated and verified per second, then first uses through the host's
+    /// `POST /radius/voucher` with every code raced by two devices (exactly one may win).
+    Vouchers {
+        /// Codes to redeem.
+        #[arg(long, default_value_t = 4000)]
+        n: usize,
+        /// Lookups in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// Hotspot sales through the captive pages: STK callback to the code accepted by
+    /// `POST /radius/voucher`, with the waiting page's 3 s refresh (p50/p95).
+    SaleLatency {
+        /// Sales to make.
+        #[arg(long, default_value_t = 200)]
+        sales: usize,
+    },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
     Serve {
@@ -91,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Customer { subscribers, requests, concurrency } => {
             bench::customer(subscribers, requests, concurrency).await
         }
+        Command::Vouchers { n, concurrency } => bench::vouchers(n, concurrency).await,
+        Command::SaleLatency { sales } => bench::sale_latency(sales).await,
         Command::Serve { data, listen } => {
             let mut c = konnekted::Config::load(None)?;
             c.data_dir = data;
