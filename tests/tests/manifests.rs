@@ -80,6 +80,12 @@ fn components_get_least_privilege() {
     let vouchers = component(&m, "vouchers");
     assert!(list(vouchers.get("sqlite_databases")).is_empty(), "the voucher check needs no database");
     assert!(list(vouchers.get("allowed_outbound_hosts")).is_empty());
+    // Card checkouts start at the portal's routes; Paystack webhooks verify from the payments component.
+    let hosts = |name: &str| list(component(&m, name).get("allowed_outbound_hosts"));
+    assert!(hosts("portal").contains(&"https://api.stripe.com".to_owned()), "{:?}", hosts("portal"));
+    assert!(hosts("portal").contains(&"https://api.paystack.co".to_owned()));
+    assert!(hosts("payments").contains(&"https://api.paystack.co".to_owned()));
+    assert!(!hosts("payments").contains(&"https://api.stripe.com".to_owned()), "a Stripe webhook calls nobody");
     for name in ["admin", "sync", "vouchers"] {
         assert!(list(component(&m, name).get("allowed_outbound_hosts")).is_empty(), "{name} calls nobody");
     }
