@@ -414,8 +414,9 @@ impl Config {
                 }
                 let mut seen = BTreeSet::new();
                 for a in r.addresses() {
-                    if a.parse::<std::net::Ipv4Addr>().is_err() {
-                        return bad(format!("tenant {}: radius address {a:?} is not an IPv4 address", t.realm));
+                    // RouterOS's /radius takes an address, not a host name.
+                    if a.parse::<std::net::IpAddr>().is_err() {
+                        return bad(format!("tenant {}: radius address {a:?} is not an IP address", t.realm));
                     }
                     if !seen.insert(a) {
                         return bad(format!("tenant {}: radius address {a} listed twice", t.realm));
@@ -500,6 +501,28 @@ fingerprint_sha256 = "00"
         assert_eq!(c.routers[0].password.expose(), "pw");
         assert_eq!(c.routers[0].port, 8728);
         assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    #[test]
+    fn config_radius_backups_are_addresses_listed_once_and_few() {
+        let with = |backups: &str| {
+            let text = SAMPLE
+                .replace("address = \"10.0.0.2\"", &format!("address = \"10.0.0.2\"\nbackup_addresses = {backups}"));
+            let mut c = Config::from_toml(&text).expect("parse");
+            c.apply_env(|k| (k == "KONNEKTED_SYNC_KEY_ACME").then(|| "k".to_owned())).expect("env");
+            c
+        };
+        let c = with("[\"10.0.0.3\", \"2001:db8::3\"]");
+        c.validate().expect("valid");
+        let r = c.tenants[0].radius.as_ref().expect("radius");
+        assert_eq!(r.addresses().collect::<Vec<_>>(), ["10.0.0.2", "10.0.0.3", "2001:db8::3"]);
+        for bad in ["[\"10.0.0.2\"]", "[\"radius-b.example\"]", "[\"10.0.0.3\", \"10.0.0.3\"]"] {
+            assert!(with(bad).validate().is_err(), "{bad} accepted");
+        }
+        let nine: Vec<String> = (3..12).map(|i| format!("10.0.0.{i}")).collect();
+        assert!(with(&format!("{nine:?}")).validate().is_err(), "nine backups accepted");
+        let eight: Vec<String> = (3..11).map(|i| format!("10.0.0.{i}")).collect();
+        with(&format!("{eight:?}")).validate().expect("eight backups");
     }
 
     #[test]
