@@ -365,7 +365,8 @@ async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
     let items = n["items"].as_array().expect("items");
     assert!(items.iter().any(|m| m["body"].as_str().unwrap_or("").contains("INV1PAY001")), "the receipt: {n}");
     assert!(items.iter().all(|m| !m["body"].as_str().unwrap_or("").contains("sign-in code")), "no codes: {n}");
-    let (s, p) = call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": false}))).await;
+    let (s, p) =
+        call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": false}))).await;
     assert_eq!((s, p["promotional_sms"].as_bool()), (200, Some(false)), "{p}");
     let (s, p) = call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": true}))).await;
     assert_eq!((s, p["promotional_sms"].as_bool()), (200, Some(true)), "{p}");
