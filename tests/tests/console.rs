@@ -344,6 +344,46 @@ async fn voucher_batches_are_made_printed_and_sold_and_agents_see_only_their_own
     let (_, audit) = get(&e, owner, "/audit").await;
     assert_eq!(audit.matches("voucher.create").count(), 3, "three batches made, three audit rows");
     assert!(audit.contains("agent@c04"));
+
+    // an agent's API key (named after the agent) sees and prints only that agent's batches
+    let (_, users) = get(&e, owner, "/users").await;
+    let csrf = csrf_of(&users);
+    let (s, _, body) = post(&e, owner, "/keys", &[("csrf", &csrf), ("name", "agent@c04"), ("role", "agent")]).await;
+    assert_eq!(s, 200);
+    let i = body.find("kk_").expect("the new key is shown once");
+    let key: String = body[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let api = |path: String| e.http.get(e.admin(&path)).bearer_auth(&key).send();
+    let r = api("/voucher-batches".into()).await.expect("GET");
+    assert_eq!(r.status(), 200);
+    let mine: serde_json::Value = r.json().await.expect("json");
+    let mut ids: Vec<u64> = mine.as_array().expect("list").iter().map(|b| b["id"].as_u64().expect("id")).collect();
+    ids.sort_unstable();
+    let mut want = vec![u64::from(id(&b_owner)), u64::from(id(&b_agent))];
+    want.sort_unstable();
+    assert_eq!(ids, want, "the agent key lists the agent's batches only");
+    for (b, status) in [(&b_owner, 200), (&b_agent, 200), (&b_staff, 404)] {
+        for leaf in ["codes", "sheet"] {
+            let r = api(format!("/voucher-batches/{}/{leaf}", id(b))).await.expect("GET");
+            assert_eq!(r.status().as_u16(), status, "agent key {leaf} of batch {}", id(b));
+        }
+    }
+    let r = e
+        .http
+        .post(e.admin("/voucher-batches"))
+        .bearer_auth(&key)
+        .json(&json!({"plan": "wifi-1h", "count": 3, "agent": "someone-else", "price_cents": 100}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+    let made: serde_json::Value = r.json().await.expect("json");
+    assert_eq!((made["batch"]["agent"].as_str(), made["batch"]["price_cents"].as_i64()), (Some("agent@c04"), None));
+    let r = api("/voucher-report".into()).await.expect("GET");
+    let rep: serde_json::Value = r.json().await.expect("json");
+    assert!(rep["batches"].as_array().expect("batches").iter().all(|b| b["agent"] == "agent@c04"), "{rep}");
+    assert_eq!(rep["per_agent"].as_array().expect("per agent").len(), 1, "{rep}");
+    let r = api("/subscribers".into()).await.expect("GET");
+    assert_eq!(r.status(), 403, "an agent key reads vouchers only");
 }
 
 #[tokio::test]

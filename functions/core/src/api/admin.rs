@@ -118,7 +118,13 @@ pub(crate) async fn handle<P: Platform>(
         serde_json::from_slice::<serde_json::Value>(req.body()).ok()
     };
     let what = format!("api {} {}", m, req.uri().path());
-    let result = tenant_route(p, route, params, req, ctx, &tenant, &db, m, &mut ids).await;
+    let result = if role == Role::Agent {
+        // An agent's key acts for the agent it is named after, on that agent's batches only.
+        let agent = actor.strip_prefix("api-key:").unwrap_or(&actor);
+        super::vouchers::for_agent(p, route, params, &req, ctx, &tenant, &db, agent, &mut ids).await
+    } else {
+        tenant_route(p, route, params, req, ctx, &tenant, &db, m, &mut ids).await
+    };
     if write && result.as_ref().is_ok_and(|r| r.status().is_success()) {
         let at = crate::domain::time::fmt_ts(ctx.now);
         let target = params.id.as_deref().unwrap_or("");

@@ -8,6 +8,9 @@
 //!   print-ready sheet (`web::sheets`), QR codes opening the portal with the code filled in.
 //! - `GET  /api/t/{realm}/voucher-report?days=30` (tenant admin): per batch sold / redeemed / unused /
 //!   expired, redemptions and revenue per day, revenue per agent.
+//! - An agent's API key (role `agent`) acts for the agent it is named after: it lists, prints and
+//!   reports only the printed batches made for that name, and a batch it makes is that agent's at
+//!   the plan's price ([`for_agent`]).
 //! - `GET  /api/v/{realm}/vouchers/{code}` (public): is this code well-formed and signed with the
 //!   tenant's key? Answers from the code and the platform secret alone, with no database, so it also
 //!   runs where none is bound. It does not say the batch exists, the serial was printed or the code is
@@ -165,4 +168,57 @@ pub(crate) async fn sheet_of<P: Platform>(
 pub(crate) async fn report(db: &impl Db, q: &Query, ctx: &Ctx) -> ApiResult {
     let days = q.int("days", 30, 366)?.max(1);
     ok(&crate::store::voucher_report::report(db, days, ctx.now).await?)
+}
+
+/// The voucher routes for an agent's API key: the agent is the key's name, and, as in the
+/// console, sees, prints and sells only the printed batches made for that name; a batch the key
+/// makes is the agent's, at the plan's price. Another batch is 404, as if it did not exist.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn for_agent<P: Platform>(
+    p: &P,
+    route: super::Route,
+    params: &Params,
+    req: &Request<Bytes>,
+    ctx: &Ctx,
+    t: &Tenant,
+    db: &P::Db,
+    agent: &str,
+    ids: &mut IdGen,
+) -> ApiResult {
+    use super::Route;
+    use http::Method;
+    let q = Query::parse(req.uri().query());
+    let own = |b: &vouchers::Batch| b.kind == vouchers::KIND_PRINTED && b.agent == agent;
+    match (route, req.method().clone()) {
+        (Route::VoucherBatches, Method::GET) => ok(&vouchers::list_for_agent(db, agent, 100).await?),
+        (Route::VoucherBatches, Method::POST) => {
+            uc::key(p.settings(), &t.realm)?;
+            let mut input: uc::BatchInput = super::body_json(req)?;
+            input.agent = agent.to_owned();
+            input.price_cents = None;
+            let batch = uc::create_batch(db, input, ids, ctx.now).await?;
+            let codes_url = format!("/api/t/{}/voucher-batches/{}/codes", t.realm.as_str(), batch.id);
+            created(&serde_json::json!({"batch": batch, "codes_url": codes_url}))
+        }
+        (Route::VoucherCodes | Route::VoucherSheet, Method::GET) => {
+            let id: u32 = params.id.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let batch =
+                vouchers::get(db, id).await?.filter(own).ok_or_else(|| ApiError::NotFound("voucher batch".into()))?;
+            if route == Route::VoucherSheet {
+                sheet_of(p, t, db, &batch, &q, req).await
+            } else {
+                codes(p, t, db, params, &q).await
+            }
+        }
+        (Route::VoucherReport, Method::GET) => {
+            let days = q.int("days", 30, 366)?.max(1);
+            let mut r = crate::store::voucher_report::report(db, days, ctx.now).await?;
+            r.batches.retain(|b| b.kind == vouchers::KIND_PRINTED && b.agent == agent);
+            r.per_agent.retain(|a| a.agent == agent);
+            // per day sums every seller's redemptions: not the agent's to see
+            r.per_day.clear();
+            ok(&r)
+        }
+        _ => Err(ApiError::Forbidden),
+    }
 }
