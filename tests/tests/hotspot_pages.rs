@@ -336,6 +336,11 @@ async fn the_suspended_page_says_what_to_pay_and_the_pay_button_restores_the_acc
     let nobody = b.get(&format!("{base}/suspended?account=NOPE")).await;
     assert_eq!(nobody.status, 404);
 
+    // Without signing in, only the phone on file may be prompted: another number is refused, said plainly.
+    let other =
+        b.post(&format!("{base}/suspended"), &[("csrf", &csrf), ("account", "ACC7"), ("phone", "0722000123")]).await;
+    assert_eq!(other.status, 400, "{}", other.body);
+    assert!(other.body.contains("goes only to the phone number on this account"), "{}", other.body);
     let paid =
         b.post(&format!("{base}/suspended"), &[("csrf", &csrf), ("account", "ACC7"), ("phone", "0708374149")]).await;
     assert_eq!(paid.status, 303, "{}", paid.body);

@@ -400,8 +400,15 @@ async fn suspended_pay<P: Platform>(page: &Page<'_, P>, req: &Request<Bytes>) ->
         Ok(s) => see_other(&format!("{}/topup/{}", page.base, s.checkout_request_id)),
         Err(e) => {
             page.p.log(Level::Warn, &format!("captive {}: top-up: {e}", page.tenant.realm.as_str()));
-            let e = vec![FieldError { field: "phone", message: page.cx.t("captive.stk_unavailable").to_owned() }];
-            suspended(page, &account, &phone, &e).await
+            let message = match e {
+                // Anonymous prompts ring only the phone on file (the phone was checked as a number above).
+                crate::usecases::UseCaseError::Invalid(_) => page.cx.t("captive.phone_not_on_file").to_owned(),
+                crate::usecases::UseCaseError::Throttled(s) => {
+                    page.cx.tf("captive.prompts_throttled", &[("minutes", &(s.div_euclid(60) + 1).to_string())])
+                }
+                _ => page.cx.t("captive.stk_unavailable").to_owned(),
+            };
+            suspended(page, &account, &phone, &[FieldError { field: "phone", message }]).await
         }
     }
 }

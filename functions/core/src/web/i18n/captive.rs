@@ -96,7 +96,17 @@ pub const MESSAGES: &[Message] = &[
         "Enter a Safaricom number like 0712 345 678",
         "Weka nambari ya Safaricom kama 0712 345 678",
     ),
+    (
+        "captive.phone_not_on_file",
+        "Without signing in, the M-Pesa prompt goes only to the phone number on this account. Use that number, or sign in to your account to pay from another phone.",
+        "Bila kuingia, ombi la M-Pesa linatumwa tu kwa nambari ya simu ya akaunti hii. Tumia nambari hiyo, au ingia kwenye akaunti yako ili ulipe kwa simu nyingine.",
+    ),
     ("captive.price", "Price", "Bei"),
+    (
+        "captive.prompts_throttled",
+        "Too many M-Pesa prompts for this account. Try again in {minutes} minutes.",
+        "Maombi mengi mno ya M-Pesa kwa akaunti hii. Jaribu tena baada ya dakika {minutes}.",
+    ),
     (
         "captive.stk_unavailable",
         "We could not send the M-Pesa prompt. Please try again in a minute.",
