@@ -898,3 +898,220 @@ pub async fn sale_latency(sales: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `konnekted-bench console`: the operator console's dashboard and subscriber search through the
+/// native host, on a tenant seeded with `subscribers` subscribers over 24 months (fixed seed:
+/// renewals on time and late, lapses and returns, plan changes), signed in as its owner.
+pub async fn console(subscribers: usize, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("konnekted-bench-console-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (token, realm) = ("bench-platform-token", "benchc");
+    let (mut child, base) = start_host(&dir, token).await?;
+    let pid = child.id().context("host pid")?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/api/tenants"))
+        .bearer_auth(token)
+        .json(&json!({"realm": realm, "name": "Bench ISP", "admin_token": "bench-admin",
+                      "settings": {"grace_seconds": 172_800}}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("create tenant: {}", r.text().await?);
+    }
+    let admin = |path: &str| format!("{base}/api/t/{realm}{path}");
+    let plans = [("home", 150_000i64, 2_592_000i64), ("pro", 300_000, 2_592_000), ("week", 40_000, 604_800)];
+    let mut plan_ids = Vec::new();
+    for (code, price, period) in plans {
+        let p: Value = http
+            .post(admin("/plans"))
+            .bearer_auth("bench-admin")
+            .json(&json!({"code": code, "name": code, "price_cents": price, "period_seconds": period,
+                          "down_kbps": 10_000, "up_kbps": 2_000}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        plan_ids.push(p["id"].as_str().context("plan id")?.to_owned());
+    }
+    let r = http
+        .post(admin("/users"))
+        .bearer_auth("bench-admin")
+        .json(&json!({"login": "owner@bench", "name": "Owner", "role": "owner", "password": "bench-owner-pass"}))
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!("owner: {}", r.text().await?);
+    }
+
+    // 24 months of paid periods, straight into the tenant file.
+    let setup = Instant::now();
+    let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("{realm}.sqlite"))).await?;
+    let now = chrono::Utc::now();
+    let ts = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+    let mut periods = 0usize;
+    for chunk in (0..subscribers).collect::<Vec<_>>().chunks(250) {
+        let mut batch = Vec::new();
+        for &i in chunk {
+            let id = format!("sub-{i:06}");
+            let acct = format!("C{i:06}");
+            let mut plan = rng.gen_range(0..plans.len());
+            let mut t = now - chrono::Duration::seconds(rng.gen_range(0..730 * 86_400));
+            let created = t;
+            let mut k = 0;
+            let mut end = t;
+            while t < now {
+                end = t + chrono::Duration::seconds(plans[plan].2);
+                let sid = format!("per-{i:06}-{k:03}");
+                batch.push(stmt!(
+                    "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)",
+                    &sid,
+                    &id,
+                    &plan_ids[plan],
+                    ts(t),
+                    ts(end),
+                    plans[plan].1
+                ));
+                batch.push(stmt!(
+                    "INSERT INTO ledger (subscriber_id, kind, amount_cents, subscription_id, memo, created_at) \
+                     VALUES (?1, 'renewal', ?2, ?3, 'renewal', ?4)",
+                    &id,
+                    -plans[plan].1,
+                    &sid,
+                    ts(t)
+                ));
+                periods += 1;
+                k += 1;
+                t = match rng.gen_range(0..100) {
+                    0..=69 => end,
+                    70..=84 => end + chrono::Duration::seconds(rng.gen_range(0..172_800)),
+                    85..=95 => end + chrono::Duration::days(rng.gen_range(3..63)),
+                    _ => break,
+                };
+                if rng.gen_range(0..100) < 8 {
+                    plan = rng.gen_range(0..plans.len());
+                }
+            }
+            let status = if end > now { "active" } else { "expired" };
+            batch.insert(
+                0,
+                stmt!(
+                    "INSERT INTO subscribers (id, account_no, account_loose, name, phone, username, password, plan_id, status, \
+                     expires_at, auto_renew, version, created_at) VALUES (?1, ?2, ?2, ?3, ?4, ?5, 'pppoe-pass', ?6, ?7, ?8, 1, 0, ?9)",
+                    &id,
+                    &acct,
+                    format!("Subscriber {i}"),
+                    format!("2547{:08}", 10_000_000 + i),
+                    acct.to_lowercase(),
+                    &plan_ids[plan],
+                    status,
+                    ts(end),
+                    ts(created)
+                ),
+            );
+        }
+        db.batch(&batch).await?;
+    }
+    drop(db);
+    eprintln!("setup: {subscribers} subscribers, {periods} paid periods, {:.1}s", setup.elapsed().as_secs_f64());
+
+    // Sign in as the owner through the form.
+    let login = format!("{base}/c/{realm}/login");
+    let r = http.get(&login).send().await?;
+    let cookie_of = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(|v| v.split(';').next().unwrap_or("").to_owned())
+    };
+    let pre = cookie_of(&r, "kc_pre").context("pre-session cookie")?;
+    let page = r.text().await?;
+    let at = page.find(r#"name="csrf" value=""#).context("csrf field")? + r#"name="csrf" value=""#.len();
+    let csrf = page[at..].split('"').next().unwrap_or("").to_owned();
+    let r = http
+        .post(&login)
+        .header("cookie", &pre)
+        .form(&[("csrf", csrf.as_str()), ("login", "owner@bench"), ("password", "bench-owner-pass")])
+        .send()
+        .await?;
+    let session = cookie_of(&r, "kc_session").context("signed in")?;
+
+    println!(
+        "operator console through the native host ({subscribers} subscribers, {periods} paid periods over 24 months, {concurrency} concurrent, signed in as the owner)"
+    );
+    let searches: Vec<String> = (0..requests)
+        .map(|_| {
+            let i = rng.gen_range(0..subscribers);
+            match rng.gen_range(0..3) {
+                0 => format!("Subscriber%20{i}"),
+                1 => format!("2547{:08}", 10_000_000 + i),
+                _ => format!("C{i:06}"),
+            }
+        })
+        .collect();
+    for (what, n) in [("dashboard", (requests / 10).max(concurrency)), ("subscribers?q=", requests)] {
+        let order: Vec<usize> = (0..n).collect();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
+        let searches = std::sync::Arc::new(searches.clone());
+        let cpu0 = cpu_time(pid).unwrap_or_default();
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (http, queue, searches, session) = (http.clone(), queue.clone(), searches.clone(), session.clone());
+            let url = format!("{base}/c/{realm}/{what}");
+            workers.push(tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0usize);
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some(i) = next else { break };
+                    let u = if url.ends_with("q=") {
+                        format!("{url}{}", searches[i % searches.len()])
+                    } else {
+                        url.clone()
+                    };
+                    let t = Instant::now();
+                    match http.get(&u).header("cookie", &session).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            let _ = r.bytes().await;
+                        }
+                        _ => errors += 1,
+                    }
+                    lat.push(t.elapsed());
+                }
+                (lat, errors)
+            }));
+        }
+        let (mut lat, mut errors) = (Vec::new(), 0);
+        for w in workers {
+            let (l, e) = w.await?;
+            lat.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed();
+        let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
+        lat.sort();
+        println!(
+            "  GET {what:<16} {:>5} requests {:>7.1} req/s  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  host CPU {:.1} ms/req  errors {errors}",
+            lat.len(),
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            percentile(&lat, 0.50).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e3 / lat.len().max(1) as f64
+        );
+        if errors > 0 {
+            bail!("{errors} requests of {what} were not answered 200");
+        }
+    }
+    child.kill().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -68,6 +68,19 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         sales: usize,
     },
+    /// The operator console's dashboard and subscriber search, signed in as the owner, on a
+    /// tenant with 24 months of history.
+    Console {
+        /// Subscribers seeded.
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: usize,
+        /// Searches (the dashboard gets a tenth as many).
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
     Serve {
@@ -110,6 +123,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Vouchers { n, concurrency } => bench::vouchers(n, concurrency).await,
         Command::SaleLatency { sales } => bench::sale_latency(sales).await,
+        Command::Console { subscribers, requests, concurrency } => {
+            bench::console(subscribers, requests, concurrency).await
+        }
         Command::Serve { data, listen } => {
             let mut c = konnekted::Config::load(None)?;
             c.data_dir = data;
