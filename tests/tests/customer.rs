@@ -371,3 +371,39 @@ async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
     let (s, p) = call(&e, "PUT", "me/notification-preferences", Some(&t), Some(json!({"promotional_sms": true}))).await;
     assert_eq!((s, p["promotional_sms"].as_bool()), (200, Some(true)), "{p}");
 }
+
+#[tokio::test]
+async fn a_hotspot_voucher_is_redeemed_onto_the_account_once() {
+    let e = env("e2e-p12").await;
+    e.plan("home", 1000).await;
+    let (s, v) = e
+        .post(
+            "/plans",
+            json!({"code": "wifi-1h", "name": "Wi-Fi 1 hour", "kind": "hotspot", "price_cents": 2000,
+                   "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sub = e.subscriber("home", "VCH1", "0711001201").await;
+    let (s, batch) = e.post("/voucher-batches", json!({"plan": "wifi-1h", "count": 2, "price_cents": 5000})).await;
+    assert_eq!(s, 201, "{batch}");
+    let bid = batch["batch"]["id"].as_i64().expect("batch id");
+    let codes = e.get(&format!("/voucher-batches/{bid}/codes")).await;
+    let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+    let t = token(&sign_in(&e, "0711001201").await);
+
+    let (s, v) = call(&e, "POST", "vouchers/redeem", Some(&t), Some(json!({"code": "ABCD-EFGH-JKMN"}))).await;
+    assert!(s == 404 || s == 400, "a code nobody issued: {s} {v}");
+    let (s, v) = call(&e, "POST", "vouchers/redeem", Some(&t), Some(json!({"code": code.to_lowercase()}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["value_cents"], 5000, "the batch's price per code");
+    let replies = futures::future::join_all(
+        (0..5).map(|_| call(&e, "POST", "vouchers/redeem", Some(&t), Some(json!({"code": code.clone()})))),
+    )
+    .await;
+    assert!(replies.iter().all(|(s, _)| *s == 409), "used once: {replies:?}");
+    let st = e.subscriber_state(sub["id"].as_str().expect("id")).await;
+    assert_eq!(st["balance_cents"], 5000, "{st}");
+    let ledger = e.get(&format!("/subscribers/{}/ledger", sub["id"].as_str().expect("id"))).await;
+    assert_eq!(ledger.as_array().expect("ledger").iter().filter(|l| l["kind"] == "payment").count(), 1);
+}

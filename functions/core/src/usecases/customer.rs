@@ -266,3 +266,98 @@ pub async fn patch_profile(db: &impl Db, subscriber_id: &str, patch: &ProfilePat
     db.batch(&[customer::set_contact(subscriber_id, &name, email.as_deref(), language.as_deref())]).await?;
     Ok(())
 }
+
+/// `POST vouchers/redeem`: a hotspot voucher's value onto the account, once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemInput {
+    pub code: String,
+}
+
+/// Wrong codes allowed per subscriber in ten minutes (as per device on the hotspot).
+pub const REDEEM_FAIL_LIMIT: Limit = Limit { limit: 5, window_seconds: 600 };
+
+#[derive(Debug, Serialize)]
+pub struct VoucherCredited {
+    pub value_cents: i64,
+    pub currency: &'static str,
+    #[serde(flatten)]
+    pub applied: Applied,
+}
+
+/// Puts an unused voucher's price (the batch's price per code, else its plan's) on the balance.
+/// The voucher is used up in the same batch (a redemption row that has already ended, so the
+/// hotspot refuses it as expired), and the payment's key `voucher / batch:serial` makes it once
+/// however often it is sent or raced.
+pub async fn redeem_voucher(
+    db: &impl Db,
+    platform: &crate::platform::Settings,
+    tenant: &crate::store::tenants::Tenant,
+    subscriber_id: &str,
+    input: &RedeemInput,
+    ip: &str,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<VoucherCredited, UseCaseError> {
+    use crate::store::{redemptions, vouchers};
+    let key = format!("redeem-fail:{subscriber_id}");
+    if let Verdict::Limited { retry_after_seconds } = throttle::check(db, &key, REDEEM_FAIL_LIMIT, now).await? {
+        return Err(UseCaseError::Throttled(retry_after_seconds));
+    }
+    let fail = |e: UseCaseError| async { db.batch(&[throttle::bump(&key, REDEEM_FAIL_LIMIT, now)]).await.map(|_| e) };
+    let (code, id) = match crate::usecases::vouchers::check(platform, &tenant.realm, &input.code) {
+        Ok(v) => v,
+        Err(e) => return Err(fail(e).await?),
+    };
+    let issued = redemptions::batch(db, id.batch).await?;
+    let batch = vouchers::get(db, id.batch).await?;
+    let (Some(issued), Some(batch)) = (issued, batch) else {
+        return Err(fail(UseCaseError::NotFound("voucher")).await?);
+    };
+    if id.serial >= issued.count {
+        return Err(fail(UseCaseError::NotFound("voucher")).await?);
+    }
+    if issued.voided || issued.valid_until.is_some_and(|v| v <= now) {
+        return Err(UseCaseError::Invalid("this voucher was cancelled or has expired".into()));
+    }
+    if redemptions::get(db, id.batch, id.serial).await?.is_some() {
+        return Err(UseCaseError::Conflict("this voucher has been used already".into()));
+    }
+    let plan = plans::get(db, &issued.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;
+    let value = batch.price_cents.unwrap_or(plan.price.cents());
+    let s = subscribers::get(db, subscriber_id).await?.ok_or(UseCaseError::NotFound("subscriber"))?;
+    let at = fmt_ts(now);
+    let payment_id = ids.uuid();
+    let provider_ref = format!("{}:{}", id.batch, id.serial);
+    let mac = crate::domain::redemption::Mac::parse("00:00:00:00:00:00").ok_or(UseCaseError::Invalid("mac".into()))?;
+    let prelude = vec![
+        redemptions::insert(id.batch, id.serial, &code, &issued.plan_id, now, now, &mac, ip),
+        payments::insert(&payments::Payment {
+            id: payment_id.clone(),
+            provider: "voucher".into(),
+            method: "voucher".into(),
+            provider_ref: provider_ref.clone(),
+            receipt: Some(code.clone()),
+            amount_cents: value,
+            subscriber_id: Some(subscriber_id.to_owned()),
+            status: PaymentStatus::Applied,
+            msisdn: None,
+            payer_name: None,
+            bill_ref: None,
+            note: Some("voucher redeemed onto the account".into()),
+            paid_at: Some(at.clone()),
+            received_at: at.clone(),
+            applied_at: Some(at.clone()),
+        }),
+    ];
+    let memo = format!("voucher {provider_ref}");
+    let credit = Credit { amount: Money(value), payment_id: &payment_id, reference: &code, memo: &memo, prelude };
+    match credit_snapshot(db, &tenant.settings, &s, credit, ids, now).await {
+        Ok(applied) => Ok(VoucherCredited { value_cents: value, currency: crate::domain::money::CURRENCY, applied }),
+        // The redemption or the payment key was taken meanwhile: used once, by someone else.
+        Err(crate::db::StoreError::Conflict(_)) => {
+            Err(UseCaseError::Conflict("this voucher has been used already".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

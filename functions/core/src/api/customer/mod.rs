@@ -199,6 +199,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "payments/{id}/receipt"),
     ("POST", "payments/claim"),
     ("GET", "payment-methods"),
+    ("POST", "vouchers/redeem"),
     ("GET", "invoices"),
     ("GET", "invoices/{id}"),
 ];
@@ -389,6 +390,12 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
                 r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
             Ok(r)
+        }
+        (&Method::POST, ["vouchers", "redeem"]) => {
+            let input: uc::RedeemInput = body_json(&req)?;
+            let r = uc::redeem_voucher(&db, p.settings(), &tenant, &me.sub.subscriber.id, &input, &ip, &mut ids, now)
+                .await?;
+            answer(StatusCode::OK, &r)
         }
         (&Method::GET, ["invoices"]) => {
             let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
