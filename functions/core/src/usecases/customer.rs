@@ -289,6 +289,7 @@ pub struct VoucherCredited {
 /// The voucher is used up in the same batch (a redemption row that has already ended, so the
 /// hotspot refuses it as expired), and the payment's key `voucher / batch:serial` makes it once
 /// however often it is sent or raced.
+#[allow(clippy::too_many_arguments)]
 pub async fn redeem_voucher(
     db: &impl Db,
     platform: &crate::platform::Settings,
