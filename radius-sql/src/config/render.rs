@@ -234,10 +234,13 @@ pub(crate) fn policy(server: &ServerConfig, tenants: &[TenantConfig]) -> String 
     );
     if server.voucher_edge_url.is_some() {
         for t in tenants.iter().filter(|t| t.vouchers) {
+            // The module's codes get a priority above the `update`'s noop (2), so the case ends
+            // with what the edge said (reject, fail...), not with noop; 9 is not `return`, so
+            // the site's policy still runs after the lookup.
             let key = t.voucher_key.as_ref().map(|k| k.expose()).unwrap_or("");
             let _ = writeln!(
                 s,
-                "\t\tcase \"{}\" {{\n\t\t\tupdate control {{\n\t\t\t\t&REST-HTTP-Header := \"{}: {key}\"\n\t\t\t}}\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 1\n\t\t\t\tnotfound = 1\n\t\t\t\treject = 1\n\t\t\t\tinvalid = 1\n\t\t\t\tuserlock = 1\n\t\t\t}}\n\t\t}}",
+                "\t\tcase \"{}\" {{\n\t\t\tupdate control {{\n\t\t\t\t&REST-HTTP-Header := \"{}: {key}\"\n\t\t\t}}\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 9\n\t\t\t\tnotfound = 9\n\t\t\t\treject = 9\n\t\t\t\tinvalid = 9\n\t\t\t\tuserlock = 9\n\t\t\t}}\n\t\t}}",
                 t.realm,
                 konnekted_sync_proto::HEADER_VOUCHER_KEY,
             );
