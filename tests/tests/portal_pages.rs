@@ -195,8 +195,12 @@ async fn portal_sign_in_pay_change_plan_receipt_and_sign_out_without_javascript(
     // sign out: the session is gone
     let home = b.get(&format!("{base}/home")).await;
     let csrf = input_value(&home.body, "csrf").expect("csrf");
+    let kept = b.cookies.get("kp_session").cloned().expect("a session cookie");
     let out = b.post(&format!("{base}/logout"), &[("csrf", &csrf)]).await;
     assert_eq!(out.status, 303);
     let again = b.get(&format!("{base}/home")).await;
     assert_eq!(again.status, 303, "signed out");
+    b.cookies.insert("kp_session".into(), kept);
+    let copy = b.get(&format!("{base}/home")).await;
+    assert_eq!(copy.status, 303, "a kept copy of the cookie is refused after sign-out");
 }

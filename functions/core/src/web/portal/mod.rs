@@ -5,7 +5,8 @@
 //! The pages call the same use cases as the customer API ([`crate::usecases::customer_auth`],
 //! [`crate::usecases::customer`], [`crate::usecases::topup`]). The session is a signed cookie
 //! (`HttpOnly; Secure; SameSite=Strict`, path `/p/{realm}`) naming the subscriber and the sign-in
-//! (the refresh family, revoked on sign-out); every form carries a CSRF token bound to it (before
+//! (the refresh family, revoked on sign-out and checked on every page, so a copied cookie dies with
+//! the sign-in); every form carries a CSRF token bound to it (before
 //! sign-in, to a random `kp_pre` cookie). Every action is a form POST answered 303.
 
 mod pages;
@@ -153,9 +154,15 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
     // Everything else needs a session.
     let claims =
         session::cookie(&req, SESSION_COOKIE).and_then(|t| session::verify::<Claims>(&page.skey, t, now.timestamp()));
+    // A page costs one read more than the API's stateless check: a signed-out (revoked) sign-in
+    // ends here at once, even with a copy of the cookie.
     let me = match &claims {
-        Some(c) => match subscribers::get(&page.db, &c.sub).await {
-            Ok(s) => s,
+        Some(c) => match customer::family_live(&page.db, &c.sid, &crate::domain::time::fmt_ts(now)).await {
+            Ok(false) => None,
+            Ok(true) => match subscribers::get(&page.db, &c.sub).await {
+                Ok(s) => s,
+                Err(e) => return page.unavailable("session", e),
+            },
             Err(e) => return page.unavailable("session", e),
         },
         None => None,
