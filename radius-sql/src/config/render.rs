@@ -235,12 +235,13 @@ pub(crate) fn policy(server: &ServerConfig, tenants: &[TenantConfig]) -> String 
     if server.voucher_edge_url.is_some() {
         for t in tenants.iter().filter(|t| t.vouchers) {
             // The module's codes get a priority above the `update`'s noop (2), so the case ends
-            // with what the edge said (reject, fail...), not with noop; 9 is not `return`, so
-            // the site's policy still runs after the lookup.
+            // with what the edge said (reject, fail...), not with noop. A `fail` is answered here:
+            // returned to the site it would end `authorize` at once (its default action there is
+            // `return`) and the reason would be lost.
             let key = t.voucher_key.as_ref().map(|k| k.expose()).unwrap_or("");
             let _ = writeln!(
                 s,
-                "\t\tcase \"{}\" {{\n\t\t\tupdate control {{\n\t\t\t\t&REST-HTTP-Header := \"{}: {key}\"\n\t\t\t}}\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 9\n\t\t\t\tnotfound = 9\n\t\t\t\treject = 9\n\t\t\t\tinvalid = 9\n\t\t\t\tuserlock = 9\n\t\t\t}}\n\t\t}}",
+                "\t\tcase \"{}\" {{\n\t\t\tupdate control {{\n\t\t\t\t&REST-HTTP-Header := \"{}: {key}\"\n\t\t\t}}\n\t\t\t-konnekted_voucher {{\n\t\t\t\tfail = 9\n\t\t\t\tnotfound = 9\n\t\t\t\treject = 9\n\t\t\t\tinvalid = 9\n\t\t\t\tuserlock = 9\n\t\t\t}}\n\t\t\tif (fail) {{\n\t\t\t\tupdate reply {{\n\t\t\t\t\t&Reply-Message := \"Voucher service unavailable\"\n\t\t\t\t}}\n\t\t\t\treject\n\t\t\t}}\n\t\t}}",
                 t.realm,
                 konnekted_sync_proto::HEADER_VOUCHER_KEY,
             );
