@@ -131,6 +131,10 @@ async fn portal_sign_in_pay_change_plan_receipt_and_sign_out_without_javascript(
         .to_owned();
     let base = e.url("/p/e2e-p10");
     let mut b = Browser::new();
+    // Signed out: a portal page asks for sign-in, a page that does not exist is a 404.
+    let home = b.get(&format!("{base}/home")).await;
+    assert_eq!((home.status, home.location.as_str()), (303, "/p/e2e-p10/login"));
+    assert_eq!(b.get(&format!("{base}/no-such-page")).await.status, 404);
     sign_in(&mut b, &e, &base, "0711 001 001", "254711001001").await;
 
     let home = b.get(&format!("{base}/home")).await;

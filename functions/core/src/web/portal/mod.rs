@@ -168,6 +168,10 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
         None => None,
     };
     let (Some(me), Some(claims)) = (me, claims) else {
+        // Signed out: a page that exists asks for sign-in; one that does not is a 404 either way.
+        if m == Method::GET && !is_page(&segs) {
+            return super::not_found_page(&page.cx);
+        }
         if m == Method::GET {
             return super::see_other(&format!("{}/login", page.base));
         }
@@ -511,4 +515,9 @@ async fn plan_quote<P: Platform>(
         pages::quote(&page.cx, &page.base, csrf, &to, &q, error.as_deref()),
         None,
     )
+}
+
+/// The portal's pages a signed-in subscriber can GET (the routes below sign-in).
+fn is_page(segs: &[&str]) -> bool {
+    matches!(segs, [] | ["home"] | ["topup"] | ["topup", _] | ["plans"] | ["plans", _] | ["payments"] | ["payments", _])
 }
