@@ -109,3 +109,35 @@ fn route_matching_follows_spin_syntax() {
     assert!(!route_matches("/health", "/healthz"));
     assert!(!route_matches("/sync/...", "/api/sync/x"));
 }
+
+/// Every test's realm is its own (the shared Worker deployment keeps tenants between tests, so
+/// two tests on one realm collide there), and each realm of the suites that run on the Worker
+/// (`scripts/edge-e2e.sh`) has its D1 database in wrangler.toml.
+#[test]
+fn each_e2e_test_has_its_own_realm_and_the_worker_suites_have_their_databases() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let wrangler = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wrangler.toml")).expect("wrangler");
+    let mut seen = std::collections::BTreeMap::<String, String>::new();
+    for entry in std::fs::read_dir(dir).expect("tests dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let suite = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).expect("read");
+        for start in ["env(\"", "env_with(\""] {
+            for (i, _) in text.match_indices(start) {
+                let rest = &text[i + start.len()..];
+                let realm = &rest[..rest.find('"').expect("closing quote")];
+                if let Some(other) = seen.insert(realm.to_owned(), suite.clone()) {
+                    panic!("realm {realm} is used by two tests ({other} and {suite})");
+                }
+                if ["billing", "money", "sync", "vouchers"].contains(&suite.as_str()) {
+                    let binding = format!("binding = \"T_{}\"", realm.replace('-', "_").to_uppercase());
+                    assert!(wrangler.contains(&binding), "{suite}: realm {realm} has no D1 database ({binding})");
+                }
+            }
+        }
+    }
+    assert!(seen.len() > 20, "found only {} realms", seen.len());
+}

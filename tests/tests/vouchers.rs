@@ -128,7 +128,7 @@ async fn radius_lookup(e: &konnekted_e2e::Env, key: Option<&str>, form: &[(&str,
 
 #[tokio::test]
 async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_attributes() {
-    let e = env("e2e-t22").await;
+    let e = env("e2e-t32").await;
     hotspot_plan(&e, "hour").await;
     let (s, v) = e
         .post(
@@ -150,7 +150,7 @@ async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_att
     let code = codes[0].replace('-', "");
     let form = |code: &str, mac: &str| -> Vec<(&'static str, String)> {
         vec![
-            ("realm", "e2e-t22".into()),
+            ("realm", "e2e-t32".into()),
             ("code", code.to_owned()),
             ("mac", mac.to_owned()),
             ("ip", "10.5.50.20".into()),
