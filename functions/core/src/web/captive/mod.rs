@@ -362,20 +362,19 @@ async fn suspended<P: Platform>(
         Err(e) => return page.unavailable("plan", e),
     };
     let due_cents = ((plan.price - s.balance()).whole_shillings_ceil().max(1)) * 100;
-    let phone = if phone.is_empty() {
-        s.subscriber.phone.as_ref().map(|m| m.to_string()).unwrap_or_default()
-    } else {
-        phone.to_owned()
-    };
-    let phone_shown = if phone.starts_with("254") && phone.len() == 12 { format!("0{}", &phone[3..]) } else { phone };
+    // Anyone who knows an account number can open this page: the phone on file is shown masked
+    // (never put in the field), and only the first name is shown.
+    let on_file = s.subscriber.phone.as_ref().map(|m| format!("0{}****{}", &m.as_str()[3..5], &m.as_str()[9..]));
+    let first_name = s.subscriber.name.split_whitespace().next().unwrap_or("");
     let info = pages::Suspension {
-        name: &s.subscriber.name,
+        name: first_name,
+        phone_on_file: on_file.as_deref(),
         account_no: &s.subscriber.account_no,
         status: s.subscriber.status.as_str(),
         plan: &plan.name,
         expired_at: s.subscriber.expires_at.map(|t| cx.eat(t)),
         due_cents,
-        phone: &phone_shown,
+        phone,
     };
     let body = pages::suspended(cx, &page.base, &info, &page.csrf(), errors);
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
@@ -389,11 +388,16 @@ async fn suspended_pay<P: Platform>(page: &Page<'_, P>, req: &Request<Bytes>) ->
     if !page.csrf_ok(&f) {
         return suspended(page, &account, &phone, &csrf_error(&page.cx, "phone")).await;
     }
-    if crate::domain::Msisdn::parse(&phone).is_err() {
+    // Empty: the phone on file (the page shows it masked).
+    if !phone.is_empty() && crate::domain::Msisdn::parse(&phone).is_err() {
         let e = vec![FieldError { field: "phone", message: page.cx.t("captive.phone_invalid").to_owned() }];
         return suspended(page, &account, &phone, &e).await;
     }
-    let input = topup::TopupInput { account: account.clone(), phone: Some(phone.clone()), ..Default::default() };
+    let input = topup::TopupInput {
+        account: account.clone(),
+        phone: (!phone.is_empty()).then(|| phone.clone()),
+        ..Default::default()
+    };
     let ip = crate::api::client_ip(req);
     match topup::start(page.p, &page.db, &page.tenant, input, topup::Caller::Anonymous { ip: &ip }, page.ctx.now).await
     {

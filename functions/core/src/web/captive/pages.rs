@@ -197,6 +197,9 @@ pub struct Suspension<'a> {
     pub plan: &'a str,
     pub expired_at: Option<String>,
     pub due_cents: i64,
+    /// The phone on file, masked (`0708****149`).
+    pub phone_on_file: Option<&'a str>,
+    /// What the visitor typed (empty on the first visit).
     pub phone: &'a str,
 }
 
@@ -225,9 +228,18 @@ pub fn suspended(cx: &PageCtx, base: &str, s: &Suspension<'_>, csrf: &str, error
                 (csrf_field(csrf))
                 input type="hidden" name="account" value=(s.account_no);
                 div class=[err.map(|_| "has-error")] {
-                    label for="phone" { (cx.t("captive.phone")) span.hint { (cx.t("captive.phone_hint")) } }
+                    label for="phone" {
+                        (cx.t("captive.phone"))
+                        span.hint {
+                            @if let Some(on_file) = s.phone_on_file {
+                                (cx.tf("captive.phone_on_file_hint", &[("phone", on_file)]))
+                            } @else {
+                                (cx.t("captive.phone_hint"))
+                            }
+                        }
+                    }
                     @if let Some(e) = err { p.field-error { (e) } }
-                    input #phone type="tel" name="phone" value=(s.phone) autocomplete="tel" inputmode="tel" maxlength="16" required;
+                    input #phone type="tel" name="phone" value=(s.phone) autocomplete="tel" inputmode="tel" maxlength="16" required[s.phone_on_file.is_none()];
                 }
                 p { button.block type="submit" { (cx.tf("captive.pay_with_mpesa", &[("price", &cx.kes(s.due_cents))])) } }
             }
@@ -399,9 +411,12 @@ mod tests {
             plan: "Home 10",
             expired_at: Some("3 Dec 2026, 23:58".into()),
             due_cents: 150_000,
-            phone: "0712345678",
+            phone_on_file: Some("071****678"),
+            phone: "",
         };
         let h = full(&c, suspended(&c, "/h/acme", &s, "tok", &[]));
+        // Empty field, masked number in the hint; the field is optional because the number on file is used.
+        assert!(h.contains("071****678") && h.contains(r#"name="phone" value="""#) && !h.contains("required"), "{h}");
         assert!(h.contains("balance does not cover") && h.contains("KES 1,500"), "{h}");
         assert!(h.contains(r#"action="/h/acme/suspended""#) && h.contains(r#"name="account" value="ACC1""#));
         assert!(h.contains("Pay KES 1,500 with M-Pesa"));

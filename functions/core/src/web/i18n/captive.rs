@@ -101,6 +101,11 @@ pub const MESSAGES: &[Message] = &[
         "Without signing in, the M-Pesa prompt goes only to the phone number on this account. Use that number, or sign in to your account to pay from another phone.",
         "Bila kuingia, ombi la M-Pesa linatumwa tu kwa nambari ya simu ya akaunti hii. Tumia nambari hiyo, au ingia kwenye akaunti yako ili ulipe kwa simu nyingine.",
     ),
+    (
+        "captive.phone_on_file_hint",
+        "Leave it empty to get the prompt on the number on this account, {phone}. You will get a prompt for your PIN.",
+        "Iache wazi ili ombi litumwe kwa nambari ya akaunti hii, {phone}. Utapokea ombi la kuweka PIN yako.",
+    ),
     ("captive.price", "Price", "Bei"),
     (
         "captive.prompts_throttled",
