@@ -57,11 +57,29 @@ pub struct Sms {
     pub cost_e4: Option<i64>,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
+    /// Not sent at or after this time (sign-in codes); `None`: no limit.
+    pub send_before: Option<String>,
+}
+
+/// [`enqueue`] for a message worthless after `send_before` (a sign-in code): a drain that finds it
+/// later marks it failed instead of sending it.
+pub fn enqueue_until(id: &str, to: &str, body: &str, language: &str, at: &str, send_before: &str) -> Statement {
+    stmt!(
+        format!("INSERT INTO sms_outbox ({COLS}, send_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        id,
+        to,
+        body,
+        Kind::Transactional.as_str(),
+        language,
+        STATUS_QUEUED,
+        at,
+        send_before,
+    )
 }
 
 const COLS: &str = "id, to_msisdn, body, kind, language, status, created_at";
 const READ: &str = "id, to_msisdn, body, kind, language, status, created_at, subscriber_id, attempts, \
-                    provider_message_id, provider_status, cost_e4, last_error, sent_at";
+                    provider_message_id, provider_status, cost_e4, last_error, sent_at, send_before";
 
 fn from_row(r: &Row<'_>) -> Result<Sms, StoreError> {
     let kind = match r.text("kind")?.as_str() {
@@ -83,6 +101,7 @@ fn from_row(r: &Row<'_>) -> Result<Sms, StoreError> {
         cost_e4: r.opt_int("cost_e4")?,
         last_error: r.opt_text("last_error")?,
         sent_at: r.opt_text("sent_at")?,
+        send_before: r.opt_text("send_before")?,
     })
 }
 

@@ -224,13 +224,14 @@ pub async fn send_otp(
             used_at: None,
         };
         batch.push(customer::insert_challenge(&c, &at));
-        batch.push(sms::enqueue(
+        // A code is worthless once it expires: never sent after that (SMS turned on late, provider down).
+        batch.push(sms::enqueue_until(
             &ids.uuid(),
             phone.as_str(),
             &otp_message(&lang, &tenant.name, &code),
-            sms::Kind::Transactional,
             &lang,
             &at,
+            &c.expires_at,
         ));
     }
     db.batch(&batch).await?;

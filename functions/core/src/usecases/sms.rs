@@ -167,6 +167,12 @@ pub async fn drain<G: SmsGateway>(
     let mut report = DrainReport::default();
     let at = fmt_ts(now);
     for m in store::due(db, &at, limit).await? {
+        if m.send_before.as_deref().is_some_and(|b| b <= at.as_str()) {
+            db.batch(&[store::mark_failed(&m.id, Some("Expired"), "not sent: it expired before it could go out")])
+                .await?;
+            report.failed += 1;
+            continue;
+        }
         if m.kind == Kind::Promotional {
             if !rules::promo_allowed(now) {
                 db.batch(&[store::requeue(&m.id, &fmt_ts(rules::next_promo_window(now)), None)]).await?;
@@ -634,6 +640,34 @@ mod tests {
         assert_eq!((m.status.as_str(), m.provider_status.as_deref()), (STATUS_FAILED, Some("DeliveryFailure")));
         let logged = run(crate::store::callbacks::list(&db, None, 50)).expect("log");
         assert_eq!(logged.len(), 5, "every report kept raw");
+    }
+
+    #[test]
+    fn sms_a_sign_in_code_found_after_it_expired_is_not_sent() {
+        let now = t("2026-12-04T09:00:00Z");
+        let (db, _, _, _) = setup(now);
+        let until = fmt_ts(now + Duration::minutes(5));
+        let at = fmt_ts(now);
+        run(db.batch(&[
+            store::enqueue_until("late", "254711000001", "Code 111111", "en", &at, &until),
+            store::enqueue_until(
+                "fresh",
+                "254711000002",
+                "Code 222222",
+                "en",
+                &fmt_ts(now + Duration::minutes(8)),
+                &fmt_ts(now + Duration::minutes(13)),
+            ),
+        ]))
+        .expect("queue");
+        // SMS comes on (or the provider answers again) ten minutes later: the first code is dead.
+        let g = Fake::accepting();
+        let r = run(drain(&db, &g, now + Duration::minutes(10), 10)).expect("drain");
+        assert_eq!((r.sent, r.failed), (1, 1));
+        assert_eq!(g.sent.borrow().len(), 1);
+        assert_eq!(g.sent.borrow()[0].body, "Code 222222");
+        let late = outbox(&db).into_iter().find(|m| m.id == "late").expect("late");
+        assert_eq!((late.status.as_str(), late.provider_status.as_deref()), (STATUS_FAILED, Some("Expired")));
     }
 
     #[test]
