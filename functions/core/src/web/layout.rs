@@ -108,7 +108,7 @@ header.top img{height:32px;width:auto;vertical-align:middle}
 nav.tabs{background:#fff;border-bottom:1px solid #ccc;display:flex;flex-wrap:wrap;align-items:center;padding:0 8px}
 nav.tabs a{display:inline-block;padding:12px 10px;text-decoration:none;color:#1b1b1b;white-space:nowrap}
 nav.tabs a[aria-current]{border-bottom:4px solid var(--a);font-weight:700}
-nav.tabs form{margin:4px 0 4px auto}form.inline{display:inline}.nw{white-space:nowrap}
+nav.tabs form{margin:4px 0 4px auto}form.inline{display:inline}
 main{max-width:960px;margin:0 auto;padding:16px}
 main.narrow{max-width:520px}
 h1{font-size:1.6em;line-height:1.2;margin:.2em 0 .6em}h2{font-size:1.25em;margin:1.2em 0 .5em}

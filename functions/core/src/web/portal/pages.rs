@@ -218,7 +218,7 @@ pub fn quote(cx: &PageCtx, base: &str, csrf: &str, to: &Plan, q: &Quote, error: 
             dl.kv {
                 dt { (cx.t("portal.quote_credit")) } dd { (cx.kes(q.credit_cents)) }
                 dt { (cx.t("portal.quote_charge")) } dd { (cx.kes(q.charge_cents)) }
-                dt { (cx.t("portal.quote_balance")) } dd { span.nw { (cx.kes(q.balance_before_cents)) } " → " span.nw { (cx.kes(q.balance_after_cents)) } }
+                dt { (cx.t("portal.quote_balance")) } dd { (cx.kes(q.balance_before_cents)) " → " (cx.kes(q.balance_after_cents)) }
             }
             p.small.muted { (q.explanation) }
         }
