@@ -110,13 +110,31 @@ fn route_matching_follows_spin_syntax() {
     assert!(!route_matches("/sync/...", "/api/sync/x"));
 }
 
+/// The suites `scripts/edge-e2e.sh` runs against the Worker: every `--test NAME` in it.
+fn worker_suites() -> Vec<String> {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/edge-e2e.sh")).expect("edge-e2e.sh");
+    let words: Vec<&str> = script.split_whitespace().collect();
+    words.windows(2).filter(|w| w[0] == "--test").map(|w| w[1].to_owned()).collect()
+}
+
 /// Every test's realm is its own (the shared Worker deployment keeps tenants between tests, so
 /// two tests on one realm collide there), and each realm of the suites that run on the Worker
-/// (`scripts/edge-e2e.sh`) has its D1 database in wrangler.toml.
+/// (`scripts/edge-e2e.sh`) has its database in all three manifests: the D1 binding in
+/// wrangler.toml, the SQLite label on every database component of spin.toml, and where Spin keeps
+/// that label in functions/spin/runtime-config.toml.
 #[test]
 fn each_e2e_test_has_its_own_realm_and_the_worker_suites_have_their_databases() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
     let wrangler = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wrangler.toml")).expect("wrangler");
+    let runtime =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/spin/runtime-config.toml"))
+            .expect("runtime-config.toml");
+    let spin = spin();
+    let spin_labels = list(component(&spin, "admin").get("sqlite_databases"));
+    let suites = worker_suites();
+    for s in ["billing", "money", "sync", "vouchers"] {
+        assert!(suites.iter().any(|x| x == s), "edge-e2e.sh no longer runs {s}? found {suites:?}");
+    }
     let mut seen = std::collections::BTreeMap::<String, String>::new();
     for entry in std::fs::read_dir(dir).expect("tests dir") {
         let path = entry.expect("entry").path();
@@ -132,9 +150,14 @@ fn each_e2e_test_has_its_own_realm_and_the_worker_suites_have_their_databases() 
                 if let Some(other) = seen.insert(realm.to_owned(), suite.clone()) {
                     panic!("realm {realm} is used by two tests ({other} and {suite})");
                 }
-                if ["billing", "money", "sync", "vouchers"].contains(&suite.as_str()) {
-                    let binding = format!("binding = \"T_{}\"", realm.replace('-', "_").to_uppercase());
+                if suites.contains(&suite) {
+                    let key = realm.replace(['-', '.'], "_");
+                    let binding = format!("binding = \"T_{}\"", key.to_uppercase());
                     assert!(wrangler.contains(&binding), "{suite}: realm {realm} has no D1 database ({binding})");
+                    let label = format!("t_{key}");
+                    assert!(spin_labels.contains(&label), "{suite}: realm {realm} has no Spin SQLite label {label}");
+                    let section = format!("[sqlite_database.{label}]");
+                    assert!(runtime.contains(&section), "{suite}: runtime-config.toml has no {section}");
                 }
             }
         }
