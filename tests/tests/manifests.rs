@@ -112,7 +112,8 @@ fn route_matching_follows_spin_syntax() {
 
 /// The suites `scripts/edge-e2e.sh` runs against the Worker: every `--test NAME` in it.
 fn worker_suites() -> Vec<String> {
-    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/edge-e2e.sh")).expect("edge-e2e.sh");
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/edge-e2e.sh")).expect("edge-e2e.sh");
     let words: Vec<&str> = script.split_whitespace().collect();
     words.windows(2).filter(|w| w[0] == "--test").map(|w| w[1].to_owned()).collect()
 }
