@@ -29,6 +29,16 @@ if [ -x radius-sql/tests/setup.sh ]; then
   export KONNEKTED_REQUIRE_FREERADIUS=1
 fi
 
+step "userspace WireGuard for the tunnel test (reconciler/daemon/tests/wireguard.rs)"
+if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wireguard-go wireguard-tools >/dev/null
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q wireguard-go wireguard-tools >/dev/null
+  fi
+fi
+if [ "$(id -u)" = 0 ]; then export KONNEKTED_REQUIRE_WIREGUARD=1; fi
+
 step "unit, integration and end-to-end tests (native host)"
 cargo test --workspace --all-features --no-fail-fast
 

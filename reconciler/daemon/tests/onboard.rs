@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::World;
+use common::{World, apply_script_command};
 use konnekted_reconciler::Config;
-use konnekted_reconciler::onboard::{self, OnboardRequest, ScriptCommand};
+use konnekted_reconciler::onboard::{self, OnboardRequest};
 use konnekted_reconciler::{RouterWorker, Scope};
-use routeros_sim::SimHandle;
 
 const BASE: &str = r#"
 [wireguard]
@@ -21,21 +20,6 @@ network = "10.255.0.0/24"
 realm = "placeholder"
 edge_url = "http://placeholder"
 "#;
-
-/// Applies one script command as the router's terminal would.
-fn apply(h: &SimHandle, c: &ScriptCommand) -> Result<(), String> {
-    let args: Vec<(&str, &str)> = c.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    match (c.verb.as_str(), &c.find) {
-        ("add", None) => h.add(&c.menu, &args).map(|_| ()).map_err(|e| format!("{e:?}")),
-        ("set", None) => h.set(&c.menu, "", &args).map_err(|e| format!("{e:?}")),
-        ("set", Some((k, v))) => {
-            let rows = h.find(&c.menu, k, v);
-            let id = rows.first().and_then(|r| r.get(".id")).ok_or_else(|| format!("no item {k}={v} in {}", c.menu))?;
-            h.set(&c.menu, id, &args).map_err(|e| format!("{e:?}"))
-        }
-        other => Err(format!("unexpected command {other:?}")),
-    }
-}
 
 fn config(w: &World) -> Config {
     let mut c = Config::from_toml(BASE).expect("base config");
@@ -54,7 +38,7 @@ async fn onboard_then_first_pass(hotspot: bool) {
     assert_eq!(commands, o.commands, "the printed script is the commands");
     let h = w.h();
     for cmd in &commands {
-        apply(&h, cmd).unwrap_or_else(|e| panic!("{}: {e}", onboard::render(cmd)));
+        apply_script_command(&h, cmd).unwrap_or_else(|e| panic!("{}: {e}", onboard::render(cmd)));
     }
 
     // The router side: tunnel, least-privilege user, API only through the tunnel.
@@ -89,7 +73,13 @@ async fn onboard_then_first_pass(hotspot: bool) {
     assert_eq!(router.password.expose(), o.password.expose());
     router.address = w.sim.local_addr().ip().to_string();
     router.port = w.sim.local_addr().port();
+    // The API answers only the reconciler's tunnel address, so from loopback the router closes
+    // the connection; the loopback address stands in for the tunnel from here on (the WireGuard
+    // test, tests/wireguard.rs, goes through a real tunnel).
     let mut worker = RouterWorker::new(router, w.tenant.clone(), w.ctx.clone());
+    let refused = worker.try_step(Scope::Full).await;
+    assert_ne!(refused.outcome, "ok", "the API must refuse a peer outside /ip/service api address: {refused:?}");
+    h.set("/ip/service", "api", &[("address", "10.255.0.1/32,127.0.0.1/32")]).expect("widen api address");
     let r = worker.try_step(Scope::Full).await;
     assert_eq!(r.outcome, "ok", "{r:?}");
     assert_eq!(r.drift_found, 0, "first pass after onboarding must change nothing: {r:?}");

@@ -495,6 +495,20 @@ impl SimHandle {
         self.shared.with_state(|s| s.rows(path)).unwrap_or_default()
     }
 
+    /// Whether `/ip/service` lets `peer` reach the plain API, as a router decides it: the `api`
+    /// service must not be disabled and, when its `address` list is set, `peer` must fall in one
+    /// of its addresses or prefixes (an empty list lets everyone in, as on a fresh router).
+    pub fn api_allows(&self, peer: std::net::IpAddr) -> bool {
+        let Some(api) = self.find("/ip/service", "name", "api").into_iter().next() else {
+            return true;
+        };
+        if matches!(api.get("disabled"), Some("true" | "yes")) {
+            return false;
+        }
+        let list = api.get("address").unwrap_or("");
+        list.trim().is_empty() || list.split(',').any(|entry| prefix_contains(entry.trim(), peer))
+    }
+
     /// Items of a menu whose `key` equals `value`.
     pub fn find(&self, path: &str, key: &str, value: &str) -> Vec<Row> {
         self.rows(path).into_iter().filter(|r| r.get(key) == Some(value)).collect()
@@ -556,7 +570,12 @@ impl Simulator {
         let accept = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
-                    Ok((stream, _)) => {
+                    Ok((stream, peer)) => {
+                        if !h.api_allows(peer.ip()) {
+                            // A router closes the connection of a peer outside `/ip/service api address`.
+                            tracing::info!("sim: API connection from {peer} refused by /ip/service api address");
+                            continue;
+                        }
                         let _ = stream.set_nodelay(true);
                         h.serve(stream);
                     }
@@ -585,5 +604,56 @@ impl Drop for Simulator {
     fn drop(&mut self) {
         self.accept.abort();
         self.handle.drop_connections();
+    }
+}
+
+/// Whether `entry` (`a.b.c.d`, `a.b.c.d/n`, or the IPv6 forms) holds `ip`. IPv4 peers mapped
+/// into IPv6 (`::ffff:a.b.c.d`, a dual-stack listener) are compared as IPv4.
+fn prefix_contains(entry: &str, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let (addr, len) = entry.split_once('/').unwrap_or((entry, ""));
+    let Ok(net) = addr.parse::<IpAddr>() else { return false };
+    match (net, ip) {
+        (IpAddr::V4(net), IpAddr::V4(ip)) => {
+            let len: u32 = if len.is_empty() { 32 } else { len.parse().unwrap_or(33) };
+            if len > 32 {
+                return false;
+            }
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(net) & mask == u32::from(ip) & mask
+        }
+        (IpAddr::V6(net), IpAddr::V6(ip)) => {
+            let len: u32 = if len.is_empty() { 128 } else { len.parse().unwrap_or(129) };
+            if len > 128 {
+                return false;
+            }
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            u128::from(net) & mask == u128::from(ip) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod service_address_tests {
+    use super::prefix_contains;
+
+    #[test]
+    fn service_address_matches_addresses_and_prefixes() {
+        let ip = |s: &str| s.parse().expect("ip");
+        assert!(prefix_contains("10.255.0.1/32", ip("10.255.0.1")));
+        assert!(!prefix_contains("10.255.0.1/32", ip("10.255.0.2")));
+        assert!(prefix_contains("10.255.0.0/24", ip("10.255.0.200")));
+        assert!(prefix_contains("10.255.0.1", ip("10.255.0.1")));
+        assert!(prefix_contains("0.0.0.0/0", ip("192.0.2.1")));
+        assert!(prefix_contains("127.0.0.1/32", ip("::ffff:127.0.0.1")));
+        assert!(!prefix_contains("10.255.0.0/33", ip("10.255.0.1")));
+        assert!(!prefix_contains("not-an-address", ip("10.255.0.1")));
+        assert!(prefix_contains("2001:db8::/32", ip("2001:db8::1")));
+        assert!(!prefix_contains("2001:db8::/32", ip("10.0.0.1")));
     }
 }

@@ -262,3 +262,18 @@ impl World {
 fn bench_placeholder() -> TenantConfig {
     konnekted_reconciler::bench::bench_tenant("placeholder")
 }
+
+/// Applies one script command as the router's terminal would.
+pub fn apply_script_command(h: &SimHandle, c: &konnekted_reconciler::onboard::ScriptCommand) -> Result<(), String> {
+    let args: Vec<(&str, &str)> = c.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    match (c.verb.as_str(), &c.find) {
+        ("add", None) => h.add(&c.menu, &args).map(|_| ()).map_err(|e| format!("{e:?}")),
+        ("set", None) => h.set(&c.menu, "", &args).map_err(|e| format!("{e:?}")),
+        ("set", Some((k, v))) => {
+            let rows = h.find(&c.menu, k, v);
+            let id = rows.first().and_then(|r| r.get(".id")).ok_or_else(|| format!("no item {k}={v} in {}", c.menu))?;
+            h.set(&c.menu, id, &args).map_err(|e| format!("{e:?}"))
+        }
+        other => Err(format!("unexpected command {other:?}")),
+    }
+}
