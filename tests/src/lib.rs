@@ -12,6 +12,7 @@ use daraja_sim::{DarajaSim, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
 pub use daraja_sim;
+pub mod browser;
 
 pub struct Env {
     pub base: String,

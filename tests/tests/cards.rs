@@ -217,11 +217,16 @@ fn paystack_sig(secret: &str, body: &str) -> String {
     String::from_utf8_lossy(&c.wait_with_output().expect("python3").stdout).trim().to_owned()
 }
 
-#[tokio::test]
-async fn paystack_checkout_webhook_verified_then_credited_once() {
-    let e = env("e2e-s02").await;
-    let base = fake_paystack("success").await;
-    let secret = "sk_test_e2e_paystack";
+/// A tenant whose Paystack is the scripted peer, a plan, subscriber `account` and a started
+/// checkout for KES 1,000: (subscriber id, checkout reference, the webhook's success body).
+async fn paystack_checkout(
+    e: &Env,
+    verify_status: &'static str,
+    secret: &str,
+    account: &str,
+    phone: &str,
+) -> (String, String, String) {
+    let base = fake_paystack(verify_status).await;
     let r = e
         .http
         .put(e.admin("/settings"))
@@ -232,12 +237,12 @@ async fn paystack_checkout_webhook_verified_then_credited_once() {
         .expect("settings");
     assert!(r.status().is_success());
     e.plan("home", 1000).await;
-    let s = e.subscriber("home", "PAY1", "0711000201").await;
+    let s = e.subscriber("home", account, phone).await;
     let id = s["id"].as_str().unwrap().to_owned();
     let r = e
         .http
         .post(e.url(&format!("/api/p/{}/checkout", e.realm)))
-        .json(&json!({"account": "PAY1", "provider": "paystack", "amount_kes": 1000}))
+        .json(&json!({"account": account, "provider": "paystack", "amount_kes": 1000}))
         .send()
         .await
         .expect("checkout");
@@ -245,10 +250,17 @@ async fn paystack_checkout_webhook_verified_then_credited_once() {
     let started: Value = r.json().await.expect("json");
     let reference = started["checkout_id"].as_str().unwrap().to_owned();
     assert!(started["url"].as_str().unwrap().contains(&reference), "{started}");
-
     let body = json!({"event": "charge.success", "data": {"reference": reference, "amount": 100000,
         "currency": "KES", "status": "success"}})
     .to_string();
+    (id, reference, body)
+}
+
+#[tokio::test]
+async fn paystack_checkout_webhook_verified_then_credited_once() {
+    let e = env("e2e-s02").await;
+    let secret = "sk_test_e2e_paystack";
+    let (id, reference, body) = paystack_checkout(&e, "success", secret, "PAY1", "0711000201").await;
     let post = |sig: Option<String>| {
         let mut r = e.http.post(e.hook("paystack")).header("content-type", "application/json").body(body.clone());
         if let Some(s) = sig {
@@ -277,33 +289,9 @@ async fn paystack_checkout_webhook_verified_then_credited_once() {
 #[tokio::test]
 async fn paystack_webhook_not_credited_when_verify_says_failed() {
     let e = env("e2e-s03").await;
-    let base = fake_paystack("abandoned").await;
     let secret = "sk_test_e2e_paystack3";
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&json!({"paystack": {"environment": base, "secret_key": secret}}))
-        .send()
-        .await
-        .expect("settings");
-    assert!(r.status().is_success());
-    e.plan("home", 1000).await;
-    let s = e.subscriber("home", "PAY3", "0711000203").await;
-    let id = s["id"].as_str().unwrap().to_owned();
-    let r = e
-        .http
-        .post(e.url(&format!("/api/p/{}/checkout", e.realm)))
-        .json(&json!({"account": "PAY3", "provider": "paystack", "amount_kes": 1000}))
-        .send()
-        .await
-        .expect("checkout");
-    let started: Value = r.json().await.expect("json");
-    let reference = started["checkout_id"].as_str().unwrap().to_owned();
     // a correctly signed webhook claiming success is not believed: verify says abandoned
-    let body = json!({"event": "charge.success", "data": {"reference": reference, "amount": 100000,
-        "currency": "KES", "status": "success"}})
-    .to_string();
+    let (id, _, body) = paystack_checkout(&e, "abandoned", secret, "PAY3", "0711000203").await;
     let r = e
         .http
         .post(e.hook("paystack"))

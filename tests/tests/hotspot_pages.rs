@@ -4,65 +4,12 @@
 
 use std::time::Duration;
 
+use konnekted_e2e::browser::{Browser, input_value};
 use konnekted_e2e::daraja_sim::{Outcome, Script};
 use konnekted_e2e::{Env, env};
 use serde_json::json;
 
 const BUDGET: usize = 30 * 1024;
-
-/// A browser without JavaScript: keeps the visit cookie, does not follow redirects.
-struct Browser {
-    http: reqwest::Client,
-    cookie: String,
-}
-
-struct Got {
-    status: u16,
-    location: String,
-    csp: String,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        Browser { http, cookie: String::new() }
-    }
-
-    async fn take(&mut self, r: reqwest::Response) -> Got {
-        for v in r.headers().get_all("set-cookie") {
-            let v = v.to_str().unwrap_or("");
-            if let Some(rest) = v.strip_prefix("kh_visit=") {
-                self.cookie = format!("kh_visit={}", rest.split(';').next().unwrap_or(""));
-            }
-        }
-        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let (location, csp) = (h("location"), h("content-security-policy"));
-        let status = r.status().as_u16();
-        Got { status, location, csp, body: r.text().await.unwrap_or_default() }
-    }
-
-    async fn get(&mut self, url: &str) -> Got {
-        let r = self.http.get(url).header("cookie", &self.cookie).send().await.expect("GET");
-        self.take(r).await
-    }
-
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Got {
-        let r = self.http.post(url).header("cookie", &self.cookie).form(form).send().await.expect("POST");
-        self.take(r).await
-    }
-}
-
-/// The value of `<input name="{name}" value="...">` in a page.
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!(r#"name="{name}" value=""#))?;
-    let rest = &html[at + name.len() + 15..];
-    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
-}
 
 async fn hotspot_plan(e: &Env, code: &str, name: &str, kes: i64, seconds: i64) {
     let (s, v) = e
@@ -103,7 +50,7 @@ async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_ch
     assert!(!home.body.contains("home"), "PPPoE plans are not sold here");
     assert!(home.body.len() < BUDGET, "home is {} bytes", home.body.len());
     assert!(home.csp.contains("form-action 'self' http://10.5.50.1"), "{}", home.csp);
-    assert!(!b.cookie.is_empty(), "the visit is remembered");
+    assert!(b.cookies.contains_key("kh_visit"), "the visit is remembered");
 
     let buy = b.get(&format!("{base}/buy?plan=h1")).await;
     assert_eq!(buy.status, 200);

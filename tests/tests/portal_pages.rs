@@ -3,72 +3,10 @@
 //! balance moves, change plan after its quote, payments and a receipt, sign out. Realms
 //! e2e-p10..e2e-p11.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use konnekted_e2e::browser::{Browser, Got, input_value};
 use konnekted_e2e::{Env, env};
-
-/// A cookie jar that follows nothing by itself (every 303 is asserted).
-struct Browser {
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Got {
-    status: u16,
-    location: String,
-    csp: String,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        Browser { http, cookies: BTreeMap::new() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn take(&mut self, r: reqwest::Response) -> Got {
-        for v in r.headers().get_all("set-cookie") {
-            let v = v.to_str().unwrap_or("");
-            let pair = v.split(';').next().unwrap_or("");
-            if let Some((k, val)) = pair.split_once('=') {
-                if val.is_empty() || v.contains("Max-Age=0") {
-                    self.cookies.remove(k);
-                } else {
-                    self.cookies.insert(k.to_owned(), val.to_owned());
-                }
-            }
-        }
-        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let (location, csp) = (h("location"), h("content-security-policy"));
-        let status = r.status().as_u16();
-        Got { status, location, csp, body: r.text().await.unwrap_or_default() }
-    }
-
-    async fn get(&mut self, url: &str) -> Got {
-        let r = self.http.get(url).header("cookie", self.cookie_header()).send().await.expect("GET");
-        self.take(r).await
-    }
-
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Got {
-        let r = self.http.post(url).header("cookie", self.cookie_header()).form(form).send().await.expect("POST");
-        self.take(r).await
-    }
-}
-
-fn input_value(html: &str, name: &str) -> Option<String> {
-    let at = html.find(&format!(r#"name="{name}" value=""#))?;
-    let rest = &html[at + name.len() + 15..];
-    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
-}
 
 const BUDGET: usize = 50 * 1024;
 

@@ -87,6 +87,30 @@ impl DarajaSim {
 }
 
 async fn serve(listener: TcpListener, sim: Sim) {
+    serve_http(listener, MAX_REQUEST_BODY, move |req| {
+        let sim = sim.clone();
+        async move {
+            match req {
+                Ok(req) => handle(&sim, req).await,
+                Err(_) => sim::daraja_error("400.002.05", "Invalid request payload", None),
+            }
+        }
+    })
+    .await
+}
+
+/// A body over the size limit: what [`serve_http`] hands the handler instead of a request.
+#[derive(Debug)]
+pub struct TooLarge;
+
+/// Serves HTTP/1.1 on `listener` until the task is dropped: each request's body is read whole (at
+/// most `max_body` bytes, else the handler gets [`TooLarge`]) and answered by `handle`. The
+/// simulators of this workspace share it.
+pub async fn serve_http<F, Fut>(listener: TcpListener, max_body: usize, handle: F)
+where
+    F: Fn(Result<http::Request<Bytes>, TooLarge>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = http::Response<Bytes>> + Send + 'static,
+{
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -96,17 +120,17 @@ async fn serve(listener: TcpListener, sim: Sim) {
                 continue;
             }
         };
-        let sim = sim.clone();
+        let handle = handle.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let sim = sim.clone();
+                let handle = handle.clone();
                 async move {
                     let (parts, body) = req.into_parts();
-                    let resp = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-                        Ok(collected) => handle(&sim, http::Request::from_parts(parts, collected.to_bytes())).await,
-                        Err(_) => sim::daraja_error("400.002.05", "Invalid request payload", None),
+                    let req = match Limited::new(body, max_body).collect().await {
+                        Ok(collected) => Ok(http::Request::from_parts(parts, collected.to_bytes())),
+                        Err(_) => Err(TooLarge),
                     };
-                    Ok::<_, Infallible>(resp.map(Full::new))
+                    Ok::<_, Infallible>(handle(req).await.map(Full::new))
                 }
             });
             if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {

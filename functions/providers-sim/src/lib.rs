@@ -33,16 +33,11 @@ mod stripe;
 mod webhook;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -215,33 +210,16 @@ impl ProvidersSim {
 }
 
 async fn serve(listener: TcpListener, sim: Sim) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
+    daraja_sim::serve_http(listener, MAX_REQUEST_BODY, move |req| {
         let sim = sim.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let sim = sim.clone();
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let resp = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-                        Ok(c) => handle(&sim, http::Request::from_parts(parts, c.to_bytes())).await,
-                        Err(_) => text(413, "request body too large"),
-                    };
-                    Ok::<_, Infallible>(resp.map(Full::new))
-                }
-            });
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        async move {
+            match req {
+                Ok(req) => handle(&sim, req).await,
+                Err(daraja_sim::TooLarge) => text(413, "request body too large"),
             }
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn handle(sim: &Sim, req: http::Request<Bytes>) -> http::Response<Bytes> {
