@@ -1,6 +1,6 @@
 //! The captive portal pages (`/h/{realm}`) end to end over HTTP: packages, buying one with M-Pesa
 //! through the Daraja simulator, the code and the router login form, vouchers, the suspended page.
-//! Realms e2e-h20 .. e2e-h29 (the captive pages' share of the hotspot realms).
+//! Realms e2e-h20 .. e2e-h29 (the captive pages' share of the hotspot realms) and e2e-h40.
 
 use std::time::Duration;
 
@@ -110,6 +110,46 @@ async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_ch
     let peek = other.get(&wait_url).await;
     assert_eq!(peek.status, 404);
     assert!(!peek.body.contains(&code));
+}
+
+#[tokio::test]
+async fn a_paid_sales_code_sms_is_queued_by_the_callback_itself_once_however_often_it_comes() {
+    let e = env("e2e-h40").await;
+    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    // The simulator takes the payment but leaves the callback to the test.
+    e.sim.set_script_for("254711000040", Script::new(Outcome::NoCallback));
+    let mut b = Browser::new();
+    let base = e.url("/h/e2e-h40");
+    assert_eq!(b.get(&format!("{base}?{ROUTER_QUERY}")).await.status, 200);
+    let buy = b.get(&format!("{base}/buy?plan=h1")).await;
+    let csrf = input_value(&buy.body, "csrf").expect("csrf");
+    let started = b.post(&format!("{base}/buy"), &[("csrf", &csrf), ("plan", "h1"), ("phone", "0711000040")]).await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let checkout = started.location.rsplit('/').next().expect("checkout id").to_owned();
+    let outbox = || async { e.get("/sms-outbox?to=254711000040").await.as_array().expect("list").clone() };
+    assert!(outbox().await.is_empty(), "nothing before the payment");
+
+    let body = konnekted_e2e::stk_success_body(&checkout, "10.00", "SHK4000001", "254711000040");
+    let (status, v) = e.callback("stk", body.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    // No page was looked at and no scheduled pass ran: the callback wrote the SMS with the money.
+    let sms = outbox().await;
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    let text = sms[0]["body"].as_str().expect("body").to_owned();
+
+    // Daraja's retries, at once and after: still one message.
+    let replies = futures::future::join_all((0..8).map(|_| e.callback("stk", body.clone()))).await;
+    assert!(replies.iter().all(|(s, _)| *s == 200), "{replies:?}");
+    e.fire_scheduled().await;
+    assert_eq!(outbox().await.len(), 1, "exactly one code SMS");
+
+    // It carries the code the waiting page shows.
+    let page = b.get(&e.url(&started.location)).await;
+    let code = input_value(&page.body, "username").expect("the code page");
+    let dashed = format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]);
+    assert!(text.contains(&dashed), "{text} should carry {dashed}");
+    let paid = e.get("/payments").await;
+    assert_eq!(paid.as_array().expect("list").iter().filter(|p| p["amount_cents"] == 1000).count(), 1, "{paid}");
 }
 
 #[tokio::test]

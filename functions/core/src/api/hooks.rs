@@ -57,7 +57,10 @@ pub(crate) async fn handle<P: Platform>(
         return Ok(json(StatusCode::PAYLOAD_TOO_LARGE, &reply.body));
     }
     let reply = match route {
-        Route::HookStk => callbacks::stk_callback(&db, &tenant, body, &mut ids, ctx.now).await?,
+        Route::HookStk => {
+            let key = crate::usecases::vouchers::key(p.settings(), &tenant.realm).ok();
+            callbacks::stk_callback(&db, &tenant, key.as_ref(), body, &mut ids, ctx.now).await?
+        }
         Route::HookValidate => callbacks::c2b_validation(&db, &tenant, body, ctx.now).await?,
         _ => callbacks::c2b_confirmation(&db, &tenant, body, &mut ids, ctx.now).await?,
     };

@@ -124,6 +124,40 @@ pub fn mint_into(checkout_request_id: &str, batch: &vouchers::Batch, at: &str) -
     ]
 }
 
+/// The number the next voucher batch gets (see [`vouchers::insert`]).
+pub async fn next_batch_id(db: &impl Db) -> Result<u32, StoreError> {
+    let rows = db.query(&Statement::new("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM voucher_batches")).await?;
+    let n = rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(1);
+    u32::try_from(n).map_err(|_| StoreError::Corrupt("voucher batch id".into()))
+}
+
+/// [`mint_new_batch`] under a number known beforehand (`id`, from [`next_batch_id`]), so the code
+/// is known before the batch commits: the batch fails (`Conflict`) when another took that number.
+pub fn mint_new_batch_as(checkout_request_id: &str, plan_id: &str, id: u32, at: &str) -> Vec<Statement> {
+    let request_id = format!("online:{checkout_request_id}");
+    let [g, d] = guard();
+    vec![
+        stmt!(
+            "INSERT INTO voucher_batches (id, request_id, plan_id, count, note, valid_until, created_at, agent, \
+             price_cents, kind) VALUES (?1, ?2, ?3, 1, 'M-Pesa sales', NULL, ?4, '', NULL, ?5)",
+            i64::from(id),
+            &request_id,
+            plan_id,
+            at,
+            KIND_ONLINE
+        ),
+        stmt!(
+            "UPDATE hotspot_sales SET batch_id = ?2, serial = 0, minted_at = ?3 \
+             WHERE checkout_request_id = ?1 AND batch_id IS NULL",
+            checkout_request_id,
+            i64::from(id),
+            at
+        ),
+        g,
+        d,
+    ]
+}
+
 /// Opens a new online batch for `plan_id` with the sale as its serial 0.
 pub fn mint_new_batch(checkout_request_id: &str, plan_id: &str, at: &str) -> Vec<Statement> {
     let request_id = format!("online:{checkout_request_id}");

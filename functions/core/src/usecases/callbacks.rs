@@ -15,13 +15,16 @@ use crate::domain::payment::{
     decide_c2b, decide_stk, validate_c2b,
 };
 use crate::domain::time::fmt_ts;
+use crate::domain::voucher::VoucherKey;
 use crate::ids::IdGen;
 use crate::store::callbacks::{self, Entry, Outcome};
+use crate::store::hotspot_sales::SALES_ACCOUNT_ID;
 use crate::store::payments::{self, Payment, PaymentStatus};
 use crate::store::stk;
 use crate::store::subscribers::{self, WithBalance};
 use crate::store::tenants::{C2bValidation, Tenant};
 use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot};
+use crate::usecases::hotspot_sales::paid_statements;
 use crate::usecases::retry_races;
 
 /// The kind of answer a provider gets; the API layer maps it to HTTP (see [`Answer::http_status`]).
@@ -145,15 +148,17 @@ pub async fn oversized(
     Ok(r)
 }
 
-/// Handles an STK callback body.
+/// Handles an STK callback body. `voucher_key` (the tenant's, if the deployment has a voucher
+/// secret) lets a captive-portal sale's code and its SMS be written with the money.
 pub async fn stk_callback(
     db: &impl Db,
     tenant: &Tenant,
+    voucher_key: Option<&VoucherKey>,
     body: &[u8],
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Reply, StoreError> {
-    let result = stk_callback_inner(db, tenant, body, ids, now).await;
+    let result = stk_callback_inner(db, tenant, voucher_key, body, ids, now).await;
     log_failure(db, STK_KIND, now, body, result).await
 }
 
@@ -162,6 +167,7 @@ const STK_KIND: &str = "stk_callback";
 async fn stk_callback_inner(
     db: &impl Db,
     tenant: &Tenant,
+    voucher_key: Option<&VoucherKey>,
     body: &[u8],
     ids: &mut IdGen,
     now: DateTime<Utc>,
@@ -208,7 +214,7 @@ async fn stk_callback_inner(
             result_code: cb.result_code().code(),
             result_desc: cb.result_desc.clone(),
         };
-        apply_stk(db, tenant, &req, decision, Some(log), extra, ids, now)
+        apply_stk(db, tenant, voucher_key, &req, decision, Some(log), extra, ids, now)
             .await?
             .ok_or_else(|| StoreError::Corrupt("an STK decision with a log line gave no reply".into()))
     })
@@ -239,6 +245,7 @@ pub(crate) struct StkPaymentFacts {
 pub(crate) async fn apply_stk(
     db: &impl Db,
     tenant: &Tenant,
+    voucher_key: Option<&VoucherKey>,
     req: &stk::StkRequest,
     decision: StkDecision,
     log: Option<LogLine<'_>>,
@@ -276,6 +283,11 @@ pub(crate) async fn apply_stk(
                 stk::resolve(id, from, StkStatus::Paid, &code, &facts.result_desc, by, &at).into();
             prelude.push(payments::insert(&payment));
             prelude.extend(log_stmt_for(&r, note.as_deref()));
+            // A captive-portal sale: its code and the code's SMS commit with the money.
+            if let Some(key) = voucher_key.filter(|_| req.subscriber_id == SALES_ACCOUNT_ID) {
+                let realm = &tenant.realm;
+                prelude.extend(paid_statements(db, key, realm, &tenant.settings, id, ids, now).await?);
+            }
             let memo = match (&receipt, by) {
                 (Some(rc), _) => format!("M-Pesa {rc}"),
                 (None, _) => "M-Pesa (recovered by STK query)".to_owned(),
@@ -665,15 +677,15 @@ mod tests {
 
     fn apply(db: &TestDb, t: &Tenant, e: Event, ids: &mut IdGen, now: DateTime<Utc>) {
         let query = |ev: StkEvidence, overdue: bool, ids: &mut IdGen| {
-            run(sweep::apply_evidence(db, t, CHECKOUT, &ev, overdue, ids, now)).expect("sweep evidence");
+            run(sweep::apply_evidence(db, t, None, CHECKOUT, &ev, overdue, ids, now)).expect("sweep evidence");
         };
         match e {
             Event::CallbackSuccess => {
-                let r = run(stk_callback(db, t, success_body().as_bytes(), ids, now)).expect("callback");
+                let r = run(stk_callback(db, t, None, success_body().as_bytes(), ids, now)).expect("callback");
                 assert_eq!(r.answer, Answer::Taken);
             }
             Event::CallbackFailure => {
-                let r = run(stk_callback(db, t, failure_body().as_bytes(), ids, now)).expect("callback");
+                let r = run(stk_callback(db, t, None, failure_body().as_bytes(), ids, now)).expect("callback");
                 assert_eq!(r.answer, Answer::Taken);
             }
             Event::QuerySuccess => query(StkEvidence::QueryPaid { desc: "ok".into() }, false, ids),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{UseCaseError, retry_races};
-use crate::db::{Db, StoreError};
+use crate::db::{Db, Statement, StoreError};
 use crate::domain::Msisdn;
 use crate::domain::Realm;
 use crate::domain::payment::StkStatus;
@@ -18,7 +18,8 @@ use crate::platform::Platform;
 use crate::store::hotspot_sales::{self, SALES_ACCOUNT_ID, SALES_ACCOUNT_NO, Sale};
 use crate::store::plans;
 use crate::store::stk::{self, StkRequest};
-use crate::store::tenants::Tenant;
+use crate::store::tenants::{Tenant, TenantSettings};
+use crate::usecases::sms::{CodeSms, code_sms_statement};
 
 /// The packages a buyer can choose: active hotspot plans, cheapest first.
 pub async fn packages(db: &impl Db) -> Result<Vec<Plan>, StoreError> {
@@ -186,6 +187,43 @@ pub async fn mint(db: &impl Db, checkout_request_id: &str, now: DateTime<Utc>) -
     minted.ok_or_else(|| UseCaseError::Unavailable("too much contention minting a code; try again".into()))
 }
 
+/// What crediting a paid sale writes in the crediting batch, with the money: the sale's code
+/// (minted now: the one the waiting page then shows) and the SMS that sends it to the buyer,
+/// queued at most once per sale. The code is known before the batch commits (the next serial of
+/// the plan's open online batch, or serial 0 of a new batch whose number is read first); when
+/// another sale takes that serial or number meanwhile, the batch fails with `Conflict` and the
+/// caller re-reads, as after any lost race. Empty when `checkout_request_id` is no captive sale.
+pub async fn paid_statements(
+    db: &impl Db,
+    key: &VoucherKey,
+    realm: &Realm,
+    settings: &TenantSettings,
+    checkout_request_id: &str,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Vec<Statement>, StoreError> {
+    let Some(sale) = hotspot_sales::get(db, checkout_request_id).await? else { return Ok(Vec::new()) };
+    let Some(plan) = plans::get(db, &sale.plan_id).await? else { return Ok(Vec::new()) };
+    let at = fmt_ts(now);
+    let (mut out, minted) = match sale.minted {
+        Some(m) => (Vec::new(), m),
+        None => match hotspot_sales::open_online_batch(db, &plan.id).await? {
+            Some(b) => (hotspot_sales::mint_into(checkout_request_id, &b, &at), (b.id, b.count)),
+            None => {
+                let id = hotspot_sales::next_batch_id(db).await?;
+                (hotspot_sales::mint_new_batch_as(checkout_request_id, &plan.id, id, &at), (id, 0))
+            }
+        },
+    };
+    let Some(id) = VoucherId::new(minted.0, minted.1) else {
+        return Err(StoreError::Corrupt(format!("voucher serial {minted:?} out of range")));
+    };
+    let code = key.code(realm, id).to_string();
+    let sms = CodeSms { message_id: &ids.uuid(), checkout_request_id, to: &sale.msisdn, package: &plan.name };
+    out.push(code_sms_statement(settings, &sms, &code, now));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +231,10 @@ mod tests {
     use crate::store::vouchers;
     use crate::testing::{TestDb, run};
     use chrono::TimeZone;
+
+    fn sale_of(db: &TestDb, id: &str) -> Sale {
+        run(hotspot_sales::get(db, id)).expect("read").expect("sale")
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).single().expect("time")
@@ -257,6 +299,97 @@ mod tests {
         let s = run(crate::store::subscribers::get(&db, SALES_ACCOUNT_ID)).expect("read").expect("account");
         assert_eq!(s.subscriber.status, crate::domain::subscriber::Status::Suspended);
         assert!(!s.subscriber.auto_renew);
+    }
+
+    fn paid_body(checkout: &str, receipt: &str) -> String {
+        format!(
+            r#"{{"Body":{{"stkCallback":{{"MerchantRequestID":"m","CheckoutRequestID":"{checkout}","ResultCode":0,"ResultDesc":"ok","CallbackMetadata":{{"Item":[{{"Name":"Amount","Value":10.00}},{{"Name":"MpesaReceiptNumber","Value":"{receipt}"}},{{"Name":"TransactionDate","Value":20261204120000}},{{"Name":"PhoneNumber","Value":254708374149}}]}}}}}}}}"#
+        )
+    }
+
+    /// A pending STK push for sale `id` (KES 10).
+    fn pushed(db: &TestDb, id: &str) {
+        sale(db, id, "h1");
+        let req = StkRequest {
+            checkout_request_id: id.into(),
+            merchant_request_id: "m".into(),
+            subscriber_id: SALES_ACCOUNT_ID.into(),
+            msisdn: "254708374149".into(),
+            amount_cents: 1000,
+            account_ref: SALES_ACCOUNT_NO.into(),
+            status: StkStatus::Pending,
+            result_code: None,
+            result_desc: None,
+            resolved_by: None,
+            query_attempts: 0,
+            last_query_at: None,
+            created_at: fmt_ts(now()),
+            resolved_at: None,
+        };
+        run(db.batch(&[stk::insert(&req)])).expect("push");
+    }
+
+    fn code_sms(db: &TestDb) -> Vec<crate::store::sms::Sms> {
+        run(crate::store::sms::list(db, Some("254708374149"), None, 100)).expect("outbox")
+    }
+
+    #[test]
+    fn hotspot_sale_callback_queues_the_code_sms_with_the_money_once() {
+        use crate::usecases::callbacks::stk_callback;
+        let db = TestDb::tenant();
+        run(db.batch(&[plans::insert(&plan("h1", PlanKind::Hotspot), "2026-12-01T00:00:00Z")])).expect("plan");
+        let t = crate::testing::tenant(crate::store::tenants::TenantSettings::default());
+        let key = VoucherKey::derive(b"secret", &t.realm).expect("key");
+        let mut ids = IdGen::new(&crate::Ctx { now: now(), entropy: [3; 32] });
+        pushed(&db, "ws_CO_1");
+        pushed(&db, "ws_CO_2");
+        let body = paid_body("ws_CO_1", "RCPT1");
+        let r = run(stk_callback(&db, &t, Some(&key), body.as_bytes(), &mut ids, now())).expect("callback");
+        assert_eq!(r.answer.http_status(), 200);
+        // Right after the callback, before any scheduled pass: the code is minted and its SMS queued.
+        let sms = code_sms(&db);
+        assert_eq!(sms.len(), 1, "{sms:?}");
+        let sale = sale_of(&db, "ws_CO_1");
+        let (b, s) = sale.minted.expect("minted with the money");
+        let code = key.code(&t.realm, VoucherId::new(b, s).expect("id")).to_string();
+        assert_eq!(sms[0].body, format!("Your h1 pass Wi-Fi code: {code}. Type it on the login page."));
+        // Duplicates change nothing; the page shows the same code.
+        for _ in 0..3 {
+            run(stk_callback(&db, &t, Some(&key), body.as_bytes(), &mut ids, now())).expect("duplicate");
+        }
+        assert_eq!(code_sms(&db).len(), 1);
+        let shown = run(state(&db, &key, &t.realm, "ws_CO_1", "v1", now())).expect("state").expect("sale");
+        assert_eq!(
+            shown.1,
+            SaleState::Paid {
+                code: key.code(&t.realm, VoucherId::new(b, s).expect("id")),
+                plan: plan("h1", PlanKind::Hotspot)
+            }
+        );
+        // The next sale takes the next serial of the same batch; the catch-up pass adds nothing.
+        let body = paid_body("ws_CO_2", "RCPT2");
+        run(stk_callback(&db, &t, Some(&key), body.as_bytes(), &mut ids, now())).expect("callback");
+        let second = sale_of(&db, "ws_CO_2").minted.expect("minted");
+        assert_eq!(second, (b, s + 1));
+        assert_eq!(code_sms(&db).len(), 2);
+        let settings = crate::store::tenants::TenantSettings::default();
+        let late = run(crate::usecases::sms::voucher_codes(&db, &key, &t.realm, &settings, &mut ids, now()));
+        assert_eq!(late.expect("catch-up"), 0);
+    }
+
+    #[test]
+    fn hotspot_sale_recovered_by_the_sweep_queues_its_code_sms_too() {
+        let db = TestDb::tenant();
+        run(db.batch(&[plans::insert(&plan("h1", PlanKind::Hotspot), "2026-12-01T00:00:00Z")])).expect("plan");
+        let t = crate::testing::tenant(crate::store::tenants::TenantSettings::default());
+        let key = VoucherKey::derive(b"secret", &t.realm).expect("key");
+        let mut ids = IdGen::new(&crate::Ctx { now: now(), entropy: [4; 32] });
+        pushed(&db, "ws_CO_9");
+        let paid = crate::domain::payment::StkEvidence::QueryPaid { desc: "ok".into() };
+        let sweep = crate::usecases::sweep::apply_evidence;
+        run(sweep(&db, &t, Some(&key), "ws_CO_9", &paid, false, &mut ids, now())).expect("sweep");
+        assert_eq!(code_sms(&db).len(), 1);
+        assert!(sale_of(&db, "ws_CO_9").minted.is_some());
     }
 
     #[test]

@@ -325,9 +325,10 @@ pub async fn reminders(
     Ok(queued)
 }
 
-/// Sends each captive-portal buyer the code their payment bought, once, whether or not their
-/// browser stayed on the waiting page: a paid sale without a code gets one minted now (the same
-/// one the page shows). Sales older than a day are left alone.
+/// The catch-up for captive-portal code SMS: the crediting of a sale queues its code SMS in the
+/// same batch ([`crate::usecases::hotspot_sales::paid_statements`]); a paid sale without one (paid
+/// before that was so, or while the deployment had no voucher secret) gets it here, once, with
+/// the code the page shows (minted now if it has none). Sales older than a day are left alone.
 pub async fn voucher_codes(
     db: &impl Db,
     key: &crate::domain::voucher::VoucherKey,
@@ -336,27 +337,42 @@ pub async fn voucher_codes(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<usize, UseCaseError> {
-    let lang = Lang::from_tag(&settings.default_language).unwrap_or(Lang::Sw);
     let mut queued = 0;
     for (checkout, msisdn, package) in store::paid_sales_without_code_sms(db, &fmt_ts(now - Duration::days(1))).await? {
         let (batch, serial) = crate::usecases::hotspot_sales::mint(db, &checkout, now).await?;
         let Some(id) = crate::domain::voucher::VoucherId::new(batch, serial) else { continue };
         let code = key.code(realm, id).to_string();
-        let body = lang.tf("sms.voucher", &[("package", &package), ("code", &code)]);
-        let n = db
-            .batch(&[store::enqueue_once(
-                &ids.uuid(),
-                &msisdn,
-                &body,
-                Kind::Transactional,
-                lang.tag(),
-                &format!("voucher:{checkout}"),
-                &fmt_ts(now),
-            )])
-            .await?;
+        let sale = CodeSms { message_id: &ids.uuid(), checkout_request_id: &checkout, to: &msisdn, package: &package };
+        let n = db.batch(&[code_sms_statement(settings, &sale, &code, now)]).await?;
         queued += usize::from(n.first().copied().unwrap_or(0) > 0);
     }
     Ok(queued)
+}
+
+/// The SMS that gives a captive-portal buyer their code.
+pub struct CodeSms<'a> {
+    pub message_id: &'a str,
+    pub checkout_request_id: &'a str,
+    /// The buyer's number, `2547XXXXXXXX`.
+    pub to: &'a str,
+    /// The package's name.
+    pub package: &'a str,
+}
+
+/// The statement that queues a sale's code SMS, at most once per sale (`voucher:<checkout id>`),
+/// in the tenant's language; put it in the batch that credits the sale.
+pub fn code_sms_statement(settings: &TenantSettings, m: &CodeSms<'_>, code: &str, now: DateTime<Utc>) -> Statement {
+    let lang = Lang::from_tag(&settings.default_language).unwrap_or(Lang::Sw);
+    let body = lang.tf("sms.voucher", &[("package", m.package), ("code", code)]);
+    store::enqueue_once(
+        m.message_id,
+        m.to,
+        &body,
+        Kind::Transactional,
+        lang.tag(),
+        &format!("voucher:{}", m.checkout_request_id),
+        &fmt_ts(now),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,6 +33,7 @@ pub async fn run<P: Platform>(
     now: DateTime<Utc>,
 ) -> Result<SweepReport, StoreError> {
     let settings = &tenant.settings;
+    let key = crate::usecases::vouchers::key(p.settings(), &tenant.realm).ok();
     let before = fmt_ts(now - Duration::seconds(settings.stk_sweep_after_seconds));
     let mut report = SweepReport::default();
     for req in stk::pending_before(db, &before, 100).await? {
@@ -57,7 +58,7 @@ pub async fn run<P: Platform>(
         }
         let age = parse_ts(&req.created_at).map(|c| now - c).unwrap_or_default();
         let overdue = age > Duration::seconds(settings.stk_give_up_seconds);
-        match apply_evidence(db, tenant, id, &evidence, overdue, ids, now).await? {
+        match apply_evidence(db, tenant, key.as_ref(), id, &evidence, overdue, ids, now).await? {
             Some(StkDecision::Credit { .. }) => report.paid += 1,
             Some(StkDecision::Fail { .. }) => report.failed += 1,
             Some(StkDecision::NoteQuery) => report.still_pending += 1,
@@ -85,9 +86,11 @@ pub fn evidence_from_query(id: &str, answer: Option<daraja::StkQueryOutcome>) ->
 
 /// Applies one piece of sweep evidence to a push (re-reading it after a lost race), and gives
 /// up on a push still unanswered past `stk_give_up_seconds`. Returns the decision applied.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_evidence(
     db: &impl Db,
     tenant: &Tenant,
+    voucher_key: Option<&crate::domain::voucher::VoucherKey>,
     id: &str,
     evidence: &StkEvidence,
     overdue: bool,
@@ -109,7 +112,7 @@ pub(crate) async fn apply_evidence(
             }
             _ => StkPaymentFacts::default(),
         };
-        apply_stk(db, tenant, &req, decision.clone(), None, facts, ids, now).await?;
+        apply_stk(db, tenant, voucher_key, &req, decision.clone(), None, facts, ids, now).await?;
         Ok(Some(decision))
     })
     .await?;
