@@ -39,6 +39,10 @@ if ! command -v wireguard-go >/dev/null || ! command -v wg >/dev/null; then
 fi
 if [ "$(id -u)" = 0 ]; then export KONNEKTED_REQUIRE_WIREGUARD=1; fi
 
+step "npm packages (the card tests check our Stripe signatures with Stripe's official library)"
+[ -e node_modules/stripe/package.json ] || npm ci --no-audit --no-fund --omit-lockfile-registry-resolved >/dev/null
+export KONNEKTED_REQUIRE_STRIPE_SDK=1
+
 step "unit, integration and end-to-end tests (native host)"
 cargo test --workspace --all-features --no-fail-fast
 

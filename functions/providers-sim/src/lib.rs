@@ -45,7 +45,7 @@ use tokio::task::JoinHandle;
 
 pub use paystack::PaystackTransaction;
 pub use sms::{SmsMessage, SmsReport};
-pub use stripe::StripeSession;
+pub use stripe::{StripeSession, signature_header as stripe_signature_header};
 pub use webhook::Delivery;
 
 /// Largest request body read.
