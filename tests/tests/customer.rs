@@ -407,3 +407,418 @@ async fn a_hotspot_voucher_is_redeemed_onto_the_account_once() {
     let ledger = e.get(&format!("/subscribers/{}/ledger", sub["id"].as_str().expect("id"))).await;
     assert_eq!(ledger.as_array().expect("ledger").iter().filter(|l| l["kind"] == "payment").count(), 1);
 }
+
+// ---- self-service: realms e2e-p31..e2e-p39 ----
+
+async fn paid(e: &Env, account: &str, phone: &str, trans: &str, kes: &str) {
+    let msisdn = format!("254{}", &phone[1..]);
+    let (s, v) = e.callback("c2b/confirm", c2b_body(trans, kes, account, &msisdn)).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn feed_kinds(e: &Env) -> Vec<String> {
+    e.get("/feed?after=0")
+        .await
+        .as_array()
+        .expect("feed")
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Reports `username` online at a NAS through the reconciler's signed usage push.
+async fn report_online(e: &Env, username: &str, days: Value) {
+    let body = json!({
+        "days": days,
+        "online": [{"nas_ip": "10.0.0.1", "session_id": "81000031", "username": username,
+                    "framed_ip": "10.20.0.31", "input_octets": 5, "output_octets": 50}]
+    })
+    .to_string();
+    let pq = format!("/sync/{}/usage", e.realm);
+    let ts = chrono::Utc::now().timestamp();
+    let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
+    let r = e
+        .http
+        .post(e.url(&pq))
+        .header(konnekted_sync_proto::HEADER_TIMESTAMP, ts.to_string())
+        .header(konnekted_sync_proto::HEADER_SIGNATURE, sig)
+        .body(body)
+        .send()
+        .await
+        .expect("usage push");
+    assert_eq!(r.status().as_u16(), 202);
+}
+
+#[tokio::test]
+async fn plan_change_at_renewal_waits_for_the_paid_time_to_end_and_can_be_taken_back() {
+    let e = env("e2e-p31").await;
+    let other = env("e2e-p39").await;
+    e.plan("home", 1000).await;
+    e.plan("fast", 2000).await;
+    other.plan("other", 500).await;
+    e.subscriber("home", "REN31", "0711003101").await;
+    paid(&e, "REN31", "0711003101", "REN31PAY01", "1000.00").await;
+    let t = token(&sign_in(&e, "0711003101").await);
+
+    let (code, v) = call(&e, "DELETE", "subscription/plan-change", Some(&t), None).await;
+    assert_eq!(code, 404, "nothing to take back: {v}");
+    let (code, v) =
+        call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast", "when": "tomorrow"}))).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("at_renewal"), "the reason says what is allowed: {v}");
+    let other_plan = other.get("/plans").await[0]["id"].as_str().expect("plan").to_owned();
+    let feed_before = feed_kinds(&e).await.len();
+    let (code, _) =
+        call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": other_plan, "when": "at_renewal"})))
+            .await;
+    assert_eq!(code, 404, "another tenant's plan");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["pending_plan_change"], Value::Null, "nothing written: {sub}");
+
+    let (code, v) =
+        call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast", "when": "at_renewal"})))
+            .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!((v["changed"].as_bool(), v["scheduled"].as_bool()), (Some(false), Some(true)), "{v}");
+    assert_eq!(v["quote"]["balance_change_cents"], 0, "nothing charged now");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["plan"]["code"], "home", "still on the old plan: {sub}");
+    assert_eq!(sub["pending_plan_change"]["plan"]["code"], "fast", "{sub}");
+    let (code, v) = call(&e, "DELETE", "subscription/plan-change", Some(&t), None).await;
+    assert_eq!(code, 200, "{v}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["pending_plan_change"], Value::Null, "{sub}");
+    assert_eq!(feed_kinds(&e).await.len(), feed_before, "scheduling and taking back touch no network state");
+
+    // scheduled again; the pass makes it once the paid time has run out, not before
+    let (code, _) =
+        call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast", "when": "at_renewal"})))
+            .await;
+    assert_eq!(code, 200);
+    let now = chrono::Utc::now();
+    if e.fire_scheduled_at(now + chrono::Duration::days(1)).await {
+        let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+        assert_eq!(sub["plan"]["code"], "home", "a day into the period: {sub}");
+        assert!(e.fire_scheduled_at(now + chrono::Duration::days(30) + chrono::Duration::hours(2)).await);
+        let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+        assert_eq!(sub["plan"]["code"], "fast", "after the paid time: {sub}");
+        assert_eq!(sub["pending_plan_change"], Value::Null, "{sub}");
+        let kinds = feed_kinds(&e).await;
+        assert_eq!(kinds.iter().filter(|k| *k == "plan_changed").count(), 1, "the network hears of it: {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pause_banks_the_paid_time_and_resume_gives_it_back() {
+    let e = env("e2e-p32").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "PAU32", "0711003201").await;
+    paid(&e, "PAU32", "0711003201", "PAU32PAY01", "1000.00").await;
+    let t = token(&sign_in(&e, "0711003201").await);
+    let (_, before) = call(&e, "GET", "subscription", Some(&t), None).await;
+    let left_before = before["seconds_left"].as_i64().expect("paid time");
+
+    let (code, v) = call(&e, "POST", "subscription/pause", Some(&t), Some(json!({"days": 7}))).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("does not offer pauses"), "{v}");
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"settings": {"pause_max_days": 14}}))
+        .send()
+        .await
+        .expect("PUT settings");
+    assert_eq!(r.status().as_u16(), 200);
+    for bad in [json!({"days": 0}), json!({"days": 15}), json!({"days": "a week"})] {
+        let (code, v) = call(&e, "POST", "subscription/pause", Some(&t), Some(bad.clone())).await;
+        assert_eq!(code, 400, "{bad}: {v}");
+    }
+    let (code, v) = call(&e, "POST", "subscription/resume", Some(&t), None).await;
+    assert_eq!(code, 409, "not paused: {v}");
+    let feed_before = feed_kinds(&e).await.len();
+    let (code, v) = call(&e, "POST", "subscription/pause", Some(&t), Some(json!({"days": 7}))).await;
+    assert_eq!(code, 200, "{v}");
+    let banked = v["seconds_left"].as_i64().expect("banked");
+    assert!((left_before - banked).abs() < 120, "{left_before} vs {banked}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["status"], "paused", "{sub}");
+    let kinds = feed_kinds(&e).await;
+    assert_eq!(kinds.len(), feed_before + 1);
+    assert_eq!(kinds.last().map(String::as_str), Some("subscriber_suspended"), "the network cuts the line");
+    let (code, _) = call(&e, "POST", "subscription/pause", Some(&t), Some(json!({"days": 3}))).await;
+    assert_eq!(code, 409, "paused already");
+
+    let (code, v) = call(&e, "POST", "subscription/resume", Some(&t), None).await;
+    assert_eq!(code, 200, "{v}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["status"], "active", "{sub}");
+    assert!((sub["seconds_left"].as_i64().expect("left") - banked).abs() < 120, "the banked time is back: {sub}");
+    assert_eq!(feed_kinds(&e).await.last().map(String::as_str), Some("subscriber_resumed"));
+
+    // a pause that reaches its end is ended by the scheduled pass, with the banked time
+    let (code, _) = call(&e, "POST", "subscription/pause", Some(&t), Some(json!({"days": 2}))).await;
+    assert_eq!(code, 200);
+    let now = chrono::Utc::now();
+    if e.fire_scheduled_at(now + chrono::Duration::days(3)).await {
+        let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+        assert_eq!(sub["status"], "active", "{sub}");
+        let exp = chrono::DateTime::parse_from_rfc3339(sub["expires_at"].as_str().expect("expires"))
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let want = now + chrono::Duration::days(3) + chrono::Duration::seconds(banked);
+        assert!((exp - want).num_seconds().abs() < 300, "{exp} vs {want}");
+    }
+}
+
+#[tokio::test]
+async fn disconnecting_the_current_session_asks_the_radius_agent_through_the_feed() {
+    let e = env("e2e-p33").await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "SES33", "0711003301").await;
+    let username = s["username"].as_str().expect("username").to_owned();
+    let t = token(&sign_in(&e, "0711003301").await);
+    let feed_before = feed_kinds(&e).await.len();
+    let (code, v) = call(&e, "DELETE", "sessions/current", Some(&t), None).await;
+    assert_eq!(code, 404, "not online: {v}");
+    assert_eq!(feed_kinds(&e).await.len(), feed_before, "nothing written");
+    let (code, v) = call(&e, "GET", "sessions", Some(&t), None).await;
+    assert_eq!((code, v["online"].as_bool()), (200, Some(false)), "{v}");
+
+    let day = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3 * 3600).expect("EAT"));
+    let day = day.format("%Y-%m-%d").to_string();
+    report_online(
+        &e,
+        &username,
+        json!([{"username": username, "day": day, "input_octets": 1000, "output_octets": 9000,
+                "online_seconds": 600, "sessions": 1}]),
+    )
+    .await;
+    let (code, v) = call(&e, "GET", "sessions/current", Some(&t), None).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["session_id"], "81000031");
+    let (_, v) = call(&e, "GET", "sessions", Some(&t), None).await;
+    assert_eq!(v["online"], true, "{v}");
+    let (_, u) = call(&e, "GET", "usage", Some(&t), None).await;
+    assert_eq!((u["download_bytes"].as_i64(), u["upload_bytes"].as_i64()), (Some(9000), Some(1000)), "{u}");
+    assert_eq!(u["total_bytes"], 10_000);
+    let (_, d) = call(&e, "GET", &format!("usage/daily?from={day}&to={day}"), Some(&t), None).await;
+    assert_eq!(d["items"][0]["online_seconds"], 600, "{d}");
+    let (code, _) = call(&e, "GET", "usage/daily?from=yesterday", Some(&t), None).await;
+    assert_eq!(code, 400);
+
+    let (code, v) = call(&e, "DELETE", "sessions/current", Some(&t), None).await;
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(v["sessions"], 1);
+    let feed = e.get("/feed?after=0").await;
+    let last = feed.as_array().and_then(|f| f.last()).expect("a change").clone();
+    assert_eq!(last["kind"], "session_disconnect", "{last}");
+    assert_eq!(last["payload"]["username"], username.as_str());
+    assert_eq!(last["payload"]["sessions"][0], "81000031");
+    // the signed sync feed names the kind for the agent (not "unknown")
+    let client = konnekted_edge_client::EdgeClient::new(
+        &e.base,
+        &e.realm,
+        e.sync_key.as_bytes(),
+        std::time::Duration::from_secs(10),
+    )
+    .expect("edge client");
+    let page = client.feed(0, 100).await.expect("feed");
+    assert_eq!(
+        page.changes.last().map(|c| c.kind),
+        Some(konnekted_sync_proto::FeedKind::SessionDisconnect),
+        "{page:?}"
+    );
+    for _ in 0..2 {
+        let (code, _) = call(&e, "DELETE", "sessions/current", Some(&t), None).await;
+        assert_eq!(code, 202);
+    }
+    let (code, v) = call(&e, "DELETE", "sessions/current", Some(&t), None).await;
+    assert_eq!(code, 429, "a few a quarter hour: {v}");
+}
+
+#[tokio::test]
+async fn devices_are_listed_added_and_removed_only_by_their_subscriber() {
+    let e = env("e2e-p34").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "DEV34A", "0711003401").await;
+    e.subscriber("home", "DEV34B", "0711003402").await;
+    let ta = token(&sign_in(&e, "0711003401").await);
+    let tb = token(&sign_in(&e, "0711003402").await);
+    let (code, v) = call(&e, "POST", "devices", Some(&ta), Some(json!({"mac": "not-a-mac"}))).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("MAC"), "{v}");
+    let (code, v) =
+        call(&e, "POST", "devices", Some(&ta), Some(json!({"mac": "aa-bb-cc-00-11-22", "name": "Sebule TV"}))).await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["mac"], "AA:BB:CC:00:11:22");
+    let (code, _) = call(&e, "POST", "devices", Some(&ta), Some(json!({"mac": "AA:BB:CC:00:11:22"}))).await;
+    assert_eq!(code, 409, "once per subscriber");
+    let (code, v) = call(&e, "DELETE", "devices/AA:BB:CC:00:11:22", Some(&tb), None).await;
+    assert_eq!(code, 404, "B removing A's device: {v}");
+    let (_, list) = call(&e, "GET", "devices", Some(&ta), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "still A's: {list}");
+    assert_eq!(list["items"][0]["name"], "Sebule TV");
+    let (_, list) = call(&e, "GET", "devices", Some(&tb), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "B sees none of A's: {list}");
+    let (code, _) = call(&e, "DELETE", "devices/aabbcc001122", Some(&ta), None).await;
+    assert_eq!(code, 200);
+    let (_, list) = call(&e, "GET", "devices", Some(&ta), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    for i in 0..10 {
+        let (code, _) =
+            call(&e, "POST", "devices", Some(&ta), Some(json!({"mac": format!("02:00:00:00:00:{i:02}")}))).await;
+        assert_eq!(code, 201);
+    }
+    let (code, v) = call(&e, "POST", "devices", Some(&ta), Some(json!({"mac": "02:00:00:00:00:99"}))).await;
+    assert_eq!(code, 400, "at most ten: {v}");
+}
+
+#[tokio::test]
+async fn tickets_are_opened_and_answered_only_by_their_subscriber() {
+    let e = env("e2e-p35").await;
+    let other = env("e2e-p36").await;
+    e.plan("home", 1000).await;
+    other.plan("home", 1000).await;
+    e.subscriber("home", "TIK35A", "0711003501").await;
+    e.subscriber("home", "TIK35B", "0711003502").await;
+    other.subscriber("home", "TIK36C", "0711003601").await;
+    let ta = token(&sign_in(&e, "0711003501").await);
+    let tb = token(&sign_in(&e, "0711003502").await);
+    let tc = token(&sign_in(&other, "0711003601").await);
+    let (code, v) = call(&e, "POST", "tickets", Some(&ta), Some(json!({"subject": "  ", "message": "slow"}))).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("subject"), "{v}");
+    let (code, tk) = call(
+        &e,
+        "POST",
+        "tickets",
+        Some(&ta),
+        Some(json!({"subject": "Internet ni polepole", "message": "Since Monday evening."})),
+    )
+    .await;
+    assert_eq!(code, 201, "{tk}");
+    let id = tk["id"].as_str().expect("id").to_owned();
+    assert_eq!(tk["status"], "open");
+    assert_eq!(tk["messages"].as_array().map(Vec::len), Some(1));
+
+    let (code, _) = call(&e, "GET", &format!("tickets/{id}"), Some(&tb), None).await;
+    assert_eq!(code, 404, "B reading A's ticket");
+    let (code, _) =
+        call(&e, "POST", &format!("tickets/{id}/messages"), Some(&tb), Some(json!({"message": "me too"}))).await;
+    assert_eq!(code, 404, "B writing to A's ticket");
+    let (code, _) = call(&other, "GET", &format!("tickets/{id}"), Some(&tc), None).await;
+    assert_eq!(code, 404, "another tenant's subscriber");
+    let (code, _) = call(&e, "GET", &format!("tickets/{id}"), Some(&tc), None).await;
+    assert_eq!(code, 401, "another tenant's token");
+    let (code, _) = call(&e, "POST", &format!("tickets/{id}/messages"), Some(&ta), Some(json!({"message": ""}))).await;
+    assert_eq!(code, 400);
+    let (code, v) =
+        call(&e, "POST", &format!("tickets/{id}/messages"), Some(&ta), Some(json!({"message": "Still slow."}))).await;
+    assert_eq!(code, 201, "{v}");
+    let msgs = v["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 2, "B's attempts wrote nothing: {v}");
+    assert!(msgs.iter().all(|m| m["author"] == "subscriber"));
+    let (_, list) = call(&e, "GET", "tickets", Some(&ta), None).await;
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    let (_, list) = call(&e, "GET", "tickets", Some(&tb), None).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn network_status_shows_the_notices_for_the_subscribers_site_and_everyone() {
+    let e = env("e2e-p37").await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "NET37", "0711003701").await;
+    let id = s["id"].as_str().expect("id").to_owned();
+    let (code, v) = e.patch(&format!("/subscribers/{id}"), json!({"site": "kilimani-1"})).await;
+    assert_eq!(code, 200, "{v}");
+    let t = token(&sign_in(&e, "0711003701").await);
+    let (_, st) = call(&e, "GET", "network/status", Some(&t), None).await;
+    assert_eq!(st["status"], "ok", "{st}");
+    let (code, v) = e.post("/network-notices", json!({"kind": "flood", "title": "x"})).await;
+    assert_eq!(code, 400, "{v}");
+    let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let past_end = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let past_start = (chrono::Utc::now() - chrono::Duration::hours(5)).to_rfc3339();
+    for n in [
+        json!({"kind": "outage", "site": "kilimani-1", "title": "Fibre cut at Kilimani"}),
+        json!({"kind": "maintenance", "title": "Upgrade for everyone", "starts_at": later}),
+        json!({"kind": "outage", "site": "westlands-2", "title": "Not this site"}),
+        json!({"kind": "outage", "title": "Over already", "starts_at": past_start, "ends_at": past_end}),
+    ] {
+        let (code, v) = e.post("/network-notices", n).await;
+        assert_eq!(code, 201, "{v}");
+    }
+    let (code, st) = call(&e, "GET", "network/status", Some(&t), None).await;
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(st["site"], "kilimani-1");
+    assert_eq!(st["status"], "outage", "{st}");
+    let titles: Vec<&str> =
+        st["notices"].as_array().expect("notices").iter().filter_map(|n| n["title"].as_str()).collect();
+    assert_eq!(titles, vec!["Fibre cut at Kilimani", "Upgrade for everyone"], "{st}");
+}
+
+#[tokio::test]
+async fn profile_renew_auto_renew_and_payment_methods_answer_and_refuse_with_reasons() {
+    let e = env("e2e-p38").await;
+    e.plan("home", 1000).await;
+    e.plan("fast", 3000).await;
+    e.subscriber("fast", "PRO38", "0711003801").await;
+    let t = token(&sign_in(&e, "0711003801").await);
+    let (code, v) = call(&e, "PATCH", "me", Some(&t), Some(json!({"language": "fr"}))).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("sw or en"), "{v}");
+    let (code, v) = call(&e, "PATCH", "me", Some(&t), Some(json!({"email": "not an email"}))).await;
+    assert_eq!(code, 400, "{v}");
+    let (code, v) = call(&e, "PATCH", "me", Some(&t), Some(json!({"nickname": "x"}))).await;
+    assert_eq!(code, 400, "an unknown field is refused: {v}");
+    let (_, me) = call(&e, "GET", "me", Some(&t), None).await;
+    assert_eq!((me["email"].clone(), me["language"].clone()), (Value::Null, Value::Null), "nothing written: {me}");
+    let (code, me) = call(
+        &e,
+        "PATCH",
+        "me",
+        Some(&t),
+        Some(json!({"name": "Wanjiku M.", "email": "wanjiku@example.com", "language": "sw"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{me}");
+    assert_eq!((me["name"].as_str(), me["language"].as_str()), (Some("Wanjiku M."), Some("sw")));
+
+    let (code, v) = call(&e, "POST", "subscription/renew", Some(&t), None).await;
+    assert_eq!(code, 400, "no balance: {v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("top up KES 3000"), "{v}");
+    // A payment buys what it covers at once; a balance above the price comes from a move to a
+    // cheaper plan (the unused time is credited), and renew buys a period with it.
+    paid(&e, "PRO38", "0711003801", "PRO38PAY01", "3000.00").await;
+    let (code, v) = call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "home"}))).await;
+    assert_eq!(code, 200, "{v}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    let balance = sub["balance_cents"].as_i64().expect("balance");
+    assert!(balance >= 100_000, "about KES 2,000 credited: {sub}");
+    let exp_before = chrono::DateTime::parse_from_rfc3339(sub["expires_at"].as_str().expect("expires")).expect("time");
+    let (code, v) = call(&e, "POST", "subscription/renew", Some(&t), None).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["periods"], 1, "{v}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["balance_cents"].as_i64(), Some(balance - 100_000), "{sub}");
+    let exp_after = chrono::DateTime::parse_from_rfc3339(sub["expires_at"].as_str().expect("expires")).expect("time");
+    assert_eq!((exp_after - exp_before).num_days(), 30, "one more period of home: {sub}");
+    let (code, v) = call(&e, "POST", "subscription/renew", Some(&t), None).await;
+    assert_eq!(code, 400, "what is left does not cover one: {v}");
+
+    let (code, v) = call(&e, "PUT", "subscription/auto-renew", Some(&t), Some(json!({"auto_renew": "no"}))).await;
+    assert_eq!(code, 400, "{v}");
+    let (code, v) = call(&e, "PUT", "subscription/auto-renew", Some(&t), Some(json!({"auto_renew": false}))).await;
+    assert_eq!(code, 200, "{v}");
+    let (_, sub) = call(&e, "GET", "subscription", Some(&t), None).await;
+    assert_eq!(sub["auto_renew"], false, "{sub}");
+
+    let (code, pm) = call(&e, "GET", "payment-methods", Some(&t), None).await;
+    assert_eq!(code, 200, "{pm}");
+    let items = pm["items"].as_array().expect("items");
+    assert!(items.iter().any(|m| m["type"] == "mpesa_stk"), "{pm}");
+    let paybill = items.iter().find(|m| m["type"] == "mpesa_paybill").expect("paybill");
+    assert_eq!(paybill["account_number"], "PRO38", "{pm}");
+}

@@ -50,6 +50,14 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                     Ok(n) => run.settled = n,
                     Err(e) => run.error = Some(format!("settle: {e}")),
                 }
+                // Subscribers' own choices first: pauses that have ended, then plan changes at
+                // renewal (so an automatic renewal below buys the new plan).
+                if let Err(e) = crate::usecases::self_service::resume_due(&db, ctx.now).await {
+                    run.error = Some(format!("pauses: {e}"));
+                }
+                if let Err(e) = crate::usecases::self_service::apply_pending_changes(&db, ctx.now).await {
+                    run.error = Some(format!("plan changes at renewal: {e}"));
+                }
                 match expiry::run(&db, &t.settings, &mut ids, ctx.now).await {
                     Ok(r) => run.expiry = Some(r),
                     Err(e) => run.error = Some(format!("expiry: {e}")),

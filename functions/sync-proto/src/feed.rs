@@ -26,6 +26,9 @@ pub enum FeedKind {
     SubscriberUpdated,
     /// A plan's rates changed (the payload is the plan, not a subscriber).
     PlanUpdated,
+    /// The subscriber asked to end their online sessions: the RADIUS agent sends a
+    /// Disconnect-Request for each (the payload names the subscriber; nothing else changes).
+    SessionDisconnect,
     /// A kind this version does not know (a newer edge): consumers reload the whole state.
     #[serde(other)]
     Unknown,
@@ -33,7 +36,7 @@ pub enum FeedKind {
 
 impl FeedKind {
     /// Every known kind.
-    pub const ALL: [FeedKind; 9] = [
+    pub const ALL: [FeedKind; 10] = [
         FeedKind::SubscriptionActivated,
         FeedKind::SubscriptionRenewed,
         FeedKind::SubscriptionExpired,
@@ -43,6 +46,7 @@ impl FeedKind {
         FeedKind::SubscriberCreated,
         FeedKind::SubscriberUpdated,
         FeedKind::PlanUpdated,
+        FeedKind::SessionDisconnect,
     ];
 
     /// The wire (and storage) name.
@@ -57,6 +61,7 @@ impl FeedKind {
             FeedKind::SubscriberCreated => "subscriber_created",
             FeedKind::SubscriberUpdated => "subscriber_updated",
             FeedKind::PlanUpdated => "plan_updated",
+            FeedKind::SessionDisconnect => "session_disconnect",
             FeedKind::Unknown => "unknown",
         }
     }

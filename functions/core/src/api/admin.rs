@@ -45,6 +45,8 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
         Route::Adjust | Route::StkPush | Route::Assign => Action::TakeMoney,
         Route::Payments | Route::Unmatched => Action::ViewBilling,
         Route::Callbacks | Route::Usage | Route::Online | Route::Reports => Action::ViewNetwork,
+        Route::NetworkNotices if read => Action::ViewNetwork,
+        Route::NetworkNotices => Action::EditSubscribers,
         Route::VoucherBatches | Route::VoucherCodes | Route::VoucherSheet | Route::VoucherReport if read => {
             Action::ViewVouchers
         }
@@ -311,6 +313,12 @@ async fn tenant_route<P: Platform>(
             ok(&usage::days(db, who.as_deref(), from, to, limit).await?)
         }
         (Route::Online, Method::GET) => ok(&usage::online(db).await?),
+        (Route::NetworkNotices, Method::GET) => {
+            ok(&crate::store::self_service::notices(db, None, &crate::domain::time::fmt_ts(ctx.now)).await?)
+        }
+        (Route::NetworkNotices, Method::POST) => {
+            created(&uc::self_service::announce(db, &body_json(&req)?, ids, ctx.now).await?)
+        }
         (Route::Reports, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             ok(&reports::list(db, q.get("router"), q.get("outcome"), limit).await?)

@@ -234,6 +234,8 @@ pub(crate) enum Route {
     Reversals,
     /// Console staff users of a tenant (owner only).
     StaffUsers,
+    /// Outages and maintenance announced to subscribers (`GET .../v1/network/status`).
+    NetworkNotices,
     /// Captive-portal pages (`web::captive`).
     Captive,
     /// Subscriber-portal pages (`web::portal`).
@@ -297,6 +299,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/api/v/{realm}/vouchers/{id}", Route::VoucherCheck),
     ("/radius/voucher", Route::RadiusVoucher),
     ("/api/t/{realm}/users", Route::StaffUsers),
+    ("/api/t/{realm}/network-notices", Route::NetworkNotices),
     // Each area below routes its own sub-paths (`rest`) in its own module.
     ("/h/{realm}", Route::Captive),
     ("/h/{realm}/{*rest}", Route::Captive),

@@ -25,6 +25,8 @@ pub mod kind {
     pub const CREATED: &str = "subscriber_created";
     pub const UPDATED: &str = "subscriber_updated";
     pub const PLAN_UPDATED: &str = "plan_updated";
+    /// The subscriber asked to end their online sessions (the RADIUS agent sends a Disconnect).
+    pub const SESSION_DISCONNECT: &str = "session_disconnect";
 }
 
 pub fn append(subscriber_id: Option<&str>, kind: &str, payload: &serde_json::Value, at: &str) -> Statement {

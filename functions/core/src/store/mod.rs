@@ -11,6 +11,7 @@ pub mod payments;
 pub mod plans;
 pub mod redemptions;
 pub mod reports;
+pub mod self_service;
 pub mod sms;
 pub mod staff;
 pub mod stk;

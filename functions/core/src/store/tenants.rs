@@ -56,6 +56,8 @@ pub struct TenantSettings {
     pub stk_prompts_per_account_hour: i64,
     /// The same per client address, across accounts.
     pub stk_prompts_per_ip_hour: i64,
+    /// The longest pause a subscriber may choose in the portal, in days; 0: pauses are not offered.
+    pub pause_max_days: i64,
 }
 
 impl TenantSettings {
@@ -82,6 +84,7 @@ impl Default for TenantSettings {
             hotspot_idle_timeout_seconds: 300,
             stk_prompts_per_account_hour: 3,
             stk_prompts_per_ip_hour: 10,
+            pause_max_days: 0,
         }
     }
 }

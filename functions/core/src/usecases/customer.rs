@@ -36,7 +36,7 @@ fn now_when() -> When {
     When::Now
 }
 
-async fn load(db: &impl Db, subscriber_id: &str) -> Result<(WithBalance, Plan), UseCaseError> {
+pub(crate) async fn load(db: &impl Db, subscriber_id: &str) -> Result<(WithBalance, Plan), UseCaseError> {
     let s = subscribers::get(db, subscriber_id).await?.ok_or(UseCaseError::NotFound("subscriber"))?;
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or(UseCaseError::NotFound("plan"))?;
     Ok((s, plan))
@@ -47,7 +47,7 @@ pub async fn offered_plans(db: &impl Db) -> Result<Vec<Plan>, UseCaseError> {
     Ok(plans::list(db).await?.into_iter().filter(|p| p.active && p.kind == PlanKind::Pppoe).collect())
 }
 
-async fn target(db: &impl Db, key: &str, current: &Plan) -> Result<Plan, UseCaseError> {
+pub(crate) async fn target(db: &impl Db, key: &str, current: &Plan) -> Result<Plan, UseCaseError> {
     let to = plans::get(db, key.trim())
         .await?
         .filter(|p| p.active && p.kind == PlanKind::Pppoe)
@@ -86,7 +86,7 @@ pub async fn change_plan(
 ) -> Result<Quote, UseCaseError> {
     if input.when == When::AtRenewal {
         return Err(UseCaseError::Invalid(
-            "a change at renewal is not offered yet: change now (the quote says what it costs)".into(),
+            "a change at renewal is scheduled, not made: see self_service::schedule_plan_change".into(),
         ));
     }
     let done = retry_races!(UseCaseError, {
@@ -105,7 +105,12 @@ pub async fn change_plan(
         }
         let at = fmt_ts(now);
         let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
-        batch.push(crate::stmt!("UPDATE subscribers SET plan_id = ?2 WHERE id = ?1", subscriber_id, &to.id));
+        // A change made now replaces one that was waiting for the renewal.
+        batch.push(crate::stmt!(
+            "UPDATE subscribers SET plan_id = ?2, pending_plan_id = NULL WHERE id = ?1",
+            subscriber_id,
+            &to.id
+        ));
         if q.balance_change_cents != 0 {
             let memo = format!("plan change {} -> {}: {}", plan.name, to.name, q.explanation);
             batch.push(ledger::insert(subscriber_id, "adjustment", q.balance_change_cents, None, None, &memo, &at));

@@ -9,6 +9,7 @@ pub mod expiry;
 pub mod hotspot_sales;
 pub mod operator_money;
 pub mod plans;
+pub mod self_service;
 pub mod sms;
 pub mod staff;
 pub mod subscribers;

@@ -181,6 +181,9 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), UseCaseError> {
     {
         return bad("stk_prompts_per_account_hour and stk_prompts_per_ip_hour must be between 0 and 1000000");
     }
+    if !(0..=90).contains(&s.pause_max_days) {
+        return bad("pause_max_days must be between 0 (no pauses) and 90");
+    }
     Ok(())
 }
 

@@ -31,6 +31,7 @@ use crate::store::{customer, payments, plans, stk, subscribers, usage};
 use crate::usecases::UseCaseError;
 use crate::usecases::customer as uc;
 use crate::usecases::customer_auth::{self as auth, AuthError, Keys};
+use crate::usecases::self_service as ss;
 use crate::usecases::topup;
 
 /// A customer-API error: status, stable code, message for people.
@@ -183,11 +184,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "subscription/renew"),
     ("POST", "subscription/plan-change/quote"),
     ("POST", "subscription/plan-change"),
+    ("DELETE", "subscription/plan-change"),
     ("PUT", "subscription/auto-renew"),
+    ("POST", "subscription/pause"),
+    ("POST", "subscription/resume"),
     ("GET", "usage"),
     ("GET", "usage/daily"),
     ("GET", "sessions"),
     ("GET", "sessions/current"),
+    ("DELETE", "sessions/current"),
     ("GET", "wallet"),
     ("GET", "wallet/entries"),
     ("GET", "wallet/statement"),
@@ -202,6 +207,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "vouchers/redeem"),
     ("GET", "invoices"),
     ("GET", "invoices/{id}"),
+    ("GET", "devices"),
+    ("POST", "devices"),
+    ("DELETE", "devices/{id}"),
+    ("GET", "tickets"),
+    ("POST", "tickets"),
+    ("GET", "tickets/{id}"),
+    ("POST", "tickets/{id}/messages"),
+    ("GET", "network/status"),
 ];
 
 fn known_path(segs: &[&str]) -> bool {
@@ -434,8 +447,53 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
         }
         (&Method::POST, ["subscription", "plan-change"]) => {
             let input: uc::PlanChangeInput = body_json(&req)?;
+            if input.when == crate::domain::plan_change::When::AtRenewal {
+                let q = ss::schedule_plan_change(&db, &me.sub.subscriber.id, &input, now).await?;
+                return answer(StatusCode::OK, &json!({"changed": false, "scheduled": true, "quote": q}));
+            }
             let q = uc::change_plan(&db, &me.sub.subscriber.id, &input, now).await?;
             answer(StatusCode::OK, &json!({"changed": true, "quote": q}))
+        }
+        (&Method::DELETE, ["subscription", "plan-change"]) => {
+            let plan_id = ss::cancel_plan_change(&db, &me.sub.subscriber.id).await?;
+            answer(StatusCode::OK, &json!({"cancelled": true, "plan_id": plan_id}))
+        }
+        (&Method::POST, ["subscription", "pause"]) => {
+            let input: ss::PauseInput = body_json(&req)?;
+            answer(StatusCode::OK, &ss::pause(&db, &tenant.settings, &me.sub.subscriber.id, &input, now).await?)
+        }
+        (&Method::POST, ["subscription", "resume"]) => {
+            answer(StatusCode::OK, &ss::resume(&db, &me.sub.subscriber.id, now).await?)
+        }
+        (&Method::DELETE, ["sessions", "current"]) => {
+            answer(StatusCode::ACCEPTED, &ss::request_disconnect(&db, &me.sub.subscriber.id, now).await?)
+        }
+        (&Method::GET, ["devices"]) => {
+            read(&req, &json!({"items": crate::store::self_service::devices(&db, &me.sub.subscriber.id).await?}))
+        }
+        (&Method::POST, ["devices"]) => {
+            let input: ss::DeviceInput = body_json(&req)?;
+            answer(StatusCode::CREATED, &ss::add_device(&db, &me.sub.subscriber.id, &input, now).await?)
+        }
+        (&Method::DELETE, ["devices", mac]) => {
+            ss::remove_device(&db, &me.sub.subscriber.id, &super::percent_decode(mac)).await?;
+            answer(StatusCode::OK, &json!({"removed": true}))
+        }
+        (&Method::GET, ["tickets"]) => {
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            read(&req, &json!({"items": crate::store::self_service::tickets(&db, &me.sub.subscriber.id, limit).await?}))
+        }
+        (&Method::POST, ["tickets"]) => {
+            let input: ss::TicketInput = body_json(&req)?;
+            answer(StatusCode::CREATED, &ss::open_ticket(&db, &me.sub.subscriber.id, &input, &mut ids, now).await?)
+        }
+        (&Method::GET, ["tickets", id]) => read(&req, &ss::ticket(&db, &me.sub.subscriber.id, id).await?),
+        (&Method::POST, ["tickets", id, "messages"]) => {
+            let input: ss::MessageInput = body_json(&req)?;
+            answer(StatusCode::CREATED, &ss::add_message(&db, &me.sub.subscriber.id, id, &input, now).await?)
+        }
+        (&Method::GET, ["network", "status"]) => {
+            read(&req, &ss::network_status(&db, &me.sub.subscriber.id, now).await?)
         }
         (&Method::PUT, ["subscription", "auto-renew"]) => {
             #[derive(serde::Deserialize)]
@@ -639,8 +697,19 @@ pub(crate) async fn subscription_view(
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
     let left = s.subscriber.expires_at.map(|e| (e - now).num_seconds().max(0));
     let due = (plan.price.cents() - s.balance_cents).max(0);
+    let x = crate::store::self_service::extras(db, &s.subscriber.id).await?;
+    let pending = match &x.pending_plan_id {
+        Some(id) => plans::get(db, id).await?.map(|p| plan_view(&p, me_sub)),
+        None => None,
+    };
+    let paused = x
+        .paused_at
+        .as_ref()
+        .map(|at| json!({"since": at, "until": x.paused_until, "seconds_left": x.paused_seconds_left}));
     Ok(json!({
-        "status": s.subscriber.status,
+        "status": if paused.is_some() { json!("paused") } else { json!(s.subscriber.status) },
+        "pending_plan_change": pending.map(|p| json!({"plan": p, "when": "at_renewal", "at": s.subscriber.expires_at.map(fmt_ts)})),
+        "pause": paused,
         "plan": plan_view(&plan, me_sub),
         "expires_at": s.subscriber.expires_at.map(fmt_ts),
         "seconds_left": left,

@@ -1,0 +1,433 @@
+//! What a signed-in subscriber does for themselves beside money: a plan change at renewal (and
+//! taking it back), a pause and its end, disconnecting a stuck session, their devices, support
+//! tickets, and the network notices for their site. The subscriber's id always comes from the
+//! verified access token; an id in a request that is not theirs is "not found".
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Db, Statement, StoreError};
+use crate::domain::plan_change::{self, Quote, When};
+use crate::domain::redemption::Mac;
+use crate::domain::subscriber::Status;
+use crate::domain::time::{fmt_ts, parse_ts};
+use crate::ids::IdGen;
+use crate::store::self_service as ss;
+use crate::store::tenants::TenantSettings;
+use crate::store::throttle::{self, Limit, Verdict};
+use crate::store::{customer, feed, occ_bump, plans, subscribers};
+use crate::usecases::credit::feed_payload;
+use crate::usecases::customer::{PlanChangeInput, load, target};
+use crate::usecases::{UseCaseError, retry_races};
+
+/// Records a plan change for the end of the paid time; nothing is charged now. A second request
+/// replaces the first.
+pub async fn schedule_plan_change(
+    db: &impl Db,
+    subscriber_id: &str,
+    input: &PlanChangeInput,
+    now: DateTime<Utc>,
+) -> Result<Quote, UseCaseError> {
+    let done = retry_races!(UseCaseError, {
+        let (s, plan) = load(db, subscriber_id).await?;
+        if s.subscriber.status == Status::Suspended {
+            return Err(UseCaseError::Invalid("the account is suspended or paused; resume it first".into()));
+        }
+        let to = target(db, &input.plan, &plan).await?;
+        let until = s.subscriber.expires_at.filter(|e| *e > now && s.subscriber.status == Status::Active);
+        let q = plan_change::quote(&plan, &to, until, s.balance(), When::AtRenewal, now);
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        batch.push(ss::set_pending_plan(subscriber_id, Some(&to.id)));
+        db.batch(&batch).await?;
+        Ok(q)
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
+}
+
+/// `DELETE subscription/plan-change`: takes back a change at renewal that has not happened yet.
+pub async fn cancel_plan_change(db: &impl Db, subscriber_id: &str) -> Result<String, UseCaseError> {
+    let done = retry_races!(UseCaseError, {
+        let (s, _) = load(db, subscriber_id).await?;
+        let pending = ss::extras(db, subscriber_id)
+            .await?
+            .pending_plan_id
+            .ok_or(UseCaseError::NotFound("pending plan change"))?;
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        batch.push(ss::set_pending_plan(subscriber_id, None));
+        db.batch(&batch).await?;
+        Ok(pending)
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
+}
+
+/// The scheduled pass's share: makes the changes at renewal whose paid time has run out (before
+/// the expiry pass, so an automatic renewal buys the new plan). Returns how many it made.
+pub async fn apply_pending_changes(db: &impl Db, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let at = fmt_ts(now);
+    let mut made = 0;
+    for id in ss::pending_changes_due(db, &at, 500).await? {
+        let Some(s) = subscribers::get(db, &id).await? else { continue };
+        let Some(pending) = ss::extras(db, &id).await?.pending_plan_id else { continue };
+        let mut batch: Vec<Statement> = occ_bump(&id, s.subscriber.version).into();
+        match plans::get(db, &pending).await?.filter(|p| p.active) {
+            Some(to) => {
+                batch.push(ss::take_pending_plan(&id, &to.id));
+                let payload = feed_payload(&s, &to.code, s.subscriber.status.as_str(), s.subscriber.expires_at);
+                batch.push(feed::append(Some(&id), feed::kind::PLAN_CHANGED, &payload, &at));
+            }
+            // The operator withdrew the plan meanwhile: the subscriber stays where they are.
+            None => batch.push(ss::set_pending_plan(&id, None)),
+        }
+        match db.batch(&batch).await {
+            Ok(_) => made += 1,
+            Err(StoreError::Conflict(_)) => {} // changed meanwhile: the next pass
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(made)
+}
+
+/// `POST subscription/pause`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseInput {
+    /// How long, in whole days (1 up to the tenant's `pause_max_days`).
+    pub days: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Paused {
+    pub status: &'static str,
+    pub paused_until: String,
+    /// Paid time banked, given back at resume.
+    pub seconds_left: i64,
+}
+
+/// Pauses an active account: it goes offline (suspended), the paid time left is banked and comes
+/// back at resume, by the subscriber or when the pause ends.
+pub async fn pause(
+    db: &impl Db,
+    settings: &TenantSettings,
+    subscriber_id: &str,
+    input: &PauseInput,
+    now: DateTime<Utc>,
+) -> Result<Paused, UseCaseError> {
+    if settings.pause_max_days <= 0 {
+        return Err(UseCaseError::Invalid("your ISP does not offer pauses".into()));
+    }
+    if !(1..=settings.pause_max_days).contains(&input.days) {
+        return Err(UseCaseError::Invalid(format!("days must be between 1 and {}", settings.pause_max_days)));
+    }
+    let done = retry_races!(UseCaseError, {
+        let (s, plan) = load(db, subscriber_id).await?;
+        if ss::extras(db, subscriber_id).await?.paused_at.is_some() {
+            return Err(UseCaseError::Conflict("the account is paused already".into()));
+        }
+        let left = match (s.subscriber.status, s.subscriber.expires_at) {
+            (Status::Active, Some(e)) if e > now => (e - now).num_seconds(),
+            _ => return Err(UseCaseError::Invalid("only an account with paid time left can be paused".into())),
+        };
+        let until = now + Duration::days(input.days);
+        let at = fmt_ts(now);
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        batch.push(subscribers::set_state(subscriber_id, Status::Suspended, s.subscriber.expires_at));
+        batch.push(ss::set_pause(subscriber_id, &at, &fmt_ts(until), left));
+        let payload = feed_payload(&s, &plan.code, Status::Suspended.as_str(), s.subscriber.expires_at);
+        batch.push(feed::append(Some(subscriber_id), feed::kind::SUSPENDED, &payload, &at));
+        db.batch(&batch).await?;
+        Ok(Paused { status: "paused", paused_until: fmt_ts(until), seconds_left: left })
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Resumed {
+    pub status: &'static str,
+    pub expires_at: String,
+}
+
+/// Ends a pause: the account is back online with the banked paid time from now.
+pub async fn resume(db: &impl Db, subscriber_id: &str, now: DateTime<Utc>) -> Result<Resumed, UseCaseError> {
+    let done = retry_races!(UseCaseError, {
+        let (s, plan) = load(db, subscriber_id).await?;
+        let x = ss::extras(db, subscriber_id).await?;
+        let (Some(_), Some(left)) = (x.paused_at, x.paused_seconds_left) else {
+            return Err(UseCaseError::Conflict("the account is not paused".into()));
+        };
+        let expires = now + Duration::seconds(left.max(0));
+        let at = fmt_ts(now);
+        let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
+        // An operator's suspension during the pause outlives it: only the banked time comes back.
+        let status = if s.subscriber.status == Status::Suspended { Status::Active } else { s.subscriber.status };
+        batch.push(subscribers::set_state(subscriber_id, status, Some(expires)));
+        batch.push(ss::clear_pause(subscriber_id));
+        let payload = feed_payload(&s, &plan.code, status.as_str(), Some(expires));
+        batch.push(feed::append(Some(subscriber_id), feed::kind::RESUMED, &payload, &at));
+        db.batch(&batch).await?;
+        Ok(Resumed { status: "active", expires_at: fmt_ts(expires) })
+    })
+    .await?;
+    done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
+}
+
+/// The scheduled pass's share: ends the pauses that have reached their end.
+pub async fn resume_due(db: &impl Db, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for id in ss::pauses_due(db, &fmt_ts(now), 500).await? {
+        match resume(db, &id, now).await {
+            Ok(_) => n += 1,
+            Err(UseCaseError::Store(e @ StoreError::Unavailable(_))) => return Err(e),
+            Err(_) => {} // changed meanwhile: the next pass
+        }
+    }
+    Ok(n)
+}
+
+/// Disconnect requests per subscriber in ten minutes.
+pub const DISCONNECT_LIMIT: Limit = Limit { limit: 3, window_seconds: 600 };
+
+#[derive(Debug, Serialize)]
+pub struct DisconnectRequested {
+    pub sessions: usize,
+    pub applies: &'static str,
+}
+
+/// `DELETE sessions/current`: asks the RADIUS agent, through the change feed, to disconnect the
+/// subscriber's online sessions (a RADIUS Disconnect-Request to their NAS). The edge speaks no
+/// RADIUS itself.
+pub async fn request_disconnect(
+    db: &impl Db,
+    subscriber_id: &str,
+    now: DateTime<Utc>,
+) -> Result<DisconnectRequested, UseCaseError> {
+    let key = format!("disconnect:{subscriber_id}");
+    if let Verdict::Limited { retry_after_seconds } = throttle::check(db, &key, DISCONNECT_LIMIT, now).await? {
+        return Err(UseCaseError::Throttled(retry_after_seconds));
+    }
+    let (s, _) = load(db, subscriber_id).await?;
+    let online = customer::online_of(db, &s.subscriber.username).await?;
+    if online.is_empty() {
+        return Err(UseCaseError::NotFound("online session"));
+    }
+    let sessions: Vec<&serde_json::Value> = online.iter().map(|o| &o["session_id"]).collect();
+    let payload = serde_json::json!({
+        "subscriber_id": s.subscriber.id, "username": s.subscriber.username, "sessions": sessions,
+    });
+    let at = fmt_ts(now);
+    db.batch(&[
+        throttle::bump(&key, DISCONNECT_LIMIT, now),
+        feed::append(Some(subscriber_id), feed::kind::SESSION_DISCONNECT, &payload, &at),
+    ])
+    .await?;
+    Ok(DisconnectRequested {
+        sessions: online.len(),
+        applies: "within a minute, when the RADIUS agent reads the change; then reconnect",
+    })
+}
+
+/// The most devices one subscriber keeps.
+pub const MAX_DEVICES: usize = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInput {
+    pub mac: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+pub async fn add_device(
+    db: &impl Db,
+    subscriber_id: &str,
+    input: &DeviceInput,
+    now: DateTime<Utc>,
+) -> Result<ss::Device, UseCaseError> {
+    let mac = Mac::parse(input.mac.trim())
+        .ok_or_else(|| UseCaseError::Invalid("mac must be a MAC address like AA:BB:CC:DD:EE:FF".into()))?;
+    let name = input.name.as_deref().map(str::trim).unwrap_or("");
+    if name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err(UseCaseError::Invalid("name must be at most 40 printable characters".into()));
+    }
+    let name = if name.is_empty() { mac.as_str().to_owned() } else { name.to_owned() };
+    let have = ss::devices(db, subscriber_id).await?;
+    if have.iter().any(|d| d.mac == mac.as_str()) {
+        return Err(UseCaseError::Conflict("that device is on your list already".into()));
+    }
+    if have.len() >= MAX_DEVICES {
+        return Err(UseCaseError::Invalid(format!("at most {MAX_DEVICES} devices: remove one first")));
+    }
+    let at = fmt_ts(now);
+    match db.batch(&[ss::insert_device(subscriber_id, mac.as_str(), &name, &at)]).await {
+        Ok(_) => Ok(ss::Device { mac: mac.as_str().to_owned(), name, created_at: at }),
+        Err(StoreError::Conflict(_)) => Err(UseCaseError::Conflict("that device is on your list already".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes one of the subscriber's devices; another's MAC (or an unknown one) is "not found".
+pub async fn remove_device(db: &impl Db, subscriber_id: &str, mac: &str) -> Result<(), UseCaseError> {
+    let mac = Mac::parse(mac.trim()).ok_or(UseCaseError::NotFound("device"))?;
+    if !ss::devices(db, subscriber_id).await?.iter().any(|d| d.mac == mac.as_str()) {
+        return Err(UseCaseError::NotFound("device"));
+    }
+    db.batch(&[ss::delete_device(subscriber_id, mac.as_str())]).await?;
+    Ok(())
+}
+
+/// Messages a subscriber may write in a day, over all their tickets.
+pub const MESSAGES_PER_DAY: i64 = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInput {
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageInput {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: ss::Ticket,
+    pub messages: Vec<ss::TicketMessage>,
+}
+
+fn text(what: &str, s: &str, max: usize) -> Result<String, UseCaseError> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        return Err(UseCaseError::Invalid(format!("{what} must be 1-{max} characters")));
+    }
+    Ok(t.to_owned())
+}
+
+async fn flood_check(db: &impl Db, subscriber_id: &str, now: DateTime<Utc>) -> Result<(), UseCaseError> {
+    if ss::messages_since(db, subscriber_id, &fmt_ts(now - Duration::days(1))).await? >= MESSAGES_PER_DAY {
+        return Err(UseCaseError::Throttled(3600));
+    }
+    Ok(())
+}
+
+pub async fn open_ticket(
+    db: &impl Db,
+    subscriber_id: &str,
+    input: &TicketInput,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<TicketView, UseCaseError> {
+    let subject = text("subject", &input.subject, 120)?;
+    let message = text("message", &input.message, 2000)?;
+    flood_check(db, subscriber_id, now).await?;
+    let id = ids.uuid();
+    let at = fmt_ts(now);
+    db.batch(&[
+        ss::insert_ticket(&id, subscriber_id, &subject, &at),
+        ss::insert_message(&id, "subscriber", &message, &at),
+    ])
+    .await?;
+    ticket(db, subscriber_id, &id).await
+}
+
+pub async fn ticket(db: &impl Db, subscriber_id: &str, id: &str) -> Result<TicketView, UseCaseError> {
+    let t = ss::ticket_of(db, subscriber_id, id).await?.ok_or(UseCaseError::NotFound("ticket"))?;
+    let messages = ss::ticket_messages(db, &t.id).await?;
+    Ok(TicketView { ticket: t, messages })
+}
+
+/// Adds the subscriber's message; a closed or answered ticket opens again.
+pub async fn add_message(
+    db: &impl Db,
+    subscriber_id: &str,
+    id: &str,
+    input: &MessageInput,
+    now: DateTime<Utc>,
+) -> Result<TicketView, UseCaseError> {
+    let t = ss::ticket_of(db, subscriber_id, id).await?.ok_or(UseCaseError::NotFound("ticket"))?;
+    let message = text("message", &input.message, 2000)?;
+    flood_check(db, subscriber_id, now).await?;
+    let at = fmt_ts(now);
+    db.batch(&[ss::insert_message(&t.id, "subscriber", &message, &at), ss::touch_ticket(&t.id, "open", &at)]).await?;
+    ticket(db, subscriber_id, &t.id).await
+}
+
+/// `POST /api/t/{realm}/network-notices` (operator).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeInput {
+    /// `outage` or `maintenance`.
+    pub kind: String,
+    /// A site (router) name; none: every subscriber.
+    #[serde(default)]
+    pub site: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    /// RFC 3339; none: now.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub ends_at: Option<String>,
+}
+
+pub async fn announce(
+    db: &impl Db,
+    input: &NoticeInput,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<ss::Notice, UseCaseError> {
+    if !matches!(input.kind.as_str(), "outage" | "maintenance") {
+        return Err(UseCaseError::Invalid("kind must be outage or maintenance".into()));
+    }
+    let title = text("title", &input.title, 120)?;
+    if input.body.chars().count() > 2000 {
+        return Err(UseCaseError::Invalid("body must be at most 2000 characters".into()));
+    }
+    let ts = |what: &str, v: &Option<String>| -> Result<Option<DateTime<Utc>>, UseCaseError> {
+        v.as_deref()
+            .map(|s| parse_ts(s).ok_or_else(|| UseCaseError::Invalid(format!("{what} must be an RFC 3339 time"))))
+            .transpose()
+    };
+    let starts = ts("starts_at", &input.starts_at)?.unwrap_or(now);
+    let ends = ts("ends_at", &input.ends_at)?;
+    if ends.is_some_and(|e| e <= starts) {
+        return Err(UseCaseError::Invalid("ends_at must be after starts_at".into()));
+    }
+    let n = ss::Notice {
+        id: ids.uuid(),
+        kind: input.kind.clone(),
+        site: input.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+        title,
+        body: input.body.trim().to_owned(),
+        starts_at: fmt_ts(starts),
+        ends_at: ends.map(fmt_ts),
+        created_at: fmt_ts(now),
+    };
+    db.batch(&[ss::insert_notice(&n)]).await?;
+    Ok(n)
+}
+
+/// `GET network/status`: the notices for the subscriber's site (and for everyone) not yet over.
+pub async fn network_status(
+    db: &impl Db,
+    subscriber_id: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, UseCaseError> {
+    let (s, _) = load(db, subscriber_id).await?;
+    let site = s.subscriber.site.clone();
+    let list = ss::notices(db, Some(site.as_deref()), &fmt_ts(now)).await?;
+    let at = fmt_ts(now);
+    let now_on: Vec<&ss::Notice> = list.iter().filter(|n| n.starts_at <= at).collect();
+    Ok(serde_json::json!({
+        "site": site,
+        "status": if now_on.iter().any(|n| n.kind == "outage") { "outage" }
+                  else if now_on.iter().any(|n| n.kind == "maintenance") { "maintenance" } else { "ok" },
+        "notices": list,
+    }))
+}
