@@ -465,7 +465,10 @@ async fn plan_change_at_renewal_waits_for_the_paid_time_to_end_and_can_be_taken_
     let (code, v) =
         call(&e, "POST", "subscription/plan-change", Some(&t), Some(json!({"plan": "fast", "when": "tomorrow"}))).await;
     assert_eq!(code, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap_or("").contains("at_renewal"), "the reason says what is allowed: {v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap_or("").contains("at_renewal"),
+        "the reason says what is allowed: {v}"
+    );
     let other_plan = other.get("/plans").await[0]["id"].as_str().expect("plan").to_owned();
     let feed_before = feed_kinds(&e).await.len();
     let (code, _) =
