@@ -157,6 +157,20 @@ fn live_actions(
     out
 }
 
+/// The users named by `session_disconnect` changes (a subscriber asked to end a stuck session),
+/// each once, in feed order.
+fn disconnect_requests(changes: &[konnekted_sync_proto::FeedChange]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in changes.iter().filter(|c| c.kind == konnekted_sync_proto::FeedKind::SessionDisconnect) {
+        if let Some(u) = c.payload.get("username").and_then(|v| v.as_str())
+            && !out.iter().any(|x| x == u)
+        {
+            out.push(u.to_owned());
+        }
+    }
+    out
+}
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -271,12 +285,24 @@ impl TenantAgent {
             return Ok(None);
         }
         tracing::info!(realm = %self.cfg.realm, changes = feed.changes.len(), "feed changes; syncing");
+        let disconnect = disconnect_requests(&feed.changes);
         let desired = self.edge.desired().await?;
         let new_cursor = feed.cursor.max(desired.cursor);
-        self.apply(desired, new_cursor).await.map(Some)
+        self.apply_with(desired, new_cursor, &disconnect).await.map(Some)
     }
 
     async fn apply(&mut self, desired: Desired, cursor: i64) -> Result<PassOutcome, AgentError> {
+        self.apply_with(desired, cursor, &[]).await
+    }
+
+    /// Syncs `desired`; `disconnect` names users who asked (through the feed) to have their
+    /// online sessions ended, beside the live actions the state change itself calls for.
+    async fn apply_with(
+        &mut self,
+        desired: Desired,
+        cursor: i64,
+        disconnect: &[String],
+    ) -> Result<PassOutcome, AgentError> {
         let state = match map_desired(&desired, &self.cfg.policy.tenant_policy()) {
             Ok(s) => s,
             Err(e) => {
@@ -296,10 +322,16 @@ impl TenantAgent {
             }
         };
         let after = applied_of(&state);
-        let actions = match &self.applied {
+        let mut actions = match &self.applied {
             Some(before) => live_actions(before, &after),
             None => Vec::new(),
         };
+        for user in disconnect {
+            // Only a user the tenant still has; a state change's own action for them wins.
+            if after.contains_key(user) && !actions.iter().any(|(u, _)| u == user) {
+                actions.push((user.clone(), None));
+            }
+        }
         let coa = if actions.is_empty() { Vec::new() } else { self.send_live(&actions).await };
         self.applied = Some(after);
         self.cursor = Some(self.cursor.unwrap_or(0).max(cursor));

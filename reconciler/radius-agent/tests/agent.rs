@@ -319,6 +319,70 @@ async fn suspension_via_fast_path_rejects_and_disconnects_online_user() {
     assert_eq!(seen[0].get_string(attr::ACCT_SESSION_ID).as_deref(), Some("sess-1"));
 }
 
+/// Signs the seeded subscriber (phone 254700000001) in to the customer API by OTP, reading the
+/// code from the tenant's SMS outbox; returns the access token.
+async fn customer_token(edge: &Edge) -> String {
+    let http = reqwest::Client::new();
+    let v1 = |p: &str| format!("{}/api/p/{}/v1/{p}", edge.base, edge.realm);
+    let r = http.post(v1("auth/otp")).json(&json!({"phone": "0700000001"})).send().await.expect("otp");
+    assert_eq!(r.status().as_u16(), 202);
+    let challenge = r.json::<Value>().await.expect("json")["challenge_id"].as_str().expect("challenge").to_owned();
+    let sms = edge.get("/sms-outbox?to=254700000001&limit=1").await;
+    let code: String = sms[0]["body"]
+        .as_str()
+        .expect("the code by SMS")
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .expect("6 digits")
+        .to_owned();
+    let r = http
+        .post(v1("auth/otp/verify"))
+        .json(&json!({"challenge_id": challenge, "code": code}))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(r.status().as_u16(), 200);
+    r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned()
+}
+
+/// The customer API's `DELETE sessions/current` reaches the NAS: the edge writes a
+/// `session_disconnect` change, the agent's fast path sends a Disconnect-Request for the open
+/// session, and RADIUS rows stay as they were (the subscriber may connect again at once).
+#[tokio::test]
+async fn disconnect_asked_by_the_subscriber_via_fast_path_sends_disconnect_and_changes_nothing() {
+    let edge = Edge::start("acme").await;
+    let (_, user) = edge.seed().await;
+    let (settings, db) = radius(&edge.dir).await;
+    let (nas_addr, nas) = fake_nas(b"nassecret").await;
+    let nas_cfg = NasConfig { ip: [127, 0, 0, 1].into(), coa_port: nas_addr.port(), secret: Secret::new("nassecret") };
+    let mut agent = edge.agent(&settings, vec![nas_cfg], InactivePolicy::Reject);
+    agent.try_pass().await.expect("pass");
+    let t = now();
+    acct(&db, "sess-3", &user, "127.0.0.1", (t - 600, t - 60, None), (1000, 2000)).await;
+    agent.try_usage_push().await.expect("the edge learns who is online");
+    let before = dump(&db).await;
+
+    let token = customer_token(&edge).await;
+    let r = reqwest::Client::new()
+        .delete(format!("{}/api/p/{}/v1/sessions/current", edge.base, edge.realm))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(r.status().as_u16(), 202, "{:?}", r.text().await);
+    let out = agent.try_fast_path().await.expect("fast path").expect("the change is seen");
+    assert!(out.sync.is_noop(), "no RADIUS row changes: {:?}", out.sync);
+    assert_eq!(dump(&db).await, before);
+    assert_eq!(out.coa.len(), 1, "{:?}", out.coa);
+    assert_eq!((out.coa[0].kind, out.coa[0].result.as_str()), ("disconnect", "ack"));
+    let seen = nas.await.expect("nas");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].code, code::DISCONNECT_REQUEST);
+    assert_eq!(seen[0].get_string(attr::USER_NAME), Some(format!("{user}@acme")));
+    assert_eq!(seen[0].get_string(attr::ACCT_SESSION_ID).as_deref(), Some("sess-3"));
+}
+
 #[tokio::test]
 async fn plan_change_via_fast_path_sends_coa_with_new_rate() {
     let edge = Edge::start("acme").await;

@@ -41,8 +41,9 @@ impl Host {
             data_dir: dir.join("edge"),
             public_base_url: None,
             platform_token: konnekted_core::secret::Secret::new(&platform),
+            // keys customer-API sign-in (and vouchers)
+            voucher_secret: konnekted_core::secret::Secret::new(rand_hex(32)),
             tick_seconds: 3600,
-            ..Default::default()
         };
         std::fs::create_dir_all(&config.data_dir).expect("edge dir");
         let running = konnekted::server::launch(&config, None).await.expect("host");
