@@ -428,12 +428,14 @@ async fn feed_kinds(e: &Env) -> Vec<String> {
 
 /// Reports `username` online at a NAS through the reconciler's signed usage push.
 async fn report_online(e: &Env, username: &str, days: Value) {
-    let body = json!({
-        "days": days,
-        "online": [{"nas_ip": "10.0.0.1", "session_id": "81000031", "username": username,
-                    "framed_ip": "10.20.0.31", "input_octets": 5, "output_octets": 50}]
-    })
-    .to_string();
+    let online = json!([{"nas_ip": "10.0.0.1", "session_id": "81000031", "username": username,
+                         "framed_ip": "10.20.0.31", "input_octets": 5, "output_octets": 50}]);
+    push_usage(e, json!({"days": days, "online": online})).await;
+}
+
+/// One signed `POST /sync/{realm}/usage`, as the RADIUS agent sends it.
+async fn push_usage(e: &Env, body: Value) {
+    let body = body.to_string();
     let pq = format!("/sync/{}/usage", e.realm);
     let ts = chrono::Utc::now().timestamp();
     let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
@@ -638,6 +640,29 @@ async fn disconnecting_the_current_session_asks_the_radius_agent_through_the_fee
     }
     let (code, v) = call(&e, "DELETE", "sessions/current", Some(&t), None).await;
     assert_eq!(code, 429, "a few a quarter hour: {v}");
+
+    // the history: the session stays listed once the agent no longer reports it, as ended
+    let (_, h) = call(&e, "GET", "sessions", Some(&t), None).await;
+    assert_eq!(h["items"].as_array().map(Vec::len), Some(1), "{h}");
+    assert_eq!((h["items"][0]["open"].as_bool(), h["items"][0]["ended_by"].is_null()), (Some(true), true), "{h}");
+    let online2 = json!([{"nas_ip": "10.0.0.1", "session_id": "81000032", "username": username,
+                          "input_octets": 7, "output_octets": 70}]);
+    push_usage(&e, json!({"days": [], "online": online2})).await;
+    push_usage(&e, json!({"days": [], "online": []})).await;
+    let (code, h) = call(&e, "GET", "sessions?limit=1", Some(&t), None).await;
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["online"], false, "{h}");
+    assert_eq!(h["items"][0]["session_id"], "81000032", "newest first: {h}");
+    let cursor = h["next_cursor"].as_str().expect("a next page").to_owned();
+    let (_, h2) = call(&e, "GET", &format!("sessions?limit=5&cursor={cursor}"), Some(&t), None).await;
+    let first = &h2["items"][0];
+    assert_eq!(first["session_id"], "81000031", "{h2}");
+    assert_eq!(first["open"], false, "{h2}");
+    assert!(first["ended_by"].is_string(), "ended between two pushes: {h2}");
+    assert_eq!((first["download_bytes"].as_i64(), first["upload_bytes"].as_i64()), (Some(50), Some(5)));
+    assert_eq!(h2["items"].as_array().map(Vec::len), Some(1), "{h2}");
+    let (code, _) = call(&e, "GET", "sessions?cursor=abc", Some(&t), None).await;
+    assert_eq!(code, 400);
 }
 
 #[tokio::test]

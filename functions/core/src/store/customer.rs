@@ -450,3 +450,58 @@ pub async fn notifications(
 pub fn opt_in_own(msisdn: &str) -> Statement {
     stmt!("DELETE FROM sms_optouts WHERE msisdn = ?1 AND source = 'subscriber'", msisdn)
 }
+
+/// One session of the subscriber's history, newest first; `cursor` is the row to page past.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PastSession {
+    pub cursor: i64,
+    pub session_id: String,
+    pub nas_ip: String,
+    pub framed_ip: Option<String>,
+    /// As the NAS reported it (RFC 3339, or unix seconds).
+    pub started_at: Option<String>,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    /// None while the session is open; else it ended between `last_seen_at` and this.
+    pub ended_by: Option<String>,
+    pub open: bool,
+    /// At the last report that saw it.
+    pub download_bytes: i64,
+    pub upload_bytes: i64,
+}
+
+pub async fn session_history(
+    db: &impl Db,
+    username: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<PastSession>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT rowid AS r, session_id, nas_ip, framed_ip, started_at, first_seen_at, last_seen_at, gone_at, \
+             input_octets, output_octets FROM session_history WHERE username = ?1 AND rowid < ?2 \
+             ORDER BY rowid DESC LIMIT ?3",
+            crate::store::usage::bare(username),
+            before.unwrap_or(i64::MAX),
+            limit
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let gone = r.opt_text("gone_at")?;
+            Ok(PastSession {
+                cursor: r.int("r")?,
+                session_id: r.text("session_id")?,
+                nas_ip: r.text("nas_ip")?,
+                framed_ip: r.opt_text("framed_ip")?,
+                started_at: r.opt_text("started_at")?,
+                first_seen_at: r.text("first_seen_at")?,
+                last_seen_at: r.text("last_seen_at")?,
+                open: gone.is_none(),
+                ended_by: gone,
+                download_bytes: r.int("output_octets")?,
+                upload_bytes: r.int("input_octets")?,
+            })
+        })
+        .collect()
+}

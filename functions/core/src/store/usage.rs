@@ -27,10 +27,36 @@ pub fn upsert_day(u: &DailyUsage, at: &str) -> Statement {
     )
 }
 
+/// How long ended sessions stay in the history.
+pub const SESSION_HISTORY_DAYS: i64 = 90;
+
+/// Replaces the set of open sessions with a push's, and keeps the history: every session in
+/// the push is open (first seen now, or seen again), every open one missing from it has ended.
 pub fn replace_online(sessions: &[OnlineSession], at: &str) -> Vec<Statement> {
     let mut out = vec![Statement::new("DELETE FROM online_sessions")];
+    out.push(stmt!("UPDATE session_history SET gone_at = ?1 WHERE gone_at IS NULL", at));
+    if let Some(cut) = crate::domain::time::parse_ts(at)
+        .map(|t| crate::domain::time::fmt_ts(t - chrono::Duration::days(SESSION_HISTORY_DAYS)))
+    {
+        out.push(stmt!("DELETE FROM session_history WHERE gone_at IS NOT NULL AND gone_at < ?1", cut));
+    }
     for s in sessions {
         let started = s.started_at.as_ref().map(|t| t.to_text());
+        out.push(stmt!(
+            "INSERT INTO session_history (nas_ip, session_id, username, framed_ip, started_at, first_seen_at, \
+             last_seen_at, gone_at, input_octets, output_octets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, NULL, ?7, ?8) \
+             ON CONFLICT (nas_ip, session_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, gone_at = NULL, \
+             framed_ip = excluded.framed_ip, input_octets = excluded.input_octets, \
+             output_octets = excluded.output_octets",
+            &s.nas_ip,
+            &s.session_id,
+            bare(&s.username),
+            s.framed_ip.clone(),
+            started.clone(),
+            at,
+            s.input_octets,
+            s.output_octets,
+        ));
         out.push(stmt!(
             "INSERT OR REPLACE INTO online_sessions (nas_ip, session_id, username, framed_ip, started_at, input_octets, \
              output_octets, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

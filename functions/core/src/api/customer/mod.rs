@@ -531,8 +531,19 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             read(&req, &json!({"from": from, "to": to, "items": items}))
         }
         (&Method::GET, ["sessions"]) => {
-            let items = customer::online_of(&db, &me.sub.subscriber.username).await?;
-            read(&req, &json!({"online": !items.is_empty(), "items": items}))
+            // The history the agent's usage pushes leave behind, newest first; open ones too.
+            let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
+            let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+                Some(c) => Some(
+                    c.parse::<i64>()
+                        .map_err(|_| CustError::new(StatusCode::BAD_REQUEST, "invalid_request", "bad cursor"))?,
+                ),
+                None => None,
+            };
+            let online = !customer::online_of(&db, &me.sub.subscriber.username).await?.is_empty();
+            let items = customer::session_history(&db, &me.sub.subscriber.username, cursor, limit).await?;
+            let next = (items.len() as i64 == limit).then(|| items.last().map(|s| s.cursor.to_string())).flatten();
+            read(&req, &json!({"online": online, "items": items, "next_cursor": next}))
         }
         (&Method::GET, ["wallet"]) => {
             let plan =
