@@ -663,6 +663,12 @@ async fn disconnecting_the_current_session_asks_the_radius_agent_through_the_fee
     assert_eq!(h2["items"].as_array().map(Vec::len), Some(1), "{h2}");
     let (code, _) = call(&e, "GET", "sessions?cursor=abc", Some(&t), None).await;
     assert_eq!(code, 400);
+
+    // the API's description is served without a token
+    let (code, doc) = call(&e, "GET", "openapi.json", None, None).await;
+    assert_eq!(code, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/sessions/current"]["delete"].is_object(), "{}", doc["paths"]);
 }
 
 #[tokio::test]

@@ -217,6 +217,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "network/status"),
 ];
 
+/// The OpenAPI 3.1 document of [`ROUTES`], served at `GET v1/openapi.json`; a test keeps the two
+/// the same both ways.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 fn known_path(segs: &[&str]) -> bool {
     ROUTES.iter().any(|(_, path)| {
         let want: Vec<&str> = path.split('/').collect();
@@ -241,8 +245,14 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
     let mut ids = IdGen::new(ctx);
     let ip = client_ip(&req);
 
-    // Sign-in: no token needed.
+    // Sign-in and the API's description: no token needed.
     match (&m, segs.as_slice()) {
+        (&Method::GET, ["openapi.json"]) => {
+            let mut r = Response::new(Bytes::from_static(OPENAPI.as_bytes()));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            return Ok(r);
+        }
         (&Method::POST, ["auth", "otp"]) => {
             let input: auth::OtpInput = body_json(&req)?;
             let sent = auth::send_otp(&db, &keys, &tenant, &input, &ip, &mut ids, now).await?;
@@ -784,5 +794,24 @@ mod tests {
             assert!(known_path(&segs), "{p}");
         }
         assert!(!known_path(&["nope"]));
+    }
+
+    #[test]
+    fn openapi_document_has_every_route_and_no_other() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("the document is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = Vec::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                documented.push((method.to_ascii_uppercase(), path.trim_start_matches('/').to_owned()));
+                assert!(op["summary"].is_string() && op["responses"].is_object(), "{method} {path}");
+                assert_eq!(path.contains("{id}"), op["parameters"].is_array(), "{method} {path}: path parameter");
+            }
+        }
+        documented.sort();
+        let mut routes: Vec<(String, String)> =
+            ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        routes.sort();
+        assert_eq!(documented, routes, "openapi.json and ROUTES differ");
     }
 }
