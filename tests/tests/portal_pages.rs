@@ -146,3 +146,43 @@ async fn portal_sign_in_pay_change_plan_receipt_and_sign_out_without_javascript(
     let copy = b.get(&format!("{base}/home")).await;
     assert_eq!(copy.status, 303, "a kept copy of the cookie is refused after sign-out");
 }
+
+/// The devices page without JavaScript: add with a bad MAC (said on the page, nothing written),
+/// add, remove; another subscriber's device cannot be removed from here. Realm e2e-p30.
+#[tokio::test]
+async fn portal_devices_are_added_and_removed_without_javascript() {
+    let e = env("e2e-p30").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "DEVP1", "0711003001").await;
+    let base = e.url("/p/e2e-p30");
+    let mut b = Browser::new();
+    sign_in(&mut b, &e, &base, "0711003001", "254711003001").await;
+    let home = b.get(&format!("{base}/home")).await;
+    assert!(home.body.contains("/p/e2e-p30/devices"), "home links to the devices page");
+    let page = b.get(&format!("{base}/devices")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    check_page(&page, "devices");
+    assert!(page.body.contains("No devices yet."), "{}", page.body);
+    let csrf = input_value(&page.body, "csrf").expect("csrf");
+    let bad = b.post(&format!("{base}/devices"), &[("csrf", &csrf), ("mac", "12:34"), ("name", "Simu")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("MAC address like"), "the reason is on the page: {}", bad.body);
+    assert_eq!(input_value(&bad.body, "name").as_deref(), Some("Simu"), "what was typed is kept");
+    let ok = b
+        .post(&format!("{base}/devices"), &[("csrf", &csrf), ("mac", "aa:bb:cc:dd:ee:01"), ("name", "Simu ya Amina")])
+        .await;
+    assert_eq!((ok.status, ok.location.as_str()), (303, "/p/e2e-p30/devices"), "{}", ok.body);
+    let page = b.get(&format!("{base}/devices")).await;
+    assert!(page.body.contains("Simu ya Amina") && page.body.contains("AA:BB:CC:DD:EE:01"), "{}", page.body);
+    let sw = b.get(&format!("{base}/devices?lang=sw")).await;
+    assert!(sw.body.contains("Vifaa vyangu"), "Swahili");
+    b.get(&format!("{base}/devices?lang=en")).await;
+    let gone = b.post(&format!("{base}/devices/AA:BB:CC:DD:EE:99/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(gone.status, 404, "not one of theirs");
+    let forged = b.post(&format!("{base}/devices/AA:BB:CC:DD:EE:01/remove"), &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403, "no CSRF token, nothing removed");
+    let rm = b.post(&format!("{base}/devices/AA:BB:CC:DD:EE:01/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(rm.status, 303, "{}", rm.body);
+    let page = b.get(&format!("{base}/devices")).await;
+    assert!(page.body.contains("No devices yet."), "{}", page.body);
+}

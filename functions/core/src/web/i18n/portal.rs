@@ -4,6 +4,7 @@ use super::Message;
 
 pub const MESSAGES: &[Message] = &[
     ("portal.account", "Account", "Akaunti"),
+    ("portal.add_device", "Add a device", "Ongeza kifaa"),
     ("portal.amount", "Amount (KES)", "Kiasi (KES)"),
     ("portal.amount_hint", "Whole shillings", "Shilingi kamili"),
     (
@@ -29,6 +30,13 @@ pub const MESSAGES: &[Message] = &[
     ("portal.confirm_change", "Change to {plan} now", "Badilisha kwenda {plan} sasa"),
     ("portal.current_plan", "Your plan", "Kifurushi chako"),
     ("portal.date", "Date", "Tarehe"),
+    ("portal.device_name", "Name (optional)", "Jina (si lazima)"),
+    (
+        "portal.devices_lead",
+        "The phones, TVs and computers you use on this account.",
+        "Simu, televisheni na kompyuta unazotumia kwenye akaunti hii.",
+    ),
+    ("portal.devices_title", "My devices", "Vifaa vyangu"),
     ("portal.expires", "Paid until", "Imelipiwa hadi"),
     (
         "portal.failed",
@@ -39,6 +47,12 @@ pub const MESSAGES: &[Message] = &[
     ("portal.hello", "Hello, {name}", "Habari, {name}"),
     ("portal.home_title", "My account", "Akaunti yangu"),
     ("portal.issued_by", "From", "Kutoka"),
+    ("portal.mac", "MAC address", "Anwani ya MAC"),
+    (
+        "portal.mac_hint",
+        "Like AA:BB:CC:DD:EE:FF, on the device's label or settings",
+        "Kama AA:BB:CC:DD:EE:FF, kwenye lebo au mipangilio ya kifaa",
+    ),
     ("portal.method", "Paid by", "Imelipwa kwa"),
     ("portal.nav.home", "My account", "Akaunti yangu"),
     ("portal.nav.pay", "Pay", "Lipa"),
@@ -46,6 +60,7 @@ pub const MESSAGES: &[Message] = &[
     ("portal.nav.plans", "Plans", "Vifurushi"),
     ("portal.never_paid", "Not paid yet", "Bado haijalipiwa"),
     ("portal.new_code", "Send a new code", "Tuma nambari mpya"),
+    ("portal.no_devices", "No devices yet.", "Bado hakuna vifaa."),
     ("portal.no_payments", "No payments yet.", "Bado hakuna malipo."),
     ("portal.paid", "{amount} received. Thank you.", "{amount} imepokelewa. Asante."),
     ("portal.paid_title", "Payment received", "Malipo yamepokelewa"),
@@ -69,6 +84,7 @@ pub const MESSAGES: &[Message] = &[
     ("portal.quote_title", "Plan change", "Kubadilisha kifurushi"),
     ("portal.receipt", "Receipt", "Risiti"),
     ("portal.receipt_title", "Receipt", "Risiti"),
+    ("portal.remove", "Remove", "Ondoa"),
     ("portal.see_price", "See what it costs", "Angalia gharama"),
     ("portal.send_code", "Send me a code", "Nitumie nambari"),
     ("portal.send_prompt", "Send the M-Pesa prompt", "Tuma ombi la M-Pesa"),

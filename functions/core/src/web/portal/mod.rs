@@ -213,6 +213,26 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
                 Err(e) => page.unavailable("plan change", e),
             }
         }
+        (&Method::GET, ["devices"]) => devices_page(&page, &me, &csrf, "", "", &[]).await,
+        (&Method::POST, ["devices"]) => {
+            let mac = form.as_ref().and_then(|f| f.get("mac")).unwrap_or("").trim().to_owned();
+            let name = form.as_ref().and_then(|f| f.get("name")).unwrap_or("").trim().to_owned();
+            let input = crate::usecases::self_service::DeviceInput { mac: mac.clone(), name: Some(name.clone()) };
+            match crate::usecases::self_service::add_device(&page.db, &me.subscriber.id, &input, now).await {
+                Ok(_) => super::see_other(&format!("{}/devices", page.base)),
+                Err(UseCaseError::Invalid(msg)) | Err(UseCaseError::Conflict(msg)) => {
+                    devices_page(&page, &me, &csrf, &mac, &name, &err("mac", msg)).await
+                }
+                Err(e) => page.unavailable("add device", e),
+            }
+        }
+        (&Method::POST, ["devices", mac, "remove"]) => {
+            match crate::usecases::self_service::remove_device(&page.db, &me.subscriber.id, mac).await {
+                Ok(()) => super::see_other(&format!("{}/devices", page.base)),
+                Err(UseCaseError::NotFound(_)) => super::not_found_page(&page.cx),
+                Err(e) => page.unavailable("remove device", e),
+            }
+        }
         (&Method::GET, ["payments"]) => match customer::payments_page(&page.db, &me.subscriber.id, None, 50).await {
             Ok(list) => page.render(
                 StatusCode::OK,
@@ -235,6 +255,26 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
             Err(e) => page.unavailable("receipt", e),
         },
         _ => super::not_found_page(&page.cx),
+    }
+}
+
+async fn devices_page<P: Platform>(
+    page: &Page<'_, P>,
+    me: &crate::store::subscribers::WithBalance,
+    csrf: &str,
+    mac: &str,
+    name: &str,
+    errors: &[FieldError],
+) -> Response<Bytes> {
+    match crate::store::self_service::devices(&page.db, &me.subscriber.id).await {
+        Ok(list) => page.render(
+            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
+            page.cx.t("portal.devices_title"),
+            true,
+            pages::devices(&page.cx, &page.base, csrf, &list, mac, name, errors),
+            None,
+        ),
+        Err(e) => page.unavailable("devices", e),
     }
 }
 
@@ -519,5 +559,15 @@ async fn plan_quote<P: Platform>(
 
 /// The portal's pages a signed-in subscriber can GET (the routes below sign-in).
 fn is_page(segs: &[&str]) -> bool {
-    matches!(segs, [] | ["home"] | ["topup"] | ["topup", _] | ["plans"] | ["plans", _] | ["payments"] | ["payments", _])
+    matches!(
+        segs,
+        [] | ["home"]
+            | ["topup"]
+            | ["topup", _]
+            | ["plans"]
+            | ["plans", _]
+            | ["payments"]
+            | ["payments", _]
+            | ["devices"]
+    )
 }

@@ -131,6 +131,7 @@ pub fn home(
         p.row {
             a.btn.secondary href={ (base) "/plans" } { (cx.t("portal.change_plan")) }
             a.btn.secondary href={ (base) "/payments" } { (cx.t("portal.nav.payments")) }
+            a.btn.secondary href={ (base) "/devices" } { (cx.t("portal.devices_title")) }
         }
         form method="post" action={ (base) "/logout" } {
             (csrf_field(csrf))
@@ -273,5 +274,38 @@ pub fn receipt(cx: &PageCtx, base: &str, isp: &str, me: &WithBalance, p: &Paymen
             }
         }
         p.noprint { a href={ (base) "/payments" } { (cx.t("common.back")) } }
+    }
+}
+
+pub fn devices(
+    cx: &PageCtx,
+    base: &str,
+    csrf: &str,
+    list: &[crate::store::self_service::Device],
+    mac: &str,
+    name: &str,
+    errors: &[FieldError],
+) -> Markup {
+    html! {
+        (error_summary(cx, errors))
+        h1 { (cx.t("portal.devices_title")) }
+        p.muted { (cx.t("portal.devices_lead")) }
+        @if list.is_empty() { p { (cx.t("portal.no_devices")) } }
+        @else {
+            div.card { @for d in list {
+                form.row method="post" action={ (base) "/devices/" (d.mac) "/remove" } {
+                    (csrf_field(csrf))
+                    span { (d.name) br; span.muted.small { (d.mac) } }
+                    button.secondary type="submit" { (cx.t("portal.remove")) }
+                }
+            } }
+        }
+        h2 { (cx.t("portal.add_device")) }
+        form method="post" action={ (base) "/devices" } {
+            (csrf_field(csrf))
+            (text_field(cx, errors, "mac", "portal.mac", Some("portal.mac_hint"), "text", mac, html! {}))
+            (text_field(cx, errors, "name", "portal.device_name", None, "text", name, html! {}))
+            p { button.block type="submit" { (cx.t("portal.add_device")) } }
+        }
     }
 }
