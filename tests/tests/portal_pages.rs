@@ -148,9 +148,10 @@ async fn portal_sign_in_pay_change_plan_receipt_and_sign_out_without_javascript(
 }
 
 /// The devices page without JavaScript: add with a bad MAC (said on the page, nothing written),
-/// add, remove; another subscriber's device cannot be removed from here. Realm e2e-p30.
+/// add, remove; another subscriber's device cannot be removed from here. Then pause and resume
+/// from the home page. Realm e2e-p30.
 #[tokio::test]
-async fn portal_devices_are_added_and_removed_without_javascript() {
+async fn portal_devices_and_pause_work_without_javascript() {
     let e = env("e2e-p30").await;
     e.plan("home", 1000).await;
     e.subscriber("home", "DEVP1", "0711003001").await;
@@ -185,4 +186,39 @@ async fn portal_devices_are_added_and_removed_without_javascript() {
     assert_eq!(rm.status, 303, "{}", rm.body);
     let page = b.get(&format!("{base}/devices")).await;
     assert!(page.body.contains("No devices yet."), "{}", page.body);
+
+    // pause and resume from home, once the ISP allows pauses and the account has paid time
+    let home = b.get(&format!("{base}/home")).await;
+    assert!(!home.body.contains("/pause\""), "no pause offered by default: {}", home.body);
+    let (s, _) =
+        e.callback("c2b/confirm", konnekted_e2e::c2b_body("DEVP1PAY01", "1000.00", "DEVP1", "254711003001")).await;
+    assert_eq!(s, 200);
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&serde_json::json!({"settings": {"pause_max_days": 10}}))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status().as_u16(), 200);
+    let home = b.get(&format!("{base}/home")).await;
+    check_page(&home, "home with pause");
+    assert!(home.body.contains("Pause my account") && home.body.contains("max=\"10\""), "{}", home.body);
+    let too_long = b.post(&format!("{base}/pause"), &[("csrf", &csrf), ("days", "30")]).await;
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.body.contains("between 1 and 10"), "{}", too_long.body);
+    let paused = b.post(&format!("{base}/pause"), &[("csrf", &csrf), ("days", "7")]).await;
+    assert_eq!((paused.status, paused.location.as_str()), (303, "/p/e2e-p30/home?done=paused"), "{}", paused.body);
+    let home = b.get(&format!("{base}/home?done=paused")).await;
+    assert!(home.body.contains("Paused until") && home.body.contains("Resume now"), "{}", home.body);
+    let sw = b.get(&format!("{base}/home?lang=sw")).await;
+    assert!(sw.body.contains("Endelea sasa"), "Swahili");
+    b.get(&format!("{base}/home?lang=en")).await;
+    let resumed = b.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
+    assert_eq!(resumed.status, 303, "{}", resumed.body);
+    let home = b.get(&format!("{base}/home?done=resumed")).await;
+    assert!(home.body.contains("your account is on again") && !home.body.contains("Paused until"), "{}", home.body);
+    let again = b.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, 400, "not paused: said on the page");
 }

@@ -213,6 +213,24 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
                 Err(e) => page.unavailable("plan change", e),
             }
         }
+        (&Method::POST, ["pause"]) => {
+            let days = form.as_ref().and_then(|f| f.get("days")).unwrap_or("").trim().parse::<i64>().unwrap_or(0);
+            let input = crate::usecases::self_service::PauseInput { days };
+            match crate::usecases::self_service::pause(&page.db, &page.tenant.settings, &me.subscriber.id, &input, now)
+                .await
+            {
+                Ok(_) => super::see_other(&format!("{}/home?done=paused", page.base)),
+                Err(UseCaseError::Invalid(msg)) | Err(UseCaseError::Conflict(msg)) => refused(&page, &msg),
+                Err(e) => page.unavailable("pause", e),
+            }
+        }
+        (&Method::POST, ["resume"]) => {
+            match crate::usecases::self_service::resume(&page.db, &me.subscriber.id, now).await {
+                Ok(_) => super::see_other(&format!("{}/home?done=resumed", page.base)),
+                Err(UseCaseError::Conflict(msg)) => refused(&page, &msg),
+                Err(e) => page.unavailable("resume", e),
+            }
+        }
         (&Method::GET, ["devices"]) => devices_page(&page, &me, &csrf, "", "", &[]).await,
         (&Method::POST, ["devices"]) => {
             let mac = form.as_ref().and_then(|f| f.get("mac")).unwrap_or("").trim().to_owned();
@@ -276,6 +294,15 @@ async fn devices_page<P: Platform>(
         ),
         Err(e) => page.unavailable("devices", e),
     }
+}
+
+/// A request the rules refuse, said in plain words with the way back.
+fn refused<P: Platform>(page: &Page<'_, P>, msg: &str) -> Response<Bytes> {
+    let body = maud::html! {
+        div.notice.bad role="alert" { (msg) }
+        p { a.btn href={ (page.base) "/home" } { (page.cx.t("common.back")) } }
+    };
+    page.render(StatusCode::BAD_REQUEST, page.cx.t("portal.home_title"), true, body, None)
 }
 
 fn csrf_refused<P: Platform>(page: &Page<'_, P>) -> Response<Bytes> {
@@ -391,9 +418,26 @@ async fn home<P: Platform>(page: &Page<'_, P>, me: &WithBalance, csrf: &str, don
     };
     let notice = match done {
         Some("plan") => Some(page.cx.t("portal.plan_changed")),
+        Some("paused") => Some(page.cx.t("portal.paused_done")),
+        Some("resumed") => Some(page.cx.t("portal.resumed_done")),
         _ => None,
     };
-    let body = pages::home(&page.cx, &page.base, me, &plan, used, now, csrf, notice);
+    let extras = match crate::store::self_service::extras(&page.db, &me.subscriber.id).await {
+        Ok(x) => x,
+        Err(e) => return page.unavailable("pause", e),
+    };
+    let max = page.tenant.settings.pause_max_days;
+    let pause = match extras.paused_until.as_deref().and_then(crate::domain::time::parse_ts) {
+        Some(until) => pages::PauseBox::Paused(until),
+        None if max > 0
+            && me.subscriber.status == crate::domain::subscriber::Status::Active
+            && me.subscriber.expires_at.is_some_and(|e| e > now) =>
+        {
+            pages::PauseBox::Offer(max)
+        }
+        None => pages::PauseBox::None,
+    };
+    let body = pages::home(&page.cx, &page.base, me, &plan, used, now, csrf, notice, &pause);
     page.render(StatusCode::OK, page.cx.t("portal.home_title"), true, body, None)
 }
 

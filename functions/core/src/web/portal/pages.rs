@@ -84,6 +84,16 @@ pub fn verify(cx: &PageCtx, base: &str, csrf: &str, challenge: &str, errors: &[F
 }
 
 #[allow(clippy::too_many_arguments)]
+/// What the home page offers about a pause.
+pub enum PauseBox {
+    /// Paused until then: a resume button.
+    Paused(DateTime<Utc>),
+    /// The tenant allows pauses up to this many days and the account has paid time.
+    Offer(i64),
+    None,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn home(
     cx: &PageCtx,
     base: &str,
@@ -93,6 +103,7 @@ pub fn home(
     now: DateTime<Utc>,
     csrf: &str,
     notice: Option<&str>,
+    pause: &PauseBox,
 ) -> Markup {
     let s = &me.subscriber;
     let due = (plan.price.cents() - me.balance_cents).max(0);
@@ -132,6 +143,30 @@ pub fn home(
             a.btn.secondary href={ (base) "/plans" } { (cx.t("portal.change_plan")) }
             a.btn.secondary href={ (base) "/payments" } { (cx.t("portal.nav.payments")) }
             a.btn.secondary href={ (base) "/devices" } { (cx.t("portal.devices_title")) }
+        }
+        @match pause {
+            PauseBox::Paused(until) => {
+                div.card {
+                    p { (cx.tf("portal.paused_until", &[("until", &cx.eat(*until))])) }
+                    form method="post" action={ (base) "/resume" } {
+                        (csrf_field(csrf))
+                        button.block type="submit" { (cx.t("portal.resume")) }
+                    }
+                }
+            }
+            PauseBox::Offer(max) => {
+                details.card {
+                    summary { (cx.t("portal.pause")) }
+                    p.muted.small { (cx.t("portal.pause_lead")) }
+                    form method="post" action={ (base) "/pause" } {
+                        (csrf_field(csrf))
+                        label for="days" { (cx.tf("portal.pause_days", &[("max", &max.to_string())])) }
+                        input type="number" id="days" name="days" min="1" max=(max) value="7";
+                        p { button.secondary type="submit" { (cx.t("portal.pause")) } }
+                    }
+                }
+            }
+            PauseBox::None => {}
         }
         form method="post" action={ (base) "/logout" } {
             (csrf_field(csrf))
