@@ -221,4 +221,14 @@ async fn portal_devices_and_pause_work_without_javascript() {
     assert!(home.body.contains("your account is on again") && !home.body.contains("Paused until"), "{}", home.body);
     let again = b.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
     assert_eq!(again.status, 400, "not paused: said on the page");
+
+    // the printable statement, from the payments page: the payment and the period it bought
+    let pays = b.get(&format!("{base}/payments")).await;
+    assert!(pays.body.contains("/p/e2e-p30/statement"), "{}", pays.body);
+    let st = b.get(&format!("{base}/statement")).await;
+    assert_eq!(st.status, 200, "{}", st.body);
+    check_page(&st, "statement");
+    assert!(st.body.contains("DEVP1") && st.body.contains("DEVP1PAY01"), "{}", st.body);
+    assert!(st.body.contains("KES 1,000") && st.body.contains("-KES 1,000"), "payment and renewal: {}", st.body);
+    assert!(st.body.contains("@media print"), "print style");
 }

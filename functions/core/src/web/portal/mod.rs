@@ -231,6 +231,18 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
                 Err(e) => page.unavailable("resume", e),
             }
         }
+        (&Method::GET, ["statement"]) => {
+            match crate::store::ledger::for_subscriber(&page.db, &me.subscriber.id).await {
+                Ok(entries) => page.render(
+                    StatusCode::OK,
+                    page.cx.t("portal.statement_title"),
+                    true,
+                    pages::statement(&page.cx, &page.tenant.name, &me, &entries, now),
+                    None,
+                ),
+                Err(e) => page.unavailable("statement", e),
+            }
+        }
         (&Method::GET, ["devices"]) => devices_page(&page, &me, &csrf, "", "", &[]).await,
         (&Method::POST, ["devices"]) => {
             let mac = form.as_ref().and_then(|f| f.get("mac")).unwrap_or("").trim().to_owned();
@@ -613,5 +625,6 @@ fn is_page(segs: &[&str]) -> bool {
             | ["payments"]
             | ["payments", _]
             | ["devices"]
+            | ["statement"]
     )
 }

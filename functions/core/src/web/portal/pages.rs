@@ -274,6 +274,7 @@ pub fn quote(cx: &PageCtx, base: &str, csrf: &str, to: &Plan, q: &Quote, error: 
 pub fn payments(cx: &PageCtx, base: &str, list: &[Payment]) -> Markup {
     html! {
         h1 { (cx.t("portal.payments_title")) }
+        p { a.btn.secondary href={ (base) "/statement" } { (cx.t("portal.statement_title")) } }
         @if list.is_empty() { p { (cx.t("portal.no_payments")) } }
         @else {
             div.table-wrap { table {
@@ -341,6 +342,41 @@ pub fn devices(
             (text_field(cx, errors, "mac", "portal.mac", Some("portal.mac_hint"), "text", mac, html! {}))
             (text_field(cx, errors, "name", "portal.device_name", None, "text", name, html! {}))
             p { button.block type="submit" { (cx.t("portal.add_device")) } }
+        }
+    }
+}
+
+/// The printable statement: every ledger entry, oldest first, with the balance after it (the
+/// layout's print style drops the header, tabs and footer).
+pub fn statement(
+    cx: &PageCtx,
+    isp: &str,
+    me: &WithBalance,
+    entries: &[crate::store::ledger::Entry],
+    now: DateTime<Utc>,
+) -> Markup {
+    html! {
+        h1 { (cx.t("portal.statement_title")) }
+        p.muted.small.noprint { (cx.t("portal.statement_print")) }
+        div.card {
+            dl.kv {
+                dt { (cx.t("portal.issued_by")) } dd { (isp) }
+                dt { (cx.t("portal.account")) } dd { (me.subscriber.account_no.as_str()) " · " (me.subscriber.name) }
+                dt { (cx.t("portal.balance")) } dd { (cx.kes(me.balance_cents)) }
+            }
+            p.muted.small { (cx.tf("portal.statement_made", &[("when", &cx.eat(now))])) }
+        }
+        @if entries.is_empty() { p { (cx.t("portal.no_entries")) } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th { (cx.t("portal.date")) } th { (cx.t("portal.entry")) } th.num { (cx.t("portal.amount")) } th.num { (cx.t("portal.balance")) } } }
+                tbody { @for e in entries { tr {
+                    td { (crate::domain::time::parse_ts(&e.created_at).map(|t| cx.eat(t)).unwrap_or_else(|| e.created_at.clone())) }
+                    td { (e.memo) }
+                    td.num { (cx.kes(e.amount_cents)) }
+                    td.num { (cx.kes(e.balance_cents)) }
+                } } }
+            } }
         }
     }
 }
