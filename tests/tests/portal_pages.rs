@@ -231,4 +231,33 @@ async fn portal_devices_and_pause_work_without_javascript() {
     assert!(st.body.contains("DEVP1") && st.body.contains("DEVP1PAY01"), "{}", st.body);
     assert!(st.body.contains("KES 1,000") && st.body.contains("-KES 1,000"), "payment and renewal: {}", st.body);
     assert!(st.body.contains("@media print"), "print style");
+
+    // help: ask (an empty subject is said on the page), read, reply; another id is a 404
+    let home = b.get(&format!("{base}/home")).await;
+    assert!(home.body.contains("/p/e2e-p30/tickets"), "home links to help");
+    let list = b.get(&format!("{base}/tickets")).await;
+    check_page(&list, "tickets");
+    assert!(list.body.contains("No questions yet."), "{}", list.body);
+    let bad =
+        b.post(&format!("{base}/tickets"), &[("csrf", &csrf), ("subject", " "), ("message", "Hakuna mtandao")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("subject must be") && bad.body.contains("Hakuna mtandao"), "kept: {}", bad.body);
+    let made = b
+        .post(&format!("{base}/tickets"), &[("csrf", &csrf), ("subject", "No internet"), ("message", "Since 8 am.")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert!(made.location.starts_with("/p/e2e-p30/tickets/"), "{}", made.location);
+    let one = b.get(&e.url(&made.location)).await;
+    check_page(&one, "ticket");
+    assert!(one.body.contains("No internet") && one.body.contains("Since 8 am."), "{}", one.body);
+    let reply = b.post(&e.url(&made.location), &[("csrf", &csrf), ("message", "Still off & <b>down</b>")]).await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let one = b.get(&e.url(&made.location)).await;
+    assert!(one.body.contains("Still off &amp; &lt;b&gt;down&lt;/b&gt;"), "escaped: {}", one.body);
+    assert_eq!(b.get(&format!("{base}/tickets/not-a-ticket")).await.status, 404);
+    let nobody = b.post(&format!("{base}/tickets/not-a-ticket"), &[("csrf", &csrf), ("message", "hi")]).await;
+    assert_eq!(nobody.status, 404);
+    let list = b.get(&format!("{base}/tickets?lang=sw")).await;
+    assert!(list.body.contains("Msaada") && list.body.contains("No internet"), "{}", list.body);
+    b.get(&format!("{base}/tickets?lang=en")).await;
 }

@@ -30,6 +30,7 @@ use crate::store::tenants::Tenant;
 use crate::store::{customer, payments, plans, stk};
 use crate::usecases::customer as uc;
 use crate::usecases::customer_auth::{self as auth, AuthError, Keys};
+use crate::usecases::self_service as ss;
 use crate::usecases::{UseCaseError, topup};
 
 pub const SESSION_COOKIE: &str = "kp_session";
@@ -243,6 +244,36 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
                 Err(e) => page.unavailable("statement", e),
             }
         }
+        (&Method::GET, ["tickets"]) => tickets_page(&page, &me, &csrf, "", "", &[]).await,
+        (&Method::POST, ["tickets"]) => {
+            let get = |k: &str| form.as_ref().and_then(|f| f.get(k)).unwrap_or("").to_owned();
+            let (subject, message) = (get("subject"), get("message"));
+            let input = ss::TicketInput { subject: subject.clone(), message: message.clone() };
+            let mut ids = IdGen::new(page.ctx);
+            match ss::open_ticket(&page.db, &me.subscriber.id, &input, &mut ids, now).await {
+                Ok(t) => super::see_other(&format!("{}/tickets/{}", page.base, t.ticket.id)),
+                Err(UseCaseError::Invalid(msg)) => {
+                    let field = if msg.starts_with("subject") { "subject" } else { "message" };
+                    tickets_page(&page, &me, &csrf, &subject, &message, &err(field, msg)).await
+                }
+                Err(UseCaseError::Throttled(_)) => refused(&page, page.cx.t("portal.too_many_messages")),
+                Err(e) => page.unavailable("ticket", e),
+            }
+        }
+        (&Method::GET, ["tickets", id]) => ticket_page(&page, &me, &csrf, id, "", &[]).await,
+        (&Method::POST, ["tickets", id]) => {
+            let message = form.as_ref().and_then(|f| f.get("message")).unwrap_or("").to_owned();
+            let input = ss::MessageInput { message: message.clone() };
+            match ss::add_message(&page.db, &me.subscriber.id, id, &input, now).await {
+                Ok(_) => super::see_other(&format!("{}/tickets/{}", page.base, id)),
+                Err(UseCaseError::NotFound(_)) => super::not_found_page(&page.cx),
+                Err(UseCaseError::Invalid(msg)) => {
+                    ticket_page(&page, &me, &csrf, id, &message, &err("message", msg)).await
+                }
+                Err(UseCaseError::Throttled(_)) => refused(&page, page.cx.t("portal.too_many_messages")),
+                Err(e) => page.unavailable("ticket", e),
+            }
+        }
         (&Method::GET, ["devices"]) => devices_page(&page, &me, &csrf, "", "", &[]).await,
         (&Method::POST, ["devices"]) => {
             let mac = form.as_ref().and_then(|f| f.get("mac")).unwrap_or("").trim().to_owned();
@@ -305,6 +336,47 @@ async fn devices_page<P: Platform>(
             None,
         ),
         Err(e) => page.unavailable("devices", e),
+    }
+}
+
+async fn tickets_page<P: Platform>(
+    page: &Page<'_, P>,
+    me: &crate::store::subscribers::WithBalance,
+    csrf: &str,
+    subject: &str,
+    message: &str,
+    errors: &[FieldError],
+) -> Response<Bytes> {
+    match crate::store::self_service::tickets(&page.db, &me.subscriber.id, 50).await {
+        Ok(list) => page.render(
+            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
+            page.cx.t("portal.tickets_title"),
+            true,
+            pages::tickets(&page.cx, &page.base, csrf, &list, subject, message, errors),
+            None,
+        ),
+        Err(e) => page.unavailable("tickets", e),
+    }
+}
+
+async fn ticket_page<P: Platform>(
+    page: &Page<'_, P>,
+    me: &crate::store::subscribers::WithBalance,
+    csrf: &str,
+    id: &str,
+    message: &str,
+    errors: &[FieldError],
+) -> Response<Bytes> {
+    match ss::ticket(&page.db, &me.subscriber.id, id).await {
+        Ok(t) => page.render(
+            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
+            page.cx.t("portal.tickets_title"),
+            true,
+            pages::ticket(&page.cx, &page.base, csrf, &t, message, errors),
+            None,
+        ),
+        Err(UseCaseError::NotFound(_)) => super::not_found_page(&page.cx),
+        Err(e) => page.unavailable("ticket", e),
     }
 }
 
@@ -626,5 +698,7 @@ fn is_page(segs: &[&str]) -> bool {
             | ["payments", _]
             | ["devices"]
             | ["statement"]
+            | ["tickets"]
+            | ["tickets", _]
     )
 }

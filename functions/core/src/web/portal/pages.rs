@@ -143,6 +143,7 @@ pub fn home(
             a.btn.secondary href={ (base) "/plans" } { (cx.t("portal.change_plan")) }
             a.btn.secondary href={ (base) "/payments" } { (cx.t("portal.nav.payments")) }
             a.btn.secondary href={ (base) "/devices" } { (cx.t("portal.devices_title")) }
+            a.btn.secondary href={ (base) "/tickets" } { (cx.t("portal.tickets_title")) }
         }
         @match pause {
             PauseBox::Paused(until) => {
@@ -378,5 +379,87 @@ pub fn statement(
                 } } }
             } }
         }
+    }
+}
+
+fn ticket_status(cx: &PageCtx, status: &str) -> &'static str {
+    match status {
+        "answered" => cx.t("portal.ticket_status.answered"),
+        "closed" => cx.t("portal.ticket_status.closed"),
+        _ => cx.t("portal.ticket_status.open"),
+    }
+}
+
+fn message_field(cx: &PageCtx, errors: &[FieldError], value: &str) -> Markup {
+    let e = field_error(errors, "message");
+    html! {
+        div class=@if e.is_some() { "has-error" } @else { "" } {
+            label for="message" { (cx.t("portal.message")) }
+            @if let Some(msg) = e { p.field-error { (msg) } }
+            textarea #message name="message" rows="4" maxlength="2000" { (value) }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn tickets(
+    cx: &PageCtx,
+    base: &str,
+    csrf: &str,
+    list: &[crate::store::self_service::Ticket],
+    subject: &str,
+    message: &str,
+    errors: &[FieldError],
+) -> Markup {
+    html! {
+        (error_summary(cx, errors))
+        h1 { (cx.t("portal.tickets_title")) }
+        p.muted { (cx.t("portal.tickets_lead")) }
+        @if list.is_empty() { p { (cx.t("portal.no_tickets")) } }
+        @else {
+            div.card { @for t in list {
+                p { a href={ (base) "/tickets/" (t.id) } { (t.subject) } br;
+                    span.muted.small { (ticket_status(cx, &t.status)) " · "
+                        (crate::domain::time::parse_ts(&t.updated_at).map(|x| cx.eat(x)).unwrap_or_default()) } }
+            } }
+        }
+        h2 { (cx.t("portal.new_ticket")) }
+        form method="post" action={ (base) "/tickets" } {
+            (csrf_field(csrf))
+            (text_field(cx, errors, "subject", "portal.subject", None, "text", subject, html! {}))
+            (message_field(cx, errors, message))
+            p { button.block type="submit" { (cx.t("portal.send")) } }
+        }
+    }
+}
+
+pub fn ticket(
+    cx: &PageCtx,
+    base: &str,
+    csrf: &str,
+    t: &crate::usecases::self_service::TicketView,
+    message: &str,
+    errors: &[FieldError],
+) -> Markup {
+    html! {
+        (error_summary(cx, errors))
+        h1 { (t.ticket.subject) }
+        p.muted.small { (ticket_status(cx, &t.ticket.status)) }
+        @for m in &t.messages {
+            div.card {
+                p.muted.small {
+                    @if m.author == "subscriber" { (cx.t("portal.you")) } @else { (cx.t("portal.issued_by")) }
+                    " · " (crate::domain::time::parse_ts(&m.created_at).map(|x| cx.eat(x)).unwrap_or_default())
+                }
+                p { (m.body) }
+            }
+        }
+        h2 { (cx.t("portal.reply")) }
+        form method="post" action={ (base) "/tickets/" (t.ticket.id) } {
+            (csrf_field(csrf))
+            (message_field(cx, errors, message))
+            p { button.block type="submit" { (cx.t("portal.send")) } }
+        }
+        p { a href={ (base) "/tickets" } { (cx.t("common.back")) } }
     }
 }
