@@ -319,64 +319,64 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
     }
 }
 
+/// A page with a form: 200, or 400 when it comes back with errors; a store failure is a 503.
+fn form_page<P: Platform, E: std::fmt::Display>(
+    page: &Page<'_, P>,
+    title: &'static str,
+    errors: &[FieldError],
+    body: Result<maud::Markup, E>,
+) -> Response<Bytes> {
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    match body {
+        Ok(body) => page.render(status, page.cx.t(title), true, body, None),
+        Err(e) => page.unavailable(title, e),
+    }
+}
+
 async fn devices_page<P: Platform>(
     page: &Page<'_, P>,
-    me: &crate::store::subscribers::WithBalance,
+    me: &WithBalance,
     csrf: &str,
     mac: &str,
     name: &str,
     errors: &[FieldError],
 ) -> Response<Bytes> {
-    match crate::store::self_service::devices(&page.db, &me.subscriber.id).await {
-        Ok(list) => page.render(
-            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
-            page.cx.t("portal.devices_title"),
-            true,
-            pages::devices(&page.cx, &page.base, csrf, &list, mac, name, errors),
-            None,
-        ),
-        Err(e) => page.unavailable("devices", e),
-    }
+    let body = crate::store::self_service::devices(&page.db, &me.subscriber.id)
+        .await
+        .map(|list| pages::devices(&page.cx, &page.base, csrf, &list, mac, name, errors));
+    form_page(page, "portal.devices_title", errors, body)
 }
 
 async fn tickets_page<P: Platform>(
     page: &Page<'_, P>,
-    me: &crate::store::subscribers::WithBalance,
+    me: &WithBalance,
     csrf: &str,
     subject: &str,
     message: &str,
     errors: &[FieldError],
 ) -> Response<Bytes> {
-    match crate::store::self_service::tickets(&page.db, &me.subscriber.id, 50).await {
-        Ok(list) => page.render(
-            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
-            page.cx.t("portal.tickets_title"),
-            true,
-            pages::tickets(&page.cx, &page.base, csrf, &list, subject, message, errors),
-            None,
-        ),
-        Err(e) => page.unavailable("tickets", e),
-    }
+    let body = crate::store::self_service::tickets(&page.db, &me.subscriber.id, 50)
+        .await
+        .map(|list| pages::tickets(&page.cx, &page.base, csrf, &list, subject, message, errors));
+    form_page(page, "portal.tickets_title", errors, body)
 }
 
 async fn ticket_page<P: Platform>(
     page: &Page<'_, P>,
-    me: &crate::store::subscribers::WithBalance,
+    me: &WithBalance,
     csrf: &str,
     id: &str,
     message: &str,
     errors: &[FieldError],
 ) -> Response<Bytes> {
     match ss::ticket(&page.db, &me.subscriber.id, id).await {
-        Ok(t) => page.render(
-            if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST },
-            page.cx.t("portal.tickets_title"),
-            true,
-            pages::ticket(&page.cx, &page.base, csrf, &t, message, errors),
-            None,
-        ),
         Err(UseCaseError::NotFound(_)) => super::not_found_page(&page.cx),
-        Err(e) => page.unavailable("ticket", e),
+        body => form_page(
+            page,
+            "portal.tickets_title",
+            errors,
+            body.map(|t| pages::ticket(&page.cx, &page.base, csrf, &t, message, errors)),
+        ),
     }
 }
 
@@ -559,52 +559,37 @@ async fn topup_post<P: Platform>(
     let cx = &page.cx;
     let amount = f.and_then(|f| f.get("amount")).unwrap_or("").trim().to_owned();
     let phone = f.and_then(|f| f.get("phone")).unwrap_or("").trim().to_owned();
-    let Some(kes) = amount.replace(',', "").parse::<u64>().ok().filter(|k| *k > 0) else {
-        return topup_form(
-            page,
-            me,
-            csrf,
-            Some(&amount),
-            Some(&phone),
-            &err("amount", cx.t("portal.amount_invalid").to_owned()),
-        )
-        .await;
-    };
-    if Msisdn::parse(&phone).is_err() {
-        return topup_form(
-            page,
-            me,
-            csrf,
-            Some(&amount),
-            Some(&phone),
-            &err("phone", cx.t("portal.phone_invalid").to_owned()),
-        )
-        .await;
+    // Every refusal goes back to the form with what was typed and the reason at its field.
+    let outcome: Result<String, (&'static str, String)> = async {
+        let kes = amount
+            .replace(',', "")
+            .parse::<u64>()
+            .ok()
+            .filter(|k| *k > 0)
+            .ok_or_else(|| ("amount", cx.t("portal.amount_invalid").to_owned()))?;
+        if Msisdn::parse(&phone).is_err() {
+            return Err(("phone", cx.t("portal.phone_invalid").to_owned()));
+        }
+        let input = topup::TopupInput {
+            account: me.subscriber.account_no.to_string(),
+            phone: Some(phone.clone()),
+            amount_kes: Some(kes),
+            amount_cents: None,
+        };
+        let caller = topup::Caller::Subscriber { id: &me.subscriber.id };
+        match topup::start(page.p, &page.db, &page.tenant, input, caller, page.ctx.now).await {
+            Ok(s) => Ok(s.checkout_request_id),
+            Err(UseCaseError::Invalid(m)) => Err(("amount", m)),
+            Err(e) => {
+                page.p.log(Level::Warn, &format!("portal {}: top-up: {e}", page.tenant.realm.as_str()));
+                Err(("phone", cx.t("portal.stk_unavailable").to_owned()))
+            }
+        }
     }
-    let input = topup::TopupInput {
-        account: me.subscriber.account_no.to_string(),
-        phone: Some(phone.clone()),
-        amount_kes: Some(kes),
-        amount_cents: None,
-    };
-    let caller = topup::Caller::Subscriber { id: &me.subscriber.id };
-    match topup::start(page.p, &page.db, &page.tenant, input, caller, page.ctx.now).await {
-        Ok(s) => super::see_other(&format!("{}/topup/{}", page.base, s.checkout_request_id)),
-        Err(UseCaseError::Invalid(m)) => {
-            topup_form(page, me, csrf, Some(&amount), Some(&phone), &err("amount", m)).await
-        }
-        Err(e) => {
-            page.p.log(Level::Warn, &format!("portal {}: top-up: {e}", page.tenant.realm.as_str()));
-            topup_form(
-                page,
-                me,
-                csrf,
-                Some(&amount),
-                Some(&phone),
-                &err("phone", cx.t("portal.stk_unavailable").to_owned()),
-            )
-            .await
-        }
+    .await;
+    match outcome {
+        Ok(id) => super::see_other(&format!("{}/topup/{}", page.base, id)),
+        Err((field, msg)) => topup_form(page, me, csrf, Some(&amount), Some(&phone), &err(field, msg)).await,
     }
 }
 
