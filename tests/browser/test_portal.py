@@ -1,6 +1,7 @@
 """The subscriber portal in a real browser at 360 px, JavaScript on and off: sign in with the code
 read from the SMS outbox (the development sink), pay through the demo's Daraja simulator until the
-balance moves, change plan after reading its quote, open a receipt, sign out."""
+balance moves, change plan after reading its quote, open a receipt and the printable statement,
+add and remove a device, ask for help and reply, sign out."""
 
 import time
 
@@ -138,6 +139,42 @@ def test_sign_in_by_code_pay_change_plan_and_read_a_receipt(host, phone, js):
     assert "Receipt" in d.find_element(By.TAG_NAME, "h1").text
     harness.shot(d, SUITE, f"10-receipt-{tag}")
     weigh(d, "receipt", tag)
+
+    # The printable statement, from the payments page.
+    go(d, d.find_element(By.LINK_TEXT, "Payments"))
+    go(d, d.find_element(By.CSS_SELECTOR, "a[href='/p/demo/statement']"))
+    assert "Statement" in d.find_element(By.TAG_NAME, "h1").text
+    harness.shot(d, SUITE, f"11-statement-{tag}")
+    weigh(d, "statement", tag)
+    fits_360(d, js)
+
+    # Devices: add one, see it, remove it.
+    go(d, d.find_element(By.LINK_TEXT, "My account"))
+    go(d, d.find_element(By.CSS_SELECTOR, "a[href='/p/demo/devices']"))
+    mac = "02:00:00:00:10:01" if js else "02:00:00:00:10:02"
+    d.find_element(By.ID, "mac").send_keys(mac.lower())
+    d.find_element(By.ID, "name").send_keys("Simu ya Wanjiku")
+    go(d, d.find_element(By.CSS_SELECTOR, "form[action='/p/demo/devices'] button"))
+    assert mac in d.page_source and "Simu ya Wanjiku" in d.page_source, d.find_element(By.TAG_NAME, "main").text
+    harness.shot(d, SUITE, f"12-devices-{tag}")
+    weigh(d, "devices", tag)
+    fits_360(d, js)
+    go(d, d.find_element(By.CSS_SELECTOR, f"form[action='/p/demo/devices/{mac}/remove'] button"))
+    assert mac not in d.page_source
+
+    # Help: ask a question, read it, reply.
+    go(d, d.find_element(By.LINK_TEXT, "My account"))
+    go(d, d.find_element(By.CSS_SELECTOR, "a[href='/p/demo/tickets']"))
+    d.find_element(By.ID, "subject").send_keys("Internet ni polepole")
+    d.find_element(By.ID, "message").send_keys("Since Monday evening.")
+    go(d, d.find_element(By.CSS_SELECTOR, "form[action='/p/demo/tickets'] button"))
+    assert "Internet ni polepole" in d.find_element(By.TAG_NAME, "h1").text
+    d.find_element(By.ID, "message").send_keys("Still slow today.")
+    go(d, d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    assert "Still slow today." in d.page_source
+    harness.shot(d, SUITE, f"13-ticket-{tag}")
+    weigh(d, "ticket", tag)
+    fits_360(d, js)
 
     # Sign out: home asks to sign in again.
     go(d, d.find_element(By.LINK_TEXT, "My account"))
