@@ -9,17 +9,23 @@
 //! KONNEKTED_BENCH_PGBOUNCER=0 to connect straight to PostgreSQL (then only as many PostgreSQL
 //! tenants as max_connections allows), KONNEKTED_BENCH_SQLITE_SYNC=full for SQLite tenants that
 //! fsync every commit (the setting before `sqlite_synchronous = normal`), KONNEKTED_BENCH_LOG_AUTH=1
-//! for a radius.log line per auth (the setting before `log_auth = false`).
+//! for a radius.log line per auth (the setting before `log_auth = false`), KONNEKTED_BENCH_ROUNDS
+//! (default 3) interleaved rounds of the generated config against the probe's hand-written one
+//! (`benches/reference`) and with the other `postauth` setting, for one PostgreSQL and one SQLite
+//! tenant; KONNEKTED_BENCH_ONLY=compare to stop after them; KONNEKTED_BENCH_POSTAUTH=log for
+//! `postauth = "log"` in the main config (default: the generator's default).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+mod reference;
 
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use konnekted_radius::config::TenantConfig;
+use konnekted_radius::config::{PostAuth, TenantConfig};
 use konnekted_radius::db::{DbSettings, Secret, migrate};
 use konnekted_radius::sync::{DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, TenantPolicy, sync_tenant};
 use sqlx::Connection;
@@ -78,6 +84,13 @@ fn radclient_run(server: std::net::SocketAddr, realms: &[String], n: usize) -> R
             .unwrap_or(0)
     };
     RunResult { accepted: field("Accepted"), lost: field("Lost"), secs }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split(' ').next().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -212,7 +225,13 @@ async fn main() {
         server.sqlite_synchronous = konnekted_radius::config::SqliteSynchronous::Full;
     }
     server.log_auth = std::env::var("KONNEKTED_BENCH_LOG_AUTH").as_deref() == Ok("1");
-    println!("SQLite tenants: synchronous = {:?}; log_auth = {}", server.sqlite_synchronous, server.log_auth);
+    if std::env::var("KONNEKTED_BENCH_POSTAUTH").as_deref() == Ok("log") {
+        server.postauth = PostAuth::Log;
+    }
+    println!(
+        "SQLite tenants: synchronous = {:?}; log_auth = {}; postauth = {:?}",
+        server.sqlite_synchronous, server.log_auth, server.postauth
+    );
     if pooled {
         server.pgbouncer = Some(pgbouncer_config(&dir, budget));
     }
@@ -236,6 +255,93 @@ async fn main() {
     // warm up pools
     let _ = radclient_run(rad.auth_addr(), &pg_all, 200);
     let _ = radclient_run(rad.auth_addr(), &lite_all, 200);
+
+    // Side by side, one tenant, runs interleaved so load from elsewhere hits every config alike:
+    // the generated config as configured above, the generated config with the other `postauth`
+    // setting (a second FreeRADIUS on the same tenant databases), and for PostgreSQL the probe's
+    // hand-written config (freeradius-multitenant.md, `benches/reference`) on pg00's own database,
+    // straight to PostgreSQL as the probe ran it. Same client, same tenant rows.
+    let rounds: usize = std::env::var("KONNEKTED_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    if rounds > 0 {
+        let other_postauth = match server.postauth {
+            PostAuth::Sql => PostAuth::Log,
+            PostAuth::Log => PostAuth::Sql,
+        };
+        let other_dir = dir.join("other");
+        std::fs::create_dir_all(&other_dir).unwrap();
+        let mut other_server = server_config(&other_dir, None);
+        other_server.postauth = other_postauth;
+        other_server.sqlite_synchronous = server.sqlite_synchronous;
+        other_server.log_auth = server.log_auth;
+        other_server.pgbouncer = server.pgbouncer.clone();
+        let other = start_radiusd(&other_server, &tenants, &other_dir).await;
+        let reference = if pg_tenants > 0 {
+            let ref_dir = dir.join("reference");
+            let ref_server = server_config(&ref_dir, None);
+            let raddb = reference::write_reference_raddb(
+                &server.base_raddb,
+                &ref_dir,
+                "pg00",
+                &pg(&format!("krb_{sfx}_pg00")),
+                ref_server.auth_port,
+                SHARED_SECRET,
+            );
+            Some(start_raddb(ref_server, raddb).await)
+        } else {
+            None
+        };
+        let hop = if pooled { "PgBouncer" } else { "direct" };
+        let label = |p: PostAuth| format!("generated, postauth={}", if p == PostAuth::Log { "log" } else { "sql" });
+        println!(
+            "\nOne tenant side by side ({hop} for the generated configs, the probe's straight to PostgreSQL): \
+             {rounds} interleaved rounds, radclient -p 32, {requests} PAP each; p50/p99 from 32 in flight"
+        );
+        println!(
+            "{:<12} {:<28} {:>8} {:>6} {:>8} {:>8} {:>7} {:>6}",
+            "tenant", "config", "auth/s", "lost", "p50 ms", "p99 ms", "failed", "load"
+        );
+        let mut mixes = Vec::new();
+        if pg_tenants > 0 {
+            mixes.push(("PostgreSQL", vec![pg_all[0].clone()]));
+        }
+        mixes.push(("SQLite", vec![lite_all[0].clone()]));
+        for (_, realms) in &mixes {
+            for s in [Some(&rad), Some(&other), reference.as_ref()].into_iter().flatten() {
+                let _ = radclient_run(s.auth_addr(), realms, 200);
+            }
+        }
+        for round in 0..rounds {
+            for (kind, realms) in &mixes {
+                let mut order = vec![(label(server.postauth), &rad), (label(other_postauth), &other)];
+                if let (Some(r), "PostgreSQL") = (reference.as_ref(), *kind) {
+                    order.push(("reference (probe, direct)".to_owned(), r));
+                }
+                let n = order.len();
+                order.rotate_left(round % n);
+                for (name, s) in order {
+                    let r = radclient_run(s.auth_addr(), realms, requests);
+                    let (lat, failed) = latency_run(s, realms, None, (requests / 2).max(320)).await;
+                    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                    println!(
+                        "{:<12} {:<28} {:>8.0} {:>6} {:>8.1} {:>8.1} {:>7} {:>6}",
+                        kind,
+                        name,
+                        r.accepted as f64 / r.secs,
+                        r.lost,
+                        ms(pct(&lat, 0.5)),
+                        ms(pct(&lat, 0.99)),
+                        failed,
+                        load_average()
+                    );
+                }
+            }
+        }
+        drop(reference);
+        drop(other);
+    }
+    if std::env::var("KONNEKTED_BENCH_ONLY").as_deref() == Ok("compare") {
+        return;
+    }
 
     println!("\nPAP Access-Requests, radclient -p 32, {requests} per run (each auth = SELECTs + radpostauth INSERT)");
     println!(

@@ -9,6 +9,7 @@
 //!   CoA/Disconnect client), so existing paths keep working.
 //! - [`accounting`]: radacct reads, daily usage per subscriber, who is online.
 //! - [`foreign_acct`]: accounting a tenant's NAS sent for another realm (the log the config writes).
+//! - [`postauth`]: loads the post-auth lines the config writes with `postauth = "log"` into radpostauth.
 //! - [`cli`]: `gen-config` and `migrate`, run by `konnekted-radius` and `konnekted-reconciler radius`.
 //!
 //! It is not the reconciler daemon: no scheduling, no edge API; the daemon calls into this crate.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod foreign_acct;
+pub mod postauth;
 pub mod sync;
 
 pub use radius_proto::{coa, packet};

@@ -73,6 +73,8 @@ pub struct ServerConfig {
     /// A "Login OK"/"Login incorrect" line in radius.log per Access-Request (`log { auth }`). Off by
     /// default: every auth is already a radpostauth row in its tenant's database.
     pub log_auth: bool,
+    /// How each Access-Accept/Reject reaches the tenant's `radpostauth` ([`PostAuth`]).
+    pub postauth: PostAuth,
     /// The FreeRADIUS nodes of the cluster, all run from the one generated directory (see
     /// [`RadiusNode`]). Empty: a single server started without `-n`, on the values above.
     pub nodes: Vec<RadiusNode>,
@@ -158,6 +160,22 @@ pub enum SqliteSynchronous {
     Normal,
 }
 
+/// How the post-auth row of every Access-Request (user, Accept/Reject, time; never the password)
+/// gets into the tenant's `radpostauth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostAuth {
+    /// FreeRADIUS INSERTs it while answering: on PostgreSQL a sixth round trip and a WAL commit
+    /// per auth, on SQLite the file's single write lock (32 threads queue in SQLite's sleeping
+    /// busy handler: the long p99 of one busy SQLite tenant).
+    #[default]
+    Sql,
+    /// FreeRADIUS appends a line to `<log_dir>/postauth/<realm>/<minute>.log` (linelog) and the
+    /// RADIUS agent loads each finished minute in one transaction ([`crate::postauth`]): the answer
+    /// costs only the SELECTs; rows appear in `radpostauth` 1-2 minutes later. Needs the agent.
+    Log,
+}
+
 /// PgBouncer between FreeRADIUS and the tenants' PostgreSQL servers.
 ///
 /// rlm_sql does not queue for a free connection, so each tenant's pool may grow to `max_threads`
@@ -218,6 +236,7 @@ impl Default for ServerConfig {
             pgbouncer: None,
             sqlite_synchronous: SqliteSynchronous::default(),
             log_auth: false,
+            postauth: PostAuth::default(),
             nodes: Vec::new(),
         }
     }

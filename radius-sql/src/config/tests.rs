@@ -234,6 +234,7 @@ fn templates_are_filled_completely_for_every_server_shape() {
         user: Some("freerad".into()),
         group: Some("freerad".into()),
         log_auth: true,
+        postauth: PostAuth::Log,
         ..Default::default()
     };
     for server in [bare, full] {
@@ -367,4 +368,29 @@ fn a_voucher_tenant_without_its_key_is_refused() {
     assert!(validate(&server, &t).is_err(), "not 64 hex digits (and no quote can reach the config)");
     // Without an edge URL no key is needed (no lookup is rendered).
     assert!(validate(&ServerConfig::default(), &[TenantConfig { voucher_key: None, ..tenants()[0].clone() }]).is_ok());
+}
+
+#[test]
+fn postauth_log_writes_a_line_instead_of_the_insert() {
+    let sql = render_files(&ServerConfig::default(), &tenants(), &stock()).unwrap();
+    let site = &sql[&PathBuf::from("sites-enabled/konnekted")];
+    let post_auth = &site[site.find("post-auth {").unwrap()..];
+    assert!(post_auth.contains("konnekted_tenant_sql") && !post_auth.contains("konnekted_postauth"), "{post_auth}");
+    assert!(!sql.contains_key(&PathBuf::from("mods-enabled/konnekted_postauth")));
+
+    let server = ServerConfig { postauth: PostAuth::Log, ..Default::default() };
+    let log = render_files(&server, &tenants(), &stock()).unwrap();
+    let site = &log[&PathBuf::from("sites-enabled/konnekted")];
+    let post_auth = &site[site.find("post-auth {").unwrap()..];
+    assert!(!post_auth.contains("konnekted_tenant_sql"), "no INSERT while answering: {post_auth}");
+    assert_eq!(post_auth.matches("konnekted_postauth {").count(), 2, "Accept and Reject: {post_auth}");
+    // a Reject of an unknown realm has no tenant directory to go to
+    assert!(post_auth.contains("if (&Realm) {\n\t\t\t\t\tkonnekted_postauth"), "{post_auth}");
+    // accounting still goes to the tenant's database
+    assert!(site[..site.find("post-auth {").unwrap()].contains("konnekted_tenant_sql"));
+    let module = &log[&PathBuf::from("mods-enabled/konnekted_postauth")];
+    assert!(module.contains("filename = \"${logdir}/postauth/%{Realm}/%{expr:%l / 60}.log\""), "{module}");
+    assert!(module.contains(&format!("format = \"{}\"", crate::postauth::LINE_FORMAT)), "{module}");
+    let toml: GenConfigInput = toml::from_str("[server]\npostauth = \"log\"\n").unwrap();
+    assert_eq!(toml.server.postauth, PostAuth::Log);
 }

@@ -244,6 +244,12 @@ pub async fn start_radiusd(server: &ServerConfig, tenants: &[TenantConfig], dir:
     spawn_radiusd(server.clone(), None, raddb).await
 }
 
+/// Start FreeRADIUS on a directory written some other way (the bench's reference config): `server`
+/// gives the auth port and log directory the harness uses to reach and read it.
+pub async fn start_raddb(server: ServerConfig, raddb: PathBuf) -> Radiusd {
+    spawn_radiusd(server, None, raddb).await
+}
+
 /// Start one node of a cluster from an already rendered directory (`freeradius -n <node> -d <raddb>`,
 /// after `-C`) and wait until it answers. Its `server` holds the node's own ports and directories.
 pub async fn start_node(server: &ServerConfig, node: &str, raddb: &Path) -> Radiusd {

@@ -38,6 +38,8 @@ pub enum AgentError {
     Sync(#[from] SyncError),
     #[error("desired state refused: {0}")]
     Invalid(String),
+    #[error("radius post-auth log: {0}")]
+    PostAuth(#[from] konnekted_radius::postauth::LoadError),
 }
 
 impl AgentError {
@@ -191,6 +193,9 @@ pub struct TenantAgent {
     applied: Option<BTreeMap<String, Applied>>,
     /// FreeRADIUS's foreign-accounting logs, one per node on this host (none: not reported).
     foreign: Vec<ForeignAcctReader>,
+    /// Log directories of the FreeRADIUS nodes on this host that write post-auth lines
+    /// (`postauth = "log"`) for the agent to load into this tenant's radpostauth.
+    postauth_log_dirs: Vec<std::path::PathBuf>,
     metrics: Arc<Metrics>,
 }
 
@@ -212,6 +217,7 @@ impl TenantAgent {
             cursor: None,
             applied: None,
             foreign: Vec::new(),
+            postauth_log_dirs: Vec::new(),
             metrics: Metrics::new(),
         })
     }
@@ -229,6 +235,33 @@ impl TenantAgent {
         self.foreign.push(ForeignAcctReader::new(path));
         self.metrics = metrics;
         self
+    }
+
+    /// Load this tenant's post-auth lines that the FreeRADIUS node logging to `log_dir` writes
+    /// (`postauth = "log"`) into its radpostauth ([`TenantAgent::load_postauth`]). Once per node.
+    pub fn with_postauth_log(mut self, log_dir: std::path::PathBuf) -> TenantAgent {
+        self.postauth_log_dirs.push(log_dir);
+        self
+    }
+
+    /// Move every finished minute of post-auth lines of this tenant into its radpostauth (one
+    /// transaction per minute file, the file removed after the commit). Returns the rows loaded.
+    pub async fn load_postauth(&mut self) -> Result<u64, AgentError> {
+        if self.postauth_log_dirs.is_empty() {
+            return Ok(0);
+        }
+        let dirs = self.postauth_log_dirs.clone();
+        let realm = self.cfg.realm.clone();
+        let db = self.db().await?;
+        let mut rows = 0;
+        for dir in dirs {
+            let r = konnekted_radius::postauth::load_realm(db, &dir, &realm, now_unix()).await?;
+            if r.skipped > 0 {
+                tracing::warn!(realm = %realm, skipped = r.skipped, dir = %dir.display(), "malformed post-auth lines skipped");
+            }
+            rows += r.rows;
+        }
+        Ok(rows)
     }
 
     /// New lines of the foreign-accounting logs sent by this tenant's NASes (not yet committed):

@@ -38,6 +38,12 @@
 //! there, of every node (each node writes its own; `foreign_acct_logs` lists several by hand).
 //! Without any it is not read. A node on another host writes its log there: run an agent there too
 //! (with no tenants' CoA of its own to send) or ship the file; this agent reads local files only.
+//!
+//! `postauth_log_dirs` (optional) are the log directories of the FreeRADIUS nodes on this host
+//! whose post-auth lines (`[server] postauth = "log"`) the agent loads into each tenant's
+//! radpostauth, every `usage_push_secs` (`konnekted_radius::postauth`); by default every node's
+//! `log_dir` when `radius_config` says `postauth = "log"`, else none. The same rule as above for
+//! nodes on other hosts: their lines are loaded by an agent running there.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -70,6 +76,10 @@ pub struct Config {
     /// per node on this host; default `<log_dir>/foreign-acct.log` of each of `radius_config`'s
     /// nodes (or its server). Empty: not reported.
     pub foreign_acct_logs: Vec<PathBuf>,
+    /// Log directories of the FreeRADIUS nodes on this host whose post-auth lines the agent loads
+    /// into the tenants' radpostauth; default: every node's `log_dir` when `radius_config` has
+    /// `postauth = "log"`. Empty: nothing to load.
+    pub postauth_log_dirs: Vec<PathBuf>,
     /// Serve `GET /metrics` here (None: no listener).
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Source addresses of CoA/Disconnect, in order (the cluster's node addresses).
@@ -88,6 +98,8 @@ struct ConfigFile {
     foreign_acct_log: Option<PathBuf>,
     #[serde(default)]
     foreign_acct_logs: Vec<PathBuf>,
+    #[serde(default)]
+    postauth_log_dirs: Vec<PathBuf>,
     metrics_addr: Option<std::net::SocketAddr>,
     #[serde(default)]
     coa_sources: Vec<std::net::IpAddr>,
@@ -292,10 +304,22 @@ impl Config {
                 }
             }
         }
+        let mut postauth_log_dirs = file.postauth_log_dirs;
+        if postauth_log_dirs.is_empty()
+            && let Some(r) = &radius
+            && r.server.postauth == konnekted_radius::config::PostAuth::Log
+        {
+            for p in r.server.processes() {
+                if !postauth_log_dirs.contains(&p.log_dir) {
+                    postauth_log_dirs.push(p.log_dir);
+                }
+            }
+        }
         let mut c = Config {
             edge_url: env("KONNEKTED_EDGE_URL").unwrap_or(file.edge_url),
             intervals: file.intervals,
             foreign_acct_logs,
+            postauth_log_dirs,
             metrics_addr: file.metrics_addr,
             coa_sources: file.coa_sources,
             tenants: file.tenants.into_iter().map(|t| resolve(t, radius.as_ref())).collect::<Result<_, _>>()?,
@@ -444,6 +468,31 @@ db = { kind = "sqlite", path = "beta.db" }
         // given by hand: those alone
         let own = format!("foreign_acct_log = \"/x/f.log\"\nforeign_acct_logs = [\"/y/f.log\"]\n{agent}");
         assert_eq!(parse(&own, nodes).foreign_acct_logs, [PathBuf::from("/x/f.log"), PathBuf::from("/y/f.log")]);
+    }
+
+    #[test]
+    fn postauth_log_dirs_default_to_every_nodes_log_dir_when_postauth_is_log() {
+        let agent =
+            "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\nrealm = \"acme-net\"\n";
+        let parse = |agent: &str, radius: String| {
+            Config::parse(
+                agent,
+                |k| k.starts_with("KONNEKTED_SYNC_KEY_").then(|| "k".into()),
+                move |_| Ok(toml::from_str(&radius).unwrap()),
+            )
+            .unwrap()
+        };
+        let nodes = "[[server.nodes]]\nname = \"a\"\nlog_dir = \"/var/log/kr-a\"\n[[server.nodes]]\nname = \"b\"\n";
+        // the SQL post-auth (the default): nothing to load
+        let sql = format!("[server]\nlog_dir = \"/var/log/kr\"\n{nodes}{RADIUS}");
+        assert!(parse(agent, sql).postauth_log_dirs.is_empty());
+        let log = format!("[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\n{nodes}{RADIUS}");
+        assert_eq!(
+            parse(agent, log.clone()).postauth_log_dirs,
+            [PathBuf::from("/var/log/kr-a"), PathBuf::from("/var/log/kr")]
+        );
+        let own = format!("postauth_log_dirs = [\"/x\"]\n{agent}");
+        assert_eq!(parse(&own, log).postauth_log_dirs, [PathBuf::from("/x")]);
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub async fn run_tenant(mut agent: TenantAgent, intervals: config::Intervals, mu
             next_feed = next_full;
         }
         if Instant::now() >= next_usage {
+            // post-auth lines FreeRADIUS wrote (postauth = "log"): the finished minutes
+            let _ = step(&realm, "post-auth load", agent.load_postauth()).await;
             match step(&realm, "usage push", agent.try_usage_push()).await {
                 Ok(_) => {
                     usage_fail = 0;
@@ -145,6 +147,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
                     .foreign_acct_logs
                     .iter()
                     .fold(agent, |a, path| a.with_foreign_acct(path.clone(), metrics.clone()));
+                let agent = config.postauth_log_dirs.iter().fold(agent, |a, dir| a.with_postauth_log(dir.clone()));
                 tasks.spawn(run_tenant(agent, config.intervals.clone(), shutdown.clone()));
             }
             Err(e) => tracing::error!(realm = %realm, error = %e, "tenant not started"),

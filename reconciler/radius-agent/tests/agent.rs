@@ -266,6 +266,42 @@ async fn foreign_accounting_of_two_nodes_logs_is_reported_once_each() {
 }
 
 #[tokio::test]
+async fn postauth_lines_of_two_nodes_are_loaded_into_radpostauth_once() {
+    let edge = Edge::start("acme").await;
+    let (settings, db) = radius(&edge.dir).await;
+    // each FreeRADIUS node writes <log_dir>/postauth/<realm>/<unix minute>.log (postauth = "log")
+    let (node_a, node_b) = (edge.dir.0.join("log-a"), edge.dir.0.join("log-b"));
+    let minute = now() / 60;
+    for (node, m, text) in [
+        (&node_a, minute - 3, "1795737600\t12\tAccess-Accept\tann\n1795737601\t0\tAccess-Reject\tb%09ob\n"),
+        (&node_b, minute - 2, "1795737660\t500000\tAccess-Accept\tcy\nnot a line\n"),
+        // the current minute: FreeRADIUS may still write to it
+        (&node_b, minute, "1795737720\t0\tAccess-Accept\tdee\n"),
+    ] {
+        let dir = node.join("postauth").join("acme");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{m}.log")), text).unwrap();
+    }
+    let mut agent = edge
+        .agent(&settings, vec![], InactivePolicy::Reject)
+        .with_postauth_log(node_a.clone())
+        .with_postauth_log(node_b.clone());
+    assert_eq!(agent.load_postauth().await.expect("load"), 3);
+    let q = "SELECT username || '|' || reply || '|' || pass || '|' || authdate FROM radpostauth ORDER BY id";
+    assert_eq!(
+        rows(&db, q).await,
+        [
+            "ann|Access-Accept||2026-11-27 00:00:00.000012",
+            "b\tob|Access-Reject||2026-11-27 00:00:01.000000",
+            "cy|Access-Accept||2026-11-27 00:01:00.500000",
+        ]
+    );
+    assert_eq!(agent.load_postauth().await.expect("load"), 0, "loaded once");
+    assert!(node_b.join(format!("postauth/acme/{minute}.log")).exists(), "the current minute waits");
+    assert!(!node_a.join(format!("postauth/acme/{}.log", minute - 3)).exists());
+}
+
+#[tokio::test]
 async fn pass_with_active_subscriber_writes_radcheck_and_group() {
     let edge = Edge::start("acme").await;
     let (_, user) = edge.seed().await;
@@ -466,6 +502,7 @@ async fn run_with_one_tenant_failing_still_syncs_the_other_and_stops_on_shutdown
         intervals: Intervals::default(),
         tenants: vec![ghost, edge.config(&settings, vec![], InactivePolicy::Reject)],
         foreign_acct_logs: vec![],
+        postauth_log_dirs: vec![],
         metrics_addr: None,
         coa_sources: vec![],
     };
