@@ -45,6 +45,7 @@ fn state(i: usize) -> DesiredState {
             plan: "p".into(),
             status: SubscriberStatus::Active,
             static_ip: None,
+            expires: None,
         }],
         policy: TenantPolicy::default(),
     }

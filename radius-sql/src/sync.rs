@@ -8,12 +8,13 @@
 //! - groups whose name starts with [`GROUP_PREFIX`] (`kn_`): all their `radgroupreply` rows;
 //! - a *managed user* is one in the desired state, or one with a `radusergroup` row to a `kn_` group.
 //!   For managed users we own their `kn_` `radusergroup` rows, their `radcheck` rows for
-//!   `Cleartext-Password` and `Auth-Type`, and their `radreply` rows for `Framed-IP-Address`.
+//!   `Cleartext-Password`, `Auth-Type` and `Expiration`, and their `radreply` rows for `Framed-IP-Address`.
 //!   Other attributes an operator adds by hand (e.g. `Simultaneous-Use`) survive.
 //!
 //! Rows written (FreeRADIUS names, `:=` everywhere):
 //! - `radcheck`: `Cleartext-Password := pw`; `Auth-Type := Reject` when the status is suspended/expired
-//!   and the tenant's policy for it is [`InactivePolicy::Reject`];
+//!   and the tenant's policy for it is [`InactivePolicy::Reject`]; `Expiration := <unix seconds>`
+//!   for a user with an end (a redeemed hotspot code);
 //! - `radusergroup`: `(user, kn_plan_<plan>, 1)`, or `(user, kn_walled_garden, 1)` for walled-garden;
 //! - `radgroupreply` for `kn_plan_<plan>`: `Mikrotik-Rate-Limit`, `Acct-Interim-Interval`, optional
 //!   `Session-Timeout` and `Mikrotik-Address-List`; for `kn_walled_garden`:
@@ -36,7 +37,7 @@ pub use konnekted_sync_proto::SUSPENDED_ADDRESS_LIST;
 /// `radusergroup.priority` of the managed membership.
 pub const MANAGED_PRIORITY: i64 = 1;
 
-const CHECK_ATTRS: [&str; 2] = ["Cleartext-Password", "Auth-Type"];
+const CHECK_ATTRS: [&str; 3] = ["Cleartext-Password", "Auth-Type", "Expiration"];
 const REPLY_ATTRS: [&str; 1] = ["Framed-IP-Address"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,11 @@ pub struct SubscriberSpec {
     pub plan: String,
     pub status: SubscriberStatus,
     pub static_ip: Option<Ipv4Addr>,
+    /// Refused from this moment (unix seconds): `Expiration` in radcheck, which FreeRADIUS's
+    /// `expiration` module enforces and turns into the remaining `Session-Timeout` (a redeemed
+    /// hotspot code). `None`: no end.
+    #[serde(default)]
+    pub expires: Option<i64>,
 }
 
 /// What to do with suspended or expired subscribers.
@@ -343,6 +349,9 @@ fn render(d: &DesiredState) -> Rendered {
             None => plan_group(&s.plan),
         };
         r.usergroup.insert(u.clone(), group);
+        if let Some(t) = s.expires {
+            r.radcheck.insert((u.clone(), "Expiration".into()), set(&t.to_string()));
+        }
         if let Some(ip) = s.static_ip {
             r.radreply.insert((u, "Framed-IP-Address".into()), set(&ip.to_string()));
         }
@@ -702,6 +711,7 @@ mod tests {
             plan: plan.into(),
             status,
             static_ip: None,
+            expires: None,
         }
     }
     fn desired() -> DesiredState {
@@ -881,6 +891,7 @@ mod tests {
                             status: [SubscriberStatus::Active, SubscriberStatus::Suspended, SubscriberStatus::Expired]
                                 [st as usize],
                             static_ip: ip.map(|i| Ipv4Addr::new(10, 0, 0, i)),
+                            expires: None,
                         })
                         .collect(),
                     policy: TenantPolicy {

@@ -37,6 +37,7 @@ fn desired() -> DesiredState {
                     _ => SubscriberStatus::Active,
                 },
                 static_ip: (i % 7 == 0).then(|| Ipv4Addr::new(10, 20, 0, i as u8)),
+                expires: None,
             })
             .collect(),
         policy: TenantPolicy { suspended: InactivePolicy::WalledGarden, ..TenantPolicy::default() },

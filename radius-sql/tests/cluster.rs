@@ -47,6 +47,7 @@ fn state(user: &str, pw: &str, rate: &str) -> DesiredState {
             plan: "p".into(),
             status: SubscriberStatus::Active,
             static_ip: None,
+            expires: None,
         }],
         policy: TenantPolicy::default(),
     }

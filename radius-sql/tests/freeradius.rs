@@ -23,7 +23,14 @@ fn plan(name: &str, rate: &str) -> PlanSpec {
 }
 
 fn sub(u: &str, pw: &str, plan: &str, status: SubscriberStatus) -> SubscriberSpec {
-    SubscriberSpec { username: u.into(), password: Secret::new(pw), plan: plan.into(), status, static_ip: None }
+    SubscriberSpec {
+        username: u.into(),
+        password: Secret::new(pw),
+        plan: plan.into(),
+        status,
+        static_ip: None,
+        expires: None,
+    }
 }
 
 fn acme_state() -> DesiredState {

@@ -115,6 +115,28 @@ impl std::fmt::Debug for Subscriber {
 }
 
 /// `GET /sync/{realm}/desired`.
+/// A hotspot code redeemed and not yet expired: RADIUS keeps accepting it from its own database
+/// (fail static) when the edge's voucher lookup cannot be reached, until `expires_at`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voucher {
+    /// The code as RADIUS sees it (12 symbols, no dashes): username and password at once.
+    pub code: String,
+    /// The plan's code (its rate limit).
+    pub plan: String,
+    /// UTC, RFC 3339: first use plus the plan's period, never past the batch's validity.
+    pub expires_at: String,
+}
+
+impl std::fmt::Debug for Voucher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Voucher")
+            .field("code", &"<redacted>")
+            .field("plan", &self.plan)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredState {
     /// The tenant.
@@ -131,6 +153,9 @@ pub struct DesiredState {
     /// Subscribers, ordered by username.
     #[serde(default)]
     pub subscribers: Vec<Subscriber>,
+    /// Redeemed hotspot codes still running (only the RADIUS agent uses them; routers need none).
+    #[serde(default)]
+    pub vouchers: Vec<Voucher>,
 }
 
 #[cfg(test)]
@@ -165,7 +190,7 @@ mod tests {
         fn desired_state_round_trips(realm in "[a-z]{1,10}", cursor in any::<i64>(),
             plans in prop::collection::vec(arb_plan(), 0..4),
             subscribers in prop::collection::vec(arb_subscriber(), 0..6)) {
-            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers };
+            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers, vouchers: vec![Voucher { code: "ABCDEFGHJKLM".into(), plan: "h1".into(), expires_at: "2026-12-04T10:00:00Z".into() }] };
             let back: DesiredState = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
             prop_assert_eq!(back, d);
         }

@@ -25,7 +25,7 @@ pub mod secret;
 pub mod signing;
 mod usage;
 
-pub use desired::{DesiredState, Plan, Subscriber, SubscriberStatus};
+pub use desired::{DesiredState, Plan, Subscriber, SubscriberStatus, Voucher};
 pub use feed::{FeedChange, FeedKind, FeedPage};
 pub use report::{Outcome, Report, ReportAccepted};
 pub use signing::{

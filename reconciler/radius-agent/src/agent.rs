@@ -121,7 +121,31 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
             plan: s.plan.clone(),
             status,
             static_ip,
+            expires: None,
         });
+    }
+    // Redeemed hotspot codes: RADIUS answers them from its own rows (fail static), until they
+    // expire (`Expiration`). One that cannot be written (a subscriber already has the name, its
+    // plan is gone, a bad time) is left to the edge's lookup, never a reason to refuse the state.
+    let known_plans: std::collections::BTreeSet<&str> = d.plans.iter().map(|p| p.code.as_str()).collect();
+    let mut names: std::collections::BTreeSet<String> = subscribers.iter().map(|s| s.username.clone()).collect();
+    for v in &d.vouchers {
+        let expires = chrono::DateTime::parse_from_rfc3339(&v.expires_at).map(|t| t.timestamp());
+        match expires {
+            Ok(t) if known_plans.contains(v.plan.as_str()) && names.insert(v.code.clone()) => {
+                subscribers.push(SubscriberSpec {
+                    username: v.code.clone(),
+                    password: Secret::new(v.code.as_str()),
+                    plan: v.plan.clone(),
+                    status: SubscriberStatus::Active,
+                    static_ip: None,
+                    expires: Some(t),
+                });
+            }
+            _ => {
+                tracing::warn!(plan = %v.plan, "a redeemed code left to the edge's lookup (name taken, plan or time bad)")
+            }
+        }
     }
     Ok(DesiredState { plans, subscribers, policy: policy.clone() })
 }
@@ -613,7 +637,29 @@ mod tests {
                 })
                 .collect(),
             subscribers: subs,
+            vouchers: vec![],
         }
+    }
+
+    #[test]
+    fn map_desired_writes_redeemed_codes_with_their_end_and_leaves_a_clash_to_the_edge() {
+        let voucher = |code: &str, plan: &str| konnekted_sync_proto::Voucher {
+            code: code.into(),
+            plan: plan.into(),
+            expires_at: "2026-12-04T10:00:00Z".into(),
+        };
+        let mut d = desired(vec![sub("ABCDEFGHJKLM", "basic", "active")]);
+        d.vouchers =
+            vec![voucher("NPQRSTUVWXYZ", "fast"), voucher("ABCDEFGHJKLM", "fast"), voucher("Z2345678ABCD", "gone")];
+        let s = map_desired(&d, &TenantPolicy::default()).unwrap();
+        assert_eq!(s.subscribers.len(), 2, "the clash and the unknown plan are left out: {:?}", s.subscribers);
+        let v = &s.subscribers[1];
+        assert_eq!(
+            (v.username.as_str(), v.password.expose(), v.plan.as_str()),
+            ("NPQRSTUVWXYZ", "NPQRSTUVWXYZ", "fast")
+        );
+        assert_eq!((v.status, v.expires), (SubscriberStatus::Active, Some(1_796_378_400)));
+        assert_eq!(s.subscribers[0].expires, None);
     }
 
     #[test]

@@ -142,7 +142,19 @@ pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<prot
             expires_at: r.expires_at,
         })
         .collect();
-    Ok(proto::DesiredState { realm: realm.to_owned(), generated_at: fmt_ts(ctx.now), cursor, plans, subscribers })
+    let vouchers = crate::store::redemptions::running(db, ctx.now)
+        .await?
+        .into_iter()
+        .map(|(code, plan, expires_at)| proto::Voucher { code, plan, expires_at })
+        .collect();
+    Ok(proto::DesiredState {
+        realm: realm.to_owned(),
+        generated_at: fmt_ts(ctx.now),
+        cursor,
+        plans,
+        subscribers,
+        vouchers,
+    })
 }
 
 #[cfg(test)]

@@ -149,6 +149,22 @@ pub async fn bytes_from_usage(db: &impl Db, code: &str, realm: &str) -> Result<i
     rows.first().map(|r| r.int("n")).transpose().map(|n| n.unwrap_or(0))
 }
 
+/// Redeemed codes still running at `now`: (code, plan code, expires_at), for RADIUS's own copy.
+/// Left out: expired ones, those of voided batches, and those whose data cap the usage already
+/// reported has used up.
+pub async fn running(db: &impl Db, now: DateTime<Utc>) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT r.code, p.code AS plan, r.expires_at FROM voucher_redemptions r \
+             JOIN voucher_batches b ON b.id = r.batch_id JOIN plans p ON p.id = r.plan_id \
+             WHERE r.expires_at > ?1 AND b.voided_at IS NULL \
+               AND (p.data_cap_bytes IS NULL OR r.bytes_used < p.data_cap_bytes) ORDER BY r.code",
+            fmt_ts(now)
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("code")?, r.text("plan")?, r.text("expires_at")?))).collect()
+}
+
 #[allow(clippy::too_many_arguments)] // one column each, named at the call
 /// The first use. Fails with a conflict if the code was redeemed already: put it first in the
 /// batch so a race's loser writes nothing at all.
