@@ -28,6 +28,7 @@ fn state() -> DesiredState {
             plan: "p".into(),
             status: SubscriberStatus::Active,
             static_ip: None,
+            expires: None,
         }],
         policy: TenantPolicy::default(),
     }

@@ -75,5 +75,12 @@ pub fn synthetic_state(realm: &str, n: usize) -> DesiredState {
             }
         })
         .collect();
-    DesiredState { realm: realm.to_owned(), generated_at: String::new(), cursor: 0, plans, subscribers }
+    DesiredState {
+        realm: realm.to_owned(),
+        generated_at: String::new(),
+        cursor: 0,
+        plans,
+        subscribers,
+        vouchers: Vec::new(),
+    }
 }

@@ -244,6 +244,7 @@ pub fn onboard(config: &Config, req: &OnboardRequest) -> Result<Onboarding, Onbo
             cursor: 0,
             plans: Vec::new(),
             subscribers: Vec::new(),
+            vouchers: Vec::new(),
         },
         tenant,
         &router_cfg,

@@ -1038,6 +1038,7 @@ mod tests {
                     expires_at: None,
                 })
                 .collect(),
+            vouchers: Vec::new(),
         })
     }
 
