@@ -33,6 +33,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0014_sms_send_before", sql: include_str!("../migrations/tenant/0014_sms_send_before.sql") },
     Migration { name: "0015_self_service", sql: include_str!("../migrations/tenant/0015_self_service.sql") },
     Migration { name: "0016_session_history", sql: include_str!("../migrations/tenant/0016_session_history.sql") },
+    Migration { name: "0017_callback_indexes", sql: include_str!("../migrations/tenant/0017_callback_indexes.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

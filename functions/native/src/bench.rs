@@ -80,31 +80,32 @@ struct Call {
     body: Option<String>,
 }
 
-/// Sends `order` (indexes into `calls`) with `concurrency` clients; latencies and non-200s.
-async fn drive(
+/// The one request loop of these benches: `concurrency` clients take indexes from `order` and
+/// send the request `request` builds for each; the sorted latencies, how many were not answered
+/// 200, and the wall time.
+async fn drive<F>(
     http: &reqwest::Client,
-    calls: std::sync::Arc<Vec<Call>>,
     order: Vec<usize>,
     concurrency: usize,
-) -> anyhow::Result<(Vec<Duration>, usize, Duration)> {
+    request: F,
+) -> anyhow::Result<(Vec<Duration>, usize, Duration)>
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = std::sync::Arc::new(request);
     let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (http, queue, calls) = (http.clone(), queue.clone(), calls.clone());
+        let (http, queue, request) = (http.clone(), queue.clone(), request.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0usize;
             loop {
                 let next = queue.lock().ok().and_then(|mut q| q.pop());
                 let Some(i) = next else { break };
-                let c = &calls[i];
                 let t = Instant::now();
-                let req = match &c.body {
-                    Some(b) => http.post(&c.url).header("content-type", "application/json").body(b.clone()),
-                    None => http.get(&c.url),
-                };
-                match req.send().await {
+                match request(&http, i).send().await {
                     Ok(r) if r.status() == 200 => {
                         let _ = r.bytes().await;
                     }
@@ -125,6 +126,17 @@ async fn drive(
     let elapsed = started.elapsed();
     lat.sort();
     Ok((lat, errors, elapsed))
+}
+
+/// The request for one prepared call: a JSON POST, or a GET (the `/health` floor).
+fn send_call(calls: std::sync::Arc<Vec<Call>>) -> impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder {
+    move |http, i| {
+        let c = &calls[i];
+        match &c.body {
+            Some(b) => http.post(&c.url).header("content-type", "application/json").body(b.clone()),
+            None => http.get(&c.url),
+        }
+    }
 }
 
 pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
@@ -235,13 +247,14 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     // the core's router, no storage), on the same host, just before the callbacks.
     let floor_calls = std::sync::Arc::new(vec![Call { url: format!("{base}/health"), body: None }]);
     let cpu0 = cpu_time(pid).unwrap_or_default();
-    let (floor_lat, floor_errors, floor_elapsed) = drive(&http, floor_calls, vec![0; o.n], o.concurrency).await?;
+    let (floor_lat, floor_errors, floor_elapsed) =
+        drive(&http, vec![0; o.n], o.concurrency, send_call(floor_calls)).await?;
     let cpu1 = cpu_time(pid).unwrap_or_default();
     let floor_rate = floor_lat.len() as f64 / floor_elapsed.as_secs_f64();
 
     // Host run.
     let uniques = std::sync::Arc::new(uniques);
-    let (lat, errors, elapsed) = drive(&http, uniques.clone(), order, o.concurrency).await?;
+    let (lat, errors, elapsed) = drive(&http, order, o.concurrency, send_call(uniques.clone())).await?;
     let cpu2 = cpu_time(pid).unwrap_or_default();
     let per = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n.max(1) as f64;
     let host_cpu_per_callback = per(cpu2.saturating_sub(cpu1), lat.len());
@@ -489,39 +502,12 @@ pub async fn customer(subscribers: usize, requests: usize, concurrency: usize) -
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for path in ["subscription", "usage", "wallet/entries?limit=20"] {
         let order: Vec<usize> = (0..requests).map(|_| rng.gen_range(0..tokens.len())).collect();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
         let url = format!("{base}/api/p/{realm}/v1/{path}");
         let cpu0 = cpu_time(pid).unwrap_or_default();
-        let started = Instant::now();
-        let mut workers = Vec::new();
-        for _ in 0..concurrency {
-            let (http, queue, tokens, url) = (http.clone(), queue.clone(), tokens.clone(), url.clone());
-            workers.push(tokio::spawn(async move {
-                let (mut lat, mut errors) = (Vec::new(), 0usize);
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.pop());
-                    let Some(i) = next else { break };
-                    let t = Instant::now();
-                    match http.get(&url).bearer_auth(&tokens[i]).send().await {
-                        Ok(r) if r.status() == 200 => {
-                            let _ = r.bytes().await;
-                        }
-                        _ => errors += 1,
-                    }
-                    lat.push(t.elapsed());
-                }
-                (lat, errors)
-            }));
-        }
-        let (mut lat, mut errors) = (Vec::new(), 0);
-        for w in workers {
-            let (l, e) = w.await?;
-            lat.extend(l);
-            errors += e;
-        }
-        let elapsed = started.elapsed();
+        let tokens = tokens.clone();
+        let (lat, errors, elapsed) =
+            drive(&http, order, concurrency, move |http, i| http.get(&url).bearer_auth(&tokens[i])).await?;
         let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
-        lat.sort();
         println!(
             "  GET {path:<24} {:>6.0} req/s  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  host CPU {:.0} us/req  errors {errors}",
             lat.len() as f64 / elapsed.as_secs_f64(),
@@ -1058,46 +1044,15 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
         })
         .collect();
     for (what, n) in [("dashboard", (requests / 10).max(concurrency)), ("subscribers?q=", requests)] {
-        let order: Vec<usize> = (0..n).collect();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(order));
         let searches = std::sync::Arc::new(searches.clone());
+        let (url, session) = (format!("{base}/c/{realm}/{what}"), session.clone());
         let cpu0 = cpu_time(pid).unwrap_or_default();
-        let started = Instant::now();
-        let mut workers = Vec::new();
-        for _ in 0..concurrency {
-            let (http, queue, searches, session) = (http.clone(), queue.clone(), searches.clone(), session.clone());
-            let url = format!("{base}/c/{realm}/{what}");
-            workers.push(tokio::spawn(async move {
-                let (mut lat, mut errors) = (Vec::new(), 0usize);
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.pop());
-                    let Some(i) = next else { break };
-                    let u = if url.ends_with("q=") {
-                        format!("{url}{}", searches[i % searches.len()])
-                    } else {
-                        url.clone()
-                    };
-                    let t = Instant::now();
-                    match http.get(&u).header("cookie", &session).send().await {
-                        Ok(r) if r.status() == 200 => {
-                            let _ = r.bytes().await;
-                        }
-                        _ => errors += 1,
-                    }
-                    lat.push(t.elapsed());
-                }
-                (lat, errors)
-            }));
-        }
-        let (mut lat, mut errors) = (Vec::new(), 0);
-        for w in workers {
-            let (l, e) = w.await?;
-            lat.extend(l);
-            errors += e;
-        }
-        let elapsed = started.elapsed();
+        let (lat, errors, elapsed) = drive(&http, (0..n).collect(), concurrency, move |http, i| {
+            let u = if url.ends_with("q=") { format!("{url}{}", searches[i % searches.len()]) } else { url.clone() };
+            http.get(u).header("cookie", &session)
+        })
+        .await?;
         let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
-        lat.sort();
         println!(
             "  GET {what:<16} {:>5} requests {:>7.1} req/s  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  host CPU {:.1} ms/req  errors {errors}",
             lat.len(),
