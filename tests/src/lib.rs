@@ -208,11 +208,23 @@ impl Env {
     }
 
     /// Fires the platform's scheduled pass (sweep + expiry for every tenant): the cron trigger
-    /// through wrangler's local scheduled endpoint on a Worker, the host's ticker natively.
+    /// through wrangler's local scheduled endpoint on a Worker, `POST /internal/scheduled` on Spin
+    /// (`KONNEKTED_EDGE=spin`), the host's ticker natively.
     pub async fn fire_scheduled(&self) {
         match &self._host {
             Some((running, _)) => {
                 konnekted_core::run_scheduled(&running.platform, &konnekted::server::ctx()).await;
+            }
+            // Spin has no cron: its adapter runs the pass at POST /internal/scheduled.
+            None if std::env::var("KONNEKTED_EDGE").is_ok_and(|v| v == "spin") => {
+                let r = self
+                    .http
+                    .post(self.url("/internal/scheduled"))
+                    .bearer_auth(&self.platform_token)
+                    .send()
+                    .await
+                    .expect("scheduled");
+                assert!(r.status().is_success(), "scheduled pass: {}", r.status());
             }
             None => {
                 let r = self.http.get(self.url("/__scheduled?cron=*/5+*+*+*+*")).send().await.expect("scheduled");

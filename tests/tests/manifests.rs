@@ -101,6 +101,24 @@ fn components_get_least_privilege() {
     assert!(labels.iter().next().unwrap().contains(&"control".to_owned()));
 }
 
+/// Spin has no cron: the periodic pass is `POST /internal/scheduled`, and it calls Daraja (the STK
+/// sweep) and Africa's Talking (draining the SMS outbox: receipts, reminders, codes). Spin refuses
+/// an outbound host the component was not granted, so the component serving that route needs them.
+#[test]
+fn the_scheduled_component_may_reach_daraja_and_africas_talking() {
+    let m = spin();
+    let name = component_for(&m, "/internal/scheduled").expect("a component serves /internal/scheduled");
+    let hosts = list(component(&m, &name).get("allowed_outbound_hosts"));
+    for host in [
+        "https://sandbox.safaricom.co.ke",
+        "https://api.safaricom.co.ke",
+        "https://api.sandbox.africastalking.com",
+        "https://api.africastalking.com",
+    ] {
+        assert!(hosts.contains(&host.to_owned()), "{name} cannot reach {host}: {hosts:?}");
+    }
+}
+
 #[test]
 fn route_matching_follows_spin_syntax() {
     assert!(route_matches("/api/t/...", "/api/t/acme/plans"));

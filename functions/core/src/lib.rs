@@ -11,6 +11,7 @@
 pub mod api;
 pub mod contract;
 pub mod db;
+pub mod dbwire;
 pub mod domain;
 pub mod ids;
 pub mod migrations;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod platform;
 pub mod server;
+pub mod spin_sqlite;
 pub mod sqlite;
 
 pub use config::Config;

@@ -38,10 +38,27 @@ enum Command {
     /// Manage tenants (ISPs).
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Run the missed-callback sweep and expiry once, then exit.
+    /// Run the scheduled pass (sweep, expiry, reminders, SMS outbox) once, then exit.
     Sweep {
+        /// Instead of running it here, ask the edge deployment at this URL to run it (Spin has no
+        /// cron): POST <URL>/internal/scheduled with the platform token (KONNEKTED_PLATFORM_TOKEN).
+        #[arg(long, value_name = "URL")]
+        edge: Option<String>,
+        /// With --edge: keep asking every SECS seconds (a timer for Spin) instead of once.
+        #[arg(long, value_name = "SECS", requires = "edge")]
+        every: Option<u64>,
         #[command(flatten)]
         common: Common,
+    },
+    /// Serve SQLite databases by label over HTTP (one file per label in --data) for the `local`
+    /// build of the Spin component under `wasmtime serve` (its STORE_URL). Local runs only.
+    SpinSqlite {
+        /// Address to listen on (loopback).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8099")]
+        listen: SocketAddr,
+        /// Folder of the SQLite files.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
     },
     /// Voucher codes.
     #[command(subcommand)]
@@ -150,7 +167,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::Add { realm, name, common, .. }) => tenant_add(realm, name, &common).await,
         Command::Tenant(TenantCommand::List { common }) => tenant_list(&common).await,
-        Command::Sweep { common } => sweep(&common).await,
+        Command::Sweep { edge: None, common, .. } => sweep(&common).await,
+        Command::Sweep { edge: Some(url), every, common } => sweep_edge(&url, every, &common).await,
+        Command::SpinSqlite { listen, data } => {
+            std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+            eprintln!("spin-sqlite: serving {} on http://{}", data.display(), listener.local_addr()?);
+            konnekted::spin_sqlite::serve(konnekted::spin_sqlite::Labels::new(data), listener).await
+        }
         Command::Voucher(VoucherCommand::Code { realm, batch, serial, count, common }) => {
             voucher_code(&realm, batch, serial, count, &common)
         }
@@ -261,6 +285,40 @@ async fn sweep(common: &Common) -> anyhow::Result<()> {
     let runs = konnekted_core::run_scheduled(&p, &ctx()).await;
     println!("{}", serde_json::to_string_pretty(&runs)?);
     Ok(())
+}
+
+/// Asks an edge deployment to run its scheduled pass: once, or every `every` seconds (a failed
+/// call is reported and the timer goes on).
+async fn sweep_edge(url: &str, every: Option<u64>, common: &Common) -> anyhow::Result<()> {
+    let c = common.load()?;
+    let token = c.platform_token.expose();
+    if token.is_empty() {
+        bail!("no platform token: set KONNEKTED_PLATFORM_TOKEN or platform_token in the config");
+    }
+    let target = format!("{}/internal/scheduled", url.trim_end_matches('/'));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
+    loop {
+        let result = async {
+            let r = http.post(&target).bearer_auth(token).send().await.with_context(|| format!("POST {target}"))?;
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("POST {target}: {status}: {text}");
+            }
+            Ok(text)
+        }
+        .await;
+        match (result, every) {
+            (Ok(text), None) => {
+                println!("{text}");
+                return Ok(());
+            }
+            (Err(e), None) => return Err(e),
+            (Ok(text), Some(_)) => tracing::info!("scheduled pass: {text}"),
+            (Err(e), Some(_)) => tracing::warn!("{e:#}"),
+        }
+        tokio::time::sleep(Duration::from_secs(every.unwrap_or(300).max(1))).await;
+    }
 }
 
 fn voucher_code(realm: &str, batch: u32, first: u32, count: u32, common: &Common) -> anyhow::Result<()> {

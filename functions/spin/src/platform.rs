@@ -55,7 +55,7 @@ impl SpinPlatform {
         #[cfg(feature = "spin")]
         let control = crate::store::SqliteDb::none();
         #[cfg(not(feature = "spin"))]
-        let control = crate::nodb::NoDb;
+        let control = crate::nodb::NoDb::none();
         SpinPlatform { settings: Self::settings_from_variables().await, control }
     }
 
@@ -69,7 +69,14 @@ impl SpinPlatform {
             db
         };
         #[cfg(not(feature = "spin"))]
-        let control = crate::nodb::NoDb;
+        let control = {
+            let db = crate::nodb::NoDb::open("control");
+            // Without STORE_URL there is no database: the routes that need one answer 503.
+            if std::env::var("STORE_URL").is_ok() {
+                konnekted_core::migrations::migrate(&db, konnekted_core::migrations::CONTROL).await?;
+            }
+            db
+        };
         Ok(SpinPlatform { settings, control })
     }
 }
@@ -94,8 +101,9 @@ impl Platform for SpinPlatform {
         }
         #[cfg(not(feature = "spin"))]
         {
-            let _ = tenant_label(db_key);
-            Ok(crate::nodb::NoDb)
+            let db = crate::nodb::NoDb::open(&tenant_label(db_key));
+            konnekted_core::migrations::migrate(&db, konnekted_core::migrations::TENANT).await?;
+            Ok(db)
         }
     }
 
@@ -107,8 +115,7 @@ impl Platform for SpinPlatform {
         }
         #[cfg(not(feature = "spin"))]
         {
-            let _ = tenant_label(db_key);
-            Ok(crate::nodb::NoDb)
+            Ok(crate::nodb::NoDb::open(&tenant_label(db_key)))
         }
     }
 
