@@ -190,3 +190,77 @@ async fn paystack_sim_mpesa_and_card_checkouts_credit_once_each() {
     assert_eq!(checkout_status(&e, b["checkout_id"].as_str().unwrap()).await["status"], "paid");
     assert_eq!(e.subscriber_state(&id).await["balance_cents"], 50_000);
 }
+
+/// The ISP refunds part of a card payment through Stripe's refunds API, the cardholder disputes
+/// the rest, and a Paystack payment is refunded through Paystack's: each reaches the ledger as a
+/// debit once (the simulator delivers every event twice), and the simulators refuse a refund past
+/// what is left, as the providers do.
+#[tokio::test]
+async fn sim_refunds_and_disputes_are_debited_once_each() {
+    let e = env("e2e-s09").await;
+    let sim = ProvidersSim::spawn(Default::default()).await.expect("sim");
+    let sk = "sk_test_e2e_s09";
+    stripe_ready(&e, &sim, sk, Some(WHSEC)).await;
+    let psk = "sk_test_e2e_s09_paystack";
+    sim.paystack_account(PaystackAccount { secret_key: psk.into(), webhook_url: Some(e.hook("paystack")) });
+    put_settings(&e, json!({"paystack": {"environment": sim.base_url(), "secret_key": psk}})).await;
+    e.plan("home", 1000).await;
+    let s = e.subscriber("home", "SIM9", "0711000309").await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let balance = |v: Value| v["balance_cents"].as_i64().unwrap();
+
+    let started = checkout(&e, "SIM9", "stripe", 1000).await;
+    let session = sim.stripe_sessions()[0].id.clone();
+    sim.pay_stripe(&session).await.expect("paid");
+    sim.wait_deliveries("/stripe", 2, Duration::from_secs(15)).await;
+    assert_eq!(checkout_status(&e, started["checkout_id"].as_str().unwrap()).await["status"], "paid");
+    let paid = balance(e.subscriber_state(&id).await);
+    let pi = sim.stripe_sessions()[0].payment_intent.clone().expect("payment intent");
+
+    let http = no_redirects();
+    let refund = |form: Vec<(&'static str, String)>| {
+        http.post(format!("{}/v1/refunds", sim.base_url())).bearer_auth(sk).form(&form).send()
+    };
+    let r = refund(vec![
+        ("payment_intent", pi.clone()),
+        ("amount", "30000".into()),
+        ("reason", "requested_by_customer".into()),
+    ])
+    .await
+    .expect("refund");
+    assert_eq!(r.status().as_u16(), 200);
+    let too_much = refund(vec![("payment_intent", pi.clone()), ("amount", "80000".into())]).await.expect("refund");
+    assert_eq!(too_much.status().as_u16(), 400, "past what is left");
+    let bad_reason = refund(vec![("payment_intent", pi.clone()), ("reason", "because".into())]).await.expect("refund");
+    assert_eq!(bad_reason.status().as_u16(), 400);
+    let d = sim.wait_deliveries("/stripe", 4, Duration::from_secs(15)).await;
+    assert!(d.iter().all(|x| x.ok()), "{d:?}");
+    assert_eq!(balance(e.subscriber_state(&id).await), paid - 30_000);
+
+    let dispute = sim.dispute_stripe(&session, "fraudulent").await.expect("dispute");
+    assert_eq!(dispute["amount"], 70_000, "what was not refunded: {dispute}");
+    assert!(sim.dispute_stripe(&session, "fraudulent").await.is_err(), "a charge is disputed once");
+    let d = sim.wait_deliveries("/stripe", 6, Duration::from_secs(15)).await;
+    let outcomes: Vec<Value> =
+        d.iter().map(|x| serde_json::from_str::<Value>(&x.response).unwrap()["outcome"].clone()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == json!("applied")).count(), 3, "{outcomes:?}");
+    assert_eq!(balance(e.subscriber_state(&id).await), paid - 100_000);
+
+    // Paystack: a refund of the whole transaction through POST /refund
+    let b = checkout(&e, "SIM9", "paystack", 500).await;
+    let reference = sim.paystack_transactions()[0].reference.clone();
+    sim.pay_paystack(&reference, "card").await.expect("paid");
+    sim.wait_deliveries("/paystack", 2, Duration::from_secs(15)).await;
+    assert_eq!(checkout_status(&e, b["checkout_id"].as_str().unwrap()).await["status"], "paid");
+    let before = balance(e.subscriber_state(&id).await);
+    let pr = |body: Value| http.post(format!("{}/refund", sim.base_url())).bearer_auth(psk).json(&body).send();
+    let r = pr(json!({"transaction": reference, "merchant_note": "double payment"})).await.expect("refund");
+    assert_eq!(r.status().as_u16(), 200);
+    let again = pr(json!({"transaction": reference})).await.expect("refund");
+    assert_eq!(again.status().as_u16(), 400, "fully refunded already");
+    let d = sim.wait_deliveries("/paystack", 4, Duration::from_secs(15)).await;
+    assert!(d.iter().all(|x| x.ok()), "{d:?}");
+    assert_eq!(balance(e.subscriber_state(&id).await), before - 50_000);
+    let reversals = e.get("/reversals").await;
+    assert_eq!(reversals.as_array().unwrap().len(), 3, "{reversals}");
+}

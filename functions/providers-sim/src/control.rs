@@ -72,6 +72,24 @@ pub(crate) async fn route(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
                 Err(e) => json(409, &json!({"error": e})),
             }
         }
+        (&Method::POST, ["stripe", "sessions", id, "dispute"]) => {
+            #[derive(Deserialize, Default)]
+            struct D {
+                reason: Option<String>,
+            }
+            let d: D = if req.body().is_empty() {
+                D::default()
+            } else {
+                match body(req) {
+                    Ok(d) => d,
+                    Err(r) => return r,
+                }
+            };
+            match stripe::dispute(sim, id, d.reason.as_deref().unwrap_or("fraudulent")) {
+                Ok(v) => json(200, &v),
+                Err(e) => json(409, &json!({"error": e})),
+            }
+        }
         (&Method::POST, ["paystack", "transactions", reference, "pay"]) => {
             let channel = req.uri().query().and_then(|q| q.strip_prefix("channel=")).unwrap_or("card");
             match paystack::pay(sim, reference, channel, None) {

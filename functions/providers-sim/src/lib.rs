@@ -5,21 +5,24 @@
 //!
 //! | provider | API | hosted page / inbox |
 //! |---|---|---|
-//! | Stripe | `POST /v1/checkout/sessions` (form body, `Authorization: Bearer sk_...`, `Idempotency-Key` replayed or refused on other parameters), `GET /v1/checkout/sessions/{id}` | `GET /c/pay/{session}`: a card form; its "Pay" completes the session and sends `checkout.session.completed` to the account's webhook endpoint, signed `Stripe-Signature: t=..,v1=..` (one `v1` per endpoint secret) |
-//! | Paystack | `POST /transaction/initialize` (JSON, subunits), `GET /transaction/verify/{reference}` | `GET /checkout/{access_code}`: card or M-Pesa (mobile money); "Pay" sends `charge.success` signed `x-paystack-signature` = HMAC-SHA512 of the body with the secret key |
+//! | Stripe | `POST /v1/checkout/sessions` (form body, `Authorization: Bearer sk_...`, `Idempotency-Key` replayed or refused on other parameters), `GET /v1/checkout/sessions/{id}`, `POST /v1/refunds` (`payment_intent` or `charge`, `amount`, `reason`: full or partial, never past what is left; sends `charge.refunded`) | `GET /c/pay/{session}`: a card form; its "Pay" completes the session and sends `checkout.session.completed` to the account's webhook endpoint, signed `Stripe-Signature: t=..,v1=..` (one `v1` per endpoint secret) |
+//! | Paystack | `POST /transaction/initialize` (JSON, subunits), `GET /transaction/verify/{reference}`, `POST /refund` (`transaction`, `amount`, notes: full or partial; sends `refund.processed`) | `GET /checkout/{access_code}`: card or M-Pesa (mobile money); "Pay" sends `charge.success` signed `x-paystack-signature` = HMAC-SHA512 of the body with the secret key |
 //! | Africa's Talking | `POST /version1/messaging` (form body, `apiKey` header, JSON `SMSMessageData` answer with a status per recipient) | `GET /inbox`: every message received; delivery reports POSTed (form body) to the account's callback URL |
 //!
 //! Webhooks are delivered like the providers do it: at least once, each attempt signed afresh,
 //! retried with backoff while the receiver does not answer 2xx, and (by default) delivered a
-//! second time as a duplicate. What it is not: TLS, 3-D Secure, refunds and disputes initiated
-//! from the provider side, real timing.
+//! second time as a duplicate. A cardholder's dispute (what a bank opens, no merchant API call)
+//! is started through the control API and sends `charge.dispute.created` for what is not
+//! refunded. What it is not: TLS, 3-D Secure, Paystack's `refund.pending` step, dispute
+//! evidence and outcomes, real timing.
 //!
 //! Control API (JSON) under `/__sim/`: `POST /__sim/stripe/accounts {"secret_key","webhook_url",
 //! "webhook_secrets":[..]}`, `POST /__sim/paystack/accounts {"secret_key","webhook_url"}`,
 //! `POST /__sim/sms/accounts {"username","api_key","callback_url"}`, `POST /__sim/sms/numbers
 //! {"number":"+2547..","status_code":403}`, `GET /__sim/stripe`, `GET /__sim/paystack`,
 //! `GET /__sim/sms`, `GET /__sim/deliveries`, `POST /__sim/stripe/sessions/{id}/pay`,
-//! `POST /__sim/paystack/transactions/{reference}/pay`.
+//! `POST /__sim/paystack/transactions/{reference}/pay`, `POST /__sim/stripe/sessions/{id}/dispute
+//! {"reason":"fraudulent"}`.
 
 // An early answer (a refusal) is an HTTP response: returning it as the `Err` is the point.
 #![allow(clippy::result_large_err)]
@@ -230,7 +233,7 @@ async fn handle(sim: &Sim, req: http::Request<Bytes>) -> http::Response<Bytes> {
     if path.starts_with("/v1/") || path.starts_with("/c/pay/") {
         return stripe::route(sim, &req).await;
     }
-    if path.starts_with("/transaction/") || path.starts_with("/checkout/") {
+    if path.starts_with("/transaction/") || path.starts_with("/checkout/") || path == "/refund" {
         return paystack::route(sim, &req).await;
     }
     if path.starts_with("/version1/") || path == "/inbox" {
@@ -356,6 +359,11 @@ impl SimHandle {
     /// The payer presses "Pay" on a Stripe hosted page (test card 4242...).
     pub async fn pay_stripe(&self, session_id: &str) -> Result<StripeSession, String> {
         stripe::pay(&self.sim, session_id, "4242424242424242", "payer@example.com")
+    }
+
+    /// The cardholder disputes a paid Stripe session's charge (`charge.dispute.created`).
+    pub async fn dispute_stripe(&self, session_id: &str, reason: &str) -> Result<serde_json::Value, String> {
+        stripe::dispute(&self.sim, session_id, reason)
     }
 
     /// The payer presses "Pay" on a Paystack hosted page (`card` or `mobile_money`).

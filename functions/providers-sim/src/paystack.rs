@@ -34,6 +34,8 @@ pub struct PaystackTransaction {
     pub paid_at: Option<String>,
     pub created_at: String,
     pub webhooks: u32,
+    /// Refunded so far (lowest unit).
+    pub refunded: i64,
 }
 
 impl PaystackTransaction {
@@ -110,6 +112,7 @@ pub(crate) async fn route(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
                 None => fail(400, "Transaction reference not found"),
             }
         }
+        (&Method::POST, ["refund"]) => refund(sim, req),
         (&Method::GET | &Method::POST, ["checkout", code]) => hosted(sim, req, code),
         _ => fail(404, "Route not found"),
     }
@@ -173,6 +176,7 @@ fn initialize(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
         paid_at: None,
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S.000Z").to_string(),
         webhooks: 0,
+        refunded: 0,
     };
     st.transactions.push(t);
     drop(st);
@@ -233,6 +237,95 @@ pub(crate) fn pay(
         );
     }
     Ok(t)
+}
+
+/// `POST /refund` (`transaction`: reference or id; optional `amount`, `customer_note`,
+/// `merchant_note`): queues a refund of a successful transaction, in full or in part, and sends
+/// `refund.processed` (Paystack sends `refund.pending` first; the simulator skips to the outcome).
+fn refund(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
+    let acct = match account(sim, req) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(req.body()) else {
+        return fail(400, "Invalid JSON body");
+    };
+    let transaction = match body.get("transaction") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return fail(400, "Transaction reference is required"),
+    };
+    let note = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (t, refund_id, amount) = {
+        let mut st = sim.state();
+        let refund_id = 3_000_000 + st.next();
+        let Some(t) = st.transactions.iter_mut().find(|t| {
+            t.secret_key == acct.secret_key && (t.reference == transaction || t.id.to_string() == transaction)
+        }) else {
+            return fail(404, "Transaction not found");
+        };
+        if t.status != "success" {
+            return fail(400, "Cannot refund a transaction that was not successful");
+        }
+        let left = t.amount - t.refunded;
+        if left <= 0 {
+            return fail(400, "Transaction has been fully reversed");
+        }
+        let amount = match body.get("amount") {
+            None => left,
+            Some(v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+                Some(a) if a > 0 => a,
+                _ => return fail(400, "Amount should be a positive integer"),
+            },
+        };
+        if amount > left {
+            return fail(400, "Refund amount cannot be more than the transaction amount");
+        }
+        t.refunded += amount;
+        (t.clone(), refund_id, amount)
+    };
+    sim.notify();
+    let data = json!({
+        "id": refund_id,
+        "amount": amount,
+        "currency": t.currency,
+        "domain": "test",
+        "status": "processed",
+        "transaction_reference": t.reference,
+        "refund_reference": format!("RF_{}", random_id(12)),
+        "processor": if t.channel.as_deref() == Some("mobile_money") { "mpesa" } else { "card" },
+        "customer_note": note("customer_note"),
+        "merchant_note": note("merchant_note"),
+        "customer": {"email": t.email},
+    });
+    let (acct, copies, delay) = {
+        let st = sim.state();
+        let acct = st.config.paystack.iter().find(|a| a.secret_key == t.secret_key).cloned();
+        (acct, st.config.webhook_deliveries, st.config.webhook_delay_ms)
+    };
+    if let Some(PaystackAccount { secret_key, webhook_url: Some(url) }) = acct {
+        let event = json!({"event": "refund.processed", "data": data}).to_string();
+        webhook::spawn(
+            sim,
+            Outgoing {
+                kind: "paystack",
+                about: format!("refund {refund_id}"),
+                url,
+                body: Bytes::from(event),
+                content_type: "application/json",
+                sign: Box::new(move |b| Some(("x-paystack-signature", signature(&secret_key, b)))),
+                copies,
+                first_delay: Duration::from_millis(delay),
+            },
+        );
+    }
+    json(
+        200,
+        &json!({"status": true, "message": "Refund has been queued for processing",
+                "data": {"transaction": t.data(), "amount": amount, "currency": t.currency, "status": "pending",
+                         "id": refund_id, "customer_note": note("customer_note"), "merchant_note": note("merchant_note"),
+                         "domain": "test", "fully_deducted": false, "deducted_amount": 0}}),
+    )
 }
 
 fn hosted(sim: &Sim, req: &Request<Bytes>, code: &str) -> Response<Bytes> {

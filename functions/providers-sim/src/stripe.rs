@@ -39,6 +39,13 @@ pub struct StripeSession {
     pub idempotency_key: Option<String>,
     /// The events sent about it.
     pub events: Vec<String>,
+    /// The charge made when it was paid (`ch_...`).
+    pub charge: Option<String>,
+    /// Refunded so far (cents), and the refunds, newest first (as `charge.refunds.data`).
+    pub amount_refunded: i64,
+    pub refunds: Vec<Value>,
+    /// The dispute opened by the cardholder, if any (a charge has at most one).
+    pub dispute: Option<String>,
 }
 
 impl StripeSession {
@@ -119,6 +126,7 @@ pub(crate) async fn route(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
                 }
             }
         }
+        (&Method::POST, ["v1", "refunds"]) => refund(sim, req),
         (&Method::GET | &Method::POST, ["c", "pay", _]) => hosted(sim, req, &segs),
         _ => error(404, "invalid_request_error", &format!("Unrecognized request URL ({} {path}).", req.method()), None),
     }
@@ -225,6 +233,10 @@ fn session_from(
         created: now_unix(),
         idempotency_key: idem,
         events: Vec::new(),
+        charge: None,
+        amount_refunded: 0,
+        refunds: Vec::new(),
+        dispute: None,
     })
 }
 
@@ -242,39 +254,49 @@ fn card_outcome(number: &str) -> Result<(), &'static str> {
 /// The payer pays: the session completes and `checkout.session.completed` is sent.
 pub(crate) fn pay(sim: &Sim, id: &str, card: &str, email: &str) -> Result<StripeSession, String> {
     card_outcome(card).map_err(str::to_owned)?;
-    let (session, acct, deliveries, delay) = {
+    {
         let mut st = sim.state();
-        let i = st.sessions.iter().position(|s| s.id == id).ok_or("no such session")?;
-        if st.sessions[i].status != "open" {
-            return Err(format!("this session is {}", st.sessions[i].status));
+        let s = st.sessions.iter_mut().find(|s| s.id == id).ok_or("no such session")?;
+        if s.status != "open" {
+            return Err(format!("this session is {}", s.status));
         }
-        let acct = st.config.stripe.iter().find(|a| a.secret_key == st.sessions[i].secret_key).cloned();
-        let s = &mut st.sessions[i];
         s.status = "complete".into();
         s.payment_status = "paid".into();
         s.payment_intent = Some(format!("pi_{}", random_id(24)));
+        s.charge = Some(format!("ch_{}", random_id(24)));
         s.customer_email = Some(email.to_owned());
-        let event_id = format!("evt_{}", random_id(24));
-        s.events.push(event_id);
-        let s = s.clone();
-        (s, acct, st.config.webhook_deliveries, st.config.webhook_delay_ms)
+    }
+    let object = sim.state().sessions.iter().find(|s| s.id == id).map(|s| s.object(sim.base_url()));
+    if let Some(object) = object {
+        send_event(sim, id, "checkout.session.completed", object);
+    }
+    sim.state().sessions.iter().find(|s| s.id == id).cloned().ok_or_else(|| "no such session".into())
+}
+
+/// Sends `event` (of `kind`) to the session's account's webhook, signed, with the configured
+/// duplicates; records the event on the session.
+fn send_event(sim: &Sim, session_id: &str, kind: &str, object: Value) {
+    let event_id = format!("evt_{}", random_id(24));
+    let (acct, copies, delay) = {
+        let mut st = sim.state();
+        let Some(i) = st.sessions.iter().position(|s| s.id == session_id) else { return };
+        st.sessions[i].events.push(event_id.clone());
+        let acct = st.config.stripe.iter().find(|a| a.secret_key == st.sessions[i].secret_key).cloned();
+        (acct, st.config.webhook_deliveries, st.config.webhook_delay_ms)
     };
     sim.notify();
-    let Some(acct) = acct else { return Ok(session) };
-    let (Some(url), false) = (acct.webhook_url.clone(), acct.webhook_secrets.is_empty()) else {
-        return Ok(session);
-    };
-    let event_id = session.events.last().cloned().unwrap_or_default();
+    let Some(acct) = acct else { return };
+    let (Some(url), false) = (acct.webhook_url.clone(), acct.webhook_secrets.is_empty()) else { return };
     let event = json!({
         "id": event_id,
         "object": "event",
         "api_version": "2024-06-20",
         "created": now_unix(),
-        "data": {"object": session.object(sim.base_url())},
+        "data": {"object": object},
         "livemode": false,
         "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null},
-        "type": "checkout.session.completed",
+        "type": kind,
     });
     let secrets = acct.webhook_secrets.clone();
     webhook::spawn(
@@ -286,11 +308,155 @@ pub(crate) fn pay(sim: &Sim, id: &str, card: &str, email: &str) -> Result<Stripe
             body: Bytes::from(event.to_string()),
             content_type: "application/json; charset=utf-8",
             sign: Box::new(move |body| Some(("stripe-signature", signature_header(&secrets, now_unix(), body)))),
-            copies: deliveries,
+            copies,
             first_delay: Duration::from_millis(delay),
         },
     );
-    Ok(session)
+}
+
+fn kes(cents: i64) -> String {
+    format!("KES {}.{:02}", cents / 100, cents % 100)
+}
+
+/// The charge of a paid session as Stripe sends it in `charge.refunded`.
+fn charge_object(s: &StripeSession) -> Value {
+    json!({
+        "id": s.charge,
+        "object": "charge",
+        "amount": s.amount_total,
+        "amount_captured": s.amount_total,
+        "amount_refunded": s.amount_refunded,
+        "currency": s.currency,
+        "disputed": s.dispute.is_some(),
+        "paid": true,
+        "payment_intent": s.payment_intent,
+        "refunded": s.amount_refunded >= s.amount_total,
+        "refunds": {"object": "list", "data": s.refunds, "has_more": false},
+        "status": "succeeded",
+    })
+}
+
+/// `POST /v1/refunds` (`payment_intent` or `charge`, optional `amount` and `reason`): refunds a
+/// paid session's charge, in full or in part, and sends `charge.refunded`.
+fn refund(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
+    let acct = match account(sim, req) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let f = form::map(req.body());
+    let reason = f.get("reason").cloned();
+    if let Some(r) = &reason {
+        if !matches!(r.as_str(), "duplicate" | "fraudulent" | "requested_by_customer") {
+            return error(
+                400,
+                "invalid_request_error",
+                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+                Some("reason"),
+            );
+        }
+    }
+    let (session_id, refund) = {
+        let mut st = sim.state();
+        let found = match (f.get("payment_intent"), f.get("charge")) {
+            (Some(pi), _) => st
+                .sessions
+                .iter()
+                .position(|s| s.secret_key == acct.secret_key && s.payment_intent.as_deref() == Some(pi.as_str())),
+            (None, Some(ch)) => st
+                .sessions
+                .iter()
+                .position(|s| s.secret_key == acct.secret_key && s.charge.as_deref() == Some(ch.as_str())),
+            (None, None) => {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "One of the following params should be provided for this request: payment_intent or charge.",
+                    None,
+                );
+            }
+        };
+        let Some(i) = found else {
+            let (param, id) = match f.get("payment_intent") {
+                Some(pi) => ("payment_intent", pi.clone()),
+                None => ("charge", f.get("charge").cloned().unwrap_or_default()),
+            };
+            return error(404, "invalid_request_error", &format!("No such {param}: '{id}'"), Some(param));
+        };
+        let s = &mut st.sessions[i];
+        let left = s.amount_total - s.amount_refunded;
+        if left <= 0 {
+            let ch = s.charge.clone().unwrap_or_default();
+            return error(400, "invalid_request_error", &format!("Charge {ch} has already been refunded."), None);
+        }
+        let amount = match f.get("amount").map(|a| a.parse::<i64>()) {
+            None => left,
+            Some(Ok(a)) if a > 0 => a,
+            Some(_) => {
+                return error(400, "invalid_request_error", "Invalid positive integer", Some("amount"));
+            }
+        };
+        if amount > left {
+            return error(
+                400,
+                "invalid_request_error",
+                &format!("Refund amount ({}) is greater than unrefunded amount on charge ({})", kes(amount), kes(left)),
+                Some("amount"),
+            );
+        }
+        let refund = json!({
+            "id": format!("re_{}", random_id(24)),
+            "object": "refund",
+            "amount": amount,
+            "charge": s.charge,
+            "created": now_unix(),
+            "currency": s.currency,
+            "payment_intent": s.payment_intent,
+            "reason": reason,
+            "status": "succeeded",
+        });
+        s.amount_refunded += amount;
+        s.refunds.insert(0, refund.clone());
+        (s.id.clone(), refund)
+    };
+    let object = sim.state().sessions.iter().find(|s| s.id == session_id).map(charge_object);
+    if let Some(object) = object {
+        send_event(sim, &session_id, "charge.refunded", object);
+    }
+    json(200, &refund)
+}
+
+/// The cardholder disputes a paid session's charge (what a bank does; no API call of the
+/// merchant's): `charge.dispute.created` for what is not refunded yet.
+pub(crate) fn dispute(sim: &Sim, session_id: &str, reason: &str) -> Result<Value, String> {
+    let object = {
+        let mut st = sim.state();
+        let s = st.sessions.iter_mut().find(|s| s.id == session_id).ok_or("no such session")?;
+        if s.payment_status != "paid" {
+            return Err("this session is not paid".into());
+        }
+        if let Some(d) = &s.dispute {
+            return Err(format!("this charge is already disputed ({d})"));
+        }
+        let amount = s.amount_total - s.amount_refunded;
+        if amount <= 0 {
+            return Err("this charge is fully refunded".into());
+        }
+        let id = format!("dp_{}", random_id(24));
+        s.dispute = Some(id.clone());
+        json!({
+            "id": id,
+            "object": "dispute",
+            "amount": amount,
+            "charge": s.charge,
+            "created": now_unix(),
+            "currency": s.currency,
+            "payment_intent": s.payment_intent,
+            "reason": reason,
+            "status": "needs_response",
+        })
+    };
+    send_event(sim, session_id, "charge.dispute.created", object.clone());
+    Ok(object)
 }
 
 /// `GET /c/pay/{id}`: the hosted page; `POST /c/pay/{id}`: pay (or `cancel=1`).
