@@ -345,15 +345,15 @@ fn refund(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
     };
     let f = form::map(req.body());
     let reason = f.get("reason").cloned();
-    if let Some(r) = &reason {
-        if !matches!(r.as_str(), "duplicate" | "fraudulent" | "requested_by_customer") {
-            return error(
-                400,
-                "invalid_request_error",
-                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
-                Some("reason"),
-            );
-        }
+    if let Some(r) = &reason
+        && !matches!(r.as_str(), "duplicate" | "fraudulent" | "requested_by_customer")
+    {
+        return error(
+            400,
+            "invalid_request_error",
+            "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+            Some("reason"),
+        );
     }
     let (session_id, refund) = {
         let mut st = sim.state();
