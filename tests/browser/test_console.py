@@ -9,6 +9,7 @@ import time
 
 import harness
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 
 SUITE = "console"
@@ -42,8 +43,17 @@ def sign_in(d, host):
 
 
 def until(pred, secs=15):
+    """Polls `pred`; a page being replaced mid-question (a stale or half-torn-down node) is asked again."""
     deadline = time.time() + secs
-    while not pred():
+    while True:
+        try:
+            if pred():
+                return
+        except (StaleElementReferenceException, NoSuchElementException):
+            pass
+        except WebDriverException as e:
+            if "does not belong to the document" not in str(e):
+                raise
         assert time.time() < deadline, "timed out waiting"
         time.sleep(0.2)
 

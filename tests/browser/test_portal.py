@@ -6,8 +6,8 @@ add and remove a device, ask for help and reply, sign out."""
 import time
 
 import harness
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 SUITE = "portal"
@@ -25,11 +25,27 @@ def wait_for(pred, secs=30):
     return None
 
 
+def gone(element):
+    """Whether the page holding `element` has been replaced. Chromium answers a question about a
+    node of a page being torn down either as a stale reference or, mid-navigation, as an inspector
+    error ("Node with given id does not belong to the document"): both mean the old page is gone,
+    where selenium's own staleness_of lets the second escape as a failure."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e) or "no such" in str(e).lower():
+            return True
+        raise
+
+
 def go(d, element):
     """Clicks a link or button and waits until the next page has replaced this one."""
     old = d.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(d, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(d, 30).until(lambda _drv: gone(old))
     WebDriverWait(d, 30).until(lambda drv: drv.execute_script("return document.readyState") == "complete")
 
 
