@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 SUITE = "console"
 OWNER = ("owner@demo", "demo-owner-pass")
-SECTIONS = ["dashboard", "subscribers", "payments", "unmatched", "plans", "vouchers", "callbacks",
+SECTIONS = ["dashboard", "subscribers", "payments", "unmatched", "plans", "tickets", "vouchers", "callbacks",
             "routers", "online", "settings", "users", "audit"]
 
 
@@ -203,3 +203,38 @@ def test_the_platform_operator_sees_every_tenant_and_suspends_and_resumes_one(ho
     assert "resumed" in notice(d, "resumed")
     status, _, _ = host.get("/c/demo/login")
     assert status == 200
+
+
+def test_staff_answer_a_subscribers_ticket(host):
+    """A demo subscriber asks for help through the customer API; the owner reads and answers it
+    on the console's tickets page (phone width, JavaScript off) and the subscriber sees the reply."""
+    phone, msisdn = "0710000011", "254710000011"
+    status, ch = host.api("POST", "/api/p/demo/v1/auth/otp", {"phone": phone})
+    assert status == 202, ch
+    status, msgs = host.api("GET", f"/api/t/demo/sms-outbox?to={msisdn}&limit=1")
+    code = re.search(r"\b\d{6}\b", msgs[0]["body"]).group(0)
+    status, tok = host.api("POST", "/api/p/demo/v1/auth/otp/verify", {"challenge_id": ch["challenge_id"], "code": code})
+    assert status == 200, tok
+    access = tok["access_token"]
+    subject = f"No internet since morning {int(time.time())}"
+    status, t = host.api("POST", "/api/p/demo/v1/tickets", {"subject": subject, "message": "The light is red."},
+                         token=access)
+    assert status == 201, t
+
+    d = harness.browser(js=False, size=harness.PHONE)
+    try:
+        sign_in(d, host)
+        d.find_element(By.LINK_TEXT, "Tickets").click()
+        until(lambda: d.current_url.endswith("/tickets"))
+        check(d, "phone-js-off", "10-tickets", harness.PHONE, False)
+        d.find_element(By.LINK_TEXT, subject).click()
+        until(lambda: subject in d.find_element(By.TAG_NAME, "h1").text)
+        assert "The light is red." in d.find_element(By.TAG_NAME, "main").text
+        d.find_element(By.ID, "reply").send_keys("A technician is on the way.")
+        d.find_element(By.CSS_SELECTOR, "form[action$='/reply'] button").click()
+        assert "Reply sent" in notice(d, "Reply sent")
+        check(d, "phone-js-off", "11-ticket-answered", harness.PHONE, False)
+    finally:
+        d.quit()
+    status, t = host.api("GET", f"/api/p/demo/v1/tickets/{t['id']}", token=access)
+    assert t["status"] == "answered" and t["messages"][-1]["body"] == "A technician is on the way.", t

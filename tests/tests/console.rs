@@ -1,9 +1,10 @@
 //! The operator console end to end over HTTP: staff sign in, every role against every page and
 //! the admin API as the role table says, CSRF refused without its token, another tenant's pages
-//! never visible, named API keys that stop working when revoked. Realms e2e-c01, e2e-c02.
+//! never visible, named API keys that stop working when revoked, staff answering subscribers'
+//! tickets. Realms e2e-c01.., e2e-c21.
 
 use konnekted_e2e::{Env, env};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
@@ -93,6 +94,7 @@ const PAGES: &[(&str, &[&str])] = &[
     ("/payments.csv", &["owner", "staff", "readonly"]),
     ("/unmatched", &["owner", "staff", "readonly"]),
     ("/plans", &["owner", "staff", "readonly"]),
+    ("/tickets", &["owner", "staff", "readonly"]),
     ("/vouchers", &["owner", "staff", "agent", "readonly"]),
     ("/callbacks", &["owner", "staff", "readonly"]),
     ("/routers", &["owner", "staff", "readonly"]),
@@ -643,4 +645,177 @@ async fn the_platform_console_lists_tenants_with_their_health_creates_and_suspen
 
 fn rand_suffix() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+}
+
+/// The customer API as a subscriber signed in by OTP (code read from the SMS sink).
+async fn subscriber_token(e: &Env, phone: &str) -> String {
+    let v1 = |p: &str| format!("{}/api/p/{}/v1/{p}", e.base, e.realm);
+    let r = e.http.post(v1("auth/otp")).json(&json!({"phone": phone})).send().await.expect("otp");
+    assert_eq!(r.status(), 202);
+    let challenge = r.json::<Value>().await.expect("json")["challenge_id"].as_str().expect("challenge").to_owned();
+    let sms = e.get(&format!("/sms-outbox?to=254{}&limit=1", &phone[1..])).await;
+    let code: String = sms[0]["body"]
+        .as_str()
+        .expect("the code SMS")
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .expect("6 digits")
+        .to_owned();
+    let r = e
+        .http
+        .post(v1("auth/otp/verify"))
+        .json(&json!({"challenge_id": challenge, "code": code}))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn v1(e: &Env, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = e
+        .http
+        .request(method.parse().expect("method"), format!("{}/api/p/{}/v1/{path}", e.base, e.realm))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.expect("request");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Ticket-reply SMS messages queued for `to` (the development sink, newest first).
+async fn reply_sms(e: &Env, to: &str) -> Vec<String> {
+    let v = e.get(&format!("/sms-outbox?to={to}&limit=50")).await;
+    v.as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .filter(|b| b.contains("Soma na ujibu") || b.contains("Read and answer"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 13: subscribers could open tickets and write, but no staff page read or answered them.
+#[tokio::test]
+async fn staff_read_reply_to_and_close_tickets_as_the_role_table_says_and_the_subscriber_hears_of_it() {
+    let e = env("e2e-c21").await;
+    e.plan("home", 1000).await;
+    e.subscriber("home", "TK21A", "0712002101").await;
+    e.subscriber("home", "TK21B", "0712002102").await;
+    let ta = subscriber_token(&e, "0712002101").await;
+    let tb = subscriber_token(&e, "0712002102").await;
+    let (s, tk) =
+        v1(&e, "POST", "tickets", &ta, Some(json!({"subject": "Router <blinks> red", "message": "Since 9am."}))).await;
+    assert_eq!(s, 201, "{tk}");
+    let id = tk["id"].as_str().expect("id").to_owned();
+    // B does not want replies by SMS
+    let (s, p) = v1(&e, "PUT", "me/notification-preferences", &tb, Some(json!({"ticket_reply_sms": false}))).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["ticket_reply_sms"], false);
+    assert_eq!(p["promotional_sms"], true, "the other preference is left as it was");
+    let (s, tkb) = v1(&e, "POST", "tickets", &tb, Some(json!({"subject": "Bill", "message": "Why KES 1000?"}))).await;
+    assert_eq!(s, 201);
+    let id_b = tkb["id"].as_str().expect("id").to_owned();
+
+    let roles = ["owner", "staff", "agent", "readonly"];
+    let mut cookies = Vec::new();
+    for r in roles {
+        add_user(&e, &format!("{r}@c21"), r).await;
+        cookies.push(sign_in(&e, &format!("{r}@c21")).await);
+    }
+    let (owner, staff, agent, ro) = (&cookies[0], &cookies[1], &cookies[2], &cookies[3]);
+
+    // the open list, the thread: owner, staff and read-only read; the agent may not
+    let (s, list) = get(&e, staff, "/tickets").await;
+    assert_eq!(s, 200);
+    assert!(list.contains("Router &lt;blinks&gt; red") && list.contains("TK21A") && list.contains("Bill"), "escaped");
+    assert!(list.contains("Open (2)"), "counts by status");
+    for c in [owner, staff, ro] {
+        let (s, page) = get(&e, c, &format!("/tickets/{id}")).await;
+        assert_eq!(s, 200);
+        assert!(page.contains("Since 9am."));
+    }
+    let (s, _) = get(&e, agent, "/tickets").await;
+    assert_eq!(s, 403);
+    let (s, _) = get(&e, agent, &format!("/tickets/{id}")).await;
+    assert_eq!(s, 403);
+    let (_, ro_page) = get(&e, ro, &format!("/tickets/{id}")).await;
+    assert!(!ro_page.contains("/reply"), "no reply form for read-only");
+    let (s, _) = get(&e, staff, "/tickets/no-such-ticket").await;
+    assert_eq!(s, 404);
+
+    // replying: CSRF needed, read-only and agent refused, an empty reply said on the page
+    let (_, page) = get(&e, staff, &format!("/tickets/{id}")).await;
+    let csrf = csrf_of(&page);
+    let reply = format!("/tickets/{id}/reply");
+    let (s, _, _) = post(&e, staff, &reply, &[("message", "hello")]).await;
+    assert_eq!(s, 403, "no CSRF token");
+    let (_, rp) = get(&e, ro, "/tickets").await;
+    let (s, _, _) = post(&e, ro, &reply, &[("csrf", &csrf_of(&rp)), ("message", "hello")]).await;
+    assert_eq!(s, 403, "read-only may not reply");
+    let (_, ap) = get(&e, agent, "/vouchers").await;
+    let (s, _, _) = post(&e, agent, &reply, &[("csrf", &csrf_of(&ap)), ("message", "hello")]).await;
+    assert_eq!(s, 403, "agent may not reply");
+    let (s, _, body) = post(&e, staff, &reply, &[("csrf", &csrf), ("message", "   ")]).await;
+    assert_eq!(s, 422, "empty reply");
+    assert!(body.contains("error-summary"), "said on the page");
+    let (_, t) = v1(&e, "GET", &format!("tickets/{id}"), &ta, None).await;
+    assert_eq!(t["messages"].as_array().map(Vec::len), Some(1), "nothing written by refused replies: {t}");
+    assert!(reply_sms(&e, "254712002101").await.is_empty());
+
+    let (s, loc, _) =
+        post(&e, staff, &reply, &[("csrf", &csrf), ("message", "A technician comes at 2pm.\nKeep the router on.")])
+            .await;
+    assert_eq!(s, 303);
+    assert!(loc.ends_with(&format!("/tickets/{id}?done=replied")), "{loc}");
+    let (_, t) = v1(&e, "GET", &format!("tickets/{id}"), &ta, None).await;
+    assert_eq!(t["status"], "answered", "{t}");
+    let last = &t["messages"][1];
+    assert_eq!(last["author"], "staff");
+    assert_eq!(last["body"], "A technician comes at 2pm.\nKeep the router on.");
+    let sms = reply_sms(&e, "254712002101").await;
+    assert_eq!(sms.len(), 1, "one SMS for one reply: {sms:?}");
+    assert!(sms[0].contains("A technician comes at 2pm."), "{}", sms[0]);
+    let (_, notes) = v1(&e, "GET", "me/notifications", &ta, None).await;
+    assert!(notes["items"].as_array().expect("items").iter().any(|n| n["body"] == sms[0].as_str()), "{notes}");
+    let (_, list) = get(&e, staff, "/tickets?status=answered").await;
+    assert!(list.contains("Router &lt;blinks&gt; red") && !list.contains(">Bill<"), "{list}");
+
+    // the subscriber answers: open again; staff reply and close in one go to B, who gets no SMS
+    let (s, _) = v1(&e, "POST", &format!("tickets/{id}/messages"), &ta, Some(json!({"message": "Thanks!"}))).await;
+    assert_eq!(s, 201);
+    let (s, loc, _) = post(
+        &e,
+        owner,
+        &format!("/tickets/{id_b}/reply"),
+        &[
+            ("csrf", &csrf_of(&get(&e, owner, "/tickets").await.1)),
+            ("message", "It is the annual plan."),
+            ("close", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert!(loc.ends_with("?done=closed"), "{loc}");
+    let (_, t) = v1(&e, "GET", &format!("tickets/{id_b}"), &tb, None).await;
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["messages"][1]["body"], "It is the annual plan.");
+    assert!(reply_sms(&e, "254712002102").await.is_empty(), "B turned reply SMS off");
+
+    // close without a reply
+    let (s, _, _) = post(&e, staff, &format!("/tickets/{id}/close"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, 303);
+    let (_, t) = v1(&e, "GET", &format!("tickets/{id}"), &ta, None).await;
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["messages"].as_array().map(Vec::len), Some(3), "closing writes no message");
+    let (_, list) = get(&e, staff, "/tickets?status=closed").await;
+    assert!(list.contains("Closed (2)"), "both closed");
+
+    // every reply and close is in the audit log, by whom
+    let (_, audit) = get(&e, owner, "/audit").await;
+    assert_eq!(audit.matches("ticket.reply").count(), 2, "two replies");
+    assert_eq!(audit.matches("ticket.close").count(), 1);
+    assert!(audit.contains("staff@c21") && audit.contains("owner@c21"));
 }

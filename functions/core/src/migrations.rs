@@ -34,6 +34,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0015_self_service", sql: include_str!("../migrations/tenant/0015_self_service.sql") },
     Migration { name: "0016_session_history", sql: include_str!("../migrations/tenant/0016_session_history.sql") },
     Migration { name: "0017_callback_indexes", sql: include_str!("../migrations/tenant/0017_callback_indexes.sql") },
+    Migration { name: "0018_ticket_replies", sql: include_str!("../migrations/tenant/0018_ticket_replies.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

@@ -214,6 +214,76 @@ pub fn touch_ticket(ticket_id: &str, status: &str, at: &str) -> Statement {
     stmt!("UPDATE tickets SET status = ?2, updated_at = ?3 WHERE id = ?1", ticket_id, status, at)
 }
 
+/// A ticket as staff see it: whose it is, and how many messages it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffTicket {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub subscriber_id: String,
+    pub account_no: String,
+    pub name: String,
+    pub messages: i64,
+}
+
+const STAFF_TICKET: &str = "SELECT t.id, t.subject, t.status, t.created_at, t.updated_at, t.subscriber_id, \
+                            s.account_no, s.name, \
+                            (SELECT COUNT(*) FROM ticket_messages m WHERE m.ticket_id = t.id) AS messages \
+                            FROM tickets t JOIN subscribers s ON s.id = t.subscriber_id";
+
+fn staff_ticket(r: &crate::db::Row<'_>) -> Result<StaffTicket, StoreError> {
+    Ok(StaffTicket {
+        ticket: ticket(r)?,
+        subscriber_id: r.text("subscriber_id")?,
+        account_no: r.text("account_no")?,
+        name: r.text("name")?,
+        messages: r.int("messages")?,
+    })
+}
+
+/// Every subscriber's tickets in one status (`open`, `answered`, `closed`), the longest waiting
+/// first for open ones and the most recently changed first otherwise.
+pub async fn tickets_by_status(
+    db: &impl Db,
+    status: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StaffTicket>, StoreError> {
+    let order = if status == "open" { "ASC" } else { "DESC" };
+    let rows = db
+        .query(&stmt!(
+            format!(
+                "{STAFF_TICKET} WHERE t.status = ?1 ORDER BY t.updated_at {order}, t.id {order} LIMIT ?2 OFFSET ?3"
+            ),
+            status,
+            limit,
+            offset
+        ))
+        .await?;
+    rows.iter().map(|r| staff_ticket(&r)).collect()
+}
+
+/// How many tickets are in each status.
+pub async fn ticket_counts(db: &impl Db) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = db.query(&stmt!("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status")).await?;
+    rows.iter().map(|r| Ok((r.text("status")?, r.int("n")?))).collect()
+}
+
+/// Any subscriber's ticket (staff).
+pub async fn ticket_for_staff(db: &impl Db, id: &str) -> Result<Option<StaffTicket>, StoreError> {
+    let rows = db.query(&stmt!(format!("{STAFF_TICKET} WHERE t.id = ?1"), id)).await?;
+    rows.first().map(|r| staff_ticket(&r)).transpose()
+}
+
+/// Whether the subscriber wants staff replies to their tickets by SMS as well.
+pub async fn ticket_reply_sms(db: &impl Db, subscriber_id: &str) -> Result<bool, StoreError> {
+    let rows = db.query(&stmt!("SELECT ticket_reply_sms FROM subscribers WHERE id = ?1", subscriber_id)).await?;
+    Ok(rows.first().map(|r| r.int("ticket_reply_sms")).transpose()?.unwrap_or(1) != 0)
+}
+
+pub fn set_ticket_reply_sms(subscriber_id: &str, on: bool) -> Statement {
+    stmt!("UPDATE subscribers SET ticket_reply_sms = ?2 WHERE id = ?1", subscriber_id, i64::from(on))
+}
+
 /// Messages a subscriber wrote since `since` (the flood limit).
 pub async fn messages_since(db: &impl Db, subscriber_id: &str, since: &str) -> Result<i64, StoreError> {
     let rows = db

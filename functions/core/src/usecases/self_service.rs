@@ -357,6 +357,86 @@ pub async fn add_message(
     ticket(db, subscriber_id, &t.id).await
 }
 
+/// What a staff reply did, for the audit log.
+#[derive(Debug, Serialize)]
+pub struct StaffReply {
+    pub ticket: ss::StaffTicket,
+    /// The status before the reply.
+    pub was: String,
+    /// Whether an SMS about it was queued (the subscriber has a phone and wants replies by SMS).
+    pub sms_queued: bool,
+}
+
+/// The SMS that tells a subscriber staff replied: the subject and the start of the reply.
+fn reply_sms(lang_en: bool, subject: &str, message: &str) -> String {
+    let cut = |s: &str, n: usize| {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if s.chars().count() > n { format!("{}...", s.chars().take(n).collect::<String>()) } else { s }
+    };
+    let (subject, message) = (cut(subject, 40), cut(message, 100));
+    if lang_en {
+        format!("Reply to \"{subject}\": {message} Read and answer it under Help in your account.")
+    } else {
+        format!("Jibu la \"{subject}\": {message} Soma na ujibu chini ya Msaada kwenye akaunti yako.")
+    }
+}
+
+/// A staff member answers a ticket (from the console): the message goes in the thread, the ticket
+/// becomes `answered` (or `closed` with `close`), and the subscriber gets an SMS about it if they
+/// have a phone and have not turned reply messages off (`PUT .../v1/me/notification-preferences`).
+pub async fn staff_reply(
+    db: &impl Db,
+    settings: &TenantSettings,
+    ticket_id: &str,
+    message: &str,
+    close: bool,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<StaffReply, UseCaseError> {
+    let t = ss::ticket_for_staff(db, ticket_id).await?.ok_or(UseCaseError::NotFound("ticket"))?;
+    let message = text("message", message, 2000)?;
+    let at = fmt_ts(now);
+    let status = if close { "closed" } else { "answered" };
+    let mut batch =
+        vec![ss::insert_message(&t.ticket.id, "staff", &message, &at), ss::touch_ticket(&t.ticket.id, status, &at)];
+    let sms = ss::ticket_reply_sms(db, &t.subscriber_id).await?;
+    let sms_id = ids.uuid();
+    if sms {
+        let (en, sw) = (reply_sms(true, &t.ticket.subject, &message), reply_sms(false, &t.ticket.subject, &message));
+        batch.push(crate::store::sms::enqueue_for(&crate::store::sms::ToSubscriber {
+            id: &sms_id,
+            subscriber_id: &t.subscriber_id,
+            dedupe_key: &format!("ticket-reply:{sms_id}"),
+            body_en: &en,
+            body_sw: &sw,
+            kind: crate::store::sms::Kind::Transactional,
+            default_language: crate::usecases::sms::lang_tag(settings),
+            at: &at,
+            not_before: None,
+        }));
+    }
+    db.batch(&batch).await?;
+    let was = t.ticket.status.clone();
+    let ticket = ss::ticket_for_staff(db, ticket_id).await?.ok_or(UseCaseError::NotFound("ticket"))?;
+    let queued = sms && sms_queued(db, &sms_id).await?;
+    Ok(StaffReply { ticket, was, sms_queued: queued })
+}
+
+async fn sms_queued(db: &impl Db, id: &str) -> Result<bool, StoreError> {
+    let rows = db.query(&crate::stmt!("SELECT 1 AS x FROM sms_outbox WHERE id = ?1", id)).await?;
+    Ok(rows.first().is_some())
+}
+
+/// Staff close a ticket without a reply (a subscriber's next message opens it again).
+pub async fn close_ticket(db: &impl Db, ticket_id: &str, now: DateTime<Utc>) -> Result<ss::StaffTicket, UseCaseError> {
+    let t = ss::ticket_for_staff(db, ticket_id).await?.ok_or(UseCaseError::NotFound("ticket"))?;
+    if t.ticket.status == "closed" {
+        return Err(UseCaseError::Conflict("the ticket is already closed".into()));
+    }
+    db.batch(&[ss::touch_ticket(&t.ticket.id, "closed", &fmt_ts(now))]).await?;
+    Ok(t)
+}
+
 /// `POST /api/t/{realm}/network-notices` (operator).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -250,7 +250,7 @@ pub async fn gateway<'a, P: Platform>(p: &'a P, db: &P::Db) -> Result<Option<Afr
     Ok(keys.is_configured().then_some(AfricasTalking { platform: p, keys }))
 }
 
-fn lang_tag(settings: &TenantSettings) -> &'static str {
+pub(crate) fn lang_tag(settings: &TenantSettings) -> &'static str {
     Lang::from_tag(&settings.default_language).unwrap_or(Lang::Sw).tag()
 }
 

@@ -73,6 +73,10 @@ pub enum Action {
     ManageUsers,
     /// The audit log.
     ViewAudit,
+    /// Subscribers' support tickets: list and read the threads.
+    ViewTickets,
+    /// Reply to and close support tickets.
+    AnswerTickets,
 }
 
 use Action as A;
@@ -92,6 +96,8 @@ pub const ROLE_TABLE: &[(Action, &[Role])] = &[
     (A::Settings, &[Ro::Owner]),
     (A::ManageUsers, &[Ro::Owner]),
     (A::ViewAudit, &[Ro::Owner]),
+    (A::ViewTickets, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),
+    (A::AnswerTickets, &[Ro::Owner, Ro::Staff]),
 ];
 
 /// Whether `role` may do `action` (an action missing from the table is refused to everyone).

@@ -364,20 +364,39 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             #[serde(deny_unknown_fields)]
             struct N {
                 /// Offers and announcements by SMS (receipts, reminders and codes always go).
-                promotional_sms: bool,
+                #[serde(default)]
+                promotional_sms: Option<bool>,
+                /// An SMS when staff reply to one of the subscriber's tickets (on until turned off).
+                #[serde(default)]
+                ticket_reply_sms: Option<bool>,
             }
             let n: N = body_json(&req)?;
             let phone = me.sub.subscriber.phone.as_ref().ok_or_else(|| {
                 CustError::new(StatusCode::BAD_REQUEST, "invalid_request", "this account has no phone number on file")
             })?;
-            let stmt = if n.promotional_sms {
-                customer::opt_in_own(phone.as_str())
-            } else {
-                crate::store::sms::opt_out(phone.as_str(), "subscriber", &fmt_ts(now))
-            };
-            db.batch(&[stmt]).await?;
+            let mut stmts = Vec::new();
+            match n.promotional_sms {
+                Some(true) => stmts.push(customer::opt_in_own(phone.as_str())),
+                Some(false) => stmts.push(crate::store::sms::opt_out(phone.as_str(), "subscriber", &fmt_ts(now))),
+                None => {}
+            }
+            if let Some(on) = n.ticket_reply_sms {
+                stmts.push(crate::store::self_service::set_ticket_reply_sms(&me.sub.subscriber.id, on));
+            }
+            if stmts.is_empty() {
+                return Err(CustError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "say promotional_sms or ticket_reply_sms (true or false)",
+                ));
+            }
+            db.batch(&stmts).await?;
             let out = crate::store::sms::opted_out(&db, phone.as_str()).await?;
-            answer(StatusCode::OK, &json!({"promotional_sms": !out, "transactional_sms": true}))
+            let replies = crate::store::self_service::ticket_reply_sms(&db, &me.sub.subscriber.id).await?;
+            answer(
+                StatusCode::OK,
+                &json!({"promotional_sms": !out, "ticket_reply_sms": replies, "transactional_sms": true}),
+            )
         }
         (&Method::GET, ["sessions", "current"]) => {
             let items = customer::online_of(&db, me.sub.subscriber.username.as_str()).await?;

@@ -11,6 +11,7 @@ mod dash;
 mod pages;
 pub mod platform;
 mod settings;
+mod tickets;
 mod vouchers;
 
 use bytes::Bytes;
@@ -82,6 +83,7 @@ pub(crate) const SECTIONS: &[(&str, &str, Action)] = &[
     ("payments", "console.nav.payments", Action::ViewBilling),
     ("unmatched", "console.nav.unmatched", Action::ViewBilling),
     ("plans", "console.nav.plans", Action::ViewBilling),
+    ("tickets", "console.nav.tickets", Action::ViewTickets),
     ("vouchers", "console.nav.vouchers", Action::ViewVouchers),
     ("callbacks", "console.nav.callbacks", Action::ViewNetwork),
     ("routers", "console.nav.routers", Action::ViewNetwork),

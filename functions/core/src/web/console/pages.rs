@@ -53,6 +53,8 @@ pub(super) fn notice(cx: &PageCtx, q: &Query) -> Markup {
         Some("created") => Some("console.done.created"),
         Some("saved") => Some("console.done.saved"),
         Some("revoked") => Some("console.done.revoked"),
+        Some("replied") => Some("console.done.replied"),
+        Some("closed") => Some("console.done.closed"),
         _ => None,
     };
     let err = q.get("error").filter(|e| !e.is_empty());
@@ -241,6 +243,10 @@ pub(crate) async fn route<P: Platform>(
         (["unmatched"], false) => unmatched_page(db, cx, st, &q, ctx.now).await,
         (["unmatched", id, "assign"], true) => assign(db, st, id, &f, &mut ids, ctx.now).await,
         (["plans"], false) => plans_page(db, cx, st).await,
+        (["tickets"], false) => super::tickets::list(db, cx, st, &q).await,
+        (["tickets", id], false) => super::tickets::thread(db, cx, st, id, &q, "", &[]).await,
+        (["tickets", id, "reply"], true) => super::tickets::reply(db, cx, st, id, &f, &mut ids, ctx.now).await,
+        (["tickets", id, "close"], true) => super::tickets::close(db, st, id, ctx.now).await,
         (["vouchers"], false) => super::vouchers::page(db, cx, st, &q, ctx.now, &[], &f).await,
         (["vouchers"], true) => super::vouchers::create(p, db, cx, st, &f, &mut ids, ctx.now).await,
         (["vouchers", id, "sheet"], false) => super::vouchers::sheet(p, db, st, id, req).await,
