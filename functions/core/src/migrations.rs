@@ -35,6 +35,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0016_session_history", sql: include_str!("../migrations/tenant/0016_session_history.sql") },
     Migration { name: "0017_callback_indexes", sql: include_str!("../migrations/tenant/0017_callback_indexes.sql") },
     Migration { name: "0018_ticket_replies", sql: include_str!("../migrations/tenant/0018_ticket_replies.sql") },
+    Migration { name: "0019_summaries", sql: include_str!("../migrations/tenant/0019_summaries.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

@@ -62,6 +62,11 @@ pub async fn run_scheduled<P: Platform>(p: &P, ctx: &Ctx) -> Vec<TenantRun> {
                     Ok(r) => run.expiry = Some(r),
                     Err(e) => run.error = Some(format!("expiry: {e}")),
                 }
+                // The dashboard's summaries: built here (not at a page view) when they were never
+                // built or the tenant's grace changed; kept up to date by every crediting batch.
+                if let Err(e) = crate::store::summaries::ensure_built(&db, t.settings.grace_seconds, ctx.now).await {
+                    run.error = Some(format!("summaries: {e}"));
+                }
                 // Reminders after expiry (they see the pass's result); then the outbox drains,
                 // receipts written by this pass's credits included.
                 match crate::usecases::sms::reminders(&db, &t.settings, &mut ids, ctx.now).await {

@@ -16,6 +16,7 @@ pub mod sms;
 pub mod staff;
 pub mod stk;
 pub mod subscribers;
+pub mod summaries;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;

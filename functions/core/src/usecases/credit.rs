@@ -84,6 +84,10 @@ pub fn outcome_statements(
             &at,
         ));
     }
+    if !outcome.periods.is_empty() {
+        // the dashboard's summaries, in the same batch as the periods they count
+        out.extend(crate::store::summaries::refresh(&s.subscriber.id));
+    }
     let changed_state = outcome.status != s.subscriber.status || outcome.expires_at != s.subscriber.expires_at;
     if changed_state {
         out.push(subscribers::set_state(&s.subscriber.id, outcome.status, outcome.expires_at));

@@ -89,7 +89,7 @@ pub async fn create_plan(
     Ok(plan)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct PlanPatch {
     pub name: Option<String>,
     pub price_cents: Option<i64>,
@@ -103,6 +103,7 @@ pub struct PlanPatch {
 
 pub async fn update_plan(db: &impl Db, id: &str, patch: PlanPatch, now: DateTime<Utc>) -> Result<Plan, UseCaseError> {
     let mut p = plans::get(db, id).await?.ok_or(UseCaseError::NotFound("plan"))?;
+    let period_changed = patch.period_seconds.is_some_and(|v| v != p.period_seconds);
     let speed_changed =
         patch.down_kbps.is_some_and(|v| v != p.down_kbps) || patch.up_kbps.is_some_and(|v| v != p.up_kbps);
     let input = PlanInput {
@@ -126,6 +127,10 @@ pub async fn update_plan(db: &impl Db, id: &str, patch: PlanPatch, now: DateTime
     p.max_devices = input.max_devices;
     p.active = patch.active.unwrap_or(p.active);
     let mut batch = vec![plans::update(&p)];
+    if period_changed {
+        // every normalised price of the plan moves: the dashboard's summaries are rebuilt
+        batch.push(crate::store::summaries::invalidate());
+    }
     if speed_changed {
         let payload = serde_json::json!({"plan": p.code, "rate_limit": p.rate_limit()});
         batch.push(feed::append(None, feed::kind::PLAN_UPDATED, &payload, &fmt_ts(now)));

@@ -12,33 +12,12 @@ use super::pages::PageError;
 use super::{Staff, page};
 use crate::api::Query;
 use crate::db::{Db, StoreError};
-use crate::domain::mrr::{self, Period};
+use crate::domain::mrr;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::stmt;
+use crate::store::summaries;
 use crate::usecases::staff::Action;
 use crate::web::PageCtx;
-
-/// Every paid period of the tenant, with its price normalised to 30 days.
-pub async fn periods(db: &impl Db) -> Result<Vec<Period>, StoreError> {
-    let rows = db
-        .query(&stmt!(
-            "SELECT x.subscriber_id, x.plan_id, x.starts_at, x.ends_at, x.price_cents, p.period_seconds \
-             FROM subscriptions x JOIN plans p ON p.id = x.plan_id"
-        ))
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows.iter() {
-        let (Some(s), Some(e)) = (parse_ts(&r.text("starts_at")?), parse_ts(&r.text("ends_at")?)) else { continue };
-        out.push(Period {
-            subscriber: r.text("subscriber_id")?,
-            plan: r.text("plan_id")?,
-            starts_at: s,
-            ends_at: e,
-            monthly_cents: mrr::monthly_cents(r.int("price_cents")?, r.int("period_seconds")?),
-        });
-    }
-    Ok(out)
-}
 
 fn table(head: &[&str], rows: Vec<Vec<String>>) -> Markup {
     html! {
@@ -78,6 +57,26 @@ pub(crate) async fn expiring_soon(
     Ok((expiring, who))
 }
 
+/// The dashboard's numbers, from the summary tables (built first if they are not, or were built
+/// with another grace).
+pub(crate) struct Figures {
+    pub months: Vec<mrr::Month>,
+    pub days: Vec<mrr::Day>,
+    pub list: Vec<mrr::Expiring>,
+    pub who: BTreeMap<String, (String, String, bool)>,
+    pub tests: Vec<mrr::BackTest>,
+}
+
+pub(crate) async fn figures(db: &impl Db, grace: i64, now: DateTime<Utc>) -> Result<Figures, StoreError> {
+    summaries::ensure_built(db, grace, now).await?;
+    let months = summaries::months(db, grace, now, 24).await?;
+    let (expiring, who) = expiring_soon(db, now).await?;
+    let hist = summaries::expiring_histories(db, now).await?;
+    let (days, list) = mrr::forecast(&expiring, &hist, now, 30);
+    let tests = summaries::back_test(db, grace, now, 3).await?;
+    Ok(Figures { months, days, list, who, tests })
+}
+
 pub(crate) async fn dashboard(
     db: &impl Db,
     cx: &PageCtx,
@@ -89,14 +88,8 @@ pub(crate) async fn dashboard(
         return Err(PageError::Forbidden);
     }
     let grace = st.tenant.settings.grace_seconds;
-    let periods = periods(db).await?;
-    let months = mrr::months(&periods, grace, now, 24);
+    let Figures { months, days, list, who, tests } = figures(db, grace, now).await?;
     let current = months.last().cloned().unwrap_or_default();
-
-    let (expiring, who) = expiring_soon(db, now).await?;
-    let hist = mrr::histories(&periods, grace, now);
-    let (days, list) = mrr::forecast(&expiring, &hist, now, 30);
-    let tests = mrr::back_test(&periods, grace, now, 3);
     let mean_err =
         if tests.is_empty() { 0.0 } else { tests.iter().map(mrr::BackTest::error).sum::<f64>() / tests.len() as f64 };
 
@@ -196,8 +189,8 @@ pub(crate) async fn dashboard(
 /// The seeded tenant of the issue: 10,000 subscribers over 24 months (renewals on time and late
 /// within grace, lapses and returns, plan changes, four plans of 7, 30 and 90 days), written as
 /// plans, subscribers and subscriptions rows; the MRR months and the 30-day expiry figures the
-/// dashboard computes from the database must equal what the test computes from the generator's
-/// own record of every paid period, by a different, naive route.
+/// dashboard shows (from its summary tables) must equal what the test computes from the raw
+/// subscriptions rows read back with plain SQL, by a different, naive route.
 #[cfg(test)]
 mod seeded {
     use super::*;
@@ -305,13 +298,49 @@ mod seeded {
         }
     }
 
+    /// One paid period as the oracle reads it back from the raw `subscriptions` rows.
+    struct Raw {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        price: i64,
+        monthly: i64,
+    }
+
     /// The oracle: each subscriber's MRR at `t`, walking their periods in order.
-    fn value_at(periods: &[&Paid], t: DateTime<Utc>) -> i64 {
+    fn value_at(periods: &[Raw], t: DateTime<Utc>) -> i64 {
         let cur = periods.iter().rev().find(|p| p.start <= t);
         match cur {
-            Some(p) if t < p.end + Duration::seconds(GRACE) => mrr::monthly_cents(PLANS[p.plan].1, PLANS[p.plan].2),
+            Some(p) if t < p.end + Duration::seconds(GRACE) => p.monthly,
             _ => 0,
         }
+    }
+
+    /// The raw ledger of paid periods, read back with plain SQL (not the summaries, not the
+    /// generator's record), grouped by subscriber in start order.
+    fn raw_periods(db: &TestDb) -> Vec<Vec<Raw>> {
+        let plans = run(db.query(&stmt!("SELECT id, period_seconds FROM plans"))).expect("plans");
+        let period: HashMap<String, i64> =
+            plans.iter().map(|r| (r.text("id").expect("id"), r.int("period_seconds").expect("period"))).collect();
+        let rows = run(db.query(&stmt!(
+            "SELECT subscriber_id, plan_id, starts_at, ends_at, price_cents FROM subscriptions ORDER BY subscriber_id, starts_at"
+        )))
+        .expect("subscriptions");
+        let mut out: Vec<Vec<Raw>> = Vec::new();
+        let mut last = String::new();
+        for r in rows.iter() {
+            let sub = r.text("subscriber_id").expect("subscriber");
+            if sub != last || out.is_empty() {
+                out.push(Vec::new());
+                last = sub;
+            }
+            let ts = |c: &str| parse_ts(&r.text(c).expect("ts")).expect("stored timestamp");
+            let price = r.int("price_cents").expect("price");
+            // 30 days' worth of the period's price, rounded to the nearest cent, by hand
+            let secs = period[&r.text("plan_id").expect("plan")];
+            let monthly = (price * 2_592_000 + secs / 2) / secs;
+            out.last_mut().expect("group").push(Raw { start: ts("starts_at"), end: ts("ends_at"), price, monthly });
+        }
+        out
     }
 
     #[test]
@@ -321,20 +350,15 @@ mod seeded {
         assert!(paid.len() > 50_000, "{} paid periods", paid.len());
         let db = TestDb::tenant();
         write(&db, &paid, now);
+        drop(paid);
 
-        // what the dashboard computes, from the database
-        let periods = run(periods(&db)).expect("periods");
-        assert_eq!(periods.len(), paid.len());
-        let months = mrr::months(&periods, GRACE, now, 24);
-        let (expiring, _) = run(expiring_soon(&db, now)).expect("expiring");
-        let hist = mrr::histories(&periods, GRACE, now);
-        let (days, _) = mrr::forecast(&expiring, &hist, now, 30);
+        // what the dashboard shows, from its summary tables (built from the rows just written)
+        let f = run(figures(&db, GRACE, now)).expect("figures");
 
-        // the oracle, from the generator's record
-        let mut by_sub: Vec<Vec<&Paid>> = vec![Vec::new(); N];
-        for p in &paid {
-            by_sub[p.sub].push(p);
-        }
+        // the oracle, from the raw rows
+        let by_sub = raw_periods(&db);
+        let n = by_sub.len();
+        assert_eq!(n, N);
         // every month end from the start of history, then the 24 shown (the current at `now`)
         let mut instants = Vec::new();
         let mut t = mrr::month_start(now - Duration::days(800), 1);
@@ -347,14 +371,14 @@ mod seeded {
             let end = mrr::month_start(now, -22 + k);
             instants.push((Some(format!("{:04}-{:02}", start.year(), start.month())), end.min(now)));
         }
-        let mut ever = vec![false; N];
-        let mut prev = vec![0i64; N];
+        let mut ever = vec![false; n];
+        let mut prev = vec![0i64; n];
         let mut want = Vec::new();
         for (label, t) in instants {
             let cur: Vec<i64> = by_sub.iter().map(|ps| value_at(ps, t)).collect();
             if let Some(label) = label {
                 let mut m = mrr::Month { label, ..Default::default() };
-                for s in 0..N {
+                for s in 0..n {
                     let (v, pv) = (cur[s], prev[s]);
                     m.mrr += v;
                     m.paying += i64::from(v > 0);
@@ -370,27 +394,30 @@ mod seeded {
                 }
                 want.push(m);
             }
-            for s in 0..N {
+            for s in 0..n {
                 ever[s] |= cur[s] > 0;
             }
             prev = cur;
         }
-        assert_eq!(months, want);
+        assert_eq!(f.months, want);
         let m = want.last().expect("current month");
         assert!(m.paying > 1_000 && m.churn > 0 && m.reactivation > 0 && m.expansion > 0 && m.contraction > 0, "{m:?}");
 
-        // expiry: active subscribers whose last period ends in each of the next 30 days
+        // expiry: subscribers whose last period ends in each of the next 30 days, at its price
         let mut want_days = vec![(0i64, 0i64); 30];
         for ps in &by_sub {
             let Some(p) = ps.last() else { continue };
             let d = (p.end - now).num_seconds().div_euclid(86_400);
             if p.end > now && d < 30 {
                 want_days[d as usize].0 += 1;
-                want_days[d as usize].1 += PLANS[p.plan].1;
+                want_days[d as usize].1 += p.price;
             }
         }
-        let got: Vec<(i64, i64)> = days.iter().map(|d| (d.expiring, d.revenue_cents)).collect();
+        let got: Vec<(i64, i64)> = f.days.iter().map(|d| (d.expiring, d.revenue_cents)).collect();
         assert_eq!(got, want_days);
         assert!(want_days.iter().map(|d| d.0).sum::<i64>() > 1_000);
+        // the back-test covers the whole months past grace, with periods ending in each
+        assert_eq!(f.tests.len(), 3);
+        assert!(f.tests.iter().all(|b| b.ended > 1_000 && b.actual > 0), "{:?}", f.tests);
     }
 }

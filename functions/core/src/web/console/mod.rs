@@ -7,7 +7,7 @@
 //! shows and accepts is decided by the role table ([`crate::usecases::staff::ROLE_TABLE`]).
 
 pub mod charts;
-mod dash;
+pub(crate) mod dash;
 mod pages;
 pub mod platform;
 mod settings;
