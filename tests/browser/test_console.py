@@ -176,6 +176,24 @@ def test_no_console_page_scrolls_sideways_at_360_px(host):
         cell = week.find_element(By.CSS_SELECTOR, "tbody td")
         assert cell.rect["width"] >= 300, "a stacked row spans the screen, not a squeezed column"
         assert d.execute_script("return getComputedStyle(arguments[0], '::before').content", cell) != "none"
+        # the whole dashboard fits a phone's few screens: the per-day tables and the rest of this
+        # week's list are one click away (<details>, closed until asked)
+        d.execute_script("window.scrollTo(0, 0)")
+        height = d.execute_script("return document.documentElement.scrollHeight")
+        harness.shot(d, SUITE, "20-dashboard-phone")
+        assert height < 4000, f"the dashboard is {height} px long at 360 px"
+        assert len(d.find_elements(By.CSS_SELECTOR, "main details table")) >= 4
+        # a subscriber's ledger stacks into labelled rows like the dashboard's tables
+        d.get(f"{host.base}/c/demo/subscribers?q=254710000007")
+        d.find_element(By.CSS_SELECTOR, "main table tbody tr a").click()
+        until(lambda: "ACC2007" in d.find_element(By.TAG_NAME, "h1").text)
+        fits(d, harness.PHONE)
+        ledger = d.find_element(By.XPATH, "//h2[contains(., 'Ledger')]/following-sibling::div[1]//table")
+        d.execute_script("arguments[0].scrollIntoView()", ledger)
+        harness.shot(d, SUITE, "21-subscriber-ledger-phone")
+        cell = ledger.find_element(By.CSS_SELECTOR, "tbody td")
+        assert cell.rect["width"] >= 300, "a ledger entry spans the screen, not a squeezed column"
+        assert d.execute_script("return getComputedStyle(arguments[0], '::before').content", cell) != "none"
     finally:
         d.quit()
 

@@ -57,6 +57,36 @@ pub(crate) async fn expiring_soon(
     Ok((expiring, who))
 }
 
+/// How many of this week's expiring subscribers are listed before "show all".
+const WEEK_SHOWN: usize = 5;
+
+/// Subscribers expiring soon with their chance to renew, revenue at risk and a one-click STK prompt.
+fn expiring_table(
+    cx: &PageCtx,
+    st: &Staff,
+    who: &BTreeMap<String, (String, String, bool)>,
+    rows: &[&mrr::Expiring],
+) -> Markup {
+    let base = st.base();
+    html! {
+        div.table-wrap { table.stack {
+            thead { tr { th { (cx.t("console.sub.name")) } th { (cx.t("console.sub.expires")) } th.num { (cx.t("console.dash.chance")) } th.num { (cx.t("console.dash.at_risk")) } th {} } }
+            tbody { @for e in rows {
+                @let (name, acct, has_phone) = who.get(&e.subscriber).cloned().unwrap_or_default();
+                tr {
+                    td data-label=(cx.t("console.sub.name")) { a href={ (base) "/subscribers/" (e.subscriber) } { (name) } " " span.muted.small { (acct) } }
+                    td data-label=(cx.t("console.sub.expires")) { (cx.eat(e.ends_at)) }
+                    td.num data-label=(cx.t("console.dash.chance")) { (format!("{:.0}%", e.chance * 100.0)) }
+                    td.num data-label=(cx.t("console.dash.at_risk")) { (cx.kes(e.at_risk_cents)) }
+                    td { @if has_phone && st.may(Action::TakeMoney) {
+                        form method="post" action={ (base) "/subscribers/" (e.subscriber) "/stk" } { (st.csrf_field()) button.secondary type="submit" { (cx.t("console.sub.send_stk")) } }
+                    } }
+                }
+            } }
+        } }
+    }
+}
+
 /// The dashboard's numbers, from the summary tables (built first if they are not, or were built
 /// with another grace).
 pub(crate) struct Figures {
@@ -126,6 +156,8 @@ pub(crate) async fn dashboard(
         .iter()
         .map(|m| (m.label[2..].to_owned(), m.new + m.reactivation + m.expansion - m.contraction - m.churn))
         .collect();
+    let coll_points: Vec<(String, i64)> =
+        coll.iter().map(|(d, c)| (d.get(5..).unwrap_or(d).to_owned(), c.iter().sum())).collect();
     let fc_points: Vec<(String, i64)> = days.iter().map(|d| (format!("+{}", d.day), d.revenue_cents)).collect();
     let base = st.base();
     let week: Vec<_> = list.iter().filter(|e| e.ends_at < now + Duration::days(7)).take(50).collect();
@@ -160,27 +192,24 @@ pub(crate) async fn dashboard(
         }
         p.small.muted { (cx.t("console.dash.model")) }
         p.small { (cx.tf("console.dash.backtest", &[("err", &format!("{:.1}", mean_err * 100.0))])) }
-        (table(&[cx.t("console.dash.month"), cx.t("console.dash.ended"), cx.t("console.dash.expected"), cx.t("console.dash.renewed"), cx.t("console.dash.error")],
-            tests.iter().map(|b| vec![b.label.clone(), b.ended.to_string(), format!("{:.1}", b.predicted), b.actual.to_string(), format!("{:.1}%", b.error() * 100.0)]).collect()))
+        details { summary { (cx.t("console.dash.show_table")) }
+            (table(&[cx.t("console.dash.month"), cx.t("console.dash.ended"), cx.t("console.dash.expected"), cx.t("console.dash.renewed"), cx.t("console.dash.error")],
+                tests.iter().map(|b| vec![b.label.clone(), b.ended.to_string(), format!("{:.1}", b.predicted), b.actual.to_string(), format!("{:.1}%", b.error() * 100.0)]).collect()))
+        }
         h2 { (cx.t("console.dash.this_week")) }
-        div.table-wrap { table.stack {
-            thead { tr { th { (cx.t("console.sub.name")) } th { (cx.t("console.sub.expires")) } th.num { (cx.t("console.dash.chance")) } th.num { (cx.t("console.dash.at_risk")) } th {} } }
-            tbody { @for e in &week {
-                @let (name, acct, has_phone) = who.get(&e.subscriber).cloned().unwrap_or_default();
-                tr {
-                    td data-label=(cx.t("console.sub.name")) { a href={ (base) "/subscribers/" (e.subscriber) } { (name) } " " span.muted.small { (acct) } }
-                    td data-label=(cx.t("console.sub.expires")) { (cx.eat(e.ends_at)) }
-                    td.num data-label=(cx.t("console.dash.chance")) { (format!("{:.0}%", e.chance * 100.0)) }
-                    td.num data-label=(cx.t("console.dash.at_risk")) { (kes(e.at_risk_cents)) }
-                    td { @if has_phone && st.may(Action::TakeMoney) {
-                        form method="post" action={ (base) "/subscribers/" (e.subscriber) "/stk" } { (st.csrf_field()) button.secondary type="submit" { (cx.t("console.sub.send_stk")) } }
-                    } }
-                }
-            } }
-        } }
+        // the riskiest first on the page; the rest one click away (a phone screen holds five)
+        (expiring_table(cx, st, &who, &week[..week.len().min(WEEK_SHOWN)]))
+        @if week.len() > WEEK_SHOWN {
+            details { summary { (cx.tf("console.dash.show_all", &[("n", &week.len().to_string())])) }
+                (expiring_table(cx, st, &who, &week[WEEK_SHOWN..]))
+            }
+        }
         h2 { (cx.t("console.dash.collections")) }
-        (table(&[cx.t("console.dash.day"), "STK", "Paybill", cx.t("console.dash.cash"), cx.t("console.dash.other")],
-            coll.iter().rev().map(|(d, c)| vec![d.clone(), kes(c[0]), kes(c[1]), kes(c[2]), kes(c[3])]).collect()))
+        (bars(cx.t("console.dash.collections"), &coll_points, &kes))
+        details { summary { (cx.t("console.dash.show_table")) }
+            (table(&[cx.t("console.dash.day"), "STK", "Paybill", cx.t("console.dash.cash"), cx.t("console.dash.other")],
+                coll.iter().rev().map(|(d, c)| vec![d.clone(), kes(c[0]), kes(c[1]), kes(c[2]), kes(c[3])]).collect()))
+        }
         p.small.muted { (cx.t("console.dash.vouchers_beside")) }
     };
     Ok(page(cx, st, "dashboard", cx.t("console.nav.dashboard"), body))

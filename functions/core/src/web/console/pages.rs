@@ -553,10 +553,17 @@ async fn subscriber_page(db: &impl Db, cx: &PageCtx, st: &Staff, id: &str, q: &Q
             }
         }
         h2 { (cx.t("console.sub.ledger")) }
-        div.table-wrap { table {
+        // at phone width each entry stacks into labelled rows (table.stack, as the dashboard's)
+        div.table-wrap { table.stack {
             thead { tr { th { (cx.t("console.when")) } th { (cx.t("console.kind")) } th { (cx.t("console.memo")) } th.num { (cx.t("console.amount")) } th.num { (cx.t("console.sub.balance")) } } }
             tbody { @for e in entries.iter().rev().take(200) {
-                tr { td { (eat_str(cx, &e.created_at)) } td { (e.kind) } td { (e.memo) } td.num { (cx.kes(e.amount_cents)) } td.num { (cx.kes(e.balance_cents)) } }
+                tr {
+                    td data-label=(cx.t("console.when")) { (eat_str(cx, &e.created_at)) }
+                    td data-label=(cx.t("console.kind")) { (e.kind) }
+                    td data-label=(cx.t("console.memo")) { (e.memo) }
+                    td.num data-label=(cx.t("console.amount")) { (cx.kes(e.amount_cents)) }
+                    td.num data-label=(cx.t("console.sub.balance")) { (cx.kes(e.balance_cents)) }
+                }
             } }
         } }
     };

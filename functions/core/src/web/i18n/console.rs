@@ -62,6 +62,7 @@ pub const MESSAGES: &[Message] = &[
     ("console.dash.reactivation", "Reactivation", "Waliorudi"),
     ("console.dash.renewed", "Renewed", "Walilipia"),
     ("console.dash.revenue", "Revenue", "Mapato"),
+    ("console.dash.show_all", "Show all {n}", "Onyesha wote {n}"),
     ("console.dash.show_table", "Show the numbers as a table", "Onyesha namba kama jedwali"),
     ("console.dash.this_week", "Expiring this week, by revenue at risk", "Wanaoisha wiki hii, kwa mapato hatarini"),
     (
