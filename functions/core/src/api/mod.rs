@@ -3,6 +3,8 @@
 mod admin;
 mod cards;
 mod customer;
+/// The customer API's routes (method, path under `v1/`): the OpenAPI tour test walks them.
+pub use customer::ROUTES as CUSTOMER_ROUTES;
 mod hooks;
 mod portal;
 mod radius;

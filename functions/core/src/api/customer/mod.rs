@@ -763,8 +763,13 @@ pub(crate) async fn subscription_view(
 
 async fn usage_view(db: &impl crate::db::Db, me: &Me, now: DateTime<Utc>) -> Result<Value, CustError> {
     let plan = plans::get(db, &me.sub.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
+    // The paid period `now` is in: with several periods paid ahead, the one ending first.
     let start = match me.sub.subscriber.expires_at {
-        Some(e) if e > now => e - Duration::seconds(plan.period_seconds),
+        Some(e) if e > now && plan.period_seconds > 0 => {
+            let ahead = (e - now).num_seconds();
+            let periods = (ahead + plan.period_seconds - 1) / plan.period_seconds;
+            e - Duration::seconds(periods * plan.period_seconds)
+        }
         _ => now - Duration::days(30),
     };
     let (from, to) = (nairobi_day(start), nairobi_day(now));
@@ -824,8 +829,33 @@ mod tests {
             for (method, op) in ops.as_object().expect("operations") {
                 documented.push((method.to_ascii_uppercase(), path.trim_start_matches('/').to_owned()));
                 assert!(op["summary"].is_string() && op["responses"].is_object(), "{method} {path}");
-                assert_eq!(path.contains("{id}"), op["parameters"].is_array(), "{method} {path}: path parameter");
+                let path_param = op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter().any(|p| p["in"] == "path" && p["name"] == "id" && p["required"] == true)
+                });
+                assert_eq!(path.contains("{id}"), path_param, "{method} {path}: path parameter");
+                // a success answer with its schema, errors in the one error shape, and a security rule
+                let ok: Vec<&String> =
+                    op["responses"].as_object().expect("responses").keys().filter(|k| k.starts_with('2')).collect();
+                assert_eq!(ok.len(), 1, "{method} {path}: one success answer");
+                let content = &op["responses"][ok[0].as_str()]["content"];
+                assert!(
+                    content["application/json"]["schema"].is_object() || content["text/csv"]["schema"].is_object(),
+                    "{method} {path}: success schema"
+                );
+                for e in ["4XX", "5XX"] {
+                    assert_eq!(
+                        op["responses"][e]["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path}: {e}"
+                    );
+                }
+                assert!(op["security"].is_array(), "{method} {path}: security");
             }
+        }
+        let text = OPENAPI.to_owned();
+        for (i, _) in text.match_indices("#/components/schemas/") {
+            let name: String = text[i + 21..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            assert!(doc["components"]["schemas"][&name].is_object(), "{name} is referenced but not defined");
         }
         documented.sort();
         let mut routes: Vec<(String, String)> =

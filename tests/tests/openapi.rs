@@ -1,0 +1,418 @@
+//! The customer API against its OpenAPI document (`GET /api/p/{realm}/v1/openapi.json`): one
+//! subscriber's tour calls every route of `konnekted_core::api::CUSTOMER_ROUTES` (the router's own
+//! list: a route added without a call here fails the test), and every answer, success or error,
+//! must validate against the schema the document gives for that method, path and status, as must
+//! every request body sent with a success. Objects in the document forbid fields they do not
+//! name, so a field the code adds or drops without the document fails here too. Realm e2e-p50.
+//!
+//! With `KONNEKTED_OPENAPI_SAMPLES=<file>` the tour also writes what it saw there (for examples).
+
+use std::collections::BTreeSet;
+
+use konnekted_e2e::{Env, c2b_body, env};
+use serde_json::{Value, json};
+
+struct Tour<'a> {
+    e: &'a Env,
+    doc: Value,
+    seen: BTreeSet<(String, String)>,
+    samples: Vec<Value>,
+    failures: Vec<String>,
+}
+
+/// The schema of `path`'s `method` answer with `status` (the exact code, else `2XX`/`4XX`/`5XX`),
+/// for `content_type`; `None` when the document has no such answer.
+fn response_schema(doc: &Value, method: &str, template: &str, status: u16, content_type: &str) -> Option<Value> {
+    let op = &doc["paths"][format!("/{template}")][method.to_ascii_lowercase()];
+    if op.is_null() && status == 405 && content_type == "application/json" {
+        // a method the path does not have: the common error answer
+        return Some(json!({"$ref": "#/components/schemas/Error"}));
+    }
+    let responses = &op["responses"];
+    let r = responses
+        .get(status.to_string())
+        .or_else(|| responses.get(format!("{}XX", status / 100)))
+        .or_else(|| responses.get("default"))?;
+    r["content"].get(content_type).map(|c| c["schema"].clone())
+}
+
+/// A schema of the document made standalone: its `#/components/...` references resolve inside it.
+fn standalone(doc: &Value, schema: &Value) -> Value {
+    json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "allOf": [schema], "components": doc["components"]})
+}
+
+fn problems(doc: &Value, schema: &Value, instance: &Value) -> Vec<String> {
+    match jsonschema::validator_for(&standalone(doc, schema)) {
+        Ok(v) => v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect(),
+        Err(e) => vec![format!("the schema does not compile: {e}")],
+    }
+}
+
+impl Tour<'_> {
+    /// Calls `method path` (`template` is the route as the document names it) and checks the
+    /// answer against the document; answers status and body.
+    async fn call(
+        &mut self,
+        method: &str,
+        template: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}/api/p/{}/v1/{path}", self.e.base, self.e.realm);
+        let mut r = self.e.http.request(method.parse().expect("method"), url);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = &body {
+            r = r.json(b);
+        }
+        let r = r.send().await.expect("request");
+        let status = r.status().as_u16();
+        let ctype = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let text = r.text().await.unwrap_or_default();
+        let what = format!("{method} {template} -> {status}");
+        self.seen.insert((method.to_owned(), template.to_owned()));
+        let value = if ctype == "application/json" {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        } else {
+            Value::String(text.clone())
+        };
+        match response_schema(&self.doc, method, template, status, &ctype) {
+            None => self.failures.push(format!("{what}: the document has no {ctype} answer for it")),
+            Some(schema) => {
+                for p in problems(&self.doc, &schema, &value) {
+                    self.failures.push(format!("{what}: {p}\n    answer: {value}"));
+                }
+            }
+        }
+        if let Some(b) = &body
+            && (200..300).contains(&status)
+        {
+            let op = &self.doc["paths"][format!("/{template}")][method.to_ascii_lowercase()];
+            match op["requestBody"]["content"].get("application/json") {
+                None => self.failures.push(format!("{what}: a body was accepted but none is documented")),
+                Some(c) => {
+                    for p in problems(&self.doc, &c["schema"], b) {
+                        self.failures.push(format!("{what}: request body {p}\n    sent: {b}"));
+                    }
+                }
+            }
+        }
+        self.samples
+            .push(json!({"method": method, "path": template, "status": status, "request": body, "response": value}));
+        (status, value)
+    }
+}
+
+async fn admin_put_settings(e: &Env, settings: Value) {
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({ "settings": settings }))
+        .send()
+        .await
+        .expect("PUT settings");
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn every_route_answers_as_the_openapi_document_says() {
+    let e = env("e2e-p50").await;
+    let r = e.http.get(format!("{}/api/p/{}/v1/openapi.json", e.base, e.realm)).send().await.expect("openapi");
+    assert_eq!(r.status().as_u16(), 200);
+    let doc: Value = r.json().await.expect("the document is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut t = Tour { e: &e, doc, seen: BTreeSet::new(), samples: Vec::new(), failures: Vec::new() };
+
+    // A tenant with two plans, a hotspot plan and its vouchers, pauses allowed, a notice; the
+    // subscriber paid a period of the dearer plan by Paybill, and paid once with a wrong account.
+    e.plan("home", 1000).await;
+    let fast = e.plan("fast", 3000).await;
+    let (s, v) = e
+        .post(
+            "/plans",
+            json!({"code": "wifi-1h", "name": "Wi-Fi 1 hour", "kind": "hotspot", "price_cents": 2000,
+                   "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, batch) = e.post("/voucher-batches", json!({"plan": "wifi-1h", "count": 1, "price_cents": 5000})).await;
+    assert_eq!(s, 201, "{batch}");
+    let codes = e.get(&format!("/voucher-batches/{}/codes", batch["batch"]["id"])).await;
+    let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
+    admin_put_settings(&e, json!({"pause_max_days": 14})).await;
+    let a = e.subscriber("fast", "OAS50A", "0711005001").await;
+    let a_id = a["id"].as_str().expect("id").to_owned();
+    let username = a["username"].as_str().expect("username").to_owned();
+    let (s, v) = e.patch(&format!("/subscribers/{a_id}"), json!({"site": "kilimani-1"})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) =
+        e.post("/network-notices", json!({"kind": "outage", "site": "kilimani-1", "title": "Fibre cut"})).await;
+    assert_eq!(s, 201, "{v}");
+    for (trans, kes, acct, msisdn) in
+        [("OAS50PAY01", "3000.00", "OAS50A", "254711005001"), ("OAS50CLM01", "1000.00", "NO-SUCH", "254799005001")]
+    {
+        let (s, v) = e.callback("c2b/confirm", c2b_body(trans, kes, acct, msisdn)).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    // 1-2: sign in by OTP (a wrong code first)
+    let (s, ch) = t.call("POST", "auth/otp", "auth/otp", None, Some(json!({"phone": "0711005001"}))).await;
+    assert_eq!(s, 202, "{ch}");
+    let challenge = ch["challenge_id"].as_str().expect("challenge").to_owned();
+    let sms = e.get("/sms-outbox?to=254711005001&limit=1").await;
+    let otp: String = sms[0]["body"]
+        .as_str()
+        .expect("code SMS")
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .expect("6 digits")
+        .to_owned();
+    let wrong = if otp == "000000" { "111111" } else { "000000" };
+    let (s, _) = t
+        .call(
+            "POST",
+            "auth/otp/verify",
+            "auth/otp/verify",
+            None,
+            Some(json!({"challenge_id": challenge, "code": wrong})),
+        )
+        .await;
+    assert_eq!(s, 401);
+    let (s, tok) = t
+        .call("POST", "auth/otp/verify", "auth/otp/verify", None, Some(json!({"challenge_id": challenge, "code": otp})))
+        .await;
+    assert_eq!(s, 200, "{tok}");
+    let access = tok["access_token"].as_str().expect("access").to_owned();
+    let tk = Some(access.as_str());
+
+    // 6-11: the profile
+    let (s, _) = t.call("GET", "me", "me", None, None).await;
+    assert_eq!(s, 401);
+    let (s, _) = t.call("GET", "me", "me", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, v) = t
+        .call("PATCH", "me", "me", tk, Some(json!({"name": "Achieng O.", "email": "a@example.com", "language": "en"})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = t.call("PATCH", "me", "me", tk, Some(json!({"language": "fr"}))).await;
+    assert_eq!(s, 400);
+    let (s, v) =
+        t.call("PUT", "me/password", "me/password", tk, Some(json!({"password": "a long portal password"}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) =
+        t.call("PUT", "me/pppoe-password", "me/pppoe-password", tk, Some(json!({"password": "pppoe-secret-50"}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = t.call("GET", "me/notifications", "me/notifications", tk, None).await;
+    assert_eq!(s, 200);
+    let body = json!({"promotional_sms": false, "ticket_reply_sms": true});
+    let (s, v) = t.call("PUT", "me/notification-preferences", "me/notification-preferences", tk, Some(body)).await;
+    assert_eq!(s, 200, "{v}");
+
+    // 3-5: password sign-in, refresh, sign out (of that second session)
+    let (s, _) = t
+        .call("POST", "auth/login", "auth/login", None, Some(json!({"login": "OAS50A", "password": "wrong one"})))
+        .await;
+    assert_eq!(s, 401);
+    let (s, tok2) = t
+        .call(
+            "POST",
+            "auth/login",
+            "auth/login",
+            None,
+            Some(json!({"login": "OAS50A", "password": "a long portal password"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{tok2}");
+    let refresh = tok2["refresh_token"].as_str().expect("refresh").to_owned();
+    let (s, tok3) = t.call("POST", "auth/refresh", "auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    assert_eq!(s, 200, "{tok3}");
+    let (s, _) = t.call("POST", "auth/refresh", "auth/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+    assert_eq!(s, 401, "a refresh token is used once");
+    let second = tok3["access_token"].as_str().expect("access").to_owned();
+    let (s, v) = t.call("POST", "auth/logout", "auth/logout", Some(&second), None).await;
+    assert_eq!(s, 200, "{v}");
+
+    // 12-21: plans and the subscription
+    let (s, _) = t.call("GET", "plans", "plans", tk, None).await;
+    assert_eq!(s, 200);
+    let fast_id = fast["id"].as_str().expect("plan id");
+    let (s, _) = t.call("GET", "plans/{id}", &format!("plans/{fast_id}"), tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "plans/{id}", "plans/no-such-plan", tk, None).await;
+    assert_eq!(s, 404);
+    let (s, _) = t.call("GET", "subscription", "subscription", tk, None).await;
+    assert_eq!(s, 200);
+    // a move to the cheaper plan credits the unused time; renew buys a period with it
+    let pc = json!({"plan": "home"});
+    let (s, v) =
+        t.call("POST", "subscription/plan-change/quote", "subscription/plan-change/quote", tk, Some(pc.clone())).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t.call("POST", "subscription/plan-change", "subscription/plan-change", tk, Some(pc)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t.call("POST", "subscription/renew", "subscription/renew", tk, None).await;
+    assert_eq!(s, 200, "the credit is on the balance: {v}");
+    let (s, _) = t.call("POST", "subscription/renew", "subscription/renew", tk, None).await;
+    assert_eq!(s, 400, "what is left does not cover one");
+    let pc = json!({"plan": "fast", "when": "at_renewal"});
+    let (s, v) = t.call("POST", "subscription/plan-change", "subscription/plan-change", tk, Some(pc)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t.call("DELETE", "subscription/plan-change", "subscription/plan-change", tk, None).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t
+        .call("PUT", "subscription/auto-renew", "subscription/auto-renew", tk, Some(json!({"auto_renew": false})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = t.call("POST", "subscription/resume", "subscription/resume", tk, None).await;
+    assert_eq!(s, 409, "not paused");
+    let (s, v) = t.call("POST", "subscription/pause", "subscription/pause", tk, Some(json!({"days": 3}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t.call("GET", "subscription", "subscription", tk, None).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("paused")), "{v}");
+    let (s, v) = t.call("POST", "subscription/resume", "subscription/resume", tk, None).await;
+    assert_eq!(s, 200, "{v}");
+
+    // 22-26: usage and sessions (the RADIUS agent reports the subscriber online)
+    let day = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(3 * 3600).expect("EAT"));
+    let day = day.format("%Y-%m-%d").to_string();
+    let online = json!([{"nas_ip": "10.0.0.1", "session_id": "81000050", "username": username,
+                         "framed_ip": "10.20.0.50", "input_octets": 5, "output_octets": 50}]);
+    let days = json!([{"username": username, "day": day, "input_octets": 1000, "output_octets": 9000,
+                       "online_seconds": 600, "sessions": 1}]);
+    push_usage(&e, json!({"days": days, "online": online})).await;
+    let (s, u) = t.call("GET", "usage", "usage", tk, None).await;
+    assert_eq!(s, 200);
+    // defect: with more than one period paid ahead, "this period" started in the future
+    assert!(u["from"].as_str() <= u["to"].as_str(), "this period: {u}");
+    assert_eq!(u["to"].as_str(), Some(day.as_str()), "{u}");
+    assert_eq!(u["download_bytes"], 9000, "today's usage is in this period: {u}");
+    let (s, _) = t.call("GET", "usage/daily", "usage/daily", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "usage/daily", "usage/daily?from=yesterday", tk, None).await;
+    assert_eq!(s, 400);
+    let (s, _) = t.call("GET", "sessions", "sessions?limit=5", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "sessions/current", "sessions/current", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, v) = t.call("DELETE", "sessions/current", "sessions/current", tk, None).await;
+    assert_eq!(s, 202, "{v}");
+
+    // 27-38: money
+    let (s, _) = t.call("GET", "wallet", "wallet", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, w) = t.call("GET", "wallet/entries", "wallet/entries?limit=2", tk, None).await;
+    assert_eq!(s, 200, "{w}");
+    let (s, _) = t.call("GET", "wallet/entries", "wallet/entries?cursor=x", tk, None).await;
+    assert_eq!(s, 400);
+    let (s, csv) = t.call("GET", "wallet/statement", "wallet/statement", tk, None).await;
+    assert_eq!(s, 200);
+    assert!(csv.as_str().unwrap_or("").starts_with("date,kind,memo"), "{csv}");
+    let (s, top) = t.call("POST", "topups", "topups", tk, Some(json!({"amount_kes": 500}))).await;
+    assert_eq!(s, 202, "{top}");
+    let top_id = top["id"].as_str().expect("id").to_owned();
+    let (s, _) = t.call("POST", "topups", "topups", tk, Some(json!({"amount_kes": 0}))).await;
+    assert_eq!(s, 400);
+    let (s, _) = t.call("GET", "topups", "topups", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "topups/{id}", &format!("topups/{top_id}"), tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "topups/{id}", "topups/ws_CO_nobody", tk, None).await;
+    assert_eq!(s, 404);
+    let (s, pays) = t.call("GET", "payments", "payments", tk, None).await;
+    assert_eq!(s, 200);
+    let pid = pays["items"][0]["id"].as_str().expect("payment").to_owned();
+    let (s, _) = t.call("GET", "payments/{id}", &format!("payments/{pid}"), tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "payments/{id}/receipt", &format!("payments/{pid}/receipt"), tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "payments/{id}/receipt", "payments/nope/receipt", tk, None).await;
+    assert_eq!(s, 404);
+    let claim = json!({"receipt": "oas50clm01", "amount_cents": 100_000, "phone": "0799005001"});
+    let (s, v) = t.call("POST", "payments/claim", "payments/claim", tk, Some(claim)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = t.call("GET", "payment-methods", "payment-methods", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, inv) = t.call("GET", "invoices", "invoices", tk, None).await;
+    assert_eq!(s, 200);
+    let iid = inv["items"][0]["id"].as_str().expect("invoice").to_owned();
+    let (s, _) = t.call("GET", "invoices/{id}", &format!("invoices/{iid}"), tk, None).await;
+    assert_eq!(s, 200);
+
+    // 39-42: devices and vouchers
+    let (s, v) =
+        t.call("POST", "devices", "devices", tk, Some(json!({"mac": "02:00:00:00:50:01", "name": "TV"}))).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, _) = t.call("POST", "devices", "devices", tk, Some(json!({"mac": "not a mac"}))).await;
+    assert_eq!(s, 400);
+    let (s, _) = t.call("GET", "devices", "devices", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, v) = t.call("DELETE", "devices/{id}", "devices/02:00:00:00:50:01", tk, None).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t.call("POST", "vouchers/redeem", "vouchers/redeem", tk, Some(json!({"code": code}))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = t.call("POST", "vouchers/redeem", "vouchers/redeem", tk, Some(json!({"code": code}))).await;
+    assert_eq!(s, 409, "once");
+
+    // 43-47: support and the network
+    let (s, tkt) =
+        t.call("POST", "tickets", "tickets", tk, Some(json!({"subject": "Slow", "message": "Since 6pm."}))).await;
+    assert_eq!(s, 201, "{tkt}");
+    let tid = tkt["id"].as_str().expect("ticket").to_owned();
+    let (s, _) = t.call("GET", "tickets", "tickets", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "tickets/{id}", &format!("tickets/{tid}"), tk, None).await;
+    assert_eq!(s, 200);
+    let (s, v) = t
+        .call(
+            "POST",
+            "tickets/{id}/messages",
+            &format!("tickets/{tid}/messages"),
+            tk,
+            Some(json!({"message": "Still."})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, _) = t.call("GET", "network/status", "network/status", tk, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("PUT", "network/status", "network/status", tk, None).await;
+    assert_eq!(s, 405);
+
+    if let Ok(file) = std::env::var("KONNEKTED_OPENAPI_SAMPLES") {
+        std::fs::write(&file, serde_json::to_string_pretty(&t.samples).expect("json")).expect("write samples");
+    }
+    let routes: BTreeSet<(String, String)> =
+        konnekted_core::api::CUSTOMER_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let missed: Vec<_> = routes.difference(&t.seen).collect();
+    assert!(missed.is_empty(), "routes the tour never called: {missed:?}");
+    assert!(t.failures.is_empty(), "{} answers differ from the document:\n{}", t.failures.len(), t.failures.join("\n"));
+}
+
+/// One signed `POST /sync/{realm}/usage`, as the RADIUS agent sends it.
+async fn push_usage(e: &Env, body: Value) {
+    let body = body.to_string();
+    let pq = format!("/sync/{}/usage", e.realm);
+    let ts = chrono::Utc::now().timestamp();
+    let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
+    let r = e
+        .http
+        .post(e.url(&pq))
+        .header(konnekted_sync_proto::HEADER_TIMESTAMP, ts.to_string())
+        .header(konnekted_sync_proto::HEADER_SIGNATURE, sig)
+        .body(body)
+        .send()
+        .await
+        .expect("usage push");
+    assert_eq!(r.status().as_u16(), 202);
+}
