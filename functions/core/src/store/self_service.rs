@@ -71,6 +71,28 @@ pub async fn pending_changes_due(db: &impl Db, now: &str, limit: i64) -> Result<
     rows.iter().map(|r| r.text("id")).collect()
 }
 
+/// Records a pause as it starts (for `pause_max_per_year`).
+pub fn record_pause(subscriber_id: &str, started_at: &str, until: &str) -> Statement {
+    stmt!(
+        "INSERT INTO subscriber_pauses (subscriber_id, started_at, until) VALUES (?1, ?2, ?3)",
+        subscriber_id,
+        started_at,
+        until
+    )
+}
+
+/// When the subscriber's pauses started since `since`, oldest first.
+pub async fn pauses_since(db: &impl Db, subscriber_id: &str, since: &str) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT started_at FROM subscriber_pauses WHERE subscriber_id = ?1 AND started_at > ?2 ORDER BY started_at",
+            subscriber_id,
+            since
+        ))
+        .await?;
+    rows.iter().map(|r| r.text("started_at")).collect()
+}
+
 /// Paused subscribers whose pause has reached its end.
 pub async fn pauses_due(db: &impl Db, now: &str, limit: i64) -> Result<Vec<String>, StoreError> {
     let rows = db

@@ -58,6 +58,8 @@ pub struct TenantSettings {
     pub stk_prompts_per_ip_hour: i64,
     /// The longest pause a subscriber may choose in the portal, in days; 0: pauses are not offered.
     pub pause_max_days: i64,
+    /// Pauses one subscriber may start in any 365 days.
+    pub pause_max_per_year: i64,
 }
 
 impl TenantSettings {
@@ -85,6 +87,7 @@ impl Default for TenantSettings {
             stk_prompts_per_account_hour: 3,
             stk_prompts_per_ip_hour: 10,
             pause_max_days: 0,
+            pause_max_per_year: 2,
         }
     }
 }

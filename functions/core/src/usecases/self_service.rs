@@ -125,15 +125,29 @@ pub async fn pause(
         if ss::extras(db, subscriber_id).await?.paused_at.is_some() {
             return Err(UseCaseError::Conflict("the account is paused already".into()));
         }
+        // In grace (expired but still online) there is no paid time to bank.
         let left = match (s.subscriber.status, s.subscriber.expires_at) {
             (Status::Active, Some(e)) if e > now => (e - now).num_seconds(),
             _ => return Err(UseCaseError::Invalid("only an account with paid time left can be paused".into())),
         };
+        let year = ss::pauses_since(db, subscriber_id, &fmt_ts(now - Duration::days(365))).await?;
+        if year.len() as i64 >= settings.pause_max_per_year.max(1) {
+            let next = year
+                .first()
+                .and_then(|t| parse_ts(t))
+                .map(|t| crate::domain::time::fmt_ts(t + Duration::days(365)))
+                .unwrap_or_default();
+            return Err(UseCaseError::Invalid(format!(
+                "at most {} pauses in 12 months; the next is possible from {next}",
+                settings.pause_max_per_year.max(1)
+            )));
+        }
         let until = now + Duration::days(input.days);
         let at = fmt_ts(now);
         let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
         batch.push(subscribers::set_state(subscriber_id, Status::Suspended, s.subscriber.expires_at));
         batch.push(ss::set_pause(subscriber_id, &at, &fmt_ts(until), left));
+        batch.push(ss::record_pause(subscriber_id, &at, &fmt_ts(until)));
         let payload = feed_payload(&s, &plan.code, Status::Suspended.as_str(), s.subscriber.expires_at);
         batch.push(feed::append(Some(subscriber_id), feed::kind::SUSPENDED, &payload, &at));
         db.batch(&batch).await?;
@@ -510,4 +524,179 @@ pub async fn network_status(
                   else if now_on.iter().any(|n| n.kind == "maintenance") { "maintenance" } else { "ok" },
         "notices": list,
     }))
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use super::*;
+    use crate::domain::plan::PlanKind;
+    use crate::testing::{TestDb, run};
+    use crate::usecases::plans::{PlanInput, create_plan};
+    use crate::usecases::subscribers::{SubscriberInput, SubscriberPatch, create_subscriber, update_subscriber};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_ts(s).expect("time")
+    }
+
+    fn settings() -> TenantSettings {
+        TenantSettings { pause_max_days: 14, pause_max_per_year: 2, grace_seconds: 86_400, ..TenantSettings::default() }
+    }
+
+    /// A subscriber who paid one 30-day period at `now`.
+    fn paid_up(now: DateTime<Utc>) -> (TestDb, String) {
+        let db = TestDb::tenant();
+        let mut ids = IdGen::new(&crate::Ctx { now, entropy: [3; 32] });
+        let plan = PlanInput {
+            code: "home".into(),
+            name: "Home".into(),
+            kind: PlanKind::Pppoe,
+            price_cents: 100_000,
+            period_seconds: 30 * 86_400,
+            down_kbps: 5000,
+            up_kbps: 1000,
+            data_cap_bytes: None,
+            max_devices: 1,
+        };
+        run(create_plan(&db, plan, &mut ids, now)).expect("plan");
+        let input = SubscriberInput {
+            name: "Achieng".into(),
+            plan: "home".into(),
+            phone: Some("0711000001".into()),
+            account_no: Some("PAU1".into()),
+            username: None,
+            password: None,
+            site: None,
+            static_ip: None,
+            auto_renew: Some(false),
+        };
+        let s = run(create_subscriber(&db, input, &mut ids, now)).expect("subscriber");
+        let id = s.subscriber.id.clone();
+        run(crate::usecases::operator_money::adjust(&db, &settings(), &id, 100_000, "cash", &mut ids, now))
+            .expect("cash");
+        (db, id)
+    }
+
+    fn state(db: &TestDb, id: &str) -> (Status, Option<DateTime<Utc>>, Option<String>) {
+        let s = run(subscribers::get(db, id)).expect("get").expect("subscriber");
+        (s.subscriber.status, s.subscriber.expires_at, run(ss::extras(db, id)).expect("extras").paused_at)
+    }
+
+    fn days(n: i64) -> PauseInput {
+        PauseInput { days: n }
+    }
+
+    #[test]
+    fn pausing_twice_or_resuming_when_not_paused_is_refused_and_writes_nothing() {
+        let now = t("2026-12-01T09:00:00Z");
+        let (db, id) = paid_up(now);
+        let before = state(&db, &id);
+        let e = run(resume(&db, &id, now)).expect_err("not paused");
+        assert!(matches!(e, UseCaseError::Conflict(_)), "{e:?}");
+        assert_eq!(state(&db, &id), before);
+        run(pause(&db, &settings(), &id, &days(7), now)).expect("pause");
+        let paused = state(&db, &id);
+        assert_eq!(paused.0, Status::Suspended);
+        let e = run(pause(&db, &settings(), &id, &days(3), now + Duration::hours(1))).expect_err("twice");
+        assert!(matches!(e, UseCaseError::Conflict(_)), "{e:?}");
+        assert_eq!(state(&db, &id), paused, "the second pause changed nothing");
+        let r = run(resume(&db, &id, now + Duration::days(2))).expect("resume");
+        assert_eq!(r.expires_at, fmt_ts(now + Duration::days(2) + Duration::days(30)), "the banked 30 days from now");
+        let e = run(resume(&db, &id, now + Duration::days(2))).expect_err("resumed already");
+        assert!(matches!(e, UseCaseError::Conflict(_)), "{e:?}");
+    }
+
+    #[test]
+    fn pause_limits_days_and_pauses_per_year() {
+        let now = t("2026-12-01T09:00:00Z");
+        let (db, id) = paid_up(now);
+        let off = TenantSettings { pause_max_days: 0, ..settings() };
+        assert!(matches!(run(pause(&db, &off, &id, &days(3), now)), Err(UseCaseError::Invalid(_))), "not offered");
+        for bad in [0, -1, 15] {
+            assert!(
+                matches!(run(pause(&db, &settings(), &id, &days(bad), now)), Err(UseCaseError::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(state(&db, &id).2, None, "refusals wrote nothing");
+        // pause, resume, pause, resume: the third pause in 12 months is refused, with the date it is possible
+        let mut at = now;
+        for _ in 0..2 {
+            run(pause(&db, &settings(), &id, &days(14), at)).expect("pause");
+            at += Duration::days(1);
+            run(resume(&db, &id, at)).expect("resume");
+            at += Duration::days(1);
+        }
+        match run(pause(&db, &settings(), &id, &days(14), at)) {
+            Err(UseCaseError::Invalid(m)) => {
+                assert!(m.contains("at most 2 pauses") && m.contains("2027-12-01T09:00:00Z"), "{m}")
+            }
+            other => panic!("a third pause: {other:?}"),
+        }
+        assert_eq!(state(&db, &id).0, Status::Active);
+        // a year after the first, one is possible again (the account still has paid time: top it up)
+        let later = now + Duration::days(365) + Duration::hours(1);
+        let mut ids = IdGen::new(&crate::Ctx { now: later, entropy: [4; 32] });
+        run(crate::usecases::operator_money::adjust(&db, &settings(), &id, 100_000, "cash", &mut ids, later))
+            .expect("cash");
+        run(pause(&db, &settings(), &id, &days(3), later)).expect("one pause in the last 12 months");
+    }
+
+    #[test]
+    fn no_pause_in_grace_or_without_paid_time() {
+        let now = t("2026-12-01T09:00:00Z");
+        let (db, id) = paid_up(now);
+        // 30 days later plus an hour: expired but still online for the day of grace
+        let in_grace = now + Duration::days(30) + Duration::hours(1);
+        assert_eq!(state(&db, &id).0, Status::Active, "the expiry pass has not run: still active in grace");
+        match run(pause(&db, &settings(), &id, &days(3), in_grace)) {
+            Err(UseCaseError::Invalid(m)) => assert!(m.contains("paid time left"), "{m}"),
+            other => panic!("a pause in grace: {other:?}"),
+        }
+        assert_eq!(state(&db, &id).2, None);
+        assert!(run(ss::pauses_since(&db, &id, "2000-01-01T00:00:00Z")).expect("pauses").is_empty(), "not counted");
+        // suspended by the operator: no pause either
+        let patch = SubscriberPatch { status: Some("suspended".into()), ..Default::default() };
+        run(update_subscriber(&db, &id, patch, now)).expect("suspend");
+        assert!(matches!(run(pause(&db, &settings(), &id, &days(3), now)), Err(UseCaseError::Invalid(_))));
+    }
+
+    /// Defect: the operator resuming a paused account put it online with its old expiry and left
+    /// the pause, whose end then gave the banked time again (paid time twice); an operator's
+    /// suspension of a paused account was undone by the subscriber's resume.
+    #[test]
+    fn the_operators_word_on_a_paused_account_ends_the_pause_once() {
+        let now = t("2026-12-01T09:00:00Z");
+        let (db, id) = paid_up(now);
+        run(pause(&db, &settings(), &id, &days(10), now)).expect("pause");
+        let at = now + Duration::days(4);
+        let patch = SubscriberPatch { status: Some("active".into()), ..Default::default() };
+        run(update_subscriber(&db, &id, patch, at)).expect("operator resumes");
+        assert_eq!(state(&db, &id), (Status::Active, Some(at + Duration::days(30)), None), "banked time from now");
+        assert!(matches!(run(resume(&db, &id, at)), Err(UseCaseError::Conflict(_))), "the pause is over");
+        assert_eq!(run(resume_due(&db, now + Duration::days(11))).expect("pass"), 0, "its end gives nothing again");
+        assert_eq!(state(&db, &id).1, Some(at + Duration::days(30)));
+
+        // the second pause of the year; the operator suspends during it: the subscriber cannot undo that
+        let at2 = at + Duration::days(1);
+        run(pause(&db, &settings(), &id, &days(10), at2)).expect("pause");
+        let at3 = at2 + Duration::days(2);
+        let patch = SubscriberPatch { status: Some("suspended".into()), ..Default::default() };
+        run(update_subscriber(&db, &id, patch, at3)).expect("operator suspends");
+        let left = at + Duration::days(30) - at2;
+        assert_eq!(state(&db, &id), (Status::Suspended, Some(at3 + left), None));
+        assert!(matches!(run(resume(&db, &id, at3)), Err(UseCaseError::Conflict(_))));
+        assert_eq!(run(resume_due(&db, at2 + Duration::days(11))).expect("pass"), 0);
+        assert_eq!(state(&db, &id).0, Status::Suspended, "still suspended after the pause's end");
+    }
+
+    #[test]
+    fn a_pause_ends_by_itself_at_its_end_with_the_banked_time() {
+        let now = t("2026-12-01T09:00:00Z");
+        let (db, id) = paid_up(now);
+        run(pause(&db, &settings(), &id, &days(5), now)).expect("pause");
+        assert_eq!(run(resume_due(&db, now + Duration::days(5) - Duration::seconds(1))).expect("pass"), 0);
+        let end = now + Duration::days(5);
+        assert_eq!(run(resume_due(&db, end)).expect("pass"), 1);
+        assert_eq!(state(&db, &id), (Status::Active, Some(end + Duration::days(30)), None));
+    }
 }

@@ -164,7 +164,25 @@ pub async fn update_subscriber(
         }
         let mut status = s.status;
         let mut expires = s.expires_at;
+        // A paused account is suspended by its pause, its paid time banked. The operator's word on
+        // its status ends the pause: the banked time runs again from now, online ("active") or
+        // not ("suspended", which the subscriber can then not undo by resuming).
+        let x = crate::store::self_service::extras(db, id).await?;
+        let banked = x.paused_at.as_ref().map(|_| x.paused_seconds_left.unwrap_or(0).max(0));
+        let mut end_pause = false;
+        if let (Some(st @ ("active" | "suspended")), Some(left)) = (patch.status.as_deref(), banked) {
+            end_pause = true;
+            expires = Some(now + chrono::Duration::seconds(left));
+            if st == "active" {
+                status = Status::Active;
+                kinds.push(feed::kind::RESUMED);
+            } else {
+                status = Status::Suspended;
+                kinds.push(feed::kind::SUSPENDED);
+            }
+        }
         match patch.status.as_deref() {
+            _ if end_pause => {}
             None => {}
             Some("suspended") if s.status != Status::Suspended => {
                 status = Status::Suspended;
@@ -194,6 +212,9 @@ pub async fn update_subscriber(
         let mut batch: Vec<Statement> = occ_bump(id, cur.subscriber.version).into();
         batch.push(subscribers::set_profile(&s));
         batch.push(subscribers::set_state(id, status, expires));
+        if end_pause {
+            batch.push(crate::store::self_service::clear_pause(id));
+        }
         let after = subscribers::WithBalance { subscriber: s.clone(), balance_cents: cur.balance_cents };
         let payload = feed_payload(&after, &plan.code, status.as_str(), expires);
         for k in &kinds {

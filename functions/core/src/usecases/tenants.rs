@@ -184,6 +184,9 @@ pub fn validate_settings(s: &TenantSettings) -> Result<(), UseCaseError> {
     if !(0..=90).contains(&s.pause_max_days) {
         return bad("pause_max_days must be between 0 (no pauses) and 90");
     }
+    if !(1..=12).contains(&s.pause_max_per_year) {
+        return bad("pause_max_per_year must be between 1 and 12");
+    }
     Ok(())
 }
 
