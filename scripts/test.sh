@@ -46,6 +46,9 @@ export KONNEKTED_REQUIRE_STRIPE_SDK=1
 step "unit, integration and end-to-end tests (native host)"
 cargo test --workspace --all-features --no-fail-fast
 
+step "schemathesis against the customer API (native host): no 5xx, every answer as the OpenAPI document says"
+scripts/api-fuzz.sh
+
 if [ -x scripts/edge-e2e.sh ]; then
   step "the same end-to-end suite against the Worker (wrangler dev, workerd, local D1)"
   scripts/edge-e2e.sh

@@ -144,6 +144,16 @@ pub async fn start<P: Platform>(
         mpesa::stk_push(p, db, tenant, amount_kes, phone.as_str(), &account_ref, now).await.map_err(|e| match e {
             GatewayError::NotConfigured => UseCaseError::Invalid(e.to_string()),
             GatewayError::Store(s) => UseCaseError::Store(s),
+            // A prompt is already waiting on that phone (Daraja locks the subscriber until it ends):
+            // the payer's state, not a fault of the provider's.
+            GatewayError::Api(daraja::ApiError::Daraja { code: daraja::ErrorCode::ServiceError, ref message, .. })
+                if message.to_ascii_lowercase().contains("unable to lock subscriber") =>
+            {
+                UseCaseError::Conflict(
+                    "a payment prompt is already waiting on this phone: enter your M-Pesa PIN there, or try again in a minute"
+                        .into(),
+                )
+            }
             other => UseCaseError::Provider(other.to_string()),
         })?;
     let req = StkRequest {
