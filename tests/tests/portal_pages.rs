@@ -221,6 +221,18 @@ async fn portal_devices_and_pause_work_without_javascript() {
     assert!(home.body.contains("your account is on again") && !home.body.contains("Paused until"), "{}", home.body);
     let again = b.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
     assert_eq!(again.status, 400, "not paused: said on the page");
+    // one pause a year: used up, so no longer offered
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&serde_json::json!({"settings": {"pause_max_days": 10, "pause_max_per_year": 1}}))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status().as_u16(), 200);
+    let home = b.get(&format!("{base}/home")).await;
+    assert!(!home.body.contains("Pause my account"), "the year's pause is used: {}", home.body);
 
     // the printable statement, from the payments page: the payment and the period it bought
     let pays = b.get(&format!("{base}/payments")).await;

@@ -511,9 +511,20 @@ async fn home<P: Platform>(page: &Page<'_, P>, me: &WithBalance, csrf: &str, don
         Err(e) => return page.unavailable("pause", e),
     };
     let max = page.tenant.settings.pause_max_days;
+    // Not offered once this year's pauses are used up (the use case would refuse it).
+    let year_ago = crate::domain::time::fmt_ts(now - chrono::Duration::days(365));
+    let pauses_this_year = if max > 0 {
+        match crate::store::self_service::pauses_since(&page.db, &me.subscriber.id, &year_ago).await {
+            Ok(v) => v.len() as i64,
+            Err(e) => return page.unavailable("pause", e),
+        }
+    } else {
+        0
+    };
     let pause = match extras.paused_until.as_deref().and_then(crate::domain::time::parse_ts) {
         Some(until) => pages::PauseBox::Paused(until),
         None if max > 0
+            && pauses_this_year < page.tenant.settings.pause_max_per_year.max(1)
             && me.subscriber.status == crate::domain::subscriber::Status::Active
             && me.subscriber.expires_at.is_some_and(|e| e > now) =>
         {
