@@ -856,3 +856,90 @@ async fn profile_renew_auto_renew_and_payment_methods_answer_and_refuse_with_rea
     let paybill = items.iter().find(|m| m["type"] == "mpesa_paybill").expect("paybill");
     assert_eq!(paybill["account_number"], "PRO38", "{pm}");
 }
+
+/// Every id-bearing route of the router's own list (`CUSTOMER_ROUTES`; a new one fails here until
+/// it is given an id to try): another subscriber's id and the same id from another tenant's
+/// subscriber are 404 with the error shape, and nothing of the owner's changes.
+#[tokio::test]
+async fn every_id_route_refuses_another_subscribers_and_another_tenants_ids() {
+    let e = env("e2e-p51").await;
+    let other = env("e2e-p52").await;
+    let own_plan = e.plan("home", 1000).await["id"].as_str().expect("plan").to_owned();
+    other.plan("home", 1000).await;
+    e.subscriber("home", "IDA51", "0711005101").await;
+    let b = e.subscriber("home", "IDB51", "0711005102").await;
+    other.subscriber("home", "IDC52", "0711005201").await;
+    let b_id = b["id"].as_str().expect("id").to_owned();
+    paid(&e, "IDB51", "0711005102", "IDB51PAY01", "1000.00").await;
+    let tb = token(&sign_in(&e, "0711005102").await);
+    let ta = token(&sign_in(&e, "0711005101").await);
+    let tc = token(&sign_in(&other, "0711005201").await);
+
+    // B's records
+    let (_, pays) = call(&e, "GET", "payments", Some(&tb), None).await;
+    let payment = pays["items"][0]["id"].as_str().expect("payment").to_owned();
+    let (_, inv) = call(&e, "GET", "invoices", Some(&tb), None).await;
+    let invoice = inv["items"][0]["id"].as_str().expect("invoice").to_owned();
+    let (s, top) = call(&e, "POST", "topups", Some(&tb), Some(json!({"amount_kes": 10}))).await;
+    assert_eq!(s, 202, "{top}");
+    let topup = top["id"].as_str().expect("topup").to_owned();
+    let (s, _) = call(&e, "POST", "devices", Some(&tb), Some(json!({"mac": "02:00:00:00:51:02"}))).await;
+    assert_eq!(s, 201);
+    let (s, tk) = call(&e, "POST", "tickets", Some(&tb), Some(json!({"subject": "B's", "message": "private"}))).await;
+    assert_eq!(s, 201);
+    let ticket = tk["id"].as_str().expect("ticket").to_owned();
+    // plans are a catalogue: what must not be seen is a plan of the other tenant
+    let other_plan = other.get("/plans").await[0]["id"].as_str().expect("plan").to_owned();
+
+    let id_for = |route: &str, same_tenant: bool| -> Option<String> {
+        let first = route.split('/').next().unwrap_or("");
+        match first {
+            "payments" => Some(payment.clone()),
+            "invoices" => Some(invoice.clone()),
+            "topups" => Some(topup.clone()),
+            "devices" => Some("02:00:00:00:51:02".to_owned()),
+            "tickets" => Some(ticket.clone()),
+            "plans" if same_tenant => Some(other_plan.clone()),
+            "plans" => Some(own_plan.clone()),
+            _ => None,
+        }
+    };
+    let body_for = |method: &str, route: &str| match (method, route) {
+        ("POST", "tickets/{id}/messages") => Some(json!({"message": "let me in"})),
+        _ => None,
+    };
+    let before = owner_state(&e, &tb, &ticket, &b_id).await;
+    let mut tried = 0;
+    for (method, route) in konnekted_core::api::CUSTOMER_ROUTES.iter().filter(|(_, r)| r.contains("{id}")) {
+        for (who, env, tok) in [("another subscriber", &e, &ta), ("another tenant's subscriber", &other, &tc)] {
+            let id = id_for(route, std::ptr::eq(env, &e))
+                .unwrap_or_else(|| panic!("{method} {route}: give this new id route an id to try"));
+            let path = route.replace("{id}", &id);
+            let (s, v) = call(env, method, &path, Some(tok), body_for(method, route)).await;
+            assert_eq!(s, 404, "{who}: {method} {path}: {v}");
+            assert_eq!(v["error"]["code"], "not_found", "{who}: {method} {path}: {v}");
+        }
+        tried += 1;
+    }
+    assert!(tried >= 8, "{tried} id routes");
+    assert_eq!(owner_state(&e, &tb, &ticket, &b_id).await, before, "nothing of B's changed");
+    // and B still reaches every one of them
+    for path in [
+        format!("payments/{payment}/receipt"),
+        format!("invoices/{invoice}"),
+        format!("topups/{topup}"),
+        format!("tickets/{ticket}"),
+    ] {
+        let (s, _) = call(&e, "GET", &path, Some(&tb), None).await;
+        assert_eq!(s, 200, "B: {path}");
+    }
+}
+
+/// What another subscriber's attempts must leave alone: B's devices, B's ticket, the change feed
+/// and B's balance.
+async fn owner_state(e: &Env, tb: &str, ticket: &str, b_id: &str) -> (Value, Value, Option<usize>, Value) {
+    let (_, d) = call(e, "GET", "devices", Some(tb), None).await;
+    let (_, t) = call(e, "GET", &format!("tickets/{ticket}"), Some(tb), None).await;
+    let feed = e.get("/feed?after=0").await.as_array().map(Vec::len);
+    (d["items"].clone(), t["messages"].clone(), feed, e.subscriber_state(b_id).await["balance_cents"].clone())
+}
