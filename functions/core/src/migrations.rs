@@ -37,6 +37,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0018_ticket_replies", sql: include_str!("../migrations/tenant/0018_ticket_replies.sql") },
     Migration { name: "0019_summaries", sql: include_str!("../migrations/tenant/0019_summaries.sql") },
     Migration { name: "0020_pause_history", sql: include_str!("../migrations/tenant/0020_pause_history.sql") },
+    Migration { name: "0021_backtest_months", sql: include_str!("../migrations/tenant/0021_backtest_months.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no
