@@ -23,16 +23,39 @@ struct Opts {
     subscribers: usize,
     /// Every callback of a tenant goes to its first subscriber (the contention shape).
     hot: bool,
+    /// The plan costs one callback's KES 50: every callback buys a period.
+    renewing: bool,
+    /// The dashboard summaries are left unbuilt (their statements in the crediting batch write nothing).
+    without_summaries: bool,
 }
 
 fn opts(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts { n: 6000, tenants: 4, concurrency: 32, dup_share: 0.3, subscribers: 200, hot: false };
+    let mut o = Opts {
+        n: 6000,
+        tenants: 4,
+        concurrency: 32,
+        dup_share: 0.3,
+        subscribers: 200,
+        hot: false,
+        renewing: false,
+        without_summaries: false,
+    };
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
             "--same-subscriber" => {
                 o.hot = true;
+                i += 1;
+                continue;
+            }
+            "--renewing" => {
+                o.renewing = true;
+                i += 1;
+                continue;
+            }
+            "--without-summaries" => {
+                o.without_summaries = true;
                 i += 1;
                 continue;
             }
@@ -195,7 +218,8 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
         let admin_url = format!("{base}/api/t/{realm}");
         http.post(format!("{admin_url}/plans"))
             .bearer_auth(&admin)
-            .json(&json!({"code":"home","name":"Home","price_cents":100_000,"period_seconds":2_592_000,"down_kbps":10_000,"up_kbps":2_000}))
+            .json(&json!({"code":"home","name":"Home","price_cents": if o.renewing { 5_000 } else { 100_000 },
+                          "period_seconds":2_592_000,"down_kbps":10_000,"up_kbps":2_000}))
             .send()
             .await?
             .error_for_status()?;
@@ -234,6 +258,15 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    // The dashboard's summaries, built as the scheduled pass builds them (then every crediting
+    // batch keeps them), unless the run is the one without them.
+    if !o.without_summaries {
+        let grace = konnekted_core::store::tenants::TenantSettings::default().grace_seconds;
+        for t in 0..o.tenants {
+            let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("bench{t}.sqlite"))).await?;
+            konnekted_core::store::summaries::ensure_built(&db, grace, chrono::Utc::now()).await?;
+        }
+    }
     eprintln!("setup took {:.1}s", setup.elapsed().as_secs_f64());
     let mut order: Vec<usize> = (0..uniques.len()).collect();
     let dups = o.n.saturating_sub(uniques.len());
@@ -265,10 +298,21 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     child.kill().await.ok();
     // Correctness: exactly one payment per unique callback (read straight from the tenant files).
     let mut payments = 0usize;
+    let (mut periods, mut summary_rows) = (0i64, 0i64);
     for t in 0..o.tenants {
         let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("bench{t}.sqlite"))).await?;
         let rows = db.query(&stmt!("SELECT COUNT(*) AS n FROM payments")).await?;
         payments += rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0) as usize;
+        let rows = db
+            .query(&stmt!(
+                "SELECT (SELECT COUNT(*) FROM subscriptions) AS p, \
+                 (SELECT COUNT(*) FROM mrr_moves) + (SELECT COUNT(*) FROM renewal_outcomes) AS s"
+            ))
+            .await?;
+        if let Some(r) = rows.first() {
+            periods += r.int("p")?;
+            summary_rows += r.int("s")?;
+        }
     }
 
     // Raw SQLite baseline: the same rows, one transaction per unique callback, one connection.
@@ -313,6 +357,11 @@ pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
     );
     println!("  requests        {} ({} unique, {} duplicates), errors {}", lat.len(), uniques.len(), dups, errors);
     println!("  payments stored {} (expected {})", payments, uniques.len());
+    println!(
+        "  paid periods    {periods} ({}), dashboard summary rows {summary_rows} ({})",
+        if o.renewing { "every callback buys one" } else { "KES 50 buys none of the KES 1,000 plan" },
+        if o.without_summaries { "left unbuilt" } else { "built before, kept by each batch" }
+    );
     println!("  throughput      {:.0} callbacks/s", host_rate);
     println!(
         "  latency         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -1029,6 +1078,16 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
         .send()
         .await?;
     let session = cookie_of(&r, "kc_session").context("signed in")?;
+
+    // The first view builds the dashboard's summaries from the rows written straight into the
+    // file above (a real tenant's are built by the scheduled pass); timed on its own.
+    let first = Instant::now();
+    let r = http.get(format!("{base}/c/{realm}/dashboard")).header("cookie", &session).send().await?;
+    if r.status() != 200 {
+        bail!("first dashboard view: {}", r.status());
+    }
+    let _ = r.bytes().await?;
+    eprintln!("first dashboard view (builds the summaries): {:.0} ms", first.elapsed().as_secs_f64() * 1e3);
 
     println!(
         "operator console through the native host ({subscribers} subscribers, {periods} paid periods over 24 months, {concurrency} concurrent, signed in as the owner)"

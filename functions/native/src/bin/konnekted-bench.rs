@@ -37,6 +37,14 @@ enum Command {
         /// Every callback for one subscriber (the contention shape).
         #[arg(long)]
         same_subscriber: bool,
+        /// The plan costs what one callback pays (KES 50), so every callback buys a paid
+        /// period (and, with the summaries built, writes the dashboard's summaries too).
+        #[arg(long)]
+        renewing: bool,
+        /// Leave the tenants' dashboard summaries unbuilt: the crediting batch's summary
+        /// statements then find no built summaries and write nothing (the cost without them).
+        #[arg(long)]
+        without_summaries: bool,
     },
     /// Customer API reads (`GET subscription`, `GET usage`, `GET wallet/entries`) with many
     /// subscribers and a year of payments each.
@@ -100,7 +108,16 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Callbacks { n, tenants, concurrency, dup, subscribers, same_subscriber } => {
+        Command::Callbacks {
+            n,
+            tenants,
+            concurrency,
+            dup,
+            subscribers,
+            same_subscriber,
+            renewing,
+            without_summaries,
+        } => {
             // The bench reads its own option list; hand it exactly what clap accepted.
             let mut args = Vec::new();
             let mut push = |name: &str, v: Option<String>| {
@@ -115,6 +132,12 @@ async fn main() -> anyhow::Result<()> {
             push("--subscribers", subscribers.map(|v| v.to_string()));
             if same_subscriber {
                 args.push("--same-subscriber".to_owned());
+            }
+            if renewing {
+                args.push("--renewing".to_owned());
+            }
+            if without_summaries {
+                args.push("--without-summaries".to_owned());
             }
             bench::callbacks(&args).await
         }
