@@ -13,7 +13,7 @@ echo "e2e suite against the Worker at $KONNEKTED_BASE_URL"
 # --workspace keeps the feature set of the native run above, so nothing is rebuilt. Every realm of
 # these suites needs its database in the three manifests (tests/tests/manifests.rs checks it).
 cargo test --workspace --test billing --test money --test sync --test vouchers \
-    --test cards --test cards_sim --test sms --test customer --no-fail-fast
+    --test cards --test cards_sim --test sms --test customer --test dashboard --no-fail-fast
 scripts/edge-dev.sh stop "$port"
 trap - EXIT
 unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN
