@@ -96,6 +96,8 @@ const PAGES: &[(&str, &[&str])] = &[
     ("/plans", &["owner", "staff", "readonly"]),
     ("/tickets", &["owner", "staff", "readonly"]),
     ("/vouchers", &["owner", "staff", "agent", "readonly"]),
+    ("/sms", &["owner", "staff", "readonly"]),
+    ("/sms/broadcast", &["owner", "staff"]),
     ("/callbacks", &["owner", "staff", "readonly"]),
     ("/routers", &["owner", "staff", "readonly"]),
     ("/online", &["owner", "staff", "readonly"]),

@@ -1,10 +1,12 @@
 //! SMS end to end through the Africa's Talking simulator (`providers-sim`): receipts for every
 //! channel written with the credit and sent by the scheduled pass, exactly once however often the
 //! payment is delivered; delivery reports and costs stored; a host that stops between the commit
-//! and the send loses nothing. Realms e2e-m01, e2e-m02.
+//! and the send loses nothing; the console's SMS page (outbox, resend, costs, broadcasts). Realms
+//! e2e-m01 to e2e-m04.
 
 use std::time::Duration;
 
+use konnekted_e2e::browser::{Browser, input_value};
 use konnekted_e2e::{TempDir, env, random_token};
 use providers_sim::{ProvidersSim, SmsAccount, StripeAccount};
 use serde_json::{Value, json};
@@ -234,4 +236,188 @@ async fn sms_reminders_reach_the_simulator_at_their_eat_times_once_each_in_swahi
         .collect();
     assert!(sent.iter().any(|t| t.ends_with("T06:01:00Z")), "{sent:?}");
     assert_eq!(e.subscriber_state(&id).await["status"], "expired");
+}
+
+/// Signs `login` in to the console of `e`'s tenant in a fresh no-JavaScript browser, in English.
+async fn console_as(e: &konnekted_e2e::Env, login: &str) -> Browser {
+    let mut b = Browser::new();
+    let url = e.url(&format!("/c/{}/login?lang=en", e.realm));
+    let got = b.get(&url).await;
+    assert_eq!(got.status, 200);
+    let csrf = input_value(&got.body, "csrf").expect("csrf");
+    let got = b.post(&url, &[("csrf", &csrf), ("login", login), ("password", "pass-for-tests")]).await;
+    assert_eq!(got.status, 303, "sign-in of {login}");
+    b
+}
+
+async fn post_form(b: &mut Browser, url: &str, pairs: &[(&str, String)]) -> konnekted_e2e::browser::Got {
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, x)| (*k, x.as_str())).collect();
+    b.post(url, &refs).await
+}
+
+#[tokio::test]
+async fn sms_console_page_lists_filters_resends_and_broadcasts_with_a_check_first() {
+    let e = env("e2e-m04").await;
+    let c = |path: &str| e.url(&format!("/c/{}{path}", e.realm));
+    let sim = ProvidersSim::spawn(Default::default()).await.expect("sim");
+    // no callback URL: the delivery reports below are posted by the test, as the provider would
+    sim.sms_account(SmsAccount { username: "isp-m04".into(), api_key: AT_KEY.into(), ..Default::default() });
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"sms": {"environment": sim.base_url(), "username": "isp-m04", "api_key": AT_KEY}}))
+        .send()
+        .await
+        .expect("settings");
+    assert!(r.status().is_success());
+    for role in ["owner", "staff", "agent", "readonly"] {
+        let (s, v) = e
+            .post(
+                "/users",
+                json!({"login": format!("{role}@m04"), "name": role, "role": role, "password": "pass-for-tests"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    e.plan("home", 1000).await;
+    e.plan("fast", 2000).await;
+    let mut ids = Vec::new();
+    for (account, phone, plan) in
+        [("M401", "0711000701", "home"), ("M402", "0711000702", "home"), ("M403", "0711000703", "fast")]
+    {
+        let s = e.subscriber(plan, account, phone).await;
+        let id = s["id"].as_str().unwrap().to_owned();
+        let (code, v) =
+            e.post(&format!("/subscribers/{id}/adjust"), json!({"amount_cents": 200000, "memo": "cash"})).await;
+        assert!(code < 300, "{v}");
+        ids.push(id);
+    }
+    // three receipts sent; the provider then reports the first failed, the others delivered
+    e.fire_scheduled().await;
+    assert_eq!(sim.wait_sms(3, Duration::from_secs(10)).await.len(), 3);
+    let sent = e.get("/sms-outbox?status=sent").await;
+    let sent = sent.as_array().expect("list");
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    let of = |to: &str| sent.iter().find(|m| m["to"] == to).cloned().expect("message");
+    let failed = of("254711000701");
+    for (m, report) in [
+        (&failed, "status=Failed&failureReason=DeliveryFailure"),
+        (&of("254711000702"), "status=Success"),
+        (&of("254711000703"), "status=Success"),
+    ] {
+        let body = format!(
+            "id={}&{report}&phoneNumber=%2B{}",
+            m["provider_message_id"].as_str().unwrap(),
+            m["to"].as_str().unwrap()
+        );
+        let (code, _) = e.callback("sms/delivery", body).await;
+        assert_eq!(code, 200);
+    }
+
+    // who may open what: agents not at all, read-only sees but sends nothing
+    let mut agent = console_as(&e, "agent@m04").await;
+    assert_eq!(agent.get(&c("/sms")).await.status, 403);
+    assert!(!agent.get(&c("/vouchers")).await.body.contains("/sms\""), "no SMS tab for an agent");
+    let mut ro = console_as(&e, "readonly@m04").await;
+    let page = ro.get(&c("/sms")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.len() <= konnekted_core::web::CONSOLE_BUDGET, "{} bytes", page.body.len());
+    assert!(page.body.contains("DeliveryFailure") && page.body.contains("Delivered"), "outbox with reasons");
+    assert!(!page.body.contains("/sms/broadcast") && !page.body.contains("/resend"), "read-only: nothing to send");
+    let ro_csrf = input_value(&page.body, "csrf").expect("csrf (sign-out form)");
+    let failed_id = failed["id"].as_str().unwrap();
+    let got = ro.post(&c(&format!("/sms/{failed_id}/resend")), &[("csrf", &ro_csrf)]).await;
+    assert_eq!(got.status, 403, "read-only may not resend");
+    assert_eq!(ro.get(&c("/sms/broadcast")).await.status, 403);
+
+    // staff: filter by status and by phone (any way it is written)
+    let mut staff = console_as(&e, "staff@m04").await;
+    let page = staff.get(&c("/sms?status=failed")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("254711000701") && !page.body.contains("254711000702"), "only the failed one");
+    assert!(page.body.contains(&format!("/sms/{failed_id}/resend")), "a resend for it");
+    let page = staff.get(&c("/sms?phone=0711+000+702")).await;
+    assert!(page.body.contains("254711000702") && !page.body.contains("254711000701"), "only that phone");
+    assert_eq!(staff.get(&c("/sms?phone=hello")).await.status, 422, "not a phone: said on the page");
+    // costs per EAT day and month, from what the provider charged (3 x KES 0.80)
+    let today = (chrono::Utc::now() + chrono::Duration::hours(3)).format("%Y-%m-%d").to_string();
+    assert!(page.body.contains(&today) && page.body.contains("KES 2.40"), "today's costs");
+
+    // resend: refused without the CSRF token, queued once, the old one kept with its reason
+    let csrf = input_value(&page.body, "csrf").expect("csrf");
+    assert_eq!(staff.post(&c(&format!("/sms/{failed_id}/resend")), &[]).await.status, 403);
+    let got = staff.post(&c(&format!("/sms/{failed_id}/resend")), &[("csrf", &csrf)]).await;
+    assert_eq!((got.status, got.location.ends_with("/sms?done=resent")), (303, true), "{}", got.location);
+    let got = staff.post(&c(&format!("/sms/{failed_id}/resend")), &[("csrf", &csrf)]).await;
+    assert!(got.location.contains("error="), "a second resend is refused: {}", got.location);
+    let queued = e.get("/sms-outbox?status=queued").await;
+    assert_eq!(queued.as_array().unwrap().len(), 1, "{queued}");
+    assert_eq!(queued[0]["body"], failed["body"]);
+    e.fire_scheduled().await;
+    let inbox = sim.wait_sms(4, Duration::from_secs(10)).await;
+    assert_eq!(inbox.len(), 4);
+    let first = inbox[..3].iter().find(|m| m.to == "+254711000701").expect("the first receipt");
+    assert_eq!((inbox[3].to.as_str(), inbox[3].message.as_str()), ("+254711000701", first.message.as_str()));
+
+    // a broadcast to the "home" plan: checked first (M403 is on another plan, M402 opted out)
+    let (s, _) = e.post("/sms/optouts", json!({"phone": "0711000702"})).await;
+    assert!(s < 300);
+    let form = staff.get(&c("/sms/broadcast")).await;
+    assert_eq!(form.status, 200);
+    let csrf = input_value(&form.body, "csrf").expect("csrf");
+    let fields = |step: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("step", step.to_owned()),
+            ("audience", "plan".to_owned()),
+            ("plan", "home".to_owned()),
+            ("days", "3".to_owned()),
+            ("message_en", "Double speed this weekend!".to_owned()),
+            ("message_sw", "Kasi mara mbili wikendi hii!".to_owned()),
+        ]
+    };
+    let to = c("/sms/broadcast");
+    // a missing Swahili text: said on the form, the English kept
+    let mut bad = fields("check");
+    bad.retain(|(k, _)| *k != "message_sw");
+    let got = post_form(&mut staff, &to, &bad).await;
+    assert_eq!(got.status, 422);
+    assert!(got.body.contains("href=\"#b_sw\"") && got.body.contains("Double speed this weekend!"));
+    let check = post_form(&mut staff, &to, &fields("check")).await;
+    assert_eq!(check.status, 200);
+    let between = |html: &str, id: &str| {
+        let i = html.find(&format!("id=\"{id}\"")).expect(id);
+        let rest = &html[i..];
+        let start = rest.find('>').unwrap() + 1;
+        rest[start..start + rest[start..].find('<').unwrap()].trim().to_owned()
+    };
+    assert_eq!(between(&check.body, "b_recipients"), "1", "M401 only");
+    assert_eq!(between(&check.body, "b_segments"), "1");
+    assert_eq!(between(&check.body, "b_cost"), "KES 0.80", "one segment at what this tenant pays");
+    assert!(check.body.contains("To stop offers reply STOP."), "the opt-out line is shown");
+    let key = input_value(&check.body, "key").expect("the check page's key");
+    let mut send = fields("send");
+    send.push(("key", key));
+    let got = post_form(&mut staff, &to, &send).await;
+    assert_eq!((got.status, got.location.ends_with("/sms?done=broadcast")), (303, true), "{}", got.location);
+    assert_eq!(post_form(&mut staff, &to, &send).await.status, 303, "sent twice (back button)...");
+    let promo: Vec<Value> = e
+        .get("/sms-outbox?limit=50")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "promotional")
+        .cloned()
+        .collect();
+    assert_eq!(promo.len(), 1, "...queued once, to M401 only: {promo:?}");
+    assert_eq!(promo[0]["to"], "254711000701");
+    assert_eq!(promo[0]["status"], "queued");
+    // the audit log says who sent what
+    let mut owner = console_as(&e, "owner@m04").await;
+    let audit = owner.get(&c("/audit")).await.body;
+    assert!(audit.contains("sms.broadcast") && audit.contains("sms.resend") && audit.contains("staff@m04"), "audit");
+    let page = owner.get(&c("/sms")).await;
+    assert!(page.body.contains("/sms/broadcast"), "owners broadcast too");
 }

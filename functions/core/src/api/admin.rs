@@ -51,7 +51,8 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
             Action::ViewVouchers
         }
         Route::Reversals => Action::ViewBilling,
-        Route::SmsOutbox | Route::SmsCosts | Route::SmsOptouts if read => Action::ViewBilling,
+        Route::SmsOutbox | Route::SmsCosts | Route::SmsOptouts if read => Action::ViewSms,
+        Route::SmsBroadcast => Action::SendSms,
         Route::SmsOptouts => Action::EditSubscribers,
         Route::VoucherBatches | Route::VoucherCodes => Action::SellVouchers,
         Route::StaffUsers => Action::ManageUsers,

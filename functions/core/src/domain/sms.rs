@@ -202,6 +202,56 @@ pub fn promotional(lang: Lang, text: &str) -> String {
     format!("{} {}", text.trim(), lang.t("sms.opt_out"))
 }
 
+/// How a message is encoded on the air: GSM 03.38 7-bit when every character is in its alphabet
+/// (the extension table's `^{}\[~]|€` take two septets), UCS-2 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Gsm7,
+    Ucs2,
+}
+
+/// The GSM 03.38 basic alphabet (one septet each).
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// The GSM 03.38 extension table (an escape and the character: two septets each).
+const GSM_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// A message's encoding and how many segments (billed SMS) it goes out as: one segment holds 160
+/// GSM septets or 70 UCS-2 units; a longer message is split into parts of 153 or 67 (the rest is
+/// the concatenation header), and a two-unit character (a GSM escape, a UCS-2 surrogate pair) is
+/// never split across two parts.
+pub fn segments(text: &str) -> (Encoding, usize) {
+    let gsm = text.chars().all(|c| GSM_BASIC.contains(c) || GSM_EXTENDED.contains(c));
+    let (encoding, units): (Encoding, Vec<usize>) = if gsm {
+        (Encoding::Gsm7, text.chars().map(|c| if GSM_EXTENDED.contains(c) { 2 } else { 1 }).collect())
+    } else {
+        (Encoding::Ucs2, text.chars().map(char::len_utf16).collect())
+    };
+    let (single, part) = match encoding {
+        Encoding::Gsm7 => (160, 153),
+        Encoding::Ucs2 => (70, 67),
+    };
+    let total: usize = units.iter().sum();
+    if total == 0 {
+        return (encoding, 1);
+    }
+    if total <= single {
+        return (encoding, 1);
+    }
+    let (mut parts, mut used) = (1, 0);
+    for u in units {
+        if used + u > part {
+            parts += 1;
+            used = 0;
+        }
+        used += u;
+    }
+    (encoding, parts)
+}
+
+/// What a segment is assumed to cost when the tenant has sent nothing to measure it by: KES 0.80,
+/// Africa's Talking's Kenyan per-message price as its answers state it (`KES 0.8000`).
+pub const ASSUMED_SEGMENT_COST_E4: i64 = 8000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +340,29 @@ mod tests {
         assert!(r.contains("ACC1") && r.contains("1,500"), "{r}");
         assert!(promotional(Lang::En, "Offer ").ends_with(Lang::En.t("sms.opt_out")));
         assert_eq!(kes(123_456_700), "1,234,567");
+    }
+
+    #[test]
+    fn segments_count_gsm_and_ucs2_parts_without_splitting_a_two_unit_character() {
+        assert_eq!(segments(""), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&"a".repeat(160)), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&"a".repeat(161)), (Encoding::Gsm7, 2));
+        assert_eq!(segments(&"a".repeat(306)), (Encoding::Gsm7, 2));
+        assert_eq!(segments(&"a".repeat(307)), (Encoding::Gsm7, 3));
+        // the extension table's characters take two septets: 80 euro signs fill one segment
+        assert_eq!(segments(&"€".repeat(80)), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&"€".repeat(81)), (Encoding::Gsm7, 2));
+        // 152 septets then an escape pair: the pair goes whole into the second part
+        assert_eq!(segments(&format!("{}{}", "a".repeat(152), "{")), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&format!("{}{}{}", "a".repeat(152), "{", "a".repeat(10))), (Encoding::Gsm7, 2));
+        // one character outside GSM (a curly apostrophe, an emoji) makes the whole message UCS-2
+        assert_eq!(segments(&format!("{}’", "a".repeat(69))), (Encoding::Ucs2, 1));
+        assert_eq!(segments(&format!("{}’", "a".repeat(70))), (Encoding::Ucs2, 2));
+        assert_eq!(segments(&"😀".repeat(35)), (Encoding::Ucs2, 1), "a surrogate pair is two units");
+        assert_eq!(segments(&"😀".repeat(36)), (Encoding::Ucs2, 2));
+        // the shipped opt-out line is plain GSM in both languages
+        for l in [Lang::En, Lang::Sw] {
+            assert_eq!(segments(&promotional(l, "Ofa")).0, Encoding::Gsm7);
+        }
     }
 }

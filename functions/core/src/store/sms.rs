@@ -405,17 +405,143 @@ pub async fn paid_sales_without_code_sms(
     rows.iter().map(|r| Ok((r.text("checkout_request_id")?, r.text("msisdn")?, r.text("name")?))).collect()
 }
 
-/// Ids of subscribers with a phone in one of `statuses` (for broadcasts).
-pub async fn subscriber_ids_with_phone(db: &impl Db, statuses: &[&str]) -> Result<Vec<String>, StoreError> {
-    let list = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
+/// One page of the outbox, newest first, optionally only to `to` and/or in `status`; the bool
+/// says whether another page follows.
+pub async fn page(
+    db: &impl Db,
+    to: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Sms>, bool), StoreError> {
     let rows = db
         .query(&stmt!(
-            "SELECT id FROM subscribers WHERE phone IS NOT NULL AND phone != '' \
-             AND status IN (SELECT value FROM json_each(?1)) ORDER BY id",
-            list
+            format!(
+                "SELECT {READ} FROM sms_outbox WHERE (?1 IS NULL OR to_msisdn = ?1) AND (?2 IS NULL OR status = ?2) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+            ),
+            to,
+            status,
+            limit + 1,
+            offset
         ))
         .await?;
-    rows.iter().map(|r| r.text("id")).collect()
+    let mut list = rows.iter().map(|r| from_row(&r)).collect::<Result<Vec<_>, _>>()?;
+    let more = list.len() as i64 > limit;
+    list.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((list, more))
+}
+
+pub async fn get(db: &impl Db, id: &str) -> Result<Option<Sms>, StoreError> {
+    let rows = db.query(&stmt!(format!("SELECT {READ} FROM sms_outbox WHERE id = ?1"), id)).await?;
+    rows.iter().next().map(|r| from_row(&r)).transpose()
+}
+
+/// Queues a failed transactional message again as a new message (`new_id`), at most once per
+/// failed message (`resend:<id>`); the failed one stays as it was, with its reason. Changes no
+/// row when `id` is not a failed transactional message or was resent already.
+pub fn resend(new_id: &str, id: &str, at: &str) -> Statement {
+    stmt!(
+        "INSERT OR IGNORE INTO sms_outbox (id, to_msisdn, body, kind, language, status, created_at, subscriber_id, \
+         dedupe_key) SELECT ?1, to_msisdn, body, kind, language, 'queued', ?3, subscriber_id, 'resend:' || id \
+         FROM sms_outbox WHERE id = ?2 AND status = 'failed' AND kind = 'transactional'",
+        new_id,
+        id,
+        at
+    )
+}
+
+/// Whether a message was resent already (and as which message).
+pub async fn resent_as(db: &impl Db, id: &str) -> Result<Option<String>, StoreError> {
+    let rows = db.query(&stmt!("SELECT id FROM sms_outbox WHERE dedupe_key = 'resend:' || ?1", id)).await?;
+    rows.iter().next().map(|r| r.text("id")).transpose()
+}
+
+/// Messages sent in one period (an East Africa Time day `YYYY-MM-DD` or month `YYYY-MM`), what
+/// became of them and what the provider charged for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeriodCost {
+    pub period: String,
+    pub sent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Ten-thousandths of a shilling.
+    pub cost_e4: i64,
+}
+
+/// Per EAT day (`month = false`) or month, newest first, of messages sent since `since`.
+pub async fn costs_eat(db: &impl Db, since: &str, month: bool) -> Result<Vec<PeriodCost>, StoreError> {
+    let len = if month { 7 } else { 10 };
+    let rows = db
+        .query(&stmt!(
+            "SELECT substr(datetime(sent_at, '+3 hours'), 1, ?2) AS period, COUNT(*) AS n, \
+                    SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
+                    SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed, \
+                    COALESCE(SUM(cost_e4), 0) AS cost \
+             FROM sms_outbox WHERE sent_at IS NOT NULL AND sent_at >= ?1 GROUP BY period ORDER BY period DESC",
+            since,
+            len
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PeriodCost {
+                period: r.text("period")?,
+                sent: r.int("n")?,
+                delivered: r.int("delivered")?,
+                failed: r.int("failed")?,
+                cost_e4: r.int("cost")?,
+            })
+        })
+        .collect()
+}
+
+/// Bodies and charges of the latest `limit` messages the provider charged for (to price a
+/// broadcast by what this tenant actually pays).
+pub async fn recent_charges(db: &impl Db, limit: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT body, cost_e4 FROM sms_outbox WHERE cost_e4 IS NOT NULL AND cost_e4 > 0 \
+             ORDER BY sent_at DESC LIMIT ?1",
+            limit
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("body")?, r.int("cost_e4")?))).collect()
+}
+
+/// Who a broadcast goes to: subscribers in one of `statuses`, optionally only on one plan and/or
+/// only those whose paid time ends within `[now, expires_by]`.
+pub struct Audience<'a> {
+    pub statuses: &'a [&'a str],
+    pub plan_id: Option<&'a str>,
+    pub expires_by: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// The subscribers of `a` a promotional message can reach (a phone, not opted out), each with the
+/// language their message is written in: (id, `en`/`sw`).
+pub async fn audience(
+    db: &impl Db,
+    a: &Audience<'_>,
+    default_language: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let list = serde_json::to_string(a.statuses).unwrap_or_else(|_| "[]".into());
+    let rows = db
+        .query(&stmt!(
+            "SELECT s.id, CASE COALESCE(s.language, ?5) WHEN 'en' THEN 'en' ELSE 'sw' END AS lang FROM subscribers s \
+             WHERE s.phone IS NOT NULL AND s.phone != '' AND s.status IN (SELECT value FROM json_each(?1)) \
+               AND (?2 IS NULL OR s.plan_id = ?2) \
+               AND (?3 IS NULL OR (s.expires_at IS NOT NULL AND s.expires_at >= ?4 AND s.expires_at <= ?3)) \
+               AND NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.msisdn = s.phone) \
+             ORDER BY s.id",
+            list,
+            a.plan_id,
+            a.expires_by,
+            a.now,
+            default_language
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("id")?, r.text("lang")?))).collect()
 }
 
 /// A tenant's Africa's Talking account (provider key `africastalking` in `provider_keys`).

@@ -375,7 +375,7 @@ pub fn code_sms_statement(settings: &TenantSettings, m: &CodeSms<'_>, code: &str
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastInput {
     pub message_en: String,
@@ -383,13 +383,143 @@ pub struct BroadcastInput {
     /// `all`, `active` or `expired` (default `active`).
     #[serde(default)]
     pub to: Option<String>,
+    /// Only subscribers on this plan (its code or id).
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// Only subscribers whose paid time ends within this many days (1 to 60).
+    #[serde(default)]
+    pub expiring_days: Option<i64>,
+    /// The broadcast's own key (the console's check page): sent twice under one key, it is queued
+    /// once. Not part of the API's body: there each call is a new broadcast.
+    #[serde(skip)]
+    pub batch: Option<String>,
 }
+
+/// The longest broadcast text, per language, before the opt-out line is added.
+pub const BROADCAST_MAX_CHARS: usize = 300;
 
 #[derive(Debug, Serialize)]
 pub struct Broadcast {
     pub queued: usize,
     /// When they go: now, or 08:00 EAT when sent outside promotional hours.
     pub not_before: String,
+}
+
+/// What a broadcast would do, shown before it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BroadcastPreview {
+    /// Subscribers it reaches (with a phone, not opted out), and how many of them read Swahili.
+    pub recipients: usize,
+    pub recipients_sw: usize,
+    /// The texts as sent, opt-out line included, and the segments each goes out as.
+    pub body_en: String,
+    pub body_sw: String,
+    pub segments_en: usize,
+    pub segments_sw: usize,
+    /// Segments over all recipients.
+    pub segments: usize,
+    /// What one segment costs: the tenant's average over its latest charged messages, or
+    /// [`rules::ASSUMED_SEGMENT_COST_E4`] when it has none (`cost_measured = false`).
+    pub segment_cost_e4: i64,
+    pub cost_measured: bool,
+    pub estimated_cost_e4: i64,
+    /// When the messages may first go (now inside 08:00-18:00 EAT, else the next 08:00 EAT).
+    pub not_before: String,
+}
+
+struct Resolved {
+    en: String,
+    sw: String,
+    statuses: &'static [&'static str],
+    plan_id: Option<String>,
+    expires_by: Option<String>,
+}
+
+async fn resolve(db: &impl Db, input: &BroadcastInput, now: DateTime<Utc>) -> Result<Resolved, UseCaseError> {
+    let (en, sw) = (input.message_en.trim(), input.message_sw.trim());
+    if en.is_empty() || sw.is_empty() {
+        return Err(UseCaseError::Invalid("message_en and message_sw are both needed".into()));
+    }
+    if en.chars().count() > BROADCAST_MAX_CHARS || sw.chars().count() > BROADCAST_MAX_CHARS {
+        return Err(UseCaseError::Invalid(format!("a message may be at most {BROADCAST_MAX_CHARS} characters")));
+    }
+    let statuses: &'static [&'static str] = match input.to.as_deref().unwrap_or("active") {
+        "all" => &["active", "expired", "pending", "suspended"],
+        "active" => &["active"],
+        "expired" => &["expired"],
+        other => return Err(UseCaseError::Invalid(format!("to must be all, active or expired, not {other:?}"))),
+    };
+    let plan_id = match input.plan.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => {
+            let all = crate::store::plans::list(db).await?;
+            Some(all.into_iter().find(|x| x.code == p || x.id == p).ok_or(UseCaseError::NotFound("plan"))?.id)
+        }
+    };
+    let expires_by = match input.expiring_days {
+        None => None,
+        Some(d) if (1..=60).contains(&d) => Some(fmt_ts(now + Duration::days(d))),
+        Some(_) => return Err(UseCaseError::Invalid("expiring_days must be 1 to 60".into())),
+    };
+    Ok(Resolved {
+        en: rules::promotional(Lang::En, en),
+        sw: rules::promotional(Lang::Sw, sw),
+        statuses,
+        plan_id,
+        expires_by,
+    })
+}
+
+async fn recipients(
+    db: &impl Db,
+    settings: &TenantSettings,
+    r: &Resolved,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let at = fmt_ts(now);
+    let a = store::Audience {
+        statuses: r.statuses,
+        plan_id: r.plan_id.as_deref(),
+        expires_by: r.expires_by.as_deref(),
+        now: &at,
+    };
+    store::audience(db, &a, lang_tag(settings)).await
+}
+
+/// What sending `input` now would do: recipients, segments, estimated cost, when it goes.
+pub async fn preview(
+    db: &impl Db,
+    settings: &TenantSettings,
+    input: &BroadcastInput,
+    now: DateTime<Utc>,
+) -> Result<BroadcastPreview, UseCaseError> {
+    let r = resolve(db, input, now).await?;
+    let who = recipients(db, settings, &r, now).await?;
+    let recipients_sw = who.iter().filter(|(_, l)| l == "sw").count();
+    let recipients_en = who.len() - recipients_sw;
+    let segments_en = rules::segments(&r.en).1;
+    let segments_sw = rules::segments(&r.sw).1;
+    let segments = recipients_en * segments_en + recipients_sw * segments_sw;
+    let charges = store::recent_charges(db, 200).await?;
+    let charged_segments: usize = charges.iter().map(|(b, _)| rules::segments(b).1).sum();
+    let charged: i64 = charges.iter().map(|(_, c)| c).sum();
+    let (segment_cost_e4, cost_measured) = match i64::try_from(charged_segments) {
+        Ok(n) if n > 0 => ((charged + n / 2) / n, true),
+        _ => (rules::ASSUMED_SEGMENT_COST_E4, false),
+    };
+    Ok(BroadcastPreview {
+        recipients: who.len(),
+        recipients_sw,
+        body_en: r.en,
+        body_sw: r.sw,
+        segments_en,
+        segments_sw,
+        segments,
+        segment_cost_e4,
+        cost_measured,
+        estimated_cost_e4: segment_cost_e4.saturating_mul(i64::try_from(segments).unwrap_or(i64::MAX)),
+        not_before: fmt_ts(rules::next_promo_window(now)),
+    })
 }
 
 /// An operator's promotional message to many subscribers: opted-out numbers are left out,
@@ -401,34 +531,20 @@ pub async fn broadcast(
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<Broadcast, UseCaseError> {
-    let (en, sw) = (input.message_en.trim(), input.message_sw.trim());
-    if en.is_empty() || sw.is_empty() {
-        return Err(UseCaseError::Invalid("message_en and message_sw are both needed".into()));
-    }
-    if en.chars().count() > 300 || sw.chars().count() > 300 {
-        return Err(UseCaseError::Invalid("a message may be at most 300 characters".into()));
-    }
-    let statuses: &[&str] = match input.to.as_deref().unwrap_or("active") {
-        "all" => &["active", "expired", "pending", "suspended"],
-        "active" => &["active"],
-        "expired" => &["expired"],
-        other => return Err(UseCaseError::Invalid(format!("to must be all, active or expired, not {other:?}"))),
-    };
+    let r = resolve(db, &input, now).await?;
     let not_before = fmt_ts(rules::next_promo_window(now));
-    let en = rules::promotional(Lang::En, en);
-    let sw = rules::promotional(Lang::Sw, sw);
-    let batch_id = ids.token(12);
+    let batch_id = input.batch.clone().unwrap_or_else(|| ids.token(12));
     let at = fmt_ts(now);
     let mut queued = 0;
-    for chunk in store::subscriber_ids_with_phone(db, statuses).await?.chunks(200) {
+    for chunk in recipients(db, settings, &r, now).await?.chunks(200) {
         let mut stmts = Vec::new();
-        for sid in chunk {
+        for (sid, _) in chunk {
             stmts.push(store::enqueue_for(&ToSubscriber {
                 id: &ids.uuid(),
                 subscriber_id: sid,
                 dedupe_key: &format!("broadcast:{batch_id}:{sid}"),
-                body_en: &en,
-                body_sw: &sw,
+                body_en: &r.en,
+                body_sw: &r.sw,
                 kind: Kind::Promotional,
                 default_language: lang_tag(settings),
                 at: &at,
@@ -438,6 +554,35 @@ pub async fn broadcast(
         queued += db.batch(&stmts).await?.iter().filter(|n| **n > 0).count();
     }
     Ok(Broadcast { queued, not_before })
+}
+
+/// Queues a failed transactional message (a receipt, a reminder, a code) again as a new message;
+/// answers the new message's id. Refused for a message that has not failed, a promotional one
+/// (a broadcast is sent again as a new broadcast), a sign-in code (the subscriber asks for a new
+/// one), and one resent
+/// already (once per failed message, so a double submit queues one).
+pub async fn resend(db: &impl Db, id: &str, ids: &mut IdGen, now: DateTime<Utc>) -> Result<String, UseCaseError> {
+    let m = store::get(db, id).await?.ok_or(UseCaseError::NotFound("message"))?;
+    if m.status != store::STATUS_FAILED {
+        return Err(UseCaseError::Invalid("only a failed message can be sent again".into()));
+    }
+    if m.kind != Kind::Transactional {
+        return Err(UseCaseError::Invalid("a promotional message is sent again as a new broadcast".into()));
+    }
+    if m.send_before.is_some() {
+        return Err(UseCaseError::Invalid(
+            "a sign-in code is not sent again: the subscriber asks for a new one".into(),
+        ));
+    }
+    if let Some(other) = store::resent_as(db, id).await? {
+        return Err(UseCaseError::Conflict(format!("sent again already as {other}")));
+    }
+    let new_id = ids.uuid();
+    let n = db.batch(&[store::resend(&new_id, id, &fmt_ts(now))]).await?;
+    if n.first().copied().unwrap_or(0) == 0 {
+        return Err(UseCaseError::Conflict("sent again already".into()));
+    }
+    Ok(new_id)
 }
 
 /// `POST /hooks/{realm}/{token}/sms/delivery`: a delivery report (form body), kept raw in the
@@ -744,6 +889,7 @@ mod tests {
             message_en: "Double speed this weekend!".into(),
             message_sw: "Kasi mara mbili!".into(),
             to: Some("all".into()),
+            ..Default::default()
         };
         let b = run(broadcast(&db, &settings, input, &mut ids, evening)).expect("broadcast");
         assert_eq!((b.queued, b.not_before.as_str()), (1, "2026-12-05T05:00:00Z"), "opted-out number left out");
@@ -766,10 +912,16 @@ mod tests {
         let noon = t("2026-12-04T09:00:00Z"); // 12:00 EAT
         let (db, settings, _, _) = setup(noon);
         let mut ids = ids_at(noon);
-        let input = BroadcastInput { message_en: "Offer".into(), message_sw: "Ofa".into(), to: None };
+        let input =
+            BroadcastInput { message_en: "Offer".into(), message_sw: "Ofa".into(), to: None, ..Default::default() };
         // pending subscribers are not "active": nobody
         assert_eq!(run(broadcast(&db, &settings, input, &mut ids, noon)).expect("b").queued, 0);
-        let input = BroadcastInput { message_en: "Offer".into(), message_sw: "Ofa".into(), to: Some("all".into()) };
+        let input = BroadcastInput {
+            message_en: "Offer".into(),
+            message_sw: "Ofa".into(),
+            to: Some("all".into()),
+            ..Default::default()
+        };
         assert_eq!(run(broadcast(&db, &settings, input, &mut ids, noon)).expect("b").queued, 2);
         let g = Fake::accepting();
         // the drain runs only at 18:05 EAT: too late today, kept for tomorrow
@@ -777,7 +929,7 @@ mod tests {
         assert_eq!((r.sent, r.deferred), (0, 2));
         assert_eq!(run(drain(&db, &g, t("2026-12-05T05:00:00Z"), 10)).expect("drain").sent, 2);
         assert!(g.sent.borrow().iter().all(|m| m.bulk));
-        let bad = BroadcastInput { message_en: String::new(), message_sw: "x".into(), to: None };
+        let bad = BroadcastInput { message_en: String::new(), message_sw: "x".into(), to: None, ..Default::default() };
         assert!(run(broadcast(&db, &settings, bad, &mut ids, noon)).is_err());
     }
 
@@ -878,5 +1030,106 @@ mod tests {
         )]))
         .expect("state");
         assert_eq!(run(reminders(&db, &settings, &mut ids, t("2026-12-07T06:00:00Z"))).expect("r"), 0);
+    }
+
+    #[test]
+    fn sms_broadcast_preview_counts_the_audience_segments_and_cost_the_send_queues_the_same() {
+        let noon = t("2026-12-04T09:00:00Z"); // 12:00 EAT
+        let (db, settings, en, sw) = setup(noon);
+        // en: active until 6 Dec; sw: active until 20 Dec; a third, on another plan, opted out
+        run(db.batch(&[
+            crate::stmt!(
+                "UPDATE subscribers SET status = 'active', expires_at = '2026-12-06T09:00:00Z' WHERE id = ?1",
+                &en
+            ),
+            crate::stmt!(
+                "UPDATE subscribers SET status = 'active', expires_at = '2026-12-20T09:00:00Z' WHERE id = ?1",
+                &sw
+            ),
+        ]))
+        .expect("state");
+        let input = |plan: Option<&str>, days: Option<i64>| BroadcastInput {
+            message_en: "Offer".into(),
+            message_sw: "Ofa".into(),
+            plan: plan.map(str::to_owned),
+            expiring_days: days,
+            ..Default::default()
+        };
+        let p = run(preview(&db, &settings, &input(None, None), noon)).expect("preview");
+        assert_eq!((p.recipients, p.recipients_sw, p.segments), (2, 1, 2));
+        assert!(!p.cost_measured, "nothing charged yet: the assumed price");
+        assert_eq!((p.segment_cost_e4, p.estimated_cost_e4), (8000, 16_000));
+        assert_eq!(p.not_before, "2026-12-04T09:00:00Z", "inside the window: now");
+        assert!(p.body_sw.starts_with("Ofa Kusitisha"), "{}", p.body_sw);
+        // expiring within 3 days: only en; on plan "home": both; an unknown plan is refused
+        let p = run(preview(&db, &settings, &input(None, Some(3)), noon)).expect("preview");
+        assert_eq!((p.recipients, p.recipients_sw), (1, 0));
+        assert_eq!(run(preview(&db, &settings, &input(Some("home"), None), noon)).expect("p").recipients, 2);
+        assert!(matches!(
+            run(preview(&db, &settings, &input(Some("nope"), None), noon)),
+            Err(UseCaseError::NotFound("plan"))
+        ));
+        assert!(run(preview(&db, &settings, &input(None, Some(0)), noon)).is_err());
+        // an opted-out number is not counted, nor sent to
+        run(db.batch(&[store::opt_out("254711000002", "operator", "2026-12-01T00:00:00Z")])).expect("optout");
+        let p = run(preview(&db, &settings, &input(None, None), noon)).expect("preview");
+        assert_eq!((p.recipients, p.recipients_sw), (1, 0));
+        // a long Swahili text in UCS-2 is three segments per recipient
+        let long = BroadcastInput { message_en: "Offer".into(), message_sw: "’".repeat(150), ..Default::default() };
+        run(db.batch(&[store::opt_in("254711000002")])).expect("optin");
+        let p = run(preview(&db, &settings, &long, noon)).expect("preview");
+        assert_eq!((p.segments_en, p.segments_sw, p.segments), (1, 3, 4));
+        let mut ids = ids_at(noon);
+        let b = run(broadcast(&db, &settings, input(None, Some(3)), &mut ids, noon)).expect("broadcast");
+        assert_eq!(b.queued, 1, "the send reaches whom the preview counted");
+        // under one key (the console's check page) a second send queues nothing
+        let keyed = || BroadcastInput { batch: Some("checkpagekey0001".into()), ..input(None, Some(3)) };
+        assert_eq!(run(broadcast(&db, &settings, keyed(), &mut ids, noon)).expect("b").queued, 1);
+        assert_eq!(run(broadcast(&db, &settings, keyed(), &mut ids, noon)).expect("b").queued, 0, "once");
+        // once charged, the estimate uses what this tenant pays per segment
+        let m = outbox(&db);
+        run(db.batch(&[store::mark_sent(&m[0].id, Some("ATXid_1"), "Success", Some(6000), "2026-12-04T09:01:00Z")]))
+            .expect("sent");
+        let p = run(preview(&db, &settings, &input(None, None), noon)).expect("preview");
+        assert!(p.cost_measured);
+        assert_eq!((p.segment_cost_e4, p.estimated_cost_e4), (6000, 12_000));
+        // in the evening the preview says 08:00 EAT tomorrow
+        let p = run(preview(&db, &settings, &input(None, None), t("2026-12-04T16:00:00Z"))).expect("preview");
+        assert_eq!(p.not_before, "2026-12-05T05:00:00Z");
+    }
+
+    #[test]
+    fn sms_resend_queues_a_failed_transactional_message_once_and_refuses_the_rest() {
+        let now = t("2026-12-04T09:00:00Z");
+        let (db, _, _, _) = setup(now);
+        let at = fmt_ts(now);
+        run(db.batch(&[
+            store::enqueue("rcpt", "254711000001", "We received KES 1,500", Kind::Transactional, "en", &at),
+            store::enqueue("promo", "254711000001", "Offer", Kind::Promotional, "en", &at),
+            store::enqueue_until("code", "254711000001", "Code 123456", "en", &at, "2026-12-04T09:05:00Z"),
+            store::enqueue("fresh", "254711000001", "Receipt", Kind::Transactional, "en", &at),
+            store::mark_failed("rcpt", Some("InvalidPhoneNumber"), "refused: 403 InvalidPhoneNumber"),
+            store::mark_failed("promo", Some("DeliveryFailure"), "failed"),
+            store::mark_failed("code", Some("Expired"), "expired"),
+        ]))
+        .expect("queue");
+        let mut ids = ids_at(now + Duration::minutes(1));
+        let later = now + Duration::minutes(1);
+        let new_id = run(resend(&db, "rcpt", &mut ids, later)).expect("resend");
+        let again = run(store::get(&db, &new_id)).expect("get").expect("the new message");
+        assert_eq!(
+            (again.status.as_str(), again.body.as_str(), again.kind),
+            (STATUS_QUEUED, "We received KES 1,500", Kind::Transactional)
+        );
+        let old = run(store::get(&db, "rcpt")).expect("get").expect("old");
+        assert_eq!((old.status.as_str(), old.provider_status.as_deref()), (STATUS_FAILED, Some("InvalidPhoneNumber")));
+        assert!(matches!(run(resend(&db, "rcpt", &mut ids, later)), Err(UseCaseError::Conflict(_))), "once");
+        for id in ["promo", "code", "fresh"] {
+            assert!(matches!(run(resend(&db, id, &mut ids, later)), Err(UseCaseError::Invalid(_))), "{id}");
+        }
+        assert!(matches!(run(resend(&db, "nope", &mut ids, later)), Err(UseCaseError::NotFound(_))));
+        // the drain sends the new one
+        let g = Fake::accepting();
+        assert_eq!(run(drain(&db, &g, later, 10)).expect("drain").sent, 2, "the new one and 'fresh'");
     }
 }

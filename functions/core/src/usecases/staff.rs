@@ -64,6 +64,10 @@ pub enum Action {
     ViewVouchers,
     /// Create voucher batches.
     SellVouchers,
+    /// The SMS outbox, its delivery reports and costs.
+    ViewSms,
+    /// Broadcasts, and sending a failed transactional message again.
+    SendSms,
     /// CSV export of subscribers and payments.
     Export,
     /// Tenant settings (Daraja credentials, grace, sweep ages, branding) and operations (sweep,
@@ -92,6 +96,8 @@ pub const ROLE_TABLE: &[(Action, &[Role])] = &[
     (A::ViewNetwork, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),
     (A::ViewVouchers, &[Ro::Owner, Ro::Staff, Ro::Agent, Ro::ReadOnly]),
     (A::SellVouchers, &[Ro::Owner, Ro::Staff, Ro::Agent]),
+    (A::ViewSms, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),
+    (A::SendSms, &[Ro::Owner, Ro::Staff]),
     (A::Export, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),
     (A::Settings, &[Ro::Owner]),
     (A::ManageUsers, &[Ro::Owner]),
@@ -289,12 +295,15 @@ mod tests {
         for (a, _) in ROLE_TABLE {
             assert!(allowed(Role::Owner, *a), "{a:?}");
         }
-        for a in [A::EditSubscribers, A::TakeMoney, A::EditPlans, A::SellVouchers, A::Settings, A::ManageUsers] {
+        for a in
+            [A::EditSubscribers, A::TakeMoney, A::EditPlans, A::SellVouchers, A::SendSms, A::Settings, A::ManageUsers]
+        {
             assert!(!allowed(Role::ReadOnly, a), "{a:?}");
         }
         let agent: Vec<_> = ROLE_TABLE.iter().filter(|(a, _)| allowed(Role::Agent, *a)).map(|(a, _)| *a).collect();
         assert_eq!(agent, vec![A::ViewVouchers, A::SellVouchers]);
         assert!(!allowed(Role::Staff, A::ManageUsers) && !allowed(Role::Staff, A::Settings));
+        assert!(allowed(Role::Staff, A::SendSms) && allowed(Role::ReadOnly, A::ViewSms));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -11,6 +11,7 @@ pub(crate) mod dash;
 mod pages;
 pub mod platform;
 mod settings;
+mod sms;
 mod tickets;
 mod vouchers;
 
@@ -85,6 +86,7 @@ pub(crate) const SECTIONS: &[(&str, &str, Action)] = &[
     ("plans", "console.nav.plans", Action::ViewBilling),
     ("tickets", "console.nav.tickets", Action::ViewTickets),
     ("vouchers", "console.nav.vouchers", Action::ViewVouchers),
+    ("sms", "console.sms.nav", Action::ViewSms),
     ("callbacks", "console.nav.callbacks", Action::ViewNetwork),
     ("routers", "console.nav.routers", Action::ViewNetwork),
     ("online", "console.nav.online", Action::ViewNetwork),

@@ -71,7 +71,7 @@ pub(super) fn uc_message(e: &UseCaseError) -> String {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -110,7 +110,13 @@ fn status_badge(cx: &PageCtx, s: &str) -> Markup {
 }
 
 /// Previous / next links of a paged list (`has_next`: another page follows).
-fn pager(cx: &PageCtx, page_no: i64, of: Option<i64>, has_next: bool, href: impl Fn(i64) -> String) -> Markup {
+pub(super) fn pager(
+    cx: &PageCtx,
+    page_no: i64,
+    of: Option<i64>,
+    has_next: bool,
+    href: impl Fn(i64) -> String,
+) -> Markup {
     html! {
         nav.row aria-label="pages" {
             @if page_no > 1 { a.btn.secondary href=(href(page_no - 1)) rel="prev" { (cx.t("console.prev")) } }
@@ -250,6 +256,10 @@ pub(crate) async fn route<P: Platform>(
         (["vouchers"], false) => super::vouchers::page(db, cx, st, &q, ctx.now, &[], &f).await,
         (["vouchers"], true) => super::vouchers::create(p, db, cx, st, &f, &mut ids, ctx.now).await,
         (["vouchers", id, "sheet"], false) => super::vouchers::sheet(p, db, st, id, req).await,
+        (["sms"], false) => super::sms::page(db, cx, st, &q, ctx.now).await,
+        (["sms", "broadcast"], false) => super::sms::compose(db, cx, st, &f, &[]).await,
+        (["sms", "broadcast"], true) => super::sms::broadcast(db, cx, st, &f, &mut ids, ctx.now).await,
+        (["sms", id, "resend"], true) => super::sms::resend(db, st, id, &mut ids, ctx.now).await,
         (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
         (["routers"], false) => routers_page(db, cx, st).await,
         (["online"], false) => online_page(db, cx, st).await,

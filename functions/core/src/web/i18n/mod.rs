@@ -7,6 +7,7 @@
 mod captive;
 mod common;
 mod console;
+mod console_sms;
 mod portal;
 mod sms;
 
@@ -22,7 +23,7 @@ pub enum Lang {
 pub type Message = (&'static str, &'static str, &'static str);
 
 const CATALOGUES: &[&[Message]] =
-    &[common::MESSAGES, captive::MESSAGES, portal::MESSAGES, console::MESSAGES, sms::MESSAGES];
+    &[common::MESSAGES, captive::MESSAGES, portal::MESSAGES, console::MESSAGES, console_sms::MESSAGES, sms::MESSAGES];
 
 impl Lang {
     /// `en` / `sw` (also `en-KE`, `sw-KE`, any case).
