@@ -248,6 +248,41 @@ pub async fn months(db: &impl Db, grace_seconds: i64, now: DateTime<Utc>, n: u32
     Ok(out)
 }
 
+/// One plan and site's share of a month's MRR (at the month's end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    pub plan_id: String,
+    /// The plan's name ('' when the plan is gone).
+    pub plan: String,
+    /// The subscribers' site (router); '' when none.
+    pub site: String,
+    pub mrr: i64,
+    pub paying: i64,
+}
+
+/// A closed month's MRR by plan and site, largest first (from `mrr_months`).
+pub async fn by_plan_and_site(db: &impl Db, month: &str) -> Result<Vec<Share>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT m.plan_id, COALESCE(p.name, '') AS plan, m.site, SUM(m.mrr) AS mrr, SUM(m.paying) AS paying \
+             FROM mrr_months m LEFT JOIN plans p ON p.id = m.plan_id WHERE m.month = ?1 \
+             GROUP BY m.plan_id, m.site HAVING SUM(m.paying) > 0 ORDER BY SUM(m.mrr) DESC, m.plan_id, m.site",
+            month
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Share {
+                plan_id: r.text("plan_id")?,
+                plan: r.text("plan")?,
+                site: r.text("site")?,
+                mrr: r.int("mrr")?,
+                paying: r.int("paying")?,
+            })
+        })
+        .collect()
+}
+
 /// Counts of a subscriber's renewal history as of `?1` (as [`mrr::histories`] does), over the
 /// rows `h` of their `renewal_outcomes` decided by then: renewals decided before it; ends whose
 /// grace ran out by it with no renewal before it.
@@ -492,6 +527,34 @@ mod tests {
             prop_assert!((a.expected_renewals - b.expected_renewals).abs() < 1e-9, "{:?} vs {:?}", a, b);
         }
         prop_assert_eq!(&f.list, &list);
+        // the last closed month by plan and site: each subscriber paying at its end counted under
+        // the plan of the period that pays and their site
+        let end = mrr::month_start(now, 0);
+        let g = Duration::seconds(grace.max(0));
+        let mut want_by: HashMap<(String, String), (i64, i64)> = HashMap::new();
+        let mut subs: Vec<&str> = raw.iter().map(|p| p.subscriber.as_str()).collect();
+        subs.sort_unstable();
+        subs.dedup();
+        for s in subs {
+            let paying = raw
+                .iter()
+                .filter(|p| p.subscriber == s && p.starts_at <= end && end < p.ends_at + g)
+                .max_by_key(|p| p.starts_at);
+            if let Some(p) = paying {
+                let i: usize = s[1..].parse().expect("s<i>");
+                let site = ["", "r1", "r2"][i % 3].to_owned();
+                let e = want_by.entry((p.plan.clone(), site)).or_default();
+                e.0 += p.monthly_cents;
+                e.1 += 1;
+            }
+        }
+        let got_by: HashMap<(String, String), (i64, i64)> =
+            run(by_plan_and_site(db, &label(mrr::month_start(now, -1))))
+                .expect("by plan and site")
+                .into_iter()
+                .map(|s| ((s.plan_id, s.site), (s.mrr, s.paying)))
+                .collect();
+        prop_assert_eq!(got_by, want_by);
         let want = mrr::back_test(&raw, grace, now, 3);
         prop_assert_eq!(f.tests.len(), want.len());
         for (a, b) in f.tests.iter().zip(&want) {

@@ -95,6 +95,8 @@ pub(crate) struct Figures {
     pub list: Vec<mrr::Expiring>,
     pub who: BTreeMap<String, (String, String, bool)>,
     pub tests: Vec<mrr::BackTest>,
+    /// Last month's MRR by plan and site.
+    pub shares: Vec<summaries::Share>,
 }
 
 pub(crate) async fn figures(db: &impl Db, grace: i64, now: DateTime<Utc>) -> Result<Figures, StoreError> {
@@ -104,7 +106,9 @@ pub(crate) async fn figures(db: &impl Db, grace: i64, now: DateTime<Utc>) -> Res
     let hist = summaries::expiring_histories(db, now).await?;
     let (days, list) = mrr::forecast(&expiring, &hist, now, 30);
     let tests = summaries::back_test(db, grace, now, 3).await?;
-    Ok(Figures { months, days, list, who, tests })
+    let last = months.len().checked_sub(2).and_then(|i| months.get(i)).map(|m| m.label.clone()).unwrap_or_default();
+    let shares = summaries::by_plan_and_site(db, &last).await?;
+    Ok(Figures { months, days, list, who, tests, shares })
 }
 
 pub(crate) async fn dashboard(
@@ -118,7 +122,9 @@ pub(crate) async fn dashboard(
         return Err(PageError::Forbidden);
     }
     let grace = st.tenant.settings.grace_seconds;
-    let Figures { months, days, list, who, tests } = figures(db, grace, now).await?;
+    let Figures { months, days, list, who, tests, shares } = figures(db, grace, now).await?;
+    let last_month =
+        months.len().checked_sub(2).and_then(|i| months.get(i)).map(|m| m.label.clone()).unwrap_or_default();
     let current = months.last().cloned().unwrap_or_default();
     let mean_err =
         if tests.is_empty() { 0.0 } else { tests.iter().map(mrr::BackTest::error).sum::<f64>() / tests.len() as f64 };
@@ -174,6 +180,12 @@ pub(crate) async fn dashboard(
         details { summary { (cx.t("console.dash.show_table")) }
             (table(&[cx.t("console.dash.month"), "MRR", cx.t("console.dash.new"), cx.t("console.dash.expansion"), cx.t("console.dash.contraction"), cx.t("console.dash.churn"), cx.t("console.dash.reactivation")],
                 months.iter().rev().map(|m| vec![m.label.clone(), kes(m.mrr), kes(m.new), kes(m.expansion), kes(m.contraction), kes(m.churn), kes(m.reactivation)]).collect()))
+        }
+        p { (cx.tf("console.dash.mrr_by", &[("month", &last_month)])) }
+        details { summary { (cx.t("console.dash.show_table")) }
+            (table(&[cx.t("console.sub.plan"), cx.t("console.sub.site"), "MRR", cx.t("console.dash.paying_n")],
+                shares.iter().map(|s| vec![if s.plan.is_empty() { s.plan_id.clone() } else { s.plan.clone() },
+                    if s.site.is_empty() { "—".to_owned() } else { s.site.clone() }, kes(s.mrr), s.paying.to_string()]).collect()))
         }
         h2 { (cx.t("console.dash.net_movement")) }
         (bars(cx.t("console.dash.net_movement"), &net_points, &kes))
