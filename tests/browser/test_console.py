@@ -1,6 +1,6 @@
 """The operator console in a real browser, on the demo tenant's 400 generated subscribers: the
 owner signs in, finds a subscriber, records cash, assigns an unmatched payment, makes and prints
-a voucher batch and opens the dashboard; at 360 px with JavaScript on and off, and at desktop
+a voucher batch and opens the dashboard; checks an SMS broadcast before sending it; at 360 px with JavaScript on and off, and at desktop
 width. At 360 px no console page scrolls sideways (the tab bar wraps, wide tables scroll in their
 own box or turn into stacked rows). Screenshots under target/screenshots/console/."""
 
@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 SUITE = "console"
 OWNER = ("owner@demo", "demo-owner-pass")
-SECTIONS = ["dashboard", "subscribers", "payments", "unmatched", "plans", "tickets", "vouchers", "callbacks",
+SECTIONS = ["dashboard", "subscribers", "payments", "unmatched", "plans", "tickets", "vouchers", "sms", "callbacks",
             "routers", "online", "settings", "users", "audit"]
 
 
@@ -256,3 +256,30 @@ def test_staff_answer_a_subscribers_ticket(host):
         d.quit()
     status, t = host.api("GET", f"/api/p/demo/v1/tickets/{t['id']}", token=access)
     assert t["status"] == "answered" and t["messages"][-1]["body"] == "A technician is on the way.", t
+
+
+def test_owner_checks_an_sms_broadcast_before_sending_it(host):
+    """The SMS page at phone width: the outbox and costs, then a broadcast to subscribers whose
+    time ends within 3 days, shown with its recipients, segments and estimated cost before it is
+    sent (and not sent here: other suites share the demo tenant)."""
+    d = harness.browser(js=True, size=harness.PHONE)
+    try:
+        sign_in(d, host)
+        d.find_element(By.LINK_TEXT, "SMS").click()
+        until(lambda: d.current_url.endswith("/sms"))
+        check(d, "phone-js-on", "12-sms", harness.PHONE, True)
+        assert d.find_element(By.ID, "costs")
+        d.find_element(By.LINK_TEXT, "New broadcast").click()
+        until(lambda: d.current_url.endswith("/sms/broadcast"))
+        d.find_element(By.CSS_SELECTOR, "input[name=audience][value=expiring]").click()
+        d.find_element(By.ID, "b_en").send_keys("Pay today and get 2 extra days!")
+        d.find_element(By.ID, "b_sw").send_keys("Lipa leo upate siku 2 za ziada!")
+        d.find_element(By.CSS_SELECTOR, "form[action$='/sms/broadcast'] button[type=submit]").click()
+        until(lambda: d.find_elements(By.ID, "b_recipients"))
+        check(d, "phone-js-on", "13-sms-check", harness.PHONE, True)
+        assert re.fullmatch(r"\d+", d.find_element(By.ID, "b_recipients").text.split()[0])
+        assert d.find_element(By.ID, "b_cost").text.startswith("KES ")
+        assert "To stop offers reply STOP." in d.find_element(By.TAG_NAME, "main").text
+        assert d.find_element(By.CSS_SELECTOR, "button[name=step][value=send]")
+    finally:
+        d.quit()
