@@ -73,10 +73,21 @@ pub async fn migrate(db: &impl Db, set: &[Migration]) -> Result<usize, StoreErro
     let done: Vec<String> = done.iter().filter_map(|r| r.text("name").ok()).collect();
     let mut applied = 0;
     for m in set.iter().filter(|m| !done.iter().any(|d| d == m.name)) {
-        let mut stmts: Vec<Statement> = statements(m.sql).into_iter().map(Statement::new).collect();
-        stmts.push(stmt!("INSERT INTO schema_migrations (name) VALUES (?1)", m.name));
-        db.batch(&stmts).await?;
-        applied += 1;
+        // The claim comes first: when two requests migrate a fresh database at once (Spin and
+        // Workers run many instances), the later batch fails on it before running a statement
+        // and rolls back; the earlier one applied the whole migration atomically.
+        let mut stmts = vec![stmt!("INSERT INTO schema_migrations (name) VALUES (?1)", m.name)];
+        stmts.extend(statements(m.sql).into_iter().map(Statement::new));
+        match db.batch(&stmts).await {
+            Ok(_) => applied += 1,
+            Err(StoreError::Conflict(e)) => {
+                let now = db.query(&stmt!("SELECT name FROM schema_migrations WHERE name = ?1", m.name)).await?;
+                if now.is_empty() {
+                    return Err(StoreError::Conflict(e));
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(applied)
 }
