@@ -119,7 +119,13 @@ impl Platform for SpinPlatform {
         }
     }
 
-    async fn fetch(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+    async fn fetch(&self, mut req: http::Request<Bytes>) -> Result<http::Response<Bytes>, FetchError> {
+        // The body is whole, so say its length: without the header `wasi:http` sends it chunked,
+        // which not every provider endpoint accepts.
+        let len = req.body().len();
+        if len > 0 && !req.headers().contains_key(http::header::CONTENT_LENGTH) {
+            req.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+        }
         let resp = spin_sdk::http::send(req.map(Full::new)).await.map_err(|e| FetchError(format!("{e:?}")))?;
         let (parts, body) = resp.into_parts();
         let body = body.bytes().await.map_err(|e| FetchError(format!("{e:?}")))?;
