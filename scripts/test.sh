@@ -54,6 +54,9 @@ if [ -x scripts/edge-e2e.sh ]; then
   scripts/edge-e2e.sh
 fi
 
+step "the same end-to-end suite against the Spin component (konnekted-spin-host: spin.toml routes, spin:sqlite, variables, outbound grants)"
+scripts/edge-spin-e2e.sh
+
 step "browser flows: headless Chromium against the native host (JavaScript on and off, 360 px and desktop)"
 # Screenshots and page weights land in target/screenshots/<suite>/.
 scripts/browser-tests.sh

@@ -129,20 +129,23 @@ async fn storage_contract_and_batch_semantics_on_spin_sqlite() {
     assert!(body.contains("\"pass\":true"), "batch semantics: {body}");
 }
 
+/// Sixteen first requests on a fresh control database at once: every instance migrates it, and
+/// every one must be answered (before the core's migrations claimed their name first, the later
+/// ones failed with `UNIQUE constraint failed: schema_migrations.name`, a 503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batch_semantics_hold_under_concurrent_requests() {
-    let Some(f) = fixture(&[("SPIN_VARIABLE_PLATFORM_TOKEN", TOKEN), ("SPIN_VARIABLE_EDGE_SELFTEST", "1")]) else {
-        return;
-    };
+async fn concurrent_first_requests_all_migrate_and_answer() {
+    let Some(f) = fixture(&[("SPIN_VARIABLE_PLATFORM_TOKEN", TOKEN)]) else { return };
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..16 {
         let app = f.app.clone();
-        tasks.push(tokio::spawn(async move { call(&app, "GET", "/__selftest/batch", &[]).await }));
+        tasks.push(tokio::spawn(async move {
+            call(&app, "GET", "/api/t/acme/subscribers", &[("authorization", &format!("Bearer {TOKEN}"))]).await
+        }));
     }
     for t in tasks {
         let (s, body) = t.await.unwrap();
-        assert_eq!(s, 200, "{body}");
-        assert!(body.contains("\"pass\":true"), "batch semantics under concurrency: {body}");
+        assert_ne!(s, 503, "{body}");
+        assert_ne!(s, 500, "{body}");
     }
 }
 
