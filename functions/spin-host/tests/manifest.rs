@@ -35,6 +35,7 @@ fn each_route_reaches_its_component() {
         ("/api/tenants", "admin"),
         ("/api/t/acme/subscribers", "admin"),
         ("/api/t/acme/subscribers/42", "admin"),
+        ("/c/acme/sms", "admin"),
         ("/__selftest/batch", "admin"),
         ("/__selftest/contract", "admin"),
         ("/nowhere", "<404>"),
