@@ -246,6 +246,25 @@ impl Env {
         }
     }
 
+    /// [`Env::fire_scheduled_at`], also on a Worker under `wrangler dev --test-scheduled`: there
+    /// through miniflare's trigger with the event's `scheduledTime` set to `now` (the Worker runs
+    /// its pass at that time). A Worker's pass serves every tenant of the deployment, so this moves
+    /// the clock for all of them: only for a test that holds the deployment's passes to itself
+    /// (tests/tests/sms.rs does). Returns false, doing nothing, on Spin, whose pass takes the
+    /// host's clock.
+    pub async fn fire_scheduled_as_of(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        if self._host.is_some() {
+            return self.fire_scheduled_at(now).await;
+        }
+        if std::env::var("KONNEKTED_EDGE").is_ok_and(|v| v == "spin") {
+            return false;
+        }
+        let url = self.url(&format!("/cdn-cgi/local/scheduled?cron=*/5+*+*+*+*&time={}", now.timestamp_millis()));
+        let r = self.http.get(url).send().await.expect("scheduled");
+        assert!(r.status().is_success(), "scheduled trigger: {}", r.status());
+        true
+    }
+
     /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
     pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
     where

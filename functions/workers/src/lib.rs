@@ -31,6 +31,14 @@ fn ctx() -> Result<Ctx, String> {
     Ok(Ctx { now: now(), entropy })
 }
 
+/// `scheduledTime` (milliseconds since the epoch) as a time; `None` when it is not one.
+fn scheduled_at(ms: f64) -> Option<DateTime<Utc>> {
+    if !ms.is_finite() || ms <= 0.0 {
+        return None;
+    }
+    DateTime::from_timestamp_millis(ms as i64)
+}
+
 fn json_error(status: u16, message: &str) -> worker::Result<Response> {
     Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
 }
@@ -98,10 +106,16 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = platform.ensure_control().await {
         return console_error!("scheduled: control migrations: {e}");
     }
-    let ctx = match ctx() {
+    let mut ctx = match ctx() {
         Ok(c) => c,
         Err(e) => return console_error!("scheduled: {e}"),
     };
+    // The pass runs at the event's scheduled time (Cloudflare's `scheduledTime`, the moment the
+    // cron fired): on Cloudflare that is now, to the second; under `wrangler dev` the test harness
+    // may set it (`/cdn-cgi/local/scheduled?time=`) to run the pass as if at another moment.
+    if let Some(at) = scheduled_at(event.schedule()) {
+        ctx.now = at;
+    }
     let runs = konnekted_core::run_scheduled(&platform, &ctx).await;
     let summary = serde_json::to_string(&runs).unwrap_or_else(|e| e.to_string());
     console_log!("scheduled {}: {} tenant(s): {summary}", event.cron(), runs.len());
