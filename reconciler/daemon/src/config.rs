@@ -267,6 +267,39 @@ pub struct GardenConfig {
     /// Port of that redirect.
     #[serde(default = "default_portal_port")]
     pub portal_port: u16,
+    /// The reconciler's own redirector: suspended subscribers' HTTP goes to it instead of
+    /// `portal_address:portal_port`, and it answers with the portal's page for their account
+    /// ([`crate::redirect`]).
+    #[serde(default)]
+    pub redirector: Option<RedirectorConfig>,
+}
+
+/// The redirector of one tenant: an HTTP listener on the reconciler's tunnel address that
+/// the routers' `dst-nat` sends suspended subscribers' port-80 traffic to. It finds who is
+/// asking from the source address (the router's `/ppp/active`) and answers `302` to
+/// `{portal_url}/h/{realm}/suspended?account=<id>` (or without `account` when it cannot
+/// tell). The source address must reach it unchanged: the router must not masquerade
+/// towards the tunnel, and the reconciler's WireGuard peer of each router must allow the
+/// router's PPPoE pools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectorConfig {
+    /// Where the reconciler listens (`10.255.0.1:8081`; one port per tenant).
+    pub listen: SocketAddr,
+    /// The address routers send the traffic to (default: the address of `listen`, which
+    /// must then not be a wildcard).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Base URL of the portal the answer points to (default: the tenant's `edge_url`).
+    #[serde(default)]
+    pub portal_url: Option<String>,
+}
+
+impl RedirectorConfig {
+    /// The address routers `dst-nat` to.
+    pub fn target_address(&self) -> String {
+        self.address.clone().unwrap_or_else(|| self.listen.ip().to_string())
+    }
 }
 
 fn default_portal_port() -> u16 {
@@ -394,6 +427,7 @@ impl Config {
             return bad("max_concurrent_applies and max_concurrent_reads must be at least 1".into());
         }
         let mut realms = BTreeSet::new();
+        let mut listens = BTreeSet::new();
         for t in &self.tenants {
             if t.realm.is_empty() || !realms.insert(t.realm.as_str()) {
                 return bad(format!("tenant realm {:?} is empty or repeated", t.realm));
@@ -407,6 +441,31 @@ impl Config {
             }
             if !(t.edge_url.starts_with("http://") || t.edge_url.starts_with("https://")) {
                 return bad(format!("tenant {}: edge_url must be http(s)", t.realm));
+            }
+            if let Some(r) = t.walled_garden.as_ref().and_then(|g| g.redirector.as_ref()) {
+                match &r.address {
+                    None if r.listen.ip().is_unspecified() => {
+                        return bad(format!(
+                            "tenant {}: redirector listens on {}: say which address routers send to (address)",
+                            t.realm, r.listen
+                        ));
+                    }
+                    // A `to-addresses` value: an address, no port.
+                    Some(a) if a.parse::<std::net::IpAddr>().is_err() => {
+                        return bad(format!("tenant {}: redirector address {a:?} is not an IP address", t.realm));
+                    }
+                    _ => {}
+                }
+                if r.listen.port() == 0 {
+                    return bad(format!("tenant {}: redirector listen needs a port", t.realm));
+                }
+                if !listens.insert(r.listen) {
+                    return bad(format!("tenant {}: redirector listen {} is another tenant's", t.realm, r.listen));
+                }
+                let url = r.portal_url.as_deref().unwrap_or(&t.edge_url);
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return bad(format!("tenant {}: redirector portal_url must be http(s)", t.realm));
+                }
             }
             if let Some(r) = &t.radius {
                 if r.backup_addresses.len() > MAX_RADIUS_BACKUPS {
@@ -559,6 +618,32 @@ fingerprint_sha256 = "00"
         assert_eq!((c2.max_concurrent_applies, c2.heavy_apply_changes), (4, 10));
         c.max_concurrent_applies = 0;
         assert!(c.validate().is_err(), "zero permits would block every cold sync");
+    }
+
+    #[test]
+    fn config_redirector_needs_a_router_facing_address_and_its_own_port() {
+        let with = |redirector: &str| {
+            let text = SAMPLE.replace(
+                "portal_address = \"192.0.2.10\"",
+                &format!("portal_address = \"192.0.2.10\"\n[tenant.walled_garden.redirector]\n{redirector}"),
+            );
+            let mut c = Config::from_toml(&text).expect("parse");
+            c.tenants[0].sync_key = Secret::new("k");
+            c
+        };
+        let c = with("listen = \"10.255.0.1:8081\"");
+        c.validate().expect("valid");
+        let r = c.tenants[0].walled_garden.as_ref().and_then(|g| g.redirector.as_ref()).expect("redirector");
+        assert_eq!(r.target_address(), "10.255.0.1");
+        with("listen = \"0.0.0.0:8081\"\naddress = \"10.255.0.1\"").validate().expect("wildcard with address");
+        for bad in [
+            "listen = \"0.0.0.0:8081\"",
+            "listen = \"10.255.0.1:0\"",
+            "listen = \"10.255.0.1:8081\"\naddress = \"10.255.0.1:8081\"",
+            "listen = \"10.255.0.1:8081\"\nportal_url = \"edge.example\"",
+        ] {
+            assert!(with(bad).validate().is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Wiring: one feed task per tenant, one task per router, the metrics server.
+//! Wiring: one feed task per tenant (and its redirector), one task per router, the metrics server.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reconcile::{Ctx, RouterWorker, Settings, Tenant};
+use crate::redirect::Redirector;
 
 /// Starts everything and runs until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -42,6 +43,14 @@ pub async fn start(config: Config, ctx: Arc<Ctx>) -> anyhow::Result<usize> {
     for t in &config.tenants {
         let tenant = Tenant::new(t.clone(), Duration::from_secs(config.edge_timeout_seconds))?;
         tokio::spawn(tenant.clone().run_feed(config.feed_poll(), metrics.clone()));
+        if let Some(r) = t.walled_garden.as_ref().and_then(|g| g.redirector.as_ref()) {
+            let redirector = Arc::new(Redirector::new(tenant.clone(), r, &config.routers, metrics.clone()));
+            let addr = redirector
+                .serve(r.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant {}: redirector on {}: {e}", t.realm, r.listen))?;
+            tracing::info!("tenant {}: suspended subscribers' redirector on http://{addr}", t.realm);
+        }
         tenants.insert(t.realm.clone(), tenant);
     }
     let mut routers = 0;

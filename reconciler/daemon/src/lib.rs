@@ -28,6 +28,7 @@ pub mod model;
 pub mod onboard;
 pub mod plan;
 pub mod reconcile;
+pub mod redirect;
 pub mod router;
 pub mod show;
 

@@ -39,6 +39,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     ("konnekted_reconciler_conflicts_found_total", "counter", "Name conflicts found, each counted once."),
     ("konnekted_reconciler_edge_errors_total", "counter", "Failed sync API requests, by tenant and label."),
     ("konnekted_reconciler_feed_changes_total", "counter", "Change-feed rows received, by tenant."),
+    (
+        "konnekted_reconciler_redirects_total",
+        "counter",
+        "Suspended subscribers' HTTP requests answered by the redirector, by tenant and outcome (account|no_session|ambiguous|not_suspended|...).",
+    ),
 ];
 
 /// The daemon's metrics.

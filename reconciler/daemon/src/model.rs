@@ -22,7 +22,8 @@
 //! * **Walled garden:** static addresses of suspended/expired/pending subscribers go to
 //!   address-list `konnekted-suspended`; filter rules let that list reach DNS and the
 //!   portal (`konnekted-portal` list holding the portal host) and reject the rest; a
-//!   `dst-nat` sends their HTTP to the portal.
+//!   `dst-nat` sends their HTTP to the portal, or to the reconciler's redirector
+//!   ([`crate::redirect`]) when the tenant has one.
 //! * **`/radius`:** one entry per node of the FreeRADIUS cluster with the tenant's realm and
 //!   secret: `konnekted:radius:<realm>` for the primary, `konnekted:radius:<realm>:2`, `:3`...
 //!   for the backups. RouterOS asks them in list order and `/radius` items cannot be moved, so
@@ -766,6 +767,25 @@ fn garden_objects(d: &mut Fixed, g: &GardenConfig) {
             ("action", "accept"),
         ]),
     );
+    // With the redirector, suspended subscribers' HTTP goes to the reconciler (through the
+    // tunnel) rather than to the portal, which cannot tell who they are.
+    let (to_address, to_port) = match &g.redirector {
+        Some(r) => (r.target_address(), r.listen.port().to_string()),
+        None => (g.portal_address.clone(), port),
+    };
+    if g.redirector.is_some() {
+        d.insert(
+            (Menu::Filter, key("5-redirector")),
+            attrs([
+                ("chain", "forward"),
+                ("src-address-list", SUSPENDED_LIST),
+                ("dst-address", &to_address),
+                ("protocol", "tcp"),
+                ("dst-port", &to_port),
+                ("action", "accept"),
+            ]),
+        );
+    }
     d.insert(
         (Menu::Filter, key("9-block")),
         attrs([
@@ -784,8 +804,8 @@ fn garden_objects(d: &mut Fixed, g: &GardenConfig) {
             ("protocol", "tcp"),
             ("dst-port", "80"),
             ("action", "dst-nat"),
-            ("to-addresses", &g.portal_address),
-            ("to-ports", &port),
+            ("to-addresses", &to_address),
+            ("to-ports", &to_port),
         ]),
     );
 }
@@ -833,10 +853,41 @@ mod tests {
             portal_host: "127.0.0.1:8080".into(),
             portal_address: "127.0.0.1".into(),
             portal_port: 8080,
+            redirector: None,
         });
         let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
         let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
         let entry = d.get(Menu::AddressList, "konnekted:garden:portal-host").expect("entry");
         assert_eq!(entry.attrs.get("address").map(String::as_str), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn desired_garden_with_redirector_sends_http_to_it_and_lets_it_through() {
+        let mut t = crate::bench::bench_tenant("acme");
+        let garden = |redirector| GardenConfig {
+            portal_host: "pay.example.net".into(),
+            portal_address: "192.0.2.10".into(),
+            portal_port: 80,
+            redirector,
+        };
+        let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
+        let value = |d: &DesiredRouter, menu, key: &str, prop: &str| {
+            d.get(menu, key).and_then(|o| o.attrs.get(prop).cloned()).unwrap_or_default()
+        };
+        t.walled_garden = Some(garden(None));
+        let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
+        assert_eq!(value(&d, Menu::Nat, "konnekted:garden:redirect", "to-addresses"), "192.0.2.10");
+        assert!(!d.contains(Menu::Filter, "konnekted:garden:5-redirector"));
+        t.walled_garden = Some(garden(Some(crate::config::RedirectorConfig {
+            listen: ([0, 0, 0, 0], 8081).into(),
+            address: Some("10.255.0.1".into()),
+            portal_url: None,
+        })));
+        let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
+        assert_eq!(value(&d, Menu::Nat, "konnekted:garden:redirect", "to-addresses"), "10.255.0.1");
+        assert_eq!(value(&d, Menu::Nat, "konnekted:garden:redirect", "to-ports"), "8081");
+        assert_eq!(value(&d, Menu::Filter, "konnekted:garden:5-redirector", "dst-address"), "10.255.0.1");
+        assert_eq!(value(&d, Menu::Filter, "konnekted:garden:5-redirector", "dst-port"), "8081");
+        assert_eq!(value(&d, Menu::Filter, "konnekted:garden:5-redirector", "action"), "accept");
     }
 }

@@ -635,6 +635,7 @@ mod tests {
             portal_host: "pay.example".into(),
             portal_address: "192.0.2.10".into(),
             portal_port: 80,
+            redirector: None,
         });
         t
     }

@@ -171,6 +171,7 @@ impl World {
                 portal_host: "pay.example.net".into(),
                 portal_address: "192.0.2.10".into(),
                 portal_port: 80,
+                redirector: None,
             }),
         }
     }
