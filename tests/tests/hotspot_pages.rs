@@ -324,6 +324,12 @@ async fn the_suspended_page_says_what_to_pay_and_the_pay_button_restores_the_acc
     let csrf = input_value(&page.body, "csrf").expect("csrf");
     let nobody = b.get(&format!("{base}/suspended?account=NOPE")).await;
     assert_eq!(nobody.status, 404);
+    assert!(nobody.body.contains("could not find") && nobody.body.contains(r#"name="account""#), "{}", nobody.body);
+    // Where the walled garden sends a subscriber it cannot tell apart: a form that asks, not an error.
+    let ask = b.get(&format!("{base}/suspended")).await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains("account number on your bill") && !ask.body.contains("could not find"), "{}", ask.body);
+    assert!(ask.body.len() < BUDGET);
 
     // Without signing in, only the phone on file may be prompted: another number is refused, said plainly.
     let other =

@@ -343,6 +343,11 @@ async fn suspended<P: Platform>(
     errors: &[FieldError],
 ) -> Response<Bytes> {
     let cx = &page.cx;
+    if account.trim().is_empty() {
+        // Where the walled garden sends a subscriber it could not tell apart: ask.
+        let body = pages::no_account(cx, &page.base, "");
+        return page.render(StatusCode::OK, cx.t("captive.suspended_title"), body, None, &page.policy(vec![]));
+    }
     let found = match subscribers::find(&page.db, account.trim()).await {
         Ok(s) => s.filter(|s| s.subscriber.id != crate::store::hotspot_sales::SALES_ACCOUNT_ID),
         Err(e) => return page.unavailable("subscriber", e),
@@ -351,7 +356,7 @@ async fn suspended<P: Platform>(
         return page.render(
             StatusCode::NOT_FOUND,
             cx.t("captive.suspended_title"),
-            pages::no_account(cx),
+            pages::no_account(cx, &page.base, account.trim()),
             None,
             &page.policy(vec![]),
         );

@@ -257,11 +257,21 @@ pub fn topup_paid(cx: &PageCtx, amount_cents: i64) -> Markup {
     }
 }
 
-/// No account by that number.
-pub fn no_account(cx: &PageCtx) -> Markup {
+/// No account by that number (`typed` is not empty), or none given yet: the form that asks
+/// for one (where the walled garden sends a subscriber it could not tell apart).
+pub fn no_account(cx: &PageCtx, base: &str, typed: &str) -> Markup {
     html! {
         h1 { (cx.t("captive.suspended_title")) }
-        p { (cx.t("captive.no_account")) }
+        @if typed.is_empty() {
+            p { (cx.t("captive.find_account_intro")) }
+        } @else {
+            div.notice.bad { p { (cx.t("captive.no_account")) } }
+        }
+        form method="get" action={ (base) "/suspended" } {
+            label for="account" { (cx.t("captive.account")) }
+            input #account type="text" name="account" value=(typed) autocomplete="off" maxlength="40" required;
+            p { button.block type="submit" { (cx.t("captive.find_account")) } }
+        }
     }
 }
 
@@ -420,6 +430,11 @@ mod tests {
         assert!(h.contains("balance does not cover") && h.contains("KES 1,500"), "{h}");
         assert!(h.contains(r#"action="/h/acme/suspended""#) && h.contains(r#"name="account" value="ACC1""#));
         assert!(h.contains("Pay KES 1,500 with M-Pesa"));
+        let ask = full(&c, no_account(&c, "/h/acme", ""));
+        assert!(ask.contains(r#"action="/h/acme/suspended""#) && ask.contains(r#"name="account" value="""#), "{ask}");
+        assert!(ask.contains("account number on your bill") && !ask.contains("could not find"), "{ask}");
+        let typo = no_account(&c, "/h/acme", "ACC9<").into_string();
+        assert!(typo.contains("could not find") && typo.contains(r#"value="ACC9&lt;""#), "{typo}");
         let op = Suspension { status: "suspended", ..s };
         let h = suspended(&c, "/h/acme", &op, "tok", &[]).into_string();
         assert!(!h.contains("<form") && h.contains("call them"), "{h}");

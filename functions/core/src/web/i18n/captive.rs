@@ -63,6 +63,12 @@ pub const MESSAGES: &[Message] = &[
         "Malipo hayakufanikiwa. Hakuna pesa iliyokatwa.",
     ),
     ("captive.failed_title", "Payment not completed", "Malipo hayakukamilika"),
+    ("captive.find_account", "Show my account", "Onyesha akaunti yangu"),
+    (
+        "captive.find_account_intro",
+        "Type the account number on your bill to see why your internet is off and pay for it here.",
+        "Andika nambari ya akaunti iliyo kwenye bili yako ili uone kwa nini intaneti yako imezimwa na uilipie hapa.",
+    ),
     ("captive.gives", "You get", "Unapata"),
     ("captive.have_voucher", "Have a voucher?", "Una vocha?"),
     (
