@@ -1,5 +1,5 @@
 //! Hotspot voucher batches and the public, stateless code check, end to end over HTTP.
-//! Realms e2e-t20 and e2e-t21 (each test owns its realms; see billing.rs).
+//! Realms e2e-t20, e2e-t21, e2e-t32 and e2e-t33 (each test owns its realms; see billing.rs).
 
 use konnekted_e2e::env;
 use serde_json::{Value, json};
@@ -212,4 +212,71 @@ async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_att
     let redeemed: i64 =
         report["batches"].as_array().expect("batches").iter().filter_map(|b| b["redeemed"].as_i64()).sum();
     assert_eq!(redeemed, 2, "{report}");
+}
+
+/// One code, two devices, at the same moment, through what FreeRADIUS calls: exactly one wins
+/// (the redemption is recorded once and binds one device; the other is refused), on every
+/// platform this suite runs on (the native host, and the Worker on D1 under wrangler dev).
+#[tokio::test]
+async fn a_code_raced_by_two_devices_at_once_is_won_by_exactly_one() {
+    let e = env("e2e-t33").await;
+    hotspot_plan(&e, "hour").await;
+    // Refuse a second device (the default moves the binding of a device that is offline, and a
+    // device that has only just been accepted has no session yet).
+    let r = e
+        .http
+        .put(e.admin("/settings"))
+        .bearer_auth(&e.admin_token)
+        .json(&json!({"settings": {"voucher_binding": "refuse"}}))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(r.status().as_u16(), 200);
+    let n = 12;
+    let (s, v) = e.post("/voucher-batches", json!({"plan": "hour", "count": n})).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["batch"]["id"].as_u64().expect("id");
+    let list = e.get(&format!("/voucher-batches/{id}/codes")).await;
+    let codes: Vec<String> = list["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c["code"].as_str().expect("code").replace('-', ""))
+        .collect();
+    assert_eq!(codes.len(), n);
+    let key = konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes());
+    let attempt = |code: String, mac: &'static str| {
+        let (e, key) = (&e, key.clone());
+        async move {
+            let form =
+                [("realm", "e2e-t33"), ("code", code.as_str()), ("mac", mac), ("ip", "10.5.50.9"), ("nas", "10.0.0.1")];
+            radius_lookup(e, Some(&key), &form).await
+        }
+    };
+    // Every code raced by two devices, all codes at once.
+    let races = futures::future::join_all(codes.iter().map(|c| async {
+        futures::future::join(attempt(c.clone(), "02:00:00:00:00:01"), attempt(c.clone(), "02:00:00:00:00:02")).await
+    }))
+    .await;
+    for (code, ((s1, a1), (s2, a2))) in codes.iter().zip(&races) {
+        let won = [*s1, *s2].iter().filter(|s| **s == 200).count();
+        assert_eq!(won, 1, "{code}: {s1} {a1} / {s2} {a2}");
+        let (winner, loser) = if *s1 == 200 { (a1, a2) } else { (a2, a1) };
+        assert_eq!(winner["control:Cleartext-Password"], code.as_str(), "{winner}");
+        assert!(loser.get("control:Cleartext-Password").is_none(), "the loser gets no password: {loser}");
+    }
+    // Each winner logs in again from its own device; the loser still cannot.
+    for (code, ((s1, _), _)) in codes.iter().zip(&races) {
+        let (winner, loser) = if *s1 == 200 {
+            ("02:00:00:00:00:01", "02:00:00:00:00:02")
+        } else {
+            ("02:00:00:00:00:02", "02:00:00:00:00:01")
+        };
+        assert_eq!(attempt(code.clone(), winner).await.0, 200, "{code}");
+        assert_ne!(attempt(code.clone(), loser).await.0, 200, "{code}");
+    }
+    let report = e.get("/voucher-report").await;
+    let redeemed: i64 =
+        report["batches"].as_array().expect("batches").iter().filter_map(|b| b["redeemed"].as_i64()).sum();
+    assert_eq!(redeemed, n as i64, "{report}");
 }
