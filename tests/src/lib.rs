@@ -140,6 +140,86 @@ impl Env {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `PUT /api/t/{realm}/settings` with `{"settings": settings}`; asserts 200.
+    pub async fn put_settings(&self, settings: Value) {
+        let r = self
+            .http
+            .put(self.admin("/settings"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({ "settings": settings }))
+            .send()
+            .await
+            .expect("PUT settings");
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "PUT settings: {}", r.text().await.unwrap_or_default());
+    }
+
+    /// The customer API's URL of `path` (`/api/p/{realm}/v1/{path}`).
+    pub fn v1(&self, path: &str) -> String {
+        format!("{}/api/p/{}/v1/{path}", self.base, self.realm)
+    }
+
+    /// Calls the customer API, with a subscriber's bearer token and a JSON body if given.
+    pub async fn customer(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.http.request(method.parse().expect("method"), self.v1(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The 6-digit code of the newest SMS to `to` (`2547...`) in the development sink.
+    pub async fn code_from_sink(&self, to: &str) -> String {
+        let sms = self.get(&format!("/sms-outbox?to={to}&limit=1")).await;
+        let body = sms[0]["body"].as_str().unwrap_or_else(|| panic!("an SMS to {to}: {sms}"));
+        code_in(body).unwrap_or_else(|| panic!("6 digits in {body:?}"))
+    }
+
+    /// Signs a subscriber in to the customer API by OTP (`phone` as `07...`), reading the code
+    /// from the development sink; answers the token answer (`access_token`, `refresh_token`...).
+    pub async fn subscriber_sign_in(&self, phone: &str) -> Value {
+        let (s, v) = self.customer("POST", "auth/otp", None, Some(json!({"phone": phone}))).await;
+        assert_eq!(s, 202, "{v}");
+        let challenge = v["challenge_id"].as_str().expect("challenge").to_owned();
+        let code = self.code_from_sink(&format!("254{}", &phone[1..])).await;
+        let (s, tok) = self
+            .customer("POST", "auth/otp/verify", None, Some(json!({"challenge_id": challenge, "code": code})))
+            .await;
+        assert_eq!(s, 200, "{tok}");
+        tok
+    }
+
+    /// One signed `POST /sync/{realm}/usage`, as the RADIUS agent sends it; asserts 202.
+    pub async fn push_usage(&self, body: Value) {
+        let body = body.to_string();
+        let pq = format!("/sync/{}/usage", self.realm);
+        let ts = chrono::Utc::now().timestamp();
+        let sig = konnekted_sync_proto::sign(self.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
+        let r = self
+            .http
+            .post(self.url(&pq))
+            .header(konnekted_sync_proto::HEADER_TIMESTAMP, ts.to_string())
+            .header(konnekted_sync_proto::HEADER_SIGNATURE, sig)
+            .body(body)
+            .send()
+            .await
+            .expect("usage push");
+        assert_eq!(r.status().as_u16(), 202);
+    }
+
+    /// Adds a console user with the password `pass-for-tests`.
+    pub async fn add_user(&self, login: &str, role: &str) {
+        let (s, v) = self
+            .post("/users", json!({"login": login, "name": login, "role": role, "password": "pass-for-tests"}))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+
     /// Posts a raw body to one of this tenant's callback URLs.
     pub async fn callback(&self, leaf: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let r = self
@@ -282,6 +362,19 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The first word of `text` that is a 6-digit code (a trailing full stop dropped).
+pub fn code_in(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+}
+
+/// A client for the server-rendered pages: redirects are answers to read, not to follow.
+pub fn pages_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 /// An STK success callback body as Daraja sends it.

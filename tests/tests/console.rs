@@ -3,33 +3,13 @@
 //! never visible, named API keys that stop working when revoked, staff answering subscribers'
 //! tickets. Realms e2e-c01.., e2e-c21.
 
-use konnekted_e2e::{Env, env};
+use konnekted_e2e::{Env, env, pages_client};
 use serde_json::{Value, json};
 
+use konnekted::console_client::{self as cc, OPERATOR, PLATFORM};
+
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-/// `name=value` of a `Set-Cookie` header named `name`.
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-}
-
-fn csrf_of(html: &str) -> String {
-    let i = html.find(r#"name="csrf" value=""#).expect("a csrf field");
-    let rest = &html[i + r#"name="csrf" value=""#.len()..];
-    rest[..rest.find('"').expect("end")].to_owned()
-}
-
-async fn add_user(e: &Env, login: &str, role: &str) {
-    let (s, v) =
-        e.post("/users", json!({"login": login, "name": login, "role": role, "password": "pass-for-tests"})).await;
-    assert_eq!(s, 201, "{v}");
+    pages_client()
 }
 
 /// Signs in through the form; answers the session cookie.
@@ -39,49 +19,35 @@ async fn sign_in(e: &Env, login: &str) -> String {
 
 /// Signs in to the console of `realm` (of `e`'s deployment).
 async fn sign_in_at(e: &Env, realm: &str, login: &str) -> String {
-    let http = client();
     let url = e.url(&format!("/c/{realm}/login"));
-    let r = http.get(&url).send().await.expect("login page");
-    assert_eq!(r.status(), 200);
-    let pre = set_cookie(&r, "kc_pre").expect("pre-session cookie");
-    let csrf = csrf_of(&r.text().await.expect("body"));
-    let r = http
-        .post(&url)
-        .header("cookie", &pre)
-        .form(&[("csrf", csrf.as_str()), ("login", login), ("password", "pass-for-tests")])
-        .send()
+    let r = cc::sign_in(&client(), &url, OPERATOR, &[("login", login), ("password", "pass-for-tests")])
         .await
         .expect("sign in");
-    assert_eq!(r.status(), 303, "sign-in of {login}");
-    let c = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("kc_session="))
-        .expect("session cookie")
-        .to_owned();
+    assert_eq!(r.status, 303, "sign-in of {login}");
+    let c = r.session.expect("session cookie");
     assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Strict"), "{c}");
-    c.split(';').next().unwrap_or("").to_owned()
+    cc::cookie_pair(&c)
 }
 
-async fn get(e: &Env, cookie: &str, path: &str) -> (u16, String) {
-    let r = client().get(e.url(&format!("/c/{}{path}", e.realm))).header("cookie", cookie).send().await.expect("GET");
-    let s = r.status().as_u16();
-    (s, r.text().await.unwrap_or_default())
+fn csrf_of(html: &str) -> String {
+    cc::csrf_field(html).expect("a csrf field")
 }
 
-async fn post(e: &Env, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = client()
-        .post(e.url(&format!("/c/{}{path}", e.realm)))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
+/// Sends `r` with the session `cookie`; answers status, `Location` and body.
+async fn send_page(r: reqwest::RequestBuilder, cookie: &str) -> (u16, String, String) {
+    let r = r.header("cookie", cookie).send().await.expect("request");
     let s = r.status().as_u16();
     let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     (s, loc, r.text().await.unwrap_or_default())
+}
+
+async fn get(e: &Env, cookie: &str, path: &str) -> (u16, String) {
+    let (s, _, body) = send_page(client().get(e.url(&format!("/c/{}{path}", e.realm))), cookie).await;
+    (s, body)
+}
+
+async fn post(e: &Env, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    send_page(client().post(e.url(&format!("/c/{}{path}", e.realm))).form(form), cookie).await
 }
 
 /// The pages and who may open them (the role table, restated here by hand).
@@ -115,7 +81,7 @@ async fn every_role_sees_only_its_pages_and_forms_need_their_csrf_token() {
     let roles = ["owner", "staff", "agent", "readonly"];
     let mut cookies = Vec::new();
     for r in roles {
-        add_user(&e, &format!("{r}@c01"), r).await;
+        e.add_user(&format!("{r}@c01"), r).await;
         cookies.push((r, sign_in(&e, &format!("{r}@c01")).await));
     }
     for (role, cookie) in &cookies {
@@ -170,7 +136,7 @@ async fn every_role_sees_only_its_pages_and_forms_need_their_csrf_token() {
 async fn another_tenants_session_never_opens_pages_and_api_keys_follow_their_role() {
     let a = env("e2e-c02").await;
     let b = env("e2e-c03").await;
-    add_user(&a, "owner@a", "owner").await;
+    a.add_user("owner@a", "owner").await;
     let cookie = sign_in(&a, "owner@a").await;
     let (s, _) = get(&a, &cookie, "/dashboard").await;
     assert_eq!(s, 200);
@@ -178,19 +144,12 @@ async fn another_tenants_session_never_opens_pages_and_api_keys_follow_their_rol
     let (s, _) = get(&b, &cookie, "/dashboard").await;
     assert_eq!(s, 303, "another tenant's session is no session here");
     // wrong password: 401 with the form again
-    let http = client();
     let url = a.url(&format!("/c/{}/login", a.realm));
-    let r = http.get(&url).send().await.expect("login page");
-    let pre = set_cookie(&r, "kc_pre").expect("pre");
-    let csrf = csrf_of(&r.text().await.expect("body"));
-    let r = http
-        .post(&url)
-        .header("cookie", &pre)
-        .form(&[("csrf", csrf.as_str()), ("login", "owner@a"), ("password", "wrong-password")])
-        .send()
+    let r = cc::sign_in(&client(), &url, OPERATOR, &[("login", "owner@a"), ("password", "wrong-password")])
         .await
         .expect("post");
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status, 401);
+    assert_eq!(r.session, None);
     // a read-only API key: reads, may not write; revoked, it stops working
     let (_, page) = get(&a, &cookie, "/users").await;
     let csrf = csrf_of(&page);
@@ -254,10 +213,10 @@ async fn voucher_batches_are_made_printed_and_sold_and_agents_see_only_their_own
     let roles = ["owner", "staff", "agent", "readonly"];
     let mut cookies = Vec::new();
     for r in roles {
-        add_user(&e, &format!("{r}@c04"), r).await;
+        e.add_user(&format!("{r}@c04"), r).await;
         cookies.push((r, sign_in(&e, &format!("{r}@c04")).await));
     }
-    add_user(&e, "other-agent@c04", "agent").await;
+    e.add_user("other-agent@c04", "agent").await;
     let other = sign_in(&e, "other-agent@c04").await;
     let (owner, staff, agent, ro) = (&cookies[0].1, &cookies[1].1, &cookies[2].1, &cookies[3].1);
 
@@ -394,8 +353,8 @@ async fn voucher_batches_are_made_printed_and_sold_and_agents_see_only_their_own
 async fn the_owner_edits_settings_secrets_stay_write_only_and_each_change_is_audited() {
     use konnekted_e2e::daraja_sim;
     let e = env("e2e-c05").await;
-    add_user(&e, "owner@c05", "owner").await;
-    add_user(&e, "staff@c05", "staff").await;
+    e.add_user("owner@c05", "owner").await;
+    e.add_user("staff@c05", "staff").await;
     let owner = sign_in(&e, "owner@c05").await;
     let staff = sign_in(&e, "staff@c05").await;
     let (s, page) = get(&e, &owner, "/settings").await;
@@ -485,46 +444,17 @@ async fn the_owner_edits_settings_secrets_stay_write_only_and_each_change_is_aud
 
 /// The platform console: `GET`/`POST` under `/platform` with a cookie.
 async fn pget(e: &Env, cookie: &str, path: &str) -> (u16, String, String) {
-    let r = client().get(e.url(&format!("/platform{path}"))).header("cookie", cookie).send().await.expect("GET");
-    let s = r.status().as_u16();
-    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    (s, loc, r.text().await.unwrap_or_default())
+    send_page(client().get(e.url(&format!("/platform{path}"))), cookie).await
 }
 
 async fn ppost(e: &Env, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let r = client()
-        .post(e.url(&format!("/platform{path}")))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
-    let s = r.status().as_u16();
-    let loc = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    (s, loc, r.text().await.unwrap_or_default())
+    send_page(client().post(e.url(&format!("/platform{path}"))).form(form), cookie).await
 }
 
 /// Tries the platform sign-in with `token`; answers the status and the session cookie, if any.
 async fn platform_sign_in(e: &Env, token: &str) -> (u16, Option<String>) {
-    let r = client().get(e.url("/platform/login")).send().await.expect("login page");
-    assert_eq!(r.status(), 200);
-    let pre = set_cookie(&r, "kp_pre").expect("pre-session cookie");
-    let csrf = csrf_of(&r.text().await.expect("body"));
-    let r = client()
-        .post(e.url("/platform/login"))
-        .header("cookie", &pre)
-        .form(&[("csrf", csrf.as_str()), ("token", token)])
-        .send()
-        .await
-        .expect("sign in");
-    let full = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("kp_session="))
-        .map(str::to_owned);
-    if let Some(c) = &full {
+    let r = cc::sign_in(&client(), &e.url("/platform/login"), PLATFORM, &[("token", token)]).await.expect("sign in");
+    if let Some(c) = &r.session {
         assert!(
             c.contains("HttpOnly")
                 && c.contains("Secure")
@@ -533,7 +463,7 @@ async fn platform_sign_in(e: &Env, token: &str) -> (u16, Option<String>) {
             "{c}"
         );
     }
-    (r.status().as_u16(), full.map(|c| c.split(';').next().unwrap_or("").to_owned()))
+    (r.status, r.cookie())
 }
 
 #[tokio::test]
@@ -651,40 +581,11 @@ fn rand_suffix() -> u32 {
 
 /// The customer API as a subscriber signed in by OTP (code read from the SMS sink).
 async fn subscriber_token(e: &Env, phone: &str) -> String {
-    let v1 = |p: &str| format!("{}/api/p/{}/v1/{p}", e.base, e.realm);
-    let r = e.http.post(v1("auth/otp")).json(&json!({"phone": phone})).send().await.expect("otp");
-    assert_eq!(r.status(), 202);
-    let challenge = r.json::<Value>().await.expect("json")["challenge_id"].as_str().expect("challenge").to_owned();
-    let sms = e.get(&format!("/sms-outbox?to=254{}&limit=1", &phone[1..])).await;
-    let code: String = sms[0]["body"]
-        .as_str()
-        .expect("the code SMS")
-        .split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-        .expect("6 digits")
-        .to_owned();
-    let r = e
-        .http
-        .post(v1("auth/otp/verify"))
-        .json(&json!({"challenge_id": challenge, "code": code}))
-        .send()
-        .await
-        .expect("verify");
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned()
+    e.subscriber_sign_in(phone).await["access_token"].as_str().expect("token").to_owned()
 }
 
 async fn v1(e: &Env, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = e
-        .http
-        .request(method.parse().expect("method"), format!("{}/api/p/{}/v1/{path}", e.base, e.realm))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.expect("request");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    e.customer(method, path, Some(token), body).await
 }
 
 /// Ticket-reply SMS messages queued for `to` (the development sink, newest first).
@@ -724,7 +625,7 @@ async fn staff_read_reply_to_and_close_tickets_as_the_role_table_says_and_the_su
     let roles = ["owner", "staff", "agent", "readonly"];
     let mut cookies = Vec::new();
     for r in roles {
-        add_user(&e, &format!("{r}@c21"), r).await;
+        e.add_user(&format!("{r}@c21"), r).await;
         cookies.push(sign_in(&e, &format!("{r}@c21")).await);
     }
     let (owner, staff, agent, ro) = (&cookies[0], &cookies[1], &cookies[2], &cookies[3]);

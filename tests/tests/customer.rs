@@ -24,41 +24,13 @@ async fn the_sms_outbox_sink_needs_the_tenant_admin_token_and_starts_empty() {
     assert_eq!(r.status().as_u16(), 405, "the sink is read-only");
 }
 
-fn v1(e: &Env, path: &str) -> String {
-    format!("{}/api/p/{}/v1/{path}", e.base, e.realm)
-}
-
 async fn call(e: &Env, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut r = e.http.request(method.parse().expect("method"), v1(e, path));
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    e.customer(method, path, token, body).await
 }
 
 /// Signs in by OTP, reading the code from the development sink; returns the token answer.
 async fn sign_in(e: &Env, phone: &str) -> Value {
-    let (s, v) = call(e, "POST", "auth/otp", None, Some(json!({"phone": phone}))).await;
-    assert_eq!(s, 202, "{v}");
-    let challenge = v["challenge_id"].as_str().expect("challenge").to_owned();
-    let to = format!("254{}", &phone[1..]);
-    let sms = e.get(&format!("/sms-outbox?to={to}&limit=1")).await;
-    let body = sms[0]["body"].as_str().expect("an SMS with the code").to_owned();
-    let code: String = body
-        .split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-        .expect("6 digits")
-        .to_owned();
-    let (s, tok) =
-        call(e, "POST", "auth/otp/verify", None, Some(json!({"challenge_id": challenge, "code": code}))).await;
-    assert_eq!(s, 200, "{tok}");
-    tok
+    e.subscriber_sign_in(phone).await
 }
 
 fn token(t: &Value) -> String {
@@ -127,9 +99,9 @@ async fn otp_sign_in_opens_the_account_and_refresh_rotates_until_logout() {
     assert_eq!(sub["due_for_next_period_cents"], 150_000);
 
     // ETag on reads
-    let r = e.http.get(v1(&e, "wallet")).bearer_auth(&at).send().await.expect("GET");
+    let r = e.http.get(e.v1("wallet")).bearer_auth(&at).send().await.expect("GET");
     let etag = r.headers()["etag"].to_str().expect("etag").to_owned();
-    let r = e.http.get(v1(&e, "wallet")).bearer_auth(&at).header("if-none-match", &etag).send().await.expect("GET");
+    let r = e.http.get(e.v1("wallet")).bearer_auth(&at).header("if-none-match", &etag).send().await.expect("GET");
     assert_eq!(r.status().as_u16(), 304);
 
     // password sign-in after setting one
@@ -336,7 +308,7 @@ async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
     let (s, _) = call(&e, "GET", &format!("invoices/{their_id}"), Some(&t), None).await;
     assert_eq!(s, 404, "another subscriber's invoice");
 
-    let r = e.http.get(v1(&e, "wallet/statement")).bearer_auth(&t).send().await.expect("GET");
+    let r = e.http.get(e.v1("wallet/statement")).bearer_auth(&t).send().await.expect("GET");
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.headers()["content-type"].to_str().expect("ascii").starts_with("text/csv"));
     let csv = r.text().await.expect("body");
@@ -430,25 +402,7 @@ async fn feed_kinds(e: &Env) -> Vec<String> {
 async fn report_online(e: &Env, username: &str, days: Value) {
     let online = json!([{"nas_ip": "10.0.0.1", "session_id": "81000031", "username": username,
                          "framed_ip": "10.20.0.31", "input_octets": 5, "output_octets": 50}]);
-    push_usage(e, json!({"days": days, "online": online})).await;
-}
-
-/// One signed `POST /sync/{realm}/usage`, as the RADIUS agent sends it.
-async fn push_usage(e: &Env, body: Value) {
-    let body = body.to_string();
-    let pq = format!("/sync/{}/usage", e.realm);
-    let ts = chrono::Utc::now().timestamp();
-    let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
-    let r = e
-        .http
-        .post(e.url(&pq))
-        .header(konnekted_sync_proto::HEADER_TIMESTAMP, ts.to_string())
-        .header(konnekted_sync_proto::HEADER_SIGNATURE, sig)
-        .body(body)
-        .send()
-        .await
-        .expect("usage push");
-    assert_eq!(r.status().as_u16(), 202);
+    e.push_usage(json!({"days": days, "online": online})).await;
 }
 
 #[tokio::test]
@@ -526,15 +480,7 @@ async fn a_pause_banks_the_paid_time_and_resume_gives_it_back() {
     let (code, v) = call(&e, "POST", "subscription/pause", Some(&t), Some(json!({"days": 7}))).await;
     assert_eq!(code, 400, "{v}");
     assert!(v["error"]["message"].as_str().unwrap_or("").contains("does not offer pauses"), "{v}");
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&json!({"settings": {"pause_max_days": 14}}))
-        .send()
-        .await
-        .expect("PUT settings");
-    assert_eq!(r.status().as_u16(), 200);
+    e.put_settings(json!({"pause_max_days": 14})).await;
     for bad in [json!({"days": 0}), json!({"days": 15}), json!({"days": "a week"})] {
         let (code, v) = call(&e, "POST", "subscription/pause", Some(&t), Some(bad.clone())).await;
         assert_eq!(code, 400, "{bad}: {v}");
@@ -647,8 +593,8 @@ async fn disconnecting_the_current_session_asks_the_radius_agent_through_the_fee
     assert_eq!((h["items"][0]["open"].as_bool(), h["items"][0]["ended_by"].is_null()), (Some(true), true), "{h}");
     let online2 = json!([{"nas_ip": "10.0.0.1", "session_id": "81000032", "username": username,
                           "input_octets": 7, "output_octets": 70}]);
-    push_usage(&e, json!({"days": [], "online": online2})).await;
-    push_usage(&e, json!({"days": [], "online": []})).await;
+    e.push_usage(json!({"days": [], "online": online2})).await;
+    e.push_usage(json!({"days": [], "online": []})).await;
     let (code, h) = call(&e, "GET", "sessions?limit=1", Some(&t), None).await;
     assert_eq!(code, 200, "{h}");
     assert_eq!(h["online"], false, "{h}");

@@ -3,21 +3,8 @@
 //! Worker (workerd + D1) this is where their SQL (recursive CTE, window functions, upserts) runs
 //! on D1. Realm e2e-c30.
 
-use konnekted_e2e::{c2b_body, env};
-use serde_json::json;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-fn cookie_named(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-}
+use konnekted::console_client::operator_sign_in;
+use konnekted_e2e::{c2b_body, env, pages_client};
 
 #[tokio::test]
 async fn payments_keep_the_dashboard_summaries_and_the_dashboard_reads_them() {
@@ -38,25 +25,10 @@ async fn payments_keep_the_dashboard_summaries_and_the_dashboard_reads_them() {
     let (code, v) = e.callback("c2b/confirm", c2b_body("RKD3000002", "50.00", "ACC2", "254711000002")).await;
     assert_eq!(code, 200, "{v}");
 
-    let (status, v) = e
-        .post("/users", json!({"login": "owner@c30", "name": "Owner", "role": "owner", "password": "pass-for-tests"}))
-        .await;
-    assert_eq!(status, 201, "{v}");
-    let http = client();
-    let login = e.url(&format!("/c/{}/login", e.realm));
-    let r = http.get(&login).send().await.expect("login page");
-    let pre = cookie_named(&r, "kc_pre").expect("pre-session cookie");
-    let page = r.text().await.expect("body");
-    let at = page.find(r#"name="csrf" value=""#).expect("csrf") + r#"name="csrf" value=""#.len();
-    let csrf = page[at..].split('"').next().unwrap_or("").to_owned();
-    let r = http
-        .post(&login)
-        .header("cookie", &pre)
-        .form(&[("csrf", csrf.as_str()), ("login", "owner@c30"), ("password", "pass-for-tests")])
-        .send()
-        .await
-        .expect("sign in");
-    let session = cookie_named(&r, "kc_session").expect("signed in");
+    e.add_user("owner@c30", "owner").await;
+    let http = pages_client();
+    let r = operator_sign_in(&http, &e.base, &e.realm, "owner@c30", "pass-for-tests").await.expect("sign in");
+    let session = r.cookie().expect("signed in");
 
     // twice: the first view keeps the back-test months, the second reads them back
     for _ in 0..2 {

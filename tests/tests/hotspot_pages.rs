@@ -236,15 +236,7 @@ fn hotspot_query(mac: &str, ip: &str) -> String {
 async fn a_typed_voucher_is_redeemed_on_the_device_and_refusals_are_said_in_plain_words() {
     let e = env("e2e-h27").await;
     hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&json!({"settings": {"voucher_binding": "refuse"}}))
-        .send()
-        .await
-        .expect("settings");
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    e.put_settings(json!({"voucher_binding": "refuse"})).await;
     let (s, v) = e.post("/voucher-batches", json!({"plan": "h1", "count": 2})).await;
     assert_eq!(s, 201, "{v}");
     let id = v["batch"]["id"].as_u64().expect("id");

@@ -117,18 +117,6 @@ impl Tour<'_> {
     }
 }
 
-async fn admin_put_settings(e: &Env, settings: Value) {
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&json!({ "settings": settings }))
-        .send()
-        .await
-        .expect("PUT settings");
-    assert_eq!(r.status().as_u16(), 200);
-}
-
 #[tokio::test]
 async fn every_route_answers_as_the_openapi_document_says() {
     let e = env("e2e-p50").await;
@@ -154,7 +142,7 @@ async fn every_route_answers_as_the_openapi_document_says() {
     assert_eq!(s, 201, "{batch}");
     let codes = e.get(&format!("/voucher-batches/{}/codes", batch["batch"]["id"])).await;
     let code = codes["codes"][0]["code"].as_str().expect("code").to_owned();
-    admin_put_settings(&e, json!({"pause_max_days": 14})).await;
+    e.put_settings(json!({"pause_max_days": 14})).await;
     let a = e.subscriber("fast", "OAS50A", "0711005001").await;
     let a_id = a["id"].as_str().expect("id").to_owned();
     let username = a["username"].as_str().expect("username").to_owned();
@@ -174,15 +162,7 @@ async fn every_route_answers_as_the_openapi_document_says() {
     let (s, ch) = t.call("POST", "auth/otp", "auth/otp", None, Some(json!({"phone": "0711005001"}))).await;
     assert_eq!(s, 202, "{ch}");
     let challenge = ch["challenge_id"].as_str().expect("challenge").to_owned();
-    let sms = e.get("/sms-outbox?to=254711005001&limit=1").await;
-    let otp: String = sms[0]["body"]
-        .as_str()
-        .expect("code SMS")
-        .split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-        .expect("6 digits")
-        .to_owned();
+    let otp = e.code_from_sink("254711005001").await;
     let wrong = if otp == "000000" { "111111" } else { "000000" };
     let (s, _) = t
         .call(
@@ -294,7 +274,7 @@ async fn every_route_answers_as_the_openapi_document_says() {
                          "framed_ip": "10.20.0.50", "input_octets": 5, "output_octets": 50}]);
     let days = json!([{"username": username, "day": day, "input_octets": 1000, "output_octets": 9000,
                        "online_seconds": 600, "sessions": 1}]);
-    push_usage(&e, json!({"days": days, "online": online})).await;
+    e.push_usage(json!({"days": days, "online": online})).await;
     let (s, u) = t.call("GET", "usage", "usage", tk, None).await;
     assert_eq!(s, 200);
     // defect: with more than one period paid ahead, "this period" started in the future
@@ -405,22 +385,4 @@ async fn every_route_answers_as_the_openapi_document_says() {
     let missed: Vec<_> = routes.difference(&t.seen).collect();
     assert!(missed.is_empty(), "routes the tour never called: {missed:?}");
     assert!(t.failures.is_empty(), "{} answers differ from the document:\n{}", t.failures.len(), t.failures.join("\n"));
-}
-
-/// One signed `POST /sync/{realm}/usage`, as the RADIUS agent sends it.
-async fn push_usage(e: &Env, body: Value) {
-    let body = body.to_string();
-    let pq = format!("/sync/{}/usage", e.realm);
-    let ts = chrono::Utc::now().timestamp();
-    let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, body.as_bytes());
-    let r = e
-        .http
-        .post(e.url(&pq))
-        .header(konnekted_sync_proto::HEADER_TIMESTAMP, ts.to_string())
-        .header(konnekted_sync_proto::HEADER_SIGNATURE, sig)
-        .body(body)
-        .send()
-        .await
-        .expect("usage push");
-    assert_eq!(r.status().as_u16(), 202);
 }

@@ -17,16 +17,6 @@ fn check_page(g: &Got, what: &str) {
     eprintln!("page weight {what}: {} bytes", g.body.len());
 }
 
-async fn code_from_sink(e: &Env, to: &str) -> String {
-    let sms = e.get(&format!("/sms-outbox?to={to}&limit=1")).await;
-    let body = sms[0]["body"].as_str().expect("an SMS").to_owned();
-    body.split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-        .expect("6 digits")
-        .to_owned()
-}
-
 async fn sign_in(b: &mut Browser, e: &Env, base: &str, who: &str, msisdn: &str) {
     let first = b.get(base).await;
     assert_eq!(
@@ -46,7 +36,7 @@ async fn sign_in(b: &mut Browser, e: &Env, base: &str, who: &str, msisdn: &str) 
     let csrf = input_value(&verify.body, "csrf").expect("csrf");
     let wrong = b.post(&format!("{base}/verify"), &[("csrf", &csrf), ("c", &c), ("code", "12345x")]).await;
     assert_eq!(wrong.status, 400, "a wrong code is said on the page");
-    let code = code_from_sink(e, msisdn).await;
+    let code = e.code_from_sink(msisdn).await;
     let done = b.post(&format!("{base}/verify"), &[("csrf", &csrf), ("c", &c), ("code", &code)]).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(done.location.ends_with("/home"));
@@ -193,15 +183,7 @@ async fn portal_devices_and_pause_work_without_javascript() {
     let (s, _) =
         e.callback("c2b/confirm", konnekted_e2e::c2b_body("DEVP1PAY01", "1000.00", "DEVP1", "254711003001")).await;
     assert_eq!(s, 200);
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&serde_json::json!({"settings": {"pause_max_days": 10}}))
-        .send()
-        .await
-        .expect("settings");
-    assert_eq!(r.status().as_u16(), 200);
+    e.put_settings(serde_json::json!({"pause_max_days": 10})).await;
     let home = b.get(&format!("{base}/home")).await;
     check_page(&home, "home with pause");
     assert!(home.body.contains("Pause my account") && home.body.contains("max=\"10\""), "{}", home.body);
@@ -222,15 +204,7 @@ async fn portal_devices_and_pause_work_without_javascript() {
     let again = b.post(&format!("{base}/resume"), &[("csrf", &csrf)]).await;
     assert_eq!(again.status, 400, "not paused: said on the page");
     // one pause a year: used up, so no longer offered
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&serde_json::json!({"settings": {"pause_max_days": 10, "pause_max_per_year": 1}}))
-        .send()
-        .await
-        .expect("settings");
-    assert_eq!(r.status().as_u16(), 200);
+    e.put_settings(serde_json::json!({"pause_max_days": 10, "pause_max_per_year": 1})).await;
     let home = b.get(&format!("{base}/home")).await;
     assert!(!home.body.contains("Pause my account"), "the year's pause is used: {}", home.body);
 

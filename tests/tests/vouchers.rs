@@ -223,15 +223,7 @@ async fn a_code_raced_by_two_devices_at_once_is_won_by_exactly_one() {
     hotspot_plan(&e, "hour").await;
     // Refuse a second device (the default moves the binding of a device that is offline, and a
     // device that has only just been accepted has no session yet).
-    let r = e
-        .http
-        .put(e.admin("/settings"))
-        .bearer_auth(&e.admin_token)
-        .json(&json!({"settings": {"voucher_binding": "refuse"}}))
-        .send()
-        .await
-        .expect("settings");
-    assert_eq!(r.status().as_u16(), 200);
+    e.put_settings(json!({"voucher_binding": "refuse"})).await;
     let n = 12;
     let (s, v) = e.post("/voucher-batches", json!({"plan": "hour", "count": n})).await;
     assert_eq!(s, 201, "{v}");

@@ -1057,27 +1057,10 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
     eprintln!("setup: {subscribers} subscribers, {periods} paid periods, {:.1}s", setup.elapsed().as_secs_f64());
 
     // Sign in as the owner through the form.
-    let login = format!("{base}/c/{realm}/login");
-    let r = http.get(&login).send().await?;
-    let cookie_of = |r: &reqwest::Response, name: &str| {
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(|v| v.split(';').next().unwrap_or("").to_owned())
-    };
-    let pre = cookie_of(&r, "kc_pre").context("pre-session cookie")?;
-    let page = r.text().await?;
-    let at = page.find(r#"name="csrf" value=""#).context("csrf field")? + r#"name="csrf" value=""#.len();
-    let csrf = page[at..].split('"').next().unwrap_or("").to_owned();
-    let r = http
-        .post(&login)
-        .header("cookie", &pre)
-        .form(&[("csrf", csrf.as_str()), ("login", "owner@bench"), ("password", "bench-owner-pass")])
-        .send()
-        .await?;
-    let session = cookie_of(&r, "kc_session").context("signed in")?;
+    let session = konnekted::console_client::operator_sign_in(&http, &base, realm, "owner@bench", "bench-owner-pass")
+        .await?
+        .cookie()
+        .context("signed in")?;
 
     // The first view builds the dashboard's summaries from the rows written straight into the
     // file above (a real tenant's are built by the scheduled pass); timed on its own.

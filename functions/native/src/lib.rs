@@ -2,6 +2,7 @@
 //! and for tests. Everything here is an adapter: no business logic.
 
 pub mod config;
+pub mod console_client;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod platform;

@@ -118,23 +118,7 @@ pub fn months(periods: &[Period], grace_seconds: i64, now: DateTime<Utc>, months
     for (label, at) in shown {
         let cur: HashMap<String, i64> =
             mrr_at(periods, grace_seconds, at).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let mut m = Month { label, ..Month::default() };
-        for (s, &v) in &cur {
-            m.mrr += v;
-            m.paying += 1;
-            match prev.get(s).copied().unwrap_or(0) {
-                0 if ever.contains(s) => m.reactivation += v,
-                0 => m.new += v,
-                pv if v > pv => m.expansion += v - pv,
-                pv if v < pv => m.contraction += pv - v,
-                _ => {}
-            }
-        }
-        for (s, &pv) in &prev {
-            if pv > 0 && !cur.contains_key(s) {
-                m.churn += pv;
-            }
-        }
+        let m = month_of(label, &cur, &prev, &ever);
         for s in cur.keys() {
             ever.insert(s.clone());
         }
@@ -142,6 +126,36 @@ pub fn months(periods: &[Period], grace_seconds: i64, now: DateTime<Utc>, months
         out.push(m);
     }
     out
+}
+
+/// A month's MRR and its movements from each subscriber's MRR at its end (`cur`) and at the end
+/// of the month before (`prev`); `ever`: who paid at some month end before `prev`'s (a return
+/// is then a reactivation, not new). The one place the movements are classified: the full
+/// recomputation ([`months`]) and the stored summaries' current month both call it.
+pub fn month_of(
+    label: String,
+    cur: &HashMap<String, i64>,
+    prev: &HashMap<String, i64>,
+    ever: &std::collections::HashSet<String>,
+) -> Month {
+    let mut m = Month { label, ..Month::default() };
+    for (s, &v) in cur {
+        m.mrr += v;
+        m.paying += 1;
+        match prev.get(s).copied().unwrap_or(0) {
+            0 if ever.contains(s) => m.reactivation += v,
+            0 => m.new += v,
+            pv if v > pv => m.expansion += v - pv,
+            pv if v < pv => m.contraction += pv - v,
+            _ => {}
+        }
+    }
+    for (s, &pv) in prev {
+        if pv > 0 && !cur.contains_key(s) {
+            m.churn += pv;
+        }
+    }
+    m
 }
 
 /// How each past end of a period went.

@@ -226,25 +226,8 @@ pub async fn months(db: &impl Db, grace_seconds: i64, now: DateTime<Utc>, n: u32
             ever.insert(r.text("subscriber_id")?);
         }
     }
-    let mut m = Month { label: current, ..Month::default() };
-    for (s, (_, _, v)) in &cur {
-        let v = *v;
-        m.mrr += v;
-        m.paying += 1;
-        match prev.get(s).copied().unwrap_or(0) {
-            0 if ever.contains(s) => m.reactivation += v,
-            0 => m.new += v,
-            pv if v > pv => m.expansion += v - pv,
-            pv if v < pv => m.contraction += pv - v,
-            _ => {}
-        }
-    }
-    for (s, &pv) in &prev {
-        if !cur.contains_key(s) {
-            m.churn += pv;
-        }
-    }
-    out.push(m);
+    let cur: HashMap<String, i64> = cur.into_iter().map(|(s, (_, _, v))| (s, v)).collect();
+    out.push(mrr::month_of(current, &cur, &prev, &ever));
     Ok(out)
 }
 
