@@ -13,7 +13,10 @@
 //! (default 3) interleaved rounds of the generated config against the probe's hand-written one
 //! (`benches/reference`) and with the other `postauth` setting, for one PostgreSQL and one SQLite
 //! tenant; KONNEKTED_BENCH_ONLY=compare to stop after them; KONNEKTED_BENCH_POSTAUTH=log for
-//! `postauth = "log"` in the main config (default: the generator's default).
+//! `postauth = "log"` in the main config (default: the generator's default), KONNEKTED_BENCH_BURST
+//! for PgBouncer's `burst_connections` (default the generator's, 0: a tenant holds only its
+//! share of the budget). The side-by-side runs each config alone and prints the CPU time per
+//! auth of FreeRADIUS, the tenant's PostgreSQL backends and PgBouncer.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -25,7 +28,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use konnekted_radius::config::{PostAuth, TenantConfig};
+use konnekted_radius::config::{PostAuth, TenantConfig, write_raddb};
 use konnekted_radius::db::{DbSettings, Secret, migrate};
 use konnekted_radius::sync::{DesiredState, PlanSpec, SubscriberSpec, SubscriberStatus, TenantPolicy, sync_tenant};
 use sqlx::Connection;
@@ -100,6 +103,72 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     }
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx]
+}
+
+/// CPU seconds (user + system) process `pid` has used so far, from /proc; 0 once it is gone.
+fn cpu_secs(pid: u32) -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+        out.and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
+    });
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // fields after the parenthesised name: state is the 1st, utime the 12th, stime the 13th
+    let f: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / ticks
+}
+
+/// Where the CPU of one measured run goes: FreeRADIUS, the PostgreSQL backends serving `database`
+/// (the tenant's own database, also behind PgBouncer), PgBouncer. CPU time per accepted auth is
+/// what the load of other processes on the machine changes least.
+struct CpuUse {
+    radiusd: f64,
+    postgres: f64,
+    pgbouncer: f64,
+}
+
+async fn cpu_snapshot(radiusd: u32, pgbouncer: Option<u32>, database: Option<&str>) -> Vec<(u8, u32, f64)> {
+    let mut v = vec![(0, radiusd, cpu_secs(radiusd))];
+    if let Some(p) = pgbouncer {
+        v.push((2, p, cpu_secs(p)));
+    }
+    if let Some(db) = database
+        && let Ok(mut c) = sqlx::PgConnection::connect(&pg("postgres").connection_url()).await
+    {
+        let pids: Vec<i32> = sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = $1")
+            .bind(db)
+            .fetch_all(&mut c)
+            .await
+            .unwrap_or_default();
+        c.close().await.ok();
+        v.extend(pids.into_iter().map(|p| (1, p as u32, cpu_secs(p as u32))));
+    }
+    v
+}
+
+fn cpu_used(before: &[(u8, u32, f64)], after: &[(u8, u32, f64)]) -> CpuUse {
+    let mut u = [0.0f64; 3];
+    for (kind, pid, secs) in after {
+        // a backend opened during the run started from zero
+        let was = before.iter().find(|b| b.0 == *kind && b.1 == *pid).map_or(0.0, |b| b.2);
+        u[*kind as usize] += secs - was;
+    }
+    CpuUse { radiusd: u[0], postgres: u[1], pgbouncer: u[2] }
+}
+
+/// The error lines of a radius.log excerpt, most frequent first: the text after the timestamp and
+/// request number, with digits blanked so one cause counts once.
+fn log_errors(log: &str) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for l in log.lines().filter(|l| l.contains("Error") || l.contains("ERROR")) {
+        let msg = l.split_once(" : ").map_or(l, |(_, m)| m);
+        let msg: String = msg.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+        *counts.entry(msg).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
+    v
 }
 
 /// Healthy-tenant latencies with 32 in flight; `hung` tenant hammered by 8 more senders meanwhile.
@@ -234,14 +303,23 @@ async fn main() {
         server.sqlite_synchronous, server.log_auth, server.postauth
     );
     if pooled {
-        server.pgbouncer = Some(pgbouncer_config(&dir, budget));
+        let mut b = pgbouncer_config(&dir, budget);
+        if let Some(n) = std::env::var("KONNEKTED_BENCH_BURST").ok().and_then(|v| v.parse().ok()) {
+            b.burst_connections = n;
+        }
+        println!(
+            "PgBouncer: a busy tenant may hold up to burst_connections = {} server connections",
+            b.burst_connections
+        );
+        server.pgbouncer = Some(b);
     }
     let t_start = Instant::now();
-    let rad = start_radiusd(&server, &tenants, &dir).await;
-    let _bouncer = match &server.pgbouncer {
+    let mut rad = start_radiusd(&server, &tenants, &dir).await;
+    let bouncer = match &server.pgbouncer {
         Some(b) => Some(start_pgbouncer(b).await),
         None => None,
     };
+    let bouncer_pid = bouncer.as_ref().map(|b| b.child.id());
     println!(
         "setup: {} tenants ({} PostgreSQL + {} SQLite) created in {:.1} s; freeradius -C + start to first answer {:.2} s",
         tenants.len(),
@@ -259,9 +337,13 @@ async fn main() {
 
     // Side by side, one tenant, runs interleaved so load from elsewhere hits every config alike:
     // the generated config as configured above, the generated config with the other `postauth`
-    // setting (a second FreeRADIUS on the same tenant databases), and for PostgreSQL the probe's
-    // hand-written config (freeradius-multitenant.md, `benches/reference`) on pg00's own database,
-    // straight to PostgreSQL as the probe ran it. Same client, same tenant rows.
+    // setting, and for PostgreSQL the probe's hand-written config (freeradius-multitenant.md,
+    // `benches/reference`) on pg00's own database, straight to PostgreSQL as the probe ran it.
+    // Same client, same tenant rows. Each config runs alone: started, warmed up, measured,
+    // stopped. (Run side by side, each FreeRADIUS kept the up to 32 connections its pool had
+    // opened to pg00 for idle_timeout: three of them with 32 each do not fit in
+    // max_connections = 100, and whichever config came third lost most of its requests to
+    // "too many clients", its breaker and then do_not_respond: the probe's 863-872 lost of 1,000.)
     let rounds: usize = std::env::var("KONNEKTED_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     if rounds > 0 {
         let other_postauth = match server.postauth {
@@ -275,8 +357,14 @@ async fn main() {
         other_server.sqlite_synchronous = server.sqlite_synchronous;
         other_server.log_auth = server.log_auth;
         other_server.pgbouncer = server.pgbouncer.clone();
-        let other = start_radiusd(&other_server, &tenants, &other_dir).await;
-        let reference = if pg_tenants > 0 {
+        write_raddb(&other_server, &tenants, &other_dir.join("raddb")).expect("render the other raddb");
+        let label = |p: PostAuth| format!("generated, postauth={}", if p == PostAuth::Log { "log" } else { "sql" });
+        // (name, how the harness reaches it, its directory, PostgreSQL only)
+        let mut configs = vec![
+            (label(server.postauth), rad.server.clone(), rad.raddb.clone(), false),
+            (label(other_postauth), other_server.clone(), other_dir.join("raddb"), false),
+        ];
+        if pg_tenants > 0 {
             let ref_dir = dir.join("reference");
             let ref_server = server_config(&ref_dir, None);
             let raddb = reference::write_reference_raddb(
@@ -287,44 +375,45 @@ async fn main() {
                 ref_server.auth_port,
                 SHARED_SECRET,
             );
-            Some(start_raddb(ref_server, raddb).await)
-        } else {
-            None
-        };
+            configs.push(("reference (probe, direct)".to_owned(), ref_server, raddb, true));
+        }
+        rad.stop();
         let hop = if pooled { "PgBouncer" } else { "direct" };
-        let label = |p: PostAuth| format!("generated, postauth={}", if p == PostAuth::Log { "log" } else { "sql" });
         println!(
             "\nOne tenant side by side ({hop} for the generated configs, the probe's straight to PostgreSQL): \
-             {rounds} interleaved rounds, radclient -p 32, {requests} PAP each; p50/p99 from 32 in flight"
+             {rounds} interleaved rounds, each config alone, radclient -p 32, {requests} PAP each; p50/p99 from 32 in flight"
         );
         println!(
-            "{:<12} {:<28} {:>8} {:>6} {:>8} {:>8} {:>7} {:>6}",
-            "tenant", "config", "auth/s", "lost", "p50 ms", "p99 ms", "failed", "load"
+            "{:<12} {:<28} {:>8} {:>6} {:>8} {:>8} {:>7} {:>6} {:>8} {:>8} {:>8}",
+            "tenant", "config", "auth/s", "lost", "p50 ms", "p99 ms", "failed", "load", "rad us", "pg us", "pgb us"
+        );
+        println!(
+            "(CPU microseconds per accepted auth of the radclient run: FreeRADIUS, PostgreSQL backends, PgBouncer)"
         );
         let mut mixes = Vec::new();
         if pg_tenants > 0 {
             mixes.push(("PostgreSQL", vec![pg_all[0].clone()]));
         }
         mixes.push(("SQLite", vec![lite_all[0].clone()]));
-        for (_, realms) in &mixes {
-            for s in [Some(&rad), Some(&other), reference.as_ref()].into_iter().flatten() {
-                let _ = radclient_run(s.auth_addr(), realms, 200);
-            }
-        }
         for round in 0..rounds {
             for (kind, realms) in &mixes {
-                let mut order = vec![(label(server.postauth), &rad), (label(other_postauth), &other)];
-                if let (Some(r), "PostgreSQL") = (reference.as_ref(), *kind) {
-                    order.push(("reference (probe, direct)".to_owned(), r));
-                }
+                let mut order: Vec<_> = configs.iter().filter(|c| !c.3 || *kind == "PostgreSQL").collect();
                 let n = order.len();
                 order.rotate_left(round % n);
-                for (name, s) in order {
+                for (name, cfg, raddb, _) in order {
+                    let s = start_raddb(cfg.clone(), raddb.clone()).await;
+                    let _ = radclient_run(s.auth_addr(), realms, 200);
+                    let log_from = s.log().len();
+                    let db = (*kind == "PostgreSQL").then(|| format!("krb_{sfx}_pg00"));
+                    let bouncer = bouncer_pid.filter(|_| !name.starts_with("reference"));
+                    let before = cpu_snapshot(s.child.id(), bouncer, db.as_deref()).await;
                     let r = radclient_run(s.auth_addr(), realms, requests);
-                    let (lat, failed) = latency_run(s, realms, None, (requests / 2).max(320)).await;
+                    let cpu = cpu_used(&before, &cpu_snapshot(s.child.id(), bouncer, db.as_deref()).await);
+                    let (lat, failed) = latency_run(&s, realms, None, (requests / 2).max(320)).await;
                     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                    let us = |secs: f64| secs * 1e6 / r.accepted.max(1) as f64;
                     println!(
-                        "{:<12} {:<28} {:>8.0} {:>6} {:>8.1} {:>8.1} {:>7} {:>6}",
+                        "{:<12} {:<28} {:>8.0} {:>6} {:>8.1} {:>8.1} {:>7} {:>6} {:>8.0} {:>8.0} {:>8.0}",
                         kind,
                         name,
                         r.accepted as f64 / r.secs,
@@ -332,13 +421,23 @@ async fn main() {
                         ms(pct(&lat, 0.5)),
                         ms(pct(&lat, 0.99)),
                         failed,
-                        load_average()
+                        load_average(),
+                        us(cpu.radiusd),
+                        us(cpu.postgres),
+                        us(cpu.pgbouncer)
                     );
+                    if r.lost > 0 || failed > 0 {
+                        // say why, from the server's own log of this run
+                        for (msg, count) in log_errors(&s.log()[log_from..]).into_iter().take(3) {
+                            println!("{:<12} {count:>6} x {msg}", "");
+                        }
+                    }
                 }
             }
         }
-        drop(reference);
-        drop(other);
+        rad = start_raddb(rad.server.clone(), rad.raddb.clone()).await;
+        let _ = radclient_run(rad.auth_addr(), &pg_all, 200);
+        let _ = radclient_run(rad.auth_addr(), &lite_all, 200);
     }
     if std::env::var("KONNEKTED_BENCH_ONLY").as_deref() == Ok("compare") {
         return;

@@ -182,9 +182,10 @@ pub enum PostAuth {
 /// connections, and a hung tenant database holds every one it opens until the statement timeout.
 /// Directly on PostgreSQL that spends the server's `max_connections` on one tenant (the others get
 /// "too many clients"), and 50 tenants x 32 threads cannot fit at all. Through PgBouncer those
-/// connections are cheap client connections; PgBouncer holds at most `pool_size` server connections
-/// per tenant database, sized so all tenants of one server fit in `server_connection_budget`,
-/// and queues the rest for at most `query_wait_timeout`.
+/// connections are cheap client connections; PgBouncer gives each tenant database a share of
+/// `server_connection_budget` (`pool_size`, so all tenants of one server fit in it), lets a busy
+/// tenant borrow up to `burst_connections` in all while its queries wait (`reserve_pool`), and
+/// queues the rest for at most `query_wait_timeout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PgBouncerConfig {
@@ -195,6 +196,17 @@ pub struct PgBouncerConfig {
     /// Server connections PgBouncer may hold to one PostgreSQL server (host:port), all tenants
     /// together. Leave room below `max_connections` for the reconciler and other clients.
     pub server_connection_budget: u32,
+    /// Server connections one busy tenant database may hold in all: beyond its share of the budget
+    /// it borrows connections (PgBouncer's per-database `reserve_pool`, opened once one of its
+    /// queries has waited `reserve_pool_timeout`, closed after `server_idle_timeout` idle), so a
+    /// lone busy tenant is not held to `budget / tenants` (1 of 57 for 50 tenants). Capped by the
+    /// budget and `max_threads`; never below the share. Default 0: no borrowing, the budget is a
+    /// hard bound. PgBouncer cannot bound the borrowed connections of all tenants together: with
+    /// borrowing, PostgreSQL's `max_connections` needs room for `burst_connections` more per tenant
+    /// that may be busy at once (measured: 50 tenants with 16 each, all busy, ran a
+    /// `max_connections = 100` server out of connections). A hung tenant database holds at most
+    /// this many until its breaker opens; every other tenant keeps its share.
+    pub burst_connections: u32,
     /// Unix user PgBouncer switches to when started as root (it refuses to run as root).
     pub user: Option<String>,
     /// How FreeRADIUS logs in to PgBouncer: `scram-sha-256` (default), `md5`, or `trust` (a
@@ -209,6 +221,7 @@ impl Default for PgBouncerConfig {
             listen_addr: "127.0.0.1".into(),
             listen_port: 6432,
             server_connection_budget: 60,
+            burst_connections: 0,
             user: None,
             auth_type: "scram-sha-256".into(),
         }

@@ -63,6 +63,11 @@ pub fn rewrite_post_auth_query(stock: &str, backend: Backend) -> Result<String, 
     Ok(format!("{}{}{}", &stock[..start], section, &stock[end..]))
 }
 
+/// A database host on this machine: `localhost` or a loopback address.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The connection lines of an rlm_sql instance for a database server.
 pub(crate) fn write_connection(
     s: &mut String,
@@ -96,7 +101,24 @@ pub(crate) fn sql_module(server: &ServerConfig, t: &TenantConfig) -> Result<Stri
                 Some(b) => (b.listen_addr.as_str(), b.listen_port, name.as_str()),
                 None => (host.as_str(), *port, database.as_str()),
             };
-            write_connection(&mut s, at_host, at_port, user, password, at_db)?;
+            if is_loopback(at_host) {
+                // rlm_sql_postgresql takes a radius_db holding '=' as libpq connection options (and
+                // still adds server, port, login and password). libpq's default sslmode=prefer wraps
+                // every query in TLS, which protects nothing on loopback and cost a quarter of the
+                // CPU per auth on both sides (BENCHMARKS.md).
+                let _ =
+                    writeln!(s, "\t# no TLS to this host's PostgreSQL (or PgBouncer): it protects nothing on loopback");
+                write_connection(
+                    &mut s,
+                    at_host,
+                    at_port,
+                    user,
+                    password,
+                    &format!("dbname='{at_db}' sslmode=disable"),
+                )?;
+            } else {
+                write_connection(&mut s, at_host, at_port, user, password, at_db)?;
+            }
             let _ = writeln!(s, "\tpostgresql {{\n\t\tsend_application_name = yes\n\t}}");
             if server.pgbouncer.is_some() {
                 let _ = writeln!(s, "\t# PgBouncer's {name} is {database} on {host}:{port}; it sets statement_timeout");

@@ -117,18 +117,18 @@ fn pgbouncer_shares_each_servers_budget_and_fronts_every_postgresql_tenant() {
     ts.push(pg_tenant("b2", "10.0.0.5", "r_b2", "p2"));
     ts.push(pg_tenant("b3", "10.0.0.5", "r_b3", "p3"));
     ts[4].statement_timeout_ms = Some(2500);
-    let pools = pgbouncer_pool_sizes(&bouncer, &ts);
+    let pools = pgbouncer_pool_sizes(&bouncer, 32, &ts);
     // acme is alone on its server; b1..b3 split 10 three ways; MariaDB is not pooled
     assert_eq!(pools.len(), 4);
-    assert_eq!(pools["konnekted_sql_acme"], 10);
-    assert_eq!(pools["konnekted_sql_b1"], 3);
+    assert_eq!(pools["konnekted_sql_acme"], TenantPool { share: 10, max: 10 });
+    assert_eq!(pools["konnekted_sql_b1"], TenantPool { share: 3, max: 3 }, "no borrowing by default");
     let many: Vec<TenantConfig> = (0..50).map(|i| pg_tenant(&format!("t{i}"), "db", "r", "p")).collect();
-    assert!(pgbouncer_pool_sizes(&bouncer, &many).values().all(|&n| n == 1), "never below one");
+    assert!(pgbouncer_pool_sizes(&bouncer, 32, &many).values().all(|p| p.share == 1), "never below one");
 
     let files = render_pgbouncer(&server, &ts).unwrap().unwrap();
     let ini = &files[Path::new("pgbouncer.ini")];
     assert!(ini.contains(
-        "konnekted_sql_b3 = host=10.0.0.5 port=5432 dbname=radius_b3 user=r_b3 password='p3' pool_size=3 max_db_connections=3 connect_query='SET statement_timeout = 2500'"
+        "konnekted_sql_b3 = host=10.0.0.5 port=5432 dbname=radius_b3 user=r_b3 password='p3' pool_size=3 reserve_pool=0 max_db_connections=3 connect_query='SET statement_timeout = 2500'"
     ));
     assert!(ini.contains("pool_mode = transaction") && ini.contains("listen_port = 6433"));
     assert!(ini.contains("auth_file = /etc/pgbouncer/userlist.txt") && ini.contains("auth_type = scram-sha-256"));
@@ -143,11 +143,74 @@ fn pgbouncer_shares_each_servers_budget_and_fronts_every_postgresql_tenant() {
     let raddb = render_files(&server, &ts, &stock()).unwrap();
     let acme = &raddb[Path::new("mods-enabled/konnekted_sql_acme")];
     assert!(
-        acme.contains("server = \"127.0.0.1\"\n\tport = 6433") && acme.contains("radius_db = \"konnekted_sql_acme\"")
+        acme.contains("server = \"127.0.0.1\"\n\tport = 6433")
+            && acme.contains("radius_db = \"dbname='konnekted_sql_acme' sslmode=disable\"")
     );
     assert!(!acme.contains("open_query"), "the timeout is PgBouncer's connect_query");
     assert!(raddb[Path::new("mods-enabled/konnekted_sql_beta_net")].contains("port = 3306"));
     assert!(render_pgbouncer(&ServerConfig::default(), &ts).unwrap().is_none());
+}
+
+#[test]
+fn pgbouncer_lone_busy_tenant_borrows_beyond_its_share_within_the_caps() {
+    // 50 tenants on a budget of 57: a share of 1 each held one busy tenant to 125-256 auth/s
+    let many: Vec<TenantConfig> = (0..50).map(|i| pg_tenant(&format!("t{i:02}"), "db", "r", "p")).collect();
+    let bouncer = PgBouncerConfig { server_connection_budget: 57, burst_connections: 16, ..Default::default() };
+    let pools = pgbouncer_pool_sizes(&bouncer, 32, &many);
+    assert!(pools.values().all(|p| *p == TenantPool { share: 1, max: 16 }), "{pools:?}");
+    let server = ServerConfig { pgbouncer: Some(bouncer.clone()), ..Default::default() };
+    let ini = &render_pgbouncer(&server, &many).unwrap().unwrap()[Path::new("pgbouncer.ini")];
+    assert!(ini.contains(" pool_size=1 reserve_pool=15 max_db_connections=16 "), "{ini}");
+    // the borrowed connections open once a query has waited reserve_pool_timeout
+    assert!(ini.contains(&format!("\nreserve_pool_timeout = {RESERVE_POOL_TIMEOUT}\n")), "{ini}");
+    assert!(RESERVE_POOL_TIMEOUT.parse::<f64>().is_ok_and(|s| s > 0.0), "0 would disable the reserve pool");
+
+    // never above the budget, nor above max_threads (no more could be busy at once)
+    let wide = PgBouncerConfig { burst_connections: 16, ..PgBouncerConfig::default() };
+    assert_eq!(pgbouncer_pool_sizes(&wide, 32, &many[..2])["konnekted_sql_t00"], TenantPool { share: 30, max: 30 });
+    let small = PgBouncerConfig { server_connection_budget: 4, ..bouncer.clone() };
+    assert_eq!(pgbouncer_pool_sizes(&small, 32, &many[..2])["konnekted_sql_t00"], TenantPool { share: 2, max: 4 });
+    assert_eq!(pgbouncer_pool_sizes(&bouncer, 6, &many)["konnekted_sql_t00"], TenantPool { share: 1, max: 6 });
+    // never below the share; 0 = no borrowing
+    let none = PgBouncerConfig { burst_connections: 0, ..bouncer.clone() };
+    assert_eq!(pgbouncer_pool_sizes(&none, 32, &many[..3])["konnekted_sql_t00"], TenantPool { share: 19, max: 19 });
+    let ini = &render_pgbouncer(&ServerConfig { pgbouncer: Some(none), ..Default::default() }, &many[..3])
+        .unwrap()
+        .unwrap()[Path::new("pgbouncer.ini")];
+    assert!(ini.contains(" pool_size=19 reserve_pool=0 max_db_connections=19 "), "{ini}");
+}
+
+#[test]
+fn postgresql_on_loopback_is_reached_without_tls_elsewhere_as_libpq_prefers() {
+    // libpq's default sslmode=prefer put every auth's queries through TLS on 127.0.0.1
+    let mut ts = vec![
+        pg_tenant("near", "127.0.0.1", "r", "p"),
+        pg_tenant("here", "localhost", "r", "p"),
+        pg_tenant("six", "::1", "r", "p"),
+        pg_tenant("far", "10.0.0.5", "r", "p"),
+    ];
+    let files = render_files(&ServerConfig::default(), &ts, &stock()).unwrap();
+    for realm in ["near", "here", "six"] {
+        let m = &files[Path::new(&format!("mods-enabled/konnekted_sql_{realm}"))];
+        assert!(m.contains(&format!("\tradius_db = \"dbname='radius_{realm}' sslmode=disable\"\n")), "{m}");
+    }
+    let far = &files[Path::new("mods-enabled/konnekted_sql_far")];
+    assert!(far.contains("\tradius_db = \"radius_far\"\n") && !far.contains("sslmode"), "{far}");
+    // through a PgBouncer on loopback: no TLS to it, whatever the tenant's server
+    let pooled = ServerConfig { pgbouncer: Some(PgBouncerConfig::default()), ..Default::default() };
+    let files = render_files(&pooled, &ts, &stock()).unwrap();
+    assert!(
+        files[Path::new("mods-enabled/konnekted_sql_far")]
+            .contains("\tradius_db = \"dbname='konnekted_sql_far' sslmode=disable\"\n")
+    );
+    // a quote would end the libpq option early
+    if let DbSettings::Postgresql { database, .. } = &mut ts[3].db {
+        *database = "it's".into();
+    }
+    assert!(matches!(
+        render_files(&ServerConfig::default(), &ts, &stock()),
+        Err(ConfigError::InvalidValue { field: "db.database", .. })
+    ));
 }
 
 #[test]

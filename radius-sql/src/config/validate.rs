@@ -103,6 +103,10 @@ pub fn validate(server: &ServerConfig, tenants: &[TenantConfig]) -> Result<(), C
                 dquote_plain("db.user", user)?;
                 dquote_plain("db.database", database)?;
                 squote("db.password", password.expose())?;
+                // a PostgreSQL name may be written as a libpq option (dbname='...', render.rs)
+                if matches!(t.db, DbSettings::Postgresql { .. }) && database.contains('\'') {
+                    return Err(ConfigError::InvalidValue { field: "db.database", value: database.clone() });
+                }
             }
             DbSettings::Sqlite { path } => {
                 dquote_plain("db.path", &path.to_string_lossy())?;

@@ -138,6 +138,7 @@ pub fn pgbouncer_config(dir: &Path, server_connection_budget: u32) -> PgBouncerC
         listen_addr: "127.0.0.1".into(),
         listen_port: free_tcp_port(),
         server_connection_budget,
+        burst_connections: PgBouncerConfig::default().burst_connections,
         // PgBouncer refuses to run as root; it switches to this user after start-up.
         user: running_as_root().then(|| "postgres".into()),
         auth_type: "trust".into(),
