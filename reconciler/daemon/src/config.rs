@@ -272,6 +272,53 @@ pub struct GardenConfig {
     /// ([`crate::redirect`]).
     #[serde(default)]
     pub redirector: Option<RedirectorConfig>,
+    /// Whom the tenant's FreeRADIUS accepts into the garden (the RADIUS agent's `policy`,
+    /// said again here): they dial in and RADIUS puts their address on the suspended list,
+    /// so their sessions are walled in, not kicked. Default: nobody (`reject`).
+    #[serde(default)]
+    pub radius_policy: GardenRadiusPolicy,
+}
+
+/// What the tenant's FreeRADIUS does with suspended and expired (or never paid)
+/// subscribers, as the RADIUS agent's `policy = { suspended = ..., expired = ... }` says.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GardenRadiusPolicy {
+    /// Suspended by the ISP.
+    #[serde(default)]
+    pub suspended: InactivePolicy,
+    /// Expired, and pending (never paid), which RADIUS treats alike.
+    #[serde(default)]
+    pub expired: InactivePolicy,
+}
+
+/// One entry of [`GardenRadiusPolicy`].
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InactivePolicy {
+    /// RADIUS refuses them (`Auth-Type := Reject`).
+    #[default]
+    Reject,
+    /// RADIUS accepts them into the garden (`Mikrotik-Address-List = konnekted-suspended`).
+    WalledGarden,
+}
+
+impl GardenConfig {
+    /// Whether the garden takes care of a subscriber who should be offline, so their live
+    /// session must stay (walled in: DNS, the portal and the redirector only, where the
+    /// suspended page asks them to pay) rather than be kicked: their static address is on
+    /// the suspended list, or RADIUS accepts them into the garden. Anyone else who should
+    /// be offline (no static address, RADIUS refuses them) is kicked, or they would keep
+    /// their access.
+    pub fn walls_in(&self, s: &konnekted_sync_proto::Subscriber) -> bool {
+        use konnekted_sync_proto::SubscriberStatus as S;
+        let radius = match s.status {
+            S::Suspended => self.radius_policy.suspended,
+            S::Expired | S::Pending => self.radius_policy.expired,
+            S::Active | S::Unknown => InactivePolicy::Reject,
+        };
+        !s.status.is_online() && (s.static_ip.is_some() || radius == InactivePolicy::WalledGarden)
+    }
 }
 
 /// The redirector of one tenant: an HTTP listener on the reconciler's tunnel address that
@@ -644,6 +691,22 @@ fingerprint_sha256 = "00"
         ] {
             assert!(with(bad).validate().is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn config_garden_radius_policy_parses_and_defaults_to_reject() {
+        let c = Config::from_toml(SAMPLE).expect("parse");
+        let g = c.tenants[0].walled_garden.as_ref().expect("garden");
+        assert_eq!(g.radius_policy, GardenRadiusPolicy::default());
+        let text = SAMPLE.replace(
+            "portal_address = \"192.0.2.10\"",
+            "portal_address = \"192.0.2.10\"\nradius_policy = { expired = \"walled_garden\" }",
+        );
+        let c = Config::from_toml(&text).expect("parse policy");
+        let g = c.tenants[0].walled_garden.as_ref().expect("garden");
+        assert_eq!(g.radius_policy.expired, InactivePolicy::WalledGarden);
+        assert_eq!(g.radius_policy.suspended, InactivePolicy::Reject);
+        assert!(Config::from_toml(&text.replace("walled_garden\" }", "garden\" }")).is_err());
     }
 
     #[test]

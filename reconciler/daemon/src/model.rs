@@ -12,7 +12,9 @@
 //!   default): the same login the subscriber's CPE uses against RADIUS, so a router can
 //!   move between local secrets and RADIUS without touching CPEs. `secret_naming = "bare"`
 //!   uses `<username>` alone. A subscriber who should be offline gets `disabled=yes`
-//!   (or no secret, with `suspend_policy = "remove"`), and its `/ppp/active` session is removed.
+//!   (or no secret, with `suspend_policy = "remove"`), and its `/ppp/active` session is
+//!   removed, unless the walled garden takes care of them (their static address is on the
+//!   suspended list, or RADIUS accepts them into the garden): that session stays, walled in.
 //! * **Shaping** is per plan, not per user: profile `konnekted-<code>` puts each connected
 //!   client's address in address-list `konnekted-plan-<code>`; mangle marks connections and
 //!   packets of that list; two queue-tree leaves `konnekted-<code>-down/up` with PCQ queue
@@ -323,7 +325,9 @@ pub struct DesiredRouter {
     served: Vec<u32>,
     /// Only the served subscribers' secrets and suspended entries (the fast path's scope).
     restricted: bool,
-    /// Secret names whose live sessions must be removed (subscribers who should be offline).
+    /// Secret names whose live sessions must be removed: subscribers who should be offline,
+    /// but those the walled garden takes care of ([`GardenConfig::walls_in`]), whose
+    /// sessions stay so they see the suspended page.
     pub offline_names: BTreeSet<String>,
     /// Menus this router manages (menus outside are never read or written).
     pub menus: BTreeSet<Menu>,
@@ -626,6 +630,8 @@ pub fn build_desired(
         .iter()
         .map(|&i| &subs[i as usize])
         .filter(|s| !s.status.is_online())
+        // The garden keeps these connected, walled in, so they see the suspended page.
+        .filter(|s| !tenant.walled_garden.as_ref().is_some_and(|g| g.walls_in(s)))
         .map(|s| secret_name(s, &tenant.realm, tenant.secret_naming))
         .collect();
     DesiredRouter {
@@ -854,6 +860,7 @@ mod tests {
             portal_address: "127.0.0.1".into(),
             portal_port: 8080,
             redirector: None,
+            radius_policy: Default::default(),
         });
         let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
         let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
@@ -869,6 +876,7 @@ mod tests {
             portal_address: "192.0.2.10".into(),
             portal_port: 80,
             redirector,
+            radius_policy: Default::default(),
         };
         let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
         let value = |d: &DesiredRouter, menu, key: &str, prop: &str| {

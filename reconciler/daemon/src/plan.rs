@@ -636,6 +636,7 @@ mod tests {
             portal_address: "192.0.2.10".into(),
             portal_port: 80,
             redirector: None,
+            radius_policy: Default::default(),
         });
         t
     }
@@ -912,23 +913,123 @@ mod tests {
         assert!(!values_equal("password", Some("a"), "b"));
     }
 
-    #[test]
-    fn plan_suspended_subscriber_is_disabled_listed_and_kicked() {
+    /// A synced router with `user1@acme` online; then subscriber 1 expires with the static
+    /// address 10.9.9.9 (or none). The desired state after, and what the router holds.
+    fn expire_user1(t: &crate::config::TenantConfig, static_ip: Option<&str>) -> (DesiredRouter, Observed) {
         let mut state = synthetic_state("acme", 3);
-        let d0 = build_desired(state.clone(), &full_tenant(), &router());
+        let d0 = build_desired(state.clone(), t, &router());
         let mut obs = apply_to_observed(&Observed::default(), &plan_changes(&d0, &Observed::default()));
         obs.sessions.push(Session { id: "*S1".into(), name: "user1@acme".into() });
         state.subscribers[1].status = Status::Expired;
-        state.subscribers[1].static_ip = Some("10.9.9.9".into());
-        let d1 = build_desired(state.clone(), &full_tenant(), &router());
+        state.subscribers[1].static_ip = static_ip.map(str::to_owned);
+        (build_desired(state, t, &router()), obs)
+    }
+
+    fn kicks(changes: &[Change]) -> Vec<&str> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Kick { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plan_suspended_subscriber_without_garden_is_disabled_listed_and_kicked() {
+        let (d1, obs) = expire_user1(&bench_tenant("acme"), Some("10.9.9.9"));
         let changes = plan_changes(&d1, &obs);
         assert!(changes.iter().any(|c| c.disables_secret()));
-        assert!(changes.iter().any(|c| matches!(c, Change::Kick { name, .. } if name == "user1@acme")));
+        assert_eq!(kicks(&changes), ["user1@acme"]);
         assert!(changes.iter().any(|c| matches!(c, Change::Add { menu: Menu::AddressList, attrs, .. } if attrs.get("address").map(String::as_str) == Some("10.9.9.9"))));
         // Kick comes after the disable.
         let kick = changes.iter().position(|c| matches!(c, Change::Kick { .. }));
         let dis = changes.iter().position(Change::disables_secret);
         assert!(dis < kick);
+    }
+
+    #[test]
+    fn plan_suspended_subscriber_walled_in_by_garden_keeps_session_every_pass() {
+        let (d1, obs) = expire_user1(&full_tenant(), Some("10.9.9.9"));
+        let changes = plan_changes(&d1, &obs);
+        assert!(changes.iter().any(|c| c.disables_secret()), "{changes:?}");
+        assert!(changes.iter().any(|c| matches!(c, Change::Add { menu: Menu::AddressList, attrs, .. } if attrs.get("address").map(String::as_str) == Some("10.9.9.9"))));
+        assert_eq!(kicks(&changes), Vec::<&str>::new(), "walled in, not cut off");
+        // The next passes leave the session alone too: nothing left to do.
+        let after = apply_to_observed(&obs, &changes);
+        assert_eq!(after.sessions.len(), 1);
+        assert_eq!(plan_changes(&d1, &after), Vec::<Change>::new());
+    }
+
+    #[test]
+    fn plan_garden_without_static_address_or_radius_garden_still_kicks() {
+        // Nothing would put their address on the suspended list: a live session would be
+        // full access.
+        let (d1, obs) = expire_user1(&full_tenant(), None);
+        assert_eq!(kicks(&plan_changes(&d1, &obs)), ["user1@acme"]);
+        let mut t = full_tenant();
+        t.suspend_policy = SuspendPolicy::Remove;
+        let (d1, obs) = expire_user1(&t, None);
+        assert_eq!(kicks(&plan_changes(&d1, &obs)), ["user1@acme"]);
+        // With a static address and the remove policy, the garden still walls them in.
+        let (d1, obs) = expire_user1(&t, Some("10.9.9.9"));
+        assert_eq!(kicks(&plan_changes(&d1, &obs)), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn plan_radius_garden_policy_keeps_session_of_its_statuses_only() {
+        use crate::config::{GardenRadiusPolicy, InactivePolicy};
+        let mut t = full_tenant();
+        let with = |t: &mut crate::config::TenantConfig, suspended, expired| {
+            if let Some(g) = t.walled_garden.as_mut() {
+                g.radius_policy = GardenRadiusPolicy { suspended, expired };
+            }
+        };
+        // RADIUS takes expired users into the garden: their session (any address) stays.
+        with(&mut t, InactivePolicy::Reject, InactivePolicy::WalledGarden);
+        let (d1, obs) = expire_user1(&t, None);
+        assert_eq!(kicks(&plan_changes(&d1, &obs)), Vec::<&str>::new());
+        // Only suspended ones: an expired user is refused by RADIUS, so kicked.
+        with(&mut t, InactivePolicy::WalledGarden, InactivePolicy::Reject);
+        let (d1, obs) = expire_user1(&t, None);
+        assert_eq!(kicks(&plan_changes(&d1, &obs)), ["user1@acme"]);
+        // Pending (never paid) goes with expired, as RADIUS treats it.
+        with(&mut t, InactivePolicy::Reject, InactivePolicy::WalledGarden);
+        let mut state = synthetic_state("acme", 3);
+        state.subscribers[2].status = Status::Pending;
+        state.subscribers[1].status = Status::Suspended;
+        let d = build_desired(state, &t, &router());
+        let obs = Observed {
+            items: Vec::new(),
+            sessions: vec![
+                Session { id: "*S1".into(), name: "user1@acme".into() },
+                Session { id: "*S2".into(), name: "user2@acme".into() },
+            ],
+        };
+        assert_eq!(kicks(&plan_changes(&d, &obs)), ["user1@acme"]);
+    }
+
+    #[test]
+    fn plan_fast_path_walled_in_subscriber_session_is_not_kicked() {
+        let (d1, obs) = expire_user1(&full_tenant(), Some("10.9.9.9"));
+        let ids: BTreeSet<String> = ["s000001".to_owned()].into();
+        let fast = d1.restrict(&ids);
+        // What the fast path reads: the subscriber's secret, its list entry, its session.
+        let scoped = Observed {
+            items: obs
+                .items
+                .iter()
+                .filter(|i| i.comment() == Some(secret_comment("s000001").as_str()))
+                .cloned()
+                .collect(),
+            sessions: obs.sessions.clone(),
+        };
+        let changes = plan_changes(&fast, &scoped);
+        assert!(changes.iter().any(|c| c.disables_secret()), "{changes:?}");
+        assert_eq!(kicks(&changes), Vec::<&str>::new());
+        let (d1, obs) = expire_user1(&full_tenant(), None);
+        let scoped = Observed { items: Vec::new(), sessions: obs.sessions };
+        assert_eq!(kicks(&plan_changes(&d1.restrict(&ids), &scoped)), ["user1@acme"]);
     }
 
     #[test]
@@ -1286,6 +1387,14 @@ mod tests {
                 .filter(|i| i.menu == Menu::PppSecret && !i.is_managed())
                 .filter_map(|i| i.attrs.get("name").map(String::as_str)).collect();
             prop_assert!(result.sessions.iter().all(|s| !d1.offline_names.contains(&s.name) || theirs.contains(s.name.as_str())));
+            // The sessions of those the garden walls in all stay.
+            if let Some(g) = &t.walled_garden {
+                let walled: BTreeSet<String> = after.subscribers.iter().filter(|s| g.walls_in(s))
+                    .map(|s| format!("{}@acme", s.username)).collect();
+                for s in start.sessions.iter().filter(|s| walled.contains(&s.name)) {
+                    prop_assert!(result.sessions.contains(s), "{:?} kicked", s);
+                }
+            }
             // Managed rules are in rank order within their groups.
             prop_assert!(rules_in_order(&result), "{:?}", result.items);
             // Idempotent: a second plan is empty.

@@ -75,6 +75,7 @@ async fn edit_any_property_of_any_managed_object_is_corrected_in_one_pass() {
         portal_address: "192.0.2.10".into(),
         portal_port: 80,
         redirector: None,
+        radius_policy: Default::default(),
     });
     let mut router = bench_router("r1", "acme", sim.local_addr(), 64);
     router.queue_types = QueueTypes::Managed;

@@ -196,24 +196,52 @@ async fn reconcile_garden_rules_moved_by_operator_are_put_back_in_order() {
 }
 
 #[tokio::test]
-async fn reconcile_suspension_disables_lists_and_kicks_session() {
+async fn reconcile_suspension_walls_in_listed_session_and_kicks_the_rest() {
     let w = World::new("susp").await;
     w.plan("home", 10_000, 2_000).await;
     let alice = w.active_subscriber("alice", "home", Some("10.20.0.9")).await;
+    let carol = w.active_subscriber("carol", "home", None).await;
     w.active_subscriber("bob", "home", None).await;
     let mut worker = w.worker();
     assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
     let h = w.h();
     h.ppp_login("alice@susp", "10.20.0.9");
     h.ppp_login("bob@susp", "10.20.0.10");
+    h.ppp_login("carol@susp", "10.20.0.11");
 
+    w.suspend(&alice).await;
+    w.suspend(&carol).await;
+    for pass in 0..2 {
+        let r = worker.try_step(Scope::Full).await;
+        assert_eq!(r.outcome, "ok", "pass {pass}: {r:?}");
+        assert_eq!(w.secret_disabled("alice"), Some(true));
+        // Her address is on the suspended list: the garden walls her in and she stays
+        // connected to see the suspended page, pass after pass.
+        assert_eq!(h.find("/ip/firewall/address-list", "address", "10.20.0.9").len(), 1);
+        assert_eq!(h.find("/ppp/active", "name", "alice@susp").len(), 1, "pass {pass}: walled in, not kicked");
+        // Carol has no address the garden could list: cut off.
+        assert!(h.find("/ppp/active", "name", "carol@susp").is_empty(), "session kicked");
+        assert_eq!(h.find("/ppp/active", "name", "bob@susp").len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn reconcile_suspension_without_garden_kicks_listed_session() {
+    let w = World::new("suspnog").await;
+    w.plan("home", 10_000, 2_000).await;
+    let alice = w.active_subscriber("alice", "home", Some("10.20.0.9")).await;
+    let mut cfg = w.tenant_cfg();
+    cfg.walled_garden = None;
+    let tenant = konnekted_reconciler::Tenant::new(cfg, Duration::from_secs(5)).expect("tenant");
+    let mut worker = RouterWorker::new(w.router_cfg(), tenant, w.ctx.clone());
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    let h = w.h();
+    h.ppp_login("alice@suspnog", "10.20.0.9");
     w.suspend(&alice).await;
     let r = worker.try_step(Scope::Full).await;
     assert_eq!(r.outcome, "ok", "{r:?}");
     assert_eq!(w.secret_disabled("alice"), Some(true));
-    assert!(h.find("/ppp/active", "name", "alice@susp").is_empty(), "session kicked");
-    assert_eq!(h.find("/ppp/active", "name", "bob@susp").len(), 1);
-    assert_eq!(h.find("/ip/firewall/address-list", "address", "10.20.0.9").len(), 1);
+    assert!(h.find("/ppp/active", "name", "alice@suspnog").is_empty(), "no garden: kicked");
 }
 
 #[tokio::test]
@@ -588,26 +616,34 @@ queue_types = "builtin"
 }
 
 #[tokio::test]
-async fn fast_path_suspension_disables_and_kicks_within_seconds() {
+async fn fast_path_suspension_walls_in_listed_session_and_kicks_the_rest_within_seconds() {
     let w = World::new("fastoff").await;
     w.plan("home", 10_000, 2_000).await;
     let alice = w.active_subscriber("alice", "home", Some("10.20.0.7")).await;
+    let carol = w.active_subscriber("carol", "home", None).await;
     w.active_subscriber("bob", "home", None).await;
     let feed = tokio::spawn(w.tenant.clone().run_feed(w.ctx.settings.feed_poll, w.metrics.clone()));
     let task = tokio::spawn(w.worker().run());
     let deadline = Instant::now() + Duration::from_secs(20);
-    while w.secret_disabled("alice") != Some(false) {
+    while w.secret_disabled("alice") != Some(false) || w.secret_disabled("carol") != Some(false) {
         assert!(Instant::now() < deadline, "first full pass did not run");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let h = w.h();
     h.ppp_login("alice@fastoff", "10.20.0.7");
+    h.ppp_login("carol@fastoff", "10.20.0.8");
     w.suspend(&alice).await;
-    while w.secret_disabled("alice") != Some(true) || !h.find("/ppp/active", "name", "alice@fastoff").is_empty() {
+    w.suspend(&carol).await;
+    while w.secret_disabled("alice") != Some(true)
+        || h.find("/ip/firewall/address-list", "address", "10.20.0.7").is_empty()
+        || !h.find("/ppp/active", "name", "carol@fastoff").is_empty()
+    {
         assert!(Instant::now() < deadline, "suspension did not reach the router");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(h.find("/ip/firewall/address-list", "address", "10.20.0.7").len(), 1, "walled garden");
+    // The pass that walled her in is over (its kicks come last): her session is still there.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.find("/ppp/active", "name", "alice@fastoff").len(), 1, "walled in, not kicked");
     assert_eq!(w.secret_disabled("bob"), Some(false));
     feed.abort();
     task.abort();

@@ -172,6 +172,7 @@ impl World {
                 portal_address: "192.0.2.10".into(),
                 portal_port: 80,
                 redirector: None,
+                radius_policy: Default::default(),
             }),
         }
     }
