@@ -829,6 +829,16 @@ async fn every_id_route_refuses_another_subscribers_and_another_tenants_ids() {
     let (s, top) = call(&e, "POST", "topups", Some(&tb), Some(json!({"amount_kes": 10}))).await;
     assert_eq!(s, 202, "{top}");
     let topup = top["id"].as_str().expect("topup").to_owned();
+    // The simulator completes this prompt by callback a moment later; B's balance must be read
+    // after that, or the credit lands between the two looks at B's state (on Spin it did: B's
+    // balance went 0 -> 1000 cents there, the ledger holding just this top-up's payment).
+    let paid_topup = e
+        .wait_for(15, || async {
+            let (_, v) = call(&e, "GET", &format!("topups/{topup}"), Some(&tb), None).await;
+            (v["status"] == "paid").then_some(v)
+        })
+        .await;
+    assert!(paid_topup.is_some(), "the simulator completes B's top-up");
     let (s, _) = call(&e, "POST", "devices", Some(&tb), Some(json!({"mac": "02:00:00:00:51:02"}))).await;
     assert_eq!(s, 201);
     let (s, tk) = call(&e, "POST", "tickets", Some(&tb), Some(json!({"subject": "B's", "message": "private"}))).await;
@@ -855,6 +865,7 @@ async fn every_id_route_refuses_another_subscribers_and_another_tenants_ids() {
         _ => None,
     };
     let before = owner_state(&e, &tb, &ticket, &b_id).await;
+    assert_eq!(before.3, 1000, "B's balance holds the 10 KES top-up before the foreign requests");
     let mut tried = 0;
     for (method, route) in konnekted_core::api::CUSTOMER_ROUTES.iter().filter(|(_, r)| r.contains("{id}")) {
         for (who, env, tok) in [("another subscriber", &e, &ta), ("another tenant's subscriber", &other, &tc)] {
