@@ -84,6 +84,11 @@ enum RouterCommand {
         /// The hotspot profile to configure (with --hotspot).
         #[arg(long, default_value = "default")]
         hotspot_profile: String,
+        /// The router's PPPoE / hotspot address pool (a.b.c.d/n; repeat for several): put in
+        /// the WireGuard peer's AllowedIPs so the redirector's answers reach subscribers
+        /// (required when the tenant has a redirector).
+        #[arg(long = "pool")]
+        pools: Vec<String>,
         /// Print only; leave the config file as it is.
         #[arg(long)]
         dry_run: bool,
@@ -163,8 +168,16 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Router(RouterCommand::Show { name, menu, config })) => {
             router_show(&name, menu.as_deref(), &config, &rt)
         }
-        Some(Command::Router(RouterCommand::Onboard { tenant, name, hotspot, hotspot_profile, dry_run, config })) => {
-            let req = konnekted_reconciler::onboard::OnboardRequest { tenant, name, hotspot, hotspot_profile };
+        Some(Command::Router(RouterCommand::Onboard {
+            tenant,
+            name,
+            hotspot,
+            hotspot_profile,
+            pools,
+            dry_run,
+            config,
+        })) => {
+            let req = konnekted_reconciler::onboard::OnboardRequest { tenant, name, hotspot, hotspot_profile, pools };
             router_onboard(&req, dry_run, &config)
         }
         Some(Command::Router(RouterCommand::WgKeygen)) => {

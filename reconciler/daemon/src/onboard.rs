@@ -33,6 +33,10 @@ pub struct OnboardRequest {
     pub hotspot: bool,
     /// The hotspot profile to point at RADIUS.
     pub hotspot_profile: String,
+    /// The router's PPPoE and hotspot address pools (`10.20.0.0/16`): subscribers' source
+    /// addresses, which reach the redirector through the tunnel unchanged, so the
+    /// reconciler's peer of this router must allow them (required with a redirector).
+    pub pools: Vec<String>,
 }
 
 /// One command of the script: `/menu verb [find k=v] k=v ...`.
@@ -63,6 +67,8 @@ pub struct Onboarding {
     pub password: Secret,
     /// The `[[router]]` block for the config file.
     pub router_toml: String,
+    /// The router's pools, as given (the peer's AllowedIPs besides the tunnel address).
+    pub pools: Vec<String>,
 }
 
 /// Why onboarding was refused.
@@ -109,6 +115,15 @@ fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), OnboardError> {
     let (a, n) = s.split_once('/').ok_or_else(|| bad(format!("{s:?} is not a.b.c.d/n")))?;
     let a: Ipv4Addr = a.parse().map_err(|_| bad(format!("{s:?} is not a.b.c.d/n")))?;
     let n: u8 = n.parse().ok().filter(|n| *n <= 30).ok_or_else(|| bad(format!("{s:?}: prefix length 0..30")))?;
+    Ok((a, n))
+}
+
+/// `a.b.c.d/n` with any prefix length (0..=32).
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), OnboardError> {
+    let bad_pool = || bad(format!("pool {s:?} is not a.b.c.d/n"));
+    let (a, n) = s.split_once('/').ok_or_else(bad_pool)?;
+    let a: Ipv4Addr = a.parse().map_err(|_| bad_pool())?;
+    let n: u8 = n.parse().ok().filter(|n| *n <= 32).ok_or_else(bad_pool)?;
     Ok((a, n))
 }
 
@@ -162,6 +177,26 @@ pub fn onboard(config: &Config, req: &OnboardRequest) -> Result<Onboarding, Onbo
     }
     let (endpoint_host, endpoint_port) =
         wg.endpoint.rsplit_once(':').ok_or_else(|| bad("wireguard.endpoint must be host:port"))?;
+    let mut pools = Vec::new();
+    for p in &req.pools {
+        // A pool as WireGuard and wg-quick take it: the network address, not a host in it.
+        let (a, n) = parse_cidr(p)?;
+        let mask = if n == 0 { 0 } else { u32::MAX << (32 - n) };
+        let net = Ipv4Addr::from(u32::from(a) & mask);
+        if net != a {
+            return Err(bad(format!("pool {p:?}: not a network address (did you mean {net}/{n}?)")));
+        }
+        if !pools.contains(p) {
+            pools.push(p.clone());
+        }
+    }
+    if pools.is_empty() && tenant.walled_garden.as_ref().is_some_and(|g| g.redirector.is_some()) {
+        return Err(bad(format!(
+            "tenant {} has a redirector: give the router's PPPoE/hotspot address pools (--pool 10.20.0.0/16), \
+             which the reconciler's WireGuard peer must allow for its answers to reach subscribers",
+            req.tenant
+        )));
+    }
     let router_address = allocate(wg, &config.routers)?;
     let (_, len) = parse_prefix(&wg.network)?;
     let (private_key, router_public_key) = wg_keypair();
@@ -283,7 +318,7 @@ pub fn onboard(config: &Config, req: &OnboardRequest) -> Result<Onboarding, Onbo
         tenant = toml_str(&req.tenant),
         pw = toml_str(password.expose()),
     );
-    Ok(Onboarding { commands: c, router_address, router_public_key, preshared_key, password, router_toml })
+    Ok(Onboarding { commands: c, router_address, router_public_key, preshared_key, password, router_toml, pools })
 }
 
 fn toml_str(s: &str) -> String {
@@ -307,12 +342,16 @@ impl Onboarding {
     /// The reconciler side's WireGuard peer (wg-quick / `wg set` format).
     pub fn server_peer(&self, req: &OnboardRequest) -> String {
         format!(
-            "# router {} (tenant {})\n[Peer]\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = {}/32\n",
+            "# router {} (tenant {}){}\n[Peer]\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = {}\n",
             req.name,
             req.tenant,
+            if self.pools.is_empty() { "" } else { "; then its subscribers' pools, for the redirector" },
             self.router_public_key,
             self.preshared_key.expose(),
-            self.router_address
+            std::iter::once(format!("{}/32", self.router_address))
+                .chain(self.pools.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }

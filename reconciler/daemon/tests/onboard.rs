@@ -30,8 +30,13 @@ fn config(w: &World) -> Config {
 async fn onboard_then_first_pass(hotspot: bool) {
     let w = World::new(if hotspot { "onbh" } else { "onbp" }).await;
     let c = config(&w);
-    let req =
-        OnboardRequest { tenant: w.realm.clone(), name: "tower-9".into(), hotspot, hotspot_profile: "default".into() };
+    let req = OnboardRequest {
+        tenant: w.realm.clone(),
+        name: "tower-9".into(),
+        hotspot,
+        hotspot_profile: "default".into(),
+        pools: Vec::new(),
+    };
     let o = onboard::onboard(&c, &req).expect("onboard");
     let script = o.script(&req);
     let commands = onboard::parse_script(&script).expect("script parses");
@@ -135,4 +140,45 @@ async fn onboard_simulator_refuses_what_a_router_refuses() {
     );
     assert!(h.add("/ip/address", &[("address", "10.0.0.1/24"), ("interface", "nosuchif")]).is_err());
     assert!(h.set("/ip/service", "api", &[("address", "not-an-address")]).is_err());
+}
+
+#[tokio::test]
+async fn onboard_pools_go_in_the_peers_allowed_ips_and_a_redirector_needs_them() {
+    let w = World::new("onbpool").await;
+    let mut c = config(&w);
+    let req = OnboardRequest {
+        tenant: w.realm.clone(),
+        name: "tower-9".into(),
+        hotspot: true,
+        hotspot_profile: "default".into(),
+        pools: vec!["10.20.0.0/16".into(), "10.30.4.0/22".into(), "10.20.0.0/16".into()],
+    };
+    let o = onboard::onboard(&c, &req).expect("onboard");
+    let peer = o.server_peer(&req);
+    let allowed: Vec<&str> =
+        peer.lines().find_map(|l| l.strip_prefix("AllowedIPs = ")).expect("AllowedIPs").split(", ").collect();
+    assert_eq!(allowed, [format!("{}/32", o.router_address).as_str(), "10.20.0.0/16", "10.30.4.0/22"], "{peer}");
+    // Without pools only the tunnel address, as before.
+    let bare = OnboardRequest { pools: Vec::new(), ..req.clone() };
+    let o = onboard::onboard(&c, &bare).expect("onboard without pools");
+    assert!(o.server_peer(&bare).contains(&format!("AllowedIPs = {}/32\n", o.router_address)));
+    for bad in ["10.20.0.0", "10.20.0.0/33", "10.20.1.0/16", "pool/16"] {
+        let r = onboard::onboard(&c, &OnboardRequest { pools: vec![bad.into()], ..req.clone() });
+        assert!(r.is_err(), "{bad} accepted");
+    }
+    // With the redirector, the subscribers' addresses must be allowed: no pool, no onboarding.
+    if let Some(g) = c.tenants[0].walled_garden.as_mut() {
+        g.redirector = Some(konnekted_reconciler::config::RedirectorConfig {
+            listen: ([10, 255, 0, 1], 8081).into(),
+            address: None,
+            portal_url: None,
+        });
+    }
+    let err = match onboard::onboard(&c, &bare) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("onboarded without pools"),
+    };
+    assert!(err.contains("--pool"), "{err}");
+    let o = onboard::onboard(&c, &req).expect("with pools");
+    assert!(o.server_peer(&req).contains("10.30.4.0/22"));
 }

@@ -161,6 +161,7 @@ async fn reconciler_reaches_an_onboarded_router_through_a_wireguard_tunnel() {
         name: "tower-wg".into(),
         hotspot: false,
         hotspot_profile: "default".into(),
+        pools: Vec::new(),
     };
     let o = onboard::onboard(&config, &req).expect("onboard");
 
