@@ -6,7 +6,9 @@
 use bytes::Bytes;
 
 use crate::db::{Db, StoreError};
+use crate::domain::Realm;
 use crate::secret::Secret;
+use crate::store::tenants::{self, Tenant};
 
 /// Platform-wide settings every adapter supplies.
 #[derive(Debug, Clone)]
@@ -42,6 +44,15 @@ pub trait Platform {
 
     /// The control database: the tenant registry.
     fn control(&self) -> &Self::Db;
+
+    /// The tenant registered under `realm`, as the control database has it now. Every request
+    /// that names a tenant asks this first. A host that lives across requests may answer from
+    /// a cache, but only while nothing has been written to the control database since the
+    /// cached row was read (a settings change, a tenant switched off must apply to the very next
+    /// request).
+    async fn tenant(&self, realm: &Realm) -> Result<Option<Tenant>, StoreError> {
+        tenants::get(self.control(), realm).await
+    }
 
     /// Opens one tenant's billing database, located by the tenant's `db_key`.
     /// The core only calls this after it has resolved the tenant.

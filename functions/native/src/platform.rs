@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use konnekted_core::db::StoreError;
+use konnekted_core::domain::Realm;
 use konnekted_core::migrations;
 use konnekted_core::platform::{FetchError, Level, Platform, Settings};
+use konnekted_core::store::tenants::{self, Tenant};
 use tokio::sync::Mutex;
 
 use crate::sqlite::SqliteDb;
@@ -23,6 +25,9 @@ struct Inner {
     data_dir: PathBuf,
     control: SqliteDb,
     tenants: Mutex<HashMap<String, SqliteDb>>,
+    /// Tenants as last read from the control database, each with the control database's
+    /// [`SqliteDb::data_version`] taken before the read: good while it has not moved.
+    registry: std::sync::Mutex<HashMap<Realm, (u64, Tenant)>>,
     http: reqwest::Client,
 }
 
@@ -42,6 +47,7 @@ impl NativePlatform {
                 data_dir: data_dir.to_owned(),
                 control,
                 tenants: Mutex::new(HashMap::new()),
+                registry: std::sync::Mutex::new(HashMap::new()),
                 http,
             }),
         })
@@ -65,6 +71,30 @@ impl Platform for NativePlatform {
 
     fn control(&self) -> &SqliteDb {
         &self.inner.control
+    }
+
+    /// From the cache while the control database has had no commit since the row was read
+    /// (by this process or any other): every request names its tenant, and reading it means
+    /// a control-database query and decoding two JSON documents.
+    async fn tenant(&self, realm: &Realm) -> Result<Option<Tenant>, StoreError> {
+        let registry = || self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let version = self.inner.control.data_version()?;
+        if let Some((seen, t)) = registry().get(realm)
+            && *seen == version
+        {
+            return Ok(Some(t.clone()));
+        }
+        let found = tenants::get(&self.inner.control, realm).await?;
+        let mut cache = registry();
+        match &found {
+            Some(t) => {
+                cache.insert(realm.clone(), (version, t.clone()));
+            }
+            None => {
+                cache.remove(realm);
+            }
+        }
+        Ok(found)
     }
 
     async fn tenant_db(&self, db_key: &str) -> Result<SqliteDb, StoreError> {
@@ -112,5 +142,98 @@ impl Platform for NativePlatform {
             Level::Warn => tracing::warn!("{message}"),
             Level::Error => tracing::error!("{message}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use konnekted_core::Ctx;
+    use konnekted_core::db::Db;
+    use konnekted_core::ids::IdGen;
+    use konnekted_core::secret::Secret;
+    use konnekted_core::store::tenants::TenantStatus;
+    use konnekted_core::usecases::tenants::{TenantInput, create_tenant};
+
+    use super::*;
+
+    async fn platform(name: &str) -> (NativePlatform, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("konnekted-registry-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = Settings {
+            public_base_url: "http://127.0.0.1:1".into(),
+            platform_token: Secret::new("p"),
+            voucher_secret: Secret::default(),
+        };
+        (NativePlatform::open(&dir, settings).await.unwrap(), dir)
+    }
+
+    async fn add(p: &NativePlatform, realm: &str) -> Realm {
+        let ctx = Ctx { now: chrono::Utc::now(), entropy: rand::random() };
+        let input = TenantInput {
+            realm: realm.into(),
+            name: realm.into(),
+            settings: None,
+            daraja: None,
+            admin_token: None,
+            callback_token: None,
+            sync_key: None,
+        };
+        create_tenant(p, input, &mut IdGen::new(&ctx), ctx.now).await.unwrap();
+        Realm::parse(realm).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tenant_cache_sees_a_settings_change_on_the_next_lookup() {
+        let (p, dir) = platform("settings").await;
+        let realm = add(&p, "cache-a").await;
+        let other = add(&p, "cache-b").await;
+        let before = p.tenant(&realm).await.unwrap().unwrap();
+        assert_eq!(before.settings.grace_seconds, 86_400);
+        assert_eq!(p.tenant(&other).await.unwrap().unwrap().realm, other);
+        let mut settings = before.settings.clone();
+        settings.grace_seconds = 60;
+        tenants::update_settings(p.control(), &realm, &settings, &before.daraja).await.unwrap();
+        assert_eq!(p.tenant(&realm).await.unwrap().unwrap().settings.grace_seconds, 60);
+        tenants::set_status(p.control(), &realm, TenantStatus::Disabled).await.unwrap();
+        assert_eq!(p.tenant(&realm).await.unwrap().unwrap().status, TenantStatus::Disabled);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn tenant_cache_sees_a_change_made_by_another_process() {
+        let (p, dir) = platform("process").await;
+        let realm = add(&p, "cache-c").await;
+        assert_eq!(p.tenant(&realm).await.unwrap().unwrap().status, TenantStatus::Active);
+        assert_eq!(p.tenant(&realm).await.unwrap().unwrap().status, TenantStatus::Active);
+        // Another process (a CLI, an operator's sqlite3) writes the file through its own connection.
+        let other = rusqlite::Connection::open(dir.join("control.sqlite")).unwrap();
+        other.execute("UPDATE tenants SET status = 'disabled', name = 'Renamed' WHERE realm = 'cache-c'", []).unwrap();
+        drop(other);
+        let t = p.tenant(&realm).await.unwrap().unwrap();
+        assert_eq!((t.status, t.name.as_str()), (TenantStatus::Disabled, "Renamed"));
+        let gone = rusqlite::Connection::open(dir.join("control.sqlite")).unwrap();
+        gone.execute("DELETE FROM tenants WHERE realm = 'cache-c'", []).unwrap();
+        drop(gone);
+        assert!(p.tenant(&realm).await.unwrap().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn data_version_moves_only_when_something_was_committed() {
+        let (p, dir) = platform("version").await;
+        let control = p.control();
+        let v0 = control.data_version().unwrap();
+        assert_eq!(control.data_version().unwrap(), v0, "nothing was written");
+        add(&p, "cache-d").await;
+        let v1 = control.data_version().unwrap();
+        assert!(v1 > v0, "the writer committed: {v0} -> {v1}");
+        assert_eq!(control.data_version().unwrap(), v1);
+        let _ = p.tenant(&Realm::parse("cache-d").unwrap()).await.unwrap();
+        assert_eq!(control.data_version().unwrap(), v1, "a read is no change");
+        let memory = SqliteDb::memory().await.unwrap();
+        let m0 = memory.data_version().unwrap();
+        memory.batch(&[konnekted_core::db::Statement::new("CREATE TABLE t (x INTEGER)")]).await.unwrap();
+        assert!(memory.data_version().unwrap() > m0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -21,7 +21,7 @@ use crate::db::StoreError;
 use crate::domain::Realm;
 use crate::platform::{Level, Platform};
 use crate::secret::constant_time_eq;
-use crate::store::tenants::{self, Tenant};
+use crate::store::tenants::Tenant;
 use crate::usecases::UseCaseError;
 
 /// Every way a request can fail, mapped to a status in one place.
@@ -394,7 +394,8 @@ pub(crate) async fn tenant_of<P: Platform>(p: &P, params: &Params) -> Result<(Te
         .as_deref()
         .and_then(|r| Realm::parse(r).ok())
         .ok_or_else(|| ApiError::NotFound("tenant".into()))?;
-    let t = tenants::get(p.control(), &realm)
+    let t = p
+        .tenant(&realm)
         .await?
         .filter(|t| t.status == crate::store::tenants::TenantStatus::Active)
         .ok_or_else(|| ApiError::NotFound("tenant".into()))?;

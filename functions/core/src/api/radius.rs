@@ -29,7 +29,7 @@ use crate::Ctx;
 use crate::domain::Realm;
 use crate::platform::{Level, Platform};
 use crate::secret::constant_time_eq;
-use crate::store::tenants::{self, TenantStatus};
+use crate::store::tenants::TenantStatus;
 use crate::usecases::UseCaseError;
 use crate::usecases::vouchers::{self, RedeemError, Redeemed};
 
@@ -67,7 +67,8 @@ pub(crate) async fn voucher<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) 
     let body = std::str::from_utf8(req.body()).map_err(|_| ApiError::BadRequest("body is not UTF-8".into()))?;
     let f = Query::parse(Some(body));
     let realm = f.get("realm").and_then(|r| Realm::parse(r.trim()).ok()).ok_or(ApiError::NotFound("realm".into()))?;
-    let tenant = tenants::get(p.control(), &realm)
+    let tenant = p
+        .tenant(&realm)
         .await?
         .filter(|t| t.status == TenantStatus::Active)
         .ok_or_else(|| ApiError::NotFound("realm".into()))?;
