@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The shared end-to-end suite (tests/) against the Worker under wrangler dev (workerd + local D1),
 # then the edge smoke tests (tenant isolation across D1 databases, cron, Spin under wasmtime).
+#   scripts/edge-e2e.sh [suite]...   (default: every suite that runs on the Worker, then the smoke tests;
+#                                     with suites named: only those, no smoke tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/edge-tools.sh
 source scripts/edge-tools.sh
-scripts/edge-build.sh
+if [ $# -gt 0 ]; then scripts/edge-build.sh workers; else scripts/edge-build.sh; fi
 port="${EDGE_E2E_PORT:-8787}"
 eval "$(EDGE_SKIP_BUILD=1 scripts/edge-dev.sh start "$port")"
 trap 'scripts/edge-dev.sh stop "$port" >/dev/null 2>&1 || true' EXIT
 echo "e2e suite against the Worker at $KONNEKTED_BASE_URL"
 # --workspace keeps the feature set of the native run above, so nothing is rebuilt. Every realm of
 # these suites needs its database in the three manifests (tests/tests/manifests.rs checks it).
-cargo test --workspace --test billing --test money --test sync --test vouchers \
-    --test cards --test cards_sim --test sms --test customer --test dashboard --no-fail-fast
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(billing money sync vouchers cards cards_sim sms customer dashboard openapi console)
+cargo test --workspace $(printf -- '--test %s ' "${suites[@]}") --no-fail-fast
 scripts/edge-dev.sh stop "$port"
 trap - EXIT
+[ $# -gt 0 ] && exit 0
 unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN
 EDGE_SKIP_BUILD=1 scripts/edge-smoke.sh
 EDGE_SKIP_BUILD=1 scripts/edge-spin-smoke.sh

@@ -128,12 +128,13 @@ fn route_matching_follows_spin_syntax() {
     assert!(!route_matches("/sync/...", "/api/sync/x"));
 }
 
-/// The suites `scripts/edge-e2e.sh` runs against the Worker: every `--test NAME` in it.
+/// The suites `scripts/edge-e2e.sh` runs against the Worker: its default list `suites=(...)`.
 fn worker_suites() -> Vec<String> {
     let script =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/edge-e2e.sh")).expect("edge-e2e.sh");
-    let words: Vec<&str> = script.split_whitespace().collect();
-    words.windows(2).filter(|w| w[0] == "--test").map(|w| w[1].to_owned()).collect()
+    let i = script.find("suites=(billing").expect("the default suites=(...) of edge-e2e.sh") + "suites=(".len();
+    let list = &script[i..i + script[i..].find(')').expect("closing parenthesis")];
+    list.split_whitespace().map(str::to_owned).collect()
 }
 
 /// Every test's realm is its own (the shared Worker deployment keeps tenants between tests, so
