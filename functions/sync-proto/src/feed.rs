@@ -29,6 +29,11 @@ pub enum FeedKind {
     /// The subscriber asked to end their online sessions: the RADIUS agent sends a
     /// Disconnect-Request for each (the payload names the subscriber; nothing else changes).
     SessionDisconnect,
+    /// A hotspot code was used for the first time (the payload: `code`, `plan`, `expires_at`,
+    /// as [`crate::Voucher`]): the RADIUS agent writes its rows at once, so the code logs in
+    /// from RADIUS's own copy within seconds even if the edge then goes away. Not about a
+    /// subscriber: routers have nothing to do (the reconciler skips it).
+    VoucherRedeemed,
     /// A kind this version does not know (a newer edge): consumers reload the whole state.
     #[serde(other)]
     Unknown,
@@ -36,7 +41,7 @@ pub enum FeedKind {
 
 impl FeedKind {
     /// Every known kind.
-    pub const ALL: [FeedKind; 10] = [
+    pub const ALL: [FeedKind; 11] = [
         FeedKind::SubscriptionActivated,
         FeedKind::SubscriptionRenewed,
         FeedKind::SubscriptionExpired,
@@ -47,6 +52,7 @@ impl FeedKind {
         FeedKind::SubscriberUpdated,
         FeedKind::PlanUpdated,
         FeedKind::SessionDisconnect,
+        FeedKind::VoucherRedeemed,
     ];
 
     /// The wire (and storage) name.
@@ -62,6 +68,7 @@ impl FeedKind {
             FeedKind::SubscriberUpdated => "subscriber_updated",
             FeedKind::PlanUpdated => "plan_updated",
             FeedKind::SessionDisconnect => "session_disconnect",
+            FeedKind::VoucherRedeemed => "voucher_redeemed",
             FeedKind::Unknown => "unknown",
         }
     }
@@ -71,9 +78,16 @@ impl FeedKind {
         FeedKind::ALL.into_iter().find(|k| k.as_str() == s).unwrap_or(FeedKind::Unknown)
     }
 
-    /// Whether the payload describes one subscriber (all kinds but `plan_updated`).
+    /// Whether the payload describes one subscriber (all kinds but `plan_updated` and
+    /// `voucher_redeemed`).
     pub fn is_about_subscriber(self) -> bool {
-        !matches!(self, FeedKind::PlanUpdated | FeedKind::Unknown)
+        !matches!(self, FeedKind::PlanUpdated | FeedKind::VoucherRedeemed | FeedKind::Unknown)
+    }
+
+    /// Whether routers have anything to do about it (all kinds but `voucher_redeemed`, which
+    /// only RADIUS cares about; an unknown kind may be, so it counts).
+    pub fn concerns_routers(self) -> bool {
+        self != FeedKind::VoucherRedeemed
     }
 }
 
@@ -103,7 +117,7 @@ impl FeedChange {
     /// change is not about one subscriber or a new subscriber arrives incomplete (then
     /// the caller reloads the whole state).
     pub fn merge_subscriber(&self, current: Option<&Subscriber>) -> Option<Subscriber> {
-        if self.kind == FeedKind::PlanUpdated {
+        if matches!(self.kind, FeedKind::PlanUpdated | FeedKind::VoucherRedeemed) {
             return None;
         }
         let p = self.payload.as_object()?;
@@ -215,5 +229,17 @@ mod tests {
         let c: FeedChange =
             serde_json::from_str(r#"{"seq":5,"kind":"plan_updated","payload":{"id":"s1","plan":"q"}}"#).expect("parse");
         assert!(c.merge_subscriber(Some(&cached())).is_none());
+    }
+
+    #[test]
+    fn feed_voucher_redeemed_is_for_radius_only() {
+        let c: FeedChange = serde_json::from_str(
+            r#"{"seq":6,"kind":"voucher_redeemed","payload":{"code":"ABCDEFGHJKLM","plan":"hour","expires_at":"2026-12-04T11:00:00Z"}}"#,
+        )
+        .expect("parse");
+        assert_eq!(c.kind, FeedKind::VoucherRedeemed);
+        assert!(!c.kind.concerns_routers() && !c.kind.is_about_subscriber());
+        assert!(c.merge_subscriber(Some(&cached())).is_none());
+        assert!(FeedKind::ALL.iter().filter(|k| **k != FeedKind::VoucherRedeemed).all(|k| k.concerns_routers()));
     }
 }

@@ -370,7 +370,8 @@ impl Tenant {
             let mut g = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = g.as_mut() {
                 let state = Arc::make_mut(&mut c.state);
-                for ch in &page.changes {
+                // A redeemed hotspot code is RADIUS's business: nothing to reload or nudge.
+                for ch in page.changes.iter().filter(|ch| ch.kind.concerns_routers()) {
                     let key = ch
                         .payload
                         .get("id")

@@ -27,6 +27,9 @@ pub mod kind {
     pub const PLAN_UPDATED: &str = "plan_updated";
     /// The subscriber asked to end their online sessions (the RADIUS agent sends a Disconnect).
     pub const SESSION_DISCONNECT: &str = "session_disconnect";
+    /// A hotspot code's first use (payload `code`, `plan`, `expires_at`): the RADIUS agent
+    /// writes its rows at once.
+    pub const VOUCHER_REDEEMED: &str = "voucher_redeemed";
 }
 
 pub fn append(subscriber_id: Option<&str>, kind: &str, payload: &serde_json::Value, at: &str) -> Statement {

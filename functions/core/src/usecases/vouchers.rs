@@ -13,7 +13,7 @@ use crate::domain::voucher::{MAX_BATCH, VoucherCode, VoucherError, VoucherId, Vo
 use crate::ids::IdGen;
 use crate::platform::Settings;
 use crate::store::tenants::Tenant;
-use crate::store::{plans, redemptions, throttle, vouchers};
+use crate::store::{feed, plans, redemptions, throttle, vouchers};
 
 /// The most codes one batch request may create (serials allow more; a printed sheet does not).
 pub const MAX_COUNT: u32 = 20_000;
@@ -379,9 +379,17 @@ async fn attempt(
     let done = retry_races!(RedeemError, {
         let Some(r) = redemptions::get(db, id.batch, id.serial).await? else {
             let first = redemption::first_use(now, batch.period_seconds, batch.valid_until, batch.voided)?;
+            // The feed row goes in the same batch: the RADIUS agent copies the code into
+            // RADIUS's own rows within seconds (fail static), not at its next full pass.
+            let payload = serde_json::json!({
+                "code": username,
+                "plan": batch.plan_code,
+                "expires_at": fmt_ts(first.expires_at),
+            });
             db.batch(&[
                 redemptions::insert(id.batch, id.serial, &username, &batch.plan_id, now, first.expires_at, mac, ip),
                 redemptions::bind(id.batch, id.serial, mac, now),
+                feed::append(None, feed::kind::VOUCHER_REDEEMED, &payload, &fmt_ts(now)),
             ])
             .await?;
             return Ok(answer(true, Binding::New, first.expires_at, batch.data_cap_bytes));
@@ -503,6 +511,21 @@ mod redeem_tests {
         assert_eq!((later.binding, later.remaining_seconds), (Binding::Same, 2400));
         let gone = go(&db, BindingPolicy::Refuse, &code(3), A, t0() + Duration::minutes(60));
         assert_eq!(refusal(gone), Refusal::Expired);
+    }
+
+    #[test]
+    fn voucher_first_use_appends_one_voucher_redeemed_change_for_radius() {
+        let db = setup(None, 1, None);
+        let first = go(&db, BindingPolicy::Refuse, &code(3), A, t0()).expect("first use");
+        go(&db, BindingPolicy::Refuse, &code(3), A, t0() + Duration::minutes(5)).expect("again");
+        let changes = run(feed::after(&db, 0, 100)).expect("feed");
+        let ours: Vec<&feed::Change> = changes.iter().filter(|c| c.kind == feed::kind::VOUCHER_REDEEMED).collect();
+        assert_eq!(ours.len(), 1, "{changes:?}");
+        assert_eq!(ours[0].subscriber_id, None);
+        assert_eq!(
+            ours[0].payload,
+            serde_json::json!({"code": first.username, "plan": "hour", "expires_at": first.expires_at})
+        );
     }
 
     #[test]
