@@ -34,6 +34,14 @@ fn wasm() -> Option<PathBuf> {
     found
 }
 
+const NODB_ROUTES: &str = r#"[[trigger.http]]
+route = "/api/tenants"
+component = "nodb"
+[[trigger.http]]
+route = "/api/t/:realm/plans"
+component = "nodb"
+"#;
+
 struct Fixture {
     app: Arc<App>,
     _dir: tempfile::TempDir,
@@ -43,6 +51,15 @@ struct Fixture {
 /// `/__selftest/...`, `/internal/scheduled`, `/health`) and as `nodb` (no database, `/nodb/...`
 /// and `/api/tenants/denied`), variables from `vars`.
 fn fixture(vars: &[(&str, &str)]) -> Option<Fixture> {
+    fixture_with(vars, true)
+}
+
+/// [`fixture`] without the `nodb` routes: `full` serves `/api/tenants` and every tenant route.
+fn fixture_full(vars: &[(&str, &str)]) -> Option<Fixture> {
+    fixture_with(vars, false)
+}
+
+fn fixture_with(vars: &[(&str, &str)], nodb_routes: bool) -> Option<Fixture> {
     let wasm = wasm()?;
     let dir = tempfile::tempdir().unwrap();
     let manifest = format!(
@@ -55,13 +72,7 @@ edge_selftest = {{ default = "0" }}
 [[trigger.http]]
 route = "/..."
 component = "full"
-[[trigger.http]]
-route = "/api/tenants"
-component = "nodb"
-[[trigger.http]]
-route = "/api/t/:realm/plans"
-component = "nodb"
-[component.full]
+{nodb}[component.full]
 source = "{wasm}"
 sqlite_databases = ["control", "t_acme"]
 [component.full.variables]
@@ -72,7 +83,8 @@ source = "{wasm}"
 [component.nodb.variables]
 platform_token = "{{{{ platform_token }}}}"
 "#,
-        wasm = wasm.display()
+        wasm = wasm.display(),
+        nodb = if nodb_routes { NODB_ROUTES } else { "" },
     );
     std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
     std::fs::write(
@@ -91,11 +103,29 @@ platform_token = "{{{{ platform_token }}}}"
 }
 
 async fn call(app: &App, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    send(app, method, path, headers, Bytes::new()).await
+}
+
+/// A request with a JSON body and a bearer token; the answer's status and JSON.
+async fn call_json(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let auth = format!("Bearer {token}");
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let (s, text) = send(app, method, path, &headers, Bytes::from(body.to_string())).await;
+    (s, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+async fn send(app: &App, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> (u16, String) {
     let mut b = http::Request::builder().method(method).uri(path).header("host", "spin.test");
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let req = b.body(Full::new(Bytes::new())).unwrap();
+    let req = b.body(Full::new(body)).unwrap();
     let client: SocketAddr = "127.0.0.1:1".parse().unwrap();
     let res = app.handle(req, client).await;
     let status = res.status().as_u16();
@@ -147,6 +177,66 @@ async fn concurrent_first_requests_all_migrate_and_answer() {
         assert_ne!(s, 503, "{body}");
         assert_ne!(s, 500, "{body}");
     }
+}
+
+/// Concurrent instances writing the same row: twelve payments of one day's price recorded at once
+/// for one subscriber, each in its own instance with its own `spin:sqlite` connection. Each reads
+/// the subscriber (expiry, version), then renews in one batch guarded by
+/// `INSERT INTO occ_guard (changed) VALUES (changes())`: a batch that lost the race must roll back
+/// whole and be retried, never extend an expiry another instance has already moved. Twelve days
+/// paid must be twelve days of service and every payment answered. A host that shares one
+/// connection between a label's instances fails it (tried: `cannot start a transaction within a
+/// transaction`, 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_payments_to_one_subscriber_lose_no_update() {
+    let Some(f) = fixture_full(&[("SPIN_VARIABLE_PLATFORM_TOKEN", TOKEN)]) else { return };
+    let admin = "acme-admin-token-0123456789abcdef";
+    let (s, v) = call_json(
+        &f.app,
+        "POST",
+        "/api/tenants",
+        TOKEN,
+        serde_json::json!({"realm": "acme", "name": "Acme", "admin_token": admin,
+                           "callback_token": "acme-callback-token-0123456789ab"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let plan = serde_json::json!({"code": "day", "name": "day", "price_cents": 1_000,
+                                  "period_seconds": 86_400, "down_kbps": 10000, "up_kbps": 2000});
+    let (s, v) = call_json(&f.app, "POST", "/api/t/acme/plans", admin, plan).await;
+    assert_eq!(s, 201, "{v}");
+    let sub = serde_json::json!({"name": "Wanjiku", "plan": "day", "account_no": "ACC1", "phone": "0711000001"});
+    let (s, v) = call_json(&f.app, "POST", "/api/t/acme/subscribers", admin, sub).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().expect("subscriber id").to_owned();
+
+    const N: i64 = 12;
+    let start = chrono::Utc::now();
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let app = f.app.clone();
+        let path = format!("/api/t/acme/subscribers/{id}/adjust");
+        tasks.push(tokio::spawn(async move {
+            let body = serde_json::json!({"amount_cents": 1_000, "memo": format!("cash {i}")});
+            call_json(&app, "POST", &path, admin, body).await
+        }));
+    }
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 200, "every concurrent payment is recorded: {v}");
+    }
+    let end = chrono::Utc::now();
+    let (s, v) =
+        call_json(&f.app, "GET", &format!("/api/t/acme/subscribers/{id}"), admin, serde_json::Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["balance_cents"], 0, "every payment bought its day: {v}");
+    let expires: chrono::DateTime<chrono::Utc> =
+        v["expires_at"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("an expiry: {v}"));
+    let days = chrono::Duration::days(N);
+    assert!(
+        expires >= start + days - chrono::Duration::seconds(1) && expires <= end + days + chrono::Duration::seconds(1),
+        "{N} days paid at once must run {N} days from the first: {expires} (started {start}): {v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
