@@ -562,6 +562,27 @@ async fn the_platform_console_lists_tenants_with_their_health_creates_and_suspen
     let (s, _, _) = ppost(&e, &cookie, "/tenants/e2e-c06/status", &[("csrf", csrf.as_str()), ("status", "gone")]).await;
     assert_eq!(s, 404);
 
+    // the audit log (issue 14): who did what to which tenant, when, newest first; refusals are not in it
+    let (_, _, page) = pget(&e, &cookie, "/tenants").await;
+    let log = &page[page.find(r#"id="audit""#).expect("an audit log")..];
+    let log = &log[..log.find("<form").unwrap_or(log.len())];
+    let rows: Vec<&str> = log.split("<tr>").skip(2).collect();
+    let what = |row: &str| {
+        ["Created the tenant", "Suspended the tenant", "Resumed the tenant"].into_iter().find(|w| row.contains(w))
+    };
+    let got: Vec<(Option<&str>, bool)> = rows.iter().map(|r| (what(r), r.contains("e2e-c06"))).collect();
+    assert_eq!(
+        got,
+        [(Some("Resumed the tenant"), true), (Some("Suspended the tenant"), true), (Some("Created the tenant"), false)],
+        "{log}"
+    );
+    assert!(rows[2].contains(&realm), "{log}");
+    for r in &rows {
+        assert!(r.contains("token ") && r.contains(" from "), "who: {r}");
+        assert!(r.contains(" EAT") || r.contains(':'), "when: {r}");
+    }
+    assert!(!log.contains("e2e-c08") && !log.contains("no-such-isp"), "refusals are not logged: {log}");
+
     // sign out ends the session; then wrong tokens are throttled (per client address)
     let (s, _, _) = ppost(&e, &cookie, "/logout", &[("csrf", csrf.as_str())]).await;
     assert_eq!(s, 303);

@@ -11,6 +11,7 @@ pub struct Migration {
 pub const CONTROL: &[Migration] = &[
     Migration { name: "0001_tenants", sql: include_str!("../migrations/control/0001_tenants.sql") },
     Migration { name: "0002_throttle", sql: include_str!("../migrations/control/0002_throttle.sql") },
+    Migration { name: "0003_platform_audit", sql: include_str!("../migrations/control/0003_platform_audit.sql") },
 ];
 
 pub const TENANT: &[Migration] = &[

@@ -9,6 +9,7 @@ pub mod hotspot_sales;
 pub mod ledger;
 pub mod payments;
 pub mod plans;
+pub mod platform_audit;
 pub mod redemptions;
 pub mod reports;
 pub mod self_service;

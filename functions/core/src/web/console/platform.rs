@@ -22,7 +22,7 @@ use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
 use crate::store::tenants::{self, Tenant, TenantStatus};
-use crate::store::{health, throttle};
+use crate::store::{health, platform_audit, throttle};
 use crate::usecases::UseCaseError;
 use crate::usecases::staff::Role;
 use crate::web::form::{self, FieldError};
@@ -36,6 +36,19 @@ const BASE: &str = "/platform";
 const SESSION_SECONDS: i64 = 8 * 3600;
 /// Failed sign-ins per client address in 15 minutes.
 pub const LOGIN_LIMIT: throttle::Limit = throttle::Limit { limit: 5, window_seconds: 900 };
+/// Entries of the audit log the tenants page shows (newest first).
+const AUDIT_PAGE: i64 = 50;
+
+/// The catalogue key that says an audit action.
+fn audit_key(action: &str) -> &'static str {
+    match action {
+        "tenant.create" => "console.platform.audit_create",
+        "tenant.disabled" => "console.platform.audit_disabled",
+        "tenant.active" => "console.platform.audit_active",
+        _ => "console.platform.audit_other",
+    }
+}
+
 /// Tenants whose health one page shows (each opens its own database).
 const HEALTH_PAGE: usize = 100;
 
@@ -111,6 +124,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
         let body = html! { h1 { (cx.t("form.csrf_failed")) } p { a href=(cx.path) { (cx.t("common.back")) } } };
         return respond(&cx, StatusCode::FORBIDDEN, cx.t("form.csrf_failed"), false, body);
     }
+    // who acts, for the audit log: the platform token (by its tag) and the client's address
+    let actor = format!("token {} from {}", &claims.tk[..claims.tk.len().min(8)], crate::api::client_ip(&req));
     let parts: Vec<&str> = rest.split('/').collect();
     let r = match (parts.as_slice(), m == Method::POST) {
         ([""], false) => Ok(crate::web::see_other(&format!("{BASE}/tenants"))),
@@ -122,8 +137,8 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
         (["tenants"], false) => {
             tenants_page(p, &cx, &csrf, &Query::parse(req.uri().query()), &f, &[], None, ctx.now).await
         }
-        (["tenants"], true) => create(p, &cx, &csrf, &f, ctx).await,
-        (["tenants", realm, "status"], true) => set_status(p, realm, &f).await,
+        (["tenants"], true) => create(p, &cx, &csrf, &f, &actor, ctx).await,
+        (["tenants", realm, "status"], true) => set_status(p, realm, &f, &actor, ctx.now).await,
         _ => return crate::web::not_found_page(&cx),
     };
     r.unwrap_or_else(|e| match e {
@@ -227,6 +242,7 @@ async fn tenants_page<P: Platform>(
     now: DateTime<Utc>,
 ) -> Result<Response<Bytes>, UseCaseError> {
     let list = tenants::list(p.control()).await?;
+    let audit = platform_audit::recent(p.control(), AUDIT_PAGE).await?;
     let since = fmt_ts(now - Duration::days(1));
     let mut rows: Vec<(&Tenant, Option<health::Health>)> = Vec::new();
     for t in list.iter().take(HEALTH_PAGE) {
@@ -308,6 +324,25 @@ async fn tenants_page<P: Platform>(
             } }
         } }
         @if list.len() > HEALTH_PAGE { p.muted { (cx.tf("console.platform.more", &[("n", &(list.len() - HEALTH_PAGE).to_string())])) } }
+        h2 #audit { (cx.t("console.platform.audit")) }
+        @if audit.is_empty() {
+            p.muted { (cx.t("console.platform.audit_none")) }
+        } @else {
+            div.table-wrap { table.stack {
+                thead { tr {
+                    th { (cx.t("console.platform.audit_when")) } th { (cx.t("console.platform.audit_who")) }
+                    th { (cx.t("console.platform.audit_what")) } th { (cx.t("console.platform.realm")) }
+                } }
+                tbody { @for a in &audit {
+                    tr {
+                        td data-label=(cx.t("console.platform.audit_when")) { (eat(&Some(a.at.clone()))) }
+                        td data-label=(cx.t("console.platform.audit_who")) { (a.actor) }
+                        td data-label=(cx.t("console.platform.audit_what")) { (cx.t(audit_key(&a.action))) }
+                        td data-label=(cx.t("console.platform.realm")) { (a.realm) }
+                    }
+                } }
+            } }
+        }
         form.card method="post" action={ (BASE) "/tenants" } {
             h2 { (cx.t("console.platform.new")) }
             (form::error_summary(cx, errors))
@@ -333,6 +368,7 @@ async fn create<P: Platform>(
     cx: &PageCtx,
     csrf: &str,
     f: &Query,
+    actor: &str,
     ctx: &Ctx,
 ) -> Result<Response<Bytes>, UseCaseError> {
     let again = |field: &'static str, message: String| async move {
@@ -383,6 +419,7 @@ async fn create<P: Platform>(
             Err(e) => p.log(Level::Warn, &format!("platform console: owner of {} not created: {e}", made.realm)),
         }
     }
+    platform_audit::record(p.control(), ctx.now, actor, "tenant.create", &made.realm).await?;
     p.log(Level::Info, &format!("platform console: tenant {} created", made.realm));
     let m = Made {
         realm: made.realm,
@@ -398,7 +435,13 @@ async fn create<P: Platform>(
 }
 
 /// `POST /platform/tenants/{realm}/status` with `status=disabled|active`.
-async fn set_status<P: Platform>(p: &P, realm: &str, f: &Query) -> Result<Response<Bytes>, UseCaseError> {
+async fn set_status<P: Platform>(
+    p: &P,
+    realm: &str,
+    f: &Query,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Bytes>, UseCaseError> {
     let Ok(realm) = Realm::parse(realm) else {
         return Err(UseCaseError::NotFound("tenant"));
     };
@@ -410,6 +453,7 @@ async fn set_status<P: Platform>(p: &P, realm: &str, f: &Query) -> Result<Respon
         crate::db::StoreError::NotFound => UseCaseError::NotFound("tenant"),
         e => e.into(),
     })?;
+    platform_audit::record(p.control(), now, actor, &format!("tenant.{status}"), realm.as_str()).await?;
     p.log(Level::Info, &format!("platform console: tenant {realm} is now {status}"));
     Ok(crate::web::see_other(&format!("{BASE}/tenants?done={status}")))
 }
