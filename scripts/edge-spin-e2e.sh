@@ -14,7 +14,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(billing money sync vouchers cards cards_sim sms customer)
+[ ${#suites[@]} -eq 0 ] && suites=(billing money sync vouchers cards cards_sim sms customer dashboard)
 port="${EDGE_SPIN_E2E_PORT:-8796}"
 
 spin_target="${CARGO_TARGET_DIR:-$repo/functions/spin/target}"
