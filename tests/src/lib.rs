@@ -247,6 +247,19 @@ impl Env {
         v
     }
 
+    /// A hotspot plan (vouchers and captive sales) priced `kes` for `seconds`, 2/1 Mbps.
+    pub async fn hotspot_plan(&self, code: &str, name: &str, kes: i64, seconds: i64) -> Value {
+        let (s, v) = self
+            .post(
+                "/plans",
+                json!({"code": code, "name": name, "kind": "hotspot", "price_cents": kes * 100,
+                       "period_seconds": seconds, "down_kbps": 2000, "up_kbps": 1000}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
     pub async fn subscriber(&self, plan: &str, account: &str, phone: &str) -> Value {
         let (s, v) = self
             .post(

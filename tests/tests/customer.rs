@@ -348,14 +348,7 @@ async fn invoices_statement_and_pppoe_password_are_the_subscribers_own() {
 async fn a_hotspot_voucher_is_redeemed_onto_the_account_once() {
     let e = env("e2e-p12").await;
     e.plan("home", 1000).await;
-    let (s, v) = e
-        .post(
-            "/plans",
-            json!({"code": "wifi-1h", "name": "Wi-Fi 1 hour", "kind": "hotspot", "price_cents": 2000,
-                   "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    e.hotspot_plan("wifi-1h", "Wi-Fi 1 hour", 20, 3600).await;
     let sub = e.subscriber("home", "VCH1", "0711001201").await;
     let (s, batch) = e.post("/voucher-batches", json!({"plan": "wifi-1h", "count": 2, "price_cents": 5000})).await;
     assert_eq!(s, 201, "{batch}");

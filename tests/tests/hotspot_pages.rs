@@ -11,17 +11,6 @@ use serde_json::json;
 
 const BUDGET: usize = 30 * 1024;
 
-async fn hotspot_plan(e: &Env, code: &str, name: &str, kes: i64, seconds: i64) {
-    let (s, v) = e
-        .post(
-            "/plans",
-            json!({"code": code, "name": name, "kind": "hotspot", "price_cents": kes * 100, "period_seconds": seconds,
-                   "down_kbps": 2000, "up_kbps": 1000}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-}
-
 const ROUTER_QUERY: &str = "mac=02%3A11%3A22%3A33%3A44%3A55&ip=10.5.50.9&link-login-only=http%3A%2F%2F10.5.50.1%2Flogin\
     &chap-id=%5C371&chap-challenge=%5C357%5C015%5C330%5C013%5C021%5C234%5C145%5C245%5C303%5C253%5C142%5C246%5C133%5C175%5C375%5C316\
     &dst=http%3A%2F%2Fexample.com%2F";
@@ -38,8 +27,8 @@ fn chap(code: &str) -> String {
 #[tokio::test]
 async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_chap() {
     let e = env("e2e-h20").await;
-    hotspot_plan(&e, "m15", "15 minutes", 1, 900).await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("m15", "15 minutes", 1, 900).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     e.plan("home", 1500).await;
     let mut b = Browser::new();
     let base = e.url("/h/e2e-h20");
@@ -115,7 +104,7 @@ async fn buying_a_package_with_mpesa_shows_the_code_and_logs_the_device_in_by_ch
 #[tokio::test]
 async fn a_paid_sales_code_sms_is_queued_by_the_callback_itself_once_however_often_it_comes() {
     let e = env("e2e-h40").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     // The simulator takes the payment but leaves the callback to the test.
     e.sim.set_script_for("254711000040", Script::new(Outcome::NoCallback));
     let mut b = Browser::new();
@@ -155,7 +144,7 @@ async fn a_paid_sales_code_sms_is_queued_by_the_callback_itself_once_however_oft
 #[tokio::test]
 async fn a_cancelled_payment_says_so_and_offers_to_try_again() {
     let e = env("e2e-h21").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     e.sim.set_script_for("254711000021", Script::new(Outcome::Cancelled));
     let mut b = Browser::new();
     let base = e.url("/h/e2e-h21");
@@ -180,7 +169,7 @@ async fn a_cancelled_payment_says_so_and_offers_to_try_again() {
 #[tokio::test]
 async fn a_printed_voucher_is_checked_and_logged_in_by_pap_and_a_forged_one_refused() {
     let e = env("e2e-h22").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     let (s, v) =
         e.post("/voucher-batches", json!({"plan": "h1", "count": 3, "agent": "Mama Mboga", "price_cents": 2000})).await;
     assert_eq!(s, 201, "{v}");
@@ -235,7 +224,7 @@ fn hotspot_query(mac: &str, ip: &str) -> String {
 #[tokio::test]
 async fn a_typed_voucher_is_redeemed_on_the_device_and_refusals_are_said_in_plain_words() {
     let e = env("e2e-h27").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     e.put_settings(json!({"voucher_binding": "refuse"})).await;
     let (s, v) = e.post("/voucher-batches", json!({"plan": "h1", "count": 2})).await;
     assert_eq!(s, 201, "{v}");
@@ -348,7 +337,7 @@ async fn the_suspended_page_says_what_to_pay_and_the_pay_button_restores_the_acc
 #[tokio::test]
 async fn pages_speak_swahili_when_asked_and_refuse_a_catching_login_url() {
     let e = env("e2e-h24").await;
-    hotspot_plan(&e, "h1", "Saa 1", 10, 3600).await;
+    e.hotspot_plan("h1", "Saa 1", 10, 3600).await;
     let mut b = Browser::new();
     let base = e.url("/h/e2e-h24");
     let r = b
@@ -377,7 +366,7 @@ fn router_fill(page: &str, vars: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn the_routers_login_page_hands_its_variables_to_the_portal() {
     let e = env("e2e-h25").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     let login = include_str!("../../functions/hotspot-html/login.html");
     for page in ["login.html", "alogin.html", "status.html", "logout.html", "error.html"] {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/hotspot-html").join(page);
@@ -428,7 +417,7 @@ async fn the_routers_login_page_hands_its_variables_to_the_portal() {
 #[tokio::test]
 async fn a_batch_prints_on_a4_and_thermal_with_qr_codes_and_the_report_counts_sales() {
     let e = env("e2e-h26").await;
-    hotspot_plan(&e, "h1", "1 hour", 10, 3600).await;
+    e.hotspot_plan("h1", "1 hour", 10, 3600).await;
     let (s, v) = e
         .post(
             "/voucher-batches",

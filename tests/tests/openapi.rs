@@ -130,14 +130,7 @@ async fn every_route_answers_as_the_openapi_document_says() {
     // subscriber paid a period of the dearer plan by Paybill, and paid once with a wrong account.
     e.plan("home", 1000).await;
     let fast = e.plan("fast", 3000).await;
-    let (s, v) = e
-        .post(
-            "/plans",
-            json!({"code": "wifi-1h", "name": "Wi-Fi 1 hour", "kind": "hotspot", "price_cents": 2000,
-                   "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    e.hotspot_plan("wifi-1h", "Wi-Fi 1 hour", 20, 3600).await;
     let (s, batch) = e.post("/voucher-batches", json!({"plan": "wifi-1h", "count": 1, "price_cents": 5000})).await;
     assert_eq!(s, 201, "{batch}");
     let codes = e.get(&format!("/voucher-batches/{}/codes", batch["batch"]["id"])).await;

@@ -4,17 +4,6 @@
 use konnekted_e2e::env;
 use serde_json::{Value, json};
 
-async fn hotspot_plan(e: &konnekted_e2e::Env, code: &str) {
-    let (s, v) = e
-        .post(
-            "/plans",
-            json!({"code": code, "name": code, "kind": "hotspot", "price_cents": 1000, "period_seconds": 3600,
-                   "down_kbps": 2000, "up_kbps": 1000}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-}
-
 /// `GET /api/v/{realm}/vouchers/{code}` without credentials: (status, body).
 async fn check(e: &konnekted_e2e::Env, realm: &str, code: &str) -> (u16, Value) {
     let url = format!("{}/api/v/{realm}/vouchers/{code}", e.base);
@@ -27,7 +16,7 @@ async fn check(e: &konnekted_e2e::Env, realm: &str, code: &str) -> (u16, Value) 
 async fn a_batch_prints_codes_that_check_for_their_tenant_only() {
     let e = env("e2e-t20").await;
     let other = env("e2e-t21").await;
-    hotspot_plan(&e, "1hour").await;
+    e.hotspot_plan("1hour", "1hour", 10, 3600).await;
     e.plan("home", 1500).await;
 
     let (s, v) = e.post("/voucher-batches", json!({"plan": "home", "count": 10})).await;
@@ -129,7 +118,7 @@ async fn radius_lookup(e: &konnekted_e2e::Env, key: Option<&str>, form: &[(&str,
 #[tokio::test]
 async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_attributes() {
     let e = env("e2e-t32").await;
-    hotspot_plan(&e, "hour").await;
+    e.hotspot_plan("hour", "hour", 10, 3600).await;
     let (s, v) = e
         .post(
             "/plans",
@@ -220,7 +209,7 @@ async fn radius_voucher_lookup_redeems_with_the_tenants_key_and_answers_rest_att
 #[tokio::test]
 async fn a_code_raced_by_two_devices_at_once_is_won_by_exactly_one() {
     let e = env("e2e-t33").await;
-    hotspot_plan(&e, "hour").await;
+    e.hotspot_plan("hour", "hour", 10, 3600).await;
     // Refuse a second device (the default moves the binding of a device that is offline, and a
     // device that has only just been accepted has no session yet).
     e.put_settings(json!({"voucher_binding": "refuse"})).await;
