@@ -5,6 +5,17 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The disk is shared with whatever else runs on the machine: say how much there is at the start and the end, and
+# warn early when it looks too little (a CI run once stopped an hour in on "No space left on device").
+disk_report() { df -h . | tail -1 | awk '{print "disk: " $4 " free of " $2 " (" $5 " used)"}'; }
+step "disk"
+disk_report
+free_kb=$(df -Pk . | tail -1 | awk '{print $4}')
+if [ "$free_kb" -lt $((15 * 1024 * 1024)) ]; then
+  echo "warning: less than 15 GiB free here; a clean build and the suites may need about that much" >&2
+fi
+trap disk_report EXIT
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
