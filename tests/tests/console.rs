@@ -583,6 +583,36 @@ async fn the_platform_console_lists_tenants_with_their_health_creates_and_suspen
     }
     assert!(!log.contains("e2e-c08") && !log.contains("no-such-isp"), "refusals are not logged: {log}");
 
+    // a tenant created through the platform API is logged too, in the same batch as its
+    // registration, with the same "who" (the token's tag and the client address); refused
+    // attempts (no platform token, a realm that exists, bad input) are not
+    let api = |body: serde_json::Value, token: &str| {
+        e.http.post(e.url("/api/tenants")).bearer_auth(token.to_owned()).json(&body).send()
+    };
+    let by_api = "e2e-c09";
+    let r = api(serde_json::json!({"realm": by_api, "name": "Api Net"}), &e.admin_token).await.expect("POST");
+    assert_eq!(r.status(), 401, "a tenant's admin token is not the platform's");
+    let r = api(serde_json::json!({"realm": by_api, "name": "Api Net"}), &e.platform_token).await.expect("POST");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let r = api(serde_json::json!({"realm": by_api, "name": "Again"}), &e.platform_token).await.expect("POST");
+    assert_eq!(r.status(), 409, "exists");
+    let r = api(serde_json::json!({"realm": "Bad Realm!", "name": "x"}), &e.platform_token).await.expect("POST");
+    assert_eq!(r.status(), 400, "not a realm");
+    let (_, _, page) = pget(&e, &cookie, "/tenants").await;
+    let log = &page[page.find(r#"id="audit""#).expect("an audit log")..];
+    let log = &log[..log.find("<form").unwrap_or(log.len())];
+    let rows_now: Vec<&str> = log.split("<tr>").skip(2).collect();
+    assert_eq!(rows_now.len(), rows.len() + 1, "one entry more: {log}");
+    let newest = rows_now[0];
+    assert!(newest.contains("Created the tenant") && newest.contains(by_api), "{newest}");
+    let who = |row: &str| {
+        let i = row.find("token ").expect("who");
+        row[i..].split(" from ").next().map(str::to_owned).expect("tag")
+    };
+    assert_eq!(who(newest), who(rows[0]), "the API and the console name the same token the same way");
+    assert!(newest.contains(" from "), "{newest}");
+    assert!(!log.contains("Bad Realm"), "refusals are not logged: {log}");
+
     // sign out ends the session; then wrong tokens are throttled (per client address)
     let (s, _, _) = ppost(&e, &cookie, "/logout", &[("csrf", csrf.as_str())]).await;
     assert_eq!(s, 303);

@@ -42,6 +42,13 @@ impl TestDb {
         futures::executor::block_on(crate::migrations::migrate(&db, crate::migrations::TENANT)).expect("migrate");
         db
     }
+
+    /// A fresh in-memory control database (the tenant registry) with every migration applied.
+    pub fn control() -> TestDb {
+        let db = TestDb(RefCell::new(Connection::open_in_memory().expect("in-memory SQLite")));
+        futures::executor::block_on(crate::migrations::migrate(&db, crate::migrations::CONTROL)).expect("migrate");
+        db
+    }
 }
 
 impl Db for TestDb {

@@ -53,7 +53,7 @@ pub async fn setup(p: &NativePlatform) -> anyhow::Result<SimHandle> {
                 callback_token: Some(CALLBACK_TOKEN.into()),
                 sync_key: Some("demo-sync-key-0123456789abcdef".into()),
             };
-            uc::tenants::create_tenant(p, input, &mut ids, c.now).await?;
+            uc::tenants::create_tenant(p, input, "demo setup", &mut ids, c.now).await?;
             let t = tenants::get(p.control(), &realm).await?.ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
             let db = p.tenant_db(&t.db_key).await?;
             seed(&db, &mut ids).await?;

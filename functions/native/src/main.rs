@@ -240,7 +240,7 @@ async fn tenant_add(realm: String, name: Option<String>, common: &Common) -> any
     };
     let cx = ctx();
     let mut ids = konnekted_core::ids::IdGen::new(&cx);
-    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, &mut ids, cx.now)
+    let t = konnekted_core::usecases::tenants::create_tenant(&p, input, "cli: konnekted tenant add", &mut ids, cx.now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", serde_json::to_string_pretty(&t)?);

@@ -178,7 +178,7 @@ mod tests {
             callback_token: None,
             sync_key: None,
         };
-        create_tenant(p, input, &mut IdGen::new(&ctx), ctx.now).await.unwrap();
+        create_tenant(p, input, "test", &mut IdGen::new(&ctx), ctx.now).await.unwrap();
         Realm::parse(realm).unwrap()
     }
 
@@ -194,7 +194,7 @@ mod tests {
         settings.grace_seconds = 60;
         tenants::update_settings(p.control(), &realm, &settings, &before.daraja).await.unwrap();
         assert_eq!(p.tenant(&realm).await.unwrap().unwrap().settings.grace_seconds, 60);
-        tenants::set_status(p.control(), &realm, TenantStatus::Disabled).await.unwrap();
+        tenants::set_status(p.control(), &realm, TenantStatus::Disabled, chrono::Utc::now(), "test").await.unwrap();
         assert_eq!(p.tenant(&realm).await.unwrap().unwrap().status, TenantStatus::Disabled);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -98,7 +98,13 @@ pub(crate) async fn handle<P: Platform>(
                     .collect();
                 ok(&views)
             }
-            Method::POST => created(&uc::tenants::create_tenant(p, body_json(&req)?, &mut ids, ctx.now).await?),
+            Method::POST => {
+                // who, for the platform audit log (written in the same batch as the registration):
+                // the platform token's tag and the client's address, as the platform console says it
+                let tag = crate::store::platform_audit::token_tag(bearer(&req).unwrap_or(""));
+                let actor = crate::store::platform_audit::actor(&tag, &super::client_ip(&req));
+                created(&uc::tenants::create_tenant(p, body_json(&req)?, &actor, &mut ids, ctx.now).await?)
+            }
             _ => Err(ApiError::MethodNotAllowed),
         };
     }

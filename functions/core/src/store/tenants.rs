@@ -8,6 +8,7 @@ use crate::domain::Realm;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::secret::Secret;
 use crate::stmt;
+use crate::store::platform_audit;
 
 /// What an unmatched-account Paybill payment meets at C2B validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -213,20 +214,25 @@ pub async fn list(db: &impl Db) -> Result<Vec<Tenant>, StoreError> {
     rows.iter().map(|r| from_row(&r)).collect()
 }
 
-pub async fn insert(db: &impl Db, t: &Tenant) -> Result<(), StoreError> {
-    db.batch(&[stmt!(
-        format!("INSERT INTO tenants ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        t.realm.as_str(),
-        &t.name,
-        t.status.as_str(),
-        &t.db_key,
-        &t.admin_token_hash,
-        t.callback_token.expose(),
-        t.sync_key.expose(),
-        serde_json::to_string(&t.settings).unwrap_or_default(),
-        serde_json::to_string(&t.daraja).unwrap_or_default(),
-        fmt_ts(t.created_at),
-    )])
+/// Registers `t` and records in the platform audit log, in the same atomic batch, that `actor`
+/// created it (at `t.created_at`): both are written or neither.
+pub async fn insert(db: &impl Db, t: &Tenant, actor: &str) -> Result<(), StoreError> {
+    db.batch(&[
+        stmt!(
+            format!("INSERT INTO tenants ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            t.realm.as_str(),
+            &t.name,
+            t.status.as_str(),
+            &t.db_key,
+            &t.admin_token_hash,
+            t.callback_token.expose(),
+            t.sync_key.expose(),
+            serde_json::to_string(&t.settings).unwrap_or_default(),
+            serde_json::to_string(&t.daraja).unwrap_or_default(),
+            fmt_ts(t.created_at),
+        ),
+        platform_audit::entry(t.created_at, actor, "tenant.create", t.realm.as_str()),
+    ])
     .await?;
     Ok(())
 }
@@ -248,9 +254,111 @@ pub async fn update_settings(
     if n.first().copied().unwrap_or(0) == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// Switches a tenant on (`Active`) or off (`Disabled`: every route answers as if it did not exist).
-pub async fn set_status(db: &impl Db, realm: &Realm, status: TenantStatus) -> Result<(), StoreError> {
-    let n =
-        db.batch(&[stmt!("UPDATE tenants SET status = ?2 WHERE realm = ?1", realm.as_str(), status.as_str())]).await?;
+/// Switches a tenant on (`Active`) or off (`Disabled`: every route answers as if it did not exist)
+/// and records in the platform audit log, in the same atomic batch, that `actor` did so at `now`
+/// (`tenant.active` / `tenant.disabled`). No such tenant: `NotFound`, and nothing is logged.
+pub async fn set_status(
+    db: &impl Db,
+    realm: &Realm,
+    status: TenantStatus,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let n = db
+        .batch(&[
+            stmt!("UPDATE tenants SET status = ?2 WHERE realm = ?1", realm.as_str(), status.as_str()),
+            platform_audit::entry_if_tenant(now, actor, &format!("tenant.{status}"), realm.as_str()),
+        ])
+        .await?;
     if n.first().copied().unwrap_or(0) == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod audit_tests {
+    use super::*;
+    use crate::db::Statement;
+    use crate::store::platform_audit;
+    use crate::testing::{TestDb, run, tenant};
+
+    fn now() -> DateTime<Utc> {
+        parse_ts("2026-03-01T09:00:00Z").expect("time")
+    }
+
+    fn status_of(db: &TestDb, realm: &Realm) -> TenantStatus {
+        run(get(db, realm)).expect("get").expect("registered").status
+    }
+
+    fn log(db: &TestDb) -> Vec<(String, String, String)> {
+        run(platform_audit::recent(db, 100)).expect("log").into_iter().map(|e| (e.actor, e.action, e.realm)).collect()
+    }
+
+    /// Makes every later write to `table` fail, as a full disk or a broken constraint would.
+    fn break_writes(db: &TestDb, table: &str, event: &str) {
+        run(db.batch(&[Statement::new(format!(
+            "CREATE TRIGGER broken_{table} BEFORE {event} ON {table} BEGIN SELECT RAISE(ABORT, '{table} is broken'); END"
+        ))]))
+        .expect("trigger");
+    }
+
+    #[test]
+    fn a_status_change_and_its_audit_entry_are_written_together() {
+        let db = TestDb::control();
+        let t = tenant(TenantSettings::default());
+        run(insert(&db, &t, "token aaaa from 10.0.0.1")).expect("insert");
+        run(set_status(&db, &t.realm, TenantStatus::Disabled, now(), "token bbbb from 10.0.0.2")).expect("suspend");
+        assert_eq!(status_of(&db, &t.realm), TenantStatus::Disabled);
+        let want = |a: &str, action: &str| (a.to_owned(), action.to_owned(), "test".to_owned());
+        assert_eq!(
+            log(&db),
+            [want("token bbbb from 10.0.0.2", "tenant.disabled"), want("token aaaa from 10.0.0.1", "tenant.create")]
+        );
+    }
+
+    #[test]
+    fn a_failing_audit_insert_leaves_the_status_unchanged() {
+        let db = TestDb::control();
+        let t = tenant(TenantSettings::default());
+        run(insert(&db, &t, "someone")).expect("insert");
+        break_writes(&db, "platform_audit", "INSERT");
+        let r = run(set_status(&db, &t.realm, TenantStatus::Disabled, now(), "someone"));
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(status_of(&db, &t.realm), TenantStatus::Active, "the change went with its entry");
+        assert_eq!(log(&db).len(), 1, "only the creation");
+    }
+
+    #[test]
+    fn a_failing_status_change_leaves_no_audit_entry() {
+        let db = TestDb::control();
+        let t = tenant(TenantSettings::default());
+        run(insert(&db, &t, "someone")).expect("insert");
+        break_writes(&db, "tenants", "UPDATE");
+        let r = run(set_status(&db, &t.realm, TenantStatus::Disabled, now(), "someone"));
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(log(&db).len(), 1, "no entry for a change that did not happen");
+    }
+
+    #[test]
+    fn a_status_change_of_no_tenant_is_not_found_and_not_logged() {
+        let db = TestDb::control();
+        let nobody = Realm::parse("no-such-isp").expect("realm");
+        let r = run(set_status(&db, &nobody, TenantStatus::Disabled, now(), "someone"));
+        assert_eq!(r, Err(StoreError::NotFound));
+        assert!(log(&db).is_empty());
+    }
+
+    #[test]
+    fn a_failing_audit_insert_leaves_no_tenant_and_a_failing_registration_no_entry() {
+        let db = TestDb::control();
+        let t = tenant(TenantSettings::default());
+        break_writes(&db, "platform_audit", "INSERT");
+        assert!(run(insert(&db, &t, "someone")).is_err());
+        assert!(run(get(&db, &t.realm)).expect("get").is_none(), "no tenant without its entry");
+        run(db.batch(&[Statement::new("DROP TRIGGER broken_platform_audit")])).expect("mend");
+
+        run(insert(&db, &t, "first")).expect("insert");
+        // the same realm again (a race past the use case's check): the registry refuses, nothing is logged
+        let r = run(insert(&db, &Tenant { db_key: "other".into(), ..t.clone() }, "second"));
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+        assert_eq!(log(&db), [("first".to_owned(), "tenant.create".to_owned(), "test".to_owned())]);
+    }
 }

@@ -47,10 +47,12 @@ pub struct TenantInput {
     pub sync_key: Option<String>,
 }
 
-/// Registers a tenant and creates + migrates its billing database.
+/// Registers a tenant and creates + migrates its billing database. The platform audit log records
+/// that `actor` created it, in the same atomic batch as the registration.
 pub async fn create_tenant<P: Platform>(
     p: &P,
     input: TenantInput,
+    actor: &str,
     ids: &mut IdGen,
     now: DateTime<Utc>,
 ) -> Result<NewTenant, UseCaseError> {
@@ -79,7 +81,7 @@ pub async fn create_tenant<P: Platform>(
         daraja: input.daraja.unwrap_or_default(),
         created_at: now,
     };
-    tenants::insert(p.control(), &t).await.map_err(|e| match e {
+    tenants::insert(p.control(), &t, actor).await.map_err(|e| match e {
         StoreError::Conflict(_) => UseCaseError::Conflict(format!("tenant {realm} exists")),
         e => e.into(),
     })?;

@@ -12,7 +12,6 @@ use chrono::{DateTime, Duration, Utc};
 use http::{Method, Request, Response, StatusCode};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::Ctx;
 use crate::api::{Params, Query};
@@ -21,8 +20,9 @@ use crate::domain::Realm;
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::platform::{Level, Platform};
+use crate::store::platform_audit::{self, token_tag};
 use crate::store::tenants::{self, Tenant, TenantStatus};
-use crate::store::{health, platform_audit, throttle};
+use crate::store::{health, throttle};
 use crate::usecases::UseCaseError;
 use crate::usecases::staff::Role;
 use crate::web::form::{self, FieldError};
@@ -64,10 +64,6 @@ impl Expiring for Claims {
     fn expires_at(&self) -> i64 {
         self.exp
     }
-}
-
-fn token_tag(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))[..16].to_owned()
 }
 
 struct Keys {
@@ -125,7 +121,7 @@ pub(crate) async fn handle<P: Platform>(p: &P, params: &Params, req: Request<Byt
         return respond(&cx, StatusCode::FORBIDDEN, cx.t("form.csrf_failed"), false, body);
     }
     // who acts, for the audit log: the platform token (by its tag) and the client's address
-    let actor = format!("token {} from {}", &claims.tk[..claims.tk.len().min(8)], crate::api::client_ip(&req));
+    let actor = platform_audit::actor(&claims.tk, &crate::api::client_ip(&req));
     let parts: Vec<&str> = rest.split('/').collect();
     let r = match (parts.as_slice(), m == Method::POST) {
         ([""], false) => Ok(crate::web::see_other(&format!("{BASE}/tenants"))),
@@ -389,7 +385,7 @@ async fn create<P: Platform>(
         sync_key: None,
     };
     let mut ids = IdGen::new(ctx);
-    let made = match crate::usecases::tenants::create_tenant(p, input, &mut ids, ctx.now).await {
+    let made = match crate::usecases::tenants::create_tenant(p, input, actor, &mut ids, ctx.now).await {
         Ok(m) => m,
         Err(UseCaseError::Store(e)) => return Err(e.into()),
         Err(e) => {
@@ -419,7 +415,6 @@ async fn create<P: Platform>(
             Err(e) => p.log(Level::Warn, &format!("platform console: owner of {} not created: {e}", made.realm)),
         }
     }
-    platform_audit::record(p.control(), ctx.now, actor, "tenant.create", &made.realm).await?;
     p.log(Level::Info, &format!("platform console: tenant {} created", made.realm));
     let m = Made {
         realm: made.realm,
@@ -449,11 +444,11 @@ async fn set_status<P: Platform>(
         Some(s) => s,
         None => return Err(UseCaseError::Invalid("status must be active or disabled".into())),
     };
-    tenants::set_status(p.control(), &realm, status).await.map_err(|e| match e {
+    // the change and its audit entry in one atomic batch
+    tenants::set_status(p.control(), &realm, status, now, actor).await.map_err(|e| match e {
         crate::db::StoreError::NotFound => UseCaseError::NotFound("tenant"),
         e => e.into(),
     })?;
-    platform_audit::record(p.control(), now, actor, &format!("tenant.{status}"), realm.as_str()).await?;
     p.log(Level::Info, &format!("platform console: tenant {realm} is now {status}"));
     Ok(crate::web::see_other(&format!("{BASE}/tenants?done={status}")))
 }
