@@ -61,6 +61,23 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
     }
 }
 
+/// The OpenAPI 3.1 document of the admin API (every route under `/api/t/{realm}/` and
+/// `/api/tenants`), served at `GET /api/t/{realm}/openapi.json` without a credential; tests hold it
+/// to the route table ([`super::admin_api_paths`]) and the answers to its schemas.
+pub const OPENAPI: &str = include_str!("admin_openapi.json");
+
+/// `GET /api/t/{realm}/openapi.json`: an unknown tenant is 404, as on every tenant route.
+pub(crate) async fn openapi<P: Platform>(p: &P, params: &Params, req: &Request<Bytes>) -> ApiResult {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    tenant_of(p, params).await?;
+    let mut r = http::Response::new(Bytes::from_static(OPENAPI.as_bytes()));
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+    Ok(r)
+}
+
 #[derive(serde::Serialize)]
 struct TenantView<'a> {
     realm: &'a str,
@@ -410,5 +427,50 @@ async fn tenant_route<P: Platform>(
             }))
         }
         _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    use serde_json::Value;
+
+    #[test]
+    fn admin_openapi_document_has_every_admin_route_and_no_other() {
+        let doc: Value = serde_json::from_str(super::OPENAPI).expect("the document is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented: Vec<&str> = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            documented.push(path);
+            let ops: Vec<_> = item
+                .as_object()
+                .expect("path item")
+                .iter()
+                .filter(|(k, _)| ["get", "put", "post", "patch", "delete"].contains(&k.as_str()))
+                .collect();
+            assert!(!ops.is_empty(), "{path}: no operation");
+            for (method, op) in ops {
+                assert!(op["summary"].is_string() && op["security"].is_array(), "{method} {path}");
+                let ok: Vec<&String> =
+                    op["responses"].as_object().expect("responses").keys().filter(|k| k.starts_with('2')).collect();
+                assert_eq!(ok.len(), 1, "{method} {path}: one success answer");
+                let content = op["responses"][ok[0].as_str()]["content"].as_object().expect("content");
+                assert!(content.values().all(|c| c["schema"].is_object()), "{method} {path}: success schema");
+                for e in ["4XX", "5XX"] {
+                    assert_eq!(
+                        op["responses"][e]["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path}: {e}"
+                    );
+                }
+            }
+        }
+        for (i, _) in super::OPENAPI.match_indices("#/components/schemas/") {
+            let name: String = super::OPENAPI[i + 21..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            assert!(doc["components"]["schemas"][&name].is_object(), "{name} is referenced but not defined");
+        }
+        documented.sort_unstable();
+        let mut routes = crate::api::admin_api_paths();
+        routes.sort_unstable();
+        assert_eq!(documented, routes, "admin_openapi.json and the route table differ");
     }
 }

@@ -3,6 +3,8 @@
 mod admin;
 mod cards;
 mod customer;
+/// The admin API's OpenAPI 3.1 document, served at `GET /api/t/{realm}/openapi.json`.
+pub use admin::OPENAPI as ADMIN_OPENAPI;
 /// The customer API's routes (method, path under `v1/`): the OpenAPI tour test walks them.
 pub use customer::ROUTES as CUSTOMER_ROUTES;
 mod hooks;
@@ -250,6 +252,8 @@ pub(crate) enum Route {
     PlatformConsole,
     /// `/`: where each kind of user goes (`web::home`).
     Home,
+    /// The admin API's OpenAPI document (`api::admin::OPENAPI`).
+    AdminOpenApi,
 }
 
 /// Every route: path pattern and the handler's name. `build_router` refuses a bad entry (a
@@ -302,6 +306,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/radius/voucher", Route::RadiusVoucher),
     ("/api/t/{realm}/users", Route::StaffUsers),
     ("/api/t/{realm}/network-notices", Route::NetworkNotices),
+    ("/api/t/{realm}/openapi.json", Route::AdminOpenApi),
     // Each area below routes its own sub-paths (`rest`) in its own module.
     ("/h/{realm}", Route::Captive),
     ("/h/{realm}/{*rest}", Route::Captive),
@@ -314,6 +319,20 @@ const ROUTES: &[(&str, Route)] = &[
     ("/platform/{*rest}", Route::PlatformConsole),
     ("/", Route::Home),
 ];
+
+/// The paths of the admin API as its OpenAPI document names them (under the server
+/// `/api/t/{realm}`; `/tenants` is the platform's `/api/tenants`): every route of the table under
+/// `/api/t/{realm}/` and `/api/tenants`, the document itself aside. Tests hold the document to it.
+pub fn admin_api_paths() -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|(_, r)| *r != Route::AdminOpenApi)
+        .filter_map(|(path, _)| match *path {
+            "/api/tenants" => Some("/tenants"),
+            p => p.strip_prefix("/api/t/{realm}"),
+        })
+        .collect()
+}
 
 fn build_router() -> Result<matchit::Router<Route>, String> {
     let mut r = matchit::Router::new();
@@ -374,6 +393,7 @@ pub async fn handle<P: Platform>(p: &P, req: Request<Bytes>, ctx: &Ctx) -> Respo
         Route::PlatformConsole => return crate::web::console::platform::handle(p, &params, req, ctx).await,
         Route::Home => return crate::web::home::handle(&req),
         Route::CustomerApi => customer::handle(p, &params, req, ctx).await,
+        Route::AdminOpenApi => admin::openapi(p, &params, &req).await,
         _ => admin::handle(p, route, &params, req, ctx).await,
     };
     match result {
