@@ -49,6 +49,8 @@ fn state(i: usize) -> DesiredState {
             status: SubscriberStatus::Active,
             static_ip: None,
             expires: None,
+            devices: vec![],
+            data_left: None,
         }],
         policy: TenantPolicy::default(),
     }

@@ -20,6 +20,20 @@
 //!   `Session-Timeout` and `Mikrotik-Address-List`; for `kn_walled_garden`:
 //!   `Mikrotik-Address-List := konnekted-suspended` and a small `Mikrotik-Rate-Limit`;
 //! - `radreply`: `Framed-IP-Address := ip` for a static IP.
+//!
+//! A redeemed hotspot code (a user with an end, `Expiration`) also gets, from its terms:
+//! - `radcheck`: `Calling-Station-Id =~ "^(AA.BB.CC.DD.EE.FF|...)$"`, the devices the edge bound it to
+//!   (case and separator free). A device not in the list fails rlm_sql's check items, so the user
+//!   has no password from SQL; the generated policy then asks the edge, which binds a free place,
+//!   moves the binding or refuses by the tenant's policy. With the edge unreachable only the bound
+//!   devices log in (SQL cannot move a binding: `move` and `refuse` both act as `refuse` then);
+//! - `radreply`: `Mikrotik-Total-Limit := <bytes left mod 2^32>` and
+//!   `Mikrotik-Total-Limit-Gigawords := <bytes left / 2^32>` for a data-capped plan, so a session
+//!   started from SQL ends at the cap. The figure is the edge's at the last sync: accounting the
+//!   edge has not yet seen is not subtracted, so each session may use what was left at that sync.
+//!
+//! Those rows are managed only for users with an `Expiration` (desired or found): a `Calling-Station-Id`
+//! check or a `Mikrotik-Total-Limit` an operator wrote by hand for a subscriber survives.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -39,6 +53,11 @@ pub const MANAGED_PRIORITY: i64 = 1;
 
 const CHECK_ATTRS: [&str; 3] = ["Cleartext-Password", "Auth-Type", "Expiration"];
 const REPLY_ATTRS: [&str; 1] = ["Framed-IP-Address"];
+/// Managed for redeemed codes only (users with an `Expiration`).
+const CODE_CHECK_ATTRS: [&str; 1] = ["Calling-Station-Id"];
+const CODE_REPLY_ATTRS: [&str; 2] = ["Mikrotik-Total-Limit", "Mikrotik-Total-Limit-Gigawords"];
+/// `radcheck.value` is `varchar(253)` in FreeRADIUS's schemas.
+const MAX_VALUE_LEN: usize = 253;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSpec {
@@ -71,6 +90,48 @@ pub struct SubscriberSpec {
     /// hotspot code). `None`: no end.
     #[serde(default)]
     pub expires: Option<i64>,
+    /// The devices (MAC addresses) a redeemed code is bound to: `Calling-Station-Id =~` in
+    /// radcheck, so only they log in from SQL. Empty: any device. Only with `expires`.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Bytes a redeemed code may still move (its plan's data cap less what accounting showed):
+    /// `Mikrotik-Total-Limit` / `-Gigawords` in radreply. `None`: no cap. Only with `expires`.
+    #[serde(default)]
+    pub data_left: Option<u64>,
+}
+
+/// The `Calling-Station-Id =~` value matching exactly these MACs, whatever the case and the
+/// separator the NAS writes (`AA:BB:..`, `aa-bb-..`). `None` if one is not a MAC (12 hex digits,
+/// with `:`, `-` or `.` between) or the pattern is longer than a radcheck value may be (about
+/// four devices).
+pub fn calling_station_pattern(macs: &[String]) -> Option<String> {
+    if macs.is_empty() {
+        return None;
+    }
+    let mut alts = Vec::with_capacity(macs.len());
+    for m in macs {
+        let hex: Vec<u8> = m.bytes().filter(|b| !b":-.".contains(b)).collect();
+        if hex.len() != 12 || !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let mut alt = String::new();
+        for (i, h) in hex.iter().enumerate() {
+            if i > 0 && i % 2 == 0 {
+                alt.push('.');
+            }
+            if h.is_ascii_digit() {
+                alt.push(*h as char);
+            } else {
+                alt.push('[');
+                alt.push(h.to_ascii_uppercase() as char);
+                alt.push(h.to_ascii_lowercase() as char);
+                alt.push(']');
+            }
+        }
+        alts.push(alt);
+    }
+    let p = format!("^({})$", alts.join("|"));
+    (p.len() <= MAX_VALUE_LEN).then_some(p)
 }
 
 /// What to do with suspended or expired subscribers.
@@ -289,6 +350,16 @@ fn validate(d: &DesiredState) -> Result<(), SyncError> {
         if pw.is_empty() || pw.len() > 128 {
             return Err(SyncError::Invalid(format!("password of {:?} must be 1..=128 bytes", s.username)));
         }
+        if (!s.devices.is_empty() || s.data_left.is_some()) && s.expires.is_none() {
+            return Err(SyncError::Invalid(format!("devices or data left of {:?} without an end", s.username)));
+        }
+        if !s.devices.is_empty() && calling_station_pattern(&s.devices).is_none() {
+            return Err(SyncError::Invalid(format!("devices of {:?}: not MACs, or too many", s.username)));
+        }
+        // MikroTik reads a zero limit as none at all.
+        if s.data_left == Some(0) {
+            return Err(SyncError::Invalid(format!("no data left for {:?}", s.username)));
+        }
     }
     Ok(())
 }
@@ -352,6 +423,13 @@ fn render(d: &DesiredState) -> Rendered {
         if let Some(t) = s.expires {
             r.radcheck.insert((u.clone(), "Expiration".into()), set(&t.to_string()));
         }
+        if let Some(p) = calling_station_pattern(&s.devices) {
+            r.radcheck.insert((u.clone(), "Calling-Station-Id".into()), ("=~".to_string(), p));
+        }
+        if let Some(n) = s.data_left {
+            r.radreply.insert((u.clone(), "Mikrotik-Total-Limit".into()), set(&(n & 0xFFFF_FFFF).to_string()));
+            r.radreply.insert((u.clone(), "Mikrotik-Total-Limit-Gigawords".into()), set(&(n >> 32).to_string()));
+        }
         if let Some(ip) = s.static_ip {
             r.radreply.insert((u, "Framed-IP-Address".into()), set(&ip.to_string()));
         }
@@ -404,19 +482,38 @@ pub fn plan_changes(desired: &DesiredState, observed: &Observed) -> Result<Vec<C
     managed_users.extend(
         observed.radusergroup.iter().filter(|g| g.groupname.starts_with(GROUP_PREFIX)).map(|g| g.username.clone()),
     );
+    // Redeemed codes: users with an end, desired or found (a code that left the state still has
+    // its `Expiration` row until this sync removes it, so its code rows go with it).
+    let mut codes: BTreeSet<&str> =
+        desired.subscribers.iter().filter(|s| s.expires.is_some()).map(|s| s.username.as_str()).collect();
+    codes.extend(
+        observed
+            .radcheck
+            .iter()
+            .filter(|row| row.attribute == "Expiration" && managed_users.contains(&row.name))
+            .map(|row| row.name.as_str()),
+    );
     let mut out = Vec::new();
     diff_avp(
         Table::RadCheck,
         &r.radcheck,
         &observed.radcheck,
-        |row| managed_users.contains(&row.name) && CHECK_ATTRS.contains(&row.attribute.as_str()),
+        |row| {
+            managed_users.contains(&row.name)
+                && (CHECK_ATTRS.contains(&row.attribute.as_str())
+                    || (CODE_CHECK_ATTRS.contains(&row.attribute.as_str()) && codes.contains(row.name.as_str())))
+        },
         &mut out,
     );
     diff_avp(
         Table::RadReply,
         &r.radreply,
         &observed.radreply,
-        |row| managed_users.contains(&row.name) && REPLY_ATTRS.contains(&row.attribute.as_str()),
+        |row| {
+            managed_users.contains(&row.name)
+                && (REPLY_ATTRS.contains(&row.attribute.as_str())
+                    || (CODE_REPLY_ATTRS.contains(&row.attribute.as_str()) && codes.contains(row.name.as_str())))
+        },
         &mut out,
     );
     diff_avp(
@@ -563,8 +660,10 @@ async fn read_avp(
 /// Read the rows sync may manage (managed attributes of radcheck/radreply, all of radgroupreply
 /// and radusergroup; the planner narrows it down).
 pub async fn read_observed(conn: &mut sqlx::AnyConnection, b: Backend) -> Result<Observed, SyncError> {
-    let radcheck = read_avp(conn, b, Table::RadCheck, Some(&CHECK_ATTRS)).await?;
-    let radreply = read_avp(conn, b, Table::RadReply, Some(&REPLY_ATTRS)).await?;
+    let check: Vec<&str> = CHECK_ATTRS.iter().chain(&CODE_CHECK_ATTRS).copied().collect();
+    let reply: Vec<&str> = REPLY_ATTRS.iter().chain(&CODE_REPLY_ATTRS).copied().collect();
+    let radcheck = read_avp(conn, b, Table::RadCheck, Some(&check)).await?;
+    let radreply = read_avp(conn, b, Table::RadReply, Some(&reply)).await?;
     let radgroupreply = read_avp(conn, b, Table::RadGroupReply, None).await?;
     let sql =
         format!("SELECT {}, username, groupname, {} FROM radusergroup", int_expr(b, "id"), int_expr(b, "priority"));
@@ -712,6 +811,8 @@ mod tests {
             status,
             static_ip: None,
             expires: None,
+            devices: vec![],
+            data_left: None,
         }
     }
     fn desired() -> DesiredState {
@@ -863,13 +964,140 @@ mod tests {
         assert!(matches!(plan_changes(&d, &Observed::default()), Err(SyncError::Invalid(_))));
     }
 
+    const MAC_A: &str = "02:1A:22:33:44:5F";
+    const MAC_B: &str = "00:11:22:33:44:55";
+
+    /// A redeemed hotspot code: an end, one bound device, 5 GiB + 1 byte left.
+    fn code(u: &str) -> SubscriberSpec {
+        SubscriberSpec {
+            username: u.into(),
+            password: Secret::new(u),
+            plan: "home10".into(),
+            status: SubscriberStatus::Active,
+            static_ip: None,
+            expires: Some(1_800_000_000),
+            devices: vec![MAC_A.into()],
+            data_left: Some(5 * (1 << 30) + 1),
+        }
+    }
+
+    fn value_of<'a>(rows: &'a [AvpRow], name: &str, attr: &str) -> Option<(&'a str, &'a str)> {
+        rows.iter().find(|r| r.name == name && r.attribute == attr).map(|r| (r.op.as_str(), r.value.as_str()))
+    }
+
+    #[test]
+    fn redeemed_code_rows_bind_its_devices_and_cap_its_data() {
+        let mut d = desired();
+        d.subscribers.push(code("ABCDEFGHJKLM"));
+        let o = apply_in_memory(&Observed::default(), &plan_changes(&d, &Observed::default()).unwrap());
+        assert_eq!(
+            value_of(&o.radcheck, "ABCDEFGHJKLM", "Calling-Station-Id"),
+            Some(("=~", "^(02.1[Aa].22.33.44.5[Ff])$"))
+        );
+        assert_eq!(value_of(&o.radcheck, "ABCDEFGHJKLM", "Expiration"), Some((":=", "1800000000")));
+        // 5 GiB + 1 = 5 * 2^32 / 4 + 1: the low 32 bits and the gigawords.
+        assert_eq!(value_of(&o.radreply, "ABCDEFGHJKLM", "Mikrotik-Total-Limit"), Some((":=", "1073741825")));
+        assert_eq!(value_of(&o.radreply, "ABCDEFGHJKLM", "Mikrotik-Total-Limit-Gigawords"), Some((":=", "1")));
+        // Subscribers get neither.
+        assert!(value_of(&o.radcheck, "alice", "Calling-Station-Id").is_none());
+        assert!(value_of(&o.radreply, "alice", "Mikrotik-Total-Limit").is_none());
+        assert!(plan_changes(&d, &o).unwrap().is_empty(), "second run must be a no-op");
+    }
+
+    #[test]
+    fn redeemed_code_moved_device_and_used_data_update_its_rows_and_leaving_removes_them() {
+        let mut d = desired();
+        d.subscribers.push(code("ABCDEFGHJKLM"));
+        let o = apply_in_memory(&Observed::default(), &plan_changes(&d, &Observed::default()).unwrap());
+        // The edge moved the binding to B and added a second device; accounting used some data.
+        d.subscribers[3].devices = vec![MAC_B.into(), MAC_A.into()];
+        d.subscribers[3].data_left = Some(1_000);
+        let changes = plan_changes(&d, &o).unwrap();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        let o = apply_in_memory(&o, &changes);
+        assert_eq!(
+            value_of(&o.radcheck, "ABCDEFGHJKLM", "Calling-Station-Id"),
+            Some(("=~", "^(00.11.22.33.44.55|02.1[Aa].22.33.44.5[Ff])$"))
+        );
+        assert_eq!(value_of(&o.radreply, "ABCDEFGHJKLM", "Mikrotik-Total-Limit"), Some((":=", "1000")));
+        assert_eq!(value_of(&o.radreply, "ABCDEFGHJKLM", "Mikrotik-Total-Limit-Gigawords"), Some((":=", "0")));
+        // No device bound and no cap: the rows go.
+        d.subscribers[3].devices.clear();
+        d.subscribers[3].data_left = None;
+        let o = apply_in_memory(&o, &plan_changes(&d, &o).unwrap());
+        assert!(value_of(&o.radcheck, "ABCDEFGHJKLM", "Calling-Station-Id").is_none());
+        assert!(!o.radreply.iter().any(|r| r.name == "ABCDEFGHJKLM"));
+        // The code expires out of the state: every row of it goes.
+        d.subscribers[3].devices = vec![MAC_A.into()];
+        d.subscribers[3].data_left = Some(7);
+        let o = apply_in_memory(&o, &plan_changes(&d, &o).unwrap());
+        d.subscribers.pop();
+        let o = apply_in_memory(&o, &plan_changes(&d, &o).unwrap());
+        assert!(!o.radcheck.iter().any(|r| r.name == "ABCDEFGHJKLM"), "{:?}", o.radcheck);
+        assert!(!o.radreply.iter().any(|r| r.name == "ABCDEFGHJKLM"), "{:?}", o.radreply);
+    }
+
+    #[test]
+    fn operator_mac_lock_and_data_limit_of_a_subscriber_survive() {
+        let d = desired();
+        let mut o = apply_in_memory(&Observed::default(), &plan_changes(&d, &Observed::default()).unwrap());
+        let row = |id, attribute: &str, op: &str, value: &str| AvpRow {
+            id,
+            name: "alice".into(),
+            attribute: attribute.into(),
+            op: op.into(),
+            value: value.into(),
+        };
+        o.radcheck.push(row(900, "Calling-Station-Id", "==", MAC_B));
+        o.radreply.push(row(901, "Mikrotik-Total-Limit", ":=", "1000000"));
+        assert!(plan_changes(&d, &o).unwrap().is_empty());
+    }
+
+    #[test]
+    fn calling_station_pattern_takes_macs_in_any_form_and_refuses_the_rest() {
+        assert_eq!(
+            calling_station_pattern(&["02-1a-22-33-44-5f".into()]).as_deref(),
+            Some("^(02.1[Aa].22.33.44.5[Ff])$")
+        );
+        assert_eq!(calling_station_pattern(&["021A.2233.445F".into()]), calling_station_pattern(&[MAC_A.into()]));
+        assert_eq!(calling_station_pattern(&[]), None);
+        assert_eq!(calling_station_pattern(&["02:1A:22:33:44".into()]), None);
+        assert_eq!(calling_station_pattern(&["02:1A:22:33:44:5G".into()]), None);
+        // Four devices of the longest form fit a radcheck value; five do not.
+        let worst = |n: usize| vec!["AA:BB:CC:DD:EE:FF".to_string(); n];
+        assert!(calling_station_pattern(&worst(4)).is_some_and(|p| p.len() <= MAX_VALUE_LEN));
+        assert_eq!(calling_station_pattern(&worst(5)), None);
+    }
+
+    #[test]
+    fn code_terms_that_cannot_be_written_are_refused() {
+        let mut d = desired();
+        d.subscribers.push(SubscriberSpec { data_left: Some(0), ..code("ABCDEFGHJKLM") });
+        assert!(matches!(plan_changes(&d, &Observed::default()), Err(SyncError::Invalid(_))));
+        let mut d = desired();
+        d.subscribers.push(SubscriberSpec { expires: None, ..code("ABCDEFGHJKLM") });
+        assert!(matches!(plan_changes(&d, &Observed::default()), Err(SyncError::Invalid(_))));
+        let mut d = desired();
+        d.subscribers.push(SubscriberSpec { devices: vec!["not a mac".into()], ..code("ABCDEFGHJKLM") });
+        assert!(matches!(plan_changes(&d, &Observed::default()), Err(SyncError::Invalid(_))));
+    }
+
+    /// A redeemed code's terms: its end, bound devices, bytes left.
+    fn arb_code_terms() -> impl Strategy<Value = (i64, Vec<String>, Option<u64>)> {
+        (
+            1_800_000_000i64..1_800_000_100,
+            proptest::collection::vec("0[02]:1[1a]:22:33:44:5[5f]", 0..3),
+            proptest::option::of(1u64..20_000_000_000),
+        )
+    }
+
     fn arb_desired() -> impl Strategy<Value = DesiredState> {
         let plans = proptest::collection::btree_map("[a-c]", "[1-9]M/[1-9]M", 1..3);
         (
             plans,
             proptest::collection::btree_map(
                 "[a-f]{1,2}",
-                (0usize..3, 0u8..3, proptest::option::of(1u8..4), "[xy]{1,3}"),
+                (0usize..3, 0u8..3, proptest::option::of(1u8..4), "[xy]{1,3}", proptest::option::of(arb_code_terms())),
                 0..6,
             ),
             any::<bool>(),
@@ -884,14 +1112,16 @@ mod tests {
                         .collect(),
                     subscribers: subs
                         .into_iter()
-                        .map(|(u, (p, st, ip, pw))| SubscriberSpec {
+                        .map(|(u, (p, st, ip, pw, code))| SubscriberSpec {
                             username: u,
                             password: Secret::new(pw),
                             plan: plan_names[p % plan_names.len()].clone(),
                             status: [SubscriberStatus::Active, SubscriberStatus::Suspended, SubscriberStatus::Expired]
                                 [st as usize],
                             static_ip: ip.map(|i| Ipv4Addr::new(10, 0, 0, i)),
-                            expires: None,
+                            expires: code.as_ref().map(|c| c.0),
+                            devices: code.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+                            data_left: code.and_then(|c| c.2),
                         })
                         .collect(),
                     policy: TenantPolicy {

@@ -38,6 +38,8 @@ fn desired() -> DesiredState {
                 },
                 static_ip: (i % 7 == 0).then(|| Ipv4Addr::new(10, 20, 0, i as u8)),
                 expires: None,
+                devices: vec![],
+                data_left: None,
             })
             .collect(),
         policy: TenantPolicy { suspended: InactivePolicy::WalledGarden, ..TenantPolicy::default() },

@@ -30,6 +30,8 @@ fn sub(u: &str, pw: &str, plan: &str, status: SubscriberStatus) -> SubscriberSpe
         status,
         static_ip: None,
         expires: None,
+        devices: vec![],
+        data_left: None,
     }
 }
 

@@ -26,6 +26,8 @@ fn state(user: &str, pw: &str, rate: &str) -> DesiredState {
             status: SubscriberStatus::Active,
             static_ip: None,
             expires: None,
+            devices: vec![],
+            data_left: None,
         }],
         policy: TenantPolicy::default(),
     }

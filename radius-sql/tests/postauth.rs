@@ -29,6 +29,8 @@ fn state() -> DesiredState {
             status: SubscriberStatus::Active,
             static_ip: None,
             expires: None,
+            devices: vec![],
+            data_left: None,
         }],
         policy: TenantPolicy::default(),
     }

@@ -125,6 +125,15 @@ pub struct Voucher {
     pub plan: String,
     /// UTC, RFC 3339: first use plus the plan's period, never past the batch's validity.
     pub expires_at: String,
+    /// The devices it is bound to (`AA:BB:CC:DD:EE:FF`), oldest binding first: RADIUS lets
+    /// only these in from its own rows (another device goes to the edge, which binds, moves or
+    /// refuses). Empty (or absent, an older edge): any device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macs: Vec<String>,
+    /// Bytes it may still move (its plan's data cap less the accounting the edge has seen); absent:
+    /// no cap. Always at least 1 (a used-up code is not in the state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_left: Option<u64>,
 }
 
 impl std::fmt::Debug for Voucher {
@@ -133,6 +142,8 @@ impl std::fmt::Debug for Voucher {
             .field("code", &"<redacted>")
             .field("plan", &self.plan)
             .field("expires_at", &self.expires_at)
+            .field("macs", &self.macs)
+            .field("bytes_left", &self.bytes_left)
             .finish()
     }
 }
@@ -190,7 +201,7 @@ mod tests {
         fn desired_state_round_trips(realm in "[a-z]{1,10}", cursor in any::<i64>(),
             plans in prop::collection::vec(arb_plan(), 0..4),
             subscribers in prop::collection::vec(arb_subscriber(), 0..6)) {
-            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers, vouchers: vec![Voucher { code: "ABCDEFGHJKLM".into(), plan: "h1".into(), expires_at: "2026-12-04T10:00:00Z".into() }] };
+            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers, vouchers: vec![Voucher { code: "ABCDEFGHJKLM".into(), plan: "h1".into(), expires_at: "2026-12-04T10:00:00Z".into(), macs: vec!["02:00:00:00:00:01".into()], bytes_left: Some(5_000_000_000) }] };
             let back: DesiredState = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
             prop_assert_eq!(back, d);
         }
@@ -212,6 +223,18 @@ mod tests {
         let d: DesiredState = serde_json::from_str(j).expect("parse");
         assert_eq!(d.subscribers[0].status, SubscriberStatus::Unknown);
         assert!(!d.subscribers[0].status.is_online());
+    }
+
+    #[test]
+    fn voucher_of_an_older_edge_has_no_devices_and_no_cap() {
+        let v: Voucher =
+            serde_json::from_str(r#"{"code":"ABCDEFGHJKLM","plan":"h1","expires_at":"2026-12-04T10:00:00Z"}"#)
+                .expect("parse");
+        assert!(v.macs.is_empty() && v.bytes_left.is_none());
+        assert_eq!(
+            serde_json::to_value(&v).expect("json"),
+            serde_json::json!({"code":"ABCDEFGHJKLM","plan":"h1","expires_at":"2026-12-04T10:00:00Z"})
+        );
     }
 
     #[test]

@@ -358,8 +358,10 @@ pub(crate) fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 pub(crate) fn site(server: &ServerConfig, tenants: &[TenantConfig]) -> String {
     let any_vouchers = server.voucher_edge_url.is_some() && tenants.iter().any(|t| t.vouchers);
     let voucher_branch = if any_vouchers {
-        "\t\tif (notfound) {\n\
-         \t\t\t# not in the tenant DB: maybe a hotspot voucher used for the first time\n\
+        "\t\tif (notfound || (!&control:Cleartext-Password && &Stripped-User-Name =~ /^[0-9A-Za-z]{12}$/)) {\n\
+         \t\t\t# not in the tenant DB: maybe a hotspot voucher used for the first time; or a\n\
+         \t\t\t# redeemed code whose rows' check items failed (a device it is not bound to):\n\
+         \t\t\t# the edge binds it, moves the binding or refuses, by the tenant's policy\n\
          \t\t\tkonnekted_voucher_lookup\n\
          \t\t\tif (fail) {\n\
          \t\t\t\tupdate reply {\n\t\t\t\t\t&Reply-Message := \"Voucher service unavailable\"\n\t\t\t\t}\n\

@@ -80,6 +80,11 @@ fn render_has_one_sql_instance_per_tenant_with_lazy_pool_and_timeouts() {
     assert!(files[Path::new("mods-enabled/konnekted_voucher")].contains("${..connect_uri}/radius/voucher"));
     // A refusal keeps the edge's Reply-Message.
     assert!(files[Path::new("sites-enabled/konnekted")].contains("elsif (reject)"));
+    // A redeemed code's rows whose check items failed (another device) go to the edge as well.
+    assert!(
+        files[Path::new("sites-enabled/konnekted")]
+            .contains("if (notfound || (!&control:Cleartext-Password && &Stripped-User-Name =~ /^[0-9A-Za-z]{12}$/))")
+    );
     assert!(files.contains_key(Path::new("mods-enabled/konnekted_voucher")));
     let clients = &files[Path::new("clients.conf")];
     assert!(clients.contains("shortname = \"acme:pop1\""));

@@ -122,17 +122,27 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
             status,
             static_ip,
             expires: None,
+            devices: vec![],
+            data_left: None,
         });
     }
     // Redeemed hotspot codes: RADIUS answers them from its own rows (fail static), until they
-    // expire (`Expiration`). One that cannot be written (a subscriber already has the name, its
-    // plan is gone, a bad time) is left to the edge's lookup, never a reason to refuse the state.
+    // expire (`Expiration`), from the devices they are bound to only, with the bytes left as the
+    // session's limit. One that cannot be written (a subscriber already has the name, its plan
+    // is gone, a bad time, devices that do not fit a radcheck value, nothing left) is left to the
+    // edge's lookup, never a reason to refuse the state.
     let known_plans: std::collections::BTreeSet<&str> = d.plans.iter().map(|p| p.code.as_str()).collect();
     let mut names: std::collections::BTreeSet<String> = subscribers.iter().map(|s| s.username.clone()).collect();
     for v in &d.vouchers {
         let expires = chrono::DateTime::parse_from_rfc3339(&v.expires_at).map(|t| t.timestamp());
+        let devices_fit = v.macs.is_empty() || sync::calling_station_pattern(&v.macs).is_some();
         match expires {
-            Ok(t) if known_plans.contains(v.plan.as_str()) && names.insert(v.code.clone()) => {
+            Ok(t)
+                if known_plans.contains(v.plan.as_str())
+                    && devices_fit
+                    && v.bytes_left != Some(0)
+                    && names.insert(v.code.clone()) =>
+            {
                 subscribers.push(SubscriberSpec {
                     username: v.code.clone(),
                     password: Secret::new(v.code.as_str()),
@@ -140,10 +150,12 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
                     status: SubscriberStatus::Active,
                     static_ip: None,
                     expires: Some(t),
+                    devices: v.macs.clone(),
+                    data_left: v.bytes_left,
                 });
             }
             _ => {
-                tracing::warn!(plan = %v.plan, "a redeemed code left to the edge's lookup (name taken, plan or time bad)")
+                tracing::warn!(plan = %v.plan, devices = v.macs.len(), "a redeemed code left to the edge's lookup (name taken, plan, time or devices bad, no data left)")
             }
         }
     }
@@ -647,6 +659,8 @@ mod tests {
             code: code.into(),
             plan: plan.into(),
             expires_at: "2026-12-04T10:00:00Z".into(),
+            macs: vec![],
+            bytes_left: None,
         };
         let mut d = desired(vec![sub("ABCDEFGHJKLM", "basic", "active")]);
         d.vouchers =
@@ -660,6 +674,33 @@ mod tests {
         );
         assert_eq!((v.status, v.expires), (SubscriberStatus::Active, Some(1_796_378_400)));
         assert_eq!(s.subscribers[0].expires, None);
+    }
+
+    #[test]
+    fn map_desired_gives_redeemed_codes_their_devices_and_data_left_and_leaves_unwritable_ones_to_the_edge() {
+        let voucher = |code: &str, macs: Vec<String>, bytes_left: Option<u64>| konnekted_sync_proto::Voucher {
+            code: code.into(),
+            plan: "fast".into(),
+            expires_at: "2026-12-04T10:00:00Z".into(),
+            macs,
+            bytes_left,
+        };
+        let mut d = desired(vec![]);
+        d.vouchers = vec![
+            voucher("NPQRSTUVWXYZ", vec!["02:00:00:00:00:01".into(), "02:00:00:00:00:02".into()], Some(5_000_000_000)),
+            voucher("Z2345678ABCD", vec!["AA:BB:CC:DD:EE:FF".into(); 5], None),
+            voucher("Z2345678ABCE", vec!["not a mac".into()], None),
+            voucher("Z2345678ABCF", vec![], Some(0)),
+            voucher("Z2345678ABCG", vec![], None),
+        ];
+        let s = map_desired(&d, &TenantPolicy::default()).unwrap();
+        let names: Vec<&str> = s.subscribers.iter().map(|s| s.username.as_str()).collect();
+        assert_eq!(names, ["NPQRSTUVWXYZ", "Z2345678ABCG"], "too many devices, a bad MAC, nothing left: to the edge");
+        assert_eq!(s.subscribers[0].devices, ["02:00:00:00:00:01", "02:00:00:00:00:02"]);
+        assert_eq!(s.subscribers[0].data_left, Some(5_000_000_000));
+        assert!(s.subscribers[1].devices.is_empty() && s.subscribers[1].data_left.is_none());
+        // What is kept, sync writes.
+        konnekted_radius::sync::plan_changes(&s, &Default::default()).expect("a state sync accepts");
     }
 
     #[test]

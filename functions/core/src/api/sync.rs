@@ -142,10 +142,16 @@ pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<prot
             expires_at: r.expires_at,
         })
         .collect();
-    let vouchers = crate::store::redemptions::running(db, ctx.now)
+    let vouchers = crate::store::redemptions::running(db, ctx.now, realm)
         .await?
         .into_iter()
-        .map(|(code, plan, expires_at)| proto::Voucher { code, plan, expires_at })
+        .map(|r| proto::Voucher {
+            code: r.code,
+            plan: r.plan,
+            expires_at: r.expires_at,
+            macs: r.macs,
+            bytes_left: r.bytes_left.and_then(|b| u64::try_from(b).ok()),
+        })
         .collect();
     Ok(proto::DesiredState {
         realm: realm.to_owned(),

@@ -149,20 +149,66 @@ pub async fn bytes_from_usage(db: &impl Db, code: &str, realm: &str) -> Result<i
     rows.first().map(|r| r.int("n")).transpose().map(|n| n.unwrap_or(0))
 }
 
-/// Redeemed codes still running at `now`: (code, plan code, expires_at), for RADIUS's own copy.
-/// Left out: expired ones, those of voided batches, and those whose data cap the usage already
-/// reported has used up.
-pub async fn running(db: &impl Db, now: DateTime<Utc>) -> Result<Vec<(String, String, String)>, StoreError> {
+/// A redeemed code still running, with what RADIUS's own copy needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub code: String,
+    pub plan: String,
+    pub expires_at: String,
+    /// Bound devices, oldest binding first.
+    pub macs: Vec<String>,
+    /// Its plan's data cap less the bytes used (the larger of the recorded figure and the
+    /// accounting reports); `None` without a cap. Always positive.
+    pub bytes_left: Option<i64>,
+}
+
+/// Redeemed codes still running at `now`, for RADIUS's own copy, ordered by code. Left out:
+/// expired ones, those of voided batches, and those whose data cap is used up (by the recorded
+/// bytes or the usage reports, as a login through the edge counts them).
+pub async fn running(db: &impl Db, now: DateTime<Utc>, realm: &str) -> Result<Vec<Running>, StoreError> {
     let rows = db
         .query(&stmt!(
-            "SELECT r.code, p.code AS plan, r.expires_at FROM voucher_redemptions r \
+            "SELECT r.batch_id, r.serial, r.code, p.code AS plan, r.expires_at, p.data_cap_bytes AS cap, \
+             CASE WHEN p.data_cap_bytes IS NULL THEN 0 ELSE MAX(r.bytes_used, \
+               (SELECT COALESCE(SUM(u.input_octets + u.output_octets), 0) FROM usage_daily u \
+                WHERE u.username = r.code OR u.username = r.code || '@' || ?2)) END AS used \
+             FROM voucher_redemptions r \
              JOIN voucher_batches b ON b.id = r.batch_id JOIN plans p ON p.id = r.plan_id \
-             WHERE r.expires_at > ?1 AND b.voided_at IS NULL \
-               AND (p.data_cap_bytes IS NULL OR r.bytes_used < p.data_cap_bytes) ORDER BY r.code",
+             WHERE r.expires_at > ?1 AND b.voided_at IS NULL ORDER BY r.code",
+            fmt_ts(now),
+            realm
+        ))
+        .await?;
+    let devices = db
+        .query(&stmt!(
+            "SELECT d.batch_id, d.serial, d.mac FROM voucher_devices d \
+             JOIN voucher_redemptions r ON r.batch_id = d.batch_id AND r.serial = d.serial \
+             WHERE r.expires_at > ?1 ORDER BY d.bound_at, d.mac",
             fmt_ts(now)
         ))
         .await?;
-    rows.iter().map(|r| Ok((r.text("code")?, r.text("plan")?, r.text("expires_at")?))).collect()
+    let mut macs: std::collections::HashMap<(i64, i64), Vec<String>> = std::collections::HashMap::new();
+    for d in devices.iter() {
+        macs.entry((d.int("batch_id")?, d.int("serial")?)).or_default().push(d.text("mac")?);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        let bytes_left = match r.opt_int("cap")? {
+            Some(cap) => match cap - r.int("used")? {
+                left if left > 0 => Some(left),
+                _ => continue,
+            },
+            None => None,
+        };
+        out.push(Running {
+            code: r.text("code")?,
+            plan: r.text("plan")?,
+            expires_at: r.text("expires_at")?,
+            macs: macs.remove(&(r.int("batch_id")?, r.int("serial")?)).unwrap_or_default(),
+            bytes_left,
+        });
+    }
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)] // one column each, named at the call

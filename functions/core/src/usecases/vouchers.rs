@@ -408,6 +408,14 @@ async fn attempt(
         let mut stmts = Vec::new();
         if binding != Binding::Same {
             stmts.extend(redemptions::guard(id.batch, id.serial, r.version));
+            // RADIUS's own rows let only the bound devices in: the agent rewrites them within
+            // a feed poll, so the new device logs in from them too while the edge is away.
+            let payload = serde_json::json!({
+                "code": username,
+                "plan": batch.plan_code,
+                "expires_at": fmt_ts(r.expires_at),
+            });
+            stmts.push(feed::append(None, feed::kind::VOUCHER_REDEEMED, &payload, &fmt_ts(now)));
         }
         if let Binding::Moved { replaced } = &binding {
             stmts.push(redemptions::unbind(id.batch, id.serial, replaced));
@@ -526,6 +534,55 @@ mod redeem_tests {
             ours[0].payload,
             serde_json::json!({"code": first.username, "plan": "hour", "expires_at": first.expires_at})
         );
+    }
+
+    #[test]
+    fn voucher_new_device_or_moved_binding_appends_a_change_for_radius() {
+        let count = |db: &TestDb| {
+            let changes = run(feed::after(db, 0, 100)).expect("feed");
+            changes.iter().filter(|c| c.kind == feed::kind::VOUCHER_REDEEMED).count()
+        };
+        let db = setup(None, 2, None);
+        go(&db, BindingPolicy::Refuse, &code(2), A, t0()).expect("A");
+        go(&db, BindingPolicy::Refuse, &code(2), A, t0() + Duration::minutes(1)).expect("A again");
+        assert_eq!(count(&db), 1, "the same device again changes nothing");
+        go(&db, BindingPolicy::Refuse, &code(2), B, t0() + Duration::minutes(2)).expect("B joins");
+        assert_eq!(count(&db), 2, "a second device");
+        let db = setup(None, 1, None);
+        go(&db, BindingPolicy::Move, &code(2), A, t0()).expect("A");
+        go(&db, BindingPolicy::Move, &code(2), B, t0() + Duration::minutes(2)).expect("moved to B");
+        assert_eq!(count(&db), 2, "a moved binding");
+        refusal(go(&db, BindingPolicy::Refuse, &code(2), A, t0() + Duration::minutes(3)));
+        assert_eq!(count(&db), 2, "a refusal changes nothing");
+    }
+
+    #[test]
+    fn voucher_running_codes_carry_their_devices_and_bytes_left_for_radius() {
+        let db = setup(Some(1_000_000), 2, None);
+        go(&db, BindingPolicy::Refuse, &code(2), A, t0()).expect("A");
+        go(&db, BindingPolicy::Refuse, &code(2), B, t0() + Duration::minutes(1)).expect("B");
+        go(&db, BindingPolicy::Refuse, &code(3), B, t0()).expect("another code");
+        let two = code(2).replace('-', "");
+        let three = code(3).replace('-', "");
+        // Accounting for code 2, reported with its realm.
+        run(db.batch(&[crate::stmt!(
+            "INSERT INTO usage_daily (username, day, input_octets, output_octets, online_seconds, sessions, \
+             updated_at) VALUES (?1, '2026-12-04', 100000, 300000, 60, 1, '2026-12-04T10:05:00Z')",
+            format!("{two}@test")
+        )]))
+        .expect("usage");
+        let now = t0() + Duration::minutes(10);
+        let running = run(redemptions::running(&db, now, "test")).expect("running");
+        let of = |c: &str| running.iter().find(|r| r.code == c).cloned().expect("listed");
+        assert_eq!(of(&two).macs, vec![A.to_string(), B.to_string()]);
+        assert_eq!(of(&two).bytes_left, Some(600_000));
+        assert_eq!((of(&three).macs, of(&three).bytes_left), (vec![B.to_string()], Some(1_000_000)));
+        assert_eq!(of(&two).expires_at, "2026-12-04T11:00:00Z");
+        // Used up by the recorded bytes: left to the edge (which refuses it).
+        run(db.batch(&[redemptions::record_bytes(&two, 1_000_000)])).expect("used");
+        let running = run(redemptions::running(&db, now, "test")).expect("running");
+        assert_eq!(running.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), vec![three.as_str()]);
+        assert!(run(redemptions::running(&db, t0() + Duration::hours(1), "test")).expect("later").is_empty());
     }
 
     #[test]
