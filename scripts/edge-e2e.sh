@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The shared end-to-end suite (tests/) against the Worker under wrangler dev (workerd + local D1),
-# then the edge smoke tests (tenant isolation across D1 databases, cron, Spin under wasmtime).
+# then the edge smoke tests (tenant isolation across D1 databases, cron, the Spin component's
+# `local` build under wasmtime; its `spin` build on konnekted-spin-host is scripts/edge-spin-e2e.sh's).
 #   scripts/edge-e2e.sh [suite]...   (default: every suite that runs on the Worker, then the smoke tests;
 #                                     with suites named: only those, no smoke tests)
 set -euo pipefail
@@ -22,4 +23,4 @@ trap - EXIT
 [ $# -gt 0 ] && exit 0
 unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN
 EDGE_SKIP_BUILD=1 scripts/edge-smoke.sh
-EDGE_SKIP_BUILD=1 scripts/edge-spin-smoke.sh
+EDGE_SKIP_BUILD=1 scripts/edge-spin-local-smoke.sh

@@ -5,7 +5,8 @@
 # to the component spin.toml names, with that component's SQLite labels (files from the runtime
 # config), variables and outbound hosts. The Spin CLI is on no package registry this machine
 # reaches; see functions/spin-host/README.md for how this host differs from it.
-#   scripts/edge-spin-e2e.sh [suite...]   (default: the suites below; builds first unless EDGE_SKIP_BUILD=1)
+#   scripts/edge-spin-e2e.sh [suite...]   (default: the suites below, then scripts/edge-spin-smoke.sh;
+#                                          builds first unless EDGE_SKIP_BUILD=1)
 # Port: EDGE_SPIN_E2E_PORT (default 8796).
 # The simulators run on loopback, so `portal` and `payments` (the components spin.toml lets reach
 # Daraja, Stripe, Paystack and Africa's Talking) are also allowed http://127.0.0.1:*; `admin`,
@@ -79,5 +80,9 @@ KONNEKTED_BASE_URL="$url" KONNEKTED_PLATFORM_TOKEN="$token" KONNEKTED_EDGE=spin 
     cargo test -p konnekted-e2e "${args[@]}" --no-fail-fast "${skip_args[@]}" || failed=1
 if [ "$failed" != 0 ]; then
     echo "--- konnekted-spin-host log (last 60 lines)"; tail -60 "$state/host.log"
+fi
+# With the default suites: the smoke test on a host of its own (port EDGE_SPIN_SMOKE_PORT, 8790).
+if [ $# -eq 0 ]; then
+    EDGE_SKIP_BUILD=1 scripts/edge-spin-smoke.sh "${EDGE_SPIN_SMOKE_PORT:-8790}" || failed=1
 fi
 exit "$failed"

@@ -82,7 +82,7 @@ else
 fi
 
 # Where the Spin components land: CARGO_TARGET_DIR (if set) or functions/spin/target; the
-# `local` variant goes under its own folder there. Used by edge-build.sh and edge-spin-smoke.sh.
+# `local` variant goes under its own folder there. Used by edge-build.sh and edge-spin-local-smoke.sh.
 spin_target="${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/functions/spin/target}"
 SPIN_WASM="$spin_target/wasm32-wasip2/release/konnekted_spin.wasm"
 SPIN_LOCAL_WASM="$spin_target/local/wasm32-wasip2/release/konnekted_spin.wasm"

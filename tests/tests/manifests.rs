@@ -65,6 +65,16 @@ fn every_public_path_reaches_the_right_component() {
         ("/api/tenants", "admin"),
         ("/api/t/acme/plans", "admin"),
         ("/api/t/acme/voucher-batches/1/codes", "admin"),
+        // The pages people open (run.sh --spin prints them): home, captive portal, subscriber
+        // portal on `portal`; the operator and platform consoles on `admin`.
+        ("/", "portal"),
+        ("/h/acme", "portal"),
+        ("/h/acme/voucher", "portal"),
+        ("/p/acme", "portal"),
+        ("/p/acme/pay", "portal"),
+        ("/c/acme/login", "admin"),
+        ("/platform", "admin"),
+        ("/platform/tenants", "admin"),
     ] {
         assert_eq!(component_for(&m, path).as_deref(), Some(want), "{path}");
     }

@@ -191,7 +191,15 @@ async fn seed_hotspot(db: &impl Db, ids: &mut IdGen) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_tryout(base: &str, sim: &str, providers: &str, c: &crate::Config) {
+/// Where the demo's API runs: in this process, or on an edge host serving its SQLite files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Native,
+    /// konnekted-spin-host serving spin.toml (`scripts/run.sh --spin`).
+    Spin,
+}
+
+pub fn print_tryout(base: &str, sim: &str, providers: &str, c: &crate::Config, host: Host) {
     // Only the demo's own defaults are printed; a secret from the operator's config stays unsaid.
     let shown = |s: &Secret, demo: &str| {
         if s.expose() == demo { demo.to_owned() } else { "(from your config)".to_owned() }
@@ -262,6 +270,22 @@ Try it (admin token: {ADMIN_TOKEN}):
   curl -s -H 'Authorization: Bearer {ADMIN_TOKEN}' '{base}/api/t/{REALM}/feed?after=0'
 "#
     );
+    if host == Host::Spin {
+        println!(
+            r#"On Spin (konnekted-spin-host serving spin.toml) these parts differ from the native run:
+
+  * the API is the Spin component, mounted as five components (portal, payments, vouchers, sync,
+    admin), each with only the databases, outbound hosts and variables spin.toml grants it; the
+    simulators above run in a separate `konnekted demo-edge` process and call back into it
+  * no cron: the scheduled pass (sweep, expiry, reminders, SMS outbox) is a timer process,
+      KONNEKTED_PLATFORM_TOKEN={platform} konnekted sweep --edge {base} --every 30
+    (POST {base}/internal/scheduled with the platform token; run it yourself to fire one pass now)
+  * the demo ISP was seeded by the native binary's own code into the SQLite files the Spin host
+    then serves through spin:sqlite (labels `control` and `t_{REALM}`); a new tenant needs its label in spin.toml
+    first (scripts/edge-tenant-add.sh <realm>), then a restart
+"#
+        );
+    }
 }
 
 /// The demo tenant's owner in the console (`/c/demo`).

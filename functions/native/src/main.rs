@@ -35,6 +35,18 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The demo ISP for an edge host that serves --data's SQLite files (`scripts/run.sh --spin`;
+    /// needs the `demo` feature): seeds it with the same code as `serve --demo`, runs its Daraja
+    /// and Stripe / Paystack / SMS simulators here with their callbacks at the edge's URL
+    /// (KONNEKTED_PUBLIC_BASE_URL, else http://<--listen>), prints what to try there, and runs
+    /// until Ctrl-C. Serves no API itself: start the edge host once --ready exists.
+    DemoEdge {
+        /// Created once the seed is done and the simulators listen.
+        #[arg(long, value_name = "FILE")]
+        ready: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Manage tenants (ISPs).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -162,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve { demo, common } => serve(demo, &common).await,
+        Command::DemoEdge { ready, common } => demo_edge(ready.as_deref(), &common).await,
         Command::Tenant(TenantCommand::Add { realm, workers: true, d1_id, repo, .. }) => {
             tenant_add_edge(&realm, d1_id.as_deref(), repo)
         }
@@ -217,8 +230,37 @@ async fn demo_setup(
 ) -> anyhow::Result<(daraja_sim::SimHandle, providers_sim::SimHandle)> {
     let sim = konnekted::demo::setup(&running.platform).await?;
     let providers = konnekted::demo::setup_providers(&running.platform, &running.base_url()).await?;
-    konnekted::demo::print_tryout(&running.base_url(), &sim.base_url(), &providers.base_url(), c);
+    konnekted::demo::print_tryout(
+        &running.base_url(),
+        &sim.base_url(),
+        &providers.base_url(),
+        c,
+        konnekted::demo::Host::Native,
+    );
     Ok((sim, providers))
+}
+
+#[cfg(feature = "demo")]
+async fn demo_edge(ready: Option<&Path>, common: &Common) -> anyhow::Result<()> {
+    let mut c = common.load()?;
+    demo_defaults(&mut c)?;
+    let base = c.base_url();
+    let p = open(&c).await?;
+    let sim = konnekted::demo::setup(&p).await?;
+    let providers = konnekted::demo::setup_providers(&p, &base).await?;
+    // The edge host is the only one to use the files from here on.
+    drop(p);
+    konnekted::demo::print_tryout(&base, &sim.base_url(), &providers.base_url(), &c, konnekted::demo::Host::Spin);
+    if let Some(f) = ready {
+        std::fs::write(f, format!("{base}\n")).with_context(|| format!("writing {}", f.display()))?;
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo_edge(_: Option<&Path>, _: &Common) -> anyhow::Result<()> {
+    bail!("this konnekted was built without the demo: build with `--features demo` (scripts/run.sh does)")
 }
 
 #[cfg(not(feature = "demo"))]
@@ -362,6 +404,7 @@ mod tests {
     fn cli_every_command_parses() {
         for args in [
             &["konnekted", "serve", "--demo", "--listen", "127.0.0.1:9", "--data", "d"][..],
+            &["konnekted", "demo-edge", "--listen", "127.0.0.1:9", "--data", "d", "--ready", "d/ready"],
             &["konnekted", "tenant", "add", "acme", "--name", "Acme"],
             &["konnekted", "tenant", "add", "acme", "--workers", "--d1-id", "x", "--repo", "."],
             &["konnekted", "tenant", "list", "--config", "k.toml"],

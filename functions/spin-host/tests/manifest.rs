@@ -38,7 +38,15 @@ fn each_route_reaches_its_component() {
         ("/c/acme/sms", "admin"),
         ("/__selftest/batch", "admin"),
         ("/__selftest/contract", "admin"),
+        ("/", "portal"),
+        ("/h/acme", "portal"),
+        ("/h/acme/voucher", "portal"),
+        ("/p/acme", "portal"),
+        ("/p/acme/pay", "portal"),
+        ("/platform", "admin"),
+        ("/platform/tenants", "admin"),
         ("/nowhere", "<404>"),
+        ("/hx", "<404>"),
     ] {
         assert_eq!(component_for(&m, path), want, "{path}");
     }
