@@ -72,6 +72,8 @@ struct Inner {
     watcher: Mutex<Watcher>,
     /// In memory: batches run so far (the only connection cannot see its own commits as changes).
     memory_writes: AtomicU64,
+    /// Transactions committed by the writer (a group of batches counts once).
+    commits: Arc<AtomicU64>,
 }
 
 /// The connection that watches for commits, opened on first use, and what it saw last.
@@ -164,9 +166,11 @@ impl SqliteDb {
             let writer = Connection::open(&path).map_err(map_err)?;
             configure(&writer, true)?;
             let (jobs, queue) = mpsc::channel();
+            let commits = Arc::new(AtomicU64::new(0));
+            let counted = commits.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || write_loop(&writer, &queue))
+                .spawn(move || write_loop(&writer, &queue, &counted))
                 .map_err(|e| unavailable(format!("starting the writer thread: {e}")))?;
             let inner = Arc::new(Inner {
                 writer: Writer::File { path, jobs },
@@ -174,6 +178,7 @@ impl SqliteDb {
                 checkpointer: Mutex::new(None),
                 watcher: Mutex::new(Watcher::default()),
                 memory_writes: Default::default(),
+                commits,
             });
             lock(checkpoint_registry()).push(Arc::downgrade(&inner));
             Ok(SqliteDb { inner })
@@ -207,6 +212,13 @@ impl SqliteDb {
         Ok(w.version)
     }
 
+    /// How many transactions the writer has committed so far. On a file, batches that were
+    /// queued together commit as one (group commit), so under concurrent writes this grows
+    /// slower than the number of batches; in memory every batch is its own transaction.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::SeqCst)
+    }
+
     /// An in-memory database (tests). Reads go through the writer connection.
     pub async fn memory() -> Result<SqliteDb, StoreError> {
         let writer = Connection::open_in_memory().map_err(map_err)?;
@@ -217,6 +229,7 @@ impl SqliteDb {
             checkpointer: Mutex::new(None),
             watcher: Mutex::new(Watcher::default()),
             memory_writes: Default::default(),
+            commits: Default::default(),
         };
         Ok(SqliteDb { inner: Arc::new(inner) })
     }
@@ -360,17 +373,26 @@ fn run_grouped(conn: &Connection, group: &[Job]) -> Option<Vec<Result<Vec<u64>, 
     Some(results)
 }
 
-/// Commits one group and answers its jobs, only once their writes are durable.
-fn commit_group(conn: &Connection, group: Vec<Job>) {
-    let results = match group.as_slice() {
-        [job] => vec![run_alone(conn, &job.stmts)],
+/// Commits one group and answers its jobs, only once their writes are durable. `commits`
+/// counts the transactions committed.
+fn commit_group(conn: &Connection, group: Vec<Job>, commits: &AtomicU64) {
+    let alone = |jobs: &[Job]| -> (Vec<Result<Vec<u64>, StoreError>>, u64) {
+        let results: Vec<_> = jobs.iter().map(|job| run_alone(conn, &job.stmts)).collect();
+        let committed = results.iter().filter(|r| r.is_ok()).count() as u64;
+        (results, committed)
+    };
+    let (results, committed) = match group.as_slice() {
+        [_] => alone(&group),
         _ => match begin(conn) {
             // Each job alone would have failed to begin the same way.
-            Err(e) => vec![Err(e); group.len()],
-            Ok(()) => run_grouped(conn, &group)
-                .unwrap_or_else(|| group.iter().map(|job| run_alone(conn, &job.stmts)).collect()),
+            Err(e) => (vec![Err(e); group.len()], 0),
+            Ok(()) => match run_grouped(conn, &group) {
+                Some(results) => (results, 1),
+                None => alone(&group),
+            },
         },
     };
+    commits.fetch_add(committed, Ordering::SeqCst);
     for (job, r) in group.into_iter().zip(results) {
         // The caller may have gone away; its batch is committed all the same.
         let _ = job.reply.send(r);
@@ -382,7 +404,7 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// The writer thread: one group at a time, in arrival order, until every sender is dropped.
-fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Job>) {
+fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut statements = first.stmts.len();
@@ -406,7 +428,7 @@ fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Job>) {
         busy = group.len() > 1;
         // A panic drops the group's reply senders (its callers see `Unavailable`); the next
         // group rolls back whatever it left open. One bug must not stop every later write.
-        let _ = catch_unwind(AssertUnwindSafe(|| commit_group(conn, group)));
+        let _ = catch_unwind(AssertUnwindSafe(|| commit_group(conn, group, commits)));
     }
 }
 
@@ -490,6 +512,9 @@ impl Db for SqliteDb {
                 let (conn, stmts) = (conn.clone(), stmts.to_vec());
                 let r = blocking(move || run_alone(&lock(&conn), &stmts)).await;
                 self.inner.memory_writes.fetch_add(1, Ordering::SeqCst);
+                if r.is_ok() {
+                    self.inner.commits.fetch_add(1, Ordering::SeqCst);
+                }
                 r
             }
         }
@@ -710,6 +735,42 @@ mod tests {
         let xs: Vec<i64> = rows.iter().map(|r| r.int("x").unwrap()).collect();
         assert_eq!(xs, [1, 4, 102, 103]);
         assert_eq!(count(&db, "occ_guard").await, 0);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn batches_queued_together_commit_once_and_each_get_their_own_answer() {
+        let (db, path, dir) = file_db("shared-commit").await;
+        db.batch(&[Statement::new("CREATE TABLE t (x INTEGER UNIQUE)"), Statement::new("INSERT INTO t VALUES (0)")])
+            .await
+            .unwrap();
+        let before = db.commits();
+        // 40 batches of two rows; every fourth one's second row is taken.
+        let batches: Vec<Vec<Statement>> = (1..=40)
+            .map(|i: i64| {
+                let second = if i % 4 == 0 { 0 } else { 1000 + i };
+                vec![stmt!("INSERT INTO t VALUES (?1)", i), stmt!("INSERT INTO t VALUES (?1)", second)]
+            })
+            .collect();
+        let results = run_queued(&db, &path, &batches).await;
+        for (i, r) in (1..=40).zip(&results) {
+            if i % 4 == 0 {
+                assert!(matches!(r, Err(StoreError::Conflict(_))), "batch {i}: {r:?}");
+            } else {
+                assert_eq!(r, &Ok(vec![1, 1]), "batch {i}");
+            }
+        }
+        // The writer may have taken the first batch alone before the others were queued; the
+        // rest were all waiting behind the lock and share one COMMIT (one fsync), not 40.
+        let commits = db.commits() - before;
+        assert!((1..=2).contains(&commits), "{commits} commits for 40 queued batches");
+        let rows = db.query(&Statement::new("SELECT x FROM t ORDER BY x")).await.unwrap();
+        let xs: Vec<i64> = rows.iter().map(|r| r.int("x").unwrap()).collect();
+        let good = (1..=40).filter(|i| i % 4 != 0);
+        let mut expected: Vec<i64> = std::iter::once(0).chain(good.clone()).chain(good.map(|i| 1000 + i)).collect();
+        expected.sort_unstable();
+        assert_eq!(xs, expected, "only the good batches persist, whole");
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
