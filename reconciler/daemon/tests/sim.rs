@@ -873,3 +873,59 @@ async fn guard_confirmation_not_needed_by_the_next_pass_does_not_carry_over() {
     let r = worker.try_step(Scope::Full).await;
     assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
 }
+
+#[tokio::test]
+async fn feed_voucher_redeemed_is_skipped_without_reload_or_nudge() {
+    let w = World::new("vfeed").await;
+    w.plan("home", 10_000, 2_000).await;
+    w.active_subscriber("bob", "home", None).await;
+    w.post(
+        "/plans",
+        serde_json::json!({"code": "h1", "name": "1 hour", "kind": "hotspot", "price_cents": 1000,
+                           "period_seconds": 3600, "down_kbps": 2000, "up_kbps": 1000}),
+    )
+    .await;
+    let batch = w.post("/voucher-batches", serde_json::json!({"plan": "h1", "count": 1})).await;
+    let id = batch["batch"]["id"].as_u64().expect("batch id");
+    let codes: serde_json::Value = w
+        .http
+        .get(format!("{}/api/t/{}/voucher-batches/{id}/codes", w.base, w.realm))
+        .bearer_auth(&w.admin_token)
+        .send()
+        .await
+        .expect("codes")
+        .json()
+        .await
+        .expect("codes json");
+    let code = codes["codes"][0]["code"].as_str().expect("code").replace('-', "");
+
+    // The reconciler's baseline, then a hotspot code's first use (as FreeRADIUS asks for it).
+    let (before, _) = w.tenant.desired(Duration::ZERO, &w.metrics).await.expect("desired");
+    let mut nudges = w.tenant.subscribe();
+    let r = w
+        .http
+        .post(format!("{}/radius/voucher", w.base))
+        .header(
+            konnekted_sync_proto::HEADER_VOUCHER_KEY,
+            konnekted_sync_proto::radius_voucher_key(w.sync_key.as_bytes()),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("realm={}&code={code}&mac=02-00-00-00-00-07&ip=10.5.50.7", w.realm))
+        .send()
+        .await
+        .expect("redeem");
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+
+    // The poll sees the change and moves past it: no nudge, no reload of the state.
+    assert_eq!(w.tenant.poll_feed(&w.metrics).await.expect("feed"), 1);
+    assert!(matches!(nudges.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty)), "no nudge");
+    let (known, stale) = w.tenant.last_known().expect("cached");
+    assert!(!stale);
+    assert_eq!(known.subscribers, before.subscribers, "bob untouched, nothing added");
+    let (next, _) = w.tenant.desired(Duration::from_secs(3600), &w.metrics).await.expect("desired");
+    assert!(Arc::ptr_eq(&known, &next), "the cached state serves the next pass (no reload)");
+    assert!(next.cursor > before.cursor, "the cursor moved past the change");
+    // And not again: the next poll is empty (no loop).
+    assert_eq!(w.tenant.poll_feed(&w.metrics).await.expect("feed"), 0);
+    assert!(matches!(nudges.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty)));
+}

@@ -111,6 +111,7 @@ impl World {
             data_dir: dir.0.clone(),
             public_base_url: None,
             platform_token: konnekted_core::secret::Secret::new(&platform_token),
+            voucher_secret: konnekted_core::secret::Secret::new(token(32)),
             tick_seconds: 3600,
             ..Default::default()
         };
