@@ -39,6 +39,7 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0019_summaries", sql: include_str!("../migrations/tenant/0019_summaries.sql") },
     Migration { name: "0020_pause_history", sql: include_str!("../migrations/tenant/0020_pause_history.sql") },
     Migration { name: "0021_backtest_months", sql: include_str!("../migrations/tenant/0021_backtest_months.sql") },
+    Migration { name: "0022_collections_daily", sql: include_str!("../migrations/tenant/0022_collections_daily.sql") },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

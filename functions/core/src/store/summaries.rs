@@ -380,6 +380,20 @@ pub async fn back_test(
     Ok(out)
 }
 
+/// Collections of applied payments from `since_day` (`YYYY-MM-DD`, UTC) on: (day, provider,
+/// method, cents), by day. Read from `collections_daily` (migration 0022), which the database keeps
+/// in the same statement as every payment written or assigned: no scan of the payments.
+pub async fn collections(db: &impl Db, since_day: &str) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    let rows = db
+        .query(&stmt!(
+            "SELECT day, provider, method, cents FROM collections_daily WHERE day >= ?1 AND n > 0 \
+             ORDER BY day, provider, method",
+            since_day
+        ))
+        .await?;
+    rows.iter().map(|r| Ok((r.text("day")?, r.text("provider")?, r.text("method")?, r.int("cents")?))).collect()
+}
+
 /// Every paid period of the tenant, with its price normalised to 30 days: the raw rows the
 /// summaries are checked against (a full scan; not for page views).
 pub async fn periods(db: &impl Db) -> Result<Vec<mrr::Period>, StoreError> {
@@ -411,6 +425,7 @@ mod tests {
     use crate::domain::subscriber::Status;
     use crate::domain::{AccountNo, Money, Username};
     use crate::ids::IdGen;
+    use crate::store::payments::{self, Payment, PaymentStatus};
     use crate::store::plans;
     use crate::store::subscribers::{self, Subscriber};
     use crate::store::tenants::TenantSettings;
@@ -438,6 +453,11 @@ mod tests {
         Period { plan: usize, days: i64 },
         /// The dashboard is looked at.
         Look,
+        /// A payment for nobody lands in the unmatched inbox.
+        Unmatched { cents: i64 },
+        /// The oldest unmatched payment is assigned to a subscriber (a second assign of the same
+        /// payment is refused by its guard).
+        Assign { sub: usize, twice: bool },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -448,6 +468,8 @@ mod tests {
             1 => (0..72i64).prop_map(|hours| Op::Grace { hours }),
             1 => (0..PLANS.len(), 1..40i64).prop_map(|(plan, days)| Op::Period { plan, days }),
             2 => Just(Op::Look),
+            2 => (100..500_000i64).prop_map(|cents| Op::Unmatched { cents }),
+            2 => (0..SUBS, any::<bool>()).prop_map(|(sub, twice)| Op::Assign { sub, twice }),
         ]
     }
 
@@ -492,6 +514,26 @@ mod tests {
         }
         run(db.batch(&batch)).expect("seed");
         db
+    }
+
+    fn pay_row(id: &str, provider: &str, method: &str, cents: i64, sub: Option<String>, now: DateTime<Utc>) -> Payment {
+        Payment {
+            id: id.into(),
+            provider: provider.into(),
+            method: method.into(),
+            provider_ref: id.into(),
+            receipt: None,
+            amount_cents: cents,
+            status: if sub.is_some() { PaymentStatus::Applied } else { PaymentStatus::Unmatched },
+            subscriber_id: sub,
+            msisdn: None,
+            payer_name: None,
+            bill_ref: None,
+            note: None,
+            paid_at: None,
+            received_at: fmt_ts(now),
+            applied_at: None,
+        }
     }
 
     /// The dashboard's figures from the summaries against [`mrr`]'s full recomputation from the
@@ -565,6 +607,40 @@ mod tests {
                    FROM renewal_outcomes ORDER BY subscription_id"),
             )
         };
+        // collections per day and channel: the kept summary equals a scan of the payments, and the
+        // dashboard's read of it equals the scan over its window
+        let q = |sql: &str| {
+            run(db.query(&Statement::new(sql)))
+                .expect("collections")
+                .iter()
+                .map(|r| r.text("r").expect("r"))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(
+            q(
+                "SELECT json_array(day, provider, method, cents, n) AS r FROM collections_daily WHERE n <> 0 OR cents <> 0 \
+               ORDER BY day, provider, method"
+            ),
+            q("SELECT json_array(substr(received_at, 1, 10), provider, method, SUM(amount_cents), COUNT(*)) AS r \
+               FROM payments WHERE status = 'applied' GROUP BY substr(received_at, 1, 10), provider, method \
+               ORDER BY substr(received_at, 1, 10), provider, method")
+        );
+        let since = fmt_ts(now - Duration::days(13));
+        let read: Vec<String> = run(collections(db, &since[..10]))
+            .expect("read")
+            .into_iter()
+            .map(|(d, p, m, c)| serde_json::json!([d, p, m, c]).to_string())
+            .collect();
+        let scan = run(db.query(&stmt!(
+            "SELECT json_array(substr(received_at, 1, 10), provider, method, SUM(amount_cents)) AS r FROM payments \
+             WHERE status = 'applied' AND substr(received_at, 1, 10) >= ?1 \
+             GROUP BY substr(received_at, 1, 10), provider, method ORDER BY substr(received_at, 1, 10), provider, method",
+            since[..10].to_owned()
+        )))
+        .expect("scan");
+        let scan: Vec<String> = scan.iter().map(|r| r.text("r").expect("r")).collect();
+        prop_assert_eq!(read, scan);
+
         let kept = tables(db);
         // the back-tests kept so far stay (a rebuild would empty them), so later looks check them
         run(db.batch(&[Statement::new("CREATE TEMP TABLE bt AS SELECT * FROM backtest_months")])).expect("keep");
@@ -596,8 +672,11 @@ mod tests {
                     Op::Pay { sub, n } => {
                         let plan = run(plans::get(&db, PLANS[plan_of[*sub]].0)).expect("plan").expect("plan");
                         let pid = format!("pay{k}");
+                        // the payment row commits with the credit, as on every real path
+                        let (provider, method) = [("mpesa", "stk"), ("mpesa", "c2b"), ("manual", "cash"), ("voucher", "code")][k % 4];
+                        let row = pay_row(&pid, provider, method, plan.price.cents() * n, Some(format!("s{sub}")), now);
                         let credit = Credit { amount: Money(plan.price.cents() * n), payment_id: &pid, reference: &pid,
-                            memo: "test", prelude: Vec::new() };
+                            memo: "test", prelude: vec![payments::insert(&row)] };
                         run(credit_once(&db, &settings, &format!("s{sub}"), credit, &mut ids, now)).expect("credit");
                     }
                     Op::Wait { hours } => now += Duration::hours(*hours),
@@ -612,6 +691,23 @@ mod tests {
                         run(crate::usecases::plans::update_plan(&db, PLANS[*plan].0, patch, now)).expect("edit plan");
                     }
                     Op::Look => check(&db, settings.grace_seconds, now)?,
+                    Op::Unmatched { cents } => {
+                        let pid = format!("un{k}");
+                        run(db.batch(&[payments::insert(&pay_row(&pid, "mpesa", "c2b", *cents, None, now))])).expect("unmatched");
+                    }
+                    Op::Assign { sub, twice } => {
+                        let oldest = run(db.query(&Statement::new(
+                            "SELECT id FROM payments WHERE status = 'unmatched' ORDER BY received_at, id LIMIT 1")))
+                            .expect("inbox");
+                        if let Some(id) = oldest.first().map(|r| r.text("id").expect("id")) {
+                            let at = fmt_ts(now);
+                            run(db.batch(&payments::assign(&id, &format!("s{sub}"), "assigned", &at))).expect("assign");
+                            if *twice {
+                                let again = run(db.batch(&payments::assign(&id, &format!("s{sub}"), "again", &at)));
+                                prop_assert!(matches!(again, Err(StoreError::Conflict(_))), "{:?}", again);
+                            }
+                        }
+                    }
                 }
             }
             check(&db, settings.grace_seconds, now)?;

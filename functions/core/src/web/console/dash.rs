@@ -129,24 +129,18 @@ pub(crate) async fn dashboard(
     let mean_err =
         if tests.is_empty() { 0.0 } else { tests.iter().map(mrr::BackTest::error).sum::<f64>() / tests.len() as f64 };
 
-    // collections per channel per day, last 14 days
-    let since = now - Duration::days(14);
-    let rows = db
-        .query(&stmt!(
-            "SELECT substr(received_at, 1, 10) AS day, provider, method, SUM(amount_cents) AS cents, COUNT(*) AS n \
-             FROM payments WHERE received_at >= ?1 AND status = 'applied' GROUP BY day, provider, method ORDER BY day",
-            fmt_ts(since)
-        ))
-        .await?;
+    // collections per channel per day, the last 14 days (today and the 13 before, UTC days), from
+    // the summary the database keeps with every payment
+    let since = fmt_ts(now - Duration::days(13));
     let mut coll: BTreeMap<String, [i64; 4]> = BTreeMap::new();
-    for r in rows.iter() {
-        let ch = match (r.text("provider")?.as_str(), r.text("method")?.as_str()) {
+    for (day, provider, method, cents) in summaries::collections(db, &since[..10]).await? {
+        let ch = match (provider.as_str(), method.as_str()) {
             ("mpesa", "stk") => 0,
             ("mpesa", _) => 1,
             ("manual", _) => 2,
             _ => 3,
         };
-        coll.entry(r.text("day")?).or_default()[ch] += r.int("cents")?;
+        coll.entry(day).or_default()[ch] += cents;
     }
     let un = db
         .query(&stmt!("SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM payments WHERE status = 'unmatched'"))
