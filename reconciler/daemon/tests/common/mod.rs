@@ -113,7 +113,6 @@ impl World {
             platform_token: konnekted_core::secret::Secret::new(&platform_token),
             voucher_secret: konnekted_core::secret::Secret::new(token(32)),
             tick_seconds: 3600,
-            ..Default::default()
         };
         let host = konnekted::server::launch(&config, None).await.expect("native host");
         let base = host.base_url();
