@@ -62,8 +62,8 @@ pub async fn access_token<P: Platform>(
     let resp = send(p, daraja::oauth_request(&environment(d), &d.consumer_key, d.consumer_secret.expose())?).await?;
     let token = daraja::parse_oauth_response(&resp)?;
     let refresh_at = token.refresh_at(now, TOKEN_MARGIN_SECS);
-    db.batch(&[tokens::put("daraja", &token.token, refresh_at)]).await?;
-    Ok(token.token)
+    db.batch(&[tokens::put("daraja", token.token.expose(), refresh_at)]).await?;
+    Ok(token.token.expose().to_owned())
 }
 
 /// Runs a Daraja call with the cached token, refreshing it once if Daraja says it is invalid.

@@ -83,7 +83,7 @@ fn oauth(sim: &Sim, req: &Request<Bytes>) -> Response<Bytes> {
         if st.config.expires_in_as_string { NumOrString::Text(ttl.to_string()) } else { NumOrString::from(ttl) };
     drop(st);
     sim.notify();
-    json_response(200, &OAuthResponse { access_token: token, expires_in })
+    json_response(200, &OAuthResponse { access_token: daraja::wire::Redacted::new(token), expires_in })
 }
 
 fn header(req: &Request<Bytes>, name: http::header::HeaderName) -> Option<&str> {

@@ -46,7 +46,7 @@ async fn oauth_valid_credentials_issue_token() {
     let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
     let t = token(&sim).await;
     assert_eq!(t.expires_in_secs, 3599);
-    assert_eq!(sim.current_token(DEFAULT_CONSUMER_KEY).as_deref(), Some(t.token.as_str()));
+    assert_eq!(sim.current_token(DEFAULT_CONSUMER_KEY).as_deref(), Some(t.token.expose()));
 }
 
 #[tokio::test]
@@ -83,9 +83,9 @@ async fn oauth_new_token_invalidates_previous() {
     let first = token(&sim).await;
     let second = token(&sim).await;
     assert_ne!(first.token, second.token);
-    let err = stk(&sim, &first.token, &push(&sink.url("/cb"), PHONE)).await.unwrap_err();
+    let err = stk(&sim, first.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap_err();
     assert!(err.is_invalid_token(), "{err:?}");
-    stk(&sim, &second.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    stk(&sim, second.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap();
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn stk_push_wrong_passkey_is_wrong_credentials() {
     let t = token(&sim).await;
     let mut p = push("http://127.0.0.1:1/cb", PHONE);
     p.passkey = daraja::wire::Redacted::new("not-the-passkey");
-    let err = stk(&sim, &t.token, &p).await.unwrap_err();
+    let err = stk(&sim, t.token.expose(), &p).await.unwrap_err();
     match err {
         ApiError::Daraja { status, code, message, .. } => {
             assert_eq!((status, code), (500, ErrorCode::ServiceError));
@@ -118,7 +118,7 @@ async fn stk_push_unknown_shortcode_is_merchant_missing() {
     let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
     let t = token(&sim).await;
     let p = StkPush::paybill("600999", SANDBOX_PASSKEY, 10, PHONE, "http://127.0.0.1:1/cb", "A");
-    let err = stk(&sim, &t.token, &p).await.unwrap_err();
+    let err = stk(&sim, t.token.expose(), &p).await.unwrap_err();
     assert!(matches!(err, ApiError::Daraja { ref message, .. } if message == "Merchant does not exist"), "{err:?}");
 }
 
@@ -140,7 +140,7 @@ async fn stk_push_field_rules_are_enforced_on_the_wire() {
         let mut body = serde_json::to_value(&base).unwrap();
         body[field] = value;
         let req = http::Request::post(format!("{}/mpesa/stkpush/v1/processrequest", sim.base_url()))
-            .header("Authorization", format!("Bearer {}", t.token))
+            .header("Authorization", format!("Bearer {}", t.token.expose()))
             .header("Content-Type", "application/json")
             .body(Bytes::from(serde_json::to_vec(&body).unwrap()))
             .unwrap();
@@ -155,7 +155,7 @@ async fn stk_push_field_rules_are_enforced_on_the_wire() {
     let mut body = serde_json::to_value(&base).unwrap();
     body["Amount"] = serde_json::json!("5");
     let req = http::Request::post(format!("{}/mpesa/stkpush/v1/processrequest", sim.base_url()))
-        .header("Authorization", format!("Bearer {}", t.token))
+        .header("Authorization", format!("Bearer {}", t.token.expose()))
         .header("Content-Type", "application/json")
         .body(Bytes::from(serde_json::to_vec(&body).unwrap()))
         .unwrap();
@@ -169,7 +169,7 @@ async fn stk_push_missing_field_names_it() {
     let mut body = serde_json::to_value(push("http://127.0.0.1:1/cb", PHONE).to_wire(Utc::now())).unwrap();
     body.as_object_mut().unwrap().remove("Password");
     let req = http::Request::post(format!("{}/mpesa/stkpush/v1/processrequest", sim.base_url()))
-        .header("Authorization", format!("Bearer {}", t.token))
+        .header("Authorization", format!("Bearer {}", t.token.expose()))
         .header("Content-Type", "application/json")
         .body(Bytes::from(serde_json::to_vec(&body).unwrap()))
         .unwrap();
@@ -185,7 +185,7 @@ async fn run_outcome(outcome: Outcome) -> (daraja::StkCallback, SimHandle, Callb
     let sink = CallbackSink::spawn().await.unwrap();
     sim.set_default_script(Script::new(outcome).delay(Duration::from_millis(20)));
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/stk/cb"), PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/stk/cb"), PHONE)).await.unwrap();
     assert!(ack.checkout_request_id.starts_with("ws_CO_"));
     let got = sink.wait_for("/stk/cb", 1, WAIT).await;
     assert_eq!(got.len(), 1);
@@ -239,13 +239,13 @@ async fn stk_no_callback_sends_nothing_but_query_is_final() {
     let sink = CallbackSink::spawn().await.unwrap();
     sim.set_script_for("0708374149", Script::new(Outcome::NoCallback).delay(Duration::from_millis(10)));
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap();
     let rec = sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
     assert!(rec.deliveries.is_empty());
     assert!(rec.receipt().is_some());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sink.received().is_empty());
-    let StkQueryOutcome::Final(res) = query(&sim, &t.token, &ack.checkout_request_id).await.unwrap() else {
+    let StkQueryOutcome::Final(res) = query(&sim, t.token.expose(), &ack.checkout_request_id).await.unwrap() else {
         panic!("not final")
     };
     assert_eq!(res.result_code, ResultCode::Success);
@@ -257,13 +257,13 @@ async fn stk_query_pending_then_final() {
     let sink = CallbackSink::spawn().await.unwrap();
     sim.set_default_script(Script::new(Outcome::Cancelled).delay(Duration::from_millis(400)));
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap();
     assert_eq!(
-        query(&sim, &t.token, &ack.checkout_request_id).await.unwrap(),
+        query(&sim, t.token.expose(), &ack.checkout_request_id).await.unwrap(),
         StkQueryOutcome::Pending { message: "The transaction is being processed".into() }
     );
     sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
-    let StkQueryOutcome::Final(res) = query(&sim, &t.token, &ack.checkout_request_id).await.unwrap() else {
+    let StkQueryOutcome::Final(res) = query(&sim, t.token.expose(), &ack.checkout_request_id).await.unwrap() else {
         panic!("not final")
     };
     assert_eq!(res.result_code, ResultCode::CancelledByUser);
@@ -274,7 +274,7 @@ async fn stk_query_pending_then_final() {
 async fn stk_query_unknown_checkout_id_is_bad_request() {
     let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
     let t = token(&sim).await;
-    let err = query(&sim, &t.token, "ws_CO_nope").await.unwrap_err();
+    let err = query(&sim, t.token.expose(), "ws_CO_nope").await.unwrap_err();
     assert!(matches!(err, ApiError::Daraja { code: ErrorCode::BadRequest, .. }), "{err:?}");
 }
 
@@ -283,11 +283,11 @@ async fn stk_push_second_while_pending_is_subscriber_locked() {
     let sim = DarajaSim::spawn(SimConfig::default()).await.unwrap();
     sim.set_default_script(Script::new(Outcome::Success).delay(Duration::from_secs(30)));
     let t = token(&sim).await;
-    stk(&sim, &t.token, &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap();
-    let err = stk(&sim, &t.token, &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap_err();
+    stk(&sim, t.token.expose(), &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap();
+    let err = stk(&sim, t.token.expose(), &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     // Another phone is not locked.
-    stk(&sim, &t.token, &push("http://127.0.0.1:1/cb", "254700000002")).await.unwrap();
+    stk(&sim, t.token.expose(), &push("http://127.0.0.1:1/cb", "254700000002")).await.unwrap();
 }
 
 #[tokio::test]
@@ -296,7 +296,7 @@ async fn stk_duplicates_knob_delivers_n_times() {
     let sink = CallbackSink::spawn().await.unwrap();
     sim.set_default_script(Script::new(Outcome::Success).delay(Duration::from_millis(10)).deliveries(3));
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap();
     let got = sink.wait_for("/cb", 3, WAIT).await;
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|r| r.body == got[0].body), "duplicates are byte-identical");
@@ -310,7 +310,7 @@ async fn stk_callback_receiver_down_is_recorded() {
     sim.set_default_script(Script::new(Outcome::Success).delay(Duration::from_millis(10)));
     let t = token(&sim).await;
     // Port 1 on loopback: connection refused.
-    let ack = stk(&sim, &t.token, &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push("http://127.0.0.1:1/cb", PHONE)).await.unwrap();
     let rec = sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
     assert_eq!(rec.deliveries.len(), 1);
     assert!(rec.deliveries[0].error.is_some());
@@ -328,7 +328,13 @@ async fn tenants_with_own_apps_and_shortcodes_are_isolated() {
     let env = sim.environment();
     let tok = |k: &'static str, s: &'static str| {
         let env = env.clone();
-        async move { daraja::parse_oauth_response(&send(daraja::oauth_request(&env, k, s).unwrap()).await).unwrap().token }
+        async move {
+            daraja::parse_oauth_response(&send(daraja::oauth_request(&env, k, s).unwrap()).await)
+                .unwrap()
+                .token
+                .expose()
+                .to_owned()
+        }
     };
     let (ta, tb) = (tok("key-a", "secret-a").await, tok("key-b", "secret-b").await);
     // Both tokens stay valid: invalidation is per app.
@@ -462,7 +468,7 @@ async fn c2b_register_forbidden_url_is_rejected() {
         "ConfirmationURL": "http://127.0.0.1:9/mpesa/confirm", "ValidationURL": "http://127.0.0.1:9/validate"
     });
     let req = http::Request::post(format!("{}/mpesa/c2b/v2/registerurl", sim.base_url()))
-        .header("Authorization", format!("Bearer {}", t.token))
+        .header("Authorization", format!("Bearer {}", t.token.expose()))
         .header("Content-Type", "application/json")
         .body(Bytes::from(body.to_string()))
         .unwrap();
@@ -493,7 +499,7 @@ async fn c2b_simulate_endpoint_confirms_asynchronously() {
     daraja::parse_c2b_register_response(&send(req).await).unwrap();
     let req = daraja::c2b_simulate_request(
         &sim.environment(),
-        &t.token,
+        t.token.expose(),
         &daraja::C2bSimulate {
             shortcode: SANDBOX_SHORTCODE.into(),
             command: daraja::StkTransactionType::PayBill,
@@ -535,7 +541,7 @@ async fn control_api_scripts_outcome_and_lists_requests() {
     assert_eq!(bad.status(), 400);
 
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), "254700000001")).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/cb"), "254700000001")).await.unwrap();
     assert_eq!(sink.wait_for("/cb", 2, WAIT).await.len(), 2);
     sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
 
@@ -579,7 +585,7 @@ async fn stk_concurrent_duplicates_arrive_together() {
         Script::new(Outcome::Success).delay(Duration::from_millis(10)).deliveries(4).concurrent(true),
     );
     let t = token(&sim).await;
-    let ack = stk(&sim, &t.token, &push(&sink.url("/cb"), PHONE)).await.unwrap();
+    let ack = stk(&sim, t.token.expose(), &push(&sink.url("/cb"), PHONE)).await.unwrap();
     let rec = sim.wait_stk_done(&ack.checkout_request_id, WAIT).await.unwrap();
     assert_eq!(rec.deliveries.len(), 4);
     // Each receiver answer takes 300 ms; sequential delivery would need 1.2 s in all.

@@ -1,7 +1,5 @@
 //! Response parsers: `http::Response<Bytes>` in, typed outcome or [`ApiError`] out.
 
-use std::fmt;
-
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use http::Response;
@@ -9,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::result_code::ResultCode;
-use crate::wire::{C2bRegisterResponse, ErrorBody, OAuthResponse, StkPushResponse, StkQueryResponse};
+use crate::wire::{C2bRegisterResponse, ErrorBody, OAuthResponse, Redacted, StkPushResponse, StkQueryResponse};
 
 const SNIPPET: usize = 256;
 
@@ -57,9 +55,9 @@ fn accepted(code: &str, description: &str) -> Result<(), ApiError> {
 }
 
 /// An OAuth access token. `Debug` does not show the token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
-    pub token: String,
+    pub token: Redacted,
     pub expires_in_secs: u64,
 }
 
@@ -74,15 +72,6 @@ impl AccessToken {
     pub fn refresh_at(&self, issued_at: DateTime<Utc>, margin_secs: u64) -> DateTime<Utc> {
         let secs = self.expires_in_secs.saturating_sub(margin_secs);
         issued_at + Duration::seconds(i64::try_from(secs).unwrap_or(0).min(10 * 365 * 86_400))
-    }
-}
-
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("token", &"<redacted>")
-            .field("expires_in_secs", &self.expires_in_secs)
-            .finish()
     }
 }
 

@@ -4,6 +4,7 @@
 //! Daraja sends *to us* goes through the strict parsers ([`crate::parse_stk_callback`],
 //! [`crate::parse_c2b_payment`]) and the response parsers, which give typed reasons.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -55,7 +56,7 @@ impl From<&str> for NumOrString {
 /// `GET /oauth/v1/generate` answer. `expires_in` arrives as a number or a string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OAuthResponse {
-    pub access_token: String,
+    pub access_token: Redacted,
     pub expires_in: NumOrString,
 }
 
@@ -71,21 +72,43 @@ pub struct ErrorBody {
 }
 
 /// A value that must not reach a log: the STK `Password` is `base64(shortcode + passkey +
-/// timestamp)`, so whoever reads it has the tenant's passkey. `Debug` shows `<redacted>`; the
-/// wire form is the plain string.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Redacted(String);
+/// timestamp)`, so whoever reads it has the tenant's passkey; the passkey itself and the OAuth
+/// access token likewise. Held in a [`secrecy::SecretString`] (zeroed on drop); `Debug` shows
+/// `<redacted>`; the wire form is the plain string; equality does not stop at the first byte
+/// that differs.
+#[derive(Clone)]
+pub struct Redacted(SecretString);
 
 impl Redacted {
     pub fn new(s: impl Into<String>) -> Self {
-        Redacted(s.into())
+        Redacted(SecretString::from(s.into()))
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.expose().is_empty()
+    }
+}
+
+impl PartialEq for Redacted {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.expose().as_bytes(), other.expose().as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl Eq for Redacted {}
+
+impl Serialize for Redacted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for Redacted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Redacted::new)
     }
 }
 

@@ -14,7 +14,7 @@ fn oauth_response_expires_in_number_or_string_is_accepted() {
         r#"{"access_token":"c9SQxWWhmdVRlyh0zh8gZDTkubVF","expires_in":"3599"}"#,
     ] {
         let t = parse_oauth_response(&resp(200, body)).unwrap();
-        assert_eq!(t.token, "c9SQxWWhmdVRlyh0zh8gZDTkubVF");
+        assert_eq!(t.token.expose(), "c9SQxWWhmdVRlyh0zh8gZDTkubVF");
         assert_eq!(t.expires_in_secs, 3599);
         assert!(!format!("{t:?}").contains("c9SQ"));
     }
@@ -160,9 +160,24 @@ fn c2b_register_response_already_registered_is_service_error() {
 #[test]
 fn access_token_refresh_is_before_expiry() {
     use chrono::TimeZone;
-    let t = AccessToken { token: "x".into(), expires_in_secs: 3599 };
+    let t = AccessToken { token: Redacted::new("x"), expires_in_secs: 3599 };
     let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(t.expires_at(at), at + Duration::seconds(3599));
     assert_eq!(t.refresh_at(at, 60), at + Duration::seconds(3539));
     assert_eq!(t.refresh_at(at, 9999), at);
+}
+
+#[test]
+fn oauth_wire_body_debug_hides_the_token_and_the_wire_still_carries_it() {
+    let body = r#"{"access_token":"c9SQxWWhmdVRlyh0zh8gZDTkubVF","expires_in":3599}"#;
+    let wire: OAuthResponse = serde_json::from_str(body).expect("oauth body");
+    assert!(!format!("{wire:?} {wire:#?}").contains("c9SQ"));
+    assert_eq!(serde_json::to_value(&wire).expect("json")["access_token"], "c9SQxWWhmdVRlyh0zh8gZDTkubVF");
+}
+
+#[test]
+fn redacted_compares_by_value() {
+    assert_eq!(Redacted::new("k3y"), Redacted::new("k3y"));
+    assert_ne!(Redacted::new("k3y"), Redacted::new("k3z"));
+    assert_ne!(Redacted::new("k3y"), Redacted::new("k3"));
 }
