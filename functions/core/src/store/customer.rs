@@ -137,6 +137,17 @@ pub fn revoke_subscriber(subscriber_id: &str, at: &str) -> Statement {
     )
 }
 
+/// Revokes every sign-in of a subscriber but `keep_family` (a new password set from that sign-in).
+pub fn revoke_subscriber_except(subscriber_id: &str, keep_family: &str, at: &str) -> Statement {
+    stmt!(
+        "UPDATE customer_refresh_tokens SET revoked_at = ?3 WHERE subscriber_id = ?1 AND family <> ?2 \
+         AND revoked_at IS NULL",
+        subscriber_id,
+        keep_family,
+        at
+    )
+}
+
 /// True when the family still has a live token (the sign-in was not ended).
 pub async fn family_live(db: &impl Db, family: &str, now: &str) -> Result<bool, StoreError> {
     let rows = db

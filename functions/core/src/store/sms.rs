@@ -222,6 +222,11 @@ pub fn claim(id: &str, attempts: i64, until: &str) -> [Statement; 3] {
     ]
 }
 
+/// Gives back the attempt a claim counted (nothing was sent: the message goes back as it was).
+pub fn undo_attempt(id: &str) -> Statement {
+    stmt!("UPDATE sms_outbox SET attempts = attempts - 1 WHERE id = ?1 AND attempts > 0", id)
+}
+
 /// The provider accepted it.
 pub fn mark_sent(
     id: &str,

@@ -106,11 +106,7 @@ pub async fn change_plan(
         let at = fmt_ts(now);
         let mut batch: Vec<Statement> = occ_bump(subscriber_id, s.subscriber.version).into();
         // A change made now replaces one that was waiting for the renewal.
-        batch.push(crate::stmt!(
-            "UPDATE subscribers SET plan_id = ?2, pending_plan_id = NULL WHERE id = ?1",
-            subscriber_id,
-            &to.id
-        ));
+        batch.push(crate::store::self_service::take_pending_plan(subscriber_id, &to.id));
         if q.balance_change_cents != 0 {
             let memo = format!("plan change {} -> {}: {}", plan.name, to.name, q.explanation);
             batch.push(ledger::insert(subscriber_id, "adjustment", q.balance_change_cents, None, None, &memo, &at));

@@ -416,13 +416,7 @@ pub async fn set_password(
     let at = fmt_ts(now);
     db.batch(&[
         customer::set_password_hash(subscriber_id, &hash),
-        crate::stmt!(
-            "UPDATE customer_refresh_tokens SET revoked_at = ?3 WHERE subscriber_id = ?1 AND family <> ?2 \
-             AND revoked_at IS NULL",
-            subscriber_id,
-            keep_family,
-            at
-        ),
+        customer::revoke_subscriber_except(subscriber_id, keep_family, &at),
     ])
     .await?;
     Ok(())

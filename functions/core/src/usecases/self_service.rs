@@ -437,8 +437,7 @@ pub async fn staff_reply(
 }
 
 async fn sms_queued(db: &impl Db, id: &str) -> Result<bool, StoreError> {
-    let rows = db.query(&crate::stmt!("SELECT 1 AS x FROM sms_outbox WHERE id = ?1", id)).await?;
-    Ok(rows.first().is_some())
+    Ok(crate::store::sms::get(db, id).await?.is_some())
 }
 
 /// Staff close a ticket without a reply (a subscriber's next message opens it again).

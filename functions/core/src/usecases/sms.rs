@@ -228,7 +228,7 @@ pub async fn drain<G: SmsGateway>(
             },
             Err(SmsError::NotConfigured) => {
                 // Put it back as it was: nothing was attempted.
-                vec![store::requeue(&m.id, &at, None), undo_attempt(&m.id)]
+                vec![store::requeue(&m.id, &at, None), store::undo_attempt(&m.id)]
             }
             Err(e) => {
                 report.retried += 1;
@@ -238,10 +238,6 @@ pub async fn drain<G: SmsGateway>(
         db.batch(&stmts).await?;
     }
     Ok(report)
-}
-
-fn undo_attempt(id: &str) -> Statement {
-    crate::stmt!("UPDATE sms_outbox SET attempts = attempts - 1 WHERE id = ?1 AND attempts > 0", id)
 }
 
 /// The tenant's gateway, if it has one configured.
