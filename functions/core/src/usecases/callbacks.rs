@@ -122,8 +122,8 @@ async fn log_failure<T>(
     result
 }
 
-/// A callback whose body the host cut short (over its size limit): the part kept is logged
-/// with the size that arrived, and the answer is 413.
+/// An M-Pesa callback whose body the host cut short (over its size limit): the part kept is
+/// logged with the size that arrived, and the answer is 413.
 pub async fn oversized(
     db: &impl Db,
     kind: &str,
@@ -131,10 +131,24 @@ pub async fn oversized(
     total: usize,
     now: DateTime<Utc>,
 ) -> Result<Reply, StoreError> {
+    log_oversized(db, "mpesa", kind, body, total, now, malformed).await
+}
+
+/// Any provider's body the host cut short: logged as [`oversized`] says, answered 413 with
+/// the provider's own refusal (`refusal` of the reason).
+pub(crate) async fn log_oversized(
+    db: &impl Db,
+    provider: &str,
+    kind: &str,
+    body: &[u8],
+    total: usize,
+    now: DateTime<Utc>,
+    refusal: impl FnOnce(&str) -> serde_json::Value,
+) -> Result<Reply, StoreError> {
     let reason = format!("body of {total} bytes is over the limit; first part kept");
-    let r = reply(Answer::TooLarge, malformed(&reason), Outcome::Malformed);
+    let r = reply(Answer::TooLarge, refusal(&reason), Outcome::Malformed);
     db.batch(&[callbacks::insert(&Entry {
-        provider: "mpesa",
+        provider,
         kind,
         received_at: &fmt_ts(now),
         body,
@@ -736,5 +750,29 @@ mod tests {
             let s = run(subscribers::get(&db, &sub)).unwrap().unwrap();
             prop_assert_eq!(s.subscriber.status.as_str(), if money_taken { "active" } else { "pending" });
         }
+    }
+
+    #[test]
+    fn oversized_body_is_logged_in_part_and_answered_413_in_each_providers_form() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let db = TestDb::tenant();
+        let kept = b"{\"Body\":{\"stkCallback\":";
+        let mpesa = run(oversized(&db, STK_KIND, kept, 300_000, now)).expect("m-pesa");
+        assert_eq!((mpesa.answer, mpesa.outcome), (Answer::TooLarge, Outcome::Malformed));
+        assert_eq!(mpesa.body["ResultCode"], 1, "{}", mpesa.body);
+        assert!(mpesa.body["ResultDesc"].as_str().is_some_and(|d| d.contains("300000 bytes")), "{}", mpesa.body);
+        let card = run(crate::usecases::cards::oversized(&db, "stripe", b"{\"id\":", 70_000, now)).expect("card");
+        assert_eq!((card.answer, card.outcome), (Answer::TooLarge, Outcome::Malformed));
+        assert_eq!(card.body["received"], false, "{}", card.body);
+        assert!(card.body["error"].as_str().is_some_and(|d| d.contains("70000 bytes")), "{}", card.body);
+
+        let logged = run(callbacks::list(&db, None, 10)).expect("log");
+        let row = |provider: &str| logged.iter().find(|l| l.provider == provider).expect(provider).clone();
+        let (m, c) = (row("mpesa"), row("stripe"));
+        assert_eq!((m.kind.as_str(), m.body_size, m.http_status), (STK_KIND, 300_000, 413));
+        assert_eq!(m.raw_body.as_bytes(), kept);
+        assert_eq!((c.kind.as_str(), c.body_size, c.http_status), ("webhook", 70_000, 413));
+        assert_eq!(c.outcome, "malformed");
+        assert!(m.detail.is_some_and(|d| d.contains("first part kept")));
     }
 }

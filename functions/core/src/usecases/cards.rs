@@ -301,21 +301,8 @@ pub async fn oversized(
     total: usize,
     now: DateTime<Utc>,
 ) -> Result<Reply, StoreError> {
-    let reason = format!("body of {total} bytes is over the limit; first part kept");
-    let r = reply(Answer::TooLarge, Outcome::Malformed, &reason);
-    db.batch(&[log::insert(&Entry {
-        provider,
-        kind: "webhook",
-        received_at: &fmt_ts(now),
-        body,
-        body_size: total,
-        http_status: r.answer.http_status(),
-        outcome: r.outcome,
-        detail: Some(&reason),
-        provider_ref: None,
-    })])
-    .await?;
-    Ok(r)
+    let refusal = |reason: &str| reply(Answer::TooLarge, Outcome::Malformed, reason).body;
+    crate::usecases::callbacks::log_oversized(db, provider, "webhook", body, total, now, refusal).await
 }
 
 /// `POST /hooks/{realm}/{token}/stripe`.
