@@ -62,6 +62,7 @@ pub use config::{
 pub use sink::{CallbackSink, Received};
 pub use state::{C2bPayResult, C2bPayStatus, C2bRegistration, CallRecord, StkRecord, StkState};
 
+pub use sim::Shared;
 use sim::Sim;
 
 /// Largest request body the simulator reads.
@@ -80,7 +81,7 @@ impl DarajaSim {
     pub async fn bind(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let sim = Sim::new(config, format!("http://{addr}"));
+        let sim = Sim::new(state::State::new(config), format!("http://{addr}"));
         let server = tokio::spawn(serve(listener, sim.clone()));
         Ok(SimHandle { sim, addr, server })
     }

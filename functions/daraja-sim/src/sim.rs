@@ -1,4 +1,5 @@
-//! The shared simulator core: state behind a lock, a change signal, and the outbound client.
+//! The simulator core (shared with `providers-sim`): state behind a lock, a change signal, and
+//! the outbound client; and this simulator's helpers.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -9,68 +10,57 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::client::HttpClient;
-use crate::config::SimConfig;
 use crate::state::State;
 
-#[derive(Clone)]
-pub(crate) struct Sim {
-    inner: Arc<Inner>,
+/// What a simulator here is built on (this one and `providers-sim`): its state `S` behind a
+/// lock, a change signal that wakes waiters, the outbound client and its own base URL. Cheap to
+/// clone (one `Arc`).
+pub struct Shared<S> {
+    inner: Arc<Inner<S>>,
 }
 
-struct Inner {
-    state: Mutex<State>,
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared { inner: Arc::clone(&self.inner) }
+    }
+}
+
+struct Inner<S> {
+    state: Mutex<S>,
     changed: watch::Sender<u64>,
     client: HttpClient,
     base_url: String,
 }
 
-impl Sim {
-    pub(crate) fn new(config: SimConfig, base_url: String) -> Self {
+/// This simulator's core.
+pub(crate) type Sim = Shared<State>;
+
+impl<S> Shared<S> {
+    pub fn new(state: S, base_url: String) -> Self {
         let (changed, _) = watch::channel(0);
-        Sim {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State::new(config)),
-                changed,
-                client: HttpClient::new(),
-                base_url,
-            }),
-        }
+        Shared { inner: Arc::new(Inner { state: Mutex::new(state), changed, client: HttpClient::new(), base_url }) }
     }
 
     /// The state. Never hold the guard across an `.await`.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+    pub fn state(&self) -> MutexGuard<'_, S> {
         self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Back to the configuration given at spawn: tokens, scripts, records and registrations cleared.
-    pub(crate) fn reset(&self) {
-        {
-            let mut st = self.state();
-            let initial = st.initial.clone();
-            *st = State::new(initial);
-        }
-        self.notify();
-    }
-
-    /// Wakes everyone waiting in [`Sim::wait_until`].
-    pub(crate) fn notify(&self) {
+    /// Wakes everyone waiting in [`Shared::wait_until`].
+    pub fn notify(&self) {
         self.inner.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    pub(crate) fn client(&self) -> &HttpClient {
+    pub fn client(&self) -> &HttpClient {
         &self.inner.client
     }
 
-    pub(crate) fn base_url(&self) -> &str {
+    pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
 
     /// Polls `check` on every state change until it gives `Some`, or `timeout` passes.
-    pub(crate) async fn wait_until<T>(
-        &self,
-        timeout: Duration,
-        mut check: impl FnMut(&State) -> Option<T>,
-    ) -> Option<T> {
+    pub async fn wait_until<T>(&self, timeout: Duration, mut check: impl FnMut(&S) -> Option<T>) -> Option<T> {
         let mut rx = self.inner.changed.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -82,6 +72,18 @@ impl Sim {
                 _ => return check(&self.state()),
             }
         }
+    }
+}
+
+impl Sim {
+    /// Back to the configuration given at spawn: tokens, scripts, records and registrations cleared.
+    pub(crate) fn reset(&self) {
+        {
+            let mut st = self.state();
+            let initial = st.initial.clone();
+            *st = State::new(initial);
+        }
+        self.notify();
     }
 }
 

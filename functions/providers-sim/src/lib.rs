@@ -37,13 +37,11 @@ mod webhook;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use paystack::PaystackTransaction;
@@ -145,46 +143,8 @@ impl State {
     }
 }
 
-#[derive(Clone)]
-pub(crate) struct Sim {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    state: Mutex<State>,
-    changed: watch::Sender<u64>,
-    client: daraja_sim::HttpClient,
-    base_url: String,
-}
-
-impl Sim {
-    /// Never hold the guard across an `.await`.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    pub(crate) fn notify(&self) {
-        self.inner.changed.send_modify(|v| *v = v.wrapping_add(1));
-    }
-    pub(crate) fn client(&self) -> &daraja_sim::HttpClient {
-        &self.inner.client
-    }
-    pub(crate) fn base_url(&self) -> &str {
-        &self.inner.base_url
-    }
-    async fn wait_until<T>(&self, timeout: Duration, mut check: impl FnMut(&State) -> Option<T>) -> Option<T> {
-        let mut rx = self.inner.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(v) = check(&self.state()) {
-                return Some(v);
-            }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return check(&self.state()),
-            }
-        }
-    }
-}
+/// The simulator core (state, change signal, outbound client), shared with `daraja-sim`.
+pub(crate) type Sim = daraja_sim::Shared<State>;
 
 /// Starts simulators.
 pub struct ProvidersSim;
@@ -198,15 +158,7 @@ impl ProvidersSim {
     pub async fn bind(addr: SocketAddr, config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let (changed, _) = watch::channel(0);
-        let sim = Sim {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State { config, ..State::default() }),
-                changed,
-                client: daraja_sim::HttpClient::new(),
-                base_url: format!("http://{addr}"),
-            }),
-        };
+        let sim = Sim::new(State { config, ..State::default() }, format!("http://{addr}"));
         let server = tokio::spawn(serve(listener, sim.clone()));
         Ok(SimHandle { sim, addr, server })
     }
