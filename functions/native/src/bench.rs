@@ -1,4 +1,4 @@
-//! `konnekted bench callbacks`: M-Pesa callbacks through the native host over loopback HTTP,
+//! `konnekted-bench callbacks`: M-Pesa callbacks through the native host over loopback HTTP,
 //! side by side with raw SQLite transactions writing the same rows.
 
 use std::collections::HashMap;
@@ -15,60 +15,35 @@ use serde_json::{Value, json};
 
 use konnekted::sqlite::SqliteDb;
 
-struct Opts {
-    n: usize,
-    tenants: usize,
-    concurrency: usize,
-    dup_share: f64,
-    subscribers: usize,
+/// Options of `konnekted-bench callbacks`.
+#[derive(Debug, clap::Args)]
+pub struct CallbackOpts {
+    /// Callbacks to send.
+    #[arg(long, default_value_t = 6000)]
+    pub n: usize,
+    /// Tenants they are spread over.
+    #[arg(long, default_value_t = 4)]
+    pub tenants: usize,
+    /// Callbacks in flight.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Share of callbacks delivered twice (0..1).
+    #[arg(long = "dup", default_value_t = 0.3)]
+    pub dup_share: f64,
+    /// Subscribers per tenant.
+    #[arg(long, default_value_t = 200)]
+    pub subscribers: usize,
     /// Every callback of a tenant goes to its first subscriber (the contention shape).
-    hot: bool,
-    /// The plan costs one callback's KES 50: every callback buys a period.
-    renewing: bool,
-    /// The dashboard summaries are left unbuilt (their statements in the crediting batch write nothing).
-    without_summaries: bool,
-}
-
-fn opts(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts {
-        n: 6000,
-        tenants: 4,
-        concurrency: 32,
-        dup_share: 0.3,
-        subscribers: 200,
-        hot: false,
-        renewing: false,
-        without_summaries: false,
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let v = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--same-subscriber" => {
-                o.hot = true;
-                i += 1;
-                continue;
-            }
-            "--renewing" => {
-                o.renewing = true;
-                i += 1;
-                continue;
-            }
-            "--without-summaries" => {
-                o.without_summaries = true;
-                i += 1;
-                continue;
-            }
-            "--n" => o.n = v.parse()?,
-            "--tenants" => o.tenants = v.parse()?,
-            "--concurrency" => o.concurrency = v.parse()?,
-            "--dup" => o.dup_share = v.parse()?,
-            "--subscribers" => o.subscribers = v.parse()?,
-            other => bail!("unknown option {other}"),
-        }
-        i += 2;
-    }
-    Ok(o)
+    #[arg(long = "same-subscriber")]
+    pub hot: bool,
+    /// The plan costs what one callback pays (KES 50), so every callback buys a paid period
+    /// (and, with the summaries built, writes the dashboard's summaries too).
+    #[arg(long)]
+    pub renewing: bool,
+    /// Leave the tenants' dashboard summaries unbuilt: the crediting batch's summary
+    /// statements then find no built summaries and write nothing (the cost without them).
+    #[arg(long)]
+    pub without_summaries: bool,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -162,8 +137,7 @@ fn send_call(calls: std::sync::Arc<Vec<Call>>) -> impl Fn(&reqwest::Client, usiz
     }
 }
 
-pub async fn callbacks(args: &[String]) -> anyhow::Result<()> {
-    let o = opts(args)?;
+pub async fn callbacks(o: CallbackOpts) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("konnekted-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;

@@ -18,34 +18,7 @@ struct Cli {
 enum Command {
     /// M-Pesa callbacks through the native host over loopback HTTP, beside raw SQLite
     /// transactions writing the same rows.
-    Callbacks {
-        /// Callbacks to send.
-        #[arg(long)]
-        n: Option<usize>,
-        /// Tenants they are spread over.
-        #[arg(long)]
-        tenants: Option<usize>,
-        /// Callbacks in flight.
-        #[arg(long)]
-        concurrency: Option<usize>,
-        /// Share of callbacks delivered twice (0..1).
-        #[arg(long)]
-        dup: Option<f64>,
-        /// Subscribers per tenant.
-        #[arg(long)]
-        subscribers: Option<usize>,
-        /// Every callback for one subscriber (the contention shape).
-        #[arg(long)]
-        same_subscriber: bool,
-        /// The plan costs what one callback pays (KES 50), so every callback buys a paid
-        /// period (and, with the summaries built, writes the dashboard's summaries too).
-        #[arg(long)]
-        renewing: bool,
-        /// Leave the tenants' dashboard summaries unbuilt: the crediting batch's summary
-        /// statements then find no built summaries and write nothing (the cost without them).
-        #[arg(long)]
-        without_summaries: bool,
-    },
+    Callbacks(bench::CallbackOpts),
     /// Customer API reads (`GET subscription`, `GET usage`, `GET wallet/entries`) with many
     /// subscribers and a year of payments each.
     Customer {
@@ -108,39 +81,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Callbacks {
-            n,
-            tenants,
-            concurrency,
-            dup,
-            subscribers,
-            same_subscriber,
-            renewing,
-            without_summaries,
-        } => {
-            // The bench reads its own option list; hand it exactly what clap accepted.
-            let mut args = Vec::new();
-            let mut push = |name: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    args.extend([name.to_owned(), v]);
-                }
-            };
-            push("--n", n.map(|v| v.to_string()));
-            push("--tenants", tenants.map(|v| v.to_string()));
-            push("--concurrency", concurrency.map(|v| v.to_string()));
-            push("--dup", dup.map(|v| v.to_string()));
-            push("--subscribers", subscribers.map(|v| v.to_string()));
-            if same_subscriber {
-                args.push("--same-subscriber".to_owned());
-            }
-            if renewing {
-                args.push("--renewing".to_owned());
-            }
-            if without_summaries {
-                args.push("--without-summaries".to_owned());
-            }
-            bench::callbacks(&args).await
-        }
+        Command::Callbacks(opts) => bench::callbacks(opts).await,
         Command::Customer { subscribers, requests, concurrency } => {
             bench::customer(subscribers, requests, concurrency).await
         }
@@ -159,5 +100,61 @@ async fn main() -> anyhow::Result<()> {
             running.stop();
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn callbacks(args: &[&str]) -> Result<bench::CallbackOpts, clap::Error> {
+        let argv = ["konnekted-bench", "callbacks"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Callbacks(o) => Ok(o),
+            other => panic!("not the callbacks command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn callbacks_without_options_takes_the_documented_defaults() {
+        let o = callbacks(&[]).expect("parses");
+        assert_eq!((o.n, o.tenants, o.concurrency, o.subscribers), (6000, 4, 32, 200));
+        assert!((o.dup_share - 0.3).abs() < f64::EPSILON);
+        assert!(!o.hot && !o.renewing && !o.without_summaries);
+    }
+
+    #[test]
+    fn callbacks_options_reach_the_bench() {
+        let o = callbacks(&[
+            "--n",
+            "10",
+            "--tenants",
+            "2",
+            "--concurrency",
+            "3",
+            "--dup",
+            "0.5",
+            "--subscribers",
+            "7",
+            "--same-subscriber",
+            "--renewing",
+            "--without-summaries",
+        ])
+        .expect("parses");
+        assert_eq!((o.n, o.tenants, o.concurrency, o.subscribers), (10, 2, 3, 7));
+        assert!((o.dup_share - 0.5).abs() < f64::EPSILON);
+        assert!(o.hot && o.renewing && o.without_summaries);
+    }
+
+    #[test]
+    fn callbacks_unknown_or_malformed_option_is_refused() {
+        assert!(callbacks(&["--tennants", "2"]).is_err());
+        assert!(callbacks(&["--n", "many"]).is_err());
     }
 }
