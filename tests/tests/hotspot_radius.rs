@@ -315,6 +315,11 @@ async fn freeradius_with_the_edge_stopped_accepts_redeemed_codes_on_their_device
         assert_eq!(reply_attr(&out, "Mikrotik-Rate-Limit").as_deref(), Some("1M/2M"), "{out}");
         assert_eq!(reply_attr(&out, "Mikrotik-Total-Limit").as_deref(), Some("705032704"), "{out}");
         assert_eq!(reply_attr(&out, "Mikrotik-Total-Limit-Gigawords").as_deref(), Some("1"), "{out}");
+        assert_eq!(
+            reply_attr(&out, "Idle-Timeout").as_deref(),
+            Some("300"),
+            "the tenant's, as the edge answers: {out}"
+        );
     }
     // Another device, or none named: refused (SQL cannot bind a new device; the edge would).
     let (reply, out) = code_login(auth, REALM, &day[0], &day[0], false, Some(stranger));
