@@ -41,6 +41,7 @@ fn state(i: usize) -> DesiredState {
             rate_limit: format!("{i}M/{i}M"),
             session_timeout: None,
             address_list: None,
+            idle_timeout: None,
         }],
         subscribers: vec![SubscriberSpec {
             username: "u1".into(),

@@ -17,7 +17,7 @@
 //!   for a user with an end (a redeemed hotspot code);
 //! - `radusergroup`: `(user, kn_plan_<plan>, 1)`, or `(user, kn_walled_garden, 1)` for walled-garden;
 //! - `radgroupreply` for `kn_plan_<plan>`: `Mikrotik-Rate-Limit`, `Acct-Interim-Interval`, optional
-//!   `Session-Timeout` and `Mikrotik-Address-List`; for `kn_walled_garden`:
+//!   `Session-Timeout`, `Mikrotik-Address-List` and `Idle-Timeout` (a hotspot plan's); for `kn_walled_garden`:
 //!   `Mikrotik-Address-List := konnekted-suspended` and a small `Mikrotik-Rate-Limit`;
 //! - `radreply`: `Framed-IP-Address := ip` for a static IP.
 //!
@@ -67,6 +67,10 @@ pub struct PlanSpec {
     pub rate_limit: String,
     pub session_timeout: Option<u32>,
     pub address_list: Option<String>,
+    /// `Idle-Timeout` of the plan's sessions (a hotspot plan: the tenant's setting, the same the
+    /// edge answers a code's first use with). `None`: no row.
+    #[serde(default)]
+    pub idle_timeout: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +399,9 @@ fn render(d: &DesiredState) -> Rendered {
         }
         if let Some(l) = &p.address_list {
             r.radgroupreply.insert((g.clone(), "Mikrotik-Address-List".into()), set(l));
+        }
+        if let Some(t) = p.idle_timeout {
+            r.radgroupreply.insert((g.clone(), "Idle-Timeout".into()), set(&t.to_string()));
         }
     }
     if d.policy.suspended == InactivePolicy::WalledGarden || d.policy.expired == InactivePolicy::WalledGarden {
@@ -801,7 +808,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn plan(name: &str, rate: &str) -> PlanSpec {
-        PlanSpec { name: name.into(), rate_limit: rate.into(), session_timeout: None, address_list: None }
+        PlanSpec {
+            name: name.into(),
+            rate_limit: rate.into(),
+            session_timeout: None,
+            address_list: None,
+            idle_timeout: None,
+        }
     }
     fn sub(u: &str, plan: &str, status: SubscriberStatus) -> SubscriberSpec {
         SubscriberSpec {
@@ -1005,6 +1018,22 @@ mod tests {
     }
 
     #[test]
+    fn hotspot_plan_idle_timeout_is_a_group_reply_row_kept_changed_and_dropped() {
+        let mut d = desired();
+        d.plans[0].idle_timeout = Some(300);
+        let o = apply_in_memory(&Observed::default(), &plan_changes(&d, &Observed::default()).unwrap());
+        assert_eq!(value_of(&o.radgroupreply, "kn_plan_home10", "Idle-Timeout"), Some((":=", "300")));
+        assert!(value_of(&o.radgroupreply, "kn_plan_biz50", "Idle-Timeout").is_none());
+        assert!(plan_changes(&d, &o).unwrap().is_empty(), "second run must be a no-op");
+        d.plans[0].idle_timeout = Some(600);
+        let o = apply_in_memory(&o, &plan_changes(&d, &o).unwrap());
+        assert_eq!(value_of(&o.radgroupreply, "kn_plan_home10", "Idle-Timeout"), Some((":=", "600")));
+        d.plans[0].idle_timeout = None;
+        let o = apply_in_memory(&o, &plan_changes(&d, &o).unwrap());
+        assert!(value_of(&o.radgroupreply, "kn_plan_home10", "Idle-Timeout").is_none());
+    }
+
+    #[test]
     fn redeemed_code_moved_device_and_used_data_update_its_rows_and_leaving_removes_them() {
         let mut d = desired();
         d.subscribers.push(code("ABCDEFGHJKLM"));
@@ -1108,7 +1137,13 @@ mod tests {
                 DesiredState {
                     plans: plans
                         .into_iter()
-                        .map(|(n, r)| PlanSpec { name: n, rate_limit: r, session_timeout: None, address_list: None })
+                        .map(|(n, r)| PlanSpec {
+                            name: n,
+                            rate_limit: r,
+                            session_timeout: None,
+                            address_list: None,
+                            idle_timeout: None,
+                        })
                         .collect(),
                     subscribers: subs
                         .into_iter()

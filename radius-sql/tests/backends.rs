@@ -23,8 +23,15 @@ fn desired() -> DesiredState {
                 rate_limit: "2M/10M".into(),
                 session_timeout: Some(86_400),
                 address_list: Some("active_10M".into()),
+                idle_timeout: None,
             },
-            PlanSpec { name: "biz50".into(), rate_limit: "10M/50M".into(), session_timeout: None, address_list: None },
+            PlanSpec {
+                name: "biz50".into(),
+                rate_limit: "10M/50M".into(),
+                session_timeout: None,
+                address_list: None,
+                idle_timeout: None,
+            },
         ],
         subscribers: (0..150)
             .map(|i| SubscriberSpec {

@@ -40,7 +40,13 @@ const INTERIM: u32 = 3;
 
 fn state(user: &str, pw: &str, rate: &str) -> DesiredState {
     DesiredState {
-        plans: vec![PlanSpec { name: "p".into(), rate_limit: rate.into(), session_timeout: None, address_list: None }],
+        plans: vec![PlanSpec {
+            name: "p".into(),
+            rate_limit: rate.into(),
+            session_timeout: None,
+            address_list: None,
+            idle_timeout: None,
+        }],
         subscribers: vec![SubscriberSpec {
             username: user.into(),
             password: Secret::new(pw),

@@ -19,7 +19,13 @@ use sqlx::Connection;
 use support::*;
 
 fn plan(name: &str, rate: &str) -> PlanSpec {
-    PlanSpec { name: name.into(), rate_limit: rate.into(), session_timeout: None, address_list: None }
+    PlanSpec {
+        name: name.into(),
+        rate_limit: rate.into(),
+        session_timeout: None,
+        address_list: None,
+        idle_timeout: None,
+    }
 }
 
 fn sub(u: &str, pw: &str, plan: &str, status: SubscriberStatus) -> SubscriberSpec {

@@ -21,6 +21,7 @@ fn state() -> DesiredState {
             rate_limit: "2M/4M".into(),
             session_timeout: None,
             address_list: None,
+            idle_timeout: None,
         }],
         subscribers: vec![SubscriberSpec {
             username: "ann".into(),

@@ -358,6 +358,37 @@ impl Env {
         true
     }
 
+    /// Sends `req` to the native host's core as if it were `now` (the host's clock moved, as
+    /// [`Env::fire_scheduled_at`] does), from 127.0.0.1. `None`, doing nothing, against a remote
+    /// deployment, whose clock cannot be moved.
+    pub async fn request_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        mut req: http::Request<bytes::Bytes>,
+    ) -> Option<http::Response<bytes::Bytes>> {
+        let (running, _) = self._host.as_ref()?;
+        req.extensions_mut().insert(konnekted_core::ClientIp("127.0.0.1".into()));
+        let ctx = konnekted_core::Ctx { now, ..konnekted::server::ctx() };
+        Some(konnekted_core::handle(&running.platform, req, &ctx).await)
+    }
+
+    /// Stops the native host: its port refuses connections and open ones are closed. False,
+    /// doing nothing, against a remote deployment.
+    pub fn stop_host(&self) -> bool {
+        match &self._host {
+            Some((running, _)) => {
+                running.stop();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The native host's address (`None` against a remote deployment).
+    pub fn host_addr(&self) -> Option<std::net::SocketAddr> {
+        self._host.as_ref().map(|(running, _)| running.addr)
+    }
+
     /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
     pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
     where

@@ -1,7 +1,9 @@
 //! A hotspot code through a real FreeRADIUS: the configuration `radius-sql` generates (rest module
 //! and per-tenant voucher key), `radclient` as the router, the native host's `POST /radius/voucher`
-//! as the edge. Realms e2e-h28 and e2e-h41 (fail static: redeemed codes from the RADIUS agent's rows). Without the `freeradius` binary the test prints `SKIPPED` and
-//! passes, unless `KONNEKTED_REQUIRE_FREERADIUS` is set (the test command installs FreeRADIUS).
+//! as the edge. Realms e2e-h28 (the edge's answers) and e2e-h41 (fail static: with the edge
+//! stopped, redeemed codes answered from the rows the RADIUS agent wrote). Without the
+//! `freeradius` binary the tests print `SKIPPED` and pass, unless `KONNEKTED_REQUIRE_FREERADIUS`
+//! is set (the test command installs FreeRADIUS).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -69,15 +71,6 @@ fn radclient(port: u16, attrs: &str) -> (String, String) {
     (code, text)
 }
 
-fn hotspot_login(port: u16, user: &str, password_attr: &str, mac: &str) -> (String, String) {
-    radclient(
-        port,
-        &format!(
-            "User-Name = \"{user}@e2e-h28\"\n{password_attr}\nCalling-Station-Id = \"{mac}\"\nNAS-IP-Address = 127.0.0.1\n"
-        ),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn freeradius_accepts_a_fresh_code_through_the_edge_with_its_terms_and_rejects_a_forged_one() {
     if !freeradius_present() {
@@ -100,21 +93,6 @@ async fn freeradius_accepts_a_fresh_code_through_the_edge_with_its_terms_and_rej
 
     let dir = std::env::temp_dir().join(format!("konnekted-hotspot-radius-{}", rand::random::<u32>()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let (auth, acct) = free_udp_pair();
-    let server = ServerConfig {
-        listen_addr: "127.0.0.1".into(),
-        auth_port: auth,
-        acct_port: acct,
-        log_dir: dir.join("log"),
-        run_dir: dir.join("run"),
-        voucher_edge_url: Some(e.base.clone()),
-        shared_clients: vec![NasClient {
-            ip: "127.0.0.1".into(),
-            secret: Secret::new(NAS_SECRET),
-            shortname: "harness".into(),
-        }],
-        ..ServerConfig::default()
-    };
     let key = konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes());
     let tenant = TenantConfig {
         realm: "e2e-h28".into(),
@@ -125,48 +103,26 @@ async fn freeradius_accepts_a_fresh_code_through_the_edge_with_its_terms_and_rej
         statement_timeout_ms: None,
     };
     migrate(&tenant.db).await.expect("tenant RADIUS database");
-    let raddb = dir.join("raddb");
-    write_raddb(&server, std::slice::from_ref(&tenant), &raddb).expect("generated configuration");
-    let check = Command::new("freeradius").arg("-C").arg("-d").arg(&raddb).output().expect("freeradius -C");
-    assert!(check.status.success(), "freeradius -C: {}", String::from_utf8_lossy(&check.stdout));
-    let _radiusd = Radiusd(
-        Command::new("freeradius")
-            .arg("-f")
-            .arg("-d")
-            .arg(&raddb)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("freeradius"),
-    );
+    let (_radiusd, auth) = start_freeradius(&dir, &e.base, &tenant).await;
     let log = || std::fs::read_to_string(dir.join("log/radius.log")).unwrap_or_default();
-    let mut up = false;
-    for _ in 0..50 {
-        if !radclient(auth, "User-Name = \"ping\"\nUser-Password = \"x\"\n").0.is_empty() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(up, "freeradius did not answer: {}", log());
 
     // A fresh code by PAP: accepted with the time left, the plan's rate and the idle timeout.
     let mac = "02-00-00-00-00-01";
-    let (reply, out) = hotspot_login(auth, &code(0), &format!("User-Password = \"{}\"", code(0)), mac);
+    let (reply, out) = code_login(auth, "e2e-h28", &code(0), &code(0), false, Some(mac));
     assert!(reply.contains("Access-Accept"), "{out}\n{}", log());
     assert!(out.contains("Session-Timeout = 3600") || out.contains("Session-Timeout = 3599"), "{out}");
     assert!(out.contains("Mikrotik-Rate-Limit = \"1M/2M\""), "{out}");
     assert!(out.contains("Idle-Timeout = 300"), "{out}");
     // The same code again on the same device, by CHAP (what a hotspot sends by default).
-    let (reply, out) = hotspot_login(auth, &code(0), &format!("CHAP-Password = \"{}\"", code(0)), mac);
+    let (reply, out) = code_login(auth, "e2e-h28", &code(0), &code(0), true, Some(mac));
     assert!(reply.contains("Access-Accept"), "{out}");
     // A wrong password for a real code, a forged code: rejected, the forged one with the edge's words.
-    let (reply, out) = hotspot_login(auth, &code(1), "User-Password = \"guess\"", mac);
+    let (reply, out) = code_login(auth, "e2e-h28", &code(1), "guess", false, Some(mac));
     assert!(reply.contains("Access-Reject"), "{out}");
     let mut forged = code(2).into_bytes();
     forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).expect("ascii");
-    let (reply, out) = hotspot_login(auth, &forged, &format!("User-Password = \"{forged}\""), mac);
+    let (reply, out) = code_login(auth, "e2e-h28", &forged, &forged, false, Some(mac));
     assert!(reply.contains("Access-Reject"), "{out}");
     assert!(out.contains("no such voucher"), "the edge's reason reaches the router: {out}");
 
@@ -177,65 +133,9 @@ async fn freeradius_accepts_a_fresh_code_through_the_edge_with_its_terms_and_rej
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }
 
-/// A TCP forwarder standing in for the edge as FreeRADIUS sees it: aborting its task stops the
-/// edge for FreeRADIUS (connections refused) while the test and the agent still reach the host.
-async fn forwarder(to: String) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let to = to.clone();
-            conns.spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-    (url, task)
-}
-
-fn login_at(port: u16, realm: &str, code: &str, mac: &str) -> (String, String) {
-    radclient(
-        port,
-        &format!(
-            "User-Name = \"{code}@{realm}\"\nUser-Password = \"{code}\"\nCalling-Station-Id = \"{mac}\"\nNAS-IP-Address = 127.0.0.1\n"
-        ),
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn freeradius_keeps_accepting_a_redeemed_code_with_the_edge_stopped_until_it_expires() {
-    if !freeradius_present() {
-        return;
-    }
-    const REALM: &str = "e2e-h41";
-    let e = env(REALM).await;
-    let mut batches = Vec::new();
-    for (plan, seconds) in [("h1", 3600), ("m1", 60)] {
-        let (s, v) = e
-            .post(
-                "/plans",
-                json!({"code": plan, "name": plan, "kind": "hotspot", "price_cents": 1000, "period_seconds": seconds,
-                       "down_kbps": 2000, "up_kbps": 1000}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        let (s, v) = e.post("/voucher-batches", json!({"plan": plan, "count": 2})).await;
-        assert_eq!(s, 201, "{v}");
-        let id = v["batch"]["id"].as_u64().expect("id");
-        let codes = e.get(&format!("/voucher-batches/{id}/codes")).await;
-        let codes: Vec<String> =
-            (0..2).map(|i| codes["codes"][i]["code"].as_str().expect("code").replace('-', "")).collect();
-        batches.push(codes);
-    }
-    let (hour, minute) = (&batches[0], &batches[1]);
-
-    let host = e.base.trim_start_matches("http://").to_owned();
-    let (edge_url, edge) = forwarder(host).await;
-    let dir = std::env::temp_dir().join(format!("konnekted-fail-static-{}", rand::random::<u32>()));
-    std::fs::create_dir_all(&dir).expect("dir");
+/// Generates the configuration for one tenant into `dir/raddb`, checks it and starts FreeRADIUS
+/// on a free port pair; returns when it answers.
+async fn start_freeradius(dir: &Path, edge_url: &str, tenant: &TenantConfig) -> (Radiusd, u16) {
     let (auth, acct) = free_udp_pair();
     let server = ServerConfig {
         listen_addr: "127.0.0.1".into(),
@@ -243,7 +143,7 @@ async fn freeradius_keeps_accepting_a_redeemed_code_with_the_edge_stopped_until_
         acct_port: acct,
         log_dir: dir.join("log"),
         run_dir: dir.join("run"),
-        voucher_edge_url: Some(edge_url),
+        voucher_edge_url: Some(edge_url.to_owned()),
         shared_clients: vec![NasClient {
             ip: "127.0.0.1".into(),
             secret: Secret::new(NAS_SECRET),
@@ -251,19 +151,11 @@ async fn freeradius_keeps_accepting_a_redeemed_code_with_the_edge_stopped_until_
         }],
         ..ServerConfig::default()
     };
-    let db = DbSettings::Sqlite { path: dir.join(format!("{REALM}.db")) };
-    let tenant = TenantConfig {
-        realm: REALM.into(),
-        db: db.clone(),
-        nas: vec![],
-        vouchers: true,
-        voucher_key: Some(Secret::new(konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes()))),
-        statement_timeout_ms: None,
-    };
-    migrate(&tenant.db).await.expect("tenant RADIUS database");
     let raddb = dir.join("raddb");
-    write_raddb(&server, std::slice::from_ref(&tenant), &raddb).expect("generated configuration");
-    let _radiusd = Radiusd(
+    write_raddb(&server, std::slice::from_ref(tenant), &raddb).expect("generated configuration");
+    let check = Command::new("freeradius").arg("-C").arg("-d").arg(&raddb).output().expect("freeradius -C");
+    assert!(check.status.success(), "freeradius -C: {}", String::from_utf8_lossy(&check.stdout));
+    let radiusd = Radiusd(
         Command::new("freeradius")
             .arg("-f")
             .arg("-d")
@@ -273,24 +165,105 @@ async fn freeradius_keeps_accepting_a_redeemed_code_with_the_edge_stopped_until_
             .spawn()
             .expect("freeradius"),
     );
-    let log = || std::fs::read_to_string(dir.join("log/radius.log")).unwrap_or_default();
-    let mut up = false;
     for _ in 0..50 {
         if !radclient(auth, "User-Name = \"ping\"\nUser-Password = \"x\"\n").0.is_empty() {
-            up = true;
-            break;
+            return (radiusd, auth);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(up, "freeradius did not answer: {}", log());
+    panic!("freeradius did not answer: {}", std::fs::read_to_string(dir.join("log/radius.log")).unwrap_or_default());
+}
 
-    // First use through the edge: the hour code and the minute code.
-    let mac = "02-00-00-00-00-41";
-    let (reply, out) = login_at(auth, REALM, &hour[0], mac);
+/// A PAP (or CHAP) login of `code` from the device `mac` (none: no Calling-Station-Id).
+fn code_login(port: u16, realm: &str, code: &str, password: &str, chap: bool, mac: Option<&str>) -> (String, String) {
+    let pw = if chap { "CHAP-Password" } else { "User-Password" };
+    let station = mac.map(|m| format!("Calling-Station-Id = \"{m}\"\n")).unwrap_or_default();
+    radclient(
+        port,
+        &format!("User-Name = \"{code}@{realm}\"\n{pw} = \"{password}\"\n{station}NAS-IP-Address = 127.0.0.1\n"),
+    )
+}
+
+/// The value of `attr` in radclient's output of a reply (`None`: not in it).
+fn reply_attr(out: &str, attr: &str) -> Option<String> {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{attr} = ")).map(|v| v.trim().trim_matches('"').to_owned()))
+}
+
+/// Session-Timeout of an accepted reply, in seconds.
+fn session_timeout(out: &str) -> i64 {
+    reply_attr(out, "Session-Timeout")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Session-Timeout in {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeradius_with_the_edge_stopped_accepts_redeemed_codes_on_their_devices_only_until_they_end() {
+    if !freeradius_present() {
+        return;
+    }
+    const REALM: &str = "e2e-h41";
+    let e = env(REALM).await;
+    if e.host_addr().is_none() {
+        // The edge must be stopped and its clock moved: a native host's only.
+        eprintln!("SKIPPED fail static: needs the in-process native host");
+        return;
+    }
+    // A day's pass for two devices with 5,000,000,000 bytes (more than 2^32: Gigawords), and
+    // a minute's code.
+    let mut codes = Vec::new();
+    for (plan, seconds, cap, devices) in [("d2", 86_400, Some(5_000_000_000i64), 2), ("m1", 60, None, 1)] {
+        let (s, v) = e
+            .post(
+                "/plans",
+                json!({"code": plan, "name": plan, "kind": "hotspot", "price_cents": 1000, "period_seconds": seconds,
+                       "down_kbps": 2000, "up_kbps": 1000, "data_cap_bytes": cap, "max_devices": devices}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = e.post("/voucher-batches", json!({"plan": plan, "count": 2})).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["batch"]["id"].as_u64().expect("id");
+        let listed = e.get(&format!("/voucher-batches/{id}/codes")).await;
+        codes.push((0..2).map(|i| listed["codes"][i]["code"].as_str().expect("code").replace('-', "")).collect());
+    }
+    let (day, minute): (&Vec<String>, &Vec<String>) = (&codes[0], &codes[1]);
+
+    let dir = std::env::temp_dir().join(format!("konnekted-fail-static-{}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = DbSettings::Sqlite { path: dir.join(format!("{REALM}.db")) };
+    let tenant = TenantConfig {
+        realm: REALM.into(),
+        db: db.clone(),
+        nas: vec![],
+        vouchers: true,
+        voucher_key: Some(Secret::new(konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes()))),
+        statement_timeout_ms: None,
+    };
+    let radius_db = migrate(&tenant.db).await.expect("tenant RADIUS database");
+    let (_radiusd, auth) = start_freeradius(&dir, &e.base, &tenant).await;
+    let log = || std::fs::read_to_string(dir.join("log/radius.log")).unwrap_or_default();
+
+    // The day code's first use through FreeRADIUS and the edge, then a second device joins it.
+    let (phone, laptop, stranger) = ("02-00-00-00-00-41", "02:00:00:00:00:4b", "02-00-00-00-00-99");
+    let (reply, out) = code_login(auth, REALM, &day[0], &day[0], false, Some(phone));
     assert!(reply.contains("Access-Accept"), "{out}\n{}", log());
-    let (reply, out) = login_at(auth, REALM, &minute[0], mac);
-    assert!(reply.contains("Access-Accept"), "{out}\n{}", log());
-    let minute_ends = std::time::Instant::now() + Duration::from_secs(60);
+    let (reply, out) = code_login(auth, REALM, &day[0], &day[0], true, Some(laptop));
+    assert!(reply.contains("Access-Accept"), "the second device of two: {out}\n{}", log());
+    // The minute code redeemed through POST /radius/voucher 50 s ago (the host's clock moved
+    // back): it ends 10 s from now.
+    let redeemed_at = chrono::Utc::now() - chrono::Duration::seconds(50);
+    let req = http::Request::post("/radius/voucher")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            konnekted_sync_proto::HEADER_VOUCHER_KEY,
+            konnekted_sync_proto::radius_voucher_key(e.sync_key.as_bytes()),
+        )
+        .body(bytes::Bytes::from(format!("realm={REALM}&code={}&mac={phone}&ip=10.5.50.2&nas=127.0.0.1", minute[0])))
+        .expect("request");
+    let r = e.request_at(redeemed_at, req).await.expect("native host");
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    let minute_ends = redeemed_at + chrono::Duration::seconds(60);
 
     // The RADIUS agent's pass writes the redeemed codes into the tenant's RADIUS database.
     let agent_cfg = konnekted_radius_agent::TenantConfig {
@@ -303,48 +276,79 @@ async fn freeradius_keeps_accepting_a_redeemed_code_with_the_edge_stopped_until_
     let intervals = konnekted_radius_agent::config::Intervals::default();
     let mut agent = konnekted_radius_agent::TenantAgent::new(&e.base, agent_cfg, &intervals).expect("agent");
     agent.try_pass().await.expect("agent pass");
+    let mut conn = radius_db.pool().acquire().await.expect("RADIUS database");
+    let rows = konnekted_radius::sync::read_observed(&mut conn, radius_db.backend()).await.expect("rows");
+    drop(conn);
+    let value = |rows: &[konnekted_radius::sync::AvpRow], user: &str, attr: &str| {
+        rows.iter().find(|r| r.name == user && r.attribute == attr).map(|r| (r.op.clone(), r.value.clone()))
+    };
+    let end: i64 = value(&rows.radcheck, &day[0], "Expiration").expect("the day code's end").1.parse().expect("unix");
+    let now = chrono::Utc::now().timestamp();
+    assert!((now + 86_300..=now + 86_400).contains(&end), "a day from its first use: {end} (now {now})");
+    let (op, minute_end) = value(&rows.radcheck, &minute[0], "Expiration").expect("the minute code's end");
+    assert_eq!((op.as_str(), minute_end), (":=", minute_ends.timestamp().to_string()));
+    let (op, pattern) = value(&rows.radcheck, &day[0], "Calling-Station-Id").expect("the day code's devices");
+    assert_eq!(op, "=~");
+    assert_eq!(pattern.matches('|').count(), 1, "two devices: {pattern}");
+    assert!(value(&rows.radcheck, &minute[0], "Calling-Station-Id").is_some(), "the minute code's device");
+    assert_eq!(value(&rows.radreply, &day[0], "Mikrotik-Total-Limit"), Some((":=".into(), "705032704".into())));
+    assert_eq!(value(&rows.radreply, &day[0], "Mikrotik-Total-Limit-Gigawords"), Some((":=".into(), "1".into())));
+    assert!(value(&rows.radreply, &minute[0], "Mikrotik-Total-Limit").is_none(), "no cap, no limit");
+    assert!(value(&rows.radcheck, &day[1], "Cleartext-Password").is_none(), "an unused code is not copied");
 
-    // The edge stops for FreeRADIUS.
-    edge.abort();
-    let _ = edge.await;
-    let (reply, out) = login_at(auth, REALM, &hour[1], mac);
-    assert!(reply.contains("Access-Reject"), "an unredeemed code needs the edge: {out}");
+    // The edge stops: its port refuses connections, and so the rest module's calls fail.
+    assert!(e.stop_host());
+    let addr = e.host_addr().expect("host");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the edge still accepts connections");
+    let (reply, out) = code_login(auth, REALM, &day[1], &day[1], false, Some(phone));
+    assert!(reply.contains("Access-Reject"), "an unused code needs the edge: {out}");
     assert!(out.contains("Voucher service unavailable"), "the edge is really unreachable: {out}");
 
-    // The redeemed codes still log in, from RADIUS's own rows, with the time left and the plan's rate.
-    let (reply, out) = login_at(auth, REALM, &hour[0], mac);
+    // The day code still logs in from RADIUS's own rows, from both its devices (any MAC form),
+    // PAP and CHAP, with the time left, the plan's rate and the data left.
+    for (mac, chap) in [(phone, false), (laptop, true), ("02:00:00:00:00:41", true), ("02-00-00-00-00-4B", false)] {
+        let (reply, out) = code_login(auth, REALM, &day[0], &day[0], chap, Some(mac));
+        assert!(reply.contains("Access-Accept"), "{mac}: {out}\n{}", log());
+        let left = end - chrono::Utc::now().timestamp();
+        assert!((left - 2..=left + 1).contains(&session_timeout(&out)), "the time left ({left} s): {out}");
+        assert_eq!(reply_attr(&out, "Mikrotik-Rate-Limit").as_deref(), Some("1M/2M"), "{out}");
+        assert_eq!(reply_attr(&out, "Mikrotik-Total-Limit").as_deref(), Some("705032704"), "{out}");
+        assert_eq!(reply_attr(&out, "Mikrotik-Total-Limit-Gigawords").as_deref(), Some("1"), "{out}");
+        assert_eq!(
+            reply_attr(&out, "Idle-Timeout").as_deref(),
+            Some("300"),
+            "the tenant's, as the edge answers: {out}"
+        );
+    }
+    // Another device, or none named: refused (SQL cannot bind a new device; the edge would).
+    let (reply, out) = code_login(auth, REALM, &day[0], &day[0], false, Some(stranger));
+    assert!(reply.contains("Access-Reject"), "another device: {out}");
+    let (reply, out) = code_login(auth, REALM, &day[0], &day[0], false, None);
+    assert!(reply.contains("Access-Reject"), "no device: {out}");
+    let (reply, out) = code_login(auth, REALM, &minute[0], &minute[0], false, Some(laptop));
+    assert!(reply.contains("Access-Reject"), "the minute code is the phone's alone: {out}");
+    // A wrong password for a stored code, a forged code: refused.
+    let (reply, out) = code_login(auth, REALM, &day[0], "guess", false, Some(phone));
+    assert!(reply.contains("Access-Reject"), "a wrong password: {out}");
+    let mut forged = day[0].clone().into_bytes();
+    forged[11] = if forged[11] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let (reply, out) = code_login(auth, REALM, &forged, &forged, false, Some(phone));
+    assert!(reply.contains("Access-Reject"), "a forged code: {out}");
+
+    // The minute code: accepted for the seconds it has left, refused from its end on, though
+    // its rows are still there (no pass since).
+    let (reply, out) = code_login(auth, REALM, &minute[0], &minute[0], false, Some(phone));
     assert!(reply.contains("Access-Accept"), "{out}\n{}", log());
-    let timeout: i64 = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Session-Timeout = "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("Session-Timeout in {out}"));
-    assert!((3500..=3600).contains(&timeout), "the time left, not the plan's period from now: {timeout}");
-    assert!(out.contains("Mikrotik-Rate-Limit = \"1M/2M\""), "{out}");
-    let (reply, out) = hotspot_login_realm(auth, REALM, &hour[0], mac);
-    assert!(reply.contains("Access-Accept"), "CHAP too: {out}");
-    let (reply, out) = login_at(auth, REALM, &minute[0], mac);
-    assert!(reply.contains("Access-Accept"), "{out}");
-    let (reply, out) = radclient(
-        auth,
-        &format!("User-Name = \"{}@{REALM}\"\nUser-Password = \"guess\"\nNAS-IP-Address = 127.0.0.1\n", hour[0]),
-    );
-    assert!(reply.contains("Access-Reject"), "a wrong password for a stored code: {out}");
-
-    // Past its end the minute code is refused, though its row is still there (no pass since).
-    tokio::time::sleep_until((minute_ends + Duration::from_secs(2)).into()).await;
-    let (reply, out) = login_at(auth, REALM, &minute[0], mac);
-    assert!(reply.contains("Access-Reject"), "expired: {out}");
-    let (reply, _) = login_at(auth, REALM, &hour[0], mac);
-    assert!(reply.contains("Access-Accept"));
+    let left = minute_ends.timestamp() - chrono::Utc::now().timestamp();
+    assert!(left > 0, "the test was too slow to see the minute code running");
+    assert!((1..=left + 1).contains(&session_timeout(&out)), "the seconds left ({left}), not the plan's 60: {out}");
+    let wait = (minute_ends - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1500);
+    tokio::time::sleep(wait).await;
+    let (reply, out) = code_login(auth, REALM, &minute[0], &minute[0], false, Some(phone));
+    assert!(reply.contains("Access-Reject"), "ended: {out}");
+    let (reply, out) = code_login(auth, REALM, &day[0], &day[0], false, Some(phone));
+    assert!(reply.contains("Access-Accept"), "the day code goes on: {out}");
     let _ = std::fs::remove_dir_all(Path::new(&dir));
-}
-
-fn hotspot_login_realm(port: u16, realm: &str, code: &str, mac: &str) -> (String, String) {
-    radclient(
-        port,
-        &format!(
-            "User-Name = \"{code}@{realm}\"\nCHAP-Password = \"{code}\"\nCalling-Station-Id = \"{mac}\"\nNAS-IP-Address = 127.0.0.1\n"
-        ),
-    )
 }

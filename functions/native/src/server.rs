@@ -94,10 +94,22 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let p = p.clone();
+                let mut stop = shutdown.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| serve_one(p.clone(), peer, req));
-                    let conn = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    if let Err(e) = conn.serve_connection(TokioIo::new(stream), svc).await {
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    // A stopped host stops answering: an open (keep-alive) connection finishes the
+                    // request it is in and closes, it does not keep serving after the listener went.
+                    let ended = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = async { drop(stop.wait_for(|stopped| *stopped).await) } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!("connection ended: {e}");
                     }
                 });

@@ -20,6 +20,10 @@ pub struct Plan {
     /// `up/down` as RouterOS and `Mikrotik-Rate-Limit` write it (`2M/10M`).
     #[serde(default)]
     pub rate_limit: String,
+    /// Hotspot plans: the `Idle-Timeout` (seconds) their sessions get, the tenant's setting, the
+    /// same the edge's voucher answer carries. Absent: none (PPPoE plans, or the setting is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u32>,
 }
 
 fn pppoe() -> String {
@@ -191,8 +195,9 @@ mod tests {
 
     prop_compose! {
         fn arb_plan()(code in "[a-z0-9]{1,8}", name in "\\PC{0,12}", kind in "pppoe|hotspot",
-            down_kbps in any::<u32>(), up_kbps in any::<u32>(), rate_limit in "[0-9]{1,3}[kM]/[0-9]{1,3}[kM]") -> Plan {
-            Plan { code, name, kind, down_kbps: down_kbps.into(), up_kbps: up_kbps.into(), rate_limit }
+            down_kbps in any::<u32>(), up_kbps in any::<u32>(), rate_limit in "[0-9]{1,3}[kM]/[0-9]{1,3}[kM]",
+            idle_timeout_seconds in prop::option::of(1u32..86_400)) -> Plan {
+            Plan { code, name, kind, down_kbps: down_kbps.into(), up_kbps: up_kbps.into(), rate_limit, idle_timeout_seconds }
         }
     }
 
@@ -241,6 +246,7 @@ mod tests {
     fn plan_missing_optional_fields_take_defaults() {
         let p: Plan = serde_json::from_str(r#"{"code":"p","down_kbps":1,"up_kbps":2}"#).expect("parse");
         assert_eq!((p.name.as_str(), p.kind.as_str(), p.rate_limit.as_str()), ("", "pppoe", ""));
+        assert_eq!(p.idle_timeout_seconds, None, "an older edge's plan: no Idle-Timeout");
     }
 
     #[test]

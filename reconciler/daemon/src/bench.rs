@@ -58,6 +58,7 @@ pub fn synthetic_state(realm: &str, n: usize) -> DesiredState {
             down_kbps: 5_000 * (i + 1),
             up_kbps: 1_000 * (i + 1),
             rate_limit: format!("{}M/{}M", i + 1, 5 * (i + 1)),
+            idle_timeout_seconds: None,
         })
         .collect();
     let subscribers = (0..n)

@@ -1124,6 +1124,7 @@ mod tests {
                     down_kbps: 4000,
                     up_kbps: 1000,
                     rate_limit: String::new(),
+                    idle_timeout_seconds: None,
                 })
                 .collect(),
             subscribers: subs

@@ -98,6 +98,7 @@ pub fn map_desired(d: &Desired, policy: &konnekted_radius::sync::TenantPolicy) -
             rate_limit: p.rate_limit.clone(),
             session_timeout: None,
             address_list: None,
+            idle_timeout: p.idle_timeout_seconds,
         })
         .collect();
     let mut subscribers = Vec::with_capacity(d.subscribers.len());
@@ -646,6 +647,7 @@ mod tests {
                     down_kbps: 0,
                     up_kbps: 0,
                     rate_limit: if *c == "fast" { "5M/20M".into() } else { "2M/10M".into() },
+                    idle_timeout_seconds: None,
                 })
                 .collect(),
             subscribers: subs,
@@ -674,6 +676,15 @@ mod tests {
         );
         assert_eq!((v.status, v.expires), (SubscriberStatus::Active, Some(1_796_378_400)));
         assert_eq!(s.subscribers[0].expires, None);
+    }
+
+    #[test]
+    fn map_desired_gives_a_hotspot_plan_its_idle_timeout() {
+        let mut d = desired(vec![]);
+        d.plans[1].kind = "hotspot".into();
+        d.plans[1].idle_timeout_seconds = Some(300);
+        let s = map_desired(&d, &TenantPolicy::default()).unwrap();
+        assert_eq!((s.plans[0].idle_timeout, s.plans[1].idle_timeout), (None, Some(300)));
     }
 
     #[test]

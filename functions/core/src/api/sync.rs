@@ -12,8 +12,10 @@ use konnekted_sync_proto as proto;
 use super::{ApiError, ApiResult, Params, Query, Route, body_json, json, ok, tenant_of};
 use crate::Ctx;
 use crate::db::Db;
+use crate::domain::plan::PlanKind;
 use crate::domain::time::fmt_ts;
 use crate::platform::Platform;
+use crate::store::tenants::Tenant;
 use crate::store::{feed, plans, reports, subscribers, usage};
 
 pub use proto::{HEADER_SIGNATURE, HEADER_TIMESTAMP, REPLAY_WINDOW_SECS, sign};
@@ -43,7 +45,7 @@ pub(crate) async fn handle<P: Platform>(
     let (tenant, db) = tenant_of(p, params).await?;
     verify(&req, tenant.sync_key.expose(), ctx.now.timestamp())?;
     match (route, req.method().clone()) {
-        (Route::SyncDesired, Method::GET) => ok(&desired(&db, tenant.realm.as_str(), ctx).await?),
+        (Route::SyncDesired, Method::GET) => ok(&desired(&db, &tenant, ctx).await?),
         (Route::SyncFeed, Method::GET) => {
             let q = Query::parse(req.uri().query());
             let after = q.int("after", 0, i64::MAX)?;
@@ -113,8 +115,12 @@ async fn feed_page(db: &impl Db, after: i64, limit: i64) -> Result<proto::FeedPa
 }
 
 /// The tenant's whole desired network state.
-pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<proto::DesiredState, ApiError> {
+pub(crate) async fn desired(db: &impl Db, tenant: &Tenant, ctx: &Ctx) -> Result<proto::DesiredState, ApiError> {
+    let realm = tenant.realm.as_str();
     let cursor = feed::cursor(db).await?;
+    // A hotspot plan's sessions get the tenant's Idle-Timeout from RADIUS's rows too, as from the
+    // edge's voucher answer (0: none).
+    let idle = u32::try_from(tenant.settings.hotspot_idle_timeout_seconds).ok().filter(|s| *s > 0);
     let kbps = |v: i64| u64::try_from(v).unwrap_or(0);
     let plans = plans::list(db)
         .await?
@@ -126,6 +132,7 @@ pub(crate) async fn desired(db: &impl Db, realm: &str, ctx: &Ctx) -> Result<prot
             down_kbps: kbps(p.down_kbps),
             up_kbps: kbps(p.up_kbps),
             rate_limit: p.rate_limit(),
+            idle_timeout_seconds: if p.kind == PlanKind::Hotspot { idle } else { None },
         })
         .collect();
     let subscribers = subscribers::network_rows(db)
