@@ -247,9 +247,12 @@ fn range(v: impl Iterator<Item = f64>, digits: usize) -> String {
     }
 }
 
+/// (mix, config) -> per round (auth/s, p99 ms, load average).
+type Seen = std::collections::BTreeMap<(String, String), Vec<(f64, f64, f64)>>;
+
 /// Both (all) configs of each mix over the rounds, and the ratios of the generated config's rate
 /// to the others' in the same round (runs of one round are back to back, so they share the load).
-fn print_side_by_side_summary(seen: &std::collections::BTreeMap<(String, String), Vec<(f64, f64, f64)>>) {
+fn print_side_by_side_summary(seen: &Seen) {
     println!("\nsummary over the rounds (ranges):");
     println!("{:<12} {:<28} {:>12} {:>12} {:>10}", "tenant", "config", "auth/s", "p99 ms", "load");
     for ((kind, name), runs) in seen {
@@ -478,7 +481,7 @@ async fn main() {
         }
         mixes.push(("SQLite", vec![lite_all[0].clone()]));
         // (mix, config) -> per round (auth/s, p99 ms, load)
-        let mut seen = std::collections::BTreeMap::<(String, String), Vec<(f64, f64, f64)>>::new();
+        let mut seen = Seen::new();
         for round in 0..rounds {
             for (kind, realms) in &mixes {
                 let mut order: Vec<_> =

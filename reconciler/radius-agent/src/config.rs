@@ -492,7 +492,9 @@ db = { kind = "sqlite", path = "beta.db" }
         let default = format!("[server]\nlog_dir = \"/var/log/kr\"\n{nodes}{RADIUS}");
         assert_eq!(parse(agent, default).postauth_log_dirs, both);
         // postauth = "log" alone does not cover SQLite tenants told otherwise
-        let pg_only = format!("[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\nsqlite_postauth = \"sql\"\n{nodes}{RADIUS}");
+        let pg_only = format!(
+            "[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\nsqlite_postauth = \"sql\"\n{nodes}{RADIUS}"
+        );
         assert!(parse(agent, pg_only).postauth_log_dirs.is_empty());
         let log = format!("[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\n{nodes}{RADIUS}");
         assert_eq!(parse(agent, log.clone()).postauth_log_dirs, both);
