@@ -11,9 +11,14 @@
 //! fsync every commit (the setting before `sqlite_synchronous = normal`), KONNEKTED_BENCH_LOG_AUTH=1
 //! for a radius.log line per auth (the setting before `log_auth = false`), KONNEKTED_BENCH_ROUNDS
 //! (default 3) interleaved rounds of the generated config against the probe's hand-written one
-//! (`benches/reference`) and with the other `postauth` setting, for one PostgreSQL and one SQLite
-//! tenant; KONNEKTED_BENCH_ONLY=compare to stop after them; KONNEKTED_BENCH_POSTAUTH=log for
-//! `postauth = "log"` in the main config (default: the generator's default), KONNEKTED_BENCH_BURST
+//! (`benches/reference`), the defaults before (every post-auth an INSERT waiting for its flush)
+//! and `postauth = "log"`, for one PostgreSQL and one SQLite tenant, with a summary (ranges, and
+//! the generated config's rate over each other's in the same round);
+//! KONNEKTED_BENCH_ONLY=compare to stop after them; KONNEKTED_BENCH_POSTAUTH=log|sql and
+//! KONNEKTED_BENCH_SQLITE_POSTAUTH=log|sql for the main config's `postauth` and `sqlite_postauth`
+//! (default: the generator's), KONNEKTED_BENCH_SYNC_COMMIT=1 for
+//! `postauth_synchronous_commit = true`, KONNEKTED_BENCH_ALT_THREADS=n to add the generated
+//! config with `max_threads = n` to the side-by-side, KONNEKTED_BENCH_BURST
 //! for PgBouncer's `burst_connections` (default the generator's, 0: a tenant holds only its
 //! share of the budget). The side-by-side runs each config alone and prints the CPU time per
 //! auth of FreeRADIUS, the tenant's PostgreSQL backends and PgBouncer.
@@ -226,6 +231,49 @@ async fn latency_run(rad: &Radiusd, healthy: &[String], hung: Option<&str>, n: u
     (all, failed)
 }
 
+const REFERENCE: &str = "reference (probe, direct)";
+
+/// min-max of `v`, as "a-b" (or "a" when equal), with `digits` decimals.
+fn range(v: impl Iterator<Item = f64>, digits: usize) -> String {
+    let v: Vec<f64> = v.collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if v.is_empty() {
+        return "-".into();
+    }
+    if format!("{lo:.digits$}") == format!("{hi:.digits$}") {
+        format!("{lo:.digits$}")
+    } else {
+        format!("{lo:.digits$}-{hi:.digits$}")
+    }
+}
+
+/// (mix, config) -> per round (auth/s, p99 ms, load average).
+type Seen = std::collections::BTreeMap<(String, String), Vec<(f64, f64, f64)>>;
+
+/// Both (all) configs of each mix over the rounds, and the ratios of the generated config's rate
+/// to the others' in the same round (runs of one round are back to back, so they share the load).
+fn print_side_by_side_summary(seen: &Seen) {
+    println!("\nsummary over the rounds (ranges):");
+    println!("{:<12} {:<28} {:>12} {:>12} {:>10}", "tenant", "config", "auth/s", "p99 ms", "load");
+    for ((kind, name), runs) in seen {
+        println!(
+            "{:<12} {:<28} {:>12} {:>12} {:>10}",
+            kind,
+            name,
+            range(runs.iter().map(|r| r.0), 0),
+            range(runs.iter().map(|r| r.1), 1),
+            range(runs.iter().map(|r| r.2), 1)
+        );
+    }
+    for ((kind, name), runs) in seen.iter().filter(|((_, n), _)| n != "generated") {
+        if let Some(ours) = seen.get(&(kind.clone(), "generated".to_owned())) {
+            let ratios = ours.iter().zip(runs).map(|(a, b)| a.0 / b.0.max(1e-9));
+            println!("{kind}: generated / {name} auth/s per round: {}", range(ratios, 2));
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` does not: do not run minutes of load there.
@@ -298,12 +346,25 @@ async fn main() {
         server.sqlite_synchronous = konnekted_radius::config::SqliteSynchronous::Full;
     }
     server.log_auth = std::env::var("KONNEKTED_BENCH_LOG_AUTH").as_deref() == Ok("1");
-    if std::env::var("KONNEKTED_BENCH_POSTAUTH").as_deref() == Ok("log") {
-        server.postauth = PostAuth::Log;
+    let postauth_env = |name: &str| match std::env::var(name).as_deref() {
+        Ok("log") => Some(PostAuth::Log),
+        Ok("sql") => Some(PostAuth::Sql),
+        _ => None,
+    };
+    if let Some(p) = postauth_env("KONNEKTED_BENCH_POSTAUTH") {
+        server.postauth = p;
     }
+    if let Some(p) = postauth_env("KONNEKTED_BENCH_SQLITE_POSTAUTH") {
+        server.sqlite_postauth = p;
+    }
+    server.postauth_synchronous_commit = std::env::var("KONNEKTED_BENCH_SYNC_COMMIT").as_deref() == Ok("1");
     println!(
-        "SQLite tenants: synchronous = {:?}; log_auth = {}; postauth = {:?}",
-        server.sqlite_synchronous, server.log_auth, server.postauth
+        "SQLite tenants: synchronous = {:?}; log_auth = {}; postauth = {:?} (SQLite tenants {:?}), PostgreSQL post-auth synchronous_commit = {}",
+        server.sqlite_synchronous,
+        server.log_auth,
+        server.postauth,
+        server.sqlite_postauth,
+        server.postauth_synchronous_commit
     );
     if pooled {
         let mut b = pgbouncer_config(&dir, budget);
@@ -339,8 +400,9 @@ async fn main() {
     let _ = radclient_run(rad.auth_addr(), &lite_all, 200);
 
     // Side by side, one tenant, runs interleaved so load from elsewhere hits every config alike:
-    // the generated config as configured above, the generated config with the other `postauth`
-    // setting, and for PostgreSQL the probe's hand-written config (freeradius-multitenant.md,
+    // the generated config as configured above, the generated config with the defaults before
+    // this build (post-auth INSERT waiting for its flush, SQLite too), with `postauth = "log"`,
+    // and for PostgreSQL the probe's hand-written config (freeradius-multitenant.md,
     // `benches/reference`) on pg00's own database, straight to PostgreSQL as the probe ran it.
     // Same client, same tenant rows. Each config runs alone: started, warmed up, measured,
     // stopped. (Run side by side, each FreeRADIUS kept the up to 32 connections its pool had
@@ -349,24 +411,41 @@ async fn main() {
     // "too many clients", its breaker and then do_not_respond: the probe's 863-872 lost of 1,000.)
     let rounds: usize = std::env::var("KONNEKTED_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     if rounds > 0 {
-        let other_postauth = match server.postauth {
-            PostAuth::Sql => PostAuth::Log,
-            PostAuth::Log => PostAuth::Sql,
+        // A variant of the main config in its own directory (own ports, logs), same tenants.
+        let variant = |tag: &str, change: &dyn Fn(&mut konnekted_radius::config::ServerConfig)| {
+            let vdir = dir.join(tag);
+            std::fs::create_dir_all(&vdir).unwrap();
+            let mut v = server_config(&vdir, None);
+            v.sqlite_synchronous = server.sqlite_synchronous;
+            v.log_auth = server.log_auth;
+            v.postauth = server.postauth;
+            v.sqlite_postauth = server.sqlite_postauth;
+            v.postauth_synchronous_commit = server.postauth_synchronous_commit;
+            v.pgbouncer = server.pgbouncer.clone();
+            v.max_threads = server.max_threads;
+            change(&mut v);
+            write_raddb(&v, &tenants, &vdir.join("raddb")).expect("render a variant raddb");
+            (v, vdir.join("raddb"))
         };
-        let other_dir = dir.join("other");
-        std::fs::create_dir_all(&other_dir).unwrap();
-        let mut other_server = server_config(&other_dir, None);
-        other_server.postauth = other_postauth;
-        other_server.sqlite_synchronous = server.sqlite_synchronous;
-        other_server.log_auth = server.log_auth;
-        other_server.pgbouncer = server.pgbouncer.clone();
-        write_raddb(&other_server, &tenants, &other_dir.join("raddb")).expect("render the other raddb");
-        let label = |p: PostAuth| format!("generated, postauth={}", if p == PostAuth::Log { "log" } else { "sql" });
-        // (name, how the harness reaches it, its directory, PostgreSQL only)
-        let mut configs = vec![
-            (label(server.postauth), rad.server.clone(), rad.raddb.clone(), false),
-            (label(other_postauth), other_server.clone(), other_dir.join("raddb"), false),
-        ];
+        // (name, server, its directory, runs for PostgreSQL, runs for SQLite)
+        let mut configs: Vec<(String, konnekted_radius::config::ServerConfig, std::path::PathBuf, bool, bool)> =
+            vec![("generated".to_owned(), rad.server.clone(), rad.raddb.clone(), true, true)];
+        // the defaults before the SQLite log and the PostgreSQL commit without flush wait
+        let (before, before_dir) = variant("before", &|v| {
+            v.postauth = PostAuth::Sql;
+            v.sqlite_postauth = PostAuth::Sql;
+            v.postauth_synchronous_commit = true;
+        });
+        configs.push(("generated, before".to_owned(), before, before_dir, true, true));
+        if server.postauth == PostAuth::Sql {
+            let (log, log_dir) = variant("log", &|v| v.postauth = PostAuth::Log);
+            configs.push(("generated, postauth=log".to_owned(), log, log_dir, true, false));
+        }
+        // thread pool (and every tenant pool) of another size, e.g. the cores' count
+        if let Some(n) = std::env::var("KONNEKTED_BENCH_ALT_THREADS").ok().and_then(|v| v.parse::<u32>().ok()) {
+            let (t, t_dir) = variant("threads", &|v| v.max_threads = n);
+            configs.push((format!("generated, {n} threads"), t, t_dir, true, true));
+        }
         if pg_tenants > 0 {
             let ref_dir = dir.join("reference");
             let ref_server = server_config(&ref_dir, None);
@@ -378,13 +457,17 @@ async fn main() {
                 ref_server.auth_port,
                 SHARED_SECRET,
             );
-            configs.push(("reference (probe, direct)".to_owned(), ref_server, raddb, true));
+            configs.push((REFERENCE.to_owned(), ref_server, raddb, true, false));
         }
         rad.stop();
         let hop = if pooled { "PgBouncer" } else { "direct" };
         println!(
             "\nOne tenant side by side ({hop} for the generated configs, the probe's straight to PostgreSQL): \
              {rounds} interleaved rounds, each config alone, radclient -p 32, {requests} PAP each; p50/p99 from 32 in flight"
+        );
+        println!(
+            "generated: this build's defaults (PostgreSQL: post-auth INSERT without flush wait; SQLite: post-auth line); \
+             before: INSERT with flush wait for both; {REFERENCE}: freeradius-multitenant.md's hand-written config"
         );
         println!(
             "{:<12} {:<28} {:>8} {:>6} {:>8} {:>8} {:>7} {:>6} {:>8} {:>8} {:>8}",
@@ -398,37 +481,47 @@ async fn main() {
             mixes.push(("PostgreSQL", vec![pg_all[0].clone()]));
         }
         mixes.push(("SQLite", vec![lite_all[0].clone()]));
+        // (mix, config) -> per round (auth/s, p99 ms, load)
+        let mut seen = Seen::new();
         for round in 0..rounds {
             for (kind, realms) in &mixes {
-                let mut order: Vec<_> = configs.iter().filter(|c| !c.3 || *kind == "PostgreSQL").collect();
+                let mut order: Vec<_> =
+                    configs.iter().filter(|c| if *kind == "PostgreSQL" { c.3 } else { c.4 }).collect();
                 let n = order.len();
                 order.rotate_left(round % n);
-                for (name, cfg, raddb, _) in order {
+                for (name, cfg, raddb, _, _) in order {
                     let s = start_raddb(cfg.clone(), raddb.clone()).await;
                     let _ = radclient_run(s.auth_addr(), realms, 200);
                     let log_from = s.log().len();
                     let db = (*kind == "PostgreSQL").then(|| format!("krb_{sfx}_pg00"));
-                    let bouncer = bouncer_pid.filter(|_| !name.starts_with("reference"));
+                    let bouncer = bouncer_pid.filter(|_| name != REFERENCE);
                     let before = cpu_snapshot(s.child.id(), bouncer, db.as_deref()).await;
                     let r = radclient_run(s.auth_addr(), realms, requests);
                     let cpu = cpu_used(&before, &cpu_snapshot(s.child.id(), bouncer, db.as_deref()).await);
                     let (lat, failed) = latency_run(&s, realms, None, (requests / 2).max(320)).await;
                     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                     let us = |secs: f64| secs * 1e6 / r.accepted.max(1) as f64;
+                    let rate = r.accepted as f64 / r.secs;
+                    let load = load_average();
                     println!(
                         "{:<12} {:<28} {:>8.0} {:>6} {:>8.1} {:>8.1} {:>7} {:>6} {:>8.0} {:>8.0} {:>8.0}",
                         kind,
                         name,
-                        r.accepted as f64 / r.secs,
+                        rate,
                         r.lost,
                         ms(pct(&lat, 0.5)),
                         ms(pct(&lat, 0.99)),
                         failed,
-                        load_average(),
+                        load,
                         us(cpu.radiusd),
                         us(cpu.postgres),
                         us(cpu.pgbouncer)
                     );
+                    seen.entry((kind.to_string(), name.clone())).or_default().push((
+                        rate,
+                        ms(pct(&lat, 0.99)),
+                        load.parse().unwrap_or(0.0),
+                    ));
                     if r.lost > 0 || failed > 0 {
                         // say why, from the server's own log of this run
                         for (msg, count) in log_errors(&s.log()[log_from..]).into_iter().take(3) {
@@ -438,6 +531,7 @@ async fn main() {
                 }
             }
         }
+        print_side_by_side_summary(&seen);
         rad = start_raddb(rad.server.clone(), rad.raddb.clone()).await;
         let _ = radclient_run(rad.auth_addr(), &pg_all, 200);
         let _ = radclient_run(rad.auth_addr(), &lite_all, 200);

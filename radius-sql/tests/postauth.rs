@@ -1,7 +1,8 @@
 //! `[server] postauth = "log"` with a real FreeRADIUS: Accepts and Rejects are answered without a
 //! radpostauth INSERT, land as lines in `<log_dir>/postauth/<realm>/<minute>.log`, and
 //! `postauth::load_realm` moves each finished minute into that tenant's radpostauth (PostgreSQL
-//! and SQLite), once. Needs tests/setup.sh and PostgreSQL on 127.0.0.1:5432.
+//! and SQLite), once; and the defaults (PostgreSQL INSERTs, SQLite logs). Needs tests/setup.sh and
+//! PostgreSQL on 127.0.0.1:5432.
 
 mod support;
 
@@ -134,6 +135,64 @@ async fn postauth_log_answers_without_insert_and_loads_each_minute_once() {
         assert!((-5.0..600.0).contains(&age), "{realm}: authdate {age} s ago");
     }
     assert!(!server.log_dir.join(POSTAUTH_DIR).join("nowhere").exists());
+    for (_, db) in &dbs {
+        db.close().await;
+    }
+    drop(rad);
+    drop(cleanup);
+}
+
+/// The defaults: a PostgreSQL tenant's Accept and Reject are INSERTed while answering (the INSERT
+/// runs as `SET LOCAL synchronous_commit = off; INSERT ...`, one query string: the rows must be
+/// there at once), a SQLite tenant's become lines for the agent and its radpostauth stays empty
+/// until they are loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postauth_defaults_insert_on_postgresql_and_log_on_sqlite() {
+    if !freeradius_or_skip("postauth_defaults_insert_on_postgresql_and_log_on_sqlite") {
+        return;
+    }
+    let sfx = unique_suffix();
+    let dir = scratch_dir("postauth-defaults");
+    let mut cleanup = Cleanup { dbs: vec![], dir: Some(dir.clone()) };
+    let mut tenants = Vec::new();
+    let mut dbs = Vec::new();
+    for (realm, db) in
+        [("pd-pg", pg(&format!("krpd_{sfx}"))), ("pd-lite", DbSettings::Sqlite { path: dir.join("lite.db") })]
+    {
+        let h = migrate(&db).await.unwrap();
+        sync_tenant(&h, &state()).await.unwrap();
+        cleanup.dbs.push(db.clone());
+        dbs.push((realm, h));
+        tenants.push(TenantConfig {
+            realm: realm.into(),
+            db,
+            nas: vec![],
+            vouchers: false,
+            voucher_key: None,
+            statement_timeout_ms: None,
+        });
+    }
+    let server = server_config(&dir, None);
+    assert_eq!((server.postauth, server.sqlite_postauth), (PostAuth::Sql, PostAuth::Log));
+    assert!(!server.postauth_synchronous_commit);
+    let rad = start_radiusd(&server, &tenants, &dir).await;
+    let c = Client::new(Ipv4Addr::LOCALHOST, SHARED_SECRET, rad.auth_addr(), Duration::from_secs(3), 1);
+    for (realm, _) in &dbs {
+        assert!(c.pap(&format!("ann@{realm}"), "pw-ann").await.unwrap().accepted(), "{realm}: ann accepted");
+        assert!(!c.pap(&format!("ann@{realm}"), "wrong").await.unwrap().accepted(), "{realm}: wrong password");
+    }
+    let accept_reject = [
+        ("ann".to_owned(), String::new(), "Access-Accept".to_owned()),
+        ("ann".to_owned(), String::new(), "Access-Reject".to_owned()),
+    ];
+    let (_, pg_db) = &dbs[0];
+    assert_eq!(rows(pg_db).await, accept_reject, "PostgreSQL: both rows written while answering");
+    assert!(!server.log_dir.join(POSTAUTH_DIR).join("pd-pg").exists(), "PostgreSQL: no lines");
+    let (_, lite_db) = &dbs[1];
+    assert_eq!(rows(lite_db).await, [], "SQLite: no INSERT while answering");
+    let r = load_realm(lite_db, &server.log_dir, "pd-lite", now_unix() + 180).await.unwrap();
+    assert_eq!((r.rows, r.skipped), (2, 0), "SQLite: {r:?}");
+    assert_eq!(rows(lite_db).await, accept_reject, "SQLite: rows once loaded");
     for (_, db) in &dbs {
         db.close().await;
     }

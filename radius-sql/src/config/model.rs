@@ -73,8 +73,22 @@ pub struct ServerConfig {
     /// A "Login OK"/"Login incorrect" line in radius.log per Access-Request (`log { auth }`). Off by
     /// default: every auth is already a radpostauth row in its tenant's database.
     pub log_auth: bool,
-    /// How each Access-Accept/Reject reaches the tenant's `radpostauth` ([`PostAuth`]).
+    /// How each Access-Accept/Reject reaches the `radpostauth` of a PostgreSQL or MariaDB tenant
+    /// ([`PostAuth`]; default `sql`).
     pub postauth: PostAuth,
+    /// The same for SQLite tenants (default `log`): an INSERT per auth takes the file's single
+    /// write lock, and under load the 32 threads queue for it in SQLite's sleeping busy handler
+    /// (1, 2, 5, 10 ... 100 ms naps: the long p99 of one busy SQLite tenant). The agent that loads
+    /// the lines already runs next to every SQLite file (it syncs the users into it).
+    pub sqlite_postauth: PostAuth,
+    /// PostgreSQL tenants' post-auth INSERT (`postauth = "sql"`) waits for its WAL flush like any
+    /// commit. Default false: it runs as `SET LOCAL synchronous_commit = off; INSERT ...` (one
+    /// implicit transaction, also through PgBouncer), so it returns before the flush. A crash of
+    /// PostgreSQL or of its host may then lose the post-auth rows of the last moments before it
+    /// (at most three `wal_writer_delay`s, 600 ms by default); the database stays consistent and
+    /// nothing else is affected: accounting and every other write still wait for their flush.
+    /// Through PgBouncer a tenant's few server connections otherwise commit one flush at a time.
+    pub postauth_synchronous_commit: bool,
     /// The FreeRADIUS nodes of the cluster, all run from the one generated directory (see
     /// [`RadiusNode`]). Empty: a single server started without `-n`, on the values above.
     pub nodes: Vec<RadiusNode>,
@@ -139,6 +153,19 @@ impl ServerConfig {
             log_dir: n.log_dir.clone().unwrap_or_else(|| self.log_dir.clone()),
             run_dir: n.run_dir.clone().unwrap_or_else(|| self.run_dir.clone()),
         }
+    }
+
+    /// How the post-auth rows of a tenant on `backend` reach its radpostauth.
+    pub fn postauth_for(&self, backend: Backend) -> PostAuth {
+        match backend {
+            Backend::Sqlite => self.sqlite_postauth,
+            Backend::Postgresql | Backend::Mysql => self.postauth,
+        }
+    }
+
+    /// Whether any of `tenants` has its post-auth rows written as lines for the agent to load.
+    pub fn postauth_log_used(&self, tenants: &[TenantConfig]) -> bool {
+        tenants.iter().any(|t| self.postauth_for(t.db.backend()) == PostAuth::Log)
     }
 
     /// Every process this config describes: the nodes, or the single server if there are none.
@@ -250,6 +277,8 @@ impl Default for ServerConfig {
             sqlite_synchronous: SqliteSynchronous::default(),
             log_auth: false,
             postauth: PostAuth::default(),
+            sqlite_postauth: PostAuth::Log,
+            postauth_synchronous_commit: false,
             nodes: Vec::new(),
         }
     }

@@ -42,11 +42,33 @@ fn stock() -> BTreeMap<Backend, String> {
 
 #[test]
 fn post_auth_rewrite_drops_the_password_and_keeps_the_rest() {
-    let out = rewrite_post_auth_query(&stock()[&Backend::Postgresql], Backend::Postgresql).unwrap();
+    let out = rewrite_post_auth_query(&stock()[&Backend::Postgresql], Backend::Postgresql, false).unwrap();
     assert!(!out.contains("User-Password"));
     assert!(out.contains("# header") && out.contains("# tail"));
     assert!(out.contains("'%{SQL-User-Name}'"));
-    assert!(rewrite_post_auth_query("nothing here", Backend::Mysql).is_err());
+    assert!(rewrite_post_auth_query("nothing here", Backend::Mysql, false).is_err());
+}
+
+#[test]
+fn post_auth_insert_on_postgresql_skips_the_flush_wait_unless_asked() {
+    let query = |b: Backend, sync: bool| {
+        let out = rewrite_post_auth_query(&stock()[&b], b, sync).unwrap();
+        out.split("query = \"").nth(1).unwrap().split('\n').next().unwrap().to_owned()
+    };
+    // one query string, two statements: SET LOCAL lasts for this INSERT's implicit transaction
+    assert_eq!(query(Backend::Postgresql, false), "SET LOCAL synchronous_commit = off; \\");
+    assert_eq!(query(Backend::Postgresql, true), "\\");
+    // no such per-transaction setting on MariaDB; SQLite tenants have sqlite_synchronous
+    assert_eq!(query(Backend::Mysql, false), "\\");
+    assert_eq!(query(Backend::Sqlite, false), "\\");
+    let files = render_files(&ServerConfig::default(), &tenants(), &stock()).unwrap();
+    let pg = &files[Path::new("mods-config/sql/konnekted/postgresql/queries.conf")];
+    assert!(pg.contains("query = \"SET LOCAL synchronous_commit = off; \\\n\t\tINSERT INTO"), "{pg}");
+    let server = ServerConfig { postauth_synchronous_commit: true, ..Default::default() };
+    let files = render_files(&server, &tenants(), &stock()).unwrap();
+    assert!(!files[Path::new("mods-config/sql/konnekted/postgresql/queries.conf")].contains("synchronous_commit"));
+    let toml: GenConfigInput = toml::from_str("[server]\npostauth_synchronous_commit = true\n").unwrap();
+    assert!(toml.server.postauth_synchronous_commit);
 }
 
 #[test]
@@ -440,25 +462,59 @@ fn a_voucher_tenant_without_its_key_is_refused() {
 
 #[test]
 fn postauth_log_writes_a_line_instead_of_the_insert() {
-    let sql = render_files(&ServerConfig::default(), &tenants(), &stock()).unwrap();
-    let site = &sql[&PathBuf::from("sites-enabled/konnekted")];
-    let post_auth = &site[site.find("post-auth {").unwrap()..];
-    assert!(post_auth.contains("konnekted_tenant_sql") && !post_auth.contains("konnekted_postauth"), "{post_auth}");
-    assert!(!sql.contains_key(&PathBuf::from("mods-enabled/konnekted_postauth")));
+    let gamma = TenantConfig {
+        realm: "gamma".into(),
+        db: DbSettings::Sqlite { path: "/var/lib/konnekted/radius/gamma.db".into() },
+        nas: vec![],
+        vouchers: false,
+        voucher_key: None,
+        statement_timeout_ms: None,
+    };
+    let mut all = tenants();
+    all.push(gamma.clone());
+    let post_auth_policy = |files: &BTreeMap<PathBuf, String>| {
+        let p = &files[&PathBuf::from("policy.d/konnekted")];
+        p[p.find("konnekted_tenant_postauth {").unwrap()..p.find("konnekted_voucher_lookup {").unwrap()].to_owned()
+    };
+    let case = |policy: &str, realm: &str| {
+        policy.split(&format!("case \"{realm}\" {{\n\t\t\t")).nth(1).unwrap().split('\n').next().unwrap().to_owned()
+    };
 
-    let server = ServerConfig { postauth: PostAuth::Log, ..Default::default() };
-    let log = render_files(&server, &tenants(), &stock()).unwrap();
-    let site = &log[&PathBuf::from("sites-enabled/konnekted")];
+    // Defaults: PostgreSQL and MariaDB tenants INSERT, SQLite tenants write a line.
+    let default = render_files(&ServerConfig::default(), &all, &stock()).unwrap();
+    let policy = post_auth_policy(&default);
+    assert_eq!(case(&policy, "acme"), "konnekted_sql_acme");
+    assert_eq!(case(&policy, "beta.net"), "konnekted_sql_beta_net");
+    assert_eq!(case(&policy, "gamma"), "konnekted_postauth");
+    // an unknown realm has no tenant to log to
+    assert!(policy.contains("case {\n\t\t\tnoop"), "{policy}");
+    assert!(default.contains_key(&PathBuf::from("mods-enabled/konnekted_postauth")));
+    let site = &default[&PathBuf::from("sites-enabled/konnekted")];
     let post_auth = &site[site.find("post-auth {").unwrap()..];
-    assert!(!post_auth.contains("konnekted_tenant_sql"), "no INSERT while answering: {post_auth}");
-    assert_eq!(post_auth.matches("konnekted_postauth {").count(), 2, "Accept and Reject: {post_auth}");
-    // a Reject of an unknown realm has no tenant directory to go to
-    assert!(post_auth.contains("if (&Realm) {\n\t\t\t\t\tkonnekted_postauth"), "{post_auth}");
+    assert_eq!(post_auth.matches("konnekted_tenant_postauth {\t").count(), 1, "Accept: {post_auth}");
+    assert_eq!(post_auth.matches("konnekted_tenant_postauth {\n").count(), 1, "Reject: {post_auth}");
+    assert!(!post_auth.contains("konnekted_tenant_sql"), "{post_auth}");
     // accounting still goes to the tenant's database
     assert!(site[..site.find("post-auth {").unwrap()].contains("konnekted_tenant_sql"));
+    // no tenant on the log: no linelog module
+    let sql = render_files(&ServerConfig::default(), &tenants(), &stock()).unwrap();
+    assert!(!sql.contains_key(&PathBuf::from("mods-enabled/konnekted_postauth")));
+    let server = ServerConfig { sqlite_postauth: PostAuth::Sql, ..Default::default() };
+    let policy = post_auth_policy(&render_files(&server, &all, &stock()).unwrap());
+    assert_eq!(case(&policy, "gamma"), "konnekted_sql_gamma");
+
+    let server = ServerConfig { postauth: PostAuth::Log, ..Default::default() };
+    let log = render_files(&server, &all, &stock()).unwrap();
+    let policy = post_auth_policy(&log);
+    for realm in ["acme", "beta.net", "gamma"] {
+        assert_eq!(case(&policy, realm), "konnekted_postauth", "{realm}");
+    }
     let module = &log[&PathBuf::from("mods-enabled/konnekted_postauth")];
     assert!(module.contains("filename = \"${logdir}/postauth/%{Realm}/%{expr:%l / 60}.log\""), "{module}");
     assert!(module.contains(&format!("format = \"{}\"", crate::postauth::LINE_FORMAT)), "{module}");
-    let toml: GenConfigInput = toml::from_str("[server]\npostauth = \"log\"\n").unwrap();
-    assert_eq!(toml.server.postauth, PostAuth::Log);
+    let toml: GenConfigInput = toml::from_str("[server]\npostauth = \"log\"\nsqlite_postauth = \"sql\"\n").unwrap();
+    assert_eq!((toml.server.postauth, toml.server.sqlite_postauth), (PostAuth::Log, PostAuth::Sql));
+    let toml: GenConfigInput = toml::from_str("[server]\n").unwrap();
+    assert_eq!((toml.server.postauth, toml.server.sqlite_postauth), (PostAuth::Sql, PostAuth::Log));
+    assert!(toml.server.postauth_log_used(&[gamma]) && !toml.server.postauth_log_used(&tenants()));
 }

@@ -42,7 +42,8 @@
 //! `postauth_log_dirs` (optional) are the log directories of the FreeRADIUS nodes on this host
 //! whose post-auth lines (`[server] postauth = "log"`) the agent loads into each tenant's
 //! radpostauth, every `usage_push_secs` (`konnekted_radius::postauth`); by default every node's
-//! `log_dir` when `radius_config` says `postauth = "log"`, else none. The same rule as above for
+//! `log_dir` when some tenant of `radius_config` is on the log (`postauth = "log"`, or a SQLite
+//! tenant with the default `sqlite_postauth = "log"`), else none. The same rule as above for
 //! nodes on other hosts: their lines are loaded by an agent running there.
 
 use std::net::Ipv4Addr;
@@ -77,8 +78,8 @@ pub struct Config {
     /// nodes (or its server). Empty: not reported.
     pub foreign_acct_logs: Vec<PathBuf>,
     /// Log directories of the FreeRADIUS nodes on this host whose post-auth lines the agent loads
-    /// into the tenants' radpostauth; default: every node's `log_dir` when `radius_config` has
-    /// `postauth = "log"`. Empty: nothing to load.
+    /// into the tenants' radpostauth; default: every node's `log_dir` when some tenant of
+    /// `radius_config` is on the log (`postauth`, `sqlite_postauth`). Empty: nothing to load.
     pub postauth_log_dirs: Vec<PathBuf>,
     /// Serve `GET /metrics` here (None: no listener).
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -307,7 +308,7 @@ impl Config {
         let mut postauth_log_dirs = file.postauth_log_dirs;
         if postauth_log_dirs.is_empty()
             && let Some(r) = &radius
-            && r.server.postauth == konnekted_radius::config::PostAuth::Log
+            && r.server.postauth_log_used(&r.tenants)
         {
             for p in r.server.processes() {
                 if !postauth_log_dirs.contains(&p.log_dir) {
@@ -471,7 +472,7 @@ db = { kind = "sqlite", path = "beta.db" }
     }
 
     #[test]
-    fn postauth_log_dirs_default_to_every_nodes_log_dir_when_postauth_is_log() {
+    fn postauth_log_dirs_default_to_every_nodes_log_dir_when_a_tenant_is_on_the_log() {
         let agent =
             "edge_url = \"http://e.invalid\"\nradius_config = \"tenants.toml\"\n[[tenants]]\nrealm = \"acme-net\"\n";
         let parse = |agent: &str, radius: String| {
@@ -483,14 +484,20 @@ db = { kind = "sqlite", path = "beta.db" }
             .unwrap()
         };
         let nodes = "[[server.nodes]]\nname = \"a\"\nlog_dir = \"/var/log/kr-a\"\n[[server.nodes]]\nname = \"b\"\n";
-        // the SQL post-auth (the default): nothing to load
-        let sql = format!("[server]\nlog_dir = \"/var/log/kr\"\n{nodes}{RADIUS}");
+        let both = [PathBuf::from("/var/log/kr-a"), PathBuf::from("/var/log/kr")];
+        // every tenant on the SQL post-auth: nothing to load
+        let sql = format!("[server]\nlog_dir = \"/var/log/kr\"\nsqlite_postauth = \"sql\"\n{nodes}{RADIUS}");
         assert!(parse(agent, sql).postauth_log_dirs.is_empty());
-        let log = format!("[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\n{nodes}{RADIUS}");
-        assert_eq!(
-            parse(agent, log.clone()).postauth_log_dirs,
-            [PathBuf::from("/var/log/kr-a"), PathBuf::from("/var/log/kr")]
+        // the defaults: RADIUS's tenants are SQLite ones, on the log
+        let default = format!("[server]\nlog_dir = \"/var/log/kr\"\n{nodes}{RADIUS}");
+        assert_eq!(parse(agent, default).postauth_log_dirs, both);
+        // postauth = "log" alone does not cover SQLite tenants told otherwise
+        let pg_only = format!(
+            "[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\nsqlite_postauth = \"sql\"\n{nodes}{RADIUS}"
         );
+        assert!(parse(agent, pg_only).postauth_log_dirs.is_empty());
+        let log = format!("[server]\nlog_dir = \"/var/log/kr\"\npostauth = \"log\"\n{nodes}{RADIUS}");
+        assert_eq!(parse(agent, log.clone()).postauth_log_dirs, both);
         let own = format!("postauth_log_dirs = [\"/x\"]\n{agent}");
         assert_eq!(parse(&own, log).postauth_log_dirs, [PathBuf::from("/x")]);
     }
