@@ -45,6 +45,10 @@ enum Command {
         /// statements then find no built summaries and write nothing (the cost without them).
         #[arg(long)]
         without_summaries: bool,
+        /// Drop the collections_daily triggers (tenant migration 0022) after setup: the cost
+        /// without the collections summary.
+        #[arg(long)]
+        without_collections: bool,
     },
     /// Customer API reads (`GET subscription`, `GET usage`, `GET wallet/entries`) with many
     /// subscribers and a year of payments each.
@@ -88,6 +92,19 @@ enum Command {
         /// Requests in flight.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Run against this deployment (a Worker under `wrangler dev --local`) instead of a
+        /// native host of its own; needs --platform-token and --d1-state.
+        #[arg(long, requires_all = ["platform_token", "d1_state"])]
+        url: Option<String>,
+        /// The deployment's platform token.
+        #[arg(long)]
+        platform_token: Option<String>,
+        /// The folder `wrangler dev --persist-to` names (the tenant's local D1 file is seeded there).
+        #[arg(long)]
+        d1_state: Option<std::path::PathBuf>,
+        /// The process serving the deployment (workerd), for its CPU per request.
+        #[arg(long)]
+        host_pid: Option<u32>,
     },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
@@ -117,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
             same_subscriber,
             renewing,
             without_summaries,
+            without_collections,
         } => {
             // The bench reads its own option list; hand it exactly what clap accepted.
             let mut args = Vec::new();
@@ -139,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
             if without_summaries {
                 args.push("--without-summaries".to_owned());
             }
+            if without_collections {
+                args.push("--without-collections".to_owned());
+            }
             bench::callbacks(&args).await
         }
         Command::Customer { subscribers, requests, concurrency } => {
@@ -146,8 +167,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Vouchers { n, concurrency } => bench::vouchers(n, concurrency).await,
         Command::SaleLatency { sales } => bench::sale_latency(sales).await,
-        Command::Console { subscribers, requests, concurrency } => {
-            bench::console(subscribers, requests, concurrency).await
+        Command::Console { subscribers, requests, concurrency, url, platform_token, d1_state, host_pid } => {
+            let remote = match (url, platform_token, d1_state) {
+                (Some(url), Some(platform_token), Some(d1_state)) => {
+                    Some(bench::Remote { url, platform_token, d1_state, host_pid })
+                }
+                _ => None,
+            };
+            bench::console(subscribers, requests, concurrency, remote).await
         }
         Command::Serve { data, listen } => {
             let mut c = konnekted::Config::load(None)?;
