@@ -11,6 +11,7 @@
 # `start` prints (and writes to .wrangler/edge-dev-<port>.env, which `source` accepts):
 #   export KONNEKTED_BASE_URL=http://127.0.0.1:<port>
 #   export KONNEKTED_PLATFORM_TOKEN=<random, or $KONNEKTED_PLATFORM_TOKEN if set>
+#   export KONNEKTED_D1_STATE=<the --persist-to folder: local D1 databases are SQLite files under it>
 # The control database is migrated by the adapter on the first request; tenant databases by
 # POST /api/tenants. The cron trigger runs with: curl "$KONNEKTED_BASE_URL/__scheduled?cron=*/5+*+*+*+*"
 # Set EDGE_SKIP_BUILD=1 to use the existing functions/workers/build (wrangler's [build] step is skipped
@@ -67,7 +68,8 @@ start() {
         if curl -sf -o /dev/null "$url/health"; then
             local t1
             t1=$(date +%s.%N)
-            printf 'export KONNEKTED_BASE_URL=%s\nexport KONNEKTED_PLATFORM_TOKEN=%s\n' "$url" "$token" >"$envfile"
+            printf 'export KONNEKTED_BASE_URL=%s\nexport KONNEKTED_PLATFORM_TOKEN=%s\nexport KONNEKTED_D1_STATE=%s\n' \
+                "$url" "$token" "$state" >"$envfile"
             echo "edge-dev: wrangler dev answered /health in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s (log: $state/wrangler.log)" >&2
             cat "$envfile"
             return 0

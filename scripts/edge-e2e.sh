@@ -16,11 +16,11 @@ echo "e2e suite against the Worker at $KONNEKTED_BASE_URL"
 # --workspace keeps the feature set of the native run above, so nothing is rebuilt. Every realm of
 # these suites needs its database in the three manifests (tests/tests/manifests.rs checks it).
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(billing money sync vouchers cards cards_sim sms customer dashboard openapi console)
+[ ${#suites[@]} -eq 0 ] && suites=(billing money sync vouchers cards cards_sim sms customer dashboard seeded_dashboard openapi console)
 cargo test --workspace $(printf -- '--test %s ' "${suites[@]}") --no-fail-fast
 scripts/edge-dev.sh stop "$port"
 trap - EXIT
 [ $# -gt 0 ] && exit 0
-unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN
+unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN KONNEKTED_D1_STATE
 EDGE_SKIP_BUILD=1 scripts/edge-smoke.sh
 EDGE_SKIP_BUILD=1 scripts/edge-spin-local-smoke.sh

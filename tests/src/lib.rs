@@ -389,6 +389,23 @@ impl Env {
         self._host.as_ref().map(|(running, _)| running.addr)
     }
 
+    /// The SQLite file of this tenant's database, for a test that writes rows straight into it
+    /// (as the benches do): the native host's `tenants/<db_key>.sqlite`; on a Worker under
+    /// `wrangler dev`, the local D1 database's file under the folder `--persist-to` names
+    /// (`KONNEKTED_D1_STATE`, which scripts/edge-dev.sh exports): the one whose `staff_users`
+    /// holds `login` (a local D1 file's name is a hash of the database's id). `None` on Spin or
+    /// without `KONNEKTED_D1_STATE`.
+    pub fn tenant_db_file(&self, login: &str) -> Option<std::path::PathBuf> {
+        if let Some((_, dir)) = &self._host {
+            return Some(dir.0.join("tenants").join(format!("{}.sqlite", self.realm.replace('.', "_"))));
+        }
+        if std::env::var("KONNEKTED_EDGE").is_ok_and(|v| v == "spin") {
+            return None;
+        }
+        let state = std::path::PathBuf::from(std::env::var_os("KONNEKTED_D1_STATE")?);
+        konnekted::sqlite::local_d1_file(&state, login)
+    }
+
     /// Polls `f` until it returns Some, for up to `secs` seconds (waiting for a simulator callback).
     pub async fn wait_for<T, F, Fut>(&self, secs: u64, mut f: F) -> Option<T>
     where

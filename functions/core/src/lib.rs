@@ -19,6 +19,8 @@ pub mod mpesa;
 pub mod platform;
 pub mod scheduled;
 pub mod secret;
+#[cfg(any(test, feature = "seeded"))]
+pub mod seeded;
 pub mod store;
 pub mod usecases;
 pub mod web;

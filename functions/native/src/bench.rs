@@ -44,6 +44,10 @@ pub struct CallbackOpts {
     /// statements then find no built summaries and write nothing (the cost without them).
     #[arg(long)]
     pub without_summaries: bool,
+    /// Drop the collections_daily triggers (tenant migration 0022) after setup: the cost
+    /// without the collections summary.
+    #[arg(long)]
+    pub without_collections: bool,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -241,6 +245,18 @@ pub async fn callbacks(o: CallbackOpts) -> anyhow::Result<()> {
             konnekted_core::store::summaries::ensure_built(&db, grace, chrono::Utc::now()).await?;
         }
     }
+    // The collections per channel per day (tenant migration 0022) are kept by triggers on
+    // `payments`; the run without them drops the triggers (the table stays, and stays empty).
+    if o.without_collections {
+        for t in 0..o.tenants {
+            let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("bench{t}.sqlite"))).await?;
+            let drops: Vec<Statement> = ["in", "out", "moved_in", "gone"]
+                .iter()
+                .map(|w| Statement::new(format!("DROP TRIGGER collections_payment_{w}")))
+                .collect();
+            db.batch(&drops).await?;
+        }
+    }
     eprintln!("setup took {:.1}s", setup.elapsed().as_secs_f64());
     let mut order: Vec<usize> = (0..uniques.len()).collect();
     let dups = o.n.saturating_sub(uniques.len());
@@ -272,7 +288,7 @@ pub async fn callbacks(o: CallbackOpts) -> anyhow::Result<()> {
     child.kill().await.ok();
     // Correctness: exactly one payment per unique callback (read straight from the tenant files).
     let mut payments = 0usize;
-    let (mut periods, mut summary_rows) = (0i64, 0i64);
+    let (mut periods, mut summary_rows, mut collections) = (0i64, 0i64, 0i64);
     for t in 0..o.tenants {
         let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("bench{t}.sqlite"))).await?;
         let rows = db.query(&stmt!("SELECT COUNT(*) AS n FROM payments")).await?;
@@ -280,12 +296,14 @@ pub async fn callbacks(o: CallbackOpts) -> anyhow::Result<()> {
         let rows = db
             .query(&stmt!(
                 "SELECT (SELECT COUNT(*) FROM subscriptions) AS p, \
-                 (SELECT COUNT(*) FROM mrr_moves) + (SELECT COUNT(*) FROM renewal_outcomes) AS s"
+                 (SELECT COUNT(*) FROM mrr_moves) + (SELECT COUNT(*) FROM renewal_outcomes) AS s, \
+                 (SELECT COALESCE(SUM(n), 0) FROM collections_daily) AS c"
             ))
             .await?;
         if let Some(r) = rows.first() {
             periods += r.int("p")?;
             summary_rows += r.int("s")?;
+            collections += r.int("c")?;
         }
     }
 
@@ -335,6 +353,10 @@ pub async fn callbacks(o: CallbackOpts) -> anyhow::Result<()> {
         "  paid periods    {periods} ({}), dashboard summary rows {summary_rows} ({})",
         if o.renewing { "every callback buys one" } else { "KES 50 buys none of the KES 1,000 plan" },
         if o.without_summaries { "left unbuilt" } else { "built before, kept by each batch" }
+    );
+    println!(
+        "  collections     {collections} payments counted in collections_daily ({})",
+        if o.without_collections { "triggers dropped" } else { "kept by the payments triggers" }
     );
     println!("  throughput      {:.0} callbacks/s", host_rate);
     println!(
@@ -908,22 +930,47 @@ pub async fn sale_latency(sales: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A deployment the console bench runs against instead of starting a native host: a Worker under
+/// `wrangler dev --local` (scripts/edge-bench-console.sh starts one).
+pub struct Remote {
+    /// Its base URL.
+    pub url: String,
+    pub platform_token: String,
+    /// The folder `wrangler dev --persist-to` names: the tenant's local D1 database is a SQLite
+    /// file under it, which the bench seeds as it seeds a native tenant's file.
+    pub d1_state: std::path::PathBuf,
+    /// The process serving it (workerd), for the CPU per request; none: not reported.
+    pub host_pid: Option<u32>,
+}
+
 /// `konnekted-bench console`: the operator console's dashboard and subscriber search through the
-/// native host, on a tenant seeded with `subscribers` subscribers over 24 months (fixed seed:
-/// renewals on time and late, lapses and returns, plan changes), signed in as its owner.
-pub async fn console(subscribers: usize, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+/// native host (or `remote`), on a tenant seeded with `subscribers` subscribers over 24 months
+/// (fixed seed: renewals on time and late, lapses and returns, plan changes), signed in as its owner.
+pub async fn console(
+    subscribers: usize,
+    requests: usize,
+    concurrency: usize,
+    remote: Option<Remote>,
+) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("konnekted-bench-console-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let (token, realm) = ("bench-platform-token", "benchc");
-    let (mut child, base) = start_host(&dir, token).await?;
-    let pid = child.id().context("host pid")?;
+    let (mut child, base, token, pid, host) = match &remote {
+        None => {
+            std::fs::create_dir_all(&dir)?;
+            let token = "bench-platform-token";
+            let (child, base) = start_host(&dir, token).await?;
+            let pid = child.id().context("host pid")?;
+            (Some(child), base, token.to_owned(), Some(pid), "the native host")
+        }
+        Some(r) => (None, r.url.trim_end_matches('/').to_owned(), r.platform_token.clone(), r.host_pid, "a Worker"),
+    };
+    let realm = "benchc";
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let r = http
         .post(format!("{base}/api/tenants"))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .json(&json!({"realm": realm, "name": "Bench ISP", "admin_token": "bench-admin",
                       "settings": {"grace_seconds": 172_800}}))
         .send()
@@ -959,7 +1006,12 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
 
     // 24 months of paid periods, straight into the tenant file.
     let setup = Instant::now();
-    let db = SqliteDb::open(&dir.join("host").join("tenants").join(format!("{realm}.sqlite"))).await?;
+    let file = match &remote {
+        None => dir.join("host").join("tenants").join(format!("{realm}.sqlite")),
+        Some(r) => konnekted::sqlite::local_d1_file(&r.d1_state, "owner@bench")
+            .with_context(|| format!("no local D1 database of {realm} under {}", r.d1_state.display()))?,
+    };
+    let db = SqliteDb::open(&file).await?;
     let now = chrono::Utc::now();
     let ts = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut rng = rand::rngs::StdRng::seed_from_u64(14);
@@ -1047,7 +1099,7 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
     eprintln!("first dashboard view (builds the summaries): {:.0} ms", first.elapsed().as_secs_f64() * 1e3);
 
     println!(
-        "operator console through the native host ({subscribers} subscribers, {periods} paid periods over 24 months, {concurrency} concurrent, signed in as the owner)"
+        "operator console through {host} ({subscribers} subscribers, {periods} paid periods over 24 months, {concurrency} concurrent, signed in as the owner)"
     );
     let searches: Vec<String> = (0..requests)
         .map(|_| {
@@ -1062,27 +1114,31 @@ pub async fn console(subscribers: usize, requests: usize, concurrency: usize) ->
     for (what, n) in [("dashboard", (requests / 10).max(concurrency)), ("subscribers?q=", requests)] {
         let searches = std::sync::Arc::new(searches.clone());
         let (url, session) = (format!("{base}/c/{realm}/{what}"), session.clone());
-        let cpu0 = cpu_time(pid).unwrap_or_default();
+        let cpu0 = pid.and_then(cpu_time).unwrap_or_default();
         let (lat, errors, elapsed) = drive(&http, (0..n).collect(), concurrency, move |http, i| {
             let u = if url.ends_with("q=") { format!("{url}{}", searches[i % searches.len()]) } else { url.clone() };
             http.get(u).header("cookie", &session)
         })
         .await?;
-        let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
+        let cpu = match pid.and_then(cpu_time) {
+            Some(c) => format!("{:.1} ms/req", c.saturating_sub(cpu0).as_secs_f64() * 1e3 / lat.len().max(1) as f64),
+            None => "not measured".to_owned(),
+        };
         println!(
-            "  GET {what:<16} {:>5} requests {:>7.1} req/s  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  host CPU {:.1} ms/req  errors {errors}",
+            "  GET {what:<16} {:>5} requests {:>7.1} req/s  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  host CPU {cpu}  errors {errors}",
             lat.len(),
             lat.len() as f64 / elapsed.as_secs_f64(),
             percentile(&lat, 0.50).as_secs_f64() * 1e3,
             percentile(&lat, 0.99).as_secs_f64() * 1e3,
-            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            cpu.as_secs_f64() * 1e3 / lat.len().max(1) as f64
+            lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         );
         if errors > 0 {
             bail!("{errors} requests of {what} were not answered 200");
         }
     }
-    child.kill().await.ok();
+    if let Some(c) = child.as_mut() {
+        c.kill().await.ok();
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -521,6 +521,31 @@ impl Db for SqliteDb {
     }
 }
 
+/// The file of a `wrangler dev --local` D1 database: the SQLite file under `state` (the folder
+/// `--persist-to` names) whose `staff_users` holds `login` (a local D1 file's name is a hash of the
+/// database's id, so it is found by what it holds). For tests and benches that write rows straight
+/// into a tenant's local D1 database, as they do into a native tenant's file.
+pub fn local_d1_file(state: &Path, login: &str) -> Option<PathBuf> {
+    let mut stack = vec![state.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "sqlite") {
+                let Ok(conn) = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY) else { continue };
+                let found = conn
+                    .query_row("SELECT COUNT(*) FROM staff_users WHERE login = ?1", [login], |r| r.get::<_, i64>(0))
+                    .unwrap_or(0);
+                if found > 0 {
+                    return Some(path);
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,19 @@ enum Command {
         /// Requests in flight.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Run against this deployment (a Worker under `wrangler dev --local`) instead of a
+        /// native host of its own; needs --platform-token and --d1-state.
+        #[arg(long, requires_all = ["platform_token", "d1_state"])]
+        url: Option<String>,
+        /// The deployment's platform token.
+        #[arg(long)]
+        platform_token: Option<String>,
+        /// The folder `wrangler dev --persist-to` names (the tenant's local D1 file is seeded there).
+        #[arg(long)]
+        d1_state: Option<std::path::PathBuf>,
+        /// The process serving the deployment (workerd), for its CPU per request.
+        #[arg(long)]
+        host_pid: Option<u32>,
     },
     /// The host under test: the bench starts itself with this (the same server as `konnekted serve`).
     #[command(hide = true)]
@@ -87,8 +100,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Vouchers { n, concurrency } => bench::vouchers(n, concurrency).await,
         Command::SaleLatency { sales } => bench::sale_latency(sales).await,
-        Command::Console { subscribers, requests, concurrency } => {
-            bench::console(subscribers, requests, concurrency).await
+        Command::Console { subscribers, requests, concurrency, url, platform_token, d1_state, host_pid } => {
+            let remote = match (url, platform_token, d1_state) {
+                (Some(url), Some(platform_token), Some(d1_state)) => {
+                    Some(bench::Remote { url, platform_token, d1_state, host_pid })
+                }
+                _ => None,
+            };
+            bench::console(subscribers, requests, concurrency, remote).await
         }
         Command::Serve { data, listen } => {
             let mut c = konnekted::Config::load(None)?;

@@ -221,236 +221,38 @@ pub(crate) async fn dashboard(
     Ok(page(cx, st, "dashboard", cx.t("console.nav.dashboard"), body))
 }
 
-/// The seeded tenant of the issue: 10,000 subscribers over 24 months (renewals on time and late
-/// within grace, lapses and returns, plan changes, four plans of 7, 30 and 90 days), written as
-/// plans, subscribers and subscriptions rows; the MRR months and the 30-day expiry figures the
-/// dashboard shows (from its summary tables) must equal what the test computes from the raw
+/// The seeded tenant of the issue (`crate::seeded`): the MRR months and the 30-day expiry figures
+/// the dashboard shows (from its summary tables) must equal what the oracle counts from the raw
 /// subscriptions rows read back with plain SQL, by a different, naive route.
 #[cfg(test)]
 mod seeded {
     use super::*;
-    use crate::db::Statement;
+    use crate::seeded::{GRACE, N, expected, generate, raw_periods, write};
     use crate::testing::{TestDb, run};
-    use chrono::{Datelike, TimeZone};
-    use std::collections::HashMap;
-
-    const N: usize = 10_000;
-    const GRACE: i64 = 2 * 86_400;
-    /// (id, price, period) of the plans.
-    const PLANS: [(&str, i64, i64); 4] = [
-        ("m15", 150_000, 30 * 86_400),
-        ("m30", 300_000, 30 * 86_400),
-        ("w4", 40_000, 7 * 86_400),
-        ("q40", 400_000, 90 * 86_400),
-    ];
-
-    struct Paid {
-        sub: usize,
-        plan: usize,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    }
-
-    fn generate(now: DateTime<Utc>) -> Vec<Paid> {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rnd = move |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m.max(1)
-        };
-        let mut out = Vec::new();
-        for sub in 0..N {
-            let mut plan = rnd(4) as usize;
-            let mut t = now - Duration::days(rnd(730) as i64) - Duration::seconds(rnd(86_400) as i64);
-            while t < now {
-                let end = t + Duration::seconds(PLANS[plan].2);
-                out.push(Paid { sub, plan, start: t, end });
-                t = match rnd(100) {
-                    0..=69 => end,
-                    70..=84 => end + Duration::seconds(rnd(GRACE as u64) as i64),
-                    85..=95 => end + Duration::days(3 + rnd(60) as i64),
-                    _ => break,
-                };
-                if rnd(100) < 8 {
-                    plan = rnd(4) as usize;
-                }
-            }
-        }
-        out
-    }
-
-    fn write(db: &TestDb, paid: &[Paid], now: DateTime<Utc>) {
-        let at = fmt_ts(now - Duration::days(800));
-        let mut batch: Vec<Statement> = PLANS
-            .iter()
-            .map(|(id, price, period)| {
-                stmt!(
-                    "INSERT INTO plans (id, code, name, kind, price_cents, period_seconds, down_kbps, up_kbps, created_at) \
-                     VALUES (?1, ?1, ?1, 'pppoe', ?2, ?3, 1000, 1000, ?4)",
-                    *id,
-                    *price,
-                    *period,
-                    &at
-                )
-            })
-            .collect();
-        let mut last: HashMap<usize, &Paid> = HashMap::new();
-        for p in paid {
-            last.insert(p.sub, p);
-        }
-        for (sub, p) in &last {
-            let status = if p.end > now { "active" } else { "expired" };
-            batch.push(stmt!(
-                "INSERT INTO subscribers (id, account_no, account_loose, name, username, password, plan_id, status, expires_at, created_at) \
-                 VALUES (?1, ?1, ?1, ?1, ?1, 'x', ?2, ?3, ?4, ?5)",
-                format!("S{sub}"),
-                PLANS[p.plan].0,
-                status,
-                fmt_ts(p.end),
-                &at
-            ));
-        }
-        run(db.batch(&batch)).expect("plans and subscribers");
-        for (i, chunk) in paid.chunks(5_000).enumerate() {
-            let rows: Vec<Statement> = chunk
-                .iter()
-                .enumerate()
-                .map(|(j, p)| {
-                    stmt!(
-                        "INSERT INTO subscriptions (id, subscriber_id, plan_id, starts_at, ends_at, price_cents, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)",
-                        format!("x{i}-{j}"),
-                        format!("S{}", p.sub),
-                        PLANS[p.plan].0,
-                        fmt_ts(p.start),
-                        fmt_ts(p.end),
-                        PLANS[p.plan].1
-                    )
-                })
-                .collect();
-            run(db.batch(&rows)).expect("subscriptions");
-        }
-    }
-
-    /// One paid period as the oracle reads it back from the raw `subscriptions` rows.
-    struct Raw {
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        price: i64,
-        monthly: i64,
-    }
-
-    /// The oracle: each subscriber's MRR at `t`, walking their periods in order.
-    fn value_at(periods: &[Raw], t: DateTime<Utc>) -> i64 {
-        let cur = periods.iter().rev().find(|p| p.start <= t);
-        match cur {
-            Some(p) if t < p.end + Duration::seconds(GRACE) => p.monthly,
-            _ => 0,
-        }
-    }
-
-    /// The raw ledger of paid periods, read back with plain SQL (not the summaries, not the
-    /// generator's record), grouped by subscriber in start order.
-    fn raw_periods(db: &TestDb) -> Vec<Vec<Raw>> {
-        let plans = run(db.query(&stmt!("SELECT id, period_seconds FROM plans"))).expect("plans");
-        let period: HashMap<String, i64> =
-            plans.iter().map(|r| (r.text("id").expect("id"), r.int("period_seconds").expect("period"))).collect();
-        let rows = run(db.query(&stmt!(
-            "SELECT subscriber_id, plan_id, starts_at, ends_at, price_cents FROM subscriptions ORDER BY subscriber_id, starts_at"
-        )))
-        .expect("subscriptions");
-        let mut out: Vec<Vec<Raw>> = Vec::new();
-        let mut last = String::new();
-        for r in rows.iter() {
-            let sub = r.text("subscriber_id").expect("subscriber");
-            if sub != last || out.is_empty() {
-                out.push(Vec::new());
-                last = sub;
-            }
-            let ts = |c: &str| parse_ts(&r.text(c).expect("ts")).expect("stored timestamp");
-            let price = r.int("price_cents").expect("price");
-            // 30 days' worth of the period's price, rounded to the nearest cent, by hand
-            let secs = period[&r.text("plan_id").expect("plan")];
-            let monthly = (price * 2_592_000 + secs / 2) / secs;
-            out.last_mut().expect("group").push(Raw { start: ts("starts_at"), end: ts("ends_at"), price, monthly });
-        }
-        out
-    }
+    use chrono::TimeZone;
 
     #[test]
     fn seeded_10k_tenant_mrr_movements_and_expiry_match_an_independent_count() {
         let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).single().expect("now");
-        let paid = generate(now);
+        let paid = generate(N, now);
         assert!(paid.len() > 50_000, "{} paid periods", paid.len());
         let db = TestDb::tenant();
-        write(&db, &paid, now);
+        run(write(&db, &paid, now)).expect("seeded rows");
         drop(paid);
 
         // what the dashboard shows, from its summary tables (built from the rows just written)
         let f = run(figures(&db, GRACE, now)).expect("figures");
 
         // the oracle, from the raw rows
-        let by_sub = raw_periods(&db);
-        let n = by_sub.len();
-        assert_eq!(n, N);
-        // every month end from the start of history, then the 24 shown (the current at `now`)
-        let mut instants = Vec::new();
-        let mut t = mrr::month_start(now - Duration::days(800), 1);
-        while t <= mrr::month_start(now, -23) {
-            instants.push((None, t));
-            t = mrr::month_start(t, 1);
-        }
-        for k in 0..24 {
-            let start = mrr::month_start(now, -23 + k);
-            let end = mrr::month_start(now, -22 + k);
-            instants.push((Some(format!("{:04}-{:02}", start.year(), start.month())), end.min(now)));
-        }
-        let mut ever = vec![false; n];
-        let mut prev = vec![0i64; n];
-        let mut want = Vec::new();
-        for (label, t) in instants {
-            let cur: Vec<i64> = by_sub.iter().map(|ps| value_at(ps, t)).collect();
-            if let Some(label) = label {
-                let mut m = mrr::Month { label, ..Default::default() };
-                for s in 0..n {
-                    let (v, pv) = (cur[s], prev[s]);
-                    m.mrr += v;
-                    m.paying += i64::from(v > 0);
-                    if v > 0 && pv == 0 {
-                        if ever[s] { m.reactivation += v } else { m.new += v }
-                    } else if v > 0 && v > pv {
-                        m.expansion += v - pv;
-                    } else if v > 0 && v < pv {
-                        m.contraction += pv - v;
-                    } else if v == 0 && pv > 0 {
-                        m.churn += pv;
-                    }
-                }
-                want.push(m);
-            }
-            for s in 0..n {
-                ever[s] |= cur[s] > 0;
-            }
-            prev = cur;
-        }
-        assert_eq!(f.months, want);
-        let m = want.last().expect("current month");
+        let by_sub = run(raw_periods(&db)).expect("raw periods");
+        assert_eq!(by_sub.len(), N);
+        let want = expected(&by_sub, GRACE, now);
+        assert_eq!(f.months, want.months);
+        let m = want.months.last().expect("current month");
         assert!(m.paying > 1_000 && m.churn > 0 && m.reactivation > 0 && m.expansion > 0 && m.contraction > 0, "{m:?}");
-
-        // expiry: subscribers whose last period ends in each of the next 30 days, at its price
-        let mut want_days = vec![(0i64, 0i64); 30];
-        for ps in &by_sub {
-            let Some(p) = ps.last() else { continue };
-            let d = (p.end - now).num_seconds().div_euclid(86_400);
-            if p.end > now && d < 30 {
-                want_days[d as usize].0 += 1;
-                want_days[d as usize].1 += p.price;
-            }
-        }
         let got: Vec<(i64, i64)> = f.days.iter().map(|d| (d.expiring, d.revenue_cents)).collect();
-        assert_eq!(got, want_days);
-        assert!(want_days.iter().map(|d| d.0).sum::<i64>() > 1_000);
+        assert_eq!(got, want.days);
+        assert!(want.days.iter().map(|d| d.0).sum::<i64>() > 1_000);
         // the back-test covers the whole months past grace, with periods ending in each
         assert_eq!(f.tests.len(), 3);
         assert!(f.tests.iter().all(|b| b.ended > 1_000 && b.actual > 0), "{:?}", f.tests);
