@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
+use konnekted::console_client::{self as cc, OPERATOR};
 use konnekted_e2e::daraja_sim::{Outcome, Script};
-use konnekted_e2e::{Env, c2b_body, env};
+use konnekted_e2e::{Env, c2b_body, env, pages_client};
 use serde_json::{Value, json};
 
 struct Tour<'a> {
@@ -666,6 +667,59 @@ async fn every_admin_route_answers_as_the_admin_openapi_document_says() {
     let (s, _) = t.call("GET", "users", "users", tk, None).await;
     assert_eq!(s, 200);
 
+    // Named API keys made in the console: an agent's key lists and reads only its agent's batches,
+    // and every key is refused outside its role with 403 in the document's error shape.
+    let (s, v) = t
+        .call(
+            "POST",
+            "voucher-batches",
+            "voucher-batches",
+            tk,
+            Some(json!({"plan": "wifi-1h", "count": 2, "agent": "agent@a50", "price_cents": 2_000})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let agents_batch = v["batch"]["id"].as_u64().expect("batch id");
+    e.add_user("owner@a50", "owner").await;
+    let owner = console_sign_in(&e, "owner@a50").await;
+    let agent_key = console_api_key(&e, &owner, "agent@a50", "agent").await;
+    let readonly_key = console_api_key(&e, &owner, "auditor@a50", "readonly").await;
+    let (ak, rk) = (Some(agent_key.as_str()), Some(readonly_key.as_str()));
+    let (s, mine) = t.call("GET", "voucher-batches", "voucher-batches", ak, None).await;
+    assert_eq!(s, 200);
+    let ids: Vec<u64> = mine.as_array().expect("a list").iter().filter_map(|b| b["id"].as_u64()).collect();
+    assert_eq!(ids, [agents_batch], "an agent's key lists that agent's batches only: {mine}");
+    let (s, _) =
+        t.call("GET", "voucher-batches/{id}/codes", &format!("voucher-batches/{agents_batch}/codes"), ak, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = t.call("GET", "voucher-batches/{id}/codes", &format!("voucher-batches/{bid}/codes"), ak, None).await;
+    assert_eq!(s, 404, "another agent's batch does not exist for this key");
+    let (s, rep) = t.call("GET", "voucher-report", "voucher-report?days=7", ak, None).await;
+    assert_eq!(s, 200);
+    assert!(rep["batches"].as_array().expect("batches").iter().all(|b| b["agent"] == "agent@a50"), "{rep}");
+    for (key, method, template, body) in [
+        (ak, "GET", "subscribers", None),
+        (ak, "GET", "payments", None),
+        (ak, "GET", "settings", None),
+        (ak, "POST", "sweep", None),
+        (
+            rk,
+            "POST",
+            "plans",
+            Some(json!({"code": "x", "name": "X", "price_cents": 100, "period_seconds": 3600,
+                                          "down_kbps": 1, "up_kbps": 1})),
+        ),
+        (rk, "POST", "voucher-batches", Some(json!({"plan": "wifi-1h", "count": 1}))),
+        (rk, "GET", "settings", None),
+        (rk, "GET", "users", None),
+    ] {
+        let (s, v) = t.call(method, template, template, key, body).await;
+        assert_eq!(s, 403, "{method} {template} with a key whose role does not allow it: {v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "a reason is given: {v}");
+    }
+    let (s, _) = t.call("GET", "subscribers", "subscribers", rk, None).await;
+    assert_eq!(s, 200, "a read-only key reads");
+
     // Every other method on every route is refused as such: nothing the code answers is undocumented.
     let routes: BTreeSet<String> =
         konnekted_core::api::admin_api_paths().iter().map(|p| p.trim_start_matches('/').to_owned()).collect();
@@ -690,4 +744,34 @@ async fn every_admin_route_answers_as_the_admin_openapi_document_says() {
     let missed: Vec<_> = documented.iter().filter(|op| !t.seen.contains(*op)).collect();
     assert!(missed.is_empty(), "documented operations the tour never called: {missed:?}");
     assert!(t.failures.is_empty(), "{} answers differ from the document:\n{}", t.failures.len(), t.failures.join("\n"));
+}
+
+/// Signs `login` (password `pass-for-tests`, see `Env::add_user`) in to the tenant's console;
+/// answers the session cookie.
+async fn console_sign_in(e: &Env, login: &str) -> String {
+    let url = e.url(&format!("/c/{}/login", e.realm));
+    let r = cc::sign_in(&pages_client(), &url, OPERATOR, &[("login", login), ("password", "pass-for-tests")])
+        .await
+        .expect("sign in");
+    assert_eq!(r.status, 303, "sign-in of {login}");
+    cc::cookie_pair(&r.session.expect("a session cookie"))
+}
+
+/// A named API key with `role`, made by the owner signed in as `owner` on the console's users
+/// page; answers the key (shown once).
+async fn console_api_key(e: &Env, owner: &str, name: &str, role: &str) -> String {
+    let page = |r: reqwest::RequestBuilder| async move {
+        let r = r.header("cookie", owner).send().await.expect("request");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    };
+    let users = e.url(&format!("/c/{}/users", e.realm));
+    let (s, html) = page(pages_client().get(&users)).await;
+    assert_eq!(s, 200, "the owner opens the users page");
+    let csrf = cc::csrf_field(&html).expect("a csrf field");
+    let keys = e.url(&format!("/c/{}/keys", e.realm));
+    let (s, body) =
+        page(pages_client().post(&keys).form(&[("csrf", csrf.as_str()), ("name", name), ("role", role)])).await;
+    assert_eq!(s, 200, "{body}");
+    let i = body.find("kk_").expect("the new key is shown once");
+    body[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
 }
