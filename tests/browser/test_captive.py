@@ -26,6 +26,8 @@ def require(radius):
 def assert_accepted(radius, reply, seconds, rate):
     """Access-Accept with the package's time (less what has passed since its first use) and rate."""
     code, attrs, out = reply
+    # Shown with pytest -s (or -rP): the reply as radclient printed it.
+    print(out[out.find("Received"):])
     assert code == "Access-Accept", out + "\n" + radius.logs()
     timeout = int(attrs.get("Session-Timeout", "0"))
     assert seconds - 120 <= timeout <= seconds, f"Session-Timeout {timeout}, package {seconds} s: {out}"
