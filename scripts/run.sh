@@ -242,9 +242,11 @@ if [ "$radius" = 1 ]; then
         radius_pid=$!
         up=1
         for _ in $(seq 1 50); do
-            # Any answer will do: a user of an unknown realm is rejected at once.
-            if echo 'User-Name = "ping@nowhere", User-Password = "x"' |
-                radclient -r 1 -t 1 "127.0.0.1:$radius_port" auth "$radius_secret" 2>&1 | grep -q 'Received Access-'; then
+            # Any answer will do: a user of an unknown realm is rejected at once (radclient then
+            # exits 1: it expected an Accept).
+            ping="$(echo 'User-Name = "ping@nowhere", User-Password = "x"' |
+                radclient -r 1 -t 1 "127.0.0.1:$radius_port" auth "$radius_secret" 2>&1 || true)"
+            if [[ "$ping" == *"Received Access-"* ]]; then
                 up=0
                 break
             fi
@@ -252,6 +254,7 @@ if [ "$radius" = 1 ]; then
             sleep 0.2
         done
         if [ "$up" != 0 ]; then
+            kill "$radius_pid" 2>/dev/null || true
             radius=0
             radius_msg="FreeRADIUS did not start (logs: $data/radius/freeradius.log, $data/radius/log/radius.log); going on without it."
         fi
