@@ -108,11 +108,11 @@ echo "2-core machine (more with --spin: wasmtime and the component); later runs 
 if [ "$spin" = 1 ]; then
     cargo build "${profile_flag[@]}" -p konnekted -p routeros-sim -p konnekted-reconciler -p konnekted-spin-host \
         --features konnekted/demo
-elif [ "$radius" = 1 ]; then
+else
+    # konnekted-radius even where FreeRADIUS is missing: the same build either way (one set of
+    # features), and nothing to rebuild once FreeRADIUS is installed.
     cargo build "${profile_flag[@]}" -p konnekted -p routeros-sim -p konnekted-reconciler -p konnekted-radius \
         --features konnekted/demo
-else
-    cargo build "${profile_flag[@]}" -p konnekted -p routeros-sim -p konnekted-reconciler --features konnekted/demo
 fi
 # Where cargo put them (CARGO_TARGET_DIR or build.target-dir may move it away from ./target).
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
