@@ -71,3 +71,7 @@ scripts/edge-spin-e2e.sh
 step "browser flows: headless Chromium against the native host (JavaScript on and off, 360 px and desktop)"
 # Screenshots and page weights land in target/screenshots/<suite>/.
 scripts/browser-tests.sh
+
+step "run.sh as a new user meets it: a package bought on the captive page, its code accepted by run.sh's FreeRADIUS"
+# Debug builds (the ones above); free ports and its own data folder.
+scripts/run-check.sh

@@ -43,5 +43,9 @@ mod tests {
         assert!(Cli::try_parse_from(["konnekted-radius", "gen-config", "--input", "t.toml", "--otu", "d"]).is_err());
         assert!(Cli::try_parse_from(["konnekted-radius", "gen-conf"]).is_err());
         assert!(Cli::try_parse_from(["konnekted-radius", "migrate", "--input", "t.toml", "--realm", "a"]).is_ok());
+        let local = ["konnekted-radius", "local", "--realm", "demo", "--dir", "d", "--edge-url", "http://e"];
+        let secrets = ["--sync-key", "k", "--nas-secret", "s", "--auth-port", "18120"];
+        assert!(Cli::try_parse_from(local.iter().chain(&secrets)).is_ok());
+        assert!(Cli::try_parse_from(local.iter().chain(&secrets[..4])).is_err(), "the port has no default");
     }
 }

@@ -6,6 +6,7 @@ Every suite uses the fixtures of conftest.py; nothing here is specific to one ar
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -25,6 +26,23 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_udp_pair():
+    """Two consecutive free UDP ports on loopback (FreeRADIUS's authentication and accounting)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port, port + 1
+    raise RuntimeError("no free UDP port pair")
 
 
 class Host:
@@ -86,6 +104,88 @@ class Host:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log.close()
+
+
+# The demo ISP's sync key (functions/native/src/demo.rs): FreeRADIUS's voucher key derives from it.
+DEMO_SYNC_KEY = "demo-sync-key-0123456789abcdef"
+
+
+def freeradius_missing():
+    """Why FreeRADIUS cannot run here (None: it can): `freeradius` and `radclient` on PATH."""
+    missing = [b for b in ("freeradius", "radclient") if shutil.which(b) is None]
+    return f"{' and '.join(missing)} not installed (bash radius-sql/tests/setup.sh)" if missing else None
+
+
+class Radius:
+    """A real FreeRADIUS for the demo tenant of `host`, on the configuration radius-sql generates
+    (`konnekted-radius local`: the tenant's RADIUS database an SQLite file, codes it does not hold
+    asked of the host's `POST /radius/voucher` with the demo's voucher key), started as this user
+    with `freeradius -f` on free ports; `radclient` plays the router (NAS 127.0.0.1)."""
+
+    SECRET = "browser-nas-secret"
+    REALM = "demo"
+
+    def __init__(self, host):
+        self.dir = Path(host.data) / "radius"
+        self.auth_port, _ = free_udp_pair()
+        binary = os.environ.get("KONNEKTED_RADIUS_BIN", str(TARGET / "debug" / "konnekted-radius"))
+        env = dict(os.environ, KONNEKTED_SYNC_KEY=DEMO_SYNC_KEY, KONNEKTED_RADIUS_NAS_SECRET=self.SECRET)
+        gen = subprocess.run(
+            [binary, "local", "--realm", self.REALM, "--dir", str(self.dir), "--edge-url", host.base,
+             "--auth-port", str(self.auth_port), "--check"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        if gen.returncode != 0:
+            raise RuntimeError(f"konnekted-radius local failed:\n{gen.stdout}\n{gen.stderr}")
+        self.log_path = self.dir / "freeradius.out"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(["freeradius", "-f", "-d", str(self.dir / "raddb")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            # Any answer will do: an unknown user of an unknown realm is rejected at once.
+            if self.auth({"User-Name": "ping@nowhere", "User-Password": "x"}, timeout=1)[0]:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"FreeRADIUS did not answer on {self.auth_port}: {self.logs()}")
+
+    def auth(self, attrs, timeout=5):
+        """One Access-Request through `radclient` from the demo's NAS: (the reply's code, e.g.
+        "Access-Accept" or "" if none, its attributes as a dict of strings, radclient's output).
+        Values starting with 0x are sent as octets (CHAP-Password, CHAP-Challenge)."""
+        lines = []
+        for k, v in attrs.items():
+            lines.append(f"{k} = {v}" if str(v).startswith("0x") else f'{k} = "{v}"')
+        r = subprocess.run(
+            ["radclient", "-x", "-r", "1", "-t", str(timeout), f"127.0.0.1:{self.auth_port}", "auth", self.SECRET],
+            input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=timeout + 10,
+        )
+        out = r.stdout + r.stderr
+        code, reply, in_reply = "", {}, False
+        for line in out.splitlines():
+            if line.startswith("Received "):
+                code, in_reply = line.split()[1], True
+            elif line.startswith("Sent "):
+                in_reply = False
+            elif in_reply and " = " in line:
+                k, v = line.strip().split(" = ", 1)
+                reply[k] = v.strip('"')
+        return code, reply, out
+
+    def logs(self):
+        """FreeRADIUS's own log and its output, for a failure message."""
+        radius_log = self.dir / "log" / "radius.log"
+        text = radius_log.read_text() if radius_log.exists() else ""
+        return text[-3000:] + self.log_path.read_text()[-2000:]
+
+    def stop(self):
+        # SIGKILL, as deploy/konnekted-radius@.service stops it: nothing is lost by it.
+        self.proc.kill()
+        self.proc.wait(10)
         self.log.close()
 
 
