@@ -475,9 +475,12 @@ impl DesiredRouter {
         self.state.plans.iter().rev().find(|p| p.code == s.plan)
     }
 
-    /// Whether a subscriber has a secret (online, or kept disabled).
+    /// Whether a subscriber has a secret (online, or kept disabled). A hotspot plan's subscriber
+    /// has none: it logs in through the router's hotspot (RADIUS), not PPPoE, and its plan has no
+    /// PPP profile for a secret to name (a router refuses such a secret).
     fn has_secret(&self, s: &Subscriber) -> bool {
-        s.status.is_online() || self.policy == SuspendPolicy::Disable
+        !self.plan_of(s).is_some_and(|p| p.kind == "hotspot")
+            && (s.status.is_online() || self.policy == SuspendPolicy::Disable)
     }
 
     /// The address a subscriber who should be offline has on the suspended list.
@@ -866,6 +869,29 @@ mod tests {
         let d = build_desired(crate::bench::synthetic_state("acme", 1), &t, &r);
         let entry = d.get(Menu::AddressList, "konnekted:garden:portal-host").expect("entry");
         assert_eq!(entry.attrs.get("address").map(String::as_str), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn a_hotspot_plans_subscribers_get_no_ppp_secret_and_their_plan_no_profile() {
+        let t = crate::bench::bench_tenant("acme");
+        let r = crate::bench::bench_router("r1", "acme", ([127, 0, 0, 1], 1).into(), 8);
+        let mut state = crate::bench::synthetic_state("acme", 20);
+        let secrets = |d: &DesiredRouter| -> Vec<String> {
+            d.objects().filter(|o| o.menu == Menu::PppSecret).filter_map(|o| o.attrs.get("profile").cloned()).collect()
+        };
+        let all_pppoe = secrets(&build_desired(state.clone(), &t, &r)).len();
+        state.plans[3].kind = "hotspot".into();
+        let d = build_desired(state, &t, &r);
+        let secrets = secrets(&d);
+        assert_eq!(secrets.len(), all_pppoe - 2, "the two subscribers of p3 (hotspot) have none: {secrets:?}");
+        assert!(!secrets.iter().any(|p| p == "konnekted-p3"), "no secret names the hotspot plan's profile");
+        let profiles: Vec<String> =
+            d.objects().filter(|o| o.menu == Menu::PppProfile).filter_map(|o| o.attrs.get("name").cloned()).collect();
+        assert!(profiles.contains(&"konnekted-p2".to_owned()) && !profiles.contains(&"konnekted-p3".to_owned()));
+        // every secret names a profile the same desired state creates (or the router's default)
+        for p in &secrets {
+            assert!(profiles.contains(p) || p == "default", "{p} is created nowhere");
+        }
     }
 
     #[test]
