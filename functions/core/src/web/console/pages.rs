@@ -14,7 +14,7 @@ use crate::db::{Db, StoreError};
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::platform::Platform;
-use crate::store::{callbacks, ledger, payments, plans, reports, staff, subscribers, usage};
+use crate::store::{callbacks, held, ledger, payments, plans, reports, staff, subscribers, usage};
 use crate::usecases::UseCaseError;
 use crate::usecases::staff::{self as uc_staff, Action, Role};
 use crate::web::form::{self, FieldError};
@@ -55,6 +55,7 @@ pub(super) fn notice(cx: &PageCtx, q: &Query) -> Markup {
         Some("revoked") => Some("console.done.revoked"),
         Some("replied") => Some("console.done.replied"),
         Some("closed") => Some("console.done.closed"),
+        Some("disables_confirmed") => Some("console.done.disables_confirmed"),
         _ => None,
     };
     let err = q.get("error").filter(|e| !e.is_empty());
@@ -261,7 +262,8 @@ pub(crate) async fn route<P: Platform>(
         (["sms", "broadcast"], true) => super::sms::broadcast(db, cx, st, &f, &mut ids, ctx.now).await,
         (["sms", id, "resend"], true) => super::sms::resend(db, st, id, &mut ids, ctx.now).await,
         (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
-        (["routers"], false) => routers_page(db, cx, st).await,
+        (["routers"], false) => routers_page(db, cx, st, &q, ctx.now).await,
+        (["routers", "confirm-disables"], true) => confirm_disables(db, st, &f, ctx.now).await,
         (["online"], false) => online_page(db, cx, st).await,
         (["settings"], false) => super::settings::page(p, cx, st, &q, &Query::parse(None), &[]),
         (["settings"], true) => super::settings::save(p, db, cx, st, &f, ctx.now).await,
@@ -830,8 +832,73 @@ async fn callbacks_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> Pa
     Ok(page(cx, st, "callbacks", cx.t("console.nav.callbacks"), body))
 }
 
-async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+/// `HH:MM` (East Africa Time) when `t` is today there, else the date and time.
+fn eat_since(cx: &PageCtx, t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let full = cx.eat(t);
+    let day = |x| crate::web::fmt::eat_date(x, cx.lang);
+    if day(t) == day(now) { full.rsplit(", ").next().unwrap_or(&full).to_owned() } else { full }
+}
+
+/// One router's held disables: the line, who, and the Confirm form (for those the role table
+/// lets confirm) or who already confirmed.
+fn held_card(cx: &PageCtx, st: &Staff, h: &held::RouterHold, now: DateTime<Utc>) -> Markup {
+    let since =
+        crate::domain::time::parse_ts(&h.held.since).map_or_else(|| h.held.since.clone(), |t| eat_since(cx, t, now));
+    let n = h.held.disables.to_string();
+    let listed = h.held.usernames.len() as u64;
+    let more = h.held.disables.saturating_sub(listed);
+    html! {
+        section.card.notice.bad id={ "held-" (h.router) } aria-labelledby={ "held-h-" (h.router) } {
+            h2 id={ "held-h-" (h.router) } { (h.router) }
+            p.held-line { strong { (cx.tf("console.router.held", &[("n", &n), ("since", &since)])) } }
+            @if !h.held.usernames.is_empty() {
+                details {
+                    summary { (cx.t("console.router.held_who")) }
+                    p.small {
+                        (h.held.usernames.join(", "))
+                        @if more > 0 { " " (cx.tf("console.router.held_more", &[("n", &more.to_string())])) }
+                    }
+                }
+            }
+            @if let Some((at, who)) = &h.confirmed {
+                p role="status" { (cx.tf("console.router.held_confirmed", &[("who", who), ("at", &eat_str(cx, at))])) }
+            } @else if st.may(Action::ConfirmDisables) {
+                p.small { (cx.t("console.router.held_hint")) }
+                form method="post" action={ (st.base()) "/routers/confirm-disables" } {
+                    (st.csrf_field())
+                    input type="hidden" name="router" value=(h.router);
+                    input type="hidden" name="hold_id" value=(h.held.hold_id);
+                    button.block type="submit" { (cx.tf("console.router.confirm", &[("n", &n)])) }
+                }
+            }
+        }
+    }
+}
+
+/// The Confirm button: records the confirmation of that hold (the reconciler picks it up
+/// through the sync API) and audits it. A hold that changed meanwhile is refused.
+async fn confirm_disables(db: &impl Db, st: &Staff, f: &Query, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ConfirmDisables)?;
+    let router = f.get("router").unwrap_or("");
+    let Some(hold_id) = f.get("hold_id").and_then(|h| h.parse::<u64>().ok()) else {
+        return Ok(crate::web::see_other(&format!("{}/routers?error=hold_id", st.base())));
+    };
+    match crate::usecases::held::confirm(db, router, hold_id, &st.user.login, now).await {
+        Ok(c) => {
+            if c.recorded {
+                let after = serde_json::json!({"hold_id": c.hold_id, "disables": c.disables});
+                audit(db, st, now, "router.confirm_disables", router, None, Some(after)).await?;
+            }
+            Ok(done(st, "routers", "disables_confirmed"))
+        }
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(crate::web::see_other(&format!("{}/routers?error={}", st.base(), enc(&uc_message(&e))))),
+    }
+}
+
+async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now: DateTime<Utc>) -> PageResult {
     need(st, Action::ViewNetwork)?;
+    let holds = held::holds(db).await?;
     let list = reports::list(db, None, None, 200).await?;
     // the last report of each router
     let mut last: Vec<&reports::RunReport> = Vec::new();
@@ -841,7 +908,9 @@ async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
         }
     }
     let body = html! {
+        (notice(cx, q))
         h1 { (cx.t("console.nav.routers")) }
+        @for h in &holds { (held_card(cx, st, h, now)) }
         div.table-wrap { table {
             thead { tr { th { (cx.t("console.router")) } th { (cx.t("console.router.last")) } th { (cx.t("console.router.outcome")) } th.num { (cx.t("console.router.drift_found")) } th.num { (cx.t("console.router.drift_fixed")) } } }
             tbody { @for r in &last {
