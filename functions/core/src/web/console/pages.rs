@@ -1126,3 +1126,132 @@ async fn audit_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageRe
     };
     Ok(page(cx, st, "audit", cx.t("console.nav.audit"), body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reports;
+    use crate::testing::{TestDb, run};
+
+    fn staff(role: Role) -> Staff {
+        Staff {
+            user: staff::StaffUser {
+                id: "u1".into(),
+                login: format!("{}@acme", role.as_str()),
+                name: "N".into(),
+                role,
+                password_hash: String::new(),
+                active: true,
+                session_gen: 0,
+                created_at: "2026-12-01T00:00:00Z".into(),
+                last_login_at: None,
+            },
+            csrf: "tok".into(),
+            realm: "acme".into(),
+            tenant: crate::testing::tenant(Default::default()),
+        }
+    }
+
+    fn cx(lang: &str) -> PageCtx {
+        let req = Request::builder().uri(format!("/c/acme/routers?lang={lang}")).body(Bytes::new()).unwrap();
+        PageCtx::from_request(&req, crate::web::layout::Brand::platform(), "en")
+    }
+
+    fn now() -> DateTime<Utc> {
+        crate::domain::time::parse_ts("2026-12-06T09:30:00Z").unwrap()
+    }
+
+    /// tower-1 holds 12 disables since 07:15 UTC (10:15 EAT); tower-2 holds nothing.
+    fn db_with_hold() -> TestDb {
+        let db = TestDb::tenant();
+        for (router, held) in [
+            (
+                "tower-1",
+                Some(serde_json::json!({"hold_id": 1_765_005_300_000u64, "disables": 12,
+                    "since": "2026-12-06T07:15:00Z", "reason": "limit", "usernames": ["m1", "m2"]})),
+            ),
+            ("tower-2", None),
+        ] {
+            let mut json = serde_json::json!({"router": router, "outcome": "refused"});
+            if let Some(h) = held {
+                json["held"] = h;
+            }
+            let json = json.to_string();
+            let r = reports::NewReport {
+                router,
+                started_at: None,
+                finished_at: None,
+                outcome: "refused",
+                drift_found: 12,
+                drift_fixed: 0,
+                report_json: &json,
+                received_at: "2026-12-06T09:00:00Z",
+            };
+            run(db.batch(&[reports::insert(&r)])).unwrap();
+        }
+        db
+    }
+
+    fn body(r: PageResult) -> String {
+        let Ok(r) = r else { panic!("page error") };
+        String::from_utf8(r.body().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn routers_page_held_disables_line_and_confirm_form_for_owner_and_staff_only() {
+        let db = db_with_hold();
+        for role in [Role::Owner, Role::Staff] {
+            let html = body(run(routers_page(&db, &cx("en"), &staff(role), &Query::parse(None), now())));
+            assert!(
+                html.contains("12 disconnections held by the safety limit since 10:15 — confirm to apply."),
+                "{html}"
+            );
+            assert!(html.contains(r#"action="/c/acme/routers/confirm-disables""#), "{role:?}");
+            assert!(html.contains(r#"name="hold_id" value="1765005300000""#) && html.contains(r#"name="csrf""#));
+            assert!(html.contains("m1, m2 and 10 more"), "{html}");
+            assert!(!html.contains("held-tower-2"), "nothing held on tower-2: no line");
+        }
+        let html = body(run(routers_page(&db, &cx("sw"), &staff(Role::ReadOnly), &Query::parse(None), now())));
+        assert!(html.contains("Makatizo 12 yamezuiliwa na kikomo cha usalama tangu 10:15"), "{html}");
+        assert!(!html.contains("confirm-disables"), "read-only sees the line, not the button");
+        assert!(matches!(
+            run(routers_page(&db, &cx("en"), &staff(Role::Agent), &Query::parse(None), now())),
+            Err(PageError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn confirm_disables_form_records_audits_and_refuses_readonly_agent_and_a_changed_hold() {
+        let db = db_with_hold();
+        let form = |hold: &str| Query::parse(Some(&format!("router=tower-1&hold_id={hold}")));
+        for role in [Role::ReadOnly, Role::Agent] {
+            assert!(matches!(
+                run(confirm_disables(&db, &staff(role), &form("1765005300000"), now())),
+                Err(PageError::Forbidden)
+            ));
+        }
+        // A page older than the hold: refused, nothing recorded.
+        let r = run(confirm_disables(&db, &staff(Role::Staff), &form("1"), now())).ok().expect("redirect");
+        assert!(r.headers()["location"].to_str().unwrap().contains("error="));
+        assert!(run(held::latest_confirmations(&db)).unwrap().is_empty());
+        let r = run(confirm_disables(&db, &staff(Role::Staff), &form("1765005300000"), now())).ok().expect("redirect");
+        assert_eq!(
+            (r.status(), r.headers()["location"].to_str().unwrap()),
+            (StatusCode::SEE_OTHER, "/c/acme/routers?done=disables_confirmed")
+        );
+        let log = run(staff::audit_list(&db, 10, 0)).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (log[0].actor.as_str(), log[0].action.as_str(), log[0].target.as_str()),
+            ("staff@acme", "router.confirm_disables", "tower-1")
+        );
+        assert!(log[0].after.as_deref().is_some_and(|a| a.contains("\"disables\":12")));
+        // Confirmed: the page says by whom instead of offering the button again.
+        let html = body(run(routers_page(&db, &cx("en"), &staff(Role::Owner), &Query::parse(None), now())));
+        assert!(html.contains("Confirmed by staff@acme"), "{html}");
+        assert!(!html.contains(r#"name="hold_id""#));
+        // Confirming again records (and audits) nothing more.
+        run(confirm_disables(&db, &staff(Role::Owner), &form("1765005300000"), now())).ok().expect("redirect");
+        assert_eq!(run(staff::audit_list(&db, 10, 0)).unwrap().len(), 1);
+    }
+}
