@@ -654,6 +654,7 @@ mod tests {
                 .collect(),
             subscribers: subs,
             vouchers: vec![],
+            disable_confirmations: Vec::new(),
         }
     }
 
