@@ -584,7 +584,7 @@ async fn every_admin_route_answers_as_the_admin_openapi_document_says() {
     assert_eq!(s, 404);
     let (s, _) = t.call("GET", "online", "online", tk, None).await;
     assert_eq!(s, 200);
-    let report = br#"{"router":"tower-1","outcome":"refused","drift_found":9,"drift_fixed":0,"details":{"refusal":"would disable 9 of 10"}}"#;
+    let report = br#"{"router":"tower-1","outcome":"refused","drift_found":9,"drift_fixed":0,"details":{"refusal":"would disable 9 of 10"},"held":{"hold_id":77,"disables":9,"since":"2026-12-06T07:15:00Z","reason":"limit","usernames":["oaa50a"]}}"#;
     let pq = format!("/sync/{}/reports", e.realm);
     let ts = chrono::Utc::now().timestamp();
     let sig = konnekted_sync_proto::sign(e.sync_key.as_bytes(), "POST", &pq, ts, report);
@@ -600,6 +600,14 @@ async fn every_admin_route_answers_as_the_admin_openapi_document_says() {
     assert_eq!(r.status().as_u16(), 202);
     let (s, _) = t.call("GET", "reports", "reports?router=tower-1", tk, None).await;
     assert_eq!(s, 200);
+    // held disables: a stale hold id is refused, the current one confirmed once, none held is 404
+    let confirm = "routers/{id}/confirm-disables";
+    let (s, _) = t.call("POST", confirm, "routers/tower-1/confirm-disables", tk, Some(json!({"hold_id": 76}))).await;
+    assert_eq!(s, 409);
+    let (s, v) = t.call("POST", confirm, "routers/tower-1/confirm-disables", tk, Some(json!({"hold_id": 77}))).await;
+    assert_eq!((s, v["disables"].as_u64(), v["recorded"].as_bool()), (200, Some(9), Some(true)), "{v}");
+    let (s, _) = t.call("POST", confirm, "routers/tower-9/confirm-disables", tk, Some(json!({"hold_id": 77}))).await;
+    assert_eq!(s, 404);
     let notice = json!({"kind": "maintenance", "site": "kilimani-2", "title": "Tower work", "body": "Two hours."});
     let (s, v) = t.call("POST", "network-notices", "network-notices", tk, Some(notice)).await;
     assert_eq!(s, 201, "{v}");

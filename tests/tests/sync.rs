@@ -162,6 +162,7 @@ async fn sync_seeded_tenant_reads_into_contract_types() {
         drift_fixed: 0,
         errors: vec!["would disable 80%".into()],
         details: serde_json::json!({"kind": "full"}),
+        held: None,
     };
     edge.report(&report).await.expect("report accepted");
     let usage = proto::UsageReport {

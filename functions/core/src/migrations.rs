@@ -40,6 +40,10 @@ pub const TENANT: &[Migration] = &[
     Migration { name: "0020_pause_history", sql: include_str!("../migrations/tenant/0020_pause_history.sql") },
     Migration { name: "0021_backtest_months", sql: include_str!("../migrations/tenant/0021_backtest_months.sql") },
     Migration { name: "0022_collections_daily", sql: include_str!("../migrations/tenant/0022_collections_daily.sql") },
+    Migration {
+        name: "0023_disable_confirmations",
+        sql: include_str!("../migrations/tenant/0023_disable_confirmations.sql"),
+    },
 ];
 
 /// Splits a migration file into statements (on `;` at line ends; our SQL has no

@@ -171,6 +171,24 @@ pub struct DesiredState {
     /// Redeemed hotspot codes still running (only the RADIUS agent uses them; routers need none).
     #[serde(default)]
     pub vouchers: Vec<Voucher>,
+    /// The operators' latest confirmation of held disables, per router (absent: none, or an
+    /// older edge). The reconciler releases a router's held disables only when the hold it
+    /// holds now is the one confirmed (same `hold_id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disable_confirmations: Vec<DisablesConfirmation>,
+}
+
+/// An operator confirmed the disables held on a router (console or admin API): the
+/// reconciler applies them, once, if that hold is still the one it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisablesConfirmation {
+    /// Router name, as the reconciler reports it.
+    pub router: String,
+    /// The hold confirmed ([`crate::HeldDisables::hold_id`] as the operator saw it).
+    pub hold_id: u64,
+    /// When (RFC 3339).
+    #[serde(default)]
+    pub confirmed_at: String,
 }
 
 #[cfg(test)]
@@ -206,10 +224,23 @@ mod tests {
         fn desired_state_round_trips(realm in "[a-z]{1,10}", cursor in any::<i64>(),
             plans in prop::collection::vec(arb_plan(), 0..4),
             subscribers in prop::collection::vec(arb_subscriber(), 0..6)) {
-            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers, vouchers: vec![Voucher { code: "ABCDEFGHJKLM".into(), plan: "h1".into(), expires_at: "2026-12-04T10:00:00Z".into(), macs: vec!["02:00:00:00:00:01".into()], bytes_left: Some(5_000_000_000) }] };
+            let d = DesiredState { realm, generated_at: "2026-12-03T17:00:00Z".into(), cursor, plans, subscribers, vouchers: vec![Voucher { code: "ABCDEFGHJKLM".into(), plan: "h1".into(), expires_at: "2026-12-04T10:00:00Z".into(), macs: vec!["02:00:00:00:00:01".into()], bytes_left: Some(5_000_000_000) }], disable_confirmations: vec![DisablesConfirmation { router: "tower-1".into(), hold_id: cursor.unsigned_abs(), confirmed_at: "2026-12-06T07:20:00Z".into() }] };
             let back: DesiredState = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
             prop_assert_eq!(back, d);
         }
+    }
+
+    #[test]
+    fn desired_of_an_older_edge_has_no_confirmations_and_none_are_sent_empty() {
+        let d: DesiredState = serde_json::from_str(r#"{"realm":"a","cursor":1}"#).expect("parse");
+        assert!(d.disable_confirmations.is_empty());
+        assert!(!serde_json::to_string(&d).unwrap().contains("disable_confirmations"));
+        let j = r#"{"realm":"a","disable_confirmations":[{"router":"r1","hold_id":1765005300000}]}"#;
+        let d: DesiredState = serde_json::from_str(j).expect("parse");
+        assert_eq!(
+            (d.disable_confirmations[0].router.as_str(), d.disable_confirmations[0].hold_id),
+            ("r1", 1_765_005_300_000)
+        );
     }
 
     #[test]

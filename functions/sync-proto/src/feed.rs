@@ -34,6 +34,10 @@ pub enum FeedKind {
     /// from RADIUS's own copy within seconds even if the edge then goes away. Not about a
     /// subscriber: routers have nothing to do (the reconciler skips it).
     VoucherRedeemed,
+    /// An operator confirmed the disables held on a router (the payload: `router`, `hold_id`):
+    /// not about a subscriber; the reconciler reloads the desired state, which carries the
+    /// confirmation ([`crate::DesiredState::disable_confirmations`]), and runs a full pass.
+    DisablesConfirmed,
     /// A kind this version does not know (a newer edge): consumers reload the whole state.
     #[serde(other)]
     Unknown,
@@ -41,7 +45,7 @@ pub enum FeedKind {
 
 impl FeedKind {
     /// Every known kind.
-    pub const ALL: [FeedKind; 11] = [
+    pub const ALL: [FeedKind; 12] = [
         FeedKind::SubscriptionActivated,
         FeedKind::SubscriptionRenewed,
         FeedKind::SubscriptionExpired,
@@ -53,6 +57,7 @@ impl FeedKind {
         FeedKind::PlanUpdated,
         FeedKind::SessionDisconnect,
         FeedKind::VoucherRedeemed,
+        FeedKind::DisablesConfirmed,
     ];
 
     /// The wire (and storage) name.
@@ -69,6 +74,7 @@ impl FeedKind {
             FeedKind::PlanUpdated => "plan_updated",
             FeedKind::SessionDisconnect => "session_disconnect",
             FeedKind::VoucherRedeemed => "voucher_redeemed",
+            FeedKind::DisablesConfirmed => "disables_confirmed",
             FeedKind::Unknown => "unknown",
         }
     }
@@ -78,10 +84,13 @@ impl FeedKind {
         FeedKind::ALL.into_iter().find(|k| k.as_str() == s).unwrap_or(FeedKind::Unknown)
     }
 
-    /// Whether the payload describes one subscriber (all kinds but `plan_updated` and
-    /// `voucher_redeemed`).
+    /// Whether the payload describes one subscriber (all kinds but `plan_updated`,
+    /// `voucher_redeemed` and `disables_confirmed`).
     pub fn is_about_subscriber(self) -> bool {
-        !matches!(self, FeedKind::PlanUpdated | FeedKind::VoucherRedeemed | FeedKind::Unknown)
+        !matches!(
+            self,
+            FeedKind::PlanUpdated | FeedKind::VoucherRedeemed | FeedKind::DisablesConfirmed | FeedKind::Unknown
+        )
     }
 
     /// Whether routers have anything to do about it (all kinds but `voucher_redeemed`, which
@@ -117,7 +126,7 @@ impl FeedChange {
     /// change is not about one subscriber or a new subscriber arrives incomplete (then
     /// the caller reloads the whole state).
     pub fn merge_subscriber(&self, current: Option<&Subscriber>) -> Option<Subscriber> {
-        if matches!(self.kind, FeedKind::PlanUpdated | FeedKind::VoucherRedeemed) {
+        if matches!(self.kind, FeedKind::PlanUpdated | FeedKind::VoucherRedeemed | FeedKind::DisablesConfirmed) {
             return None;
         }
         let p = self.payload.as_object()?;
@@ -229,6 +238,25 @@ mod tests {
         let c: FeedChange =
             serde_json::from_str(r#"{"seq":5,"kind":"plan_updated","payload":{"id":"s1","plan":"q"}}"#).expect("parse");
         assert!(c.merge_subscriber(Some(&cached())).is_none());
+    }
+
+    #[test]
+    fn feed_disables_confirmed_reloads_and_an_older_reader_sees_unknown() {
+        let j = r#"{"seq":7,"kind":"disables_confirmed","payload":{"router":"tower-1","hold_id":42}}"#;
+        let c: FeedChange = serde_json::from_str(j).expect("parse");
+        assert_eq!(c.kind, FeedKind::DisablesConfirmed);
+        assert!(c.kind.concerns_routers() && !c.kind.is_about_subscriber());
+        assert!(c.merge_subscriber(Some(&cached())).is_none(), "not a subscriber: the reader reloads");
+        // An older reader's enum has no such kind: `#[serde(other)]` makes it Unknown (reload).
+        #[derive(serde::Deserialize, PartialEq, Debug)]
+        #[serde(rename_all = "snake_case")]
+        enum OldKind {
+            PlanUpdated,
+            #[serde(other)]
+            Unknown,
+        }
+        assert_eq!(serde_json::from_str::<OldKind>(r#""disables_confirmed""#).unwrap(), OldKind::Unknown);
+        assert_eq!(serde_json::from_str::<OldKind>(r#""plan_updated""#).unwrap(), OldKind::PlanUpdated);
     }
 
     #[test]

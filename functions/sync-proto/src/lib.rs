@@ -25,9 +25,9 @@ pub mod secret;
 pub mod signing;
 mod usage;
 
-pub use desired::{DesiredState, Plan, Subscriber, SubscriberStatus, Voucher};
+pub use desired::{DesiredState, DisablesConfirmation, Plan, Subscriber, SubscriberStatus, Voucher};
 pub use feed::{FeedChange, FeedKind, FeedPage};
-pub use report::{Outcome, Report, ReportAccepted};
+pub use report::{HeldDisables, Outcome, Report, ReportAccepted};
 pub use signing::{
     HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_VOUCHER_KEY, REPLAY_WINDOW_SECS, SignatureError, radius_voucher_key,
     sign, verify,
@@ -45,6 +45,8 @@ pub const FEED_DEFAULT_LIMIT: i64 = 500;
 pub const FEED_MAX_LIMIT: i64 = 5000;
 /// Most day rows one usage report may carry.
 pub const MAX_USAGE_DAYS: usize = 10_000;
+/// Most usernames a report's [`HeldDisables`] lists (the count is always whole).
+pub const MAX_HELD_USERNAMES: usize = 50;
 /// Most online sessions one usage report may carry.
 pub const MAX_ONLINE_SESSIONS: usize = 20_000;
 

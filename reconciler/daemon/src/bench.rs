@@ -83,5 +83,6 @@ pub fn synthetic_state(realm: &str, n: usize) -> DesiredState {
         plans,
         subscribers,
         vouchers: Vec::new(),
+        disable_confirmations: Vec::new(),
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 pub use konnekted_edge_client::EdgeError;
 pub use konnekted_sync_proto::{
-    DesiredState, FeedChange, FeedKind, FeedPage, Outcome as ReportOutcome, Plan, Report, Subscriber,
-    SubscriberStatus as Status,
+    DesiredState, DisablesConfirmation, FeedChange, FeedKind, FeedPage, HeldDisables, Outcome as ReportOutcome, Plan,
+    Report, Subscriber, SubscriberStatus as Status,
 };
 
 use crate::config::Secret;

@@ -3,7 +3,7 @@
 //! * `GET /metrics`: Prometheus text.
 //! * `GET /health`: liveness, each router's last success and held disables.
 //! * `GET /routers`: every router and the disables held on it (`held`: `null`, or
-//!   `{"disables": n, "reason": "...", "since": unix seconds}`).
+//!   `{"hold_id": n, "disables": n, "reason": "...", "since": unix seconds}`).
 //! * `POST /routers/{name}/confirm-disables`: an operator confirms the held disables;
 //!   the router's next pass (run at once) applies them. `200 {"router", "released"}`,
 //!   `404` for an unknown router, `409` when nothing is held (no standing permission is
@@ -38,7 +38,7 @@ fn respond(metrics: &Metrics, ledger: &DisableLedger, method: &hyper::Method, pa
                     tracing::warn!(router, "operator confirmed {n} held disables");
                     (StatusCode::OK, serde_json::json!({ "router": router, "released": n }))
                 }
-                Confirmation::NothingHeld => {
+                Confirmation::NothingHeld | Confirmation::OtherHold => {
                     (StatusCode::CONFLICT, serde_json::json!({ "router": router, "error": "nothing held" }))
                 }
                 Confirmation::UnknownRouter => {

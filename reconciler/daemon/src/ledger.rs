@@ -9,13 +9,22 @@
 //! same limit as one pass (`max_disable_share` of the subscribers, and more than
 //! `min_count`). Past it, the pass's disabling changes are **held** (re-enables always go
 //! through) until an operator confirms: `POST /routers/{name}/confirm-disables` on the
-//! daemon's HTTP listener ([`crate::http`]) lets the router's next pass apply its held
-//! disables (a mass-disable refusal of one pass too), clears the router's window, and
-//! runs that pass at once. `GET /routers` shows what is held.
+//! daemon's HTTP listener ([`crate::http`]), or the Confirm button of the console's routers
+//! page (the edge records it and the desired state carries it back: [`DisableLedger::confirm_hold`])
+//! lets the router's next pass apply its held disables (a mass-disable refusal of one pass too),
+//! clears the router's window, and runs that pass at once. `GET /routers` and every run report
+//! show what is held.
+//!
+//! **A confirmation releases exactly what was held when it was given.** Each hold has an id
+//! ([`Held::hold_id`], unix milliseconds when it began or last grew, strictly increasing, so
+//! ids stay unique across restarts); a hold that grows (a subscriber held who was not) gets a
+//! new id, so a confirmation of the old one (the console page the operator looked at) releases
+//! nothing. A confirmation takes the held subscribers' set: the next pass applies the disables
+//! of those subscribers only; anyone else's disables go through the guard as usual.
 //!
 //! Time is an argument (`now`), so the window is tested without waiting.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,12 +34,31 @@ use tokio::sync::Notify;
 /// Disables held on a router, waiting for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Held {
+    /// Names this hold (a confirmation names it back); changes when the hold grows.
+    pub hold_id: u64,
     /// Subscribers the held changes would take offline.
     pub disables: usize,
     /// Why they are held.
     pub reason: String,
     /// Unix seconds when they were first held.
     pub since: u64,
+    /// The held subscribers (id → username; a change about no known subscriber is keyed by
+    /// its menu path and comment).
+    #[serde(skip)]
+    pub subscribers: BTreeMap<String, String>,
+}
+
+/// Most subscribers listed by [`Held::usernames`] (and in a run report).
+pub const MAX_LISTED: usize = konnekted_sync_proto::MAX_HELD_USERNAMES;
+
+impl Held {
+    /// The held subscribers' usernames, sorted, at most [`MAX_LISTED`].
+    pub fn usernames(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.subscribers.values().cloned().collect();
+        names.sort();
+        names.truncate(MAX_LISTED);
+        names
+    }
 }
 
 /// A window's verdict on a pass's disables.
@@ -53,6 +81,9 @@ pub enum Confirmation {
     Released(usize),
     /// Nothing is held on this router (nothing to confirm; no standing permission given).
     NothingHeld,
+    /// What is held now is not the hold confirmed (it grew, or it is a later one): nothing
+    /// released.
+    OtherHold,
     /// No such router.
     UnknownRouter,
 }
@@ -63,7 +94,8 @@ struct RouterEntry {
     /// `(when, how many)` disables applied, oldest first.
     events: VecDeque<(Instant, usize)>,
     held: Option<Held>,
-    confirmed: bool,
+    /// The subscribers whose disables an operator confirmed (taken by the next pass).
+    confirmed: Option<BTreeSet<String>>,
     wake: Arc<Notify>,
 }
 
@@ -73,6 +105,8 @@ struct RouterEntry {
 pub struct DisableLedger {
     window: Duration,
     routers: Mutex<HashMap<String, RouterEntry>>,
+    /// The last hold id given.
+    last_hold_id: Mutex<u64>,
 }
 
 fn prune(events: &mut VecDeque<(Instant, usize)>, now: Instant, window: Duration) {
@@ -89,7 +123,7 @@ fn over(total: usize, of: usize, max_share: f64, min_count: usize) -> bool {
 impl DisableLedger {
     /// A ledger counting over `window`.
     pub fn new(window: Duration) -> DisableLedger {
-        DisableLedger { window, routers: Mutex::new(HashMap::new()) }
+        DisableLedger { window, routers: Mutex::new(HashMap::new()), last_hold_id: Mutex::new(0) }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, RouterEntry>) -> R) -> R {
@@ -157,13 +191,33 @@ impl DisableLedger {
         });
     }
 
-    /// Notes that `disables` are held on `router` (keeps the first time they were).
-    pub fn hold(&self, router: &str, disables: usize, reason: String) {
+    /// A fresh hold id: unix milliseconds, above every id given before.
+    fn next_hold_id(&self) -> u64 {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let mut last = self.last_hold_id.lock().unwrap_or_else(|p| p.into_inner());
+        *last = ms.max(*last + 1);
+        *last
+    }
+
+    /// Notes that `disables` of `subscribers` (id → username) are held on `router`. Keeps the
+    /// first time they were and, while nobody new is held, the hold's id; a hold that grows gets
+    /// a new id (a confirmation of the smaller one releases nothing).
+    pub fn hold(&self, router: &str, disables: usize, subscribers: BTreeMap<String, String>, reason: String) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let same = self.with(|m| {
+            m.get(router)
+                .and_then(|e| e.held.as_ref())
+                .filter(|h| subscribers.keys().all(|k| h.subscribers.contains_key(k)))
+                .map(|h| h.hold_id)
+        });
+        let hold_id = match same {
+            Some(id) => id,
+            None => self.next_hold_id(),
+        };
         self.with(|m| {
             let e = m.entry(router.to_owned()).or_default();
             let since = e.held.as_ref().map_or(now, |h| h.since);
-            e.held = Some(Held { disables, reason, since });
+            e.held = Some(Held { hold_id, disables, reason, since, subscribers });
         });
     }
 
@@ -176,23 +230,40 @@ impl DisableLedger {
         });
     }
 
-    /// An operator confirms the disables held on `router`: its next pass applies them
-    /// (once), its window starts afresh, and its task is woken.
+    /// An operator confirms the disables held on `router` now (the local HTTP listener):
+    /// its next pass applies them (once), its window starts afresh, and its task is woken.
     pub fn confirm(&self, router: &str) -> Confirmation {
+        self.confirm_hold(router, None)
+    }
+
+    /// An operator confirms hold `hold_id` of `router` (the console, through the edge), or
+    /// whatever is held (`None`). Only that hold is released: a later or larger one is
+    /// [`Confirmation::OtherHold`], and a confirmation seen again after its hold was released
+    /// finds nothing held. The same path as [`confirm`](Self::confirm) otherwise.
+    pub fn confirm_hold(&self, router: &str, hold_id: Option<u64>) -> Confirmation {
         self.with(|m| {
             let Some(e) = m.get_mut(router) else { return Confirmation::UnknownRouter };
+            let Some(held) = e.held.as_ref() else { return Confirmation::NothingHeld };
+            if hold_id.is_some_and(|id| id != held.hold_id) {
+                return Confirmation::OtherHold;
+            }
             let Some(held) = e.held.take() else { return Confirmation::NothingHeld };
-            e.confirmed = true;
+            e.confirmed = Some(held.subscribers.into_keys().collect());
             e.events.clear();
             e.wake.notify_one();
             Confirmation::Released(held.disables)
         })
     }
 
-    /// Takes the router's confirmation, if an operator gave one (consumed by the pass
-    /// that applies the disables).
-    pub fn take_confirmation(&self, router: &str) -> bool {
-        self.with(|m| m.get_mut(router).is_some_and(|e| std::mem::take(&mut e.confirmed)))
+    /// Takes the router's confirmation, if an operator gave one: the subscribers whose
+    /// disables go ahead (consumed by the pass that applies them).
+    pub fn take_confirmation(&self, router: &str) -> Option<BTreeSet<String>> {
+        self.with(|m| m.get_mut(router).and_then(|e| e.confirmed.take()))
+    }
+
+    /// What is held on `router`.
+    pub fn held_of(&self, router: &str) -> Option<Held> {
+        self.with(|m| m.get(router).and_then(|e| e.held.clone()))
     }
 
     /// Every known router and what is held on it.
@@ -249,17 +320,62 @@ mod tests {
         let wake = l.register("r1", "acme");
         assert_eq!(l.confirm("r9"), Confirmation::UnknownRouter);
         assert_eq!(l.confirm("r1"), Confirmation::NothingHeld);
-        assert!(!l.take_confirmation("r1"), "confirming nothing gives no standing permission");
+        assert!(l.take_confirmation("r1").is_none(), "confirming nothing gives no standing permission");
         let now = Instant::now();
         l.record("r1", "acme", 6, now);
-        l.hold("r1", 4, "limit".into());
+        l.hold("r1", 4, subs(&["a", "b", "c", "d"]), "limit".into());
         assert_eq!(l.held().get("r1").and_then(|h| h.as_ref()).map(|h| h.disables), Some(4));
         assert_eq!(l.confirm("r1"), Confirmation::Released(4));
         assert!(wake.notified().now_or_never_is_ready());
-        assert!(l.take_confirmation("r1"));
-        assert!(!l.take_confirmation("r1"), "once");
+        assert_eq!(l.take_confirmation("r1").map(|s| s.len()), Some(4));
+        assert!(l.take_confirmation("r1").is_none(), "once");
         assert_eq!(l.over_limit("r1", "acme", 4, 30, 30, 0.2, 5, now), None, "window cleared");
         assert_eq!(l.held().get("r1"), Some(&None));
+    }
+
+    fn subs(ids: &[&str]) -> BTreeMap<String, String> {
+        ids.iter().map(|i| ((*i).to_owned(), format!("user-{i}"))).collect()
+    }
+
+    #[test]
+    fn ledger_hold_keeps_its_id_until_it_grows_and_a_confirmation_names_one_hold() {
+        let l = DisableLedger::new(Duration::from_secs(600));
+        l.register("r1", "acme");
+        l.hold("r1", 2, subs(&["a", "b"]), "limit".into());
+        let first = l.held()["r1"].clone().expect("held");
+        // Seen again by the next pass, or fewer of them: the same hold.
+        l.hold("r1", 1, subs(&["a"]), "limit".into());
+        assert_eq!(l.held()["r1"].as_ref().map(|h| (h.hold_id, h.since)), Some((first.hold_id, first.since)));
+        // Somebody new is held: a new hold (the operator has not seen it), first held time kept.
+        l.hold("r1", 3, subs(&["a", "b", "c"]), "limit".into());
+        let grown = l.held()["r1"].clone().expect("held");
+        assert!(grown.hold_id > first.hold_id);
+        assert_eq!(
+            (grown.since, grown.usernames()),
+            (first.since, vec!["user-a".into(), "user-b".into(), "user-c".into()])
+        );
+        // The old page's confirmation releases nothing; the current one releases exactly its subscribers.
+        assert_eq!(l.confirm_hold("r1", Some(first.hold_id)), Confirmation::OtherHold);
+        assert!(l.take_confirmation("r1").is_none());
+        assert_eq!(l.confirm_hold("r1", Some(grown.hold_id)), Confirmation::Released(3));
+        assert_eq!(l.take_confirmation("r1"), Some(["a", "b", "c"].map(String::from).into()));
+        // The same confirmation seen again (the desired state keeps carrying it) finds nothing.
+        assert_eq!(l.confirm_hold("r1", Some(grown.hold_id)), Confirmation::NothingHeld);
+        // A later hold gets a later id, never the confirmed one.
+        l.hold("r1", 1, subs(&["a"]), "limit".into());
+        assert!(l.held()["r1"].as_ref().is_some_and(|h| h.hold_id > grown.hold_id));
+        assert_eq!(l.confirm_hold("r1", Some(grown.hold_id)), Confirmation::OtherHold);
+    }
+
+    #[test]
+    fn ledger_usernames_are_sorted_and_bounded() {
+        let l = DisableLedger::new(Duration::from_secs(600));
+        let ids: Vec<String> = (0..MAX_LISTED + 10).map(|i| format!("{i:03}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        l.hold("r1", ids.len(), subs(&refs), "limit".into());
+        let h = l.held()["r1"].clone().expect("held");
+        assert_eq!((h.disables, h.usernames().len()), (MAX_LISTED + 10, MAX_LISTED));
+        assert_eq!(h.usernames()[0], "user-000");
     }
 
     trait NowOrNever {

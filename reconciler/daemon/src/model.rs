@@ -465,6 +465,22 @@ impl DesiredRouter {
         Some(self.sub(self.served[at]))
     }
 
+    /// The served subscriber a change is about, `(id, username)`: by the marker comment of a
+    /// secret or suspended entry, by the login name of a session; `None` for any other change.
+    pub fn subject_of(&self, c: &crate::plan::Change) -> Option<(String, String)> {
+        use crate::plan::Change;
+        let s = match c {
+            Change::Add { comment, .. } | Change::Set { comment, .. } | Change::Remove { comment, .. } => {
+                let rest = comment.strip_prefix(MARKER)?;
+                let id = rest.strip_prefix("sub:").or_else(|| rest.strip_prefix("suspended:"))?;
+                self.subscriber(id)?
+            }
+            Change::Kick { name, .. } => self.served.iter().map(|&i| self.sub(i)).find(|s| self.name_of(s) == *name)?,
+            Change::Move { .. } => return None,
+        };
+        Some((s.id.clone(), s.username.clone()))
+    }
+
     fn name_of(&self, s: &Subscriber) -> String {
         let mut name = String::new();
         self.write_name(s, &mut name);

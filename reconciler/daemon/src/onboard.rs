@@ -280,6 +280,7 @@ pub fn onboard(config: &Config, req: &OnboardRequest) -> Result<Onboarding, Onbo
             plans: Vec::new(),
             subscribers: Vec::new(),
             vouchers: Vec::new(),
+            disable_confirmations: Vec::new(),
         },
         tenant,
         &router_cfg,

@@ -1142,6 +1142,7 @@ mod tests {
                 })
                 .collect(),
             vouchers: Vec::new(),
+            disable_confirmations: Vec::new(),
         })
     }
 

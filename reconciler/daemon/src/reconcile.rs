@@ -5,7 +5,7 @@
 //! failure, by the error's variant; [`Action`] says when to run again.
 //! [`RouterWorker::try_step`] is the same pass returning its report (what tests read).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,8 +14,8 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::config::{Config, GuardConfig, RouterConfig, TenantConfig};
-use crate::edge::{DesiredState, EdgeClient, EdgeError, Report, ReportOutcome};
-use crate::ledger::DisableLedger;
+use crate::edge::{DesiredState, EdgeClient, EdgeError, HeldDisables, Report, ReportOutcome};
+use crate::ledger::{Confirmation, DisableLedger};
 use crate::metrics::Metrics;
 use crate::model::{DesiredRouter, build_desired};
 use crate::plan::{Change, ChangeKey, Conflict, Plan, Refusal, guard, plan, plan_changes};
@@ -568,6 +568,13 @@ impl RouterWorker {
                     .map_err(ReconcileError::NoDesiredState)?,
             },
         };
+        // An operator confirmed held disables on the console: the edge carries the latest
+        // confirmation of each router; only the hold it names is released (once).
+        for c in state.disable_confirmations.iter().filter(|c| c.router == self.cfg.name) {
+            if let Confirmation::Released(n) = self.ctx.ledger.confirm_hold(&self.cfg.name, Some(c.hold_id)) {
+                tracing::warn!(router = %self.cfg.name, hold_id = c.hold_id, "operator confirmed {n} held disables (console)");
+            }
+        }
         let d = build_desired(state, &self.tenant.cfg, &self.cfg);
         Ok(match scope {
             Scope::Full => (d, stale),
@@ -627,14 +634,26 @@ impl RouterWorker {
         let ledger = &self.ctx.ledger;
         let (router, realm) = (self.cfg.name.as_str(), self.tenant.cfg.realm.as_str());
         let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
-        // An operator confirmed the disables held on this router: they go ahead, once. The
-        // confirmation is used up by the next pass that disables anyone, or by the next
-        // full pass even if nobody is left to disable (it is never a standing permission).
-        let took = (would_disable > 0 || *scope == Scope::Full) && !stale && ledger.take_confirmation(router);
-        let confirmed = took && would_disable > 0;
-        let (share, min_count) = if confirmed { (1.0, usize::MAX) } else { (g.max_disable_share, g.min_count) };
+        // An operator confirmed the disables held on this router: those subscribers' disables
+        // go ahead, once; anyone else's go through the guard as usual (a confirmation never
+        // releases what was held after it was given). The confirmation is used up by the next
+        // pass that disables anyone, or by the next full pass even if nobody is left to
+        // disable (it is never a standing permission).
+        let confirmed = if (would_disable > 0 || *scope == Scope::Full) && !stale {
+            ledger.take_confirmation(router)
+        } else {
+            None
+        };
+        let (released, changes): (Vec<Change>, Vec<Change>) = match &confirmed {
+            Some(ids) => changes
+                .into_iter()
+                .partition(|c| c.is_disabling() && desired.subject_of(c).is_some_and(|(id, _)| ids.contains(&id))),
+            None => (Vec::new(), changes),
+        };
+        let would_disable = changes.iter().filter(|c| c.disables_secret()).count();
+        let (share, min_count) = (g.max_disable_share, g.min_count);
         let mut guarded = guard(changes, managed, share, min_count, stale);
-        if guarded.refusal.is_none() && would_disable > 0 && !confirmed {
+        if guarded.refusal.is_none() && would_disable > 0 {
             let tenant_subs = self.tenant.last_known().map_or(0, |(s, _)| s.subscribers.len());
             let now = Instant::now();
             match ledger.over_limit(router, realm, would_disable, managed, tenant_subs, share, min_count, now) {
@@ -642,10 +661,21 @@ impl RouterWorker {
                 None => ledger.record(router, realm, would_disable, now),
             }
         }
+        guarded.apply.extend(released);
         match &guarded.refusal {
             Some(r @ (Refusal::MassDisable { .. } | Refusal::RollingDisable(_))) => {
                 let held = guarded.withheld.iter().filter(|c| c.disables_secret()).count();
-                ledger.hold(router, held, refusal_text(r, g.max_disable_share, g.window_seconds, router));
+                let subjects: BTreeMap<String, String> = guarded
+                    .withheld
+                    .iter()
+                    .map(|c| {
+                        desired.subject_of(c).unwrap_or_else(|| {
+                            let (path, key) = c.key();
+                            (format!("{path}:{key}"), key)
+                        })
+                    })
+                    .collect();
+                ledger.hold(router, held, subjects, refusal_text(r, g.max_disable_share, g.window_seconds, router));
             }
             Some(Refusal::StaleDesired) => {}
             None if *scope == Scope::Full => ledger.clear_held(router),
@@ -818,6 +848,13 @@ impl RouterWorker {
                 "stale_desired": r.stale,
                 "error_label": r.error_label,
                 "conflicts": r.conflicts,
+            }),
+            held: self.ctx.ledger.held_of(&self.cfg.name).map(|h| HeldDisables {
+                hold_id: h.hold_id,
+                disables: h.disables as u64,
+                since: rfc3339(h.since),
+                usernames: h.usernames(),
+                reason: h.reason,
             }),
         };
         if let Err(e) = self.tenant.edge().report(&report).await {

@@ -805,6 +805,70 @@ async fn guard_ten_at_once_refused_then_released_by_confirmation() {
     assert_eq!(w.ctx.ledger.held()["tower-1"], None);
 }
 
+/// The operator cannot reach the reconciler's port: the run report tells the edge what is held,
+/// the console (here its admin API twin) records the confirmation, the change feed and the
+/// desired state bring it back, and the next pass releases exactly the disables held when it was
+/// given; subscribers held after it wait for another confirmation.
+#[tokio::test]
+async fn guard_confirmation_through_the_edge_releases_exactly_the_held_disables() {
+    let (w, ids) = guarded_world_of_30("edgeconf").await;
+    let mut worker = w.worker();
+    assert_eq!(worker.try_step(Scope::Full).await.outcome, "ok");
+    for id in &ids[..10] {
+        w.suspend(id).await;
+    }
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 10), "{r:?}");
+    // The run report carried what is held to the edge.
+    let reports: serde_json::Value = w
+        .http
+        .get(format!("{}/api/t/{}/reports?router=tower-1&limit=1", w.base, w.realm))
+        .bearer_auth(&w.admin_token)
+        .send()
+        .await
+        .expect("reports")
+        .json()
+        .await
+        .expect("json");
+    let held = &reports[0]["report"]["held"];
+    assert_eq!(held["disables"], 10, "{reports}");
+    let names: Vec<&str> = held["usernames"].as_array().expect("usernames").iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(names.len(), 10);
+    assert!(names.contains(&"m0") && names.contains(&"m9"), "{names:?}");
+    let hold_id = held["hold_id"].as_u64().expect("hold id");
+    assert_eq!(w.ctx.ledger.held()["tower-1"].as_ref().map(|h| h.hold_id), Some(hold_id));
+    // The operator confirms on the edge.
+    let c = w.post("/routers/tower-1/confirm-disables", serde_json::json!({"hold_id": hold_id})).await;
+    assert_eq!((c["disables"].as_u64(), c["recorded"].as_bool()), (Some(10), Some(true)), "{c}");
+    // Seven more are suspended after the confirmation was given.
+    for id in &ids[10..17] {
+        w.suspend(id).await;
+    }
+    assert!(w.tenant.poll_feed(&w.metrics).await.expect("feed") > 0);
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 7), "{r:?}");
+    let disabled =
+        |range: std::ops::Range<usize>| range.map(|i| w.secret_disabled(&format!("m{i}"))).collect::<Vec<_>>();
+    assert_eq!(disabled(0..10), vec![Some(true); 10], "the confirmed ten are applied");
+    assert_eq!(disabled(10..17), vec![Some(false); 7], "the seven held after the confirmation are not");
+    // They are a new hold: the old confirmation (still in the desired state) releases nothing.
+    let later = w.ctx.ledger.held()["tower-1"].clone().expect("held");
+    assert!(later.hold_id > hold_id && later.disables == 7, "{later:?}");
+    let r = worker.try_step(Scope::Full).await;
+    assert_eq!((r.outcome, r.withheld), ("refused", 7), "{r:?}");
+    assert_eq!(disabled(10..17), vec![Some(false); 7]);
+    // The edge refuses a confirmation of the old hold now.
+    let stale = w
+        .http
+        .post(format!("{}/api/t/{}/routers/tower-1/confirm-disables", w.base, w.realm))
+        .bearer_auth(&w.admin_token)
+        .json(&serde_json::json!({"hold_id": hold_id}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(stale.status().as_u16(), 409);
+}
+
 #[tokio::test]
 async fn router_show_lists_managed_objects_desired_values_and_drift() {
     let w = World::new("show").await;

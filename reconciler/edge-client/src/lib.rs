@@ -262,6 +262,7 @@ mod tests {
             drift_fixed: 0,
             errors: vec![],
             details: serde_json::Value::Null,
+            held: None,
         };
         client(&format!("http://{addr}")).report(&report).await.expect("report");
         let req = seen.recv().await.expect("request");

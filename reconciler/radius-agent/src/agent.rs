@@ -422,6 +422,7 @@ impl TenantAgent {
                 "coa": coa, "cursor": cursor,
                 "foreign_accounting": foreign_summary(&foreign_records),
             }),
+            held: None,
         };
         if drift > 0 || !coa.is_empty() {
             tracing::info!(realm = %self.cfg.realm, drift, coa = coa.len(), "radius synced");
@@ -455,6 +456,7 @@ impl TenantAgent {
             drift_fixed: 0,
             errors: vec![e.to_string()],
             details: serde_json::json!({}),
+            held: None,
         };
         if let Err(e) = self.edge.report(&body).await {
             tracing::warn!(realm = %self.cfg.realm, error = %e, "error report not delivered");
@@ -652,6 +654,7 @@ mod tests {
                 .collect(),
             subscribers: subs,
             vouchers: vec![],
+            disable_confirmations: Vec::new(),
         }
     }
 

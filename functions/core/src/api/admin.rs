@@ -45,6 +45,7 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
         Route::Adjust | Route::StkPush | Route::Assign => Action::TakeMoney,
         Route::Payments | Route::Unmatched => Action::ViewBilling,
         Route::Callbacks | Route::Usage | Route::Online | Route::Reports => Action::ViewNetwork,
+        Route::ConfirmDisables => Action::ConfirmDisables,
         Route::NetworkNotices if read => Action::ViewNetwork,
         Route::NetworkNotices => Action::EditSubscribers,
         Route::VoucherBatches | Route::VoucherCodes | Route::VoucherSheet | Route::VoucherReport if read => {
@@ -149,7 +150,7 @@ pub(crate) async fn handle<P: Platform>(
         let agent = actor.strip_prefix("api-key:").unwrap_or(&actor);
         super::vouchers::for_agent(p, route, params, &req, ctx, &tenant, &db, agent, &mut ids).await
     } else {
-        tenant_route(p, route, params, req, ctx, &tenant, &db, m, &mut ids).await
+        tenant_route(p, route, params, req, ctx, &tenant, &db, m, &mut ids, &actor).await
     };
     if write && result.as_ref().is_ok_and(|r| r.status().is_success()) {
         let at = crate::domain::time::fmt_ts(ctx.now);
@@ -172,6 +173,7 @@ async fn tenant_route<P: Platform>(
     db: &P::Db,
     m: Method,
     ids: &mut IdGen,
+    actor: &str,
 ) -> ApiResult {
     let tenant = tenant_ref;
     let q = Query::parse(req.uri().query());
@@ -346,6 +348,14 @@ async fn tenant_route<P: Platform>(
         (Route::Reports, Method::GET) => {
             let limit = q.int("limit", 100, 1000)?;
             ok(&reports::list(db, q.get("router"), q.get("outcome"), limit).await?)
+        }
+        (Route::ConfirmDisables, Method::POST) => {
+            #[derive(Deserialize)]
+            struct Confirm {
+                hold_id: u64,
+            }
+            let c: Confirm = body_json(&req)?;
+            ok(&uc::held::confirm(db, raw_id, c.hold_id, actor, ctx.now).await?)
         }
         (Route::VoucherBatches, Method::GET) => super::vouchers::list(db).await,
         (Route::VoucherBatches, Method::POST) => super::vouchers::create(p, tenant, db, &req, ids, ctx).await,

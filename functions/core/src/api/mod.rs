@@ -224,6 +224,8 @@ pub(crate) enum Route {
     Usage,
     Online,
     Reports,
+    /// An operator confirms the disables held on a router (`usecases::held`).
+    ConfirmDisables,
     VoucherBatches,
     VoucherCodes,
     VoucherSheet,
@@ -298,6 +300,7 @@ const ROUTES: &[(&str, Route)] = &[
     ("/api/t/{realm}/usage", Route::Usage),
     ("/api/t/{realm}/online", Route::Online),
     ("/api/t/{realm}/reports", Route::Reports),
+    ("/api/t/{realm}/routers/{id}/confirm-disables", Route::ConfirmDisables),
     ("/api/t/{realm}/voucher-batches", Route::VoucherBatches),
     ("/api/t/{realm}/voucher-batches/{id}/codes", Route::VoucherCodes),
     ("/api/t/{realm}/voucher-batches/{id}/sheet", Route::VoucherSheet),

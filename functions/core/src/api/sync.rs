@@ -160,6 +160,7 @@ pub(crate) async fn desired(db: &impl Db, tenant: &Tenant, ctx: &Ctx) -> Result<
             bytes_left: r.bytes_left.and_then(|b| u64::try_from(b).ok()),
         })
         .collect();
+    let disable_confirmations = crate::store::held::latest_confirmations(db).await?;
     Ok(proto::DesiredState {
         realm: realm.to_owned(),
         generated_at: fmt_ts(ctx.now),
@@ -167,6 +168,7 @@ pub(crate) async fn desired(db: &impl Db, tenant: &Tenant, ctx: &Ctx) -> Result<
         plans,
         subscribers,
         vouchers,
+        disable_confirmations,
     })
 }
 

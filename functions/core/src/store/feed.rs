@@ -25,6 +25,9 @@ pub mod kind {
     pub const CREATED: &str = "subscriber_created";
     pub const UPDATED: &str = "subscriber_updated";
     pub const PLAN_UPDATED: &str = "plan_updated";
+    /// An operator confirmed the disables held on a router (payload `router`, `hold_id`): the
+    /// reconciler reloads the desired state, which carries the confirmation.
+    pub const DISABLES_CONFIRMED: &str = "disables_confirmed";
     /// The subscriber asked to end their online sessions (the RADIUS agent sends a Disconnect).
     pub const SESSION_DISCONNECT: &str = "session_disconnect";
     /// A hotspot code's first use (payload `code`, `plan`, `expires_at`): the RADIUS agent

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod customer;
 pub mod feed;
 pub mod health;
+pub mod held;
 pub mod hotspot_sales;
 pub mod ledger;
 pub mod payments;

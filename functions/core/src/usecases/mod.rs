@@ -6,6 +6,7 @@ pub mod credit;
 pub mod customer;
 pub mod customer_auth;
 pub mod expiry;
+pub mod held;
 pub mod hotspot_sales;
 pub mod operator_money;
 pub mod plans;

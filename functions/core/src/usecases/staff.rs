@@ -60,6 +60,8 @@ pub enum Action {
     EditPlans,
     /// Callbacks log, routers' reports, who is online, usage.
     ViewNetwork,
+    /// Confirm the disables the reconciler's mass-disable guard holds on a router.
+    ConfirmDisables,
     /// Voucher batches: list and print.
     ViewVouchers,
     /// Create voucher batches.
@@ -94,6 +96,7 @@ pub const ROLE_TABLE: &[(Action, &[Role])] = &[
     (A::TakeMoney, &[Ro::Owner, Ro::Staff]),
     (A::EditPlans, &[Ro::Owner]),
     (A::ViewNetwork, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),
+    (A::ConfirmDisables, &[Ro::Owner, Ro::Staff]),
     (A::ViewVouchers, &[Ro::Owner, Ro::Staff, Ro::Agent, Ro::ReadOnly]),
     (A::SellVouchers, &[Ro::Owner, Ro::Staff, Ro::Agent]),
     (A::ViewSms, &[Ro::Owner, Ro::Staff, Ro::ReadOnly]),

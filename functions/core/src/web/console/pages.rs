@@ -14,7 +14,7 @@ use crate::db::{Db, StoreError};
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
 use crate::platform::Platform;
-use crate::store::{callbacks, ledger, payments, plans, reports, staff, subscribers, usage};
+use crate::store::{callbacks, held, ledger, payments, plans, reports, staff, subscribers, usage};
 use crate::usecases::UseCaseError;
 use crate::usecases::staff::{self as uc_staff, Action, Role};
 use crate::web::form::{self, FieldError};
@@ -55,6 +55,7 @@ pub(super) fn notice(cx: &PageCtx, q: &Query) -> Markup {
         Some("revoked") => Some("console.done.revoked"),
         Some("replied") => Some("console.done.replied"),
         Some("closed") => Some("console.done.closed"),
+        Some("disables_confirmed") => Some("console.done.disables_confirmed"),
         _ => None,
     };
     let err = q.get("error").filter(|e| !e.is_empty());
@@ -261,7 +262,8 @@ pub(crate) async fn route<P: Platform>(
         (["sms", "broadcast"], true) => super::sms::broadcast(db, cx, st, &f, &mut ids, ctx.now).await,
         (["sms", id, "resend"], true) => super::sms::resend(db, st, id, &mut ids, ctx.now).await,
         (["callbacks"], false) => callbacks_page(db, cx, st, &q).await,
-        (["routers"], false) => routers_page(db, cx, st).await,
+        (["routers"], false) => routers_page(db, cx, st, &q, ctx.now).await,
+        (["routers", "confirm-disables"], true) => confirm_disables(db, st, &f, ctx.now).await,
         (["online"], false) => online_page(db, cx, st).await,
         (["settings"], false) => super::settings::page(p, cx, st, &q, &Query::parse(None), &[]),
         (["settings"], true) => super::settings::save(p, db, cx, st, &f, ctx.now).await,
@@ -830,8 +832,73 @@ async fn callbacks_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> Pa
     Ok(page(cx, st, "callbacks", cx.t("console.nav.callbacks"), body))
 }
 
-async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
+/// `HH:MM` (East Africa Time) when `t` is today there, else the date and time.
+fn eat_since(cx: &PageCtx, t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let full = cx.eat(t);
+    let day = |x| crate::web::fmt::eat_date(x, cx.lang);
+    if day(t) == day(now) { full.rsplit(", ").next().unwrap_or(&full).to_owned() } else { full }
+}
+
+/// One router's held disables: the line, who, and the Confirm form (for those the role table
+/// lets confirm) or who already confirmed.
+fn held_card(cx: &PageCtx, st: &Staff, h: &held::RouterHold, now: DateTime<Utc>) -> Markup {
+    let since =
+        crate::domain::time::parse_ts(&h.held.since).map_or_else(|| h.held.since.clone(), |t| eat_since(cx, t, now));
+    let n = h.held.disables.to_string();
+    let listed = h.held.usernames.len() as u64;
+    let more = h.held.disables.saturating_sub(listed);
+    html! {
+        section.card.notice.bad id={ "held-" (h.router) } aria-labelledby={ "held-h-" (h.router) } {
+            h2 id={ "held-h-" (h.router) } { (h.router) }
+            p.held-line { strong { (cx.tf("console.router.held", &[("n", &n), ("since", &since)])) } }
+            @if !h.held.usernames.is_empty() {
+                details {
+                    summary { (cx.t("console.router.held_who")) }
+                    p.small {
+                        (h.held.usernames.join(", "))
+                        @if more > 0 { " " (cx.tf("console.router.held_more", &[("n", &more.to_string())])) }
+                    }
+                }
+            }
+            @if let Some((at, who)) = &h.confirmed {
+                p role="status" { (cx.tf("console.router.held_confirmed", &[("who", who), ("at", &eat_str(cx, at))])) }
+            } @else if st.may(Action::ConfirmDisables) {
+                p.small { (cx.t("console.router.held_hint")) }
+                form method="post" action={ (st.base()) "/routers/confirm-disables" } {
+                    (st.csrf_field())
+                    input type="hidden" name="router" value=(h.router);
+                    input type="hidden" name="hold_id" value=(h.held.hold_id);
+                    button.block type="submit" { (cx.tf("console.router.confirm", &[("n", &n)])) }
+                }
+            }
+        }
+    }
+}
+
+/// The Confirm button: records the confirmation of that hold (the reconciler picks it up
+/// through the sync API) and audits it. A hold that changed meanwhile is refused.
+async fn confirm_disables(db: &impl Db, st: &Staff, f: &Query, now: DateTime<Utc>) -> PageResult {
+    need(st, Action::ConfirmDisables)?;
+    let router = f.get("router").unwrap_or("");
+    let Some(hold_id) = f.get("hold_id").and_then(|h| h.parse::<u64>().ok()) else {
+        return Ok(crate::web::see_other(&format!("{}/routers?error=hold_id", st.base())));
+    };
+    match crate::usecases::held::confirm(db, router, hold_id, &st.user.login, now).await {
+        Ok(c) => {
+            if c.recorded {
+                let after = serde_json::json!({"hold_id": c.hold_id, "disables": c.disables});
+                audit(db, st, now, "router.confirm_disables", router, None, Some(after)).await?;
+            }
+            Ok(done(st, "routers", "disables_confirmed"))
+        }
+        Err(UseCaseError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(crate::web::see_other(&format!("{}/routers?error={}", st.base(), enc(&uc_message(&e))))),
+    }
+}
+
+async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now: DateTime<Utc>) -> PageResult {
     need(st, Action::ViewNetwork)?;
+    let holds = held::holds(db).await?;
     let list = reports::list(db, None, None, 200).await?;
     // the last report of each router
     let mut last: Vec<&reports::RunReport> = Vec::new();
@@ -841,7 +908,9 @@ async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
         }
     }
     let body = html! {
+        (notice(cx, q))
         h1 { (cx.t("console.nav.routers")) }
+        @for h in &holds { (held_card(cx, st, h, now)) }
         div.table-wrap { table {
             thead { tr { th { (cx.t("console.router")) } th { (cx.t("console.router.last")) } th { (cx.t("console.router.outcome")) } th.num { (cx.t("console.router.drift_found")) } th.num { (cx.t("console.router.drift_fixed")) } } }
             tbody { @for r in &last {
@@ -1056,4 +1125,133 @@ async fn audit_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageRe
         (pager(cx, page_no, None, list.len() == 100, |n| format!("{}/audit?page={n}", st.base())))
     };
     Ok(page(cx, st, "audit", cx.t("console.nav.audit"), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reports;
+    use crate::testing::{TestDb, run};
+
+    fn staff(role: Role) -> Staff {
+        Staff {
+            user: staff::StaffUser {
+                id: "u1".into(),
+                login: format!("{}@acme", role.as_str()),
+                name: "N".into(),
+                role,
+                password_hash: String::new(),
+                active: true,
+                session_gen: 0,
+                created_at: "2026-12-01T00:00:00Z".into(),
+                last_login_at: None,
+            },
+            csrf: "tok".into(),
+            realm: "acme".into(),
+            tenant: crate::testing::tenant(Default::default()),
+        }
+    }
+
+    fn cx(lang: &str) -> PageCtx {
+        let req = Request::builder().uri(format!("/c/acme/routers?lang={lang}")).body(Bytes::new()).unwrap();
+        PageCtx::from_request(&req, crate::web::layout::Brand::platform(), "en")
+    }
+
+    fn now() -> DateTime<Utc> {
+        crate::domain::time::parse_ts("2026-12-06T09:30:00Z").unwrap()
+    }
+
+    /// tower-1 holds 12 disables since 07:15 UTC (10:15 EAT); tower-2 holds nothing.
+    fn db_with_hold() -> TestDb {
+        let db = TestDb::tenant();
+        for (router, held) in [
+            (
+                "tower-1",
+                Some(serde_json::json!({"hold_id": 1_765_005_300_000u64, "disables": 12,
+                    "since": "2026-12-06T07:15:00Z", "reason": "limit", "usernames": ["m1", "m2"]})),
+            ),
+            ("tower-2", None),
+        ] {
+            let mut json = serde_json::json!({"router": router, "outcome": "refused"});
+            if let Some(h) = held {
+                json["held"] = h;
+            }
+            let json = json.to_string();
+            let r = reports::NewReport {
+                router,
+                started_at: None,
+                finished_at: None,
+                outcome: "refused",
+                drift_found: 12,
+                drift_fixed: 0,
+                report_json: &json,
+                received_at: "2026-12-06T09:00:00Z",
+            };
+            run(db.batch(&[reports::insert(&r)])).unwrap();
+        }
+        db
+    }
+
+    fn body(r: PageResult) -> String {
+        let Ok(r) = r else { panic!("page error") };
+        String::from_utf8(r.body().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn routers_page_held_disables_line_and_confirm_form_for_owner_and_staff_only() {
+        let db = db_with_hold();
+        for role in [Role::Owner, Role::Staff] {
+            let html = body(run(routers_page(&db, &cx("en"), &staff(role), &Query::parse(None), now())));
+            assert!(
+                html.contains("12 disconnections held by the safety limit since 10:15 — confirm to apply."),
+                "{html}"
+            );
+            assert!(html.contains(r#"action="/c/acme/routers/confirm-disables""#), "{role:?}");
+            assert!(html.contains(r#"name="hold_id" value="1765005300000""#) && html.contains(r#"name="csrf""#));
+            assert!(html.contains("m1, m2 and 10 more"), "{html}");
+            assert!(!html.contains("held-tower-2"), "nothing held on tower-2: no line");
+        }
+        let html = body(run(routers_page(&db, &cx("sw"), &staff(Role::ReadOnly), &Query::parse(None), now())));
+        assert!(html.contains("Makatizo 12 yamezuiliwa na kikomo cha usalama tangu 10:15"), "{html}");
+        assert!(!html.contains("confirm-disables"), "read-only sees the line, not the button");
+        assert!(matches!(
+            run(routers_page(&db, &cx("en"), &staff(Role::Agent), &Query::parse(None), now())),
+            Err(PageError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn confirm_disables_form_records_audits_and_refuses_readonly_agent_and_a_changed_hold() {
+        let db = db_with_hold();
+        let form = |hold: &str| Query::parse(Some(&format!("router=tower-1&hold_id={hold}")));
+        for role in [Role::ReadOnly, Role::Agent] {
+            assert!(matches!(
+                run(confirm_disables(&db, &staff(role), &form("1765005300000"), now())),
+                Err(PageError::Forbidden)
+            ));
+        }
+        // A page older than the hold: refused, nothing recorded.
+        let r = run(confirm_disables(&db, &staff(Role::Staff), &form("1"), now())).ok().expect("redirect");
+        assert!(r.headers()["location"].to_str().unwrap().contains("error="));
+        assert!(run(held::latest_confirmations(&db)).unwrap().is_empty());
+        let r = run(confirm_disables(&db, &staff(Role::Staff), &form("1765005300000"), now())).ok().expect("redirect");
+        assert_eq!(
+            (r.status(), r.headers()["location"].to_str().unwrap()),
+            (StatusCode::SEE_OTHER, "/c/acme/routers?done=disables_confirmed")
+        );
+        let log = run(staff::audit_list(&db, 10, 0)).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (log[0].actor.as_str(), log[0].action.as_str(), log[0].target.as_str()),
+            ("staff@acme", "router.confirm_disables", "tower-1")
+        );
+        assert!(log[0].after.as_deref().is_some_and(|a| a.contains("\"disables\":12")));
+        // Confirmed: the page says by whom instead of offering the button again.
+        let html = body(run(routers_page(&db, &cx("en"), &staff(Role::Owner), &Query::parse(None), now())));
+        assert!(html.contains("Confirmed by staff@acme"), "{html}");
+        assert!(!html.contains(r#"name="hold_id""#));
+        // Confirming again records (and audits) nothing more.
+        run(confirm_disables(&db, &staff(Role::Owner), &form("1765005300000"), now())).ok().expect("redirect");
+        assert_eq!(run(staff::audit_list(&db, 10, 0)).unwrap().len(), 1);
+    }
 }

@@ -81,6 +81,11 @@ pub const MESSAGES: &[Message] = &[
     ("console.done.cash", "Cash recorded.", "Pesa taslimu imerekodiwa."),
     ("console.done.closed", "Ticket closed.", "Tiketi imefungwa."),
     ("console.done.created", "Created.", "Imeundwa."),
+    (
+        "console.done.disables_confirmed",
+        "Confirmed: the reconciler applies the held disconnections within a minute.",
+        "Imethibitishwa: kipatanishi kitatekeleza makatizo yaliyozuiliwa ndani ya dakika moja.",
+    ),
     ("console.done.plan", "Plan changed.", "Kifurushi kimebadilishwa."),
     ("console.done.replied", "Reply sent.", "Jibu limetumwa."),
     ("console.done.revoked", "Key revoked.", "Ufunguo umefutwa."),
@@ -226,8 +231,26 @@ pub const MESSAGES: &[Message] = &[
     ("console.role.readonly", "Read-only", "Kusoma tu"),
     ("console.role.staff", "Staff", "Mfanyakazi"),
     ("console.router", "Router", "Ruta"),
+    ("console.router.confirm", "Confirm {n} disconnections", "Thibitisha makatizo {n}"),
     ("console.router.drift_fixed", "Drift corrected", "Tofauti zilizorekebishwa"),
     ("console.router.drift_found", "Drift found", "Tofauti zilizopatikana"),
+    (
+        "console.router.held",
+        "{n} disconnections held by the safety limit since {since} — confirm to apply.",
+        "Makatizo {n} yamezuiliwa na kikomo cha usalama tangu {since} — thibitisha ili yatekelezwe.",
+    ),
+    (
+        "console.router.held_confirmed",
+        "Confirmed by {who} at {at}: the reconciler applies them within a minute.",
+        "Imethibitishwa na {who} saa {at}: kipatanishi kitayatekeleza ndani ya dakika moja.",
+    ),
+    (
+        "console.router.held_hint",
+        "Payments and reconnections are never held. Confirm only if these disconnections are expected (a batch of expiries, say); anyone held after you confirm waits for another confirmation.",
+        "Malipo na kuunganishwa upya havizuiliwi kamwe. Thibitisha tu kama makatizo haya yanatarajiwa (kwa mfano kundi la waliokwisha muda); atakayezuiliwa baada ya kuthibitisha atasubiri uthibitisho mwingine.",
+    ),
+    ("console.router.held_more", "and {n} more", "na wengine {n}"),
+    ("console.router.held_who", "Who would be disconnected", "Watakaokatwa"),
     ("console.router.last", "Last reconciliation", "Ulinganisho wa mwisho"),
     ("console.router.outcome", "Outcome", "Matokeo"),
     (
