@@ -126,6 +126,21 @@ reply="$(bash -c "${cmd/CODE=ABCD2345EFGH/CODE=$forged}" 2>&1)"
 [[ "$reply" == *"Received Access-Reject"* ]]
 check "freeradius_rejects_a_forged_code" $?
 
+# The demo router is in line: the reconciler's passes over it succeed (a refused change, such as
+# a secret naming a profile nothing creates, fails the pass and shows on the console's routers page).
+ok_pass=1
+for _ in $(seq 1 60); do
+    if curl -s "http://127.0.0.1:$metrics_port/metrics" |
+        grep -E '^konnekted_reconciler_passes_total\{[^}]*outcome="ok"' | grep -qvE ' 0$'; then
+        ok_pass=0
+        break
+    fi
+    sleep 0.5
+done
+check "the_reconciler_passes_the_demo_router" $ok_pass
+! grep -q 'pass failed' "$data/reconciler.log"
+check "no_reconciler_pass_failed" $?
+
 # Stop: SIGTERM to run.sh, as a service manager would (Ctrl-C goes the same way).
 kill -TERM "$pid"
 stopped=1

@@ -943,7 +943,9 @@ pub fn error_policy(error: &ReconcileError, ctx: &Ctx) -> Action {
 
 /// A refusal as the run report and `GET /routers` word it.
 fn refusal_text(r: &Refusal, share: f64, window_seconds: u64, router: &str) -> String {
-    let confirm = format!("held until an operator confirms (POST /routers/{router}/confirm-disables)");
+    let confirm = format!(
+        "held until an operator confirms on the console's routers page (or the reconciler's POST /routers/{router}/confirm-disables)"
+    );
     match r {
         Refusal::MassDisable { would_disable, of } => {
             format!("plan would disable {would_disable} of {of} subscribers (limit {:.0}%): {confirm}", share * 100.0)
