@@ -495,7 +495,7 @@ impl DesiredRouter {
     /// has none: it logs in through the router's hotspot (RADIUS), not PPPoE, and its plan has no
     /// PPP profile for a secret to name (a router refuses such a secret).
     fn has_secret(&self, s: &Subscriber) -> bool {
-        !self.plan_of(s).is_some_and(|p| p.kind == "hotspot")
+        self.plan_of(s).is_none_or(|p| p.kind != "hotspot")
             && (s.status.is_online() || self.policy == SuspendPolicy::Disable)
     }
 
