@@ -36,6 +36,28 @@ fn map_err(e: rusqlite::Error) -> StoreError {
 }
 
 impl TestDb {
+    /// Stores a reconciler run report of `router` (outcome `refused`, `drift` found) received at
+    /// `received_at`, holding `held` (the guard's held disables) when given.
+    pub fn report(&self, router: &str, held: Option<serde_json::Value>, drift: i64, received_at: &str) {
+        use crate::store::reports;
+        let mut json = serde_json::json!({"router": router, "outcome": "refused"});
+        if let Some(h) = held {
+            json["held"] = h;
+        }
+        let json = json.to_string();
+        let r = reports::NewReport {
+            router,
+            started_at: None,
+            finished_at: None,
+            outcome: "refused",
+            drift_found: drift,
+            drift_fixed: 0,
+            report_json: &json,
+            received_at,
+        };
+        run(self.batch(&[reports::insert(&r)])).unwrap();
+    }
+
     /// A fresh in-memory tenant database with every migration applied.
     pub fn tenant() -> TestDb {
         let db = TestDb(RefCell::new(Connection::open_in_memory().expect("in-memory SQLite")));

@@ -75,26 +75,10 @@ pub async fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::reports;
     use crate::testing::{TestDb, run};
 
     fn report(db: &TestDb, router: &str, held: Option<serde_json::Value>) {
-        let mut json = serde_json::json!({"router": router, "outcome": "refused"});
-        if let Some(h) = held {
-            json["held"] = h;
-        }
-        let json = json.to_string();
-        let r = reports::NewReport {
-            router,
-            started_at: None,
-            finished_at: None,
-            outcome: "refused",
-            drift_found: 1,
-            drift_fixed: 0,
-            report_json: &json,
-            received_at: "2026-12-06T07:15:00Z",
-        };
-        run(db.batch(&[reports::insert(&r)])).unwrap();
+        db.report(router, held, 1, "2026-12-06T07:15:00Z");
     }
 
     fn held(id: u64) -> serde_json::Value {

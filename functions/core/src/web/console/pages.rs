@@ -1130,7 +1130,6 @@ async fn audit_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query) -> PageRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::reports;
     use crate::testing::{TestDb, run};
 
     fn staff(role: Role) -> Staff {
@@ -1172,22 +1171,7 @@ mod tests {
             ),
             ("tower-2", None),
         ] {
-            let mut json = serde_json::json!({"router": router, "outcome": "refused"});
-            if let Some(h) = held {
-                json["held"] = h;
-            }
-            let json = json.to_string();
-            let r = reports::NewReport {
-                router,
-                started_at: None,
-                finished_at: None,
-                outcome: "refused",
-                drift_found: 12,
-                drift_fixed: 0,
-                report_json: &json,
-                received_at: "2026-12-06T09:00:00Z",
-            };
-            run(db.batch(&[reports::insert(&r)])).unwrap();
+            db.report(router, held, 12, "2026-12-06T09:00:00Z");
         }
         db
     }
