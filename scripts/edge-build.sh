@@ -3,9 +3,11 @@
 #   * the Worker:          functions/workers/build/index.js + index_bg.wasm   (worker-build --release)
 #   * the Spin component:  $CARGO_TARGET_DIR (default functions/spin/target)/wasm32-wasip2/release/konnekted_spin.wasm
 #                          (spin-sdk 7, imports spin:sqlite + spin:variables: runs under `spin up`)
-#   * its local variant:   the same under local/ (feature `local`: no spin:* imports, runs under `wasmtime serve`)
+#   * its local variant:   the same under local/ (feature `local`: no spin:* imports, runs under `wasmtime serve`);
+#                          only when asked for (`spin-local`): its own cold release build, and nothing in the test
+#                          command serves it (scripts/edge-spin-local-smoke.sh does)
 # Exits non-zero when a build fails or an artifact is missing.
-#   scripts/edge-build.sh [workers|spin]...     (default: both)
+#   scripts/edge-build.sh [workers|spin|spin-local]...     (default: workers and spin)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what=("$@")
@@ -34,14 +36,19 @@ for w in "${what[@]}"; do
     spin)
         t=$SECONDS
         (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2 --target-dir "$spin_target")
+        echo "edge-build: spin component built in $((SECONDS - t)) s"
+        size "$SPIN_WASM"
+        ;;
+    spin-local)
+        t=$SECONDS
+        # Its own target folder: both builds write konnekted_spin.wasm, and cargo would take one for the other.
         (cd "$repo/functions/spin" && cargo build --release --target wasm32-wasip2 \
             --no-default-features --features local --target-dir "$spin_target/local")
-        echo "edge-build: spin components built in $((SECONDS - t)) s"
-        size "$SPIN_WASM"
+        echo "edge-build: spin local variant built in $((SECONDS - t)) s"
         size "$SPIN_LOCAL_WASM"
         ;;
     *)
-        echo "usage: $0 [workers|spin]..." >&2
+        echo "usage: $0 [workers|spin|spin-local]..." >&2
         exit 2
         ;;
     esac

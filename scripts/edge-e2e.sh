@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shared end-to-end suite (tests/) against the Worker under wrangler dev (workerd + local D1),
-# then the edge smoke tests (tenant isolation across D1 databases, cron, the Spin component's
-# `local` build under wasmtime; its `spin` build on konnekted-spin-host is scripts/edge-spin-e2e.sh's).
+# then the edge smoke test (tenant isolation across D1 databases, cron). The Spin component's `spin` build on
+# konnekted-spin-host is scripts/edge-spin-e2e.sh's; its `local` build under wasmtime, scripts/edge-spin-local-smoke.sh's.
 #   scripts/edge-e2e.sh [suite]...   (default: every suite that runs on the Worker, then the smoke tests;
 #                                     with suites named: only those, no smoke tests)
 set -euo pipefail
@@ -23,4 +23,6 @@ trap - EXIT
 [ $# -gt 0 ] && exit 0
 unset KONNEKTED_BASE_URL KONNEKTED_PLATFORM_TOKEN KONNEKTED_D1_STATE
 EDGE_SKIP_BUILD=1 scripts/edge-smoke.sh
-EDGE_SKIP_BUILD=1 scripts/edge-spin-local-smoke.sh
+# The Spin component's `local` variant (no spin:* imports, under `wasmtime serve`) is not served here: its release
+# build is a cold build of its own, and the real component runs every suite on konnekted-spin-host
+# (scripts/edge-spin-e2e.sh). The test command lints it; scripts/edge-spin-local-smoke.sh serves it.

@@ -11,7 +11,7 @@ port="${1:-8790}"
 export EDGE_TOOLS_ONLY=spin
 # shellcheck source=scripts/edge-tools.sh
 source "$repo/scripts/edge-tools.sh" || exit 1
-[ "${EDGE_SKIP_BUILD:-0}" = 1 ] || "$repo/scripts/edge-build.sh" spin || exit 1
+[ "${EDGE_SKIP_BUILD:-0}" = 1 ] || "$repo/scripts/edge-build.sh" spin spin-local || exit 1
 local_wasm="$SPIN_LOCAL_WASM"
 spin_wasm="$SPIN_WASM"
 passed=0

@@ -56,10 +56,23 @@ pub async fn sync_pass(
         }
         let reading = limiter.read_permit().await;
         let after = router::read_observed(client, desired, &Scope::Full).await?;
-        let left = plan_changes(desired, &after).len();
+        let left = plan_changes(desired, &after);
         drop((after, reading));
-        if left > 0 {
-            anyhow::bail!("{left} changes left after the pass");
+        if !left.is_empty() {
+            // Say which and why: a pass that leaves work is a finding, not a figure.
+            let trapped: Vec<String> =
+                applied.trapped.iter().take(3).map(|(c, m)| format!("{c:?} refused: {m}")).collect();
+            let conflicts: Vec<String> = applied.conflicts.iter().take(3).map(|c| format!("{c:?}")).collect();
+            anyhow::bail!(
+                "{} changes left after the pass (first: {:?}); the pass had {} refused {:?}, {} name conflicts {:?}, {} unsent",
+                left.len(),
+                left.first(),
+                applied.trapped.len(),
+                trapped,
+                applied.conflicts.len(),
+                conflicts,
+                applied.unsent,
+            );
         }
     }
     Ok((n, t0.elapsed()))
