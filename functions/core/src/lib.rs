@@ -16,6 +16,7 @@ pub mod domain;
 pub mod ids;
 pub mod migrations;
 pub mod mpesa;
+pub mod openapi;
 pub mod platform;
 pub mod scheduled;
 pub mod secret;

@@ -7,6 +7,8 @@ mod customer;
 pub use admin::OPENAPI as ADMIN_OPENAPI;
 /// The customer API's routes (method, path under `v1/`): the OpenAPI tour test walks them.
 pub use customer::ROUTES as CUSTOMER_ROUTES;
+/// The customer API's OpenAPI document as the code makes it (what `v1/openapi.json` serves).
+pub use customer::doc::openapi as customer_openapi;
 mod hooks;
 mod portal;
 mod radius;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Money;
 
 /// The lifecycle of one STK push.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StkStatus {
     /// Sent to the phone; no final answer yet.

@@ -21,7 +21,7 @@ use super::Money;
 use super::plan::Plan;
 
 /// When a plan change takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     Now,
@@ -29,7 +29,7 @@ pub enum When {
 }
 
 /// The stated price of a plan change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Quote {
     pub from_plan: String,
     pub to_plan: String,
@@ -37,15 +37,22 @@ pub struct Quote {
     /// Seconds of paid time left on the current period.
     pub remaining_seconds: i64,
     /// Value of the unused time at the current plan's price.
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub credit_cents: i64,
     /// The same time at the new plan's price.
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub charge_cents: i64,
     /// Moved on the balance now: negative takes money, positive gives it back.
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub balance_change_cents: i64,
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub balance_before_cents: i64,
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub balance_after_cents: i64,
+    #[schemars(schema_with = "crate::openapi::field::currency")]
     pub currency: &'static str,
     /// When the current paid period ends (unchanged by the change).
+    #[schemars(schema_with = "crate::openapi::field::opt_ts")]
     pub period_ends_at: Option<DateTime<Utc>>,
     /// Whether the balance covers it.
     pub affordable: bool,

@@ -2,6 +2,7 @@
 //! rotated, revocable by family), the portal password and the profile a subscriber edits.
 
 use crate::db::{Db, Statement, StoreError};
+use crate::openapi::field;
 use crate::stmt;
 
 /// One OTP challenge as stored (the code only as its hash).
@@ -196,15 +197,20 @@ pub fn set_contact(subscriber_id: &str, name: &str, email: Option<&str>, languag
 }
 
 /// One ledger entry as the subscriber sees it, with the balance after it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct WalletEntry {
     pub id: i64,
+    /// payment, renewal, adjustment, reversal...
     pub kind: String,
+    #[schemars(schema_with = "field::cents")]
     pub amount_cents: i64,
+    #[schemars(schema_with = "field::cents")]
     pub balance_after_cents: i64,
+    #[schemars(schema_with = "field::currency")]
     pub currency: &'static str,
     pub payment_id: Option<String>,
     pub memo: String,
+    #[schemars(schema_with = "field::ts")]
     pub created_at: String,
 }
 
@@ -326,7 +332,21 @@ pub async fn usage_between(db: &impl Db, username: &str, from: &str, to: &str) -
 }
 
 /// The subscriber's sessions online now, as last reported.
-pub async fn online_of(db: &impl Db, username: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+/// A session online now, as the NAS last reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct OnlineSession {
+    pub session_id: String,
+    pub nas_ip: String,
+    pub framed_ip: Option<String>,
+    #[schemars(schema_with = "field::opt_ts")]
+    pub started_at: Option<String>,
+    pub input_octets: i64,
+    pub output_octets: i64,
+    #[schemars(schema_with = "field::ts")]
+    pub reported_at: String,
+}
+
+pub async fn online_of(db: &impl Db, username: &str) -> Result<Vec<OnlineSession>, StoreError> {
     let rows = db
         .query(&stmt!(
             "SELECT nas_ip, session_id, framed_ip, started_at, input_octets, output_octets, reported_at \
@@ -336,12 +356,15 @@ pub async fn online_of(db: &impl Db, username: &str) -> Result<Vec<serde_json::V
         .await?;
     rows.iter()
         .map(|r| {
-            Ok(serde_json::json!({
-                "session_id": r.text("session_id")?, "nas_ip": r.text("nas_ip")?,
-                "framed_ip": r.opt_text("framed_ip")?, "started_at": r.opt_text("started_at")?,
-                "input_octets": r.int("input_octets")?, "output_octets": r.int("output_octets")?,
-                "reported_at": r.text("reported_at")?,
-            }))
+            Ok(OnlineSession {
+                session_id: r.text("session_id")?,
+                nas_ip: r.text("nas_ip")?,
+                framed_ip: r.opt_text("framed_ip")?,
+                started_at: r.opt_text("started_at")?,
+                input_octets: r.int("input_octets")?,
+                output_octets: r.int("output_octets")?,
+                reported_at: r.text("reported_at")?,
+            })
         })
         .collect()
 }
@@ -374,15 +397,20 @@ pub fn insert_claim(payment_id: &str, subscriber_id: &str, at: &str) -> Statemen
 }
 
 /// One paid period (a renewal bought it): what the customer API calls an invoice.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Invoice {
     pub id: String,
     pub plan_id: String,
     pub plan_name: String,
+    #[schemars(schema_with = "field::ts")]
     pub period_start: String,
+    #[schemars(schema_with = "field::ts")]
     pub period_end: String,
+    #[schemars(schema_with = "field::cents")]
     pub amount_cents: i64,
+    #[schemars(schema_with = "field::currency")]
     pub currency: &'static str,
+    #[schemars(schema_with = "field::ts")]
     pub issued_at: String,
 }
 
@@ -433,11 +461,24 @@ pub async fn invoice_of(db: &impl Db, subscriber_id: &str, id: &str) -> Result<O
 
 /// Messages sent to the subscriber about their account (receipts, reminders, broadcasts), newest
 /// first. Sign-in codes are written without a subscriber and are never listed.
-pub async fn notifications(
-    db: &impl Db,
-    subscriber_id: &str,
-    limit: i64,
-) -> Result<Vec<serde_json::Value>, StoreError> {
+/// A message sent to the subscriber (an SMS of the outbox).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Notification {
+    pub id: String,
+    #[schemars(extend("enum" = ["sms"]))]
+    pub channel: &'static str,
+    #[schemars(extend("enum" = ["transactional", "promotional"]))]
+    pub kind: String,
+    pub body: String,
+    pub language: String,
+    pub status: String,
+    #[schemars(schema_with = "field::ts")]
+    pub created_at: String,
+    #[schemars(schema_with = "field::opt_ts")]
+    pub sent_at: Option<String>,
+}
+
+pub async fn notifications(db: &impl Db, subscriber_id: &str, limit: i64) -> Result<Vec<Notification>, StoreError> {
     let rows = db
         .query(&stmt!(
             "SELECT id, kind, body, language, status, created_at, sent_at FROM sms_outbox WHERE subscriber_id = ?1 \
@@ -448,11 +489,16 @@ pub async fn notifications(
         .await?;
     rows.iter()
         .map(|r| {
-            Ok(serde_json::json!({
-                "id": r.text("id")?, "channel": "sms", "kind": r.text("kind")?, "body": r.text("body")?,
-                "language": r.text("language")?, "status": r.text("status")?,
-                "created_at": r.text("created_at")?, "sent_at": r.opt_text("sent_at")?,
-            }))
+            Ok(Notification {
+                id: r.text("id")?,
+                channel: "sms",
+                kind: r.text("kind")?,
+                body: r.text("body")?,
+                language: r.text("language")?,
+                status: r.text("status")?,
+                created_at: r.text("created_at")?,
+                sent_at: r.opt_text("sent_at")?,
+            })
         })
         .collect()
 }
@@ -463,15 +509,18 @@ pub fn opt_in_own(msisdn: &str) -> Statement {
 }
 
 /// One session of the subscriber's history, newest first; `cursor` is the row to page past.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct PastSession {
     pub cursor: i64,
     pub session_id: String,
     pub nas_ip: String,
     pub framed_ip: Option<String>,
     /// As the NAS reported it (RFC 3339, or unix seconds).
+    #[schemars(schema_with = "field::opt_ts")]
     pub started_at: Option<String>,
+    #[schemars(schema_with = "field::ts")]
     pub first_seen_at: String,
+    #[schemars(schema_with = "field::ts")]
     pub last_seen_at: String,
     /// None while the session is open; else it ended between `last_seen_at` and this.
     pub ended_by: Option<String>,

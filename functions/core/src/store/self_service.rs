@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::db::{Db, Statement, StoreError};
+use crate::openapi::field;
 use crate::stmt;
 
 /// The self-service state kept on the subscriber's row.
@@ -105,10 +106,12 @@ pub async fn pauses_due(db: &impl Db, now: &str, limit: i64) -> Result<Vec<Strin
     rows.iter().map(|r| r.text("id")).collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Device {
+    #[schemars(pattern(r"^([0-9A-F]{2}:){5}[0-9A-F]{2}$"))]
     pub mac: String,
     pub name: String,
+    #[schemars(schema_with = "field::ts")]
     pub created_at: String,
 }
 
@@ -139,20 +142,26 @@ pub fn delete_device(subscriber_id: &str, mac: &str) -> Statement {
     stmt!("DELETE FROM subscriber_devices WHERE subscriber_id = ?1 AND mac = ?2", subscriber_id, mac)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "TicketSummary")]
 pub struct Ticket {
     pub id: String,
     pub subject: String,
+    #[schemars(extend("enum" = ["open", "answered", "closed"]))]
     pub status: String,
+    #[schemars(schema_with = "field::ts")]
     pub created_at: String,
+    #[schemars(schema_with = "field::ts")]
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TicketMessage {
     pub id: i64,
+    #[schemars(extend("enum" = ["subscriber", "staff"]))]
     pub author: String,
     pub body: String,
+    #[schemars(schema_with = "field::ts")]
     pub created_at: String,
 }
 
@@ -319,15 +328,19 @@ pub async fn messages_since(db: &impl Db, subscriber_id: &str, since: &str) -> R
     rows.first().map(|r| r.int("n")).transpose().map(|n| n.unwrap_or(0))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Notice {
     pub id: String,
+    #[schemars(extend("enum" = ["outage", "maintenance"]))]
     pub kind: String,
     pub site: Option<String>,
     pub title: String,
     pub body: String,
+    #[schemars(schema_with = "field::ts")]
     pub starts_at: String,
+    #[schemars(schema_with = "field::opt_ts")]
     pub ends_at: Option<String>,
+    #[schemars(schema_with = "field::ts")]
     pub created_at: String,
 }
 

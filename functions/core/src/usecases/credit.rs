@@ -12,13 +12,15 @@ use crate::store::subscribers::WithBalance;
 use crate::store::tenants::TenantSettings;
 use crate::store::{feed, ledger, occ_bump, plans, subscribers};
 
-/// What a credit did, for replies and tests.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// What a credit or renewal did: periods bought, the status and expiry after it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Applied {
     pub subscriber_id: String,
     pub periods: usize,
     pub status: String,
+    #[schemars(schema_with = "crate::openapi::field::opt_ts")]
     pub expires_at: Option<String>,
+    #[schemars(schema_with = "crate::openapi::field::cents")]
     pub balance_cents: i64,
 }
 

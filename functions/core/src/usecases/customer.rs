@@ -14,6 +14,7 @@ use crate::domain::plan_change::{self, Quote, When};
 use crate::domain::subscriber::Status;
 use crate::domain::time::fmt_ts;
 use crate::ids::IdGen;
+use crate::openapi::field;
 use crate::store::payments::PaymentStatus;
 use crate::store::subscribers::WithBalance;
 use crate::store::tenants::TenantSettings;
@@ -23,10 +24,10 @@ use crate::usecases::credit::{self, Applied, Credit, credit_snapshot, feed_paylo
 use crate::usecases::{UseCaseError, retry_races};
 
 /// `POST subscription/plan-change/quote` and `POST subscription/plan-change`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanChangeInput {
-    /// The new plan's id or code.
+    /// plan id or code
     pub plan: String,
     #[serde(default = "now_when")]
     pub when: When,
@@ -143,20 +144,23 @@ pub async fn renew(
 }
 
 /// `POST payments/claim`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimInput {
-    /// The M-Pesa receipt code from the payer's SMS (e.g. `SIM0000001`).
+    /// the M-Pesa receipt code from the payer's SMS (e.g. `SIM0000001`)
     pub receipt: String,
+    /// the amount paid, in cents
+    #[schemars(range(min = 1))]
     pub amount_cents: i64,
-    /// The phone that paid.
+    /// the phone that paid
+    #[schemars(pattern(r"^(\+?254|0)?[17][0-9]{8}$"))]
     pub phone: String,
 }
 
 /// Wrong claims allowed per subscriber in an hour (receipt codes are guessable only slowly).
 pub const CLAIM_FAIL_LIMIT: Limit = Limit { limit: 5, window_seconds: 3600 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Claimed {
     pub payment_id: String,
     #[serde(flatten)]
@@ -228,7 +232,7 @@ pub async fn claim(
 }
 
 /// `PATCH me`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     #[serde(default)]
@@ -238,6 +242,7 @@ pub struct ProfilePatch {
     pub email: Option<String>,
     /// `sw` or `en`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["sw", "en"]))]
     pub language: Option<String>,
 }
 
@@ -269,7 +274,7 @@ pub async fn patch_profile(db: &impl Db, subscriber_id: &str, patch: &ProfilePat
 }
 
 /// `POST vouchers/redeem`: a hotspot voucher's value onto the account, once.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemInput {
     pub code: String,
@@ -278,9 +283,11 @@ pub struct RedeemInput {
 /// Wrong codes allowed per subscriber in ten minutes (as per device on the hotspot).
 pub const REDEEM_FAIL_LIMIT: Limit = Limit { limit: 5, window_seconds: 600 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct VoucherCredited {
+    #[schemars(schema_with = "field::cents")]
     pub value_cents: i64,
+    #[schemars(schema_with = "field::currency")]
     pub currency: &'static str,
     #[serde(flatten)]
     pub applied: Applied,

@@ -111,9 +111,10 @@ pub enum AuthError {
 }
 
 /// Tokens handed out by a successful sign-in or refresh.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Tokens {
     pub access_token: String,
+    #[schemars(extend("enum" = ["Bearer"]))]
     pub token_type: &'static str,
     pub expires_in: i64,
     pub refresh_token: String,
@@ -121,18 +122,21 @@ pub struct Tokens {
     pub subscriber_id: String,
 }
 
-/// `POST auth/otp`: who to send a code to.
-#[derive(Debug, Deserialize)]
+/// phone or account: the code goes to the phone on file
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
 pub struct OtpInput {
     #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::field::phone")]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64))]
     pub account: Option<String>,
 }
 
-/// The answer to `POST auth/otp` (the same shape whether or not anyone was found).
-#[derive(Debug, Clone, Serialize)]
+/// The same shape whether or not anyone was found.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OtpSent {
     pub challenge_id: String,
     pub expires_in: i64,

@@ -12,6 +12,7 @@ use crate::domain::redemption::Mac;
 use crate::domain::subscriber::Status;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::ids::IdGen;
+use crate::openapi::field;
 use crate::store::self_service as ss;
 use crate::store::tenants::TenantSettings;
 use crate::store::throttle::{self, Limit, Verdict};
@@ -90,16 +91,19 @@ pub async fn apply_pending_changes(db: &impl Db, now: DateTime<Utc>) -> Result<u
 }
 
 /// `POST subscription/pause`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseInput {
     /// How long, in whole days (1 up to the tenant's `pause_max_days`).
+    #[schemars(range(min = 1))]
     pub days: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Paused {
+    #[schemars(extend("enum" = ["paused"]))]
     pub status: &'static str,
+    #[schemars(schema_with = "field::ts")]
     pub paused_until: String,
     /// Paid time banked, given back at resume.
     pub seconds_left: i64,
@@ -157,9 +161,11 @@ pub async fn pause(
     done.ok_or_else(|| UseCaseError::Conflict("the account is being changed; try again".into()))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Resumed {
+    #[schemars(extend("enum" = ["active"]))]
     pub status: &'static str,
+    #[schemars(schema_with = "field::ts")]
     pub expires_at: String,
 }
 
@@ -203,7 +209,7 @@ pub async fn resume_due(db: &impl Db, now: DateTime<Utc>) -> Result<usize, Store
 /// Disconnect requests per subscriber in ten minutes.
 pub const DISCONNECT_LIMIT: Limit = Limit { limit: 3, window_seconds: 600 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DisconnectRequested {
     pub sessions: usize,
     pub applies: &'static str,
@@ -226,7 +232,7 @@ pub async fn request_disconnect(
     if online.is_empty() {
         return Err(UseCaseError::NotFound("online session"));
     }
-    let sessions: Vec<&serde_json::Value> = online.iter().map(|o| &o["session_id"]).collect();
+    let sessions: Vec<&str> = online.iter().map(|o| o.session_id.as_str()).collect();
     let payload = serde_json::json!({
         "subscriber_id": s.subscriber.id, "username": s.subscriber.username, "sessions": sessions,
     });
@@ -245,11 +251,15 @@ pub async fn request_disconnect(
 /// The most devices one subscriber keeps.
 pub const MAX_DEVICES: usize = 10;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceInput {
+    /// AA:BB:CC:DD:EE:FF (or with - or . or none)
+    #[schemars(pattern(r"^[0-9A-Fa-f]{2}([:.-]?[0-9A-Fa-f]{2}){5}$"))]
     pub mac: String,
+    /// default: the MAC address
     #[serde(default)]
+    #[schemars(length(max = 40), pattern(r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub name: Option<String>,
 }
 
@@ -294,20 +304,24 @@ pub async fn remove_device(db: &impl Db, subscriber_id: &str, mac: &str) -> Resu
 /// Messages a subscriber may write in a day, over all their tickets.
 pub const MESSAGES_PER_DAY: i64 = 20;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketInput {
+    #[schemars(length(min = 1, max = 120), pattern(r"\S"))]
     pub subject: String,
+    #[schemars(length(min = 1, max = 2000), pattern(r"\S"))]
     pub message: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
+    #[schemars(length(min = 1, max = 2000), pattern(r"\S"))]
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Ticket")]
 pub struct TicketView {
     #[serde(flatten)]
     pub ticket: ss::Ticket,
@@ -511,18 +525,29 @@ pub async fn network_status(
     db: &impl Db,
     subscriber_id: &str,
     now: DateTime<Utc>,
-) -> Result<serde_json::Value, UseCaseError> {
+) -> Result<NetworkStatus, UseCaseError> {
     let (s, _) = load(db, subscriber_id).await?;
     let site = s.subscriber.site.clone();
     let list = ss::notices(db, Some(site.as_deref()), &fmt_ts(now)).await?;
     let at = fmt_ts(now);
     let now_on: Vec<&ss::Notice> = list.iter().filter(|n| n.starts_at <= at).collect();
-    Ok(serde_json::json!({
-        "site": site,
-        "status": if now_on.iter().any(|n| n.kind == "outage") { "outage" }
-                  else if now_on.iter().any(|n| n.kind == "maintenance") { "maintenance" } else { "ok" },
-        "notices": list,
-    }))
+    let status = if now_on.iter().any(|n| n.kind == "outage") {
+        "outage"
+    } else if now_on.iter().any(|n| n.kind == "maintenance") {
+        "maintenance"
+    } else {
+        "ok"
+    };
+    Ok(NetworkStatus { site, status, notices: list })
+}
+
+/// `GET network/status`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NetworkStatus {
+    pub site: Option<String>,
+    #[schemars(extend("enum" = ["ok", "outage", "maintenance"]))]
+    pub status: &'static str,
+    pub notices: Vec<ss::Notice>,
 }
 
 #[cfg(test)]

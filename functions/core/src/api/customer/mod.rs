@@ -13,7 +13,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiResult, Params, Query, body_json, client_ip, tenant_of};
@@ -24,6 +23,7 @@ use crate::domain::plan::Plan;
 use crate::domain::time::fmt_ts;
 use crate::domain::{Msisdn, time};
 use crate::ids::IdGen;
+use crate::openapi::Flag;
 use crate::platform::{Level, Platform};
 use crate::store::subscribers::WithBalance;
 use crate::store::tenants::Tenant;
@@ -33,6 +33,10 @@ use crate::usecases::customer as uc;
 use crate::usecases::customer_auth::{self as auth, AuthError, Keys};
 use crate::usecases::self_service as ss;
 use crate::usecases::topup;
+
+pub mod doc;
+pub(crate) mod views;
+use views as v;
 
 /// A customer-API error: status, stable code, message for people.
 #[derive(Debug)]
@@ -64,7 +68,8 @@ impl CustError {
         }
     }
     pub(crate) fn into_response(self) -> Response<Bytes> {
-        let mut r = super::json(self.status, &json!({"error": {"code": self.code, "message": self.message}}));
+        let body = v::ErrorBody { error: v::ErrorDetail { code: self.code, message: self.message } };
+        let mut r = super::json(self.status, &body);
         if let Some(s) = self.retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
@@ -228,6 +233,86 @@ fn known_path(segs: &[&str]) -> bool {
     })
 }
 
+/// `POST auth/otp/verify`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OtpVerifyInput {
+    challenge_id: String,
+    #[schemars(pattern(r"^[0-9]{6}$"))]
+    code: String,
+}
+
+/// `POST auth/login`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginInput {
+    /// account number or PPPoE username
+    login: String,
+    password: String,
+}
+
+/// `POST auth/refresh`, and `POST auth/logout` without an access token (the refresh token's
+/// sign-in ends).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshInput {
+    refresh_token: String,
+}
+
+/// `PUT me/password`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordInput {
+    #[schemars(length(min = 8))]
+    password: String,
+}
+
+/// `PUT me/pppoe-password`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PppoePasswordInput {
+    /// 6-64 printable ASCII characters (what a RouterOS secret and RADIUS both take)
+    #[schemars(length(min = 6, max = 64), pattern(r"^[\x21-\x7e]*$"))]
+    password: String,
+}
+
+/// `PUT me/notification-preferences`: one of them at least.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub(crate) struct NotificationPreferencesInput {
+    /// Offers and announcements by SMS (receipts, reminders and codes always go).
+    #[serde(default)]
+    promotional_sms: Option<bool>,
+    /// An SMS when staff reply to one of the subscriber's tickets (on until turned off).
+    #[serde(default)]
+    ticket_reply_sms: Option<bool>,
+}
+
+/// `POST topups`: an M-Pesa prompt; the amount due for the next period unless one is given.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopupInput {
+    /// another phone to prompt (default: the one on file)
+    #[serde(default)]
+    #[schemars(pattern(r"^(\+?254|0)?[17][0-9]{8}$"))]
+    phone: Option<String>,
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    amount_kes: Option<u64>,
+    /// whole shillings only
+    #[serde(default)]
+    #[schemars(range(min = 100))]
+    amount_cents: Option<i64>,
+}
+
+/// `PUT subscription/auto-renew`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoRenewInput {
+    auto_renew: bool,
+}
+
 /// The signed-in subscriber of a request.
 pub(crate) struct Me {
     pub sub: WithBalance,
@@ -259,54 +344,31 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             return answer(StatusCode::ACCEPTED, &sent);
         }
         (&Method::POST, ["auth", "otp", "verify"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct V {
-                challenge_id: String,
-                code: String,
-            }
-            let v: V = body_json(&req)?;
+            let v: OtpVerifyInput = body_json(&req)?;
             return answer(
                 StatusCode::OK,
                 &auth::verify_otp(&db, &keys, &v.challenge_id, &v.code, &ip, &mut ids, now).await?,
             );
         }
         (&Method::POST, ["auth", "login"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct L {
-                login: String,
-                password: String,
-            }
-            let l: L = body_json(&req)?;
+            let l: LoginInput = body_json(&req)?;
             return answer(StatusCode::OK, &auth::login(&db, &keys, &l.login, &l.password, &ip, &mut ids, now).await?);
         }
         (&Method::POST, ["auth", "refresh"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct R {
-                refresh_token: String,
-            }
-            let r: R = body_json(&req)?;
+            let r: RefreshInput = body_json(&req)?;
             return answer(StatusCode::OK, &auth::refresh(&db, &keys, &r.refresh_token, &mut ids, now).await?);
         }
         (&Method::POST, ["auth", "logout"]) => {
             let family = match super::bearer(&req).and_then(|t| auth::verify_access(&keys, t, now)) {
                 Some(a) => Some(a.sid),
-                None => {
-                    #[derive(serde::Deserialize)]
-                    struct R {
-                        refresh_token: String,
-                    }
-                    match body_json::<R>(&req) {
-                        Ok(r) => auth::family_of(&db, &r.refresh_token).await?.map(|(f, _)| f),
-                        Err(_) => None,
-                    }
-                }
+                None => match body_json::<RefreshInput>(&req) {
+                    Ok(r) => auth::family_of(&db, &r.refresh_token).await?.map(|(f, _)| f),
+                    Err(_) => None,
+                },
             };
             let family = family.ok_or_else(CustError::unauthorized)?;
             auth::logout(&db, &family, now).await?;
-            return answer(StatusCode::OK, &json!({"signed_out": true}));
+            return answer(StatusCode::OK, &v::SignedOut { signed_out: Flag });
         }
         _ => {}
     }
@@ -332,45 +394,28 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             answer(StatusCode::OK, &me_view(&db, &me).await?)
         }
         (&Method::PUT, ["me", "password"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct P {
-                password: String,
-            }
-            let b: P = body_json(&req)?;
+            let b: PasswordInput = body_json(&req)?;
             auth::set_password(&db, &me.sub.subscriber.id, &me.sid, &b.password, &mut ids, now).await?;
-            answer(StatusCode::OK, &json!({"password_set": true, "other_sign_ins_ended": true}))
+            answer(StatusCode::OK, &v::PasswordSet { password_set: Flag, other_sign_ins_ended: Flag })
         }
         (&Method::PUT, ["me", "pppoe-password"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct P {
-                password: String,
-            }
-            let b: P = body_json(&req)?;
+            let b: PppoePasswordInput = body_json(&req)?;
             // The operator's path: the new secret reaches RADIUS and the router through the change feed.
             let patch =
                 crate::usecases::subscribers::SubscriberPatch { password: Some(b.password), ..Default::default() };
             crate::usecases::subscribers::update_subscriber(&db, &me.sub.subscriber.id, patch, now).await?;
-            answer(StatusCode::OK, &json!({"pppoe_password_set": true, "applies": "at your next connection"}))
+            answer(
+                StatusCode::OK,
+                &v::PppoePasswordSet { pppoe_password_set: Flag, applies: "at your next connection" },
+            )
         }
         (&Method::GET, ["me", "notifications"]) => {
             let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
             let items = customer::notifications(&db, &me.sub.subscriber.id, limit).await?;
-            read(&req, &json!({"items": items}))
+            read(&req, &v::Items { items })
         }
         (&Method::PUT, ["me", "notification-preferences"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct N {
-                /// Offers and announcements by SMS (receipts, reminders and codes always go).
-                #[serde(default)]
-                promotional_sms: Option<bool>,
-                /// An SMS when staff reply to one of the subscriber's tickets (on until turned off).
-                #[serde(default)]
-                ticket_reply_sms: Option<bool>,
-            }
-            let n: N = body_json(&req)?;
+            let n: NotificationPreferencesInput = body_json(&req)?;
             let phone = me.sub.subscriber.phone.as_ref().ok_or_else(|| {
                 CustError::new(StatusCode::BAD_REQUEST, "invalid_request", "this account has no phone number on file")
             })?;
@@ -395,7 +440,11 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let replies = crate::store::self_service::ticket_reply_sms(&db, &me.sub.subscriber.id).await?;
             answer(
                 StatusCode::OK,
-                &json!({"promotional_sms": !out, "ticket_reply_sms": replies, "transactional_sms": true}),
+                &v::NotificationPreferences {
+                    promotional_sms: !out,
+                    ticket_reply_sms: replies,
+                    transactional_sms: Flag,
+                },
             )
         }
         (&Method::GET, ["sessions", "current"]) => {
@@ -444,7 +493,7 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let cursor = q.get("cursor").filter(|c| !c.is_empty());
             let items = customer::invoices(&db, &me.sub.subscriber.id, cursor, limit).await?;
             let next = (items.len() as i64 == limit).then(|| items.last().map(|i| i.id.clone())).flatten();
-            read(&req, &json!({"items": items, "next_cursor": next}))
+            read(&req, &v::Page { items, next_cursor: next })
         }
         (&Method::GET, ["invoices", id]) => {
             let inv = customer::invoice_of(&db, &me.sub.subscriber.id, id)
@@ -453,8 +502,8 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             read(&req, &inv)
         }
         (&Method::GET, ["plans"]) => {
-            let list: Vec<Value> = uc::offered_plans(&db).await?.iter().map(|p| plan_view(p, &me)).collect();
-            read(&req, &json!({"items": list}))
+            let items: Vec<v::Plan> = uc::offered_plans(&db).await?.iter().map(|p| plan_view(p, &me)).collect();
+            read(&req, &v::Items { items })
         }
         (&Method::GET, ["plans", id]) => {
             let p = plans::get(&db, id)
@@ -478,14 +527,14 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let input: uc::PlanChangeInput = body_json(&req)?;
             if input.when == crate::domain::plan_change::When::AtRenewal {
                 let q = ss::schedule_plan_change(&db, &me.sub.subscriber.id, &input, now).await?;
-                return answer(StatusCode::OK, &json!({"changed": false, "scheduled": true, "quote": q}));
+                return answer(StatusCode::OK, &v::PlanChanged::AtRenewal { changed: Flag, scheduled: Flag, quote: q });
             }
-            let q = uc::change_plan(&db, &me.sub.subscriber.id, &input, now).await?;
-            answer(StatusCode::OK, &json!({"changed": true, "quote": q}))
+            let quote = uc::change_plan(&db, &me.sub.subscriber.id, &input, now).await?;
+            answer(StatusCode::OK, &v::PlanChanged::Now { changed: Flag, quote })
         }
         (&Method::DELETE, ["subscription", "plan-change"]) => {
             let plan_id = ss::cancel_plan_change(&db, &me.sub.subscriber.id).await?;
-            answer(StatusCode::OK, &json!({"cancelled": true, "plan_id": plan_id}))
+            answer(StatusCode::OK, &v::PlanChangeCancelled { cancelled: Flag, plan_id })
         }
         (&Method::POST, ["subscription", "pause"]) => {
             let input: ss::PauseInput = body_json(&req)?;
@@ -498,7 +547,7 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             answer(StatusCode::ACCEPTED, &ss::request_disconnect(&db, &me.sub.subscriber.id, now).await?)
         }
         (&Method::GET, ["devices"]) => {
-            read(&req, &json!({"items": crate::store::self_service::devices(&db, &me.sub.subscriber.id).await?}))
+            read(&req, &v::Items { items: crate::store::self_service::devices(&db, &me.sub.subscriber.id).await? })
         }
         (&Method::POST, ["devices"]) => {
             let input: ss::DeviceInput = body_json(&req)?;
@@ -506,11 +555,14 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
         }
         (&Method::DELETE, ["devices", mac]) => {
             ss::remove_device(&db, &me.sub.subscriber.id, &super::percent_decode(mac)).await?;
-            answer(StatusCode::OK, &json!({"removed": true}))
+            answer(StatusCode::OK, &v::Removed { removed: Flag })
         }
         (&Method::GET, ["tickets"]) => {
             let limit = q.int("limit", 20, 100).map_err(CustError::from)?.max(1);
-            read(&req, &json!({"items": crate::store::self_service::tickets(&db, &me.sub.subscriber.id, limit).await?}))
+            read(
+                &req,
+                &v::Items { items: crate::store::self_service::tickets(&db, &me.sub.subscriber.id, limit).await? },
+            )
         }
         (&Method::POST, ["tickets"]) => {
             let input: ss::TicketInput = body_json(&req)?;
@@ -525,16 +577,11 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             read(&req, &ss::network_status(&db, &me.sub.subscriber.id, now).await?)
         }
         (&Method::PUT, ["subscription", "auto-renew"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct A {
-                auto_renew: bool,
-            }
-            let a: A = body_json(&req)?;
+            let a: AutoRenewInput = body_json(&req)?;
             let patch =
                 crate::usecases::subscribers::SubscriberPatch { auto_renew: Some(a.auto_renew), ..Default::default() };
             crate::usecases::subscribers::update_subscriber(&db, &me.sub.subscriber.id, patch, now).await?;
-            answer(StatusCode::OK, &json!({"auto_renew": a.auto_renew}))
+            answer(StatusCode::OK, &v::AutoRenew { auto_renew: a.auto_renew })
         }
         (&Method::GET, ["usage"]) => read(&req, &usage_view(&db, &me, now).await?),
         (&Method::GET, ["usage", "daily"]) => {
@@ -550,14 +597,17 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
                 }
             }
             let days = usage::days(&db, Some(&me.sub.subscriber.username), &from, &to, 400).await?;
-            let items: Vec<Value> = days
+            let items: Vec<v::UsageDay> = days
                 .iter()
-                .map(|d| {
-                    json!({"day": d.day, "download_bytes": d.output_octets, "upload_bytes": d.input_octets,
-                                "online_seconds": d.online_seconds, "sessions": d.sessions})
+                .map(|d| v::UsageDay {
+                    day: d.day.clone(),
+                    download_bytes: d.output_octets,
+                    upload_bytes: d.input_octets,
+                    online_seconds: d.online_seconds,
+                    sessions: d.sessions,
                 })
                 .collect();
-            read(&req, &json!({"from": from, "to": to, "items": items}))
+            read(&req, &v::UsageDaily { from, to, items })
         }
         (&Method::GET, ["sessions"]) => {
             // The history the agent's usage pushes leave behind, newest first; open ones too.
@@ -572,7 +622,7 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let online = !customer::online_of(&db, &me.sub.subscriber.username).await?.is_empty();
             let items = customer::session_history(&db, &me.sub.subscriber.username, cursor, limit).await?;
             let next = (items.len() as i64 == limit).then(|| items.last().map(|s| s.cursor.to_string())).flatten();
-            read(&req, &json!({"online": online, "items": items, "next_cursor": next}))
+            read(&req, &v::Sessions { online, items, next_cursor: next })
         }
         (&Method::GET, ["wallet"]) => {
             let plan =
@@ -580,8 +630,12 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let due = (plan.price.cents() - me.sub.balance_cents).max(0);
             read(
                 &req,
-                &json!({"balance_cents": me.sub.balance_cents, "currency": CURRENCY,
-                               "next_period_price_cents": plan.price.cents(), "due_for_next_period_cents": due}),
+                &v::Wallet {
+                    balance_cents: me.sub.balance_cents,
+                    currency: CURRENCY,
+                    next_period_price_cents: plan.price.cents(),
+                    due_for_next_period_cents: due,
+                },
             )
         }
         (&Method::GET, ["wallet", "entries"]) => {
@@ -595,20 +649,10 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             };
             let items = customer::wallet_page(&db, &me.sub.subscriber.id, cursor, limit, me.sub.balance_cents).await?;
             let next = (items.len() as i64 == limit).then(|| items.last().map(|e| e.id.to_string())).flatten();
-            read(&req, &json!({"items": items, "next_cursor": next}))
+            read(&req, &v::Page { items, next_cursor: next })
         }
         (&Method::POST, ["topups"]) => {
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct T {
-                #[serde(default)]
-                phone: Option<String>,
-                #[serde(default)]
-                amount_kes: Option<u64>,
-                #[serde(default)]
-                amount_cents: Option<i64>,
-            }
-            let t: T = body_json(&req)?;
+            let t: TopupInput = body_json(&req)?;
             let input = topup::TopupInput {
                 account: me.sub.subscriber.account_no.to_string(),
                 phone: t.phone,
@@ -618,11 +662,18 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let caller = topup::Caller::Subscriber { id: &me.sub.subscriber.id };
             let started = topup::start(p, &db, &tenant, input, caller, now).await?;
             let id = started.checkout_request_id.clone();
+            let status_url = format!("/api/p/{realm}/v1/topups/{id}");
             answer(
                 StatusCode::ACCEPTED,
-                &json!({"id": id, "status": "pending", "amount_cents": started.amount_kes as i64 * 100, "currency": CURRENCY,
-                        "phone": started.phone, "message": started.customer_message,
-                        "next": {"action": "enter_mpesa_pin_on_phone", "status_url": format!("/api/p/{realm}/v1/topups/{id}")}}),
+                &v::TopupStarted {
+                    id,
+                    status: "pending",
+                    amount_cents: started.amount_kes as i64 * 100,
+                    currency: CURRENCY,
+                    phone: started.phone.to_string(),
+                    message: started.customer_message.to_string(),
+                    next: v::NextStep { action: "enter_mpesa_pin_on_phone", status_url },
+                },
             )
         }
         (&Method::GET, ["topups"]) => {
@@ -634,7 +685,7 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
                     items.push(topup_view(&s));
                 }
             }
-            read(&req, &json!({"items": items}))
+            read(&req, &v::Items { items })
         }
         (&Method::GET, ["topups", id]) => {
             let s = stk::get(&db, id)
@@ -653,8 +704,8 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
             let cursor = q.get("cursor").filter(|c| !c.is_empty());
             let list = customer::payments_page(&db, &me.sub.subscriber.id, cursor, limit).await?;
             let next = (list.len() as i64 == limit).then(|| list.last().map(|p| p.id.clone())).flatten();
-            let items: Vec<Value> = list.iter().map(payment_view).collect();
-            read(&req, &json!({"items": items, "next_cursor": next}))
+            let items: Vec<v::Payment> = list.iter().map(payment_view).collect();
+            read(&req, &v::Page { items, next_cursor: next })
         }
         (&Method::GET, ["payments", id]) => read(&req, &payment_view(&own_payment(&db, &me, id).await?)),
         (&Method::GET, ["payments", id, "receipt"]) => {
@@ -669,25 +720,25 @@ async fn route<P: Platform>(p: &P, params: &Params, rest: &str, req: Request<Byt
                 crate::store::cards::keys(&db, "paystack").await.unwrap_or_default();
             let mut methods = Vec::new();
             if d.is_configured() {
-                methods.push(json!({"type": "mpesa_stk", "how": "POST topups: a prompt on your phone"}));
+                methods.push(v::PaymentMethod::MpesaStk { how: "POST topups: a prompt on your phone" });
             }
             if !d.shortcode.is_empty() && d.till.is_empty() {
-                methods.push(json!({"type": "mpesa_paybill", "business_number": d.shortcode, "account_number": me.sub.subscriber.account_no}));
+                methods.push(v::PaymentMethod::MpesaPaybill {
+                    business_number: d.shortcode.clone(),
+                    account_number: me.sub.subscriber.account_no.to_string(),
+                });
             }
             if !d.till.is_empty() {
-                methods.push(json!({"type": "mpesa_till", "till_number": d.till}));
+                methods.push(v::PaymentMethod::MpesaTill { till_number: d.till.clone() });
             }
+            let checkout = format!("POST /api/p/{realm}/checkout");
             if stripe.is_configured() {
-                methods.push(
-                    json!({"type": "card", "provider": "stripe", "how": format!("POST /api/p/{realm}/checkout")}),
-                );
+                methods.push(v::PaymentMethod::Card { provider: v::CardProvider::Stripe, how: checkout.clone() });
             }
             if paystack.is_configured() {
-                methods.push(
-                    json!({"type": "card", "provider": "paystack", "how": format!("POST /api/p/{realm}/checkout")}),
-                );
+                methods.push(v::PaymentMethod::Card { provider: v::CardProvider::Paystack, how: checkout });
             }
-            read(&req, &json!({"items": methods}))
+            read(&req, &v::Items { items: methods })
         }
         _ => Err(CustError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -708,22 +759,36 @@ async fn own_payment(db: &impl crate::db::Db, me: &Me, id: &str) -> Result<payme
         .ok_or_else(|| CustError::not_found("payment"))
 }
 
-async fn me_view(db: &impl crate::db::Db, me: &Me) -> Result<Value, CustError> {
+async fn me_view(db: &impl crate::db::Db, me: &Me) -> Result<v::Me, CustError> {
     let prof = customer::profile(db, &me.sub.subscriber.id).await?;
     let s = &me.sub.subscriber;
-    Ok(json!({
-        "id": s.id, "account_no": s.account_no, "name": s.name, "phone": s.phone, "username": s.username,
-        "email": prof.email, "language": prof.language, "status": s.status, "plan_id": s.plan_id,
-        "has_password": prof.portal_password_hash.is_some(),
-    }))
+    Ok(v::Me {
+        id: s.id.clone(),
+        account_no: s.account_no.to_string(),
+        name: s.name.clone(),
+        phone: s.phone.as_ref().map(|p| p.as_str().to_owned()),
+        username: s.username.to_string(),
+        email: prof.email,
+        language: prof.language,
+        status: s.status,
+        plan_id: s.plan_id.clone(),
+        has_password: prof.portal_password_hash.is_some(),
+    })
 }
 
-fn plan_view(p: &Plan, me: &Me) -> Value {
-    json!({
-        "id": p.id, "code": p.code, "name": p.name, "price_cents": p.price.cents(), "currency": CURRENCY,
-        "period_seconds": p.period_seconds, "down_kbps": p.down_kbps, "up_kbps": p.up_kbps,
-        "data_cap_bytes": p.data_cap_bytes, "current": p.id == me.sub.subscriber.plan_id,
-    })
+fn plan_view(p: &Plan, me: &Me) -> v::Plan {
+    v::Plan {
+        id: p.id.clone(),
+        code: p.code.clone(),
+        name: p.name.clone(),
+        price_cents: p.price.cents(),
+        currency: CURRENCY,
+        period_seconds: p.period_seconds,
+        down_kbps: p.down_kbps,
+        up_kbps: p.up_kbps,
+        data_cap_bytes: p.data_cap_bytes,
+        current: p.id == me.sub.subscriber.plan_id,
+    }
 }
 
 /// What `GET subscription` answers (also the portal's home page).
@@ -732,7 +797,7 @@ pub(crate) async fn subscription_view(
     tenant: &Tenant,
     me_sub: &Me,
     now: DateTime<Utc>,
-) -> Result<Value, CustError> {
+) -> Result<v::Subscription, CustError> {
     let s = &me_sub.sub;
     let plan = plans::get(db, &s.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
     let left = s.subscriber.expires_at.map(|e| (e - now).num_seconds().max(0));
@@ -742,26 +807,31 @@ pub(crate) async fn subscription_view(
         Some(id) => plans::get(db, id).await?.map(|p| plan_view(&p, me_sub)),
         None => None,
     };
-    let paused = x
-        .paused_at
-        .as_ref()
-        .map(|at| json!({"since": at, "until": x.paused_until, "seconds_left": x.paused_seconds_left}));
-    Ok(json!({
-        "status": if paused.is_some() { json!("paused") } else { json!(s.subscriber.status) },
-        "pending_plan_change": pending.map(|p| json!({"plan": p, "when": "at_renewal", "at": s.subscriber.expires_at.map(fmt_ts)})),
-        "pause": paused,
-        "plan": plan_view(&plan, me_sub),
-        "expires_at": s.subscriber.expires_at.map(fmt_ts),
-        "seconds_left": left,
-        "grace_seconds": tenant.settings.grace_seconds,
-        "auto_renew": s.subscriber.auto_renew,
-        "balance_cents": s.balance_cents,
-        "currency": CURRENCY,
-        "due_for_next_period_cents": due,
-    }))
+    let pause = x.paused_at.as_ref().map(|at| v::Pause {
+        since: at.clone(),
+        until: x.paused_until.clone(),
+        seconds_left: x.paused_seconds_left,
+    });
+    Ok(v::Subscription {
+        status: if pause.is_some() { "paused" } else { s.subscriber.status.as_str() },
+        pending_plan_change: pending.map(|plan| v::PendingPlanChange {
+            plan,
+            when: "at_renewal",
+            at: s.subscriber.expires_at.map(fmt_ts),
+        }),
+        pause,
+        plan: plan_view(&plan, me_sub),
+        expires_at: s.subscriber.expires_at.map(fmt_ts),
+        seconds_left: left,
+        grace_seconds: tenant.settings.grace_seconds,
+        auto_renew: s.subscriber.auto_renew,
+        balance_cents: s.balance_cents,
+        currency: CURRENCY,
+        due_for_next_period_cents: due,
+    })
 }
 
-async fn usage_view(db: &impl crate::db::Db, me: &Me, now: DateTime<Utc>) -> Result<Value, CustError> {
+async fn usage_view(db: &impl crate::db::Db, me: &Me, now: DateTime<Utc>) -> Result<v::Usage, CustError> {
     let plan = plans::get(db, &me.sub.subscriber.plan_id).await?.ok_or_else(|| CustError::not_found("plan"))?;
     // The paid period `now` is in: with several periods paid ahead, the one ending first.
     let start = match me.sub.subscriber.expires_at {
@@ -775,40 +845,63 @@ async fn usage_view(db: &impl crate::db::Db, me: &Me, now: DateTime<Utc>) -> Res
     let (from, to) = (nairobi_day(start), nairobi_day(now));
     let (up, down, secs) = customer::usage_between(db, &me.sub.subscriber.username, &from, &to).await?;
     let used = up + down;
-    Ok(json!({
-        "from": from, "to": to, "download_bytes": down, "upload_bytes": up, "total_bytes": used,
-        "online_seconds": secs, "data_cap_bytes": plan.data_cap_bytes,
-        "cap_used_percent": plan.data_cap_bytes.filter(|c| *c > 0).map(|c| (used as i128 * 100 / c as i128) as i64),
-    }))
-}
-
-fn topup_view(s: &stk::StkRequest) -> Value {
-    json!({
-        "id": s.checkout_request_id, "status": s.status, "amount_cents": s.amount_cents, "currency": CURRENCY,
-        "phone": Msisdn::parse(&s.msisdn).map(|m| m.masked()).unwrap_or_default(),
-        "result": s.result_desc, "created_at": s.created_at, "resolved_at": s.resolved_at,
+    Ok(v::Usage {
+        from,
+        to,
+        download_bytes: down,
+        upload_bytes: up,
+        total_bytes: used,
+        online_seconds: secs,
+        data_cap_bytes: plan.data_cap_bytes,
+        cap_used_percent: plan.data_cap_bytes.filter(|c| *c > 0).map(|c| (used as i128 * 100 / c as i128) as i64),
     })
 }
 
-fn payment_view(p: &payments::Payment) -> Value {
-    json!({
-        "id": p.id, "provider": p.provider, "method": p.method, "receipt": p.receipt,
-        "amount_cents": p.amount_cents, "currency": CURRENCY, "paid_at": p.paid_at, "received_at": p.received_at,
-    })
+fn topup_view(s: &stk::StkRequest) -> v::Topup {
+    v::Topup {
+        id: s.checkout_request_id.clone(),
+        status: s.status,
+        amount_cents: s.amount_cents,
+        currency: CURRENCY,
+        phone: Msisdn::parse(&s.msisdn).map(|m| m.masked()).unwrap_or_default(),
+        result: s.result_desc.clone(),
+        created_at: s.created_at.clone(),
+        resolved_at: s.resolved_at.clone(),
+    }
 }
 
-fn receipt_view(t: &Tenant, me: &Me, p: &payments::Payment) -> Value {
-    json!({
-        "receipt_no": p.receipt.clone().unwrap_or_else(|| p.provider_ref.clone()),
-        "issued_by": t.name, "account_no": me.sub.subscriber.account_no, "name": me.sub.subscriber.name,
-        "amount_cents": p.amount_cents, "currency": CURRENCY, "method": p.method, "provider": p.provider,
-        "paid_at": p.paid_at.clone().unwrap_or_else(|| p.received_at.clone()), "payment_id": p.id,
-    })
+fn payment_view(p: &payments::Payment) -> v::Payment {
+    v::Payment {
+        id: p.id.clone(),
+        provider: p.provider.clone(),
+        method: p.method.clone(),
+        receipt: p.receipt.clone(),
+        amount_cents: p.amount_cents,
+        currency: CURRENCY,
+        paid_at: p.paid_at.clone(),
+        received_at: p.received_at.clone(),
+    }
+}
+
+fn receipt_view(t: &Tenant, me: &Me, p: &payments::Payment) -> v::Receipt {
+    v::Receipt {
+        receipt_no: p.receipt.clone().unwrap_or_else(|| p.provider_ref.clone()),
+        issued_by: t.name.clone(),
+        account_no: me.sub.subscriber.account_no.to_string(),
+        name: me.sub.subscriber.name.clone(),
+        amount_cents: p.amount_cents,
+        currency: CURRENCY,
+        method: p.method.clone(),
+        provider: p.provider.clone(),
+        paid_at: p.paid_at.clone().unwrap_or_else(|| p.received_at.clone()),
+        payment_id: p.id.clone(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn customer_routes_are_unique_and_known() {
