@@ -100,6 +100,8 @@ pub enum Auth {
     Open,
     /// With a token or without one.
     Optional,
+    /// The document's security scheme of this name (another credential than the default).
+    Scheme(&'static str),
 }
 
 /// What a success answer carries.
@@ -122,6 +124,8 @@ pub struct Op {
     body: Option<(Value, bool)>,
     params: Vec<Value>,
     etag: bool,
+    tags: Vec<&'static str>,
+    also: Vec<(&'static str, &'static str)>,
 }
 
 /// A document being built: answers' named schemas collect in `components/schemas`.
@@ -129,6 +133,7 @@ pub struct Doc {
     answers: SchemaGenerator,
     requests: SchemaGenerator,
     ops: Vec<Op>,
+    path_servers: Vec<(&'static str, Value)>,
 }
 
 impl Default for Doc {
@@ -155,7 +160,7 @@ impl Doc {
             })
             .with_transform(close_objects)
             .into_generator();
-        Doc { answers, requests, ops: Vec::new() }
+        Doc { answers, requests, ops: Vec::new(), path_servers: Vec::new() }
     }
 
     /// `method path` (relative to the document's server, `{id}` for a path parameter).
@@ -178,8 +183,15 @@ impl Doc {
                 body: None,
                 params,
                 etag: false,
+                tags: Vec::new(),
+                also: Vec::new(),
             },
         }
+    }
+
+    /// `path` is served from other servers than the document's (`servers` of its path item).
+    pub fn path_servers(&mut self, path: &'static str, servers: Value) {
+        self.path_servers.push((path, servers));
     }
 
     /// The named schema of `T` in the document (for schemas the table names outside an answer).
@@ -202,6 +214,9 @@ impl Doc {
             let mut o = Map::new();
             o.insert("operationId".into(), json!(operation_id(op.method, op.path)));
             o.insert("summary".into(), json!(op.summary));
+            if !op.tags.is_empty() {
+                o.insert("tags".into(), json!(op.tags));
+            }
             if let Some(d) = op.description {
                 o.insert("description".into(), json!(d));
             }
@@ -229,6 +244,10 @@ impl Doc {
                 }
                 None => {}
             }
+            for (content_type, description) in &op.also {
+                let content = ok.entry("content").or_insert_with(|| json!({}));
+                content[*content_type] = json!({"schema": {"type": "string", "description": description}});
+            }
             if op.etag {
                 ok.insert(
                     "headers".into(),
@@ -246,11 +265,17 @@ impl Doc {
                 Auth::Token => json!([{"bearer": []}]),
                 Auth::Open => json!([]),
                 Auth::Optional => json!([{}, {"bearer": []}]),
+                Auth::Scheme(name) => json!([{ name: [] }]),
             };
             o.insert("security".into(), security);
             let entry = paths.entry(format!("/{}", op.path)).or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(m) = entry {
                 m.insert(op.method.to_ascii_lowercase(), Value::Object(o));
+            }
+        }
+        for (path, servers) in self.path_servers {
+            if let Some(Value::Object(item)) = paths.get_mut(&format!("/{path}")) {
+                item.insert("servers".into(), servers);
             }
         }
         let mut doc = head;
@@ -283,6 +308,24 @@ pub struct OpBuilder<'a> {
 impl OpBuilder<'_> {
     pub fn describe(mut self, d: &'static str) -> Self {
         self.op.description = Some(d);
+        self
+    }
+    pub fn tag(mut self, t: &'static str) -> Self {
+        self.op.tags.push(t);
+        self
+    }
+    /// The path's parameter (`{id}`) described: its schema and what it names.
+    pub fn path_param(mut self, schema: Value, description: &'static str) -> Self {
+        self.op.params.retain(|p| p["in"] != "path");
+        self.op.params.insert(
+            0,
+            json!({"name": "id", "in": "path", "required": true, "schema": schema, "description": description}),
+        );
+        self
+    }
+    /// The success answer may also be text of this type (`?format=csv`).
+    pub fn also_text(mut self, content_type: &'static str, description: &'static str) -> Self {
+        self.op.also.push((content_type, description));
         self
     }
     pub fn auth(mut self, a: Auth) -> Self {

@@ -9,6 +9,7 @@ use super::{ApiError, ApiResult, Params, Query, Route, bearer, body_json, create
 use crate::Ctx;
 use crate::db::Db;
 use crate::ids::IdGen;
+use crate::openapi::Flag;
 use crate::platform::Platform;
 use crate::secret::constant_time_eq;
 use crate::store::tenants::{self, Tenant};
@@ -63,8 +64,9 @@ pub(crate) fn route_action(route: Route, m: &Method) -> Action {
 }
 
 /// The OpenAPI 3.1 document of the admin API (every route under `/api/t/{realm}/` and
-/// `/api/tenants`), served at `GET /api/t/{realm}/openapi.json` without a credential; tests hold it
-/// to the route table ([`super::admin_api_paths`]) and the answers to its schemas.
+/// `/api/tenants`), served at `GET /api/t/{realm}/openapi.json` without a credential. Generated from
+/// the code ([`super::admin_doc`]); tests hold it to the route table ([`super::admin_api_paths`])
+/// and the answers to its schemas.
 pub const OPENAPI: &str = include_str!("admin_openapi.json");
 
 /// `GET /api/t/{realm}/openapi.json`: an unknown tenant is 404, as on every tenant route.
@@ -79,8 +81,10 @@ pub(crate) async fn openapi<P: Platform>(p: &P, params: &Params, req: &Request<B
     Ok(r)
 }
 
-#[derive(serde::Serialize)]
-struct TenantView<'a> {
+/// One tenant of the platform.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Tenant")]
+pub(crate) struct TenantView<'a> {
     realm: &'a str,
     name: &'a str,
     status: &'a str,
@@ -215,23 +219,11 @@ async fn tenant_route<P: Platform>(
             ok(&ledger::for_subscriber(db, id).await?)
         }
         (Route::Adjust, Method::POST) => {
-            #[derive(Deserialize)]
-            struct Adj {
-                amount_cents: i64,
-                memo: String,
-            }
-            let a: Adj = body_json(&req)?;
+            let a: AdjustInput = body_json(&req)?;
             ok(&uc::operator_money::adjust(db, &tenant.settings, id, a.amount_cents, &a.memo, ids, ctx.now).await?)
         }
         (Route::StkPush, Method::POST) => {
-            #[derive(Deserialize)]
-            struct Push {
-                #[serde(default)]
-                phone: Option<String>,
-                #[serde(default)]
-                amount_kes: Option<u64>,
-            }
-            let body: Push = body_json(&req)?;
+            let body: StkPushInput = body_json(&req)?;
             let s = subscribers::get(db, id).await?.ok_or_else(|| ApiError::NotFound("subscriber".into()))?;
             let input = crate::usecases::topup::TopupInput {
                 account: s.subscriber.account_no.to_string(),
@@ -271,31 +263,33 @@ async fn tenant_route<P: Platform>(
             let stripe: crate::store::cards::StripeKeys = crate::store::cards::keys(db, "stripe").await?;
             let paystack: crate::store::cards::PaystackKeys = crate::store::cards::keys(db, "paystack").await?;
             let sms_keys: sms::SmsKeys = crate::store::cards::keys(db, sms::PROVIDER).await?;
-            ok(&serde_json::json!({
-                "settings": tenant.settings,
-                "daraja": {
-                    "environment": tenant.daraja.environment,
-                    "shortcode": tenant.daraja.shortcode,
-                    "till": tenant.daraja.till,
-                    "c2b_api_version": tenant.daraja.c2b_api_version,
-                    "configured": tenant.daraja.is_configured(),
+            let d = &tenant.daraja;
+            let hook = |what: &str| crate::mpesa::hook_url(&p.settings().public_base_url, tenant, what);
+            ok(&SettingsView {
+                settings: tenant.settings.clone(),
+                daraja: DarajaView {
+                    environment: d.environment.clone(),
+                    shortcode: d.shortcode.clone(),
+                    till: d.till.clone(),
+                    c2b_api_version: d.c2b_api_version.clone(),
+                    configured: d.is_configured(),
                     // which secrets are set, never their values
-                    "consumer_key_set": !tenant.daraja.consumer_key.is_empty(),
-                    "consumer_secret_set": !tenant.daraja.consumer_secret.is_empty(),
-                    "passkey_set": !tenant.daraja.passkey.is_empty(),
+                    consumer_key_set: !d.consumer_key.is_empty(),
+                    consumer_secret_set: !d.consumer_secret.is_empty(),
+                    passkey_set: !d.passkey.is_empty(),
                 },
-                "stripe": uc::cards::stripe_view(&stripe),
-                "paystack": uc::cards::paystack_view(&paystack),
-                "sms": uc::sms::keys_view(&sms_keys),
-                "callback_urls": {
-                    "sms_delivery_reports": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "sms/delivery"),
-                    "stripe": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stripe"),
-                    "paystack": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "paystack"),
-                    "stk": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "stk"),
-                    "c2b_validation": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "c2b/validate"),
-                    "c2b_confirmation": crate::mpesa::hook_url(&p.settings().public_base_url, tenant, "c2b/confirm"),
-                }
-            }))
+                stripe: uc::cards::stripe_view(&stripe),
+                paystack: uc::cards::paystack_view(&paystack),
+                sms: uc::sms::keys_view(&sms_keys),
+                callback_urls: CallbackUrls {
+                    sms_delivery_reports: hook("sms/delivery"),
+                    stripe: hook("stripe"),
+                    paystack: hook("paystack"),
+                    stk: hook("stk"),
+                    c2b_validation: hook("c2b/validate"),
+                    c2b_confirmation: hook("c2b/confirm"),
+                },
+            })
         }
         (Route::Settings, Method::PUT) => {
             let patch: serde_json::Value = body_json(&req)?;
@@ -306,20 +300,20 @@ async fn tenant_route<P: Platform>(
             if !keys.is_empty() {
                 db.batch(&keys).await?;
             }
-            ok(&serde_json::json!({"updated": true}))
+            ok(&Updated { updated: Flag })
         }
         (Route::RegisterC2b, Method::POST) => {
             let ack = crate::mpesa::register_c2b(p, db, tenant, ctx.now)
                 .await
                 .map_err(|e| ApiError::Provider(e.to_string()))?;
-            ok(&serde_json::json!({"registered": true, "description": ack.response_description}))
+            ok(&Registered { registered: Flag, description: ack.response_description })
         }
         (Route::Sweep, Method::POST) => {
             let s =
                 if tenant.daraja.is_configured() { Some(sweep::run(p, db, tenant, ids, ctx.now).await?) } else { None };
             let settled = credit::settle_pending(db, &tenant.settings, ids, ctx.now).await?;
             let e = expiry::run(db, &tenant.settings, ids, ctx.now).await?;
-            ok(&serde_json::json!({"sweep": s, "settled": settled, "expiry": e}))
+            ok(&SweepRun { sweep: s, settled, expiry: e })
         }
         (Route::Usage, Method::GET) => {
             let limit = q.int("limit", 366, 10_000)?;
@@ -336,7 +330,8 @@ async fn tenant_route<P: Platform>(
                 ),
                 None => q.get("username").map(str::to_owned),
             };
-            ok(&usage::days(db, who.as_deref(), from, to, limit).await?)
+            let days = usage::days(db, who.as_deref(), from, to, limit).await?;
+            ok(&days.into_iter().map(UsageDay::from).collect::<Vec<_>>())
         }
         (Route::Online, Method::GET) => ok(&usage::online(db).await?),
         (Route::NetworkNotices, Method::GET) => {
@@ -350,11 +345,7 @@ async fn tenant_route<P: Platform>(
             ok(&reports::list(db, q.get("router"), q.get("outcome"), limit).await?)
         }
         (Route::ConfirmDisables, Method::POST) => {
-            #[derive(Deserialize)]
-            struct Confirm {
-                hold_id: u64,
-            }
-            let c: Confirm = body_json(&req)?;
+            let c: ConfirmDisablesInput = body_json(&req)?;
             ok(&uc::held::confirm(db, raw_id, c.hold_id, actor, ctx.now).await?)
         }
         (Route::VoucherBatches, Method::GET) => super::vouchers::list(db).await,
@@ -362,14 +353,7 @@ async fn tenant_route<P: Platform>(
         (Route::VoucherCodes, Method::GET) => super::vouchers::codes(p, tenant, db, params, &q).await,
         (Route::StaffUsers, Method::GET) => ok(&staff::users(db).await?),
         (Route::StaffUsers, Method::POST) => {
-            #[derive(Deserialize)]
-            struct NewUser {
-                login: String,
-                name: String,
-                role: String,
-                password: String,
-            }
-            let u: NewUser = body_json(&req)?;
+            let u: StaffUserInput = body_json(&req)?;
             let role = Role::parse(&u.role)
                 .ok_or_else(|| ApiError::BadRequest("role is owner, staff, agent or readonly".into()))?;
             created(&uc::staff::create_user(db, "api", &u.login, &u.name, role, &u.password, ids, ctx.now).await?)
@@ -397,21 +381,11 @@ async fn tenant_route<P: Platform>(
             let list = sms::optouts(db).await?;
             ok(&list
                 .into_iter()
-                .map(|(msisdn, source, at)| serde_json::json!({"msisdn": msisdn, "source": source, "created_at": at}))
+                .map(|(msisdn, source, created_at)| OptOutEntry { msisdn, source, created_at })
                 .collect::<Vec<_>>())
         }
         (Route::SmsOptouts, Method::POST) => {
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct OptOut {
-                phone: String,
-                #[serde(default = "yes")]
-                opt_out: bool,
-            }
-            fn yes() -> bool {
-                true
-            }
-            let input: OptOut = body_json(&req)?;
+            let input: OptOutInput = body_json(&req)?;
             let msisdn = crate::domain::msisdn::Msisdn::parse(&input.phone)
                 .map_err(|e| ApiError::BadRequest(format!("phone: {e}")))?;
             let stmt = if input.opt_out {
@@ -420,7 +394,7 @@ async fn tenant_route<P: Platform>(
                 sms::opt_in(msisdn.as_str())
             };
             db.batch(&[stmt]).await?;
-            ok(&serde_json::json!({"msisdn": msisdn.as_str(), "opted_out": input.opt_out}))
+            ok(&OptOut { msisdn: msisdn.as_str().to_owned(), opted_out: input.opt_out })
         }
         (Route::SmsCosts, Method::GET) => {
             let days = q.int("days", 30, 3660)?;
@@ -428,16 +402,213 @@ async fn tenant_route<P: Platform>(
             let per_day = sms::costs(db, &since).await?;
             let total: i64 = per_day.iter().map(|d| d.2).sum();
             let messages: i64 = per_day.iter().map(|d| d.1).sum();
-            ok(&serde_json::json!({
-                "days": days,
-                "messages": messages,
-                "cost_e4": total,
-                "cost_kes": format!("{}.{:04}", total / 10_000, total % 10_000),
-                "per_day": per_day.into_iter().map(|(day, n, c)| serde_json::json!({"day": day, "messages": n, "cost_e4": c})).collect::<Vec<_>>(),
-            }))
+            ok(&SmsCosts {
+                days,
+                messages,
+                cost_e4: total,
+                cost_kes: format!("{}.{:04}", total / 10_000, total % 10_000),
+                per_day: per_day
+                    .into_iter()
+                    .map(|(day, messages, cost_e4)| SmsCostDay { day, messages, cost_e4 })
+                    .collect(),
+            })
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// `POST subscribers/{id}/adjust`: money on (positive) or off (negative) the balance, by hand.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct AdjustInput {
+    /// cents; negative takes money off
+    amount_cents: i64,
+    /// why, for the ledger
+    memo: String,
+}
+
+/// `POST subscribers/{id}/stk-push`.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct StkPushInput {
+    /// another phone to prompt (default: the one on file)
+    #[serde(default)]
+    phone: Option<String>,
+    /// default: what the next period costs, less the balance
+    #[serde(default)]
+    amount_kes: Option<u64>,
+}
+
+/// `POST routers/{id}/confirm-disables`.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct ConfirmDisablesInput {
+    /// the `hold_id` of the run report that shows the hold
+    hold_id: u64,
+}
+
+/// `POST users`.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct StaffUserInput {
+    login: String,
+    name: String,
+    #[schemars(extend("enum" = ["owner", "staff", "agent", "readonly"]))]
+    role: String,
+    password: String,
+}
+
+/// `POST sms/optouts`.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OptOutInput {
+    phone: String,
+    /// false: opt back in
+    #[serde(default = "yes")]
+    opt_out: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `PUT settings`: any of the sections, each laid field by field over what is stored (a secret
+/// stays unless a new one is given; `null` clears it). The handler reads the body as this shape
+/// ([`uc::tenants::merge_settings`] and the key merges refuse any other field).
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct SettingsPatch {
+    settings: Option<crate::store::tenants::TenantSettings>,
+    daraja: Option<crate::store::tenants::DarajaSettings>,
+    stripe: Option<crate::store::cards::StripeKeys>,
+    paystack: Option<crate::store::cards::PaystackKeys>,
+    sms: Option<sms::SmsKeys>,
+}
+
+/// `GET settings`: the tenant's settings, and which provider keys are set (never their values).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Settings")]
+pub(crate) struct SettingsView {
+    settings: crate::store::tenants::TenantSettings,
+    daraja: DarajaView,
+    stripe: uc::cards::StripeView,
+    paystack: uc::cards::PaystackView,
+    sms: uc::sms::SmsKeysView,
+    callback_urls: CallbackUrls,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+struct DarajaView {
+    environment: String,
+    shortcode: String,
+    till: String,
+    c2b_api_version: String,
+    configured: bool,
+    consumer_key_set: bool,
+    consumer_secret_set: bool,
+    passkey_set: bool,
+}
+
+/// What to give each provider as the tenant's callback address.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+struct CallbackUrls {
+    sms_delivery_reports: String,
+    stripe: String,
+    paystack: String,
+    stk: String,
+    c2b_validation: String,
+    c2b_confirmation: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub(crate) struct Updated {
+    updated: Flag<true>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub(crate) struct Registered {
+    registered: Flag<true>,
+    /// Daraja's ResponseDescription
+    description: String,
+}
+
+/// `POST sweep`: what the scheduled pass did now.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Sweep")]
+pub(crate) struct SweepRun {
+    /// the STK query sweep; null when M-Pesa is not configured
+    sweep: Option<sweep::SweepReport>,
+    /// pending credits settled
+    settled: usize,
+    expiry: expiry::ExpiryReport,
+}
+
+/// One subscriber's usage on one day.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Usage")]
+pub(crate) struct UsageDay {
+    username: String,
+    #[schemars(schema_with = "crate::openapi::field::day")]
+    day: String,
+    input_octets: i64,
+    output_octets: i64,
+    online_seconds: i64,
+    sessions: i64,
+}
+
+impl From<usage::DailyUsage> for UsageDay {
+    fn from(d: usage::DailyUsage) -> Self {
+        UsageDay {
+            username: d.username,
+            day: d.day,
+            input_octets: d.input_octets,
+            output_octets: d.output_octets,
+            online_seconds: d.online_seconds,
+            sessions: d.sessions,
+        }
+    }
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct OptOutEntry {
+    msisdn: String,
+    /// who opted it out: subscriber, operator or provider
+    source: String,
+    #[schemars(schema_with = "crate::openapi::field::ts")]
+    created_at: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct OptOut {
+    msisdn: String,
+    opted_out: bool,
+}
+
+/// What SMS cost, in ten-thousandths of a shilling (`_e4`).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SmsCosts {
+    days: i64,
+    messages: i64,
+    cost_e4: i64,
+    /// the same in shillings, four decimals
+    cost_kes: String,
+    per_day: Vec<SmsCostDay>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+struct SmsCostDay {
+    day: String,
+    messages: i64,
+    cost_e4: i64,
+}
+
+/// Every admin error answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub(crate) struct AdminError {
+    pub error: String,
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The HTTP API, on `http` types, for every platform: `handle(request) -> response`.
 
 mod admin;
+pub mod admin_doc;
 mod cards;
 mod customer;
 /// The admin API's OpenAPI 3.1 document, served at `GET /api/t/{realm}/openapi.json`.
 pub use admin::OPENAPI as ADMIN_OPENAPI;
+/// The admin API's OpenAPI document as the code makes it (what `/api/t/{realm}/openapi.json` serves).
+pub use admin_doc::openapi as admin_openapi;
 /// The customer API's routes (method, path under `v1/`): the OpenAPI tour test walks them.
 pub use customer::ROUTES as CUSTOMER_ROUTES;
 /// The customer API's OpenAPI document as the code makes it (what `v1/openapi.json` serves).
@@ -71,7 +74,7 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<Bytes> {
         let status = self.status();
-        let mut r = json(status, &serde_json::json!({"error": self.to_string()}));
+        let mut r = json(status, &admin::AdminError { error: self.to_string() });
         if let ApiError::TooMany(secs) = self {
             r.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from(secs.max(1)));
         }

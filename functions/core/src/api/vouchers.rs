@@ -54,7 +54,33 @@ pub(crate) async fn create<P: Platform>(
     uc::key(p.settings(), &t.realm)?;
     let batch = uc::create_batch(db, super::body_json(req)?, ids, ctx.now).await?;
     let codes_url = format!("/api/t/{}/voucher-batches/{}/codes", t.realm.as_str(), batch.id);
-    created(&serde_json::json!({"batch": batch, "codes_url": codes_url}))
+    created(&BatchCreated { batch, codes_url })
+}
+
+/// `POST voucher-batches`: the batch and where its codes are.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "VoucherBatchCreated")]
+pub(crate) struct BatchCreated {
+    pub batch: vouchers::Batch,
+    pub codes_url: String,
+}
+
+/// `GET voucher-batches/{id}/codes` as JSON: one page of a batch's codes.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "VoucherCodes")]
+pub(crate) struct Codes {
+    pub batch: vouchers::Batch,
+    pub offset: u32,
+    /// the offset of the next page; null on the last
+    pub next_offset: Option<u32>,
+    pub codes: Vec<Code>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub(crate) struct Code {
+    pub serial: u32,
+    pub code: String,
 }
 
 pub(crate) async fn list(db: &impl Db) -> ApiResult {
@@ -86,8 +112,8 @@ pub(crate) async fn codes<P: Platform>(p: &P, t: &Tenant, db: &P::Db, params: &P
         return Ok(r);
     }
     let next = (offset.saturating_add(limit) < batch.count).then(|| offset.saturating_add(limit));
-    let list: Vec<_> = codes.iter().map(|(serial, code)| serde_json::json!({"serial": serial, "code": code})).collect();
-    ok(&serde_json::json!({"batch": batch, "offset": offset, "next_offset": next, "codes": list}))
+    let codes = codes.into_iter().map(|(serial, code)| Code { serial, code }).collect();
+    ok(&Codes { batch, offset, next_offset: next, codes })
 }
 
 /// `GET /api/t/{realm}/voucher-batches/{id}/sheet?layout=a4|58|80`.
@@ -198,7 +224,7 @@ pub(crate) async fn for_agent<P: Platform>(
             input.price_cents = None;
             let batch = uc::create_batch(db, input, ids, ctx.now).await?;
             let codes_url = format!("/api/t/{}/voucher-batches/{}/codes", t.realm.as_str(), batch.id);
-            created(&serde_json::json!({"batch": batch, "codes_url": codes_url}))
+            created(&BatchCreated { batch, codes_url })
         }
         (Route::VoucherCodes | Route::VoucherSheet, Method::GET) => {
             let id: u32 = params.id.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);

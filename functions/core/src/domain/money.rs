@@ -5,8 +5,11 @@ use std::fmt;
 
 /// An amount in minor units (cents) of the platform currency, KES.
 /// Negative amounts are debits in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(transparent)]
+#[schemars(inline)]
 pub struct Money(pub i64);
 
 pub const CURRENCY: &str = "KES";

@@ -62,6 +62,18 @@ impl std::ops::Deref for Msisdn {
     }
 }
 
+impl schemars::JsonSchema for Msisdn {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Msisdn".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^254[17][0-9]{8}$", "description": "2547XXXXXXXX or 2541XXXXXXXX"})
+    }
+}
+
 impl Serialize for Msisdn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)

@@ -43,8 +43,9 @@ impl fmt::Display for Realm {
 }
 
 /// A PPPoE / hotspot username without its realm.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
+#[schemars(inline)]
 pub struct Username(String);
 
 impl Username {
@@ -69,8 +70,9 @@ impl Username {
 }
 
 /// A Paybill account number as the ISP issues it (canonical: upper case, no separators).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
+#[schemars(inline)]
 pub struct AccountNo(String);
 
 impl AccountNo {

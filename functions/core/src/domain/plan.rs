@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanKind {
     Pppoe,
@@ -27,7 +27,7 @@ impl PlanKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub id: String,
     /// Short stable name used on the network (RADIUS group, router profile): `home-10m`.

@@ -51,7 +51,8 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Callback")]
 pub struct Logged {
     pub id: i64,
     pub provider: String,
@@ -60,6 +61,7 @@ pub struct Logged {
     pub raw_body: String,
     pub body_size: i64,
     pub http_status: i64,
+    #[schemars(extend("enum" = ["applied", "duplicate", "failed_result", "unmatched", "unknown_request", "malformed", "amount_refused", "rejected", "accepted", "error"]))]
     pub outcome: String,
     pub detail: Option<String>,
     pub provider_ref: Option<String>,

@@ -7,16 +7,19 @@ use crate::secret::Secret;
 use crate::stmt;
 
 /// A tenant's Stripe keys.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct StripeKeys {
     /// `live` (Stripe's API) or a base URL (the simulator).
     pub environment: String,
     /// `sk_live_...` / `sk_test_...`.
+    #[schemars(with = "Option<String>")]
     pub secret_key: Secret,
     /// The webhook endpoint's signing secret (`whsec_...`).
+    #[schemars(with = "Option<String>")]
     pub webhook_secret: Secret,
     /// The previous signing secret, accepted too while a secret is rolled.
+    #[schemars(with = "Option<String>")]
     pub previous_webhook_secret: Secret,
 }
 
@@ -33,11 +36,12 @@ impl StripeKeys {
 }
 
 /// A tenant's Paystack keys (the secret key also signs webhooks: there is no separate secret).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct PaystackKeys {
     /// `live` (Paystack's API) or a base URL (the simulator).
     pub environment: String,
+    #[schemars(with = "Option<String>")]
     pub secret_key: Secret,
     /// Also offer M-Pesa through Paystack's mobile money (channels card + mobile_money).
     pub mobile_money: bool,
@@ -129,7 +133,7 @@ pub fn mark_paid(id: &str, at: &str) -> Statement {
     stmt!("UPDATE card_checkouts SET status = 'paid', paid_at = ?2 WHERE id = ?1 AND status = 'open'", id, at)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reversal {
     pub id: String,
     pub provider: String,

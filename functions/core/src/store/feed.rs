@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::db::{Db, Statement, StoreError};
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Change {
     pub seq: i64,
     pub subscriber_id: Option<String>,

@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::db::{Db, Statement, StoreError};
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "LedgerEntry")]
 pub struct Entry {
     pub id: i64,
     pub kind: String,
@@ -13,6 +14,7 @@ pub struct Entry {
     pub payment_id: Option<String>,
     pub subscription_id: Option<String>,
     pub memo: String,
+    #[schemars(schema_with = "crate::openapi::field::ts")]
     pub created_at: String,
     /// Running balance after this entry.
     pub balance_cents: i64,

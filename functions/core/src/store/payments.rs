@@ -6,7 +6,7 @@ use crate::db::{Db, Row, Statement, StoreError};
 use crate::stmt;
 
 /// Where a received payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PaymentStatus {
     /// On a subscriber's balance.
@@ -31,7 +31,7 @@ impl PaymentStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Payment {
     pub id: String,
     pub provider: String,

@@ -7,7 +7,7 @@ use crate::db::{Db, Statement, StoreError};
 use crate::stmt;
 
 /// One stored run report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     pub id: i64,
     pub router: String,

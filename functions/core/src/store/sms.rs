@@ -13,8 +13,9 @@ use crate::stmt;
 
 /// Why a message is sent: transactional (OTPs, receipts; always sent) or promotional (may be
 /// opted out of, quiet hours).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "SmsKind")]
 pub enum Kind {
     Transactional,
     Promotional,
@@ -37,7 +38,7 @@ pub const STATUS_DELIVERED: &str = "delivered";
 pub const STATUS_FAILED: &str = "failed";
 
 /// One message of the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Sms {
     pub id: String,
     /// The recipient, `2547XXXXXXXX`.
@@ -45,6 +46,7 @@ pub struct Sms {
     pub body: String,
     pub kind: Kind,
     /// `sw` or `en`.
+    #[schemars(extend("enum" = ["sw", "en"]))]
     pub language: String,
     pub status: String,
     pub created_at: String,
@@ -550,13 +552,14 @@ pub async fn audience(
 }
 
 /// A tenant's Africa's Talking account (provider key `africastalking` in `provider_keys`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SmsKeys {
     /// `sandbox`, `live`, or a base URL (the simulator).
     pub environment: String,
     /// The app's username (`sandbox` in the sandbox).
     pub username: String,
+    #[schemars(with = "Option<String>")]
     pub api_key: crate::secret::Secret,
     /// The approved alphanumeric sender ID or short code; empty: the provider's default.
     pub sender_id: String,

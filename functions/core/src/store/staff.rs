@@ -6,7 +6,7 @@ use crate::db::{Db, Row, Statement, StoreError};
 use crate::stmt;
 use crate::usecases::staff::Role;
 
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StaffUser {
     pub id: String,
     pub login: String,

@@ -11,7 +11,8 @@ use crate::domain::subscriber::Status;
 use crate::domain::time::{fmt_ts, parse_ts};
 use crate::stmt;
 
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SubscriberFields")]
 pub struct Subscriber {
     pub id: String,
     pub account_no: AccountNo,
@@ -53,7 +54,8 @@ impl std::fmt::Debug for Subscriber {
 }
 
 /// A subscriber with the derived balance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Subscriber")]
 pub struct WithBalance {
     #[serde(flatten)]
     pub subscriber: Subscriber,

@@ -11,7 +11,7 @@ use crate::stmt;
 use crate::store::platform_audit;
 
 /// What an unmatched-account Paybill payment meets at C2B validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum C2bValidation {
     /// Take every payment; unknown accounts go to the unmatched inbox.
@@ -22,7 +22,7 @@ pub enum C2bValidation {
 }
 
 /// Per-tenant billing settings; every field falls back to the platform default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct TenantSettings {
     /// How long after expiry a subscriber stays online before being cut off.
@@ -46,6 +46,7 @@ pub struct TenantSettings {
     /// An optional small logo as a `data:image/png;base64,...` or `data:image/svg+xml;base64,...` URI.
     pub logo_data_uri: String,
     /// The language of pages when neither the user nor the browser says: `en` or `sw`.
+    #[schemars(extend("enum" = ["sw", "en"]))]
     pub default_language: String,
     /// A voucher typed on a new device when its places are taken: `move` (the new device takes the
     /// place of one that is offline) or `refuse`.
@@ -94,13 +95,15 @@ impl Default for TenantSettings {
 }
 
 /// Daraja credentials and shortcode of one tenant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct DarajaSettings {
     /// `sandbox`, `production`, or a base URL (the simulator).
     pub environment: String,
     pub consumer_key: String,
+    #[schemars(with = "Option<String>")]
     pub consumer_secret: Secret,
+    #[schemars(with = "Option<String>")]
     pub passkey: Secret,
     /// BusinessShortCode (Paybill number, or the till's head-office number).
     pub shortcode: String,

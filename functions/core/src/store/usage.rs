@@ -104,8 +104,25 @@ pub async fn days(
         .collect()
 }
 
+/// A session online now, with its subscriber when known.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "OnlineSession")]
+pub struct OnlineNow {
+    pub username: String,
+    pub nas_ip: String,
+    pub session_id: String,
+    pub framed_ip: Option<String>,
+    pub started_at: Option<String>,
+    pub input_octets: i64,
+    pub output_octets: i64,
+    pub reported_at: String,
+    pub subscriber_id: Option<String>,
+    pub name: Option<String>,
+    pub account_no: Option<String>,
+}
+
 /// Who is online, with the subscriber's name and account when known.
-pub async fn online(db: &impl Db) -> Result<Vec<serde_json::Value>, StoreError> {
+pub async fn online(db: &impl Db) -> Result<Vec<OnlineNow>, StoreError> {
     let rows = db
         .query(&stmt!(
             "SELECT o.username, o.nas_ip, o.session_id, o.framed_ip, o.started_at, o.input_octets, o.output_octets, \
@@ -115,13 +132,19 @@ pub async fn online(db: &impl Db) -> Result<Vec<serde_json::Value>, StoreError> 
         .await?;
     rows.iter()
         .map(|r| {
-            Ok(serde_json::json!({
-                "username": r.text("username")?, "nas_ip": r.text("nas_ip")?, "session_id": r.text("session_id")?,
-                "framed_ip": r.opt_text("framed_ip")?, "started_at": r.opt_text("started_at")?,
-                "input_octets": r.int("input_octets")?, "output_octets": r.int("output_octets")?,
-                "reported_at": r.text("reported_at")?, "subscriber_id": r.opt_text("subscriber_id")?,
-                "name": r.opt_text("name")?, "account_no": r.opt_text("account_no")?,
-            }))
+            Ok(OnlineNow {
+                username: r.text("username")?,
+                nas_ip: r.text("nas_ip")?,
+                session_id: r.text("session_id")?,
+                framed_ip: r.opt_text("framed_ip")?,
+                started_at: r.opt_text("started_at")?,
+                input_octets: r.int("input_octets")?,
+                output_octets: r.int("output_octets")?,
+                reported_at: r.text("reported_at")?,
+                subscriber_id: r.opt_text("subscriber_id")?,
+                name: r.opt_text("name")?,
+                account_no: r.opt_text("account_no")?,
+            })
         })
         .collect()
 }

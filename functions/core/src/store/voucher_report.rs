@@ -15,7 +15,8 @@ use crate::db::{Db, StoreError};
 use crate::domain::time::fmt_ts;
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
 pub struct BatchLine {
     pub batch: u32,
     pub kind: String,
@@ -29,7 +30,8 @@ pub struct BatchLine {
     pub valid_until: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
 pub struct DayLine {
     /// `YYYY-MM-DD` in East Africa Time.
     pub day: String,
@@ -37,7 +39,8 @@ pub struct DayLine {
     pub revenue_cents: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
 pub struct AgentLine {
     /// The agent of printed batches; `""` for printed batches without one; `"M-Pesa (portal)"` for
     /// online sales.
@@ -47,7 +50,8 @@ pub struct AgentLine {
     pub revenue_cents: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "VoucherReport")]
 pub struct Report {
     pub since: String,
     pub batches: Vec<BatchLine>,

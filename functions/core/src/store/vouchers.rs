@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::db::{Db, Row, Statement, StoreError};
 use crate::stmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "VoucherBatch")]
 pub struct Batch {
     pub id: u32,
     pub plan_id: String,
@@ -18,6 +19,7 @@ pub struct Batch {
     /// Price of one code in cents; `None`: the plan's price.
     pub price_cents: Option<i64>,
     /// `printed` (made by the operator) or `online` (codes minted one by one for M-Pesa sales).
+    #[schemars(extend("enum" = ["printed", "online"]))]
     pub kind: String,
 }
 

@@ -197,23 +197,44 @@ pub async fn start_checkout<P: Platform>(
 }
 
 /// The Stripe keys as answers show them: which secrets are set, never their values.
-pub fn stripe_view(k: &StripeKeys) -> serde_json::Value {
-    serde_json::json!({
-        "environment": k.environment,
-        "configured": k.is_configured(),
-        "secret_key_set": !k.secret_key.is_empty(),
-        "webhook_secret_set": !k.webhook_secret.is_empty(),
-        "previous_webhook_secret_set": !k.previous_webhook_secret.is_empty(),
-    })
+/// Stripe's keys as the settings show them: which are set, never their values.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub struct StripeView {
+    pub environment: String,
+    pub configured: bool,
+    pub secret_key_set: bool,
+    pub webhook_secret_set: bool,
+    pub previous_webhook_secret_set: bool,
 }
 
-pub fn paystack_view(k: &PaystackKeys) -> serde_json::Value {
-    serde_json::json!({
-        "environment": k.environment,
-        "configured": k.is_configured(),
-        "secret_key_set": !k.secret_key.is_empty(),
-        "mobile_money": k.mobile_money,
-    })
+pub fn stripe_view(k: &StripeKeys) -> StripeView {
+    StripeView {
+        environment: k.environment.clone(),
+        configured: k.is_configured(),
+        secret_key_set: !k.secret_key.is_empty(),
+        webhook_secret_set: !k.webhook_secret.is_empty(),
+        previous_webhook_secret_set: !k.previous_webhook_secret.is_empty(),
+    }
+}
+
+/// Paystack's keys as the settings show them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub struct PaystackView {
+    pub environment: String,
+    pub configured: bool,
+    pub secret_key_set: bool,
+    pub mobile_money: bool,
+}
+
+pub fn paystack_view(k: &PaystackKeys) -> PaystackView {
+    PaystackView {
+        environment: k.environment.clone(),
+        configured: k.is_configured(),
+        secret_key_set: !k.secret_key.is_empty(),
+        mobile_money: k.mobile_money,
+    }
 }
 
 /// The `stripe` and `paystack` parts of a settings update, laid over the stored keys (a secret

@@ -10,7 +10,7 @@ use crate::store::tenants::TenantSettings;
 use crate::store::{occ_bump, plans, subscribers};
 use crate::usecases::credit::{account_state, outcome_statements};
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ExpiryReport {
     pub examined: usize,
     pub renewed: usize,

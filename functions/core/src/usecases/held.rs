@@ -15,7 +15,8 @@ use crate::store::{feed, held};
 use crate::usecases::UseCaseError;
 
 /// A confirmation recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "DisablesConfirmed")]
 pub struct Confirmed {
     pub router: String,
     pub hold_id: u64,

@@ -14,7 +14,7 @@ use crate::store::{payments, subscribers};
 use crate::usecases::credit::{Applied, Credit, credit_once, credit_snapshot};
 use crate::usecases::{UseCaseError, retry_races};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AssignInput {
     /// Subscriber id or account number.
     pub subscriber: String,

@@ -11,20 +11,28 @@ use crate::ids::IdGen;
 use crate::store::{feed, plans};
 use crate::usecases::UseCaseError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PlanInput {
+    #[schemars(pattern(r"^[a-z0-9-]{1,32}$"))]
     pub code: String,
+    #[schemars(length(min = 1))]
     pub name: String,
     #[serde(default = "default_kind")]
     pub kind: PlanKind,
+    #[schemars(range(min = 100), extend("multipleOf" = 100))]
     pub price_cents: i64,
+    #[schemars(range(min = 60))]
     pub period_seconds: i64,
+    #[schemars(range(min = 1))]
     pub down_kbps: i64,
+    #[schemars(range(min = 1))]
     pub up_kbps: i64,
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub data_cap_bytes: Option<i64>,
     /// Devices one voucher code may serve at once (hotspot plans); 1 unless said.
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 16))]
     pub max_devices: i64,
 }
 
@@ -89,14 +97,22 @@ pub async fn create_plan(
     Ok(plan)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PlanPatch {
+    #[schemars(length(min = 1))]
     pub name: Option<String>,
+    #[schemars(range(min = 100), extend("multipleOf" = 100))]
     pub price_cents: Option<i64>,
+    #[schemars(range(min = 60))]
     pub period_seconds: Option<i64>,
+    #[schemars(range(min = 1))]
     pub down_kbps: Option<i64>,
+    #[schemars(range(min = 1))]
     pub up_kbps: Option<i64>,
+    /// null: no cap
+    #[schemars(range(min = 1))]
     pub data_cap_bytes: Option<Option<i64>>,
+    #[schemars(range(min = 1, max = 16))]
     pub max_devices: Option<i64>,
     pub active: Option<bool>,
 }

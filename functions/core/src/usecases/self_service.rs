@@ -465,14 +465,16 @@ pub async fn close_ticket(db: &impl Db, ticket_id: &str, now: DateTime<Utc>) -> 
 }
 
 /// `POST /api/t/{realm}/network-notices` (operator).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeInput {
     /// `outage` or `maintenance`.
+    #[schemars(extend("enum" = ["outage", "maintenance"]))]
     pub kind: String,
     /// A site (router) name; none: every subscriber.
     #[serde(default)]
     pub site: Option<String>,
+    #[schemars(length(min = 1))]
     pub title: String,
     #[serde(default)]
     pub body: String,

@@ -371,19 +371,23 @@ pub fn code_sms_statement(settings: &TenantSettings, m: &CodeSms<'_>, code: &str
     )
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastInput {
+    #[schemars(length(min = 1))]
     pub message_en: String,
+    #[schemars(length(min = 1))]
     pub message_sw: String,
     /// `all`, `active` or `expired` (default `active`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["all", "active", "expired", null]))]
     pub to: Option<String>,
     /// Only subscribers on this plan (its code or id).
     #[serde(default)]
     pub plan: Option<String>,
     /// Only subscribers whose paid time ends within this many days (1 to 60).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 60))]
     pub expiring_days: Option<i64>,
     /// The broadcast's own key (the console's check page): sent twice under one key, it is queued
     /// once. Not part of the API's body: there each call is a new broadcast.
@@ -394,7 +398,7 @@ pub struct BroadcastInput {
 /// The longest broadcast text, per language, before the opt-out line is added.
 pub const BROADCAST_MAX_CHARS: usize = 300;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Broadcast {
     pub queued: usize,
     /// When they go: now, or 08:00 EAT when sent outside promotional hours.
@@ -642,14 +646,25 @@ pub async fn merge_keys(
     Ok(Some(crate::store::cards::put_keys(store::PROVIDER, &merged, &fmt_ts(now))))
 }
 
-pub fn keys_view(k: &SmsKeys) -> serde_json::Value {
-    serde_json::json!({
-        "environment": if k.environment.is_empty() { "sandbox" } else { k.environment.as_str() },
-        "username": k.username,
-        "sender_id": k.sender_id,
-        "api_key_set": !k.api_key.is_empty(),
-        "configured": k.is_configured(),
-    })
+/// Africa's Talking keys as the settings show them (the API key: set or not).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(inline)]
+pub struct SmsKeysView {
+    pub environment: String,
+    pub username: String,
+    pub sender_id: String,
+    pub api_key_set: bool,
+    pub configured: bool,
+}
+
+pub fn keys_view(k: &SmsKeys) -> SmsKeysView {
+    SmsKeysView {
+        environment: if k.environment.is_empty() { "sandbox".into() } else { k.environment.clone() },
+        username: k.username.clone(),
+        sender_id: k.sender_id.clone(),
+        api_key_set: !k.api_key.is_empty(),
+        configured: k.is_configured(),
+    }
 }
 
 #[cfg(test)]

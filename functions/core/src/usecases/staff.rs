@@ -15,7 +15,7 @@ use crate::store::throttle::{self, Limit};
 use crate::usecases::UseCaseError;
 
 /// A staff member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including settings, users and API keys.

@@ -13,9 +13,11 @@ use crate::store::{feed, occ_bump, plans, subscribers};
 use crate::usecases::credit::feed_payload;
 use crate::usecases::{UseCaseError, retry_races};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct SubscriberInput {
+    #[schemars(length(min = 1))]
     pub name: String,
+    /// plan id or code
     pub plan: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -23,7 +25,9 @@ pub struct SubscriberInput {
     pub account_no: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
+    /// the PPPoE secret: 6-64 printable ASCII characters (made up when absent)
     #[serde(default)]
+    #[schemars(length(min = 6, max = 64), pattern(r"^[\x21-\x7e]*$"))]
     pub password: Option<String>,
     #[serde(default)]
     pub site: Option<String>,
@@ -105,7 +109,7 @@ pub async fn create_subscriber(
     Ok(wb)
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, schemars::JsonSchema)]
 pub struct SubscriberPatch {
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -116,6 +120,7 @@ pub struct SubscriberPatch {
     /// Plan change: takes effect on the network at once; the new price applies from the next renewal.
     pub plan: Option<String>,
     /// `suspended` or `active` (resume).
+    #[schemars(extend("enum" = ["suspended", "active", null]))]
     pub status: Option<String>,
 }
 

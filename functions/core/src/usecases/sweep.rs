@@ -16,7 +16,7 @@ use crate::store::tenants::Tenant;
 use crate::usecases::callbacks::{StkPaymentFacts, apply_stk};
 use crate::usecases::retry_races;
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SweepReport {
     pub examined: usize,
     pub paid: usize,

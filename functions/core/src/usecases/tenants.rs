@@ -19,7 +19,7 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A new tenant and the secrets shown once to the operator.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct NewTenant {
     pub realm: String,
     pub admin_token: String,
@@ -30,8 +30,9 @@ pub struct NewTenant {
     pub radius_voucher_key: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct TenantInput {
+    #[schemars(pattern(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$"))]
     pub realm: String,
     pub name: String,
     #[serde(default)]

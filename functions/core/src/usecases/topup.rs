@@ -75,7 +75,8 @@ pub fn amount_kes(input: &TopupInput, due_kes: u64, max_payment_cents: i64) -> R
     Ok(kes)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "StkStarted")]
 pub struct TopupStarted {
     pub checkout_request_id: String,
     pub amount_kes: u64,

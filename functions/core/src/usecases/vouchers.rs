@@ -18,15 +18,17 @@ use crate::store::{feed, plans, redemptions, throttle, vouchers};
 /// The most codes one batch request may create (serials allow more; a printed sheet does not).
 pub const MAX_COUNT: u32 = 20_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct BatchInput {
     /// Plan id or code; must be a hotspot plan.
     pub plan: String,
+    #[schemars(range(min = 1, max = 20_000))]
     pub count: u32,
     #[serde(default)]
     pub note: String,
     /// Unused codes become void this many days after the batch is made; none: never.
     #[serde(default)]
+    #[schemars(range(min = 1))]
     pub valid_days: Option<u32>,
     /// The agent or reseller the batch is printed for (shown in the voucher report).
     #[serde(default)]

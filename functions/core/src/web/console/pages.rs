@@ -932,16 +932,14 @@ async fn routers_page(db: &impl Db, cx: &PageCtx, st: &Staff, q: &Query, now: Da
 async fn online_page(db: &impl Db, cx: &PageCtx, st: &Staff) -> PageResult {
     need(st, Action::ViewNetwork)?;
     let list = usage::online(db).await?;
-    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
-    let n = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
     let body = html! {
         h1 { (cx.t("console.nav.online")) }
         p { (cx.tf("console.online.count", &[("n", &list.len().to_string())])) }
         div.table-wrap { table {
             thead { tr { th { (cx.t("console.sub.username")) } th { (cx.t("console.sub.name")) } th { "NAS" } th { "IP" } th.num { "↓" } th.num { "↑" } } }
             tbody { @for v in &list {
-                tr { td { (s(v, "username")) } td { (s(v, "name")) } td { (s(v, "nas_ip")) } td { (s(v, "framed_ip")) }
-                     td.num { (crate::web::fmt::bytes(n(v, "output_octets"))) } td.num { (crate::web::fmt::bytes(n(v, "input_octets"))) } }
+                tr { td { (v.username) } td { (v.name.as_deref().unwrap_or("")) } td { (v.nas_ip) } td { (v.framed_ip.as_deref().unwrap_or("")) }
+                     td.num { (crate::web::fmt::bytes(v.output_octets)) } td.num { (crate::web::fmt::bytes(v.input_octets)) } }
             } }
         } }
     };
