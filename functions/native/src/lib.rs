@@ -12,3 +12,9 @@ pub mod sqlite;
 
 pub use config::Config;
 pub use platform::NativePlatform;
+
+/// The process allocator: mimalloc when built with the `mimalloc` feature (it also takes over
+/// `malloc`, so SQLite's page caches and statement journals use it).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
