@@ -36,6 +36,7 @@ pub struct Plan {
     pub kind: PlanKind,
     /// Answered as `price_cents`, the name the API takes (one naming for input and output).
     #[serde(rename = "price_cents")]
+    #[schemars(description = "integer KES cents for one period")]
     pub price: Money,
     pub period_seconds: i64,
     pub down_kbps: i64,

@@ -331,7 +331,6 @@ pub async fn usage_between(db: &impl Db, username: &str, from: &str, to: &str) -
     Ok((r.int("up")?, r.int("down")?, r.int("secs")?))
 }
 
-/// The subscriber's sessions online now, as last reported.
 /// A session online now, as the NAS last reported it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct OnlineSession {
@@ -346,6 +345,7 @@ pub struct OnlineSession {
     pub reported_at: String,
 }
 
+/// The subscriber's sessions online now, as last reported.
 pub async fn online_of(db: &impl Db, username: &str) -> Result<Vec<OnlineSession>, StoreError> {
     let rows = db
         .query(&stmt!(
@@ -459,8 +459,6 @@ pub async fn invoice_of(db: &impl Db, subscriber_id: &str, id: &str) -> Result<O
     rows.first().map(|r| invoice(&r)).transpose()
 }
 
-/// Messages sent to the subscriber about their account (receipts, reminders, broadcasts), newest
-/// first. Sign-in codes are written without a subscriber and are never listed.
 /// A message sent to the subscriber (an SMS of the outbox).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Notification {
@@ -478,6 +476,8 @@ pub struct Notification {
     pub sent_at: Option<String>,
 }
 
+/// Messages sent to the subscriber about their account (receipts, reminders, broadcasts), newest
+/// first. Sign-in codes are written without a subscriber and are never listed.
 pub async fn notifications(db: &impl Db, subscriber_id: &str, limit: i64) -> Result<Vec<Notification>, StoreError> {
     let rows = db
         .query(&stmt!(
@@ -522,7 +522,7 @@ pub struct PastSession {
     pub first_seen_at: String,
     #[schemars(schema_with = "field::ts")]
     pub last_seen_at: String,
-    /// None while the session is open; else it ended between `last_seen_at` and this.
+    /// null while the session is open; else it ended between `last_seen_at` and this.
     pub ended_by: Option<String>,
     pub open: bool,
     /// At the last report that saw it.

@@ -59,7 +59,7 @@ pub struct Sms {
     pub cost_e4: Option<i64>,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
-    /// Not sent at or after this time (sign-in codes); `None`: no limit.
+    /// Not sent at or after this time (sign-in codes); null: no limit.
     pub send_before: Option<String>,
 }
 

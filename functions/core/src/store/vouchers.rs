@@ -16,7 +16,7 @@ pub struct Batch {
     pub created_at: String,
     /// The agent or reseller a printed batch was made for (`""`: none).
     pub agent: String,
-    /// Price of one code in cents; `None`: the plan's price.
+    /// Price of one code in cents; null: the plan's price.
     pub price_cents: Option<i64>,
     /// `printed` (made by the operator) or `online` (codes minted one by one for M-Pesa sales).
     #[schemars(extend("enum" = ["printed", "online"]))]

@@ -196,7 +196,6 @@ pub async fn start_checkout<P: Platform>(
     Ok(CheckoutStarted { checkout_id, provider: input.provider, amount_kes, url })
 }
 
-/// The Stripe keys as answers show them: which secrets are set, never their values.
 /// Stripe's keys as the settings show them: which are set, never their values.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(inline)]
@@ -208,6 +207,7 @@ pub struct StripeView {
     pub previous_webhook_secret_set: bool,
 }
 
+/// The Stripe keys as answers show them: which secrets are set, never their values.
 pub fn stripe_view(k: &StripeKeys) -> StripeView {
     StripeView {
         environment: k.environment.clone(),
