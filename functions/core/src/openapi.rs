@@ -194,16 +194,6 @@ impl Doc {
         self.path_servers.push((path, servers));
     }
 
-    /// The named schema of `T` in the document (for schemas the table names outside an answer).
-    pub fn schema<T: JsonSchema>(&mut self) -> Value {
-        self.answers.subschema_for::<T>().to_value()
-    }
-
-    /// Every operation added (in the order added).
-    pub fn operations(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.ops.iter().map(|o| (o.method, o.path))
-    }
-
     /// The document: `head` gives `openapi`, `info`, `servers`, `security` and any components
     /// besides the schemas (security schemes); `error` is the one shape of every 4XX/5XX answer.
     pub fn finish<E: JsonSchema>(mut self, head: Value) -> Value {
@@ -287,6 +277,23 @@ impl Doc {
         }
         doc
     }
+}
+
+/// For a test: fails unless `served` (the checked-in file at `path`, under the core crate) is
+/// `made`, pretty-printed; with `KONNEKTED_WRITE_OPENAPI` set, writes `made` there instead.
+#[cfg(test)]
+pub(crate) fn assert_generated(made: &Value, served: &str, path: &str) {
+    let made = format!("{}\n", serde_json::to_string_pretty(made).expect("the document serialises"));
+    let file = format!("{}/src/{path}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("KONNEKTED_WRITE_OPENAPI").is_some() {
+        std::fs::write(&file, &made).expect("write the document");
+        return;
+    }
+    assert!(
+        made == served,
+        "src/{path} is not what the code makes: KONNEKTED_WRITE_OPENAPI=1 cargo test -p konnekted-core openapi, \
+         and commit the file"
+    );
 }
 
 /// `get_payments_id_receipt` for `GET payments/{id}/receipt`.

@@ -389,16 +389,6 @@ mod tests {
     /// The served file is the generated document, byte for byte.
     #[test]
     fn admin_openapi_json_is_the_document_the_code_makes() {
-        let made = format!("{}\n", serde_json::to_string_pretty(&openapi()).expect("the document serialises"));
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/admin_openapi.json");
-        if std::env::var_os("KONNEKTED_WRITE_OPENAPI").is_some() {
-            std::fs::write(path, &made).expect("write admin_openapi.json");
-            return;
-        }
-        assert!(
-            made == super::super::admin::OPENAPI,
-            "api/admin_openapi.json is not what the code makes: \
-             KONNEKTED_WRITE_OPENAPI=1 cargo test -p konnekted-core openapi, and commit the file"
-        );
+        crate::openapi::assert_generated(&openapi(), super::super::admin::OPENAPI, "api/admin_openapi.json");
     }
 }
